@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface DevPaths {
+  readonly root: string;
+  readonly pgData: string;
+  readonly logs: string;
+  readonly secrets: string;
+  readonly stackFile: string;
+}
+
+/** Everything devstack keeps lives under one directory (default .xerotier/dev/, git-ignored). */
+export function devPaths(env: NodeJS.ProcessEnv): DevPaths {
+  const root = resolve(REPO_ROOT, env['XEROTIER_DEV_DIR'] ?? '.xerotier/dev');
+  for (const dir of [root, join(root, 'logs')]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return { root, pgData: join(root, 'pg'), logs: join(root, 'logs'), secrets: join(root, 'secrets.json'), stackFile: join(root, 'stack.json') };
+}
+
+/** Generated once per dev directory and reused, so restarts keep the same data readable. */
+export interface DevSecrets {
+  readonly postgres_password: string;
+  readonly completion_encryption_key: string;
+}
+
+export async function loadOrCreateDevSecrets(path: string): Promise<DevSecrets> {
+  const existing = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Partial<DevSecrets>) : {};
+  const secrets: DevSecrets = {
+    postgres_password: existing.postgres_password ?? randomBytes(18).toString('base64url'),
+    completion_encryption_key: existing.completion_encryption_key ?? randomBytes(32).toString('hex'),
+  };
+  if (JSON.stringify(existing) !== JSON.stringify(secrets)) await writePrivateJson(path, secrets);
+  return secrets;
+}
+
+/** Writes JSON readable by the owner only, atomically (temp file + rename): never half-written. */
+export async function writePrivateJson(path: string, value: unknown): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  await rename(temp, path);
+}

@@ -1,0 +1,48 @@
+import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
+import { createLogger } from '../runtime/logger.js';
+import { runMain } from '../runtime/process.js';
+import { devPaths } from './dev-state.js';
+import { startStack, type StackInfo } from './stack.js';
+
+/**
+ * `npm start`: the whole stack on one machine. Embedded Postgres unless XEROTIER_DATABASE_URL
+ * is set; state under .xerotier/dev/ (XEROTIER_DEV_DIR to move it). Ctrl-C stops everything in
+ * reverse order of start; a second Ctrl-C forces.
+ */
+runMain(async () => {
+  const env = process.env;
+  const paths = devPaths(env);
+  const logger = createLogger({ service: 'devstack', level: 'info', destination: process.stderr });
+  const lifecycle = createLifecycle({ logger, graceMs: 40_000 });
+  handleShutdownSignals({ lifecycle, logger, graceMs: 40_000 });
+  const echo = env['XEROTIER_DEV_QUIET'] === '1' ? undefined : process.stderr;
+  try {
+    const info = await startStack({
+      env, paths, logger, lifecycle, ...(echo ? { echo } : {}),
+      onServiceExit: (name, code) => {
+        logger.error({ service: name, code }, 'a service exited on its own; stopping the stack');
+        void lifecycle.close(`${name} exited`).finally(() => process.exit(1));
+      },
+    });
+    printSummary(info, paths.stackFile);
+  } catch (error) {
+    await lifecycle.close('start-up failed').catch(() => undefined);
+    throw error;
+  }
+});
+
+function printSummary(info: StackInfo, stackFile: string): void {
+  process.stdout.write(
+    [
+      '',
+      'Xerotier dev stack is up',
+      `  router      ${info.router_url}   (health ${info.router_url}/readyz)`,
+      `  mesh        ${info.mesh_endpoint}`,
+      `  metrics     ${Object.entries(info.metrics_urls).map(([name, url]) => `${name} ${url}`).join(', ')}`,
+      `  database    ${info.database === 'embedded' ? 'embedded Postgres' : 'XEROTIER_DATABASE_URL'}`,
+      `  stack file  ${stackFile}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,115 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Lifecycle } from '../runtime/lifecycle.js';
+import type { Logger } from '../runtime/logger.js';
+import { migrate } from '../router/store/migrate.js';
+import { spawnService, type ServiceProcess } from './child-process.js';
+import { databaseUrl, ensureDatabase } from './database.js';
+import { REPO_ROOT, loadOrCreateDevSecrets, writePrivateJson, type DevPaths, type DevSecrets } from './dev-state.js';
+import { choosePort } from './ports.js';
+
+export interface StackInfo {
+  router_url: string;
+  mesh_endpoint: string;
+  metrics_urls: Record<string, string>;
+  database_url: string;
+  database: 'embedded' | 'external';
+  started_at: string;
+  pid: number;
+}
+
+export interface StackOptions {
+  readonly env: NodeJS.ProcessEnv;
+  readonly paths: DevPaths;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly echo?: NodeJS.WritableStream;
+  /** Called when a service dies on its own: the stack cannot run without it. */
+  readonly onServiceExit: (name: string, code: number | null) => void;
+}
+
+const CHILD_STOP_GRACE_MS = 15_000;
+
+/** Boots the whole local stack; every piece registers its closer as it comes up. */
+export async function startStack(options: StackOptions): Promise<StackInfo> {
+  const { paths, logger, lifecycle } = options;
+  const secrets = await loadOrCreateDevSecrets(paths.secrets);
+  const database = await provideDatabase(options, secrets);
+  await migrate({ databaseUrl: database.url, logger });
+
+  const mesh = `tcp://127.0.0.1:${await choosePort(5555)}`;
+  const router = spawnService({
+    name: 'router',
+    entry: join(REPO_ROOT, 'services/router/main.ts'),
+    cwd: REPO_ROOT,
+    env: await routerEnv(options.env, database.url, secrets, mesh),
+    logFile: join(paths.logs, 'router.log'),
+    ...(options.echo ? { echo: options.echo } : {}),
+  });
+  lifecycle.defer('router', () => router.stop(CHILD_STOP_GRACE_MS));
+  watchExit(router, options);
+  const listening = await router.waitForMessage('listening', 30_000);
+  const routerUrl = String(listening['http_url']);
+  await waitUntilReady(routerUrl, 30_000);
+
+  const info: StackInfo = {
+    router_url: routerUrl,
+    mesh_endpoint: mesh,
+    metrics_urls: { router: String(listening['metrics_url']) },
+    database_url: database.url,
+    database: database.kind,
+    started_at: new Date().toISOString(),
+    pid: process.pid,
+  };
+  await writePrivateJson(paths.stackFile, info);
+  lifecycle.defer('stack file', () => rm(paths.stackFile, { force: true }));
+  return info;
+}
+
+async function provideDatabase(options: StackOptions, secrets: DevSecrets): Promise<{ url: string; kind: 'embedded' | 'external' }> {
+  const external = options.env['XEROTIER_DATABASE_URL'];
+  if (external) return { url: external, kind: 'external' };
+  const port = await choosePort(54329);
+  const postgres = spawnService({
+    name: 'postgres',
+    entry: join(REPO_ROOT, 'services/devstack/postgres-main.ts'),
+    cwd: REPO_ROOT,
+    env: { ...options.env, XEROTIER_EMBEDDED_PG: JSON.stringify({ dataDir: options.paths.pgData, port, user: 'postgres', password: secrets.postgres_password }) },
+    logFile: join(options.paths.logs, 'postgres.log'),
+  });
+  options.lifecycle.defer('embedded postgres', () => postgres.stop(CHILD_STOP_GRACE_MS));
+  watchExit(postgres, options);
+  await postgres.waitForMessage('ready', 120_000);
+  options.logger.info({ port, data: options.paths.pgData }, 'embedded postgres ready');
+  await ensureDatabase(databaseUrl(port, 'postgres', secrets.postgres_password, 'postgres'), 'xerotier');
+  return { url: databaseUrl(port, 'postgres', secrets.postgres_password, 'xerotier'), kind: 'embedded' };
+}
+
+async function routerEnv(env: NodeJS.ProcessEnv, database: string, secrets: DevSecrets, mesh: string): Promise<NodeJS.ProcessEnv> {
+  return {
+    ...env,
+    XEROTIER_DATABASE_URL: database,
+    XEROTIER_COMPLETION_ENCRYPTION_KEY: env['XEROTIER_COMPLETION_ENCRYPTION_KEY'] ?? secrets.completion_encryption_key,
+    XEROTIER_HTTP_HOST: env['XEROTIER_HTTP_HOST'] ?? '127.0.0.1',
+    XEROTIER_HTTP_PORT: env['XEROTIER_HTTP_PORT'] ?? String(await choosePort(8080)),
+    XEROTIER_ROUTER_METRICS_HOST: env['XEROTIER_ROUTER_METRICS_HOST'] ?? '127.0.0.1',
+    XEROTIER_ROUTER_METRICS_PORT: env['XEROTIER_ROUTER_METRICS_PORT'] ?? String(await choosePort(9092)),
+    XEROTIER_MESH_BIND: env['XEROTIER_MESH_BIND'] ?? mesh,
+  };
+}
+
+function watchExit(service: ServiceProcess, options: StackOptions): void {
+  void service.exited.then(({ code }) => {
+    if (!options.lifecycle.closing) options.onServiceExit(service.name, code);
+  });
+}
+
+async function waitUntilReady(routerUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${routerUrl}/readyz`).catch(() => undefined);
+    if (response?.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`router at ${routerUrl} was not ready within ${timeoutMs} ms`);
+}

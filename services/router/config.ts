@@ -1,0 +1,101 @@
+import { LOG_LEVELS } from '../runtime/config/common-keys.js';
+import { defineConfigSchema, type ConfigOf, type CrossKeyProblem } from '../runtime/config/spec.js';
+
+/**
+ * RouterConfig: the router's own settings (XEROTIER_*). Layering as for the agents: defaults <
+ * /etc/xerotier/router.yaml (or --config) < env < flags. Secrets are env-or-flag only.
+ */
+export const routerConfigSchema = defineConfigSchema({
+  service: 'router',
+  file: { defaultPath: '/etc/xerotier/router.yaml' },
+  keys: {
+    database_url: {
+      kind: 'url', protocols: ['postgres', 'postgresql'], env: 'XEROTIER_DATABASE_URL', required: true, secret: true, envOnly: true,
+      description: 'PostgreSQL connection URL (holds all durable state)',
+    },
+    database_pool_max: {
+      kind: 'integer', env: 'XEROTIER_DATABASE_POOL_MAX', default: 20, min: 1, max: 1_000,
+      description: 'Largest number of pooled Postgres connections',
+    },
+    redis_url: {
+      kind: 'url', protocols: ['redis', 'rediss'], env: 'XEROTIER_REDIS_URL', secret: true, envOnly: true,
+      description: 'Redis URL; required when cache_backend is redis',
+    },
+    cache_backend: {
+      kind: 'enum', values: ['memory', 'redis'], env: 'XEROTIER_CACHE_BACKEND', default: 'memory',
+      description: 'Where rate-limit windows and caches live: memory (one process) or redis (shared by replicas)',
+    },
+    api_rate_limit_rpm: {
+      kind: 'integer', env: 'XEROTIER_API_RATE_LIMIT_RPM', default: 600, min: 0, max: 1_000_000,
+      description: 'Requests per minute allowed per API key (0 disables the per-key limit)',
+    },
+    heartbeat_timeout_ms: {
+      kind: 'integer', env: 'XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS', default: 30_000, min: 100, max: 3_600_000,
+      description: 'Time without a lease renewal after which an agent is stale',
+    },
+    lease_renewal_interval_ms: {
+      kind: 'integer', env: 'XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS', default: 10_000, min: 100, max: 600_000,
+      description: 'Lease renewal interval handed to agents at enrollment',
+    },
+    completion_encryption_key: {
+      kind: 'string', env: 'XEROTIER_COMPLETION_ENCRYPTION_KEY', required: true, secret: true, envOnly: true,
+      pattern: /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, patternHint: 'a 32-byte key as 64 hex characters or 44 base64 characters',
+      description: 'At-rest encryption key for stored completions and credentials',
+    },
+    http_host: {
+      kind: 'string', env: 'XEROTIER_HTTP_HOST', default: '0.0.0.0',
+      description: 'Address the HTTP(S) API listens on',
+    },
+    http_port: {
+      kind: 'port', env: 'XEROTIER_HTTP_PORT', default: 8080,
+      description: 'Port the HTTP(S) API listens on (0 picks a free port)',
+    },
+    tls_cert_path: {
+      kind: 'path', env: 'XEROTIER_TLS_CERT_PATH',
+      description: 'PEM certificate chain; with tls_key_path the API serves HTTPS',
+    },
+    tls_key_path: {
+      kind: 'path', env: 'XEROTIER_TLS_KEY_PATH',
+      description: 'PEM private key for tls_cert_path',
+    },
+    mesh_bind: {
+      kind: 'url', protocols: ['tcp'], env: 'XEROTIER_MESH_BIND', default: 'tcp://0.0.0.0:5555',
+      description: 'ZeroMQ endpoint the CURVE mesh binds',
+    },
+    mesh_public_endpoint: {
+      kind: 'url', protocols: ['tcp'], env: 'XEROTIER_MESH_PUBLIC_ENDPOINT',
+      description: 'Mesh endpoint agents are told to dial (default: mesh_bind)',
+    },
+    metrics_host: {
+      kind: 'string', env: 'XEROTIER_ROUTER_METRICS_HOST', default: '0.0.0.0',
+      description: 'Address the Prometheus metrics server listens on',
+    },
+    metrics_port: {
+      kind: 'port', env: 'XEROTIER_ROUTER_METRICS_PORT', default: 9092,
+      description: 'Prometheus metrics port (0 picks a free port)',
+    },
+    log_level: {
+      kind: 'enum', values: LOG_LEVELS, env: 'XEROTIER_LOG_LEVEL', default: 'info',
+      description: 'Log verbosity: trace, debug, info, notice, warning, error',
+    },
+    shutdown_grace_seconds: {
+      kind: 'integer', env: 'XEROTIER_SHUTDOWN_GRACE_SECONDS', default: 30, min: 0, max: 3_600,
+      description: 'Time to drain in-flight requests on SIGTERM before forcing exit',
+    },
+  },
+  check(config) {
+    const problems: CrossKeyProblem[] = [];
+    if (config.cache_backend === 'redis' && config.redis_url === undefined) {
+      problems.push({ key: 'redis_url', expected: 'a Redis URL because cache_backend is redis (set XEROTIER_REDIS_URL)' });
+    }
+    if ((config.tls_cert_path === undefined) !== (config.tls_key_path === undefined)) {
+      problems.push({ key: 'tls_cert_path', expected: 'tls_cert_path and tls_key_path to be set together' });
+    }
+    if (config.heartbeat_timeout_ms <= config.lease_renewal_interval_ms) {
+      problems.push({ key: 'heartbeat_timeout_ms', expected: 'a timeout longer than lease_renewal_interval_ms' });
+    }
+    return problems;
+  },
+});
+
+export type RouterConfig = ConfigOf<typeof routerConfigSchema.keys>;

@@ -1,0 +1,41 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, errorEnvelope, type ErrorCode } from './errors.js';
+
+// Fastify's own errors (body parsing, limits, validation) mapped onto our codes.
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_body',
+  FST_ERR_VALIDATION: 'invalid_body',
+};
+
+/**
+ * One place turns every thrown thing into the documented envelope. 5xx are logged at error with
+ * the cause; 4xx at info. Messages of unexpected errors never reach the client.
+ */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    const { status, body } = toResponse(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.error.code }, 'request rejected');
+    return reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
+    reply.status(404).send(errorEnvelope('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+function toResponse(error: FastifyError | ApiError) {
+  if (error instanceof ApiError) return { status: error.statusCode, body: errorEnvelope(error.code, error.message, error.param) };
+  const mapped = FASTIFY_CODES[error.code];
+  if (mapped) {
+    const validation = error.validation?.[0];
+    const param = validation ? validation.instancePath.replace(/^\//, '').replaceAll('/', '.') || null : null;
+    const status = mapped === 'invalid_body' ? 400 : (error.statusCode ?? 400);
+    return { status, body: errorEnvelope(mapped, error.message, param) };
+  }
+  if (error.statusCode === 408) return { status: 408, body: errorEnvelope('request_timeout') };
+  return { status: 500, body: errorEnvelope('internal_error') };
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
+import { loadConfig, type Env } from '../runtime/config/load.js';
+import { pickConfigSchema } from '../runtime/config/spec.js';
+import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
+import { createLogger } from '../runtime/logger.js';
+import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
+import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
+import { telemetryConfigSchema } from '../runtime/telemetry-config.js';
+import { startTracing } from '../runtime/tracing.js';
+import { buildApp } from './app.js';
+import { routerConfigSchema, type RouterConfig } from './config.js';
+import { migrate } from './store/migrate.js';
+import { createPool } from './store/pool.js';
+
+const migrateSchema = pickConfigSchema(routerConfigSchema, ['database_url', 'log_level']);
+
+async function serve(config: RouterConfig, env: Env): Promise<void> {
+  const logger = createLogger({ service: 'router', level: config.log_level, secrets: secretsOf(config) });
+  logCrashes(logger);
+  const graceMs = config.shutdown_grace_seconds * 1_000;
+  const lifecycle = createLifecycle({ logger, graceMs });
+  handleShutdownSignals({ lifecycle, logger, graceMs });
+
+  const tracing = startTracing(loadConfig(telemetryConfigSchema, { env }), 'xerotier-router');
+  lifecycle.defer('tracing', () => tracing.shutdown());
+  const pool = createPool({ connectionString: config.database_url, max: config.database_pool_max, logger });
+  lifecycle.defer('database pool', () => pool.end());
+  const metrics = await startMetricsServer(createMetricsRegistry('router'), { port: config.metrics_port, host: config.metrics_host });
+  lifecycle.defer('metrics server', () => metrics.close());
+
+  const app = buildApp({ logger, pool, ...tlsOf(config) });
+  lifecycle.defer('http server', () => app.close());
+  const address = await app.listen({ host: config.http_host, port: config.http_port });
+  logger.info({ url: address, metrics: metrics.url, tracing: tracing.enabled }, 'router listening');
+  reportToParent({ type: 'listening', http_url: address, metrics_url: metrics.url }, () => {
+    void lifecycle.close('parent process went away').finally(() => process.exit(0));
+  });
+}
+
+async function runMigrations(databaseUrl: string, logLevel: RouterConfig['log_level']): Promise<void> {
+  const logger = createLogger({ service: 'router', level: logLevel, secrets: [databaseUrl] });
+  await migrate({ databaseUrl, logger });
+}
+
+function tlsOf(config: RouterConfig): { tls?: { cert: Buffer; key: Buffer } } {
+  if (config.tls_cert_path === undefined || config.tls_key_path === undefined) return {};
+  return { tls: { cert: readFileSync(config.tls_cert_path), key: readFileSync(config.tls_key_path) } };
+}
+
+function secretsOf(config: RouterConfig): string[] {
+  return [config.database_url, config.redis_url, config.completion_encryption_key].filter((value): value is string => value !== undefined);
+}
+
+function program(env: Env): Command {
+  const root = new Command('xerotier-router').description('Xerotier router: HTTPS APIs, mesh, scheduler, approvals, audit');
+  addConfigOptions(root.command('serve', { isDefault: true }).description('run the router'), routerConfigSchema).action(
+    async (options: Record<string, unknown>) => serve(loadConfig(routerConfigSchema, { env, ...configArgsFromOptions(routerConfigSchema, options) }), env),
+  );
+  addConfigOptions(root.command('migrate').description('apply pending database migrations and exit'), migrateSchema).action(
+    async (options: Record<string, unknown>) => {
+      const config = loadConfig(migrateSchema, { env, ...configArgsFromOptions(migrateSchema, options) });
+      await runMigrations(config.database_url, config.log_level);
+    },
+  );
+  return root;
+}
+
+runMain(async () => {
+  await program(process.env).parseAsync(process.argv);
+});

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+// Three tiers, all run by `npm test`. The global setup provides a Postgres server (the one in
+// XEROTIER_TEST_DATABASE_URL, else an embedded one started once per run) and a migrated
+// template database that integration tests clone per file.
+export default defineConfig({
+  test: {
+    globalSetup: ['test/helpers/global-setup.ts'],
+    reporters: process.env['CI'] ? ['default'] : ['default'],
+    pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 } },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
+      },
+    ],
+  },
+});
