@@ -56,7 +56,12 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        // Lint fixtures (test/fixtures/lint) import paths that only make sense inside services/;
+        // they sit outside the TypeScript project and get the default one.
+        projectService: { allowDefaultProject: ['test/fixtures/lint/services/*/*.ts', 'test/fixtures/lint/stacks/*.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     plugins: { 'import-x': importX },
     settings: {

@@ -7,7 +7,7 @@ export const REDACTED = '[REDACTED]';
 
 // Matches names like authorization, join_key, api_key, x-api-key, curve_secret_key,
 // router_auth_token, vllm_salt_secret, completion_encryption_key, password, cookie.
-const SECRET_NAME = /(?:^|[_-])(?:authorization|cookie|set-cookie|password|passwd|secret|token|join_?key|api_?key|secret_?key|private_?key|signing_?key|encryption_?key|credentials?)$/i;
+const SECRET_NAME = /(?:^|[_-])(?:authorization|cookie|set-cookie|password|passwd|secret|token|join[_-]?key|api[_-]?key|secret[_-]?key|private[_-]?key|signing[_-]?key|encryption[_-]?key|credentials?)$/i;
 const SECRET_NAME_EXACT = /^(?:authorization|cookie|token|secret|password|joinKey|apiKey|secretKey|privateKey|accessToken|refreshToken)$/;
 
 // Our own credential formats, scrubbed wherever they appear in text.

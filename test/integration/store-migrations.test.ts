@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { migrate } from '../../services/router/store/migrate.js';
+import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { silentLogger } from '../helpers/logger.js';
+
+describe('store migrations', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.end();
+    await db.drop();
+  });
+
+  it('gives every test file a migrated copy of the template', async () => {
+    const tables = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    );
+    expect(tables.rows.map((row) => row.table_name)).toEqual(['api_keys', 'projects', 'schema_migrations', 'workspaces']);
+  });
+
+  it('enforces id formats, one default workspace per project and known scopes', async () => {
+    await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_abc123', 'acme', 'Acme')");
+    await expect(client.query("INSERT INTO projects (id, slug, name) VALUES ('p1', 'other', 'x')")).rejects.toThrow(/check constraint/);
+    await client.query("INSERT INTO workspaces (id, project_id, name, is_default) VALUES ('ws_0123456789ab', 'proj_abc123', 'default', true)");
+    await expect(
+      client.query("INSERT INTO workspaces (id, project_id, name, is_default) VALUES ('ws_0123456789ac', 'proj_abc123', 'second', true)"),
+    ).rejects.toThrow(/workspaces_one_default/);
+    await expect(
+      client.query(
+        "INSERT INTO api_keys (id, project_id, name, prefix, secret_hash, scopes) VALUES ('key_0123456789ab', 'proj_abc123', 'k', 'abcd', decode(repeat('00', 32), 'hex'), ARRAY['root'])",
+      ),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it('migrates an empty database up, down and up again', async () => {
+    const empty = await createEmptyDatabase();
+    try {
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(['1764000000000_foundation']);
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual([]);
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger(), direction: 'down' })).toEqual(['1764000000000_foundation']);
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(['1764000000000_foundation']);
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('applies each migration once when several processes migrate at the same time', async () => {
+    const empty = await createEmptyDatabase();
+    try {
+      const runs = await Promise.all(Array.from({ length: 4 }, () => migrate({ databaseUrl: empty.url, logger: silentLogger() })));
+      expect(runs.flat()).toEqual(['1764000000000_foundation']);
+    } finally {
+      await empty.drop();
+    }
+  });
+});
