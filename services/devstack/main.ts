@@ -15,6 +15,8 @@ runMain(async () => {
   const logger = createLogger({ service: 'devstack', level: 'info', destination: process.stderr });
   const lifecycle = createLifecycle({ logger, graceMs: 40_000 });
   handleShutdownSignals({ lifecycle, logger, graceMs: 40_000 });
+  // Registered first, so it runs last: says the whole stack is down.
+  lifecycle.defer('farewell', () => logger.info('dev stack stopped'));
   const echo = env['XEROTIER_DEV_QUIET'] === '1' ? undefined : process.stderr;
   try {
     const info = await startStack({

@@ -1,0 +1,69 @@
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { cleanEnv, groupAlive, httpStatus, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+
+const devDir = join(REPO_ROOT, '.xerotier', `test-devstack-${process.pid}`);
+const stackFile = join(devDir, 'stack.json');
+
+interface StackJson {
+  router_url: string;
+  mesh_endpoint: string;
+  metrics_urls: Record<string, string>;
+  database_url: string;
+}
+
+/** `npm start` as a new user runs it: no XEROTIER_* settings, so embedded Postgres. */
+async function startStack(): Promise<{ run: Spawned; stack: StackJson }> {
+  const env = cleanEnv({ XEROTIER_DEV_DIR: devDir, XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_PORT: '0', XEROTIER_DEV_QUIET: '1' });
+  const run = spawnGroup('npm', ['start'], env);
+  const stack = await waitFor('stack.json', 30_000, () => (existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackJson) : undefined));
+  await waitFor('/readyz 200', 30_000, async () => ((await httpStatus(`${stack.router_url}/readyz`)) === 200 ? true : undefined));
+  return { run, stack };
+}
+
+/** Ctrl-C: SIGINT to the whole foreground process group, as a terminal sends it. */
+async function interrupt(run: Spawned): Promise<void> {
+  process.kill(-run.child.pid!, 'SIGINT');
+  await run.exited;
+  await waitFor('every process of the stack to exit', 30_000, () => (groupAlive(run.child.pid!) ? undefined : true));
+}
+
+describe('npm start (devstack)', () => {
+  afterAll(() => rmSync(devDir, { recursive: true, force: true }));
+
+  it('boots embedded Postgres and the router, writes stack.json, stops cleanly on Ctrl-C and reuses its data', async () => {
+    const first = await startStack();
+    try {
+      expect(statSync(stackFile).mode & 0o777).toBe(0o600);
+      expect(first.stack.mesh_endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(first.stack.metrics_urls['router']!)).status).toBe(200);
+      expect(first.run.stdout()).toContain('Xerotier dev stack is up');
+      const client = new pg.Client({ connectionString: first.stack.database_url });
+      await client.connect();
+      await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_devmarker', 'marker', 'kept across restarts')");
+      await client.end();
+    } finally {
+      await interrupt(first.run);
+    }
+    expect(first.run.stderr()).toContain('dev stack stopped');
+    expect(first.run.stderr()).not.toMatch(/"level":"error"/);
+    expect(existsSync(stackFile)).toBe(false);
+    expect(existsSync(join(devDir, 'pg', 'postmaster.pid'))).toBe(false);
+
+    const second = await startStack();
+    try {
+      const client = new pg.Client({ connectionString: second.stack.database_url });
+      await client.connect();
+      const kept = await client.query("SELECT name FROM projects WHERE id = 'proj_devmarker'");
+      await client.end();
+      expect(kept.rows).toEqual([{ name: 'kept across restarts' }]);
+      expect(second.run.stderr()).toContain('schema up to date');
+    } finally {
+      await interrupt(second.run);
+    }
+    expect(second.run.stderr()).toContain('dev stack stopped');
+  });
+});
