@@ -1,3 +1,4 @@
+import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { createFrameCodec } from '../../../services/protocol/codec.js';
 import { ProtocolError } from '../../../services/protocol/errors.js';
@@ -8,6 +9,7 @@ import {
   generateSigningKeyPair,
   signFrame,
   signingKeyPairFromSeed,
+  signingPublicKey,
   signingSeed,
   verifyFrame,
 } from '../../../services/protocol/signing.js';
@@ -53,6 +55,16 @@ describe('frame signatures (Ed25519 over the canonical encoding)', () => {
     const frame = result();
     const reordered = { ...frame, body: Object.fromEntries(Object.entries(frame.body).reverse()) as typeof frame.body };
     expect(Buffer.from(frameSigningBytes(reordered)).equals(Buffer.from(frameSigningBytes(frame)))).toBe(true);
+  });
+
+  it('agrees with tweetnacl, the reference Ed25519 implementation', () => {
+    const keys = generateSigningKeyPair();
+    const reference = nacl.sign.keyPair.fromSeed(keys.seed);
+    expect(Buffer.from(reference.publicKey).equals(Buffer.from(keys.publicKey))).toBe(true);
+    const signed = signFrame(result(), keys);
+    expect(nacl.sign.detached.verify(frameSigningBytes(signed), signed.sig!, reference.publicKey)).toBe(true);
+    const byReference = { ...signed, sig: nacl.sign.detached(frameSigningBytes(signed), reference.secretKey) };
+    expect(verifyFrame(byReference, signingPublicKey(keys.publicKey))).toBe(true);
   });
 
   it('restores a key pair from its persisted 32-byte seed', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, ConfigErrorCode } from '../../../services/runtime/config/errors.js';
 import { loadConfig, type ConfigSources } from '../../../services/runtime/config/load.js';
 import { parseConfigArgv } from '../../../services/runtime/config/argv.js';
+import { defineConfigSchema, type KeySpec } from '../../../services/runtime/config/spec.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema } from '../../../services/xem-agent/config.js';
 
 const DEFAULT_FILE = '/etc/xerotier/xem.yaml';
@@ -72,7 +73,7 @@ describe('XEMAgentConfig keys', () => {
   it('has the documented defaults and required trio', () => {
     const config = load({ env: REQUIRED });
     for (const [key, value] of Object.entries(defaults)) expect(config[key as keyof typeof config], key).toBe(value);
-    expect(keys.filter(([, spec]) => spec.required).map(([key]) => key)).toEqual(['router_url', 'join_key', 'registration_name']);
+    expect(keys.filter(([, spec]) => (spec as KeySpec).required).map(([key]) => key)).toEqual(['router_url', 'join_key', 'registration_name']);
   });
 });
 
@@ -201,7 +202,11 @@ describe('XEM config errors', () => {
   it('never prints secret values', () => {
     const error = configError(() => load({ env: { ...REQUIRED, XEM_ROUTER_AUTH_TOKEN: '', XEM_JOIN_KEY: 'x' }, file: 'router_auth_token: [secret-in-list]\n' }));
     expect(error.message).not.toContain('secret-in-list');
-    const rejected = configError(() => loadConfig({ ...xemAgentConfigSchema, keys: { ...xemAgentConfigSchema.keys, join_key: { ...xemAgentConfigSchema.keys.join_key, pattern: /^xjk_/ } } }, { env: { ...REQUIRED, XEM_JOIN_KEY: 'jk_super_secret' }, readFile: () => null }));
+    const strictJoinKey = defineConfigSchema({
+      service: 'xem-agent',
+      keys: { join_key: { kind: 'string', env: 'XEM_JOIN_KEY', secret: true, pattern: /^xjk_/, description: 'join key' } },
+    });
+    const rejected = configError(() => loadConfig(strictJoinKey, { env: { XEM_JOIN_KEY: 'jk_super_secret' } }));
     expect(rejected.message).toContain('join_key: expected');
     expect(rejected.message).toContain('<redacted>');
     expect(rejected.message).not.toContain('jk_super_secret');
