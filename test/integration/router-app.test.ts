@@ -1,3 +1,4 @@
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/router/app.js';
 import { ApiError } from '../../services/router/http/errors.js';
@@ -99,5 +100,66 @@ describe('router HTTP app', () => {
     expect(completed).toHaveLength(1);
     expect(JSON.parse(completed[0]!)).toMatchObject({ level: 'info', method: 'GET', url: '/missing', status: 404 });
     await app.close();
+  });
+});
+
+describe('router HTTP server limits', () => {
+  async function rawExchange(port: number, send: (socket: Socket) => void): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString()));
+      socket.on('close', () => resolve(received));
+      socket.on('error', () => resolve(received));
+      send(socket);
+    });
+  }
+
+  it('answers a slow-header client with 408 and the envelope near the headers timeout', async () => {
+    const app = buildApp({ logger: silentLogger(), pool: null as never, timeouts: { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000 } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    const started = Date.now();
+    let trickle: NodeJS.Timeout | undefined;
+    const answer = await rawExchange(port, (socket) => {
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 300);
+    });
+    clearInterval(trickle);
+    await app.close();
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout/);
+    expect(answer).toMatch(/X-Request-ID: req_[0-9a-f]{24}/);
+    expect(answer).toContain('"code":"request_timeout"');
+    expect(Date.now() - started).toBeLessThan(10_000); // bounded, not the 30 s Node default
+  });
+
+  it('answers a request that is not HTTP with 400 malformed_request', async () => {
+    const app = buildApp({ logger: silentLogger(), pool: null as never });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    const answer = await rawExchange(port, (socket) => socket.write('HELLO THERE\r\n\r\n'));
+    await app.close();
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expect(answer).toContain('"code":"malformed_request"');
+  });
+
+  it('answers requests arriving while it drains with 503 shutting_down', async () => {
+    const app = buildApp({ logger: silentLogger(), pool: null as never });
+    let release: () => void = () => undefined;
+    app.get('/t/slow', () => new Promise((resolve) => (release = () => resolve({ done: true }))));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    const answer = await rawExchange(port, (socket) => {
+      socket.write('GET /t/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      setTimeout(() => {
+        void app.close();
+        setTimeout(() => {
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+          setTimeout(release, 100);
+        }, 100);
+      }, 100);
+    });
+    expect(answer).toContain('{"done":true}');
+    expect(answer).toContain('"code":"shutting_down"');
   });
 });
