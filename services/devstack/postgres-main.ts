@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
-  process.send?.({ type: 'ready', port: cluster.port });
+  process.send?.({ type: 'ready', port: cluster.port, dataDir: cluster.dataDir });
 }
 
 function remember(line: string): void {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,12 @@ async function interrupt(run: Spawned): Promise<void> {
 }
 
 describe('npm start (devstack)', () => {
-  afterAll(() => rmSync(devDir, { recursive: true, force: true }));
+  afterAll(() => {
+    // The cluster may live behind a symlink when the checkout is not traversable by postgres.
+    const pgData = join(devDir, 'pg');
+    if (existsSync(pgData)) rmSync(realpathSync(pgData), { recursive: true, force: true });
+    rmSync(devDir, { recursive: true, force: true });
+  });
 
   it('boots embedded Postgres and the router, writes stack.json, stops cleanly on Ctrl-C and reuses its data', async () => {
     const first = await startStack();

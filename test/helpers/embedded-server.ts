@@ -27,22 +27,23 @@ export async function startEmbeddedServer(): Promise<EmbeddedServer> {
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await waitReady(child, () => stderr);
+  const placed = await waitReady(child, () => stderr);
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     async stop() {
       await stopChild(child);
-      rmSync(dataDir, { recursive: true, force: true });
+      for (const dir of new Set([dataDir, placed])) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-function waitReady(child: ChildProcess, stderr: () => string): Promise<void> {
+/** Resolves with the directory the cluster's files really live in. */
+function waitReady(child: ChildProcess, stderr: () => string): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('embedded postgres did not start within 120 s')), 120_000);
-    child.once('message', () => {
+    child.once('message', (message: { dataDir: string }) => {
       clearTimeout(timer);
-      resolve();
+      resolve(message.dataDir);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
