@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface ServiceProcess {
@@ -11,6 +11,8 @@ export interface ServiceProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL if it has not exited within graceMs. */
   stop(graceMs: number): Promise<void>;
+  /** The last lines the process printed, for saying why it died. */
+  recentOutput(): string[];
 }
 
 export interface SpawnServiceOptions {
@@ -38,7 +40,13 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
     detached: true,
   });
   const log = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
-  pipeLines(child, log, options);
+  const recent: string[] = [];
+  pipeLines(child, (line) => {
+    log.write(`${line}\n`);
+    options.echo?.write(`[${options.name}] ${line}\n`);
+    recent.push(line);
+    if (recent.length > 30) recent.shift();
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -49,16 +57,13 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
     exited,
     waitForMessage: (type, timeoutMs) => waitForMessage(child, options.name, type, timeoutMs),
     stop: (graceMs) => stopChild(child, exited, graceMs),
+    recentOutput: () => [...recent],
   };
 }
 
-function pipeLines(child: ChildProcess, log: WriteStream, options: SpawnServiceOptions): void {
+function pipeLines(child: ChildProcess, onLine: (line: string) => void): void {
   for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on('line', (line) => {
-      log.write(`${line}\n`);
-      options.echo?.write(`[${options.name}] ${line}\n`);
-    });
+    if (stream) createInterface({ input: stream }).on('line', onLine);
   }
 }
 

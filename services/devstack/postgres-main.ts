@@ -18,7 +18,11 @@ const recentLog: string[] = [];
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.env['XEROTIER_EMBEDDED_PG'] ?? '{}') as Options;
-  const cluster = await startEmbeddedPostgres({ ...options, onLog: remember });
+  const cluster = await startEmbeddedPostgres({
+    ...options,
+    onLog: remember,
+    onNotice: (message) => process.send?.({ type: 'notice', message }),
+  });
   let stopping: Promise<void> | undefined;
   const stop = (): void => {
     stopping ??= cluster.stop().finally(() => process.exit(0));

@@ -25,7 +25,7 @@ export interface StackOptions {
   readonly lifecycle: Lifecycle;
   readonly echo?: NodeJS.WritableStream;
   /** Called when a service dies on its own: the stack cannot run without it. */
-  readonly onServiceExit: (name: string, code: number | null) => void;
+  readonly onServiceExit: (name: string, code: number | null, lastOutput: readonly string[]) => void;
 }
 
 const CHILD_STOP_GRACE_MS = 15_000;
@@ -79,6 +79,9 @@ async function provideDatabase(options: StackOptions, secrets: DevSecrets): Prom
   });
   options.lifecycle.defer('embedded postgres', () => postgres.stop(CHILD_STOP_GRACE_MS));
   watchExit(postgres, options);
+  postgres.child.on('message', (message: { type?: string; message?: string }) => {
+    if (message.type === 'notice') options.logger.notice({ component: 'postgres' }, String(message.message));
+  });
   await postgres.waitForMessage('ready', 120_000);
   options.logger.info({ port, data: options.paths.pgData }, 'embedded postgres ready');
   await ensureDatabase(databaseUrl(port, 'postgres', secrets.postgres_password, 'postgres'), 'xerotier');
@@ -100,7 +103,10 @@ async function routerEnv(env: NodeJS.ProcessEnv, database: string, secrets: DevS
 
 function watchExit(service: ServiceProcess, options: StackOptions): void {
   void service.exited.then(({ code }) => {
-    if (!options.lifecycle.closing) options.onServiceExit(service.name, code);
+    // Let the pipes drain so the last words of the process are in recentOutput.
+    setTimeout(() => {
+      if (!options.lifecycle.closing) options.onServiceExit(service.name, code, service.recentOutput());
+    }, 50);
   });
 }
 
