@@ -93,3 +93,12 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs:
   await exited;
   clearTimeout(timer);
 }
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { isProcessAlive } from '../../services/devstack/child-process.js';
 import { createLogger } from '../../services/runtime/logger.js';
 import { MIGRATIONS_DIR, migrate } from '../../services/router/store/migrate.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
@@ -79,20 +80,11 @@ async function dropDeadRunDatabases(client: pg.Client): Promise<void> {
   const rows = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '^xt_[0-9]+_'");
   for (const { datname } of rows.rows) {
     const pid = Number(datname.split('_')[1]);
-    if (!isAlive(pid)) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    if (!isProcessAlive(pid)) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
   }
 }
 
 async function dropRunDatabases(client: pg.Client, runId: number): Promise<void> {
   const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`xt_${runId}_%`]);
   for (const { datname } of rows.rows) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
