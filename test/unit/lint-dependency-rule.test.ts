@@ -6,10 +6,13 @@ import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 // it rejects what it must and accepts what it may.
 describe('lint: dependency rule between services', () => {
   let results: Map<string, string[]>;
+  let cycles: Map<string, number>;
 
   beforeAll(async () => {
     const eslint = new ESLint({ cwd: REPO_ROOT, ignore: false });
     const linted = await eslint.lintFiles(['test/fixtures/lint/**/*.ts']);
+    const name = (path: string) => path.slice(REPO_ROOT.length + '/test/fixtures/lint/'.length);
+    cycles = new Map(linted.map((result) => [name(result.filePath), result.messages.filter((m) => m.ruleId === 'import-x/no-cycle').length]));
     results = new Map(
       linted.map((result) => [
         result.filePath.slice(REPO_ROOT.length + '/test/fixtures/lint/'.length),
@@ -36,6 +39,12 @@ describe('lint: dependency rule between services', () => {
 
   it('lets stacks import config schemas but not I/O code', () => {
     expect(results.get('stacks/imports.ts')).toEqual([expect.stringContaining('nothing that does I/O')]);
+  });
+
+  it('rejects dependency cycles', () => {
+    expect(cycles.get('services/protocol/cycle-a.ts')).toBe(1);
+    expect(cycles.get('services/protocol/cycle-b.ts')).toBe(1);
+    expect(cycles.get('services/router/imports-protocol.ts')).toBe(0);
   });
 
   it('accepts services importing protocol and runtime', () => {
