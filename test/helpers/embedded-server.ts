@@ -41,9 +41,10 @@ export async function startEmbeddedServer(): Promise<EmbeddedServer> {
 function waitReady(child: ChildProcess, stderr: () => string): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('embedded postgres did not start within 120 s')), 120_000);
-    child.once('message', (message: { dataDir: string }) => {
+    child.on('message', (message: { type?: string; dataDir?: string }) => {
+      if (message.type !== 'ready') return;
       clearTimeout(timer);
-      resolve(message.dataDir);
+      resolve(message.dataDir!);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -41,10 +41,15 @@ async function prepare(): Promise<() => Promise<void>> {
     serverUrl = embedded.url;
   }
   const template = `xt_template_${migrationsHash()}`;
-  await withPgClient(serverUrl, async (client) => {
-    await dropDeadRunDatabases(client);
-    await ensureTemplate(client, serverUrl!, template);
-  });
+  try {
+    await withPgClient(serverUrl, async (client) => {
+      await dropDeadRunDatabases(client);
+      await ensureTemplate(client, serverUrl!, template);
+    });
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
   process.env['XEROTIER_TEST_PG_SERVER_URL'] = serverUrl;
   process.env['XEROTIER_TEST_PG_TEMPLATE'] = template;
   process.env['XEROTIER_TEST_RUN_ID'] = String(process.pid);
