@@ -25,13 +25,18 @@ export function devPaths(env: NodeJS.ProcessEnv): DevPaths {
 export interface DevSecrets {
   readonly postgres_password: string;
   readonly completion_encryption_key: string;
+  /** The dev project's admin API key (xero_dev_…); the router gets only its hash. */
+  readonly admin_api_key: string;
 }
+
+export const DEV_PROJECT = 'dev';
 
 export async function loadOrCreateDevSecrets(path: string): Promise<DevSecrets> {
   const existing = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Partial<DevSecrets>) : {};
   const secrets: DevSecrets = {
     postgres_password: existing.postgres_password ?? randomBytes(18).toString('base64url'),
     completion_encryption_key: existing.completion_encryption_key ?? randomBytes(32).toString('hex'),
+    admin_api_key: existing.admin_api_key ?? `xero_${DEV_PROJECT}_${randomBytes(32).toString('base64url')}`,
   };
   if (JSON.stringify(existing) !== JSON.stringify(secrets)) await writePrivateJson(path, secrets);
   return secrets;

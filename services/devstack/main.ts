@@ -40,6 +40,8 @@ function printSummary(info: StackInfo, stackFile: string): void {
       '',
       'Xerotier dev stack is up',
       `  router      ${info.router_url}   (health ${info.router_url}/readyz)`,
+      `  project     ${info.project_id} (default workspace ${info.workspace_id})`,
+      `  admin key   ${info.admin_api_key}`,
       `  mesh        ${info.mesh_endpoint}`,
       `  metrics     ${Object.entries(info.metrics_urls).map(([name, url]) => `${name} ${url}`).join(', ')}`,
       `  database    ${info.database === 'embedded' ? 'embedded Postgres' : 'XEROTIER_DATABASE_URL'}`,

@@ -1,15 +1,20 @@
+import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import pg from 'pg';
 import { join } from 'node:path';
 import type { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import { migrate } from '../router/store/migrate.js';
 import { spawnService, type ServiceProcess } from './child-process.js';
 import { databaseUrl, ensureDatabase } from './database.js';
-import { REPO_ROOT, loadOrCreateDevSecrets, writePrivateJson, type DevPaths, type DevSecrets } from './dev-state.js';
+import { DEV_PROJECT, REPO_ROOT, loadOrCreateDevSecrets, writePrivateJson, type DevPaths, type DevSecrets } from './dev-state.js';
 import { choosePort } from './ports.js';
 
 export interface StackInfo {
   router_url: string;
+  project_id: string;
+  workspace_id: string;
+  admin_api_key: string;
   mesh_endpoint: string;
   metrics_urls: Record<string, string>;
   database_url: string;
@@ -52,8 +57,12 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   const routerUrl = String(listening['http_url']);
   await waitUntilReady(routerUrl, 30_000);
 
+  const { project, workspace } = await devProject(database.url);
   const info: StackInfo = {
     router_url: routerUrl,
+    project_id: project,
+    workspace_id: workspace,
+    admin_api_key: secrets.admin_api_key,
     mesh_endpoint: mesh,
     metrics_urls: { router: String(listening['metrics_url']) },
     database_url: database.url,
@@ -98,6 +107,8 @@ async function routerEnv(env: NodeJS.ProcessEnv, database: string, secrets: DevS
     XEROTIER_ROUTER_METRICS_HOST: env['XEROTIER_ROUTER_METRICS_HOST'] ?? '127.0.0.1',
     XEROTIER_ROUTER_METRICS_PORT: env['XEROTIER_ROUTER_METRICS_PORT'] ?? String(await choosePort(9092)),
     XEROTIER_MESH_BIND: env['XEROTIER_MESH_BIND'] ?? mesh,
+    XEROTIER_BOOTSTRAP_PROJECT: DEV_PROJECT,
+    XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secrets.admin_api_key.slice(`xero_${DEV_PROJECT}_`.length)).digest('hex'),
   };
 }
 
@@ -118,4 +129,18 @@ async function waitUntilReady(routerUrl: string, timeoutMs: number): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`router at ${routerUrl} was not ready within ${timeoutMs} ms`);
+}
+
+async function devProject(databaseUrl: string): Promise<{ project: string; workspace: string }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const found = await client.query<{ project: string; workspace: string }>(
+      'SELECT p.id AS project, w.id AS workspace FROM projects p JOIN workspaces w ON w.project_id = p.id AND w.is_default WHERE p.slug = $1',
+      [DEV_PROJECT],
+    );
+    return found.rows[0]!;
+  } finally {
+    await client.end();
+  }
 }

@@ -4,6 +4,7 @@ import { registerErrorHandling } from './http/error-handler.js';
 import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
+import { managementRoutes } from './http/management.js';
 import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
 import { requestIdFor } from './http/request-id.js';
@@ -43,5 +44,6 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
   registerErrorHandling(app);
   void app.register(healthRoutes({ ready: () => databaseAnswers(deps.pool, 2_000) }));
+  void app.register(managementRoutes({ pool: deps.pool }), { prefix: '/:project_id/v1/management' });
   return app;
 }

@@ -74,6 +74,20 @@ export const routerConfigSchema = defineConfigSchema({
       kind: 'port', env: 'XEROTIER_ROUTER_METRICS_PORT', default: 9092,
       description: 'Prometheus metrics port (0 picks a free port)',
     },
+    bootstrap_project: {
+      kind: 'string', env: 'XEROTIER_BOOTSTRAP_PROJECT', pattern: /^[a-z0-9][a-z0-9-]{0,62}$/,
+      patternHint: 'a project slug (lower-case letters, digits and dashes)',
+      description: 'Project created at start-up if missing, with its default workspace',
+    },
+    bootstrap_admin_key_sha256: {
+      kind: 'string', env: 'XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256', secret: true, pattern: /^[0-9a-f]{64}$/,
+      patternHint: '64 hex characters: SHA-256 of the admin key\'s secret part',
+      description: 'Admin API key (all scopes) of the bootstrap project, given as a hash; the router never sees the key',
+    },
+    bootstrap_join_keys: {
+      kind: 'list', env: 'XEROTIER_BOOTSTRAP_JOIN_KEYS', secret: true, default: [],
+      description: 'Pre-provisioned join keys of the bootstrap project, as role:name:sha256hex entries (space-separated)',
+    },
     log_level: {
       kind: 'enum', values: LOG_LEVELS, env: 'XEROTIER_LOG_LEVEL', default: 'info',
       description: 'Log verbosity: trace, debug, info, notice, warning, error',
@@ -94,6 +108,11 @@ export const routerConfigSchema = defineConfigSchema({
     if (config.heartbeat_timeout_ms <= config.lease_renewal_interval_ms) {
       problems.push({ key: 'heartbeat_timeout_ms', expected: 'a timeout longer than lease_renewal_interval_ms' });
     }
+    if ((config.bootstrap_admin_key_sha256 !== undefined || config.bootstrap_join_keys.length > 0) && config.bootstrap_project === undefined) {
+      problems.push({ key: 'bootstrap_project', expected: 'a project slug because a bootstrap admin key or join keys are set' });
+    }
+    const badJoinKey = config.bootstrap_join_keys.find((entry) => !/^(xem|xim):[A-Za-z0-9][A-Za-z0-9_.-]{0,99}:[0-9a-f]{64}$/.test(entry));
+    if (badJoinKey !== undefined) problems.push({ key: 'bootstrap_join_keys', expected: 'entries of the form role:name:sha256hex (role xem or xim)' });
     return problems;
   },
 });

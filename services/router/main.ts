@@ -11,6 +11,7 @@ import { telemetryConfigSchema } from '../runtime/telemetry-config.js';
 import { startTracing } from '../runtime/tracing.js';
 import { buildApp } from './app.js';
 import { routerConfigSchema, type RouterConfig } from './config.js';
+import { ensureBootstrap, parseBootstrapJoinKeys } from './store/bootstrap.js';
 import { migrate } from './store/migrate.js';
 import { createPool } from './store/pool.js';
 
@@ -27,6 +28,14 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   lifecycle.defer('tracing', () => tracing.shutdown());
   const pool = createPool({ connectionString: config.database_url, max: config.database_pool_max, logger });
   lifecycle.defer('database pool', () => pool.end());
+  if (config.bootstrap_project !== undefined) {
+    const { project } = await ensureBootstrap(pool, {
+      projectSlug: config.bootstrap_project,
+      ...(config.bootstrap_admin_key_sha256 ? { adminKeySha256: config.bootstrap_admin_key_sha256 } : {}),
+      joinKeys: parseBootstrapJoinKeys(config.bootstrap_join_keys),
+    });
+    logger.info({ project_id: project.id, slug: project.slug }, 'bootstrap project ready');
+  }
   const metrics = await startMetricsServer(createMetricsRegistry('router'), { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
 

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { migrate } from '../../services/router/store/migrate.js';
+import { readdirSync } from 'node:fs';
+import { MIGRATIONS_DIR, migrate } from '../../services/router/store/migrate.js';
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { silentLogger } from '../helpers/logger.js';
+
+const ALL = readdirSync(MIGRATIONS_DIR).sort().map((name) => name.replace(/\.sql$/, ''));
 
 describe('store migrations', () => {
   let db: TestDatabase;
@@ -22,7 +25,7 @@ describe('store migrations', () => {
     const tables = await client.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
-    expect(tables.rows.map((row) => row.table_name)).toEqual(['api_keys', 'projects', 'schema_migrations', 'workspaces']);
+    expect(tables.rows.map((row) => row.table_name)).toEqual(['agent_events', 'agents', 'api_keys', 'join_keys', 'projects', 'schema_migrations', 'workspaces']);
   });
 
   it('enforces id formats, one default workspace per project and known scopes', async () => {
@@ -42,10 +45,10 @@ describe('store migrations', () => {
   it('migrates an empty database up, down and up again', async () => {
     const empty = await createEmptyDatabase();
     try {
-      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(['1764000000000_foundation']);
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(ALL);
       expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual([]);
-      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger(), direction: 'down' })).toEqual(['1764000000000_foundation']);
-      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(['1764000000000_foundation']);
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger(), direction: 'down', count: ALL.length })).toEqual([...ALL].reverse());
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(ALL);
     } finally {
       await empty.drop();
     }
@@ -55,7 +58,7 @@ describe('store migrations', () => {
     const empty = await createEmptyDatabase();
     try {
       const runs = await Promise.all(Array.from({ length: 4 }, () => migrate({ databaseUrl: empty.url, logger: silentLogger() })));
-      expect(runs.flat()).toEqual(['1764000000000_foundation']);
+      expect(runs.flat()).toEqual(ALL);
     } finally {
       await empty.drop();
     }

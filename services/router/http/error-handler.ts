@@ -33,8 +33,10 @@ function toResponse(error: FastifyError | ApiError) {
   if (mapped) {
     const validation = error.validation?.[0];
     const param = validation ? validation.instancePath.replace(/^\//, '').replaceAll('/', '.') || null : null;
-    const status = mapped === 'invalid_body' ? 400 : (error.statusCode ?? 400);
-    return { status, body: errorEnvelope(mapped, error.message, param) };
+    // A bad path or query parameter is not a bad body.
+    const code = mapped === 'invalid_body' && (error.validationContext === 'params' || error.validationContext === 'querystring') ? 'invalid_parameter' : mapped;
+    const status = code === 'invalid_body' || code === 'invalid_parameter' ? 400 : (error.statusCode ?? 400);
+    return { status, body: errorEnvelope(code, error.message, param) };
   }
   if (error.statusCode === 408) return { status: 408, body: errorEnvelope('request_timeout') };
   return { status: 500, body: errorEnvelope('internal_error') };
