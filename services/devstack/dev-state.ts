@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateCurveKeyPair } from '../protocol/curve-keys.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,6 +28,8 @@ export interface DevSecrets {
   readonly completion_encryption_key: string;
   /** The dev project's admin API key (xero_dev_…); the router gets only its hash. */
   readonly admin_api_key: string;
+  readonly token_signing_key: string;
+  readonly router_curve_secret_key: string;
 }
 
 export const DEV_PROJECT = 'dev';
@@ -37,6 +40,8 @@ export async function loadOrCreateDevSecrets(path: string): Promise<DevSecrets> 
     postgres_password: existing.postgres_password ?? randomBytes(18).toString('base64url'),
     completion_encryption_key: existing.completion_encryption_key ?? randomBytes(32).toString('hex'),
     admin_api_key: existing.admin_api_key ?? `xero_${DEV_PROJECT}_${randomBytes(32).toString('base64url')}`,
+    token_signing_key: existing.token_signing_key ?? randomBytes(32).toString('hex'),
+    router_curve_secret_key: existing.router_curve_secret_key ?? generateCurveKeyPair().secretKey,
   };
   if (JSON.stringify(existing) !== JSON.stringify(secrets)) await writePrivateJson(path, secrets);
   return secrets;

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../runtime/logger.js';
+import type { EnrollmentSettings } from './enrollment/enroll.js';
+import { enrollmentRoutes } from './http/enrollment.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
@@ -16,6 +18,9 @@ export interface AppDependencies {
   /** PEM cert and key; the API serves HTTPS when present. */
   readonly tls?: { cert: Buffer; key: Buffer };
   readonly timeouts?: ServerTimeouts;
+  readonly enrollment: EnrollmentSettings;
+  /** Tells the mesh to drop a revoked agent at once. */
+  readonly onAgentRevoked?: (agentId: string) => void;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -44,6 +49,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
   registerErrorHandling(app);
   void app.register(healthRoutes({ ready: () => databaseAnswers(deps.pool, 2_000) }));
-  void app.register(managementRoutes({ pool: deps.pool }), { prefix: '/:project_id/v1/management' });
+  void app.register(enrollmentRoutes({ pool: deps.pool, settings: deps.enrollment }));
+  void app.register(managementRoutes({ pool: deps.pool, ...(deps.onAgentRevoked ? { onAgentRevoked: deps.onAgentRevoked } : {}) }), {
+    prefix: '/:project_id/v1/management',
+  });
   return app;
 }

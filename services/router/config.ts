@@ -42,6 +42,20 @@ export const routerConfigSchema = defineConfigSchema({
       pattern: /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, patternHint: 'a 32-byte key as 64 hex characters or 44 base64 characters',
       description: 'At-rest encryption key for stored completions and credentials',
     },
+    token_signing_key: {
+      kind: 'string', env: 'XEROTIER_TOKEN_SIGNING_KEY', required: true, secret: true, envOnly: true, pattern: /^[0-9a-fA-F]{64}$/,
+      patternHint: 'an Ed25519 seed as 64 hex characters',
+      description: 'Signs agent bearer tokens (EdDSA); rotating it makes agents re-enroll',
+    },
+    curve_secret_key: {
+      kind: 'string', env: 'XEROTIER_ROUTER_CURVE_SECRET_KEY', required: true, secret: true, envOnly: true,
+      pattern: /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, patternHint: 'a CURVE secret key as 40 Z85 characters',
+      description: 'The mesh server\'s CURVE secret key; its public half is derived and handed to agents at enrollment',
+    },
+    agent_token_ttl_seconds: {
+      kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 60, max: 86_400,
+      description: 'Lifetime of agent bearer tokens; agents refresh them before expiry',
+    },
     http_host: {
       kind: 'string', env: 'XEROTIER_HTTP_HOST', default: '0.0.0.0',
       description: 'Address the HTTP(S) API listens on',

@@ -9,7 +9,11 @@ import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
 import { telemetryConfigSchema } from '../runtime/telemetry-config.js';
 import { startTracing } from '../runtime/tracing.js';
+import { curvePublicFromSecret } from '../protocol/curve-keys.js';
+import type { Logger } from '../runtime/logger.js';
 import { buildApp } from './app.js';
+import { createAgentTokens } from './auth/agent-tokens.js';
+import type { EnrollmentSettings } from './enrollment/enroll.js';
 import { routerConfigSchema, type RouterConfig } from './config.js';
 import { ensureBootstrap, parseBootstrapJoinKeys } from './store/bootstrap.js';
 import { migrate } from './store/migrate.js';
@@ -39,7 +43,7 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(createMetricsRegistry('router'), { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
 
-  const app = buildApp({ logger, pool, ...tlsOf(config) });
+  const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, logger), ...tlsOf(config) });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });
   logger.info({ url: address, metrics: metrics.url, tracing: tracing.enabled }, 'router listening');
@@ -53,13 +57,26 @@ async function runMigrations(databaseUrl: string, logLevel: RouterConfig['log_le
   await migrate({ databaseUrl, logger });
 }
 
+async function enrollmentSettings(config: RouterConfig, logger: Logger): Promise<EnrollmentSettings> {
+  const meshEndpoint = config.mesh_public_endpoint ?? config.mesh_bind;
+  if (new URL(meshEndpoint).hostname === '0.0.0.0') {
+    logger.warning({ mesh_endpoint: meshEndpoint }, 'agents are told to dial 0.0.0.0: set XEROTIER_MESH_PUBLIC_ENDPOINT to an address they can reach');
+  }
+  return {
+    tokens: createAgentTokens(config.token_signing_key, config.agent_token_ttl_seconds),
+    routerCurvePublicKey: curvePublicFromSecret(config.curve_secret_key),
+    meshEndpoint,
+    leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+  };
+}
+
 function tlsOf(config: RouterConfig): { tls?: { cert: Buffer; key: Buffer } } {
   if (config.tls_cert_path === undefined || config.tls_key_path === undefined) return {};
   return { tls: { cert: readFileSync(config.tls_cert_path), key: readFileSync(config.tls_key_path) } };
 }
 
 function secretsOf(config: RouterConfig): string[] {
-  return [config.database_url, config.redis_url, config.completion_encryption_key].filter((value): value is string => value !== undefined);
+  return [config.database_url, config.redis_url, config.completion_encryption_key, config.token_signing_key, config.curve_secret_key].filter((value): value is string => value !== undefined);
 }
 
 function program(env: Env): Command {

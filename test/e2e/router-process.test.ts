@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cleanEnv, httpStatus, spawnGroup, waitFor } from '../helpers/processes.js';
@@ -19,14 +20,16 @@ describe('router process', () => {
     const run = spawnGroup(process.execPath, ROUTER, cleanEnv());
     const { code } = await run.exited;
     expect(code).toBe(78);
-    expect(run.stderr()).toContain('missing required router settings: database_url, completion_encryption_key');
+    expect(run.stderr()).toContain('missing required router settings: database_url, completion_encryption_key, token_signing_key, curve_secret_key');
     expect(run.stderr()).toContain('database_url: set env XEROTIER_DATABASE_URL, flag --database-url');
   });
 
   it('serves until SIGTERM, then drains and exits 0 without logging its secrets', async () => {
     const key = randomBytes(32).toString('hex');
+    const signing = randomBytes(32).toString('hex');
+    const curve = generateCurveKeyPair().secretKey;
     const env = cleanEnv({
-      XEROTIER_DATABASE_URL: db.url, XEROTIER_COMPLETION_ENCRYPTION_KEY: key,
+      XEROTIER_DATABASE_URL: db.url, XEROTIER_COMPLETION_ENCRYPTION_KEY: key, XEROTIER_TOKEN_SIGNING_KEY: signing, XEROTIER_ROUTER_CURVE_SECRET_KEY: curve,
       XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
       XEROTIER_LOG_LEVEL: 'debug',
     });
@@ -41,7 +44,7 @@ describe('router process', () => {
     expect(logs).toContain('"resource":"database pool"');
     const password = new URL(db.url).password;
     if (password) expect(logs).not.toContain(password);
-    expect(logs).not.toContain(key);
+    for (const secret of [key, signing, curve]) expect(logs).not.toContain(secret);
   });
 
   it('applies migrations with the migrate command and needs only the database URL for it', async () => {

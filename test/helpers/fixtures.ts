@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
+import { createAgentTokens } from '../../services/router/auth/agent-tokens.js';
 import { mintApiKey } from '../../services/router/auth/secrets.js';
+import type { EnrollmentSettings } from '../../services/router/enrollment/enroll.js';
 import { insertApiKey, type Scope } from '../../services/router/store/api-keys.js';
 import type { Queryable } from '../../services/router/store/db.js';
 import { createProject, type Project, type Workspace } from '../../services/router/store/projects.js';
@@ -25,4 +28,17 @@ export async function seedProject(db: Queryable, slug = `p-${randomBytes(4).toSt
 
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/** Enrollment settings with fresh router keys (what main.ts builds from config). */
+export function testEnrollment(overrides: Partial<EnrollmentSettings> = {}): EnrollmentSettings & { curveSecretKey: string } {
+  const curve = generateCurveKeyPair();
+  return {
+    tokens: createAgentTokens(randomBytes(32).toString('hex'), 3_600),
+    routerCurvePublicKey: curve.publicKey,
+    curveSecretKey: curve.secretKey,
+    meshEndpoint: 'tcp://127.0.0.1:5555',
+    leaseRenewalIntervalMs: 10_000,
+    ...overrides,
+  };
 }

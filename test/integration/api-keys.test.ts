@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/router/app.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { bearer, seedProject, type SeededProject } from '../helpers/fixtures.js';
+import { bearer, seedProject, testEnrollment, type SeededProject } from '../helpers/fixtures.js';
 import { capturingLogger, silentLogger } from '../helpers/logger.js';
 
 describe('API keys and management auth', () => {
@@ -19,7 +19,7 @@ describe('API keys and management auth', () => {
     pool = createPool({ connectionString: db.url, max: 4, logger: silentLogger() });
     acme = await seedProject(pool, 'acme');
     other = await seedProject(pool, 'other');
-    app = buildApp({ logger: logs.logger, pool });
+    app = buildApp({ enrollment: testEnrollment(), logger: logs.logger, pool });
   });
   afterAll(async () => {
     await app.close();

@@ -4,6 +4,7 @@ import { buildApp } from '../../services/router/app.js';
 import { ApiError } from '../../services/router/http/errors.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { testEnrollment } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/embedded-server.js';
 import { capturingLogger, silentLogger } from '../helpers/logger.js';
 
@@ -21,7 +22,7 @@ describe('router HTTP app', () => {
   });
 
   it('answers liveness and readiness when the database answers', async () => {
-    const app = buildApp({ logger: silentLogger(), pool });
+    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool });
     expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     const ready = await app.inject('/readyz');
     expect(ready.statusCode).toBe(200);
@@ -31,7 +32,7 @@ describe('router HTTP app', () => {
 
   it('is not ready while the database does not answer', async () => {
     const dead = createPool({ connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none`, max: 1, logger: silentLogger() });
-    const app = buildApp({ logger: silentLogger(), pool: dead });
+    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool: dead });
     const response = await app.inject('/readyz');
     expect(response.statusCode).toBe(503);
     expect(response.json()).toEqual({ error: { message: 'The database does not answer', type: 'service_error', code: 'not_ready', param: null } });
@@ -41,7 +42,7 @@ describe('router HTTP app', () => {
   });
 
   it('puts an X-Request-ID on every response, keeping a sane caller-supplied one', async () => {
-    const app = buildApp({ logger: silentLogger(), pool });
+    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool });
     const minted = await app.inject('/healthz');
     expect(minted.headers['x-request-id']).toMatch(/^req_[0-9a-f]{24}$/);
     const kept = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'trace-abc-12345' } });
@@ -54,7 +55,7 @@ describe('router HTTP app', () => {
 
   it('answers unknown routes and every error with the documented envelope', async () => {
     const { logger, lines } = capturingLogger('info');
-    const app = buildApp({ logger, pool });
+    const app = buildApp({ enrollment: testEnrollment(), logger, pool });
     app.post('/t/schema', { schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' } } } } }, async () => ({}));
     app.get('/t/api-error', async () => {
       throw new ApiError('invalid_parameter', 'limit must be positive', 'limit');
@@ -93,7 +94,7 @@ describe('router HTTP app', () => {
 
   it('logs one completion line per request and keeps probes out of the info log', async () => {
     const { logger, lines } = capturingLogger('info');
-    const app = buildApp({ logger, pool });
+    const app = buildApp({ enrollment: testEnrollment(), logger, pool });
     await app.inject('/readyz');
     await app.inject('/missing');
     const completed = lines().filter((line) => line.includes('request completed'));
@@ -116,7 +117,7 @@ describe('router HTTP server limits', () => {
   }
 
   it('answers a slow-header client with 408 and the envelope near the headers timeout', async () => {
-    const app = buildApp({ logger: silentLogger(), pool: null as never, timeouts: { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000 } });
+    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool: null as never, timeouts: { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000 } });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
     const started = Date.now();
@@ -134,7 +135,7 @@ describe('router HTTP server limits', () => {
   });
 
   it('answers a request that is not HTTP with 400 malformed_request', async () => {
-    const app = buildApp({ logger: silentLogger(), pool: null as never });
+    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool: null as never });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
     const answer = await rawExchange(port, (socket) => socket.write('HELLO THERE\r\n\r\n'));
@@ -144,7 +145,7 @@ describe('router HTTP server limits', () => {
   });
 
   it('answers requests arriving while it drains with 503 shutting_down', async () => {
-    const app = buildApp({ logger: silentLogger(), pool: null as never });
+    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool: null as never });
     let release: () => void = () => undefined;
     app.get('/t/slow', () => new Promise((resolve) => (release = () => resolve({ done: true }))));
     await app.listen({ port: 0, host: '127.0.0.1' });

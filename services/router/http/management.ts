@@ -1,17 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import type { Pool } from '../store/pool.js';
+import { agentRoutes, type AgentRouteDependencies } from './agents.js';
 import { apiKeyRoutes } from './api-keys.js';
+import { joinKeyRoutes } from './join-keys.js';
 import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
 
 /**
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
  * `management` scope. Checks run in this order: key (401), project (404/403), scope (403).
  */
-export function managementRoutes(deps: { pool: Pool }) {
+export function managementRoutes(deps: AgentRouteDependencies) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('management'));
     await app.register(apiKeyRoutes(deps));
+    await app.register(joinKeyRoutes(deps));
+    await app.register(agentRoutes(deps));
   };
 }

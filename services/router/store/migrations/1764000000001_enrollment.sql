@@ -30,7 +30,7 @@ CREATE TABLE agents (
   region              text,
   join_key_id         text REFERENCES join_keys (id),
   signing_public_key  bytea NOT NULL CHECK (length(signing_public_key) = 32),
-  curve_public_key    bytea NOT NULL UNIQUE CHECK (length(curve_public_key) = 32),
+  curve_public_key    bytea NOT NULL CHECK (length(curve_public_key) = 32),
   status              text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'active', 'stale', 'revoked', 'superseded')),
   manifest            jsonb,
   manifest_hash       text,
@@ -42,6 +42,8 @@ CREATE TABLE agents (
   tokens_valid_after  timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX agents_live_name ON agents (project_id, registration_name) WHERE status <> 'superseded';
+-- One live agent per CURVE key (the mesh admits by key); a superseded or revoked record frees it.
+CREATE UNIQUE INDEX agents_live_curve_key ON agents (curve_public_key) WHERE status NOT IN ('superseded', 'revoked');
 CREATE INDEX agents_project ON agents (project_id, enrolled_at DESC);
 
 -- Append-only trail of enrollment and agent lifecycle events (folded into the hash-chained

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
+import { listAgentEvents } from '../store/agent-events.js';
+import { recordAgentEvent } from '../store/agent-events.js';
+import { findAgent, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
+import type { Pool } from '../store/pool.js';
+import { projectOf } from './auth.js';
+import { ApiError } from './errors.js';
+import { idParams, listResponse, PageQuery, pageLimit, type Page } from './schemas.js';
+
+const AgentParams = idParams('agt');
+type AgentParams = Static<typeof AgentParams>;
+
+export function agentView(agent: AgentRecord) {
+  return {
+    object: 'agent' as const,
+    id: agent.id,
+    role: agent.role,
+    registration_name: agent.registration_name,
+    region: agent.region,
+    status: agent.status,
+    manifest_hash: agent.manifest_hash,
+    manifest_version: agent.manifest_version,
+    enrolled_at: agent.enrolled_at.toISOString(),
+    last_heartbeat: agent.last_heartbeat?.toISOString() ?? null,
+    revoked_at: agent.revoked_at?.toISOString() ?? null,
+  };
+}
+
+export interface AgentRouteDependencies {
+  readonly pool: Pool;
+  /** Tells the mesh to drop a revoked agent's connections now. */
+  readonly onAgentRevoked?: (agentId: string) => void;
+}
+
+/** `/:project_id/v1/management/agents`: list, show, events, revoke-credentials. */
+export function agentRoutes(deps: AgentRouteDependencies) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.get<{ Querystring: Page }>('/agents', { schema: { querystring: PageQuery } }, async (request) => {
+      const limit = pageLimit(request.query);
+      const rows = await listAgents(deps.pool, projectOf(request).id, { limit: limit + 1, ...(request.query.after ? { after: request.query.after } : {}) });
+      return listResponse(rows.map(agentView), limit);
+    });
+
+    app.get<{ Params: AgentParams }>('/agents/:id', { schema: { params: AgentParams } }, async (request) => {
+      const agent = await findAgent(deps.pool, projectOf(request).id, request.params.id);
+      if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
+      return agentView(agent);
+    });
+
+    app.get<{ Params: AgentParams }>('/agents/:id/events', { schema: { params: AgentParams } }, async (request) => {
+      const project = projectOf(request);
+      if (!(await findAgent(deps.pool, project.id, request.params.id))) throw new ApiError('agent_not_found', undefined, 'id');
+      const events = await listAgentEvents(deps.pool, project.id, request.params.id, 100);
+      return { object: 'list', data: events.map((event) => ({ id: event.id, event: event.event, detail: event.detail, at: event.at.toISOString() })) };
+    });
+
+    app.post<{ Params: AgentParams }>('/agents/:id/revoke-credentials', { schema: { params: AgentParams } }, async (request) => {
+      const project = projectOf(request);
+      const agent = await revokeAgent(deps.pool, project.id, request.params.id);
+      if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
+      await recordAgentEvent(deps.pool, { projectId: project.id, agentId: agent.id, event: 'credentials_revoked', detail: { by: request.principal?.keyId } });
+      deps.onAgentRevoked?.(agent.id);
+      return agentView(agent);
+    });
+  };
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import { isCurveKey } from '../../protocol/curve-keys.js';
+import { enrollAgent, refreshAgentToken, type EnrollmentSettings } from '../enrollment/enroll.js';
+import type { Pool } from '../store/pool.js';
+import { bearerToken } from './auth.js';
+import { ApiError } from './errors.js';
+import { strict } from './schemas.js';
+
+const EnrollBody = Type.Object(
+  {
+    join_key: Type.String({ minLength: 1, maxLength: 256 }),
+    role: Type.Union([Type.Literal('xem'), Type.Literal('xim')]),
+    registration_name: Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' }),
+    signing_public_key: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    curve_public_key: Type.String({ minLength: 40, maxLength: 40 }),
+    manifest: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  strict,
+);
+
+/** `POST /v1/enroll` (join key → agent id and token) and `POST /v1/enroll/refresh` (token → token). */
+export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings }) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.post<{ Body: Static<typeof EnrollBody> }>('/v1/enroll', { schema: { body: EnrollBody } }, async (request, reply) => {
+      if (!isCurveKey(request.body.curve_public_key)) throw new ApiError('invalid_body', 'curve_public_key is not a Z85 CURVE key', 'curve_public_key');
+      const outcome = await enrollAgent(deps.pool, deps.settings, request.body, request.ip);
+      if (!outcome.ok) throw new ApiError('enrollment_denied');
+      request.log.info({ agent_id: outcome.agentId, project_id: outcome.projectId, superseded: outcome.superseded }, 'agent enrolled');
+      return reply.status(201).send({
+        agent_id: outcome.agentId,
+        project_id: outcome.projectId,
+        token: outcome.token,
+        expires_at: outcome.expiresAt.toISOString(),
+        router_curve_public_key: deps.settings.routerCurvePublicKey,
+        mesh_endpoint: deps.settings.meshEndpoint,
+        lease_renewal_interval_ms: deps.settings.leaseRenewalIntervalMs,
+      });
+    });
+
+    app.post('/v1/enroll/refresh', async (request) => {
+      const refreshed = await refreshAgentToken(deps.pool, deps.settings.tokens, bearerToken(request) ?? '');
+      if (!refreshed) throw new ApiError('invalid_token');
+      return { token: refreshed.token, expires_at: refreshed.expiresAt.toISOString() };
+    });
+  };
+}

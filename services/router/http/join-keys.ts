@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import { mintJoinKey } from '../auth/secrets.js';
+import { recordAgentEvent } from '../store/agent-events.js';
+import { findJoinKey, insertJoinKey, listJoinKeys, revokeJoinKey, type JoinKeyRecord } from '../store/join-keys.js';
+import type { Pool } from '../store/pool.js';
+import { projectOf } from './auth.js';
+import { ApiError } from './errors.js';
+import { idParams, listResponse, PageQuery, pageLimit, strict, type Page } from './schemas.js';
+
+const DEFAULT_TTL_S = 30 * 60;
+
+const MintBody = Type.Object(
+  {
+    role: Type.Union([Type.Literal('xem'), Type.Literal('xim')]),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    region: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]{1,24}$' })),
+    ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 24 * 3600 })),
+  },
+  strict,
+);
+const JoinKeyParams = idParams('jk');
+type JoinKeyParams = Static<typeof JoinKeyParams>;
+
+function status(key: JoinKeyRecord, now: Date): 'active' | 'used' | 'revoked' | 'expired' {
+  if (key.used_at) return 'used';
+  if (key.revoked_at) return 'revoked';
+  if (key.expires_at && key.expires_at <= now) return 'expired';
+  return 'active';
+}
+
+export function joinKeyView(key: JoinKeyRecord, now = new Date()) {
+  return {
+    object: 'join_key' as const,
+    id: key.id,
+    role: key.role,
+    name: key.name,
+    region: key.region,
+    status: status(key, now),
+    provisioned: key.provisioned,
+    created_at: key.created_at.toISOString(),
+    expires_at: key.expires_at?.toISOString() ?? null,
+    revoked_at: key.revoked_at?.toISOString() ?? null,
+    used_at: key.used_at?.toISOString() ?? null,
+    used_by_agent: key.used_by_agent,
+  };
+}
+
+/** `/:project_id/v1/management/join-keys`: mint (shown once), list, show, revoke. */
+export function joinKeyRoutes(deps: { pool: Pool }) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.post<{ Body: Static<typeof MintBody> }>('/join-keys', { schema: { body: MintBody } }, async (request, reply) => {
+      const project = projectOf(request);
+      const minted = mintJoinKey();
+      const key = await insertJoinKey(deps.pool, {
+        projectId: project.id, role: request.body.role, name: request.body.name, region: request.body.region ?? null, hash: minted.hash,
+        expiresAt: new Date(Date.now() + (request.body.ttl_seconds ?? DEFAULT_TTL_S) * 1_000),
+      });
+      await recordAgentEvent(deps.pool, { projectId: project.id, agentId: null, event: 'join_key_minted', detail: { join_key_id: key.id, role: key.role, by: request.principal?.keyId } });
+      return reply.status(201).send({ ...joinKeyView(key), key: minted.token });
+    });
+
+    app.get<{ Querystring: Page }>('/join-keys', { schema: { querystring: PageQuery } }, async (request) => {
+      const limit = pageLimit(request.query);
+      const rows = await listJoinKeys(deps.pool, projectOf(request).id, { limit: limit + 1, ...(request.query.after ? { after: request.query.after } : {}) });
+      return listResponse(rows.map((row) => joinKeyView(row)), limit);
+    });
+
+    app.get<{ Params: JoinKeyParams }>('/join-keys/:id', { schema: { params: JoinKeyParams } }, async (request) => {
+      const key = await findJoinKey(deps.pool, projectOf(request).id, request.params.id);
+      if (!key) throw new ApiError('join_key_not_found', undefined, 'id');
+      return joinKeyView(key);
+    });
+
+    app.delete<{ Params: JoinKeyParams }>('/join-keys/:id', { schema: { params: JoinKeyParams } }, async (request) => {
+      const project = projectOf(request);
+      const key = await revokeJoinKey(deps.pool, project.id, request.params.id);
+      if (!key) throw new ApiError('join_key_not_found', undefined, 'id');
+      await recordAgentEvent(deps.pool, { projectId: project.id, agentId: null, event: 'join_key_revoked', detail: { join_key_id: key.id, by: request.principal?.keyId } });
+      return joinKeyView(key);
+    });
+  };
+}

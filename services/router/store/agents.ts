@@ -1,0 +1,97 @@
+import type { Queryable } from './db.js';
+
+export type AgentStatus = 'pending' | 'active' | 'stale' | 'revoked' | 'superseded';
+
+export interface AgentRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly role: 'xem' | 'xim';
+  readonly registration_name: string;
+  readonly region: string | null;
+  readonly join_key_id: string | null;
+  readonly signing_public_key: Buffer;
+  readonly curve_public_key: Buffer;
+  readonly status: AgentStatus;
+  readonly manifest_hash: string | null;
+  readonly manifest_version: number | null;
+  readonly enrolled_at: Date;
+  readonly last_heartbeat: Date | null;
+  readonly revoked_at: Date | null;
+  readonly tokens_valid_after: Date;
+}
+
+const COLUMNS = `id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, status,
+  manifest_hash, manifest_version, enrolled_at, last_heartbeat, revoked_at, tokens_valid_after`;
+
+export interface NewAgent {
+  readonly id: string;
+  readonly projectId: string;
+  readonly role: 'xem' | 'xim';
+  readonly registrationName: string;
+  readonly region: string | null;
+  readonly joinKeyId: string;
+  readonly signingPublicKey: Buffer;
+  readonly curvePublicKey: Buffer;
+  readonly manifest: Record<string, unknown> | null;
+}
+
+export async function insertAgent(db: Queryable, agent: NewAgent): Promise<AgentRecord> {
+  const inserted = await db.query<AgentRecord>(
+    `INSERT INTO agents (id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, manifest)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    [agent.id, agent.projectId, agent.role, agent.registrationName, agent.region, agent.joinKeyId, agent.signingPublicKey, agent.curvePublicKey, agent.manifest],
+  );
+  return inserted.rows[0]!;
+}
+
+/**
+ * Retires every live record holding this name or this CURVE key, so a re-enrollment takes over
+ * cleanly; returns the retired ids.
+ */
+export async function supersedeAgents(db: Queryable, projectId: string, registrationName: string, curvePublicKey: Buffer): Promise<string[]> {
+  const updated = await db.query<{ id: string }>(
+    `UPDATE agents SET status = 'superseded', revoked_at = coalesce(revoked_at, now()), tokens_valid_after = now()
+      WHERE status NOT IN ('superseded', 'revoked') AND ((project_id = $1 AND registration_name = $2) OR curve_public_key = $3)
+      RETURNING id`,
+    [projectId, registrationName, curvePublicKey],
+  );
+  return updated.rows.map((row) => row.id);
+}
+
+export async function findAgent(db: Queryable, projectId: string, id: string): Promise<AgentRecord | undefined> {
+  return (await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0];
+}
+
+export async function findAgentById(db: Queryable, id: string): Promise<AgentRecord | undefined> {
+  return (await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE id = $1`, [id])).rows[0];
+}
+
+export async function listAgents(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<AgentRecord[]> {
+  const found = await db.query<AgentRecord>(
+    `SELECT ${COLUMNS} FROM agents
+      WHERE project_id = $1
+        AND ($2::text IS NULL OR (enrolled_at, id) < (SELECT enrolled_at, id FROM agents WHERE id = $2 AND project_id = $1))
+      ORDER BY enrolled_at DESC, id DESC LIMIT $3`,
+    [projectId, page.after ?? null, page.limit],
+  );
+  return found.rows;
+}
+
+/** Revokes an agent's credentials: no token refresh, no mesh admission, until it re-enrolls. */
+export async function revokeAgent(db: Queryable, projectId: string, id: string): Promise<AgentRecord | undefined> {
+  const updated = await db.query<AgentRecord>(
+    `UPDATE agents SET status = CASE WHEN status = 'superseded' THEN status ELSE 'revoked' END,
+            revoked_at = coalesce(revoked_at, now()), tokens_valid_after = now()
+      WHERE project_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+    [projectId, id],
+  );
+  return updated.rows[0];
+}
+
+/** Agents the mesh may admit: enrolled and neither revoked nor superseded. */
+export async function listAdmissibleAgents(db: Queryable): Promise<Pick<AgentRecord, 'id' | 'project_id' | 'role' | 'curve_public_key' | 'signing_public_key' | 'status'>[]> {
+  const found = await db.query<AgentRecord>(
+    "SELECT id, project_id, role, curve_public_key, signing_public_key, status FROM agents WHERE status NOT IN ('revoked', 'superseded')",
+  );
+  return found.rows;
+}
