@@ -51,8 +51,10 @@ export const frameBodySchemas = {
   'curve.rotate': Type.Object({ rotation_id: Id, reason: ShortText }, strict),
 
   // agent -> router
+  // Without a nonce, hello asks for a challenge; with the router's nonce, and signed by the
+  // agent's enrolled key, it binds the connection to the agent.
   hello: Type.Object(
-    { agent_id: Id, role: Role, nonce: Type.String({ pattern: '^[0-9a-f]{64}$' }), agent_version: ShortText },
+    { agent_id: Id, role: Role, nonce: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })), agent_version: ShortText },
     strict,
   ),
   lease_renewal: Type.Object(
@@ -107,6 +109,8 @@ export const frameBodySchemas = {
       ack_id: Id,
       status: Type.Union([Type.Literal('ok'), Type.Literal('duplicate'), Type.Literal('rejected')]),
       reason: Type.Optional(ShortText),
+      /** Router to agent: the manifest hash drifted; send the full manifest with the next renewal. */
+      send_manifest: Type.Optional(Type.Boolean()),
     },
     strict,
   ),

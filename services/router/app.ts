@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../runtime/logger.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
-import { enrollmentRoutes } from './http/enrollment.js';
+import { enrollmentRoutes, type MeshHooks } from './http/enrollment.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
@@ -19,8 +19,8 @@ export interface AppDependencies {
   readonly tls?: { cert: Buffer; key: Buffer };
   readonly timeouts?: ServerTimeouts;
   readonly enrollment: EnrollmentSettings;
-  /** Tells the mesh to drop a revoked agent at once. */
-  readonly onAgentRevoked?: (agentId: string) => void;
+  /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
+  readonly mesh?: MeshHooks;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -49,8 +49,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
   registerErrorHandling(app);
   void app.register(healthRoutes({ ready: () => databaseAnswers(deps.pool, 2_000) }));
-  void app.register(enrollmentRoutes({ pool: deps.pool, settings: deps.enrollment }));
-  void app.register(managementRoutes({ pool: deps.pool, ...(deps.onAgentRevoked ? { onAgentRevoked: deps.onAgentRevoked } : {}) }), {
+  void app.register(enrollmentRoutes({ pool: deps.pool, settings: deps.enrollment, ...(deps.mesh ? { mesh: deps.mesh } : {}) }));
+  void app.register(managementRoutes({ pool: deps.pool, ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}) }), {
     prefix: '/:project_id/v1/management',
   });
   return app;

@@ -73,7 +73,8 @@ export const routerConfigSchema = defineConfigSchema({
       description: 'PEM private key for tls_cert_path',
     },
     mesh_bind: {
-      kind: 'url', protocols: ['tcp'], env: 'XEROTIER_MESH_BIND', default: 'tcp://0.0.0.0:5555',
+      kind: 'string', env: 'XEROTIER_MESH_BIND', default: 'tcp://0.0.0.0:5555', pattern: /^tcp:\/\/[^/\s]+:(\d{1,5}|\*)$/,
+      patternHint: 'a ZeroMQ TCP endpoint such as tcp://0.0.0.0:5555 (port * picks a free one)',
       description: 'ZeroMQ endpoint the CURVE mesh binds',
     },
     mesh_public_endpoint: {

@@ -4,7 +4,7 @@ import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.
 import { loadConfig, type Env } from '../runtime/config/load.js';
 import { pickConfigSchema } from '../runtime/config/spec.js';
 import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
+import { childLogger, createLogger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
 import { telemetryConfigSchema } from '../runtime/telemetry-config.js';
@@ -12,6 +12,7 @@ import { startTracing } from '../runtime/tracing.js';
 import { curvePublicFromSecret } from '../protocol/curve-keys.js';
 import type { Logger } from '../runtime/logger.js';
 import { buildApp } from './app.js';
+import { startMesh } from './mesh/mesh.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
 import { routerConfigSchema, type RouterConfig } from './config.js';
@@ -43,11 +44,20 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(createMetricsRegistry('router'), { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
 
-  const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, logger), ...tlsOf(config) });
+  const mesh = await startMesh({
+    pool, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
+    leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
+    onFatal: (error) => {
+      logger.error({ err: error }, 'mesh authentication handler died: handshakes now fail closed; stopping');
+      void lifecycle.close('ZAP handler died').finally(() => process.exit(1));
+    },
+  });
+  lifecycle.defer('mesh', () => mesh.close());
+  const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, logger), mesh, ...tlsOf(config) });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });
   logger.info({ url: address, metrics: metrics.url, tracing: tracing.enabled }, 'router listening');
-  reportToParent({ type: 'listening', http_url: address, metrics_url: metrics.url }, () => {
+  reportToParent({ type: 'listening', http_url: address, metrics_url: metrics.url, mesh_endpoint: mesh.server.endpoint }, () => {
     void lifecycle.close('parent process went away').finally(() => process.exit(0));
   });
 }

@@ -57,3 +57,8 @@ function scrubArgs(args: readonly unknown[], redactor: Redactor): unknown[] {
   }
   return args.map((arg) => (typeof arg === 'string' ? redactor.text(arg) : arg));
 }
+
+/** A child logger with bindings, typed like its parent. */
+export function childLogger(logger: Logger, bindings: Record<string, unknown>): Logger {
+  return logger.child(bindings) as Logger;
+}

@@ -31,7 +31,7 @@ describe('router process', () => {
     const env = cleanEnv({
       XEROTIER_DATABASE_URL: db.url, XEROTIER_COMPLETION_ENCRYPTION_KEY: key, XEROTIER_TOKEN_SIGNING_KEY: signing, XEROTIER_ROUTER_CURVE_SECRET_KEY: curve,
       XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
-      XEROTIER_LOG_LEVEL: 'debug',
+      XEROTIER_LOG_LEVEL: 'debug', XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
     });
     const run = spawnGroup(process.execPath, ROUTER, env, true);
     const listening = await new Promise<Record<string, string>>((resolve) => run.child.once('message', (message) => resolve(message as Record<string, string>)));

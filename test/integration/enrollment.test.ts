@@ -23,7 +23,7 @@ describe('join keys and enrollment', () => {
     db = await createTestDatabase();
     pool = createPool({ connectionString: db.url, max: 30, logger: silentLogger() });
     acme = await seedProject(pool, 'acme');
-    app = buildApp({ logger: logs.logger, pool, enrollment: settings, onAgentRevoked: (id) => revoked.push(id) });
+    app = buildApp({ logger: logs.logger, pool, enrollment: settings, mesh: { agentEnrolled: () => undefined, agentRevoked: (id) => revoked.push(id) } });
   });
   afterAll(async () => {
     await app.close();

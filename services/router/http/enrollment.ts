@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { isCurveKey } from '../../protocol/curve-keys.js';
+import { curveKeyBytes, isCurveKey } from '../../protocol/curve-keys.js';
+import type { AgentKeys } from '../mesh/admission.js';
 import { enrollAgent, refreshAgentToken, type EnrollmentSettings } from '../enrollment/enroll.js';
 import type { Pool } from '../store/pool.js';
 import { bearerToken } from './auth.js';
@@ -19,13 +20,25 @@ const EnrollBody = Type.Object(
   strict,
 );
 
+export interface MeshHooks {
+  agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
+  agentRevoked(agentId: string): void;
+}
+
 /** `POST /v1/enroll` (join key → agent id and token) and `POST /v1/enroll/refresh` (token → token). */
-export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings }) {
+export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings; mesh?: MeshHooks }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.post<{ Body: Static<typeof EnrollBody> }>('/v1/enroll', { schema: { body: EnrollBody } }, async (request, reply) => {
       if (!isCurveKey(request.body.curve_public_key)) throw new ApiError('invalid_body', 'curve_public_key is not a Z85 CURVE key', 'curve_public_key');
       const outcome = await enrollAgent(deps.pool, deps.settings, request.body, request.ip);
       if (!outcome.ok) throw new ApiError('enrollment_denied');
+      deps.mesh?.agentEnrolled(
+        {
+          id: outcome.agentId, project_id: outcome.projectId, role: request.body.role,
+          curve_public_key: Buffer.from(curveKeyBytes(request.body.curve_public_key)), signing_public_key: Buffer.from(request.body.signing_public_key, 'hex'),
+        },
+        outcome.superseded,
+      );
       request.log.info({ agent_id: outcome.agentId, project_id: outcome.projectId, superseded: outcome.superseded }, 'agent enrolled');
       return reply.status(201).send({
         agent_id: outcome.agentId,

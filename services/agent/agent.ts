@@ -1,0 +1,136 @@
+import { createFrameCodec } from '../protocol/codec.js';
+import type { AnyFrame } from '../protocol/frame.js';
+import type { FrameBody } from '../protocol/frame-bodies.js';
+import { hashManifest, type Manifest } from '../protocol/manifest.js';
+import type { Logger } from '../runtime/logger.js';
+import { enroll, EnrollmentError, forgetEnrollment, loadEnrollment, refreshToken, saveEnrollment, type Enrollment } from './enrollment-client.js';
+import { loadOrCreateCurveKey, loadOrCreateSigningKey } from './key-files.js';
+import { startMeshClient, type MeshClient } from './mesh-client.js';
+
+export interface AgentOptions {
+  readonly role: 'xem' | 'xim';
+  readonly registrationName: string;
+  readonly routerUrl: string;
+  readonly joinKey: string | undefined;
+  readonly allowInsecure: boolean;
+  readonly signingKeyPath: string;
+  readonly curveKeyPath: string;
+  readonly enrollmentPath: string;
+  readonly agentVersion: string;
+  readonly logger: Logger;
+  /** What the agent offers; its hash goes in every lease renewal, the body when asked. */
+  readonly manifest: () => { manifest: Manifest; version: number };
+  readonly capacity: () => FrameBody<'lease_renewal'>['capacity'];
+  readonly inFlight?: () => FrameBody<'lease_renewal'>['in_flight'];
+  /** Router frames the agent's own subsystems handle (exec.*, infer.*). */
+  readonly onFrame?: (frame: AnyFrame) => void;
+  /** Nothing more can be done without an operator (re-enrollment required); called once. */
+  readonly onFatal: (reason: string) => void;
+}
+
+export interface RunningAgent {
+  readonly agentId: string;
+  readonly mesh: MeshClient;
+  close(): Promise<void>;
+}
+
+/**
+ * Brings an agent up: its persisted keys, a persisted enrollment (or a new one with the join
+ * key), a token refresh loop, the mesh connection and the lease loop.
+ */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const signing = await loadOrCreateSigningKey(options.signingKeyPath);
+  const curve = await loadOrCreateCurveKey(options.curveKeyPath);
+  let enrollment = await currentEnrollment(options, Buffer.from(signing.publicKey).toString('hex'), curve.publicKey);
+  let leaseTimer: NodeJS.Timeout | undefined;
+  let sendManifest = true;
+  const fatal = (reason: string) => {
+    void forgetEnrollment(options.enrollmentPath).finally(() => options.onFatal(reason));
+  };
+
+  const renew = (mesh: MeshClient) => {
+    const { manifest, version } = options.manifest();
+    const body: FrameBody<'lease_renewal'> = {
+      manifest_hash: hashManifest(manifest), manifest_version: version, capacity: options.capacity(), in_flight: options.inFlight?.() ?? [],
+      ...(sendManifest ? { manifest } : {}),
+    };
+    sendManifest = false;
+    void mesh.send('lease_renewal', body);
+  };
+  const mesh: MeshClient = startMeshClient({
+    endpoint: enrollment.mesh_endpoint, routerCurvePublicKey: enrollment.router_curve_public_key, curve, signing,
+    agentId: enrollment.agent_id, role: options.role, agentVersion: options.agentVersion, codec: createFrameCodec(), logger: options.logger,
+    onBound(welcome) {
+      options.logger.info({ agent_id: welcome.agent_id, lease_renewal_interval_ms: welcome.lease_renewal_interval_ms }, 'bound to the router');
+      sendManifest ||= welcome.send_manifest;
+      clearInterval(leaseTimer);
+      renew(mesh);
+      leaseTimer = setInterval(() => mesh.bound && renew(mesh), welcome.lease_renewal_interval_ms);
+    },
+    onFrame(frame) {
+      if (frame.type === 'ack' && frame.body.send_manifest) sendManifest = true;
+      else if (frame.type !== 'ack') options.onFrame?.(frame);
+    },
+    onReenrollRequired: (reason) => fatal(reason),
+  });
+  const refresh = scheduleRefresh(options, () => enrollment, (next) => (enrollment = next), fatal);
+  return {
+    agentId: enrollment.agent_id,
+    mesh,
+    async close() {
+      clearInterval(leaseTimer);
+      refresh.cancel();
+      mesh.close();
+    },
+  };
+}
+
+async function currentEnrollment(options: AgentOptions, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
+  const saved = loadEnrollment(options.enrollmentPath);
+  if (saved && saved.router_url === options.routerUrl && saved.registration_name === options.registrationName) {
+    options.logger.info({ agent_id: saved.agent_id }, 'using the persisted enrollment');
+    return saved;
+  }
+  if (!options.joinKey) throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
+  const enrolled = await enroll({
+    routerUrl: options.routerUrl, allowInsecure: options.allowInsecure, joinKey: options.joinKey, role: options.role,
+    registrationName: options.registrationName, signingPublicKeyHex: signingKeyHex, curvePublicKey, manifest: options.manifest().manifest,
+  });
+  await saveEnrollment(options.enrollmentPath, enrolled);
+  options.logger.info({ agent_id: enrolled.agent_id, project_id: enrolled.project_id }, 'enrolled');
+  return enrolled;
+}
+
+/** Refreshes the token at 80% of its remaining life; a refusal is fatal, an outage retried in 10 s. */
+function scheduleRefresh(
+  options: AgentOptions,
+  current: () => Enrollment,
+  update: (next: Enrollment) => void,
+  fatal: (reason: string) => void,
+): { cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (delayMs: number) => {
+    timer = setTimeout(() => {
+      refreshToken(current(), options.allowInsecure)
+        .then(async (next) => {
+          update(next);
+          await saveEnrollment(options.enrollmentPath, next);
+          arm(untilRefresh(next));
+        })
+        .catch((error: unknown) => {
+          if (error instanceof EnrollmentError && !error.retryable) fatal(error.message);
+          else {
+            options.logger.warning({ err: error }, 'token refresh failed; retrying in 10 s');
+            arm(10_000);
+          }
+        });
+    }, delayMs);
+    timer.unref();
+  };
+  arm(untilRefresh(current()));
+  return { cancel: () => clearTimeout(timer) };
+}
+
+function untilRefresh(enrollment: Enrollment): number {
+  return Math.max(1_000, (new Date(enrollment.expires_at).getTime() - Date.now()) * 0.8);
+}

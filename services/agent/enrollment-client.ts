@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+
+/** What enrollment yields and the agent keeps (mode 0600) so restarts skip enrollment. */
+export interface Enrollment {
+  readonly agent_id: string;
+  readonly project_id: string;
+  readonly token: string;
+  readonly expires_at: string;
+  readonly router_curve_public_key: string;
+  readonly mesh_endpoint: string;
+  readonly lease_renewal_interval_ms: number;
+  readonly router_url: string;
+  readonly registration_name: string;
+}
+
+export class EnrollmentError extends Error {
+  override readonly name = 'EnrollmentError';
+  constructor(
+    message: string,
+    /** False when retrying cannot help (refused key, insecure URL). */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface EnrollmentRequest {
+  readonly routerUrl: string;
+  readonly allowInsecure: boolean;
+  readonly joinKey: string;
+  readonly role: 'xem' | 'xim';
+  readonly registrationName: string;
+  readonly signingPublicKeyHex: string;
+  readonly curvePublicKey: string;
+  readonly manifest?: Record<string, unknown>;
+}
+
+/** Refuses plain HTTP unless XEROTIER_AGENT_ALLOW_INSECURE: join keys and tokens cross this link. */
+export function checkRouterUrl(routerUrl: string, allowInsecure: boolean): URL {
+  const url = new URL(routerUrl);
+  if (url.protocol !== 'https:' && !(allowInsecure && url.protocol === 'http:')) {
+    throw new EnrollmentError(`router URL ${url.origin} is not HTTPS; set XEROTIER_AGENT_ALLOW_INSECURE=1 for development only`, false);
+  }
+  return url;
+}
+
+export async function enroll(request: EnrollmentRequest): Promise<Enrollment> {
+  const url = new URL('/v1/enroll', checkRouterUrl(request.routerUrl, request.allowInsecure));
+  const body = {
+    join_key: request.joinKey, role: request.role, registration_name: request.registrationName,
+    signing_public_key: request.signingPublicKeyHex, curve_public_key: request.curvePublicKey,
+    ...(request.manifest ? { manifest: request.manifest } : {}),
+  };
+  const response = await post(url, body, undefined);
+  if (response.status === 401) throw new EnrollmentError('the router refused the join key (unknown, expired, revoked or already used): mint a new one', false);
+  if (response.status !== 201) throw new EnrollmentError(`enrollment failed with HTTP ${response.status}: ${await errorCode(response)}`, response.status >= 500);
+  const enrolled = (await response.json()) as Omit<Enrollment, 'router_url' | 'registration_name'>;
+  return { ...enrolled, router_url: request.routerUrl, registration_name: request.registrationName };
+}
+
+/** A fresh token; EnrollmentError(retryable: false) when the router says the agent is done. */
+export async function refreshToken(enrollment: Enrollment, allowInsecure: boolean): Promise<Enrollment> {
+  const url = new URL('/v1/enroll/refresh', checkRouterUrl(enrollment.router_url, allowInsecure));
+  const response = await post(url, undefined, enrollment.token);
+  if (response.status === 401) throw new EnrollmentError('the router refused the agent token: credentials revoked or superseded, re-enroll required', false);
+  if (!response.ok) throw new EnrollmentError(`token refresh failed with HTTP ${response.status}`, true);
+  const refreshed = (await response.json()) as { token: string; expires_at: string };
+  return { ...enrollment, token: refreshed.token, expires_at: refreshed.expires_at };
+}
+
+async function post(url: URL, body: unknown, token: string | undefined): Promise<Response> {
+  try {
+    return await fetch(url, {
+      method: 'POST',
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (error) {
+    throw new EnrollmentError(`router at ${url.origin} unreachable: ${(error as Error).message}`, true);
+  }
+}
+
+async function errorCode(response: Response): Promise<string> {
+  const body = (await response.json().catch(() => ({}))) as { error?: { code?: string } };
+  return body.error?.code ?? 'unknown error';
+}
+
+export function loadEnrollment(path: string): Enrollment | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Enrollment) : undefined;
+}
+
+export async function saveEnrollment(path: string, enrollment: Enrollment): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(enrollment, null, 2)}\n`, { mode: 0o600 });
+  await rename(temp, path);
+}
+
+export async function forgetEnrollment(path: string): Promise<void> {
+  await rm(path, { force: true });
+}

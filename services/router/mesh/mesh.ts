@@ -1,0 +1,89 @@
+import { createFrameCodec } from '../../protocol/codec.js';
+import type { Logger } from '../../runtime/logger.js';
+import { listAdmissibleAgents } from '../store/agents.js';
+import type { Pool } from '../store/pool.js';
+import { createAdmission, type AgentKeys } from './admission.js';
+import { LeaseBook } from './leases.js';
+import { createMeshPersistence } from './persistence.js';
+import { startMeshServer, type FrameHandler, type MeshServer } from './server.js';
+import { startZapHandler, type ZapHandler } from './zap.js';
+import type { FrameType } from '../../protocol/frame-bodies.js';
+
+export interface MeshOptions {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly bind: string;
+  readonly curveSecretKey: string;
+  readonly leaseRenewalIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  /** How often the admission list is re-read (other routers may enroll or revoke). @default 5000 */
+  readonly refreshIntervalMs?: number;
+  readonly handlers?: Partial<Record<FrameType, FrameHandler>>;
+  /** Called if the ZAP handler dies: handshakes already fail closed; the process should stop. */
+  readonly onFatal: (error: unknown) => void;
+}
+
+export interface Mesh {
+  readonly server: MeshServer;
+  readonly zap: ZapHandler;
+  /** Admit a just-enrolled agent before its enrollment response leaves. */
+  agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
+  agentRevoked(agentId: string): void;
+  close(): Promise<void>;
+}
+
+/** Starts the mesh: admission from the database, the ZAP handler, the socket, lease timers. */
+export async function startMesh(options: MeshOptions): Promise<Mesh> {
+  const admission = createAdmission();
+  admission.replaceAll(await listAdmissibleAgents(options.pool));
+  const persistence = createMeshPersistence(options.pool, options.logger);
+  const known = await persistence.manifestHashes();
+  const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
+  const zap = await startZapHandler(admission, options.logger, options.onFatal);
+  const server = await startMeshServer({
+    bind: options.bind, curveSecretKey: options.curveSecretKey, admission, leases, persistence, logger: options.logger,
+    codec: createFrameCodec(), leaseRenewalIntervalMs: options.leaseRenewalIntervalMs, ...(options.handlers ? { handlers: options.handlers } : {}),
+  });
+  const timers = startTimers(options, { admission, leases, persistence, server });
+  options.logger.info({ endpoint: server.endpoint, admitted: admission.size }, 'mesh listening');
+  return {
+    server,
+    zap,
+    agentEnrolled(keys, superseded) {
+      for (const old of superseded) void server.revoke(old, 'superseded by a new enrollment');
+      admission.admit(keys);
+    },
+    agentRevoked: (agentId) => void server.revoke(agentId, 'credentials revoked'),
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await persistence.heartbeats(leases.takeDirty());
+      server.close();
+      zap.close();
+    },
+  };
+}
+
+function startTimers(
+  options: MeshOptions,
+  parts: { admission: ReturnType<typeof createAdmission>; leases: LeaseBook; persistence: ReturnType<typeof createMeshPersistence>; server: MeshServer },
+): NodeJS.Timeout[] {
+  const { admission, leases, persistence, server } = parts;
+  const sweep = setInterval(() => {
+    for (const agentId of leases.sweep(Date.now(), options.heartbeatTimeoutMs)) {
+      const agent = admission.agent(agentId);
+      options.logger.notice({ agent_id: agentId }, 'agent lease expired: stale');
+      if (agent) void persistence.statusChanged(agentId, agent.projectId, 'stale', { timeout_ms: options.heartbeatTimeoutMs });
+    }
+  }, 250);
+  const flush = setInterval(() => void persistence.heartbeats(leases.takeDirty()), 1_000);
+  const refresh = setInterval(() => {
+    listAdmissibleAgents(options.pool).then(
+      (agents) => {
+        for (const dropped of admission.replaceAll(agents)) void server.revoke(dropped, 'credentials revoked');
+      },
+      (error: unknown) => options.logger.warning({ err: error }, 'could not refresh mesh admission'),
+    );
+  }, options.refreshIntervalMs ?? 5_000);
+  for (const timer of [sweep, flush, refresh]) timer.unref();
+  return [sweep, flush, refresh];
+}

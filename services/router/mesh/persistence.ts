@@ -1,0 +1,39 @@
+import type { Logger } from '../../runtime/logger.js';
+import { recordAgentEvent } from '../store/agent-events.js';
+import type { Pool } from '../store/pool.js';
+
+/** What the mesh writes to Postgres; status changes are rare, heartbeats are batched. */
+export interface MeshPersistence {
+  statusChanged(agentId: string, projectId: string, status: 'active' | 'stale', detail?: Record<string, unknown>): Promise<void>;
+  heartbeats(beats: readonly { agentId: string; at: number }[]): Promise<void>;
+  manifest(agentId: string, hash: string, version: number, manifest: Record<string, unknown> | null): Promise<void>;
+  manifestHashes(): Promise<Map<string, string>>;
+}
+
+export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersistence {
+  return {
+    async statusChanged(agentId, projectId, status, detail = {}) {
+      const updated = await pool.query(
+        "UPDATE agents SET status = $2 WHERE id = $1 AND status NOT IN ('revoked', 'superseded') AND status <> $2",
+        [agentId, status],
+      );
+      if (updated.rowCount === 1) await recordAgentEvent(pool, { projectId, agentId, event: status === 'active' ? 'lease_active' : 'lease_stale', detail });
+    },
+    async heartbeats(beats) {
+      if (beats.length === 0) return;
+      await pool.query(
+        `UPDATE agents SET last_heartbeat = beats.at
+           FROM (SELECT unnest($1::text[]) AS id, to_timestamp(unnest($2::float8[]) / 1000.0) AS at) AS beats
+          WHERE agents.id = beats.id`,
+        [beats.map((beat) => beat.agentId), beats.map((beat) => beat.at)],
+      ).catch((error: unknown) => logger.warning({ err: error }, 'could not record heartbeats'));
+    },
+    async manifest(agentId, hash, version, manifest) {
+      await pool.query('UPDATE agents SET manifest_hash = $2, manifest_version = $3, manifest = coalesce($4, manifest) WHERE id = $1', [agentId, hash, version, manifest]);
+    },
+    async manifestHashes() {
+      const rows = await pool.query<{ id: string; manifest_hash: string }>("SELECT id, manifest_hash FROM agents WHERE manifest_hash IS NOT NULL AND status NOT IN ('revoked', 'superseded')");
+      return new Map(rows.rows.map((row) => [row.id, row.manifest_hash]));
+    },
+  };
+}

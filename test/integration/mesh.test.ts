@@ -1,0 +1,142 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../services/agent/agent.js';
+import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
+import { generateSigningKeyPair } from '../../services/protocol/signing.js';
+import { bearer } from '../helpers/fixtures.js';
+import { silentLogger } from '../helpers/logger.js';
+import { waitFor } from '../helpers/processes.js';
+import { RawPeer } from '../helpers/raw-agent.js';
+import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+
+describe('mesh: enrolled agents bind, renew leases and are dropped when revoked', () => {
+  let router: RouterHarness;
+  const running: RunningAgent[] = [];
+  const peers: RawPeer[] = [];
+
+  beforeAll(async () => {
+    router = await startRouterHarness();
+  });
+  afterAll(async () => {
+    for (const agent of running) await agent.close();
+    for (const peer of peers) peer.close();
+    await router.close();
+  });
+
+  async function agent(name: string, fatal: (reason: string) => void = () => undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'xerotier-agent-'));
+    const started = await startAgent({
+      role: 'xem', registrationName: name, routerUrl: router.url, joinKey: await router.mintJoinKey(), allowInsecure: true,
+      signingKeyPath: join(dir, 'sign.hex'), curveKeyPath: join(dir, 'curve.hex'), enrollmentPath: join(dir, 'enrollment.json'),
+      agentVersion: 'test', logger: silentLogger(), manifest: () => ({ manifest: { tools: [], workspaces: [] }, version: 1 }),
+      capacity: () => ({ max_concurrent: 1, in_use: 0 }), onFatal: fatal,
+    });
+    running.push(started);
+    return { started, dir };
+  }
+  const peer = (...args: ConstructorParameters<typeof RawPeer> extends [string, string, ...infer Rest] ? Rest : never) => {
+    const created = new RawPeer(router.mesh.server.endpoint, router.routerCurvePublicKey, ...args);
+    peers.push(created);
+    return created;
+  };
+
+  it('an enrolled agent goes pending → active and keeps its heartbeat fresh', async () => {
+    const { started } = await agent('xem-one');
+    expect(await waitFor('active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined))).toBe(true);
+    const beat = async () => (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [started.agentId])).rows[0].last_heartbeat as Date | null;
+    const first = await waitFor('a heartbeat', 3_000, beat);
+    await waitFor('a newer heartbeat', 3_000, async () => ((await beat())! > first! ? true : undefined));
+    const manifest = await router.pool.query('SELECT manifest_hash, manifest FROM agents WHERE id = $1', [started.agentId]);
+    expect(manifest.rows[0].manifest_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.rows[0].manifest).toEqual({ tools: [], workspaces: [] });
+  });
+
+  it('revocation reaches a connected agent within a second and forgets its enrollment', async () => {
+    let reason: string | undefined;
+    const { started, dir } = await agent('xem-doomed', (why) => (reason = why));
+    await waitFor('active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined));
+    const revokedAt = Date.now();
+    await router.app.inject({
+      method: 'POST', url: `/${router.project.project.id}/v1/management/agents/${started.agentId}/revoke-credentials`, headers: bearer(router.project.adminKey),
+    });
+    await waitFor('the agent to hear it', 1_000, () => reason);
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    expect(reason).toContain('revoked');
+    await waitFor('enrollment forgotten', 1_000, () => (existsSync(join(dir, 'enrollment.json')) ? undefined : true));
+  });
+
+  it('refuses a peer whose CURVE key was never enrolled (ZAP says no)', async () => {
+    const refusedBefore = router.mesh.zap.decisions.refused;
+    const stranger = peer();
+    expect(await stranger.bind('agt_000000000000')).toBeUndefined();
+    expect(router.mesh.zap.decisions.refused).toBeGreaterThan(refusedBefore);
+  });
+
+  it('never hears a peer that holds the wrong router key', async () => {
+    const { started } = await agent('xem-wrong-key-victim');
+    await waitFor('victim active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined));
+    const decisionsBefore = { ...router.mesh.zap.decisions };
+    const impostor = new RawPeer(router.mesh.server.endpoint, generateCurveKeyPair().publicKey);
+    peers.push(impostor);
+    expect(await impostor.bind(started.agentId)).toBeUndefined();
+    // The CURVE handshake fails before authentication: the router never even asks ZAP.
+    expect(router.mesh.zap.decisions).toEqual(decisionsBefore);
+  });
+
+  it('does not let a valid agent claim another agent\'s identity', async () => {
+    const { started: victim } = await agent('xem-victim');
+    const attackerCurve = generateCurveKeyPair();
+    const attackerSigning = generateSigningKeyPair();
+    const enrolled = await fetch(`${router.url}/v1/enroll`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ join_key: await router.mintJoinKey(), role: 'xem', registration_name: 'xem-attacker', signing_public_key: Buffer.from(attackerSigning.publicKey).toString('hex'), curve_public_key: attackerCurve.publicKey }),
+    });
+    expect(enrolled.status).toBe(201);
+    const attacker = peer(attackerCurve, attackerSigning);
+    const dropsBefore = router.mesh.server.stats.dropped.badSignature;
+    expect(await attacker.bind(victim.agentId)).toBeUndefined();
+    expect(router.mesh.server.stats.dropped.badSignature).toBe(dropsBefore + 1);
+    await attacker.send('lease_renewal', attacker.renewal());
+    expect(await attacker.next('ack', 500)).toBeUndefined();
+  });
+
+  it('drops frames on a connection that never proved who it is', async () => {
+    const curve = generateCurveKeyPair();
+    const signing = generateSigningKeyPair();
+    await fetch(`${router.url}/v1/enroll`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ join_key: await router.mintJoinKey(), role: 'xem', registration_name: 'xem-silent', signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey }),
+    });
+    const unbound = peer(curve, signing);
+    const before = router.mesh.server.stats.dropped.unbound;
+    await unbound.send('lease_renewal', unbound.renewal());
+    await waitFor('the drop', 2_000, () => (router.mesh.server.stats.dropped.unbound > before ? true : undefined));
+    expect(await unbound.next('ack', 300)).toBeUndefined();
+  });
+
+  it('processes a replayed frame once and answers the replay with the same ack', async () => {
+    const curve = generateCurveKeyPair();
+    const signing = generateSigningKeyPair();
+    const response = await fetch(`${router.url}/v1/enroll`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ join_key: await router.mintJoinKey(), role: 'xem', registration_name: 'xem-replayer', signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey }),
+    });
+    const agentId = ((await response.json()) as { agent_id: string }).agent_id;
+    const replayer = peer(curve, signing);
+    expect(await replayer.bind(agentId)).toMatchObject({ agent_id: agentId, lease_duration_ms: 600 });
+    const sent = await replayer.send('lease_renewal', replayer.renewal(), { id: 'renewal-1' });
+    expect((await replayer.next('ack'))?.body).toMatchObject({ ack_id: 'renewal-1', status: 'ok' });
+    await replayer.sendRaw(replayer.codec.encode(sent));
+    expect((await replayer.next('ack'))?.body).toMatchObject({ ack_id: 'renewal-1', status: 'duplicate' });
+    expect(router.mesh.server.stats.duplicates).toBeGreaterThanOrEqual(1);
+
+    const malformedBefore = router.mesh.server.stats.dropped.malformed;
+    await replayer.sendRaw(Buffer.from([0x81, 0xa1, 0x78, ...Buffer.alloc(1000, 0x91)]));
+    await replayer.sendRaw(Buffer.from('not msgpack at all'));
+    await waitFor('malformed drops', 2_000, () => (router.mesh.server.stats.dropped.malformed >= malformedBefore + 2 ? true : undefined));
+    await replayer.sendRaw(Buffer.alloc(2 * 1024 * 1024, 0x41));
+    expect((await router.app.inject('/readyz')).statusCode).toBe(200);
+  });
+});
