@@ -17,6 +17,8 @@ export interface AgentOptions {
   readonly curveKeyPath: string;
   readonly enrollmentPath: string;
   readonly agentVersion: string;
+  /** The agent's own renewal cadence; the router's (from welcome) when unset. */
+  readonly leaseRenewalIntervalMs?: number;
   readonly logger: Logger;
   /** What the agent offers; its hash goes in every lease renewal, the body when asked. */
   readonly manifest: () => { manifest: Manifest; version: number };
@@ -65,7 +67,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       sendManifest ||= welcome.send_manifest;
       clearInterval(leaseTimer);
       renew(mesh);
-      leaseTimer = setInterval(() => mesh.bound && renew(mesh), welcome.lease_renewal_interval_ms);
+      leaseTimer = setInterval(() => mesh.bound && renew(mesh), options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
     },
     onFrame(frame) {
       if (frame.type === 'ack' && frame.body.send_manifest) sendManifest = true;
@@ -87,9 +89,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
 async function currentEnrollment(options: AgentOptions, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
   const saved = loadEnrollment(options.enrollmentPath);
-  if (saved && saved.router_url === options.routerUrl && saved.registration_name === options.registrationName) {
+  // The router may have moved (a new address for the same deployment): keep the identity, talk
+  // to the configured URL. A different router refuses the token and re-enrollment follows.
+  if (saved && saved.registration_name === options.registrationName) {
     options.logger.info({ agent_id: saved.agent_id }, 'using the persisted enrollment');
-    return saved;
+    const current = await refreshUntilAnswered({ ...saved, router_url: options.routerUrl }, options);
+    await saveEnrollment(options.enrollmentPath, current);
+    return current;
   }
   if (!options.joinKey) throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
   const enrolled = await enroll({
@@ -99,6 +105,20 @@ async function currentEnrollment(options: AgentOptions, signingKeyHex: string, c
   await saveEnrollment(options.enrollmentPath, enrolled);
   options.logger.info({ agent_id: enrolled.agent_id, project_id: enrolled.project_id }, 'enrolled');
   return enrolled;
+}
+
+/** At start: a fresh token and the router's current mesh endpoint, waiting out router outages. */
+async function refreshUntilAnswered(saved: Enrollment, options: AgentOptions): Promise<Enrollment> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await refreshToken(saved, options.allowInsecure);
+    } catch (error) {
+      if (!(error instanceof EnrollmentError) || !error.retryable) throw error;
+      const delay = Math.min(30_000, 1_000 * 2 ** attempt);
+      options.logger.warning({ err: error, retry_in_ms: delay }, 'router not reachable; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /** Refreshes the token at 80% of its remaining life; a refusal is fatal, an outage retried in 10 s. */

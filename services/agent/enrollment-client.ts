@@ -65,8 +65,8 @@ export async function refreshToken(enrollment: Enrollment, allowInsecure: boolea
   const response = await post(url, undefined, enrollment.token);
   if (response.status === 401) throw new EnrollmentError('the router refused the agent token: credentials revoked or superseded, re-enroll required', false);
   if (!response.ok) throw new EnrollmentError(`token refresh failed with HTTP ${response.status}`, true);
-  const refreshed = (await response.json()) as { token: string; expires_at: string };
-  return { ...enrollment, token: refreshed.token, expires_at: refreshed.expires_at };
+  const refreshed = (await response.json()) as Pick<Enrollment, 'token' | 'expires_at' | 'router_curve_public_key' | 'mesh_endpoint' | 'lease_renewal_interval_ms'>;
+  return { ...enrollment, ...refreshed };
 }
 
 async function post(url: URL, body: unknown, token: string | undefined): Promise<Response> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import { migrate } from '../router/store/migrate.js';
+import { startDevXemAgent, type DevAgent } from './agents.js';
 import { spawnService, type ServiceProcess } from './child-process.js';
 import { databaseUrl, ensureDatabase } from './database.js';
 import { DEV_PROJECT, REPO_ROOT, loadOrCreateDevSecrets, writePrivateJson, type DevPaths, type DevSecrets } from './dev-state.js';
@@ -15,6 +16,7 @@ export interface StackInfo {
   project_id: string;
   workspace_id: string;
   admin_api_key: string;
+  agents: DevAgent[];
   mesh_endpoint: string;
   metrics_urls: Record<string, string>;
   database_url: string;
@@ -42,7 +44,7 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   const database = await provideDatabase(options, secrets);
   await migrate({ databaseUrl: database.url, logger });
 
-  const mesh = `tcp://127.0.0.1:${await choosePort(5555)}`;
+  const mesh = options.env['XEROTIER_MESH_BIND'] ?? `tcp://127.0.0.1:${await choosePort(5555)}`;
   const router = spawnService({
     name: 'router',
     entry: join(REPO_ROOT, 'services/router/main.ts'),
@@ -58,13 +60,18 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   await waitUntilReady(routerUrl, 30_000);
 
   const { project, workspace } = await devProject(database.url);
+  const xem = await startDevXemAgent({
+    env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key,
+    watch: (service) => watchExit(service, options), ...(options.echo ? { echo: options.echo } : {}),
+  });
   const info: StackInfo = {
     router_url: routerUrl,
     project_id: project,
     workspace_id: workspace,
     admin_api_key: secrets.admin_api_key,
-    mesh_endpoint: mesh,
-    metrics_urls: { router: String(listening['metrics_url']) },
+    mesh_endpoint: String(listening['mesh_endpoint'] ?? mesh),
+    metrics_urls: { router: String(listening['metrics_url']), 'xem-agent': xem.metrics_url },
+    agents: [xem],
     database_url: database.url,
     database: database.kind,
     started_at: new Date().toISOString(),

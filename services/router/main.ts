@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
@@ -53,7 +54,7 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     },
   });
   lifecycle.defer('mesh', () => mesh.close());
-  const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, logger), mesh, ...tlsOf(config) });
+  const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config) });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });
   logger.info({ url: address, metrics: metrics.url, tracing: tracing.enabled }, 'router listening');
@@ -67,8 +68,9 @@ async function runMigrations(databaseUrl: string, logLevel: RouterConfig['log_le
   await migrate({ databaseUrl, logger });
 }
 
-async function enrollmentSettings(config: RouterConfig, logger: Logger): Promise<EnrollmentSettings> {
-  const meshEndpoint = config.mesh_public_endpoint ?? config.mesh_bind;
+/** What enrolling agents are told; the bound endpoint (a `*` port resolved) unless a public one is set. */
+async function enrollmentSettings(config: RouterConfig, boundEndpoint: string, logger: Logger): Promise<EnrollmentSettings> {
+  const meshEndpoint = config.mesh_public_endpoint ?? boundEndpoint;
   if (new URL(meshEndpoint).hostname === '0.0.0.0') {
     logger.warning({ mesh_endpoint: meshEndpoint }, 'agents are told to dial 0.0.0.0: set XEROTIER_MESH_PUBLIC_ENDPOINT to an address they can reach');
   }

@@ -74,8 +74,9 @@ export const xemAgentConfigSchema = defineConfigSchema({
 export type XEMAgentConfig = ConfigOf<typeof xemAgentConfigSchema.keys>;
 
 /**
- * XEROTIER_XEM_METRICS_PORT is read by the CLI layer before config is materialised, from the
- * environment only; it is the only XEROTIER_XEM_* name the agent honours.
+ * Settings the XEM CLI reads from the environment before config is materialised:
+ * XEROTIER_XEM_METRICS_PORT (the only XEROTIER_XEM_* name the agent honours) and the agents'
+ * shared development switch XEROTIER_AGENT_ALLOW_INSECURE.
  */
 export const xemMetricsPortSchema = defineConfigSchema({
   service: 'xem-agent',
@@ -83,6 +84,10 @@ export const xemMetricsPortSchema = defineConfigSchema({
     metrics_port: {
       kind: 'port', env: 'XEROTIER_XEM_METRICS_PORT', default: 9095,
       description: 'TCP port for the Prometheus metrics HTTP server (0 picks a free port)',
+    },
+    allow_insecure: {
+      kind: 'boolean', env: 'XEROTIER_AGENT_ALLOW_INSECURE', default: false,
+      description: 'Allow a non-HTTPS router URL (development only)',
     },
   },
 });

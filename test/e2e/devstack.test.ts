@@ -10,6 +10,10 @@ const stackFile = join(devDir, 'stack.json');
 
 interface StackJson {
   router_url: string;
+  project_id: string;
+  workspace_id: string;
+  admin_api_key: string;
+  agents: { role: string; name: string; agent_id: string; status: string }[];
   mesh_endpoint: string;
   metrics_urls: Record<string, string>;
   database_url: string;
@@ -17,9 +21,16 @@ interface StackJson {
 
 /** `npm start` as a new user runs it: no XEROTIER_* settings, so embedded Postgres. */
 async function startStack(): Promise<{ run: Spawned; stack: StackJson }> {
-  const env = cleanEnv({ XEROTIER_DEV_DIR: devDir, XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_PORT: '0', XEROTIER_DEV_QUIET: '1' });
+  const env = cleanEnv({
+    XEROTIER_DEV_DIR: devDir, XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_PORT: '0', XEROTIER_XEM_METRICS_PORT: '0',
+    XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*', XEROTIER_DEV_QUIET: '1',
+  });
   const run = spawnGroup('npm', ['start'], env);
-  const stack = await waitFor('stack.json', 30_000, () => (existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackJson) : undefined));
+  const stack = await waitFor('stack.json', 30_000, () => (existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackJson) : undefined)).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n--- npm start stderr ---\n${run.stderr().slice(-4_000)}`);
+    },
+  );
   await waitFor('/readyz 200', 30_000, async () => ((await httpStatus(`${stack.router_url}/readyz`)) === 200 ? true : undefined));
   return { run, stack };
 }
@@ -46,6 +57,9 @@ describe('npm start (devstack)', () => {
       expect(first.stack.mesh_endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
       expect((await fetch(first.stack.metrics_urls['router']!)).status).toBe(200);
       expect(first.run.stdout()).toContain('Xerotier dev stack is up');
+      expect(first.stack.agents).toEqual([expect.objectContaining({ role: 'xem', name: 'dev-xem', status: 'active' })]);
+      const agents = await fetch(`${first.stack.router_url}/${first.stack.project_id}/v1/management/agents`, { headers: { authorization: `Bearer ${first.stack.admin_api_key}` } });
+      expect(((await agents.json()) as { data: { id: string; status: string }[] }).data).toEqual([expect.objectContaining({ id: first.stack.agents[0]!.agent_id, status: 'active' })]);
       const client = new pg.Client({ connectionString: first.stack.database_url });
       await client.connect();
       await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_devmarker', 'marker', 'kept across restarts')");
@@ -59,6 +73,7 @@ describe('npm start (devstack)', () => {
     expect(existsSync(join(devDir, 'pg', 'postmaster.pid'))).toBe(false);
 
     const second = await startStack();
+    // (first.stack is kept for comparing identities across the restart)
     try {
       const client = new pg.Client({ connectionString: second.stack.database_url });
       await client.connect();
@@ -66,6 +81,8 @@ describe('npm start (devstack)', () => {
       await client.end();
       expect(kept.rows).toEqual([{ name: 'kept across restarts' }]);
       expect(second.run.stderr()).toContain('schema up to date');
+      expect(second.stack.agents[0]).toMatchObject({ agent_id: first.stack.agents[0]!.agent_id, status: 'active' });
+      expect(second.stack.admin_api_key).toBe(first.stack.admin_api_key);
     } finally {
       await interrupt(second.run);
     }

@@ -54,7 +54,14 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
     app.post('/v1/enroll/refresh', async (request) => {
       const refreshed = await refreshAgentToken(deps.pool, deps.settings.tokens, bearerToken(request) ?? '');
       if (!refreshed) throw new ApiError('invalid_token');
-      return { token: refreshed.token, expires_at: refreshed.expiresAt.toISOString() };
+      // Connection details too: a restarted router may listen elsewhere or hand out another cadence.
+      return {
+        token: refreshed.token,
+        expires_at: refreshed.expiresAt.toISOString(),
+        router_curve_public_key: deps.settings.routerCurvePublicKey,
+        mesh_endpoint: deps.settings.meshEndpoint,
+        lease_renewal_interval_ms: deps.settings.leaseRenewalIntervalMs,
+      };
     });
   };
 }

@@ -43,6 +43,14 @@ export class LeaseBook {
     return { becameActive: previous?.status !== 'active', needManifest: body.manifest === undefined && body.manifest_hash !== recorded, manifestChanged };
   }
 
+  /** An agent the database calls active but no renewal reached this process yet (after a restart). */
+  adopt(agentId: string, lastRenewal: number): void {
+    if (this.leases.has(agentId)) return;
+    this.leases.set(agentId, {
+      agentId, status: 'active', lastRenewal, manifestHash: this.knownManifest(agentId), manifestVersion: null, capacity: null, inFlight: [], dirty: false,
+    });
+  }
+
   /** Agents whose last renewal is older than timeoutMs and that were active. */
   sweep(now: number, timeoutMs: number): string[] {
     const stale: string[] = [];

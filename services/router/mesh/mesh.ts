@@ -39,6 +39,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const persistence = createMeshPersistence(options.pool, options.logger);
   const known = await persistence.manifestHashes();
   const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
+  for (const lease of await persistence.activeLeases()) leases.adopt(lease.agentId, lease.lastHeartbeat);
   const zap = await startZapHandler(admission, options.logger, options.onFatal);
   const server = await startMeshServer({
     bind: options.bind, curveSecretKey: options.curveSecretKey, admission, leases, persistence, logger: options.logger,

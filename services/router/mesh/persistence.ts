@@ -8,14 +8,18 @@ export interface MeshPersistence {
   heartbeats(beats: readonly { agentId: string; at: number }[]): Promise<void>;
   manifest(agentId: string, hash: string, version: number, manifest: Record<string, unknown> | null): Promise<void>;
   manifestHashes(): Promise<Map<string, string>>;
+  /** Agents the database calls active, with their last heartbeat (leases to watch after a restart). */
+  activeLeases(): Promise<{ agentId: string; lastHeartbeat: number }[]>;
 }
 
 export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersistence {
   return {
     async statusChanged(agentId, projectId, status, detail = {}) {
+      // Going stale also needs the stored heartbeat to be old: another router may hold the lease.
       const updated = await pool.query(
-        "UPDATE agents SET status = $2 WHERE id = $1 AND status NOT IN ('revoked', 'superseded') AND status <> $2",
-        [agentId, status],
+        `UPDATE agents SET status = $2 WHERE id = $1 AND status NOT IN ('revoked', 'superseded') AND status <> $2
+            AND ($2 = 'active' OR last_heartbeat IS NULL OR last_heartbeat < now() - make_interval(secs => $3::float8 / 1000))`,
+        [agentId, status, status === 'stale' ? Number(detail['timeout_ms'] ?? 0) : 0],
       );
       if (updated.rowCount === 1) await recordAgentEvent(pool, { projectId, agentId, event: status === 'active' ? 'lease_active' : 'lease_stale', detail });
     },
@@ -30,6 +34,12 @@ export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersisten
     },
     async manifest(agentId, hash, version, manifest) {
       await pool.query('UPDATE agents SET manifest_hash = $2, manifest_version = $3, manifest = coalesce($4, manifest) WHERE id = $1', [agentId, hash, version, manifest]);
+    },
+    async activeLeases() {
+      const rows = await pool.query<{ id: string; last_heartbeat: Date | null; enrolled_at: Date }>(
+        "SELECT id, last_heartbeat, enrolled_at FROM agents WHERE status = 'active'",
+      );
+      return rows.rows.map((row) => ({ agentId: row.id, lastHeartbeat: (row.last_heartbeat ?? row.enrolled_at).getTime() }));
     },
     async manifestHashes() {
       const rows = await pool.query<{ id: string; manifest_hash: string }>("SELECT id, manifest_hash FROM agents WHERE manifest_hash IS NOT NULL AND status NOT IN ('revoked', 'superseded')");

@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lifecycle } from '../runtime/lifecycle.js';
+import type { Logger } from '../runtime/logger.js';
+import { spawnService, type ServiceProcess } from './child-process.js';
+import { REPO_ROOT, type DevPaths } from './dev-state.js';
+import { choosePort } from './ports.js';
+
+export interface DevAgent {
+  role: 'xem' | 'xim';
+  name: string;
+  agent_id: string;
+  status: string;
+  metrics_url: string;
+}
+
+export interface DevAgentOptions {
+  readonly env: NodeJS.ProcessEnv;
+  readonly paths: DevPaths;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly routerUrl: string;
+  readonly projectId: string;
+  readonly adminKey: string;
+  readonly echo?: NodeJS.WritableStream;
+  readonly watch: (service: ServiceProcess) => void;
+}
+
+const NAME = 'dev-xem';
+
+/**
+ * One XEM agent beside the dev stack. Its keys and enrollment live under the dev directory, so
+ * a restart reuses them; a join key is minted only when it has never enrolled.
+ */
+export async function startDevXemAgent(options: DevAgentOptions): Promise<DevAgent> {
+  const dir = join(options.paths.root, 'xem');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const enrolled = existsSync(join(dir, 'enrollment.json'));
+  const joinKey = enrolled ? 'xjk_already-enrolled' : await mintJoinKey(options);
+  const agent = spawnService({
+    name: 'xem-agent',
+    entry: join(REPO_ROOT, 'services/xem-agent/main.ts'),
+    cwd: REPO_ROOT,
+    env: {
+      ...options.env,
+      XEM_ROUTER_URL: options.routerUrl, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: NAME,
+      XEM_SIGNING_KEY_PATH: join(dir, 'agent-signing-key.hex'), XEM_CURVE_KEY_PATH: join(dir, 'agent-curve-key.hex'),
+      XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'), XEM_TOOLS_DIR: join(REPO_ROOT, 'config', 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'),
+      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: options.env['XEROTIER_XEM_METRICS_PORT'] ?? String(await choosePort(9095)),
+    },
+    logFile: join(options.paths.logs, 'xem-agent.log'),
+    ...(options.echo ? { echo: options.echo } : {}),
+  });
+  options.lifecycle.defer('xem agent', () => agent.stop(15_000));
+  options.watch(agent);
+  const listening = await agent.waitForMessage('listening', 30_000);
+  const agentId = String(listening['agent_id']);
+  const status = await waitUntilActive(options, agentId, Date.now(), 30_000);
+  options.logger.info({ agent_id: agentId, status }, 'dev XEM agent up');
+  return { role: 'xem', name: NAME, agent_id: agentId, status, metrics_url: String(listening['metrics_url']) };
+}
+
+async function mintJoinKey(options: DevAgentOptions): Promise<string> {
+  const response = await fetch(`${options.routerUrl}/${options.projectId}/v1/management/join-keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${options.adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ role: 'xem', name: 'devstack', ttl_seconds: 600 }),
+  });
+  if (response.status !== 201) throw new Error(`could not mint a join key for the dev XEM agent: HTTP ${response.status}`);
+  return ((await response.json()) as { key: string }).key;
+}
+
+/** Active with a heartbeat from this run (a status left over from the last run proves nothing). */
+async function waitUntilActive(options: DevAgentOptions, agentId: string, since: number, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(`${options.routerUrl}/${options.projectId}/v1/management/agents/${agentId}`, { headers: { authorization: `Bearer ${options.adminKey}` } });
+    const agent = response.ok ? ((await response.json()) as { status: string; last_heartbeat: string | null }) : undefined;
+    const fresh = agent?.last_heartbeat !== null && agent?.last_heartbeat !== undefined && new Date(agent.last_heartbeat).getTime() >= since - 1_000;
+    if (agent?.status === 'active' && fresh) return 'active';
+    if (Date.now() > deadline) return fresh ? (agent?.status ?? 'unknown') : 'not connected';
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

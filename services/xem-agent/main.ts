@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { dirname, join } from 'node:path';
+import { Command } from 'commander';
+import { startAgent } from '../agent/agent.js';
+import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
+import { describeConfig, loadConfig, type Env } from '../runtime/config/load.js';
+import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
+import { createLogger } from '../runtime/logger.js';
+import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
+import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
+import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
+
+export const AGENT_VERSION = '0.1.0';
+/** Exit code when only an operator can help: the router no longer admits this agent. */
+export const EXIT_REENROLL = 3;
+
+async function run(config: XEMAgentConfig, env: Env): Promise<void> {
+  const early = loadConfig(xemMetricsPortSchema, { env });
+  const logger = createLogger({ service: 'xem-agent', level: config.log_level, secrets: [config.join_key, config.router_auth_token] });
+  logCrashes(logger);
+  logger.info({ config: describeConfig(xemAgentConfigSchema, config) }, 'starting');
+  const graceMs = config.shutdown_grace_seconds * 1_000;
+  const lifecycle = createLifecycle({ logger, graceMs });
+  handleShutdownSignals({ lifecycle, logger, graceMs });
+  const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
+  lifecycle.defer('metrics server', () => metrics.close());
+
+  const agent = await startAgent({
+    role: 'xem', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key,
+    allowInsecure: early.allow_insecure, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,
+    enrollmentPath: join(dirname(config.signing_key_path), 'enrollment.json'), agentVersion: AGENT_VERSION, logger,
+    leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+    manifest: () => ({ manifest: { tools: [], workspaces: [] }, version: 1 }),
+    capacity: () => ({ max_concurrent: config.max_concurrent_executions, in_use: 0 }),
+    onFatal: (reason) => {
+      logger.error({ reason }, 're-enrollment required: mint a new join key for this agent and restart it');
+      void lifecycle.close('re-enrollment required').finally(() => process.exit(EXIT_REENROLL));
+    },
+  });
+  lifecycle.defer('agent', () => agent.close());
+  reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics.url }, () => {
+    void lifecycle.close('parent process went away').finally(() => process.exit(0));
+  });
+}
+
+function program(env: Env): Command {
+  const command = new Command('xerotier-xem-agent').description('Xerotier execution agent').allowExcessArguments(false);
+  return addConfigOptions(command, xemAgentConfigSchema).action(async (options: Record<string, unknown>) =>
+    run(loadConfig(xemAgentConfigSchema, { env, ...configArgsFromOptions(xemAgentConfigSchema, options) }), env),
+  );
+}
+
+runMain(async () => {
+  await program(process.env).parseAsync(process.argv);
+});

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+
+const INTERVAL_MS = 1_000;
+const TIMEOUT_MS = 3_000;
+
+describe('XEM agent process: restarts, pauses and leases', () => {
+  let router: RouterHarness;
+  const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'agent-e2e-'));
+  let joinKey: string;
+  const started: Spawned[] = [];
+
+  beforeAll(async () => {
+    router = await startRouterHarness({ leaseRenewalIntervalMs: INTERVAL_MS, heartbeatTimeoutMs: TIMEOUT_MS });
+    joinKey = await router.mintJoinKey();
+  });
+  afterAll(async () => {
+    for (const run of started) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await router.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function startAgentProcess(): Spawned {
+    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
+      XEM_ROUTER_URL: router.url, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: 'xem-e2e',
+      XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: String(INTERVAL_MS),
+      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0',
+    }), true);
+    started.push(run);
+    return run;
+  }
+  const agentId = (run: Spawned) => new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+  const heartbeat = async (id: string) => (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [id])).rows[0]?.last_heartbeat as Date | null;
+  const statusIs = (id: string, status: string) => async () => ((await agentStatus(router.pool, id)) === status ? true : undefined);
+
+  it('comes back after SIGKILL with its persisted keys, without enrolling again, within two lease intervals', async () => {
+    const first = startAgentProcess();
+    const id = await agentId(first);
+    await waitFor('active', 10_000, statusIs(id, 'active'));
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = startAgentProcess();
+    expect(await agentId(second)).toBe(id);
+    const restartedAt = Date.now();
+    await waitFor('a renewal from the restarted agent', 15_000, async () => ((await heartbeat(id))!.getTime() > restartedAt ? true : undefined));
+    const reboundMs = Date.now() - restartedAt;
+    process.stdout.write(`agent re-bound ${reboundMs} ms after its restart reported in (lease interval ${INTERVAL_MS} ms)\n`);
+    expect(reboundMs).toBeLessThanOrEqual(2 * INTERVAL_MS);
+    const enrollments = await router.pool.query("SELECT count(*)::int AS n FROM agent_events WHERE agent_id = $1 AND event = 'enrolled'", [id]);
+    expect(enrollments.rows[0].n).toBe(1);
+    expect(second.stdout()).toContain('using the persisted enrollment');
+  });
+
+  it('goes stale when stopped (SIGSTOP) past the heartbeat timeout, and active again on SIGCONT', async () => {
+    const run = started[started.length - 1]!;
+    const id = (await router.pool.query<{ id: string }>("SELECT id FROM agents WHERE registration_name = 'xem-e2e' AND status = 'active'")).rows[0]!.id;
+    process.kill(run.child.pid!, 'SIGSTOP');
+    try {
+      await waitFor('stale', TIMEOUT_MS + 5_000, statusIs(id, 'stale'));
+    } finally {
+      process.kill(run.child.pid!, 'SIGCONT');
+    }
+    await waitFor('active again', 10_000, statusIs(id, 'active'));
+    const events = await router.pool.query<{ event: string }>('SELECT event FROM agent_events WHERE agent_id = $1 ORDER BY id', [id]);
+    expect(events.rows.map((row) => row.event)).toEqual(expect.arrayContaining(['lease_stale', 'lease_active']));
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+  });
+
+  it('refuses to start when required settings are missing, naming them', async () => {
+    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv());
+    expect((await run.exited).code).toBe(78);
+    expect(run.stderr()).toContain('missing required xem-agent settings: router_url, join_key, registration_name');
+  });
+});
