@@ -69,7 +69,7 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
     project_id: project,
     workspace_id: workspace,
     admin_api_key: secrets.admin_api_key,
-    mesh_endpoint: String(listening['mesh_endpoint'] ?? mesh),
+    mesh_endpoint: typeof listening['mesh_endpoint'] === 'string' ? listening['mesh_endpoint'] : mesh,
     metrics_urls: { router: String(listening['metrics_url']), 'xem-agent': xem.metrics_url },
     agents: [xem],
     database_url: database.url,
