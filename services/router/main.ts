@@ -14,6 +14,7 @@ import { curvePublicFromSecret } from '../protocol/curve-keys.js';
 import type { Logger } from '../runtime/logger.js';
 import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
+import { registerMeshMetrics } from './mesh/metrics.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
 import { routerConfigSchema, type RouterConfig } from './config.js';
@@ -42,8 +43,6 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     });
     logger.info({ project_id: project.id, slug: project.slug }, 'bootstrap project ready');
   }
-  const metrics = await startMetricsServer(createMetricsRegistry('router'), { port: config.metrics_port, host: config.metrics_host });
-  lifecycle.defer('metrics server', () => metrics.close());
 
   const mesh = await startMesh({
     pool, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
@@ -54,6 +53,10 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     },
   });
   lifecycle.defer('mesh', () => mesh.close());
+  const registry = createMetricsRegistry('router');
+  registerMeshMetrics(registry, mesh);
+  const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
+  lifecycle.defer('metrics server', () => metrics.close());
   const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config) });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });

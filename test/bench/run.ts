@@ -1,4 +1,5 @@
 import { runCodecBench } from './codec.bench.js';
+import { runMeshBench } from './mesh.bench.js';
 import { writeResult, type Figures } from './report.js';
 
 /**
@@ -8,6 +9,7 @@ import { writeResult, type Figures } from './report.js';
  */
 const benches: Record<string, () => Promise<Figures>> = {
   codec: runCodecBench,
+  mesh: runMeshBench,
 };
 
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

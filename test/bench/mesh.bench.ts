@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
+import { generateSigningKeyPair } from '../../services/protocol/signing.js';
+import { migrate } from '../../services/router/store/migrate.js';
+import { startEmbeddedServer } from '../helpers/embedded-server.js';
+import { silentLogger } from '../helpers/logger.js';
+import { withDatabase, withPgClient } from '../helpers/pg-admin.js';
+import { round, type Figures } from './report.js';
+
+const AGENTS = Number(process.env['XEROTIER_BENCH_AGENTS'] ?? 1_000);
+const WORKERS = Number(process.env['XEROTIER_BENCH_WORKERS'] ?? 4);
+const INTERVAL_MS = Number(process.env['XEROTIER_BENCH_INTERVAL_MS'] ?? 1_000);
+const WINDOW_MS = 10_000;
+
+/**
+ * Agents held by one router process: N simulated agents in a few worker processes bind over
+ * CURVE with signed HELLOs and renew leases every INTERVAL_MS; the router's CPU and RSS are read
+ * from /proc over a steady window.
+ */
+export async function runMeshBench(): Promise<Figures> {
+  const server = process.env['XEROTIER_TEST_DATABASE_URL'] ? undefined : await startEmbeddedServer();
+  const serverUrl = process.env['XEROTIER_TEST_DATABASE_URL'] ?? server!.url;
+  const database = `xbench_${randomBytes(4).toString('hex')}`;
+  await withPgClient(serverUrl, (client) => client.query(`CREATE DATABASE ${database}`));
+  const databaseUrl = withDatabase(serverUrl, database);
+  const children: ChildProcess[] = [];
+  try {
+    await migrate({ databaseUrl, logger: silentLogger() });
+    const router = await startRouter(databaseUrl);
+    children.push(router.child);
+    const rssBefore = rssKb(router.child.pid!);
+    const agents = await enrollAgents(router.url, router.adminKey, router.projectId);
+    const workers = startWorkers(router.meshEndpoint, router.routerKey, agents);
+    children.push(...workers.map((worker) => worker.child));
+    await waitFor(() => workers.reduce((sum, worker) => sum + worker.bound, 0) >= AGENTS, 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS));
+    const cpuStart = cpuMicros(router.child.pid!);
+    const acksStart = workers.reduce((sum, worker) => sum + worker.acks, 0);
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+    const cpu = cpuMicros(router.child.pid!) - cpuStart;
+    const renewals = workers.reduce((sum, worker) => sum + worker.acks, 0) - acksStart;
+    const held = workers.reduce((sum, worker) => sum + worker.bound, 0);
+    return {
+      agents_held: held,
+      renewal_interval_ms: INTERVAL_MS,
+      renewals_per_s: round(renewals / (WINDOW_MS / 1_000)),
+      router_cpu_us_per_renewal: round(cpu / Math.max(1, renewals)),
+      router_cpu_share: round(cpu / (WINDOW_MS * 1_000), 3),
+      router_rss_kb_per_agent: round((rssKb(router.child.pid!) - rssBefore) / Math.max(1, held)),
+    };
+  } finally {
+    for (const child of children.slice(1)) child.kill('SIGKILL');
+    await stopGently(children[0]);
+    await withPgClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => undefined);
+    await server?.stop();
+  }
+}
+
+async function startRouter(databaseUrl: string) {
+  const adminSecret = randomBytes(32).toString('base64url');
+  const profile = process.env['XEROTIER_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['XEROTIER_BENCH_PROFILE_DIR']}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'services/router/main.ts')], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', process.env['XEROTIER_BENCH_ROUTER_LOG'] ? openSync(process.env['XEROTIER_BENCH_ROUTER_LOG'], 'w') : 'ignore', 'inherit', 'ipc'],
+    env: {
+      ...process.env, XEROTIER_DATABASE_URL: databaseUrl, XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'), XEROTIER_ROUTER_CURVE_SECRET_KEY: generateCurveKeyPair().secretKey,
+      XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
+      XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*', XEROTIER_LOG_LEVEL: 'warning', XEROTIER_DATABASE_POOL_MAX: '30',
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(INTERVAL_MS), XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(INTERVAL_MS * 3),
+      XEROTIER_BOOTSTRAP_PROJECT: 'bench', XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(adminSecret).digest('hex'),
+    },
+  });
+  const listening = await new Promise<{ http_url: string; mesh_endpoint: string }>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as { http_url: string; mesh_endpoint: string }));
+    child.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
+  });
+  const adminKey = `xero_bench_${adminSecret}`;
+  const projects = await withPgClient(databaseUrl, (client) => client.query<{ id: string }>("SELECT id FROM projects WHERE slug = 'bench'"));
+  const routerKey = await fetchRouterKey(listening.http_url, adminKey, projects.rows[0]!.id);
+  return { child, url: listening.http_url, meshEndpoint: listening.mesh_endpoint, adminKey, projectId: projects.rows[0]!.id, routerKey };
+}
+
+async function fetchRouterKey(url: string, adminKey: string, projectId: string): Promise<string> {
+  // The router's CURVE public key arrives with an enrollment; enroll one throw-away agent.
+  const [agent] = await enrollBatch(url, adminKey, projectId, 1, 'probe');
+  return agent!.routerKey;
+}
+
+async function enrollAgents(url: string, adminKey: string, projectId: string) {
+  const agents: Awaited<ReturnType<typeof enrollBatch>> = [];
+  for (let start = 0; start < AGENTS; start += 50) agents.push(...(await enrollBatch(url, adminKey, projectId, Math.min(50, AGENTS - start), `a${start}`)));
+  return agents;
+}
+
+async function enrollBatch(url: string, adminKey: string, projectId: string, count: number, prefix: string) {
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const minted = await post(`${url}/${projectId}/v1/management/join-keys`, { role: 'xem', name: 'bench' }, adminKey);
+      const curve = generateCurveKeyPair();
+      const signing = generateSigningKeyPair();
+      const enrolled = await post(`${url}/v1/enroll`, {
+        join_key: minted['key'], role: 'xem', registration_name: `${prefix}-${index}`,
+        signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey,
+      });
+      return { agent_id: String(enrolled['agent_id']), curve, signing_seed: Buffer.from(signing.seed).toString('hex'), routerKey: String(enrolled['router_curve_public_key']) };
+    }),
+  );
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+function startWorkers(endpoint: string, routerKey: string, agents: { agent_id: string; curve: { publicKey: string; secretKey: string }; signing_seed: string }[]) {
+  const per = Math.ceil(agents.length / WORKERS);
+  return Array.from({ length: WORKERS }, (_, index) => {
+    const slice = agents.slice(index * per, (index + 1) * per);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/bench/mesh-worker.ts')], {
+      cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, XEROTIER_BENCH_WORKER: JSON.stringify({ endpoint, routerKey, intervalMs: INTERVAL_MS, agents: slice }) },
+    });
+    const worker = { child, bound: 0, acks: 0 };
+    child.on('message', (message: { bound: number; acks: number }) => Object.assign(worker, message));
+    return worker;
+  });
+}
+
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('simulated agents did not all bind in time');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** User + system CPU time of a process, in microseconds (Linux /proc). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+// SIGTERM first, so the router drains (and writes its CPU profile when one was asked for).
+async function stopGently(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
