@@ -39,16 +39,19 @@ export async function runMeshBench(): Promise<Figures> {
     children.push(...workers.map((worker) => worker.child));
     await waitFor(() => workers.reduce((sum, worker) => sum + worker.bound, 0) >= AGENTS, 120_000);
     await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS));
+    const receivedStart = await framesReceived(router.metricsUrl);
     const cpuStart = cpuMicros(router.child.pid!);
     const acksStart = workers.reduce((sum, worker) => sum + worker.acks, 0);
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
     const cpu = cpuMicros(router.child.pid!) - cpuStart;
+    const received = (await framesReceived(router.metricsUrl)) - receivedStart;
     const renewals = workers.reduce((sum, worker) => sum + worker.acks, 0) - acksStart;
     const held = workers.reduce((sum, worker) => sum + worker.bound, 0);
     return {
       agents_held: held,
       renewal_interval_ms: INTERVAL_MS,
       renewals_per_s: round(renewals / (WINDOW_MS / 1_000)),
+      router_frames_received_per_s: round(received / (WINDOW_MS / 1_000)),
       router_cpu_us_per_renewal: round(cpu / Math.max(1, renewals)),
       router_cpu_share: round(cpu / (WINDOW_MS * 1_000), 3),
       router_rss_kb_per_agent: round((rssKb(router.child.pid!) - rssBefore) / Math.max(1, held)),
@@ -76,14 +79,14 @@ async function startRouter(databaseUrl: string) {
       XEROTIER_BOOTSTRAP_PROJECT: 'bench', XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(adminSecret).digest('hex'),
     },
   });
-  const listening = await new Promise<{ http_url: string; mesh_endpoint: string }>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as { http_url: string; mesh_endpoint: string }));
+  const listening = await new Promise<{ http_url: string; mesh_endpoint: string; metrics_url: string }>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as { http_url: string; mesh_endpoint: string; metrics_url: string }));
     child.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
   });
   const adminKey = `xero_bench_${adminSecret}`;
   const projects = await withPgClient(databaseUrl, (client) => client.query<{ id: string }>("SELECT id FROM projects WHERE slug = 'bench'"));
   const routerKey = await fetchRouterKey(listening.http_url, adminKey, projects.rows[0]!.id);
-  return { child, url: listening.http_url, meshEndpoint: listening.mesh_endpoint, adminKey, projectId: projects.rows[0]!.id, routerKey };
+  return { child, url: listening.http_url, meshEndpoint: listening.mesh_endpoint, metricsUrl: listening.metrics_url, adminKey, projectId: projects.rows[0]!.id, routerKey };
 }
 
 async function fetchRouterKey(url: string, adminKey: string, projectId: string): Promise<string> {
@@ -159,4 +162,9 @@ async function stopGently(child: ChildProcess | undefined): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+async function framesReceived(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return Number(/^xerotier_mesh_frames_received\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
 }

@@ -169,13 +169,15 @@ async function onAgentFrame(context: Context, frame: AnyFrame, routingId: number
   const seen = state.recent.seen(agentId, frame.id);
   if (seen !== undefined) {
     state.stats.duplicates += 1;
-    await context.sendFrame(routingId, makeFrame('ack', { ack_id: frame.id, status: 'duplicate' }));
+    void context.sendFrame(routingId, makeFrame('ack', { ack_id: frame.id, status: 'duplicate' }));
     return;
   }
   const outcome = await handle(context, agent, frame);
   state.recent.remember(agentId, frame.id, outcome.status);
   const ack = makeFrame('ack', { ack_id: frame.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.sendManifest ? { send_manifest: true } : {}) });
-  await context.sendFrame(routingId, ack);
+  // Queued, not awaited: the send queue keeps order, and the receive loop must not wait for a
+  // socket write per frame (that capped the whole mesh at one frame per event-loop turn).
+  void context.sendFrame(routingId, ack);
 }
 
 async function handle(context: Context, agent: AdmittedAgent, frame: AnyFrame): ReturnType<FrameHandler> {
