@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { generateSigningKeyPair } from '../../services/protocol/signing.js';
