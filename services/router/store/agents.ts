@@ -1,4 +1,5 @@
 import type { Queryable } from './db.js';
+import { listPage } from './paging.js';
 
 export type AgentStatus = 'pending' | 'active' | 'stale' | 'revoked' | 'superseded';
 
@@ -67,14 +68,7 @@ export async function findAgentById(db: Queryable, id: string): Promise<AgentRec
 }
 
 export async function listAgents(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<AgentRecord[]> {
-  const found = await db.query<AgentRecord>(
-    `SELECT ${COLUMNS} FROM agents
-      WHERE project_id = $1
-        AND ($2::text IS NULL OR (enrolled_at, id) < (SELECT enrolled_at, id FROM agents WHERE id = $2 AND project_id = $1))
-      ORDER BY enrolled_at DESC, id DESC LIMIT $3`,
-    [projectId, page.after ?? null, page.limit],
-  );
-  return found.rows;
+  return listPage<AgentRecord>(db, { table: 'agents', columns: COLUMNS, orderBy: 'enrolled_at' }, projectId, page);
 }
 
 /** Revokes an agent's credentials: no token refresh, no mesh admission, until it re-enrolls. */

@@ -1,4 +1,5 @@
 import type { Queryable } from './db.js';
+import { listPage } from './paging.js';
 import { newId } from './ids.js';
 
 export type Scope = 'inference' | 'management' | 'execution';
@@ -61,14 +62,7 @@ export async function findApiKey(db: Queryable, projectId: string, id: string): 
 
 /** Newest first; `after` is the id of the last key of the previous page. */
 export async function listApiKeys(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<ApiKeyRecord[]> {
-  const found = await db.query<ApiKeyRecord>(
-    `SELECT ${COLUMNS} FROM api_keys
-      WHERE project_id = $1
-        AND ($2::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM api_keys WHERE id = $2 AND project_id = $1))
-      ORDER BY created_at DESC, id DESC LIMIT $3`,
-    [projectId, page.after ?? null, page.limit],
-  );
-  return found.rows;
+  return listPage<ApiKeyRecord>(db, { table: 'api_keys', columns: COLUMNS, orderBy: 'created_at' }, projectId, page);
 }
 
 /** Idempotent: revoking a revoked key keeps its first revocation time. */

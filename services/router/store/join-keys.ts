@@ -1,4 +1,5 @@
 import type { Queryable } from './db.js';
+import { listPage } from './paging.js';
 import { newId } from './ids.js';
 
 export interface JoinKeyRecord {
@@ -29,14 +30,7 @@ export async function insertJoinKey(
 }
 
 export async function listJoinKeys(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<JoinKeyRecord[]> {
-  const found = await db.query<JoinKeyRecord>(
-    `SELECT ${COLUMNS} FROM join_keys
-      WHERE project_id = $1
-        AND ($2::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM join_keys WHERE id = $2 AND project_id = $1))
-      ORDER BY created_at DESC, id DESC LIMIT $3`,
-    [projectId, page.after ?? null, page.limit],
-  );
-  return found.rows;
+  return listPage<JoinKeyRecord>(db, { table: 'join_keys', columns: COLUMNS, orderBy: 'created_at' }, projectId, page);
 }
 
 export async function findJoinKey(db: Queryable, projectId: string, id: string): Promise<JoinKeyRecord | undefined> {
