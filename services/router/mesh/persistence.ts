@@ -12,7 +12,35 @@ export interface MeshPersistence {
   activeLeases(): Promise<{ agentId: string; lastHeartbeat: number }[]>;
 }
 
+/**
+ * Writes never block the mesh's receive loop: status and manifest changes are queued per agent
+ * (so an agent's stale→active order holds) and run in the background. Awaiting them per frame
+ * once let a backlog of renewals expire leases, whose status writes then grew the backlog.
+ */
 export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersistence {
+  const queues = new Map<string, Promise<void>>();
+  const enqueue = (agentId: string, write: () => Promise<unknown>): Promise<void> => {
+    const next = (queues.get(agentId) ?? Promise.resolve())
+      .then(write)
+      .then(
+        () => undefined,
+        (error: unknown) => logger.warning({ err: error, agent_id: agentId }, 'could not record an agent change'),
+      );
+    queues.set(agentId, next);
+    void next.finally(() => queues.get(agentId) === next && queues.delete(agentId));
+    return next;
+  };
+  const writes = rawWrites(pool, logger);
+  return {
+    statusChanged: (agentId, projectId, status, detail) => enqueue(agentId, () => writes.statusChanged(agentId, projectId, status, detail)),
+    manifest: (agentId, hash, version, manifest) => enqueue(agentId, () => writes.manifest(agentId, hash, version, manifest)),
+    heartbeats: (beats) => writes.heartbeats(beats),
+    activeLeases: () => writes.activeLeases(),
+    manifestHashes: () => writes.manifestHashes(),
+  };
+}
+
+function rawWrites(pool: Pool, logger: Logger): MeshPersistence {
   return {
     async statusChanged(agentId, projectId, status, detail = {}) {
       // Going stale also needs the stored heartbeat to be old: another router may hold the lease.

@@ -131,7 +131,7 @@ async function onHello(context: Context, frame: Frame<'hello'>, routingId: numbe
     return;
   }
   if (frame.body.nonce === undefined) {
-    await context.sendFrame(routingId, makeFrame('challenge', { nonce: state.connections.challenge(routingId, agent.id) }));
+    void context.sendFrame(routingId, makeFrame('challenge', { nonce: state.connections.challenge(routingId, agent.id) }));
     return;
   }
   if (!state.connections.expects(routingId, agent.id, frame.body.nonce) || !verifyFrame(frame, agent.signingKey)) {
@@ -142,7 +142,7 @@ async function onHello(context: Context, frame: Frame<'hello'>, routingId: numbe
   state.connections.bind(routingId, agent.id);
   const renewal = options.leaseRenewalIntervalMs;
   const known = options.leases.get(agent.id)?.manifestHash ?? null;
-  await context.sendFrame(routingId, makeFrame('welcome', { agent_id: agent.id, lease_renewal_interval_ms: renewal, lease_duration_ms: renewal * 3, send_manifest: known === null }));
+  void context.sendFrame(routingId, makeFrame('welcome', { agent_id: agent.id, lease_renewal_interval_ms: renewal, lease_duration_ms: renewal * 3, send_manifest: known === null }));
   options.logger.info({ agent_id: agent.id }, 'agent bound to mesh connection');
 }
 
@@ -158,7 +158,7 @@ async function onAgentFrame(context: Context, frame: AnyFrame, routingId: number
   if (!agent) {
     state.stats.dropped.revoked += 1;
     state.connections.unbind(routingId);
-    await context.sendFrame(routingId, makeFrame('lease.revoked', { reason: 'credentials revoked' }));
+    void context.sendFrame(routingId, makeFrame('lease.revoked', { reason: 'credentials revoked' }));
     return;
   }
   if (!verifyFrame(frame, agent.signingKey)) {
@@ -189,8 +189,8 @@ async function handle(context: Context, agent: AdmittedAgent, frame: AnyFrame): 
 async function renewLease(context: Context, agent: AdmittedAgent, frame: Frame<'lease_renewal'>): ReturnType<FrameHandler> {
   const { leases, persistence } = context.options;
   const outcome = leases.renew(agent.id, frame.body, Date.now());
-  if (outcome.becameActive) await persistence.statusChanged(agent.id, agent.projectId, 'active');
-  if (outcome.manifestChanged) await persistence.manifest(agent.id, frame.body.manifest_hash, frame.body.manifest_version, frame.body.manifest ?? null);
+  if (outcome.becameActive) void persistence.statusChanged(agent.id, agent.projectId, 'active');
+  if (outcome.manifestChanged) void persistence.manifest(agent.id, frame.body.manifest_hash, frame.body.manifest_version, frame.body.manifest ?? null);
   return { status: 'ok', sendManifest: outcome.needManifest };
 }
 
