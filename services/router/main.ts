@@ -45,7 +45,7 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   }
 
   const mesh = await startMesh({
-    pool, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
+    pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
     onFatal: (error) => {
       logger.error({ err: error }, 'mesh authentication handler died: handshakes now fail closed; stopping');

@@ -28,7 +28,7 @@ export async function startRouterHarness(options: { leaseRenewalIntervalMs?: num
   const leaseRenewalIntervalMs = options.leaseRenewalIntervalMs ?? 200;
   const enrollment = testEnrollment({ leaseRenewalIntervalMs });
   const mesh = await startMesh({
-    pool, logger, bind: 'tcp://127.0.0.1:*', curveSecretKey: enrollment.curveSecretKey, leaseRenewalIntervalMs,
+    pool, databaseUrl: db.url, logger, bind: 'tcp://127.0.0.1:*', curveSecretKey: enrollment.curveSecretKey, leaseRenewalIntervalMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500, onFatal: () => undefined,
   });
   const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh });

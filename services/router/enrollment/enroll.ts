@@ -1,6 +1,7 @@
 import { curveKeyBytes } from '../../protocol/curve-keys.js';
 import type { AgentTokens } from '../auth/agent-tokens.js';
 import { joinKeyHash } from '../auth/secrets.js';
+import { announceAgentChange } from '../mesh/agent-changes.js';
 import { recordAgentEvent } from '../store/agent-events.js';
 import { findAgentById, insertAgent, supersedeAgents } from '../store/agents.js';
 import { withTransaction } from '../store/db.js';
@@ -49,7 +50,11 @@ export async function enrollAgent(pool: Pool, settings: EnrollmentSettings, requ
       id: agentId, projectId: key.project_id, role: request.role, registrationName: request.registration_name, region: key.region,
       joinKeyId: key.id, signingPublicKey: Buffer.from(request.signing_public_key, 'hex'), curvePublicKey: curveKey, manifest: request.manifest ?? null,
     });
-    for (const old of superseded) await recordAgentEvent(client, { projectId: key.project_id, agentId: old, event: 'superseded', detail: { by: agentId } });
+    for (const old of superseded) {
+      await recordAgentEvent(client, { projectId: key.project_id, agentId: old, event: 'superseded', detail: { by: agentId } });
+      await announceAgentChange(client, { agent_id: old, change: 'revoked' });
+    }
+    await announceAgentChange(client, { agent_id: agentId, change: 'enrolled' });
     await recordAgentEvent(client, { projectId: key.project_id, agentId, event: 'enrolled', detail: { join_key_id: key.id, registration_name: request.registration_name, from } });
     return { projectId: key.project_id, superseded };
   });

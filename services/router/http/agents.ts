@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
-import { listAgentEvents } from '../store/agent-events.js';
-import { recordAgentEvent } from '../store/agent-events.js';
+import { announceAgentChange } from '../mesh/agent-changes.js';
+import { listAgentEvents, recordAgentEvent } from '../store/agent-events.js';
 import { findAgent, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
@@ -60,6 +60,7 @@ export function agentRoutes(deps: AgentRouteDependencies) {
       const agent = await revokeAgent(deps.pool, project.id, request.params.id);
       if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
       await recordAgentEvent(deps.pool, { projectId: project.id, agentId: agent.id, event: 'credentials_revoked', detail: { by: request.principal?.keyId } });
+      await announceAgentChange(deps.pool, { agent_id: agent.id, change: 'revoked' });
       deps.onAgentRevoked?.(agent.id);
       return agentView(agent);
     });

@@ -1,8 +1,9 @@
 import { createFrameCodec } from '../../protocol/codec.js';
 import type { Logger } from '../../runtime/logger.js';
-import { listAdmissibleAgents } from '../store/agents.js';
+import { findAgentById, listAdmissibleAgents } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
-import { createAdmission, type AgentKeys } from './admission.js';
+import { listenForAgentChanges, type AgentChange } from './agent-changes.js';
+import { createAdmission, type Admission, type AgentKeys } from './admission.js';
 import { LeaseBook } from './leases.js';
 import { createMeshPersistence } from './persistence.js';
 import { startMeshServer, type FrameHandler, type MeshServer } from './server.js';
@@ -19,6 +20,8 @@ export interface MeshOptions {
   /** How often the admission list is re-read (other routers may enroll or revoke). @default 5000 */
   readonly refreshIntervalMs?: number;
   readonly handlers?: Partial<Record<FrameType, FrameHandler>>;
+  /** Where to LISTEN for other routers' enrollments and revocations; none when unset. */
+  readonly databaseUrl?: string;
   /** Called if the ZAP handler dies: handshakes already fail closed; the process should stop. */
   readonly onFatal: (error: unknown) => void;
 }
@@ -46,6 +49,13 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     codec: createFrameCodec(), leaseRenewalIntervalMs: options.leaseRenewalIntervalMs, ...(options.handlers ? { handlers: options.handlers } : {}),
   });
   const timers = startTimers(options, { admission, leases, persistence, server });
+  const refreshAdmission = () => refreshFromDatabase(options, admission, server);
+  const listener = options.databaseUrl
+    ? listenForAgentChanges(options.databaseUrl, options.logger, {
+        onChange: (change) => void applyChange(options, admission, server, change),
+        onResync: () => void refreshAdmission(),
+      })
+    : undefined;
   options.logger.info({ endpoint: server.endpoint, admitted: admission.size }, 'mesh listening');
   return {
     server,
@@ -57,6 +67,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     agentRevoked: (agentId) => void server.revoke(agentId, 'credentials revoked'),
     async close() {
       for (const timer of timers) clearInterval(timer);
+      await listener?.close();
       await persistence.heartbeats(leases.takeDirty());
       server.close();
       zap.close();
@@ -77,14 +88,25 @@ function startTimers(
     }
   }, 250);
   const flush = setInterval(() => void persistence.heartbeats(leases.takeDirty()), 1_000);
-  const refresh = setInterval(() => {
-    listAdmissibleAgents(options.pool).then(
-      (agents) => {
-        for (const dropped of admission.replaceAll(agents)) void server.revoke(dropped, 'credentials revoked');
-      },
-      (error: unknown) => options.logger.warning({ err: error }, 'could not refresh mesh admission'),
-    );
-  }, options.refreshIntervalMs ?? 5_000);
+  // A safety net under LISTEN/NOTIFY: whatever a lost notification missed is caught here.
+  const refresh = setInterval(() => void refreshFromDatabase(options, admission, server), options.refreshIntervalMs ?? 5_000);
   for (const timer of [sweep, flush, refresh]) timer.unref();
   return [sweep, flush, refresh];
+}
+
+async function refreshFromDatabase(options: MeshOptions, admission: Admission, server: MeshServer): Promise<void> {
+  try {
+    for (const dropped of admission.replaceAll(await listAdmissibleAgents(options.pool))) await server.revoke(dropped, 'credentials revoked');
+  } catch (error) {
+    options.logger.warning({ err: error }, 'could not refresh mesh admission');
+  }
+}
+
+async function applyChange(options: MeshOptions, admission: Admission, server: MeshServer, change: AgentChange): Promise<void> {
+  if (change.change === 'revoked') {
+    if (admission.agent(change.agent_id)) await server.revoke(change.agent_id, 'credentials revoked');
+    return;
+  }
+  const agent = await findAgentById(options.pool, change.agent_id).catch(() => undefined);
+  if (agent && agent.status !== 'revoked' && agent.status !== 'superseded') admission.admit(agent);
 }
