@@ -155,6 +155,24 @@ describe('join keys and enrollment', () => {
     expect((await app.inject({ method: 'POST', url: mgmt('/agents/agt_000000000000/revoke-credentials'), headers: bearer(key) })).statusCode).toBe(403);
   });
 
+  it('refuses another project\'s key on every management endpoint', async () => {
+    const other = await seedProject(pool, 'intruder');
+    const calls = [
+      { method: 'GET' as const, path: '/api-keys' }, { method: 'POST' as const, path: '/api-keys', payload: { name: 'x', scopes: ['inference'] } },
+      { method: 'GET' as const, path: '/api-keys/key_000000000000' }, { method: 'DELETE' as const, path: '/api-keys/key_000000000000' },
+      { method: 'POST' as const, path: '/api-keys/key_000000000000/rotate' },
+      { method: 'GET' as const, path: '/join-keys' }, { method: 'POST' as const, path: '/join-keys', payload: { role: 'xem', name: 'x' } },
+      { method: 'GET' as const, path: '/join-keys/jk_000000000000' }, { method: 'DELETE' as const, path: '/join-keys/jk_000000000000' },
+      { method: 'GET' as const, path: '/agents' }, { method: 'GET' as const, path: '/agents/agt_000000000000' },
+      { method: 'GET' as const, path: '/agents/agt_000000000000/events' }, { method: 'POST' as const, path: '/agents/agt_000000000000/revoke-credentials' },
+    ];
+    for (const call of calls) {
+      const response = await app.inject({ method: call.method, url: mgmt(call.path), headers: bearer(other.adminKey), ...(call.payload ? { payload: call.payload } : {}) });
+      expect(response.statusCode, `${call.method} ${call.path}`).toBe(403);
+      expect(response.json().error.code).toBe('cross_project_access');
+    }
+  });
+
   it('accepts deploy-time join keys given as hashes, once', async () => {
     const secret = randomBytes(32).toString('base64url');
     const sha256 = createHash('sha256').update(secret).digest('hex');
