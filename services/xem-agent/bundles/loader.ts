@@ -1,0 +1,116 @@
+import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { Compile } from 'typebox/compile';
+import { parse } from 'yaml';
+import { BUNDLE_NAME, BundleSpec, type ToolSpec } from './bundle-schema.js';
+import { checkArgvTemplate } from '../executors/argv.js';
+
+/** A tool ready to run: its spec, the bundle it came from and its compiled parameter validator. */
+export interface LoadedTool {
+  readonly bundle: string;
+  readonly domain: string;
+  readonly spec: ToolSpec;
+  readonly bundleDir: string;
+  readonly validateArgs: ValidateFunction;
+}
+
+export interface BundleProblem {
+  /** The file (or directory) concerned, relative to the tools root. */
+  readonly file: string;
+  readonly tool?: string;
+  readonly field?: string;
+  readonly message: string;
+}
+
+const validateBundle = Compile(BundleSpec);
+
+/**
+ * Loads every bundle under the tools root. A bad bundle is reported and skipped; the others
+ * load. Names are allowlisted before any file system call on them, and every real path must stay
+ * under the root (no symlinks out, no `..`).
+ */
+export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>; problems: BundleProblem[] } {
+  const tools = new Map<string, LoadedTool>();
+  const problems: BundleProblem[] = [];
+  const root = realpathSync(toolsRoot);
+  const ajv = new Ajv({ strict: true, allErrors: false });
+  for (const entry of readdirSync(root)) {
+    if (entry.startsWith('.')) continue;
+    if (!BUNDLE_NAME.test(entry)) {
+      problems.push({ file: JSON.stringify(entry).slice(0, 80), message: 'bundle directory names must match ^[a-z0-9][a-z0-9_-]{0,63}$' });
+      continue;
+    }
+    try {
+      for (const tool of loadBundle(root, entry, ajv)) {
+        const clash = tools.get(tool.spec.name);
+        if (clash) problems.push({ file: `${entry}/bundle.yaml`, tool: tool.spec.name, message: `tool name already defined by bundle ${clash.bundle}` });
+        else tools.set(tool.spec.name, tool);
+      }
+    } catch (error) {
+      if (error instanceof BundleError) problems.push(error.problem);
+      else throw error;
+    }
+  }
+  return { tools, problems };
+}
+
+class BundleError extends Error {
+  constructor(readonly problem: BundleProblem) {
+    super(problem.message);
+  }
+}
+
+function loadBundle(root: string, entry: string, ajv: Ajv): LoadedTool[] {
+  const file = `${entry}/bundle.yaml`;
+  const dir = insideRoot(root, join(root, entry), entry);
+  if (!lstatSync(dir).isDirectory()) throw new BundleError({ file: entry, message: 'not a directory' });
+  const path = insideRoot(root, join(dir, 'bundle.yaml'), file);
+  let document: unknown;
+  try {
+    document = parse(readFileSync(path, 'utf8'), { uniqueKeys: true });
+  } catch (error) {
+    throw new BundleError({ file, message: `not valid YAML: ${(error as Error).message.split('\n')[0]}` });
+  }
+  if (!validateBundle.Check(document)) throw new BundleError({ file, ...describeSchemaError(document) });
+  const bundle = document;
+  if (bundle.name !== entry) throw new BundleError({ file, field: 'name', message: `bundle name "${bundle.name}" must equal its directory name` });
+  return bundle.tools.map((spec) => ({ bundle: bundle.name, domain: bundle.domain, spec, bundleDir: dir, validateArgs: compileParameters(ajv, file, spec) }));
+}
+
+function compileParameters(ajv: Ajv, file: string, spec: ToolSpec): ValidateFunction {
+  if (spec.parameters['type'] !== 'object') throw new BundleError({ file, tool: spec.name, field: 'parameters', message: 'parameters must be a JSON Schema of type object' });
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(spec.parameters);
+  } catch (error) {
+    throw new BundleError({ file, tool: spec.name, field: 'parameters', message: `invalid JSON Schema: ${(error as Error).message}` });
+  }
+  const problem = checkArgvTemplate(spec.command.argv, Object.keys((spec.parameters['properties'] as Record<string, unknown> | undefined) ?? {}));
+  if (problem) throw new BundleError({ file, tool: spec.name, field: 'command.argv', message: problem });
+  return validate;
+}
+
+function insideRoot(root: string, path: string, shown: string): string {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    throw new BundleError({ file: shown, message: 'missing' });
+  }
+  if (real !== root && !real.startsWith(root + sep)) throw new BundleError({ file: shown, message: 'resolves outside the tools directory' });
+  return real;
+}
+
+// Names the tool (by index and name) and the field, never dumping the document.
+function describeSchemaError(document: unknown): { tool?: string; field?: string; message: string } {
+  const error = [...validateBundle.Errors(document)].find((candidate) => candidate.keyword !== 'boolean');
+  const path = error?.instancePath ?? '';
+  const match = /^\/tools\/(\d+)(\/.*)?$/.exec(path);
+  if (match) {
+    const tools = (document as { tools?: { name?: unknown }[] }).tools;
+    const name = tools?.[Number(match[1])]?.name;
+    return { tool: typeof name === 'string' ? name : `#${match[1]}`, field: (match[2] ?? '/').slice(1).replaceAll('/', '.') || '(tool)', message: error?.message ?? 'invalid' };
+  }
+  return { field: path.slice(1).replaceAll('/', '.') || '(bundle)', message: error?.message ?? 'invalid' };
+}
