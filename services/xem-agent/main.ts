@@ -8,6 +8,8 @@ import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js'
 import { createLogger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
+import { loadBundles } from './bundles/loader.js';
+import { buildManifest, ManifestVersions, servedWorkspaces } from './bundles/manifest.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -25,12 +27,16 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
 
+  const { tools, problems } = loadBundles(config.tools_dir);
+  for (const problem of problems) logger.warning({ ...problem }, 'tool bundle skipped');
+  logger.info({ tools: [...tools.keys()], tools_dir: config.tools_dir }, 'tool bundles loaded');
+  const versions = new ManifestVersions();
   const agent = await startAgent({
     role: 'xem', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key,
     allowInsecure: early.allow_insecure, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,
     enrollmentPath: join(dirname(config.signing_key_path), 'enrollment.json'), agentVersion: AGENT_VERSION, logger,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
-    manifest: () => ({ manifest: { tools: [], workspaces: [] }, version: 1 }),
+    manifest: () => versions.current(buildManifest(tools, servedWorkspaces(config.credentials_dir))),
     capacity: () => ({ max_concurrent: config.max_concurrent_executions, in_use: 0 }),
     onFatal: (reason) => {
       logger.error({ reason }, 're-enrollment required: mint a new join key for this agent and restart it');

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Compile } from 'typebox/compile';
@@ -33,6 +33,7 @@ const validateBundle = Compile(BundleSpec);
 export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>; problems: BundleProblem[] } {
   const tools = new Map<string, LoadedTool>();
   const problems: BundleProblem[] = [];
+  if (!existsSync(toolsRoot)) return { tools, problems: [{ file: toolsRoot, message: 'the tools directory does not exist: no tools are offered' }] };
   const root = realpathSync(toolsRoot);
   const ajv = new Ajv({ strict: true, allErrors: false });
   for (const entry of readdirSync(root)) {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadBundles } from '../../../services/xem-agent/bundles/loader.js';
+import { buildManifest, ManifestVersions, servedWorkspaces } from '../../../services/xem-agent/bundles/manifest.js';
 import { renderArgv } from '../../../services/xem-agent/executors/argv.js';
 import { runCommand } from '../../../services/xem-agent/executors/command.js';
 
@@ -128,5 +129,33 @@ describe('command executor', () => {
     const missing = await runCommand({ argv: ['/nonexistent/tool'], env: {}, timeoutMs: 1_000 });
     expect(missing.exitCode).toBe(127);
     expect(missing.output).toContain('cannot start /nonexistent/tool: ENOENT');
+  });
+});
+
+describe('capability manifest', () => {
+  it('lists tools and served workspaces, hashes stably and bumps its version only on change', () => {
+    const root = toolsRoot({ echo: ECHO_BUNDLE });
+    const credentials = mkdtempSync(join(tmpdir(), 'xerotier-creds-'));
+    roots.push(credentials);
+    mkdirSync(join(credentials, 'ws_prod'));
+    writeFileSync(join(credentials, 'ws_prod', 'postgres.env'), 'PGPASSWORD=canary-secret-value\n');
+    writeFileSync(join(credentials, 'not-a-workspace.txt'), 'x');
+    const { tools } = loadBundles(root);
+    const versions = new ManifestVersions();
+    const first = versions.current(buildManifest(tools, servedWorkspaces(credentials)));
+    expect(first.manifest).toMatchObject({ workspaces: ['ws_prod'], tools: [{ name: 'echo_args', risk: 'read', domain: 'test', requires_credentials: false }] });
+    expect(JSON.stringify(first.manifest)).not.toContain('canary-secret-value');
+    expect(JSON.stringify(first.manifest)).not.toContain(root);
+    expect(versions.current(buildManifest(tools, servedWorkspaces(credentials)))).toMatchObject({ version: first.version, hash: first.hash });
+    mkdirSync(join(credentials, 'ws_staging'));
+    const second = versions.current(buildManifest(tools, servedWorkspaces(credentials)));
+    expect(second.version).toBe(first.version + 1);
+    expect(second.hash).not.toBe(first.hash);
+  });
+
+  it('offers no tools, and says why, when the tools directory is missing', () => {
+    const { tools, problems } = loadBundles('/nonexistent/xerotier-tools');
+    expect(tools.size).toBe(0);
+    expect(problems[0]?.message).toContain('does not exist');
   });
 });
