@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../runtime/logger.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
+import type { FailureThrottle } from './enrollment/failure-throttle.js';
 import { enrollmentRoutes, type MeshHooks } from './http/enrollment.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { ApiError } from './http/errors.js';
@@ -21,6 +22,8 @@ export interface AppDependencies {
   readonly enrollment: EnrollmentSettings;
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
+  /** Limits refused enrollments per address. @default 20 a minute */
+  readonly enrollmentThrottle?: FailureThrottle;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -49,7 +52,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
   registerErrorHandling(app);
   void app.register(healthRoutes({ ready: () => databaseAnswers(deps.pool, 2_000) }));
-  void app.register(enrollmentRoutes({ pool: deps.pool, settings: deps.enrollment, ...(deps.mesh ? { mesh: deps.mesh } : {}) }));
+  void app.register(
+    enrollmentRoutes({
+      pool: deps.pool, settings: deps.enrollment, ...(deps.mesh ? { mesh: deps.mesh } : {}),
+      ...(deps.enrollmentThrottle ? { throttle: deps.enrollmentThrottle } : {}),
+    }),
+  );
   void app.register(managementRoutes({ pool: deps.pool, ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}) }), {
     prefix: '/:project_id/v1/management',
   });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { generateSigningKeyPair } from '../../services/protocol/signing.js';
 import { buildApp } from '../../services/router/app.js';
+import { createFailureThrottle } from '../../services/router/enrollment/failure-throttle.js';
 import { ensureBootstrap } from '../../services/router/store/bootstrap.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -23,7 +24,10 @@ describe('join keys and enrollment', () => {
     db = await createTestDatabase();
     pool = createPool({ connectionString: db.url, max: 30, logger: silentLogger() });
     acme = await seedProject(pool, 'acme');
-    app = buildApp({ logger: logs.logger, pool, enrollment: settings, mesh: { agentEnrolled: () => undefined, agentRevoked: (id) => revoked.push(id) } });
+    app = buildApp({
+      logger: logs.logger, pool, enrollment: settings, mesh: { agentEnrolled: () => undefined, agentRevoked: (id) => revoked.push(id) },
+      enrollmentThrottle: createFailureThrottle({ limit: 1_000, windowMs: 60_000 }),
+    });
   });
   afterAll(async () => {
     await app.close();
@@ -181,6 +185,18 @@ describe('join keys and enrollment', () => {
     await ensureBootstrap(pool, plan);
     expect((await enroll(enrollBody(`xjk_${secret}`, 'xem-provisioned'))).statusCode).toBe(201);
     expect((await enroll(enrollBody(`xjk_${secret}`, 'xem-provisioned-2'))).statusCode).toBe(401);
+  });
+
+  it('makes an address that keeps presenting bad join keys wait (429 with Retry-After)', async () => {
+    const strictApp = buildApp({ logger: silentLogger(), pool, enrollment: settings, enrollmentThrottle: createFailureThrottle({ limit: 3, windowMs: 60_000 }) });
+    const attempt = (remoteAddress: string) => strictApp.inject({ method: 'POST', url: '/v1/enroll', remoteAddress, payload: enrollBody(`xjk_${randomBytes(32).toString('base64url')}`) });
+    for (let i = 0; i < 3; i++) expect((await attempt('10.9.9.9')).statusCode).toBe(401);
+    const limited = await attempt('10.9.9.9');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json().error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error', retry_after: expect.any(Number), retry_strategy: { type: 'exponential_backoff' } });
+    expect((await attempt('10.8.8.8')).statusCode).toBe(401);
+    await strictApp.close();
   });
 
   it('never logs join keys, tokens or API keys', async () => {

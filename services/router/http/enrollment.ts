@@ -3,6 +3,7 @@ import Type, { type Static } from 'typebox';
 import { curveKeyBytes, isCurveKey } from '../../protocol/curve-keys.js';
 import type { AgentKeys } from '../mesh/admission.js';
 import { enrollAgent, refreshAgentToken, type EnrollmentSettings } from '../enrollment/enroll.js';
+import { createFailureThrottle, type FailureThrottle } from '../enrollment/failure-throttle.js';
 import type { Pool } from '../store/pool.js';
 import { bearerToken } from './auth.js';
 import { ApiError } from './errors.js';
@@ -26,12 +27,18 @@ export interface MeshHooks {
 }
 
 /** `POST /v1/enroll` (join key → agent id and token) and `POST /v1/enroll/refresh` (token → token). */
-export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings; mesh?: MeshHooks }) {
+export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings; mesh?: MeshHooks; throttle?: FailureThrottle }) {
+  const throttle = deps.throttle ?? createFailureThrottle({ limit: 20, windowMs: 60_000 });
   return async function register(app: FastifyInstance): Promise<void> {
     app.post<{ Body: Static<typeof EnrollBody> }>('/v1/enroll', { schema: { body: EnrollBody } }, async (request, reply) => {
+      const wait = throttle.retryAfter(request.ip);
+      if (wait > 0) throw ApiError.rateLimited(wait, 'Too many refused enrollments from this address; retry later');
       if (!isCurveKey(request.body.curve_public_key)) throw new ApiError('invalid_body', 'curve_public_key is not a Z85 CURVE key', 'curve_public_key');
       const outcome = await enrollAgent(deps.pool, deps.settings, request.body, request.ip);
-      if (!outcome.ok) throw new ApiError('enrollment_denied');
+      if (!outcome.ok) {
+        throttle.recordFailure(request.ip);
+        throw new ApiError('enrollment_denied');
+      }
       deps.mesh?.agentEnrolled(
         {
           id: outcome.agentId, project_id: outcome.projectId, role: request.body.role,

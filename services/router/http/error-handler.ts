@@ -18,6 +18,11 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     const { status, body } = toResponse(error);
+    if (error instanceof ApiError && error.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(error.retryAfterSeconds));
+      body.error.retry_after = error.retryAfterSeconds;
+      body.error.retry_strategy = { type: 'exponential_backoff', initial_delay_ms: error.retryAfterSeconds * 1_000, max_delay_ms: 60_000, multiplier: 2, jitter: 'full' };
+    }
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.error.code }, 'request rejected');
     return reply.status(status).send(body);

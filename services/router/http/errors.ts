@@ -15,6 +15,7 @@ export const errorCatalog = {
   api_key_not_found: { status: 404, type: 'invalid_request_error', message: 'No such API key in this project' },
   join_key_not_found: { status: 404, type: 'invalid_request_error', message: 'No such join key in this project' },
   agent_not_found: { status: 404, type: 'invalid_request_error', message: 'No such agent in this project' },
+  rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests; retry later' },
   api_key_not_rotatable: { status: 409, type: 'invalid_request_error', message: 'Only a live key that was not rotated yet can be rotated' },
   payload_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'Unsupported content type' },
@@ -28,13 +29,23 @@ export const errorCatalog = {
 
 export type ErrorCode = keyof typeof errorCatalog;
 
+export interface RetryStrategy {
+  type: 'exponential_backoff';
+  initial_delay_ms: number;
+  max_delay_ms: number;
+  multiplier: number;
+  jitter: 'full';
+}
+
 export interface ErrorEnvelope {
-  error: { message: string; type: string; code: string; param: string | null; retry_after?: number };
+  error: { message: string; type: string; code: string; param: string | null; retry_after?: number; retry_strategy?: RetryStrategy };
 }
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly statusCode: number;
+  /** For 429s: seconds until a retry can succeed (also sent as Retry-After). */
+  retryAfterSeconds?: number;
 
   constructor(
     readonly code: ErrorCode,
@@ -43,6 +54,12 @@ export class ApiError extends Error {
   ) {
     super(message ?? errorCatalog[code].message);
     this.statusCode = errorCatalog[code].status;
+  }
+
+  static rateLimited(retryAfterSeconds: number, message?: string): ApiError {
+    const error = new ApiError('rate_limited', message);
+    error.retryAfterSeconds = retryAfterSeconds;
+    return error;
   }
 }
 
