@@ -8,6 +8,7 @@ import { generateSigningKeyPair } from '../../services/protocol/signing.js';
 import { migrate } from '../../services/router/store/migrate.js';
 import { startEmbeddedServer } from '../helpers/embedded-server.js';
 import { silentLogger } from '../helpers/logger.js';
+import { LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv } from '../helpers/processes.js';
 import { withDatabase, withPgClient } from '../helpers/pg-admin.js';
 import { round, type Figures } from './report.js';
 
@@ -70,18 +71,12 @@ async function startRouter(databaseUrl: string) {
     cwd: REPO_ROOT,
     stdio: ['ignore', process.env['XEROTIER_BENCH_ROUTER_LOG'] ? openSync(process.env['XEROTIER_BENCH_ROUTER_LOG'], 'w') : 'ignore', 'inherit', 'ipc'],
     env: {
-      ...process.env, XEROTIER_DATABASE_URL: databaseUrl, XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'), XEROTIER_ROUTER_CURVE_SECRET_KEY: generateCurveKeyPair().secretKey,
-      XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
-      XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*', XEROTIER_LOG_LEVEL: 'warning', XEROTIER_DATABASE_POOL_MAX: '30',
+      ...process.env, ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: databaseUrl, XEROTIER_LOG_LEVEL: 'warning', XEROTIER_DATABASE_POOL_MAX: '30',
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(INTERVAL_MS), XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(INTERVAL_MS * 3),
       XEROTIER_BOOTSTRAP_PROJECT: 'bench', XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(adminSecret).digest('hex'),
     },
   });
-  const listening = await new Promise<{ http_url: string; mesh_endpoint: string; metrics_url: string }>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as { http_url: string; mesh_endpoint: string; metrics_url: string }));
-    child.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
-  });
+  const listening = await nextMessage<{ http_url: string; mesh_endpoint: string; metrics_url: string }>(child);
   const adminKey = `xero_bench_${adminSecret}`;
   const projects = await withPgClient(databaseUrl, (client) => client.query<{ id: string }>("SELECT id FROM projects WHERE slug = 'bench'"));
   const routerKey = await fetchRouterKey(listening.http_url, adminKey, projects.rows[0]!.id);

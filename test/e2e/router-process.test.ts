@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { cleanEnv, httpStatus, spawnGroup, waitFor } from '../helpers/processes.js';
+import { cleanEnv, httpStatus, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, waitFor } from '../helpers/processes.js';
 
 const ROUTER = ['--import', 'tsx', 'services/router/main.ts'];
 
@@ -25,16 +23,10 @@ describe('router process', () => {
   });
 
   it('serves until SIGTERM, then drains and exits 0 without logging its secrets', async () => {
-    const key = randomBytes(32).toString('hex');
-    const signing = randomBytes(32).toString('hex');
-    const curve = generateCurveKeyPair().secretKey;
-    const env = cleanEnv({
-      XEROTIER_DATABASE_URL: db.url, XEROTIER_COMPLETION_ENCRYPTION_KEY: key, XEROTIER_TOKEN_SIGNING_KEY: signing, XEROTIER_ROUTER_CURVE_SECRET_KEY: curve,
-      XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
-      XEROTIER_LOG_LEVEL: 'debug', XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
-    });
+    const secrets = routerSecretsEnv();
+    const env = cleanEnv({ ...secrets, ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_LOG_LEVEL: 'debug' });
     const run = spawnGroup(process.execPath, ROUTER, env, true);
-    const listening = await new Promise<Record<string, string>>((resolve) => run.child.once('message', (message) => resolve(message as Record<string, string>)));
+    const listening = await nextMessage<Record<string, string>>(run.child);
     expect(await waitFor('readyz', 10_000, async () => ((await httpStatus(`${listening['http_url']}/readyz`)) === 200 ? 200 : undefined))).toBe(200);
     expect(await httpStatus(listening['metrics_url']!)).toBe(200);
     run.child.kill('SIGTERM');
@@ -44,7 +36,7 @@ describe('router process', () => {
     expect(logs).toContain('"resource":"database pool"');
     const password = new URL(db.url).password;
     if (password) expect(logs).not.toContain(password);
-    for (const secret of [key, signing, curve]) expect(logs).not.toContain(secret);
+    for (const secret of Object.values(secrets)) expect(logs).not.toContain(secret);
   });
 
   it('applies migrations with the migrate command and needs only the database URL for it', async () => {

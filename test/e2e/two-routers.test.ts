@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../services/agent/agent.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
-import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { bearer } from '../helpers/fixtures.js';
 import { silentLogger } from '../helpers/logger.js';
-import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
 
 interface RouterProcess {
   run: Spawned;
@@ -27,15 +26,12 @@ describe('two router processes on one database', () => {
     db = await createTestDatabase();
     // Replicas share their keys, as a deployment hands the same secrets to every replica.
     const shared = {
-      XEROTIER_DATABASE_URL: db.url, XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'), XEROTIER_ROUTER_CURVE_SECRET_KEY: generateCurveKeyPair().secretKey,
-      XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
-      XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*', XEROTIER_BOOTSTRAP_PROJECT: 'acme',
+      ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_BOOTSTRAP_PROJECT: 'acme',
       XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
     };
     for (let i = 0; i < 2; i++) {
       const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/router/main.ts'], cleanEnv(shared), true);
-      const listening = await new Promise<{ http_url: string }>((resolve) => run.child.once('message', (message) => resolve(message as { http_url: string })));
+      const listening = await nextMessage<{ http_url: string }>(run.child);
       routers.push({ run, url: listening.http_url });
     }
   });

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 
 /** The environment minus every XEROTIER_* variable (a new user's shell), plus overrides. */
@@ -50,4 +52,27 @@ export async function httpStatus(url: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Fresh router secrets, as a deployment would hand them to every replica. */
+export function routerSecretsEnv(): Record<string, string> {
+  return {
+    XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
+    XEROTIER_ROUTER_CURVE_SECRET_KEY: generateCurveKeyPair().secretKey,
+  };
+}
+
+/** A router on loopback with every port picked by the kernel. */
+export const LOOPBACK_ROUTER_ENV: Readonly<Record<string, string>> = {
+  XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
+  XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
+};
+
+/** The next IPC message of a child (services report `listening` this way). */
+export function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve(message as T));
+    child.once('exit', (code) => reject(new Error(`process exited with ${code} before reporting`)));
+  });
 }

@@ -2,6 +2,7 @@ import { curveKeyBytes } from '../../protocol/curve-keys.js';
 import type { AgentTokens } from '../auth/agent-tokens.js';
 import { joinKeyHash } from '../auth/secrets.js';
 import { announceAgentChange } from '../mesh/agent-changes.js';
+import type { AgentKeys } from '../mesh/admission.js';
 import { recordAgentEvent } from '../store/agent-events.js';
 import { findAgentById, insertAgent, supersedeAgents } from '../store/agents.js';
 import { withTransaction } from '../store/db.js';
@@ -26,7 +27,16 @@ export interface EnrollmentSettings {
 }
 
 export type EnrollmentOutcome =
-  | { readonly ok: true; readonly agentId: string; readonly projectId: string; readonly superseded: readonly string[]; readonly token: string; readonly expiresAt: Date }
+  | {
+      readonly ok: true;
+      readonly agentId: string;
+      readonly projectId: string;
+      /** What the mesh needs to admit the new agent. */
+      readonly keys: AgentKeys;
+      readonly superseded: readonly string[];
+      readonly token: string;
+      readonly expiresAt: Date;
+    }
   | { readonly ok: false };
 
 /**
@@ -42,13 +52,14 @@ export async function enrollAgent(pool: Pool, settings: EnrollmentSettings, requ
   }
   const agentId = newId('agt');
   const curveKey = Buffer.from(curveKeyBytes(request.curve_public_key));
+  const signingKey = Buffer.from(request.signing_public_key, 'hex');
   const enrolled = await withTransaction(pool, async (client) => {
     const key = await consumeJoinKey(client, hash, request.role, agentId);
     if (!key) return undefined;
     const superseded = await supersedeAgents(client, key.project_id, request.registration_name, curveKey);
     await insertAgent(client, {
       id: agentId, projectId: key.project_id, role: request.role, registrationName: request.registration_name, region: key.region,
-      joinKeyId: key.id, signingPublicKey: Buffer.from(request.signing_public_key, 'hex'), curvePublicKey: curveKey, manifest: request.manifest ?? null,
+      joinKeyId: key.id, signingPublicKey: signingKey, curvePublicKey: curveKey, manifest: request.manifest ?? null,
     });
     for (const old of superseded) {
       await recordAgentEvent(client, { projectId: key.project_id, agentId: old, event: 'superseded', detail: { by: agentId } });
@@ -67,7 +78,8 @@ export async function enrollAgent(pool: Pool, settings: EnrollmentSettings, requ
     return { ok: false };
   }
   const { token, expiresAt } = await settings.tokens.issue({ agentId, projectId: enrolled.projectId, role: request.role });
-  return { ok: true, agentId, projectId: enrolled.projectId, superseded: enrolled.superseded, token, expiresAt };
+  const keys: AgentKeys = { id: agentId, project_id: enrolled.projectId, role: request.role, curve_public_key: curveKey, signing_public_key: signingKey };
+  return { ok: true, agentId, projectId: enrolled.projectId, keys, superseded: enrolled.superseded, token, expiresAt };
 }
 
 /** A fresh token for a live agent holding a valid one; undefined when refused. */

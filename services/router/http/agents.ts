@@ -6,7 +6,7 @@ import { findAgent, listAgents, revokeAgent, type AgentRecord } from '../store/a
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { idParams, listResponse, PageQuery, pageLimit, type Page } from './schemas.js';
+import { idParams, PageQuery, pagedList, type Page } from './schemas.js';
 
 const AgentParams = idParams('agt');
 type AgentParams = Static<typeof AgentParams>;
@@ -36,11 +36,9 @@ export interface AgentRouteDependencies {
 /** `/:project_id/v1/management/agents`: list, show, events, revoke-credentials. */
 export function agentRoutes(deps: AgentRouteDependencies) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get<{ Querystring: Page }>('/agents', { schema: { querystring: PageQuery } }, async (request) => {
-      const limit = pageLimit(request.query);
-      const rows = await listAgents(deps.pool, projectOf(request).id, { limit: limit + 1, ...(request.query.after ? { after: request.query.after } : {}) });
-      return listResponse(rows.map(agentView), limit);
-    });
+    app.get<{ Querystring: Page }>('/agents', { schema: { querystring: PageQuery } }, async (request) =>
+      pagedList(request.query, (page) => listAgents(deps.pool, projectOf(request).id, page), agentView),
+    );
 
     app.get<{ Params: AgentParams }>('/agents/:id', { schema: { params: AgentParams } }, async (request) => {
       const agent = await findAgent(deps.pool, projectOf(request).id, request.params.id);

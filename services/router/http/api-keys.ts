@@ -7,7 +7,7 @@ import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { idParams, listResponse, PageQuery, pageLimit, strict, type Page } from './schemas.js';
+import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
 
 const MAX_LIFETIME_S = 5 * 365 * 24 * 3600;
 const DEFAULT_GRACE_S = 24 * 3600;
@@ -56,11 +56,9 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
       return reply.status(201).send({ ...apiKeyView(key), key: minted.token });
     });
 
-    app.get<{ Querystring: Page }>('/api-keys', { schema: { querystring: PageQuery } }, async (request) => {
-      const limit = pageLimit(request.query);
-      const rows = await listApiKeys(deps.pool, projectOf(request).id, { limit: limit + 1, ...(request.query.after ? { after: request.query.after } : {}) });
-      return listResponse(rows.map((row) => apiKeyView(row)), limit);
-    });
+    app.get<{ Querystring: Page }>('/api-keys', { schema: { querystring: PageQuery } }, async (request) =>
+      pagedList(request.query, (page) => listApiKeys(deps.pool, projectOf(request).id, page), (row) => apiKeyView(row)),
+    );
 
     app.get<{ Params: KeyParams }>('/api-keys/:id', { schema: { params: KeyParams } }, async (request) => {
       const key = await findApiKey(deps.pool, projectOf(request).id, request.params.id);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { curveKeyBytes, isCurveKey } from '../../protocol/curve-keys.js';
+import { isCurveKey } from '../../protocol/curve-keys.js';
 import type { AgentKeys } from '../mesh/admission.js';
 import { enrollAgent, refreshAgentToken, type EnrollmentSettings } from '../enrollment/enroll.js';
 import { createFailureThrottle, type FailureThrottle } from '../enrollment/failure-throttle.js';
@@ -39,13 +39,7 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
         throttle.recordFailure(request.ip);
         throw new ApiError('enrollment_denied');
       }
-      deps.mesh?.agentEnrolled(
-        {
-          id: outcome.agentId, project_id: outcome.projectId, role: request.body.role,
-          curve_public_key: Buffer.from(curveKeyBytes(request.body.curve_public_key)), signing_public_key: Buffer.from(request.body.signing_public_key, 'hex'),
-        },
-        outcome.superseded,
-      );
+      deps.mesh?.agentEnrolled(outcome.keys, outcome.superseded);
       request.log.info({ agent_id: outcome.agentId, project_id: outcome.projectId, superseded: outcome.superseded }, 'agent enrolled');
       return reply.status(201).send({
         agent_id: outcome.agentId,

@@ -6,7 +6,7 @@ import { findJoinKey, insertJoinKey, listJoinKeys, revokeJoinKey, type JoinKeyRe
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { idParams, listResponse, PageQuery, pageLimit, strict, type Page } from './schemas.js';
+import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
 
 const DEFAULT_TTL_S = 30 * 60;
 
@@ -60,11 +60,9 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
       return reply.status(201).send({ ...joinKeyView(key), key: minted.token });
     });
 
-    app.get<{ Querystring: Page }>('/join-keys', { schema: { querystring: PageQuery } }, async (request) => {
-      const limit = pageLimit(request.query);
-      const rows = await listJoinKeys(deps.pool, projectOf(request).id, { limit: limit + 1, ...(request.query.after ? { after: request.query.after } : {}) });
-      return listResponse(rows.map((row) => joinKeyView(row)), limit);
-    });
+    app.get<{ Querystring: Page }>('/join-keys', { schema: { querystring: PageQuery } }, async (request) =>
+      pagedList(request.query, (page) => listJoinKeys(deps.pool, projectOf(request).id, page), (row) => joinKeyView(row)),
+    );
 
     app.get<{ Params: JoinKeyParams }>('/join-keys/:id', { schema: { params: JoinKeyParams } }, async (request) => {
       const key = await findJoinKey(deps.pool, projectOf(request).id, request.params.id);

@@ -27,12 +27,25 @@ export interface Page {
   after?: string;
 }
 
-export function pageLimit(page: Page): number {
+function pageLimit(page: Page): number {
   return page.limit === undefined ? 20 : Number(page.limit);
 }
 
-/** A cursor page: one more row is fetched than shown to learn whether another page exists. */
-export function listResponse<T extends { id: string }>(rows: readonly T[], limit: number) {
+/**
+ * A cursor page for a list endpoint: one more row is fetched than shown to learn whether another
+ * page exists.
+ */
+export async function pagedList<R, V extends { id: string }>(
+  query: Page,
+  fetch: (page: { limit: number; after?: string }) => Promise<R[]>,
+  view: (row: R) => V,
+) {
+  const limit = pageLimit(query);
+  const rows = await fetch({ limit: limit + 1, ...(query.after ? { after: query.after } : {}) });
+  return listResponse(rows.map(view), limit);
+}
+
+function listResponse<T extends { id: string }>(rows: readonly T[], limit: number) {
   const data = rows.slice(0, limit);
   return { object: 'list' as const, data, has_more: rows.length > limit, next_cursor: rows.length > limit ? (data[data.length - 1]?.id ?? null) : null };
 }

@@ -13,7 +13,6 @@ import { createSendQueue } from './send-queue.js';
 import { MESH_ZAP_DOMAIN } from './zap.js';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
-const AGENT_VERSIONLESS_TYPES = new Set<FrameType>(['hello']);
 
 /** Handles one verified, de-duplicated frame from a bound agent; returns the ack outcome. */
 export type FrameHandler = (agent: AdmittedAgent, frame: AnyFrame) => Promise<{ status: 'ok' | 'rejected'; reason?: string; sendManifest?: boolean }>;
@@ -149,7 +148,7 @@ async function onHello(context: Context, frame: Frame<'hello'>, routingId: numbe
 async function onAgentFrame(context: Context, frame: AnyFrame, routingId: number): Promise<void> {
   const { options, state } = context;
   const agentId = state.connections.agentOf(routingId);
-  if (agentId === undefined || AGENT_VERSIONLESS_TYPES.has(frame.type)) {
+  if (agentId === undefined) {
     state.stats.dropped.unbound += 1;
     complain(context, routingId, { type: frame.type }, 'frame on a connection not bound to an agent');
     return;
