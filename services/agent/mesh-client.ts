@@ -1,9 +1,10 @@
-import { Client } from 'zeromq/draft.js';
+import { Dealer } from 'zeromq';
 import type { FrameCodec } from '../protocol/codec.js';
 import type { CurveKeyPair } from '../protocol/curve-keys.js';
 import { isProtocolError } from '../protocol/errors.js';
 import type { FrameBody, FrameType } from '../protocol/frame-bodies.js';
 import { makeFrame, type AnyFrame, type Frame } from '../protocol/frame.js';
+import { meshRoutingId } from '../protocol/routing-id.js';
 import { signFrame, type SigningKeyPair } from '../protocol/signing.js';
 import type { Logger } from '../runtime/logger.js';
 
@@ -32,43 +33,59 @@ export interface MeshClient {
   close(): void;
 }
 
+const BIND_DEADLINE_MS = 10_000;
+
+/** Transport settings of an agent's mesh socket (exported so the mesh benchmark's agents match). */
+export const MESH_SOCKET_OPTIONS = {
+  reconnectInterval: 250,
+  reconnectMaxInterval: 30_000,
+  // Finds a router that vanished without closing the connection; a lost RST is rare, and each
+  // ping costs the router a CURVE box, so this is slow on purpose.
+  heartbeatInterval: 20_000,
+  heartbeatTimeout: 60_000,
+  handshakeInterval: 10_000,
+  maxMessageSize: 2 * 1024 * 1024,
+  linger: 0,
+} as const;
+
 /**
- * The agent's end of the mesh: a draft ZeroMQ Client over CURVE that reconnects with backoff up
- * to 30 s and proves its identity after every handshake (hello → challenge → signed hello →
- * welcome). Only one send may be pending on a zeromq.js socket, so sends are chained.
+ * The agent's end of the mesh: a ZeroMQ DEALER over CURVE that proves its identity after every
+ * handshake (hello → challenge → signed hello → welcome). Its routing id is fresh per socket
+ * (routing-id.ts). libzmq reconnects a socket by itself but keeps its routing id, and a router
+ * that has not yet noticed the old connection die ignores the new one; so when a connection
+ * drops, or a handshake is not followed by a welcome in time, the socket is replaced with a new
+ * one under a new id, with backoff up to 30 s.
  */
 export function startMeshClient(options: MeshClientOptions): MeshClient {
-  const socket = new Client({
-    curveServerKey: options.routerCurvePublicKey,
-    curvePublicKey: options.curve.publicKey,
-    curveSecretKey: options.curve.secretKey,
-    reconnectInterval: 250,
-    reconnectMaxInterval: 30_000,
-    heartbeatInterval: 5_000,
-    heartbeatTimeout: 15_000,
-    handshakeInterval: 10_000,
-    maxMessageSize: 2 * 1024 * 1024,
-    linger: 0,
-  });
-  const state = { bound: false, closed: false, reenrollReported: false, lastHandshakeComplaint: 0 };
+  const state: State = { socket: undefined, bound: false, closed: false, reenrollReported: false, lastHandshakeComplaint: 0, backoffMs: 250, timer: undefined };
   let tail: Promise<unknown> = Promise.resolve();
   const sendRaw = (frame: Frame): Promise<boolean> => {
     const bytes = options.codec.encode(signFrame(frame, options.signing));
-    const result = tail.then(() => socket.send(bytes)).then(() => true, () => false);
+    const socket = state.socket;
+    const result = tail.then(() => (socket && !socket.closed ? socket.send(bytes) : Promise.reject(new Error('no socket')))).then(() => true, () => false);
     tail = result;
     return result;
   };
-  const hello = (nonce?: string) =>
-    sendRaw(makeFrame('hello', { agent_id: options.agentId, role: options.role, agent_version: options.agentVersion, ...(nonce ? { nonce } : {}) }));
-  const reenroll = (reason: string) => {
-    if (state.reenrollReported) return;
-    state.reenrollReported = true;
-    options.onReenrollRequired(reason);
+  const peer: Peer = {
+    hello: (nonce) => sendRaw(makeFrame('hello', { agent_id: options.agentId, role: options.role, agent_version: options.agentVersion, ...(nonce ? { nonce } : {}) })),
+    reenroll(reason) {
+      if (state.reenrollReported) return;
+      state.reenrollReported = true;
+      options.onReenrollRequired(reason);
+    },
+    replace(why) {
+      if (state.closed || state.timer) return;
+      options.logger.info({ reason: why, retry_in_ms: state.backoffMs }, 'replacing the mesh connection');
+      state.bound = false;
+      state.socket?.close();
+      state.timer = setTimeout(() => {
+        state.timer = undefined;
+        connect(options, state, peer);
+      }, state.backoffMs);
+      state.backoffMs = Math.min(30_000, state.backoffMs * 2);
+    },
   };
-
-  socket.connect(options.endpoint);
-  void watchEvents(socket, options, state, hello, reenroll);
-  void receiveLoop(socket, options, state, hello, reenroll);
+  connect(options, state, peer);
 
   return {
     send: (type, body, sendOptions) => sendRaw(makeFrame(type, body, sendOptions?.id ? { id: sendOptions.id } : {})),
@@ -77,34 +94,69 @@ export function startMeshClient(options: MeshClientOptions): MeshClient {
     },
     close() {
       state.closed = true;
-      socket.close();
+      clearTimeout(state.timer);
+      state.socket?.close();
     },
   };
 }
 
-type State = { bound: boolean; closed: boolean; reenrollReported: boolean; lastHandshakeComplaint: number };
+interface State {
+  socket: Dealer | undefined;
+  bound: boolean;
+  closed: boolean;
+  reenrollReported: boolean;
+  lastHandshakeComplaint: number;
+  backoffMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
 
-async function watchEvents(socket: Client, options: MeshClientOptions, state: State, hello: (nonce?: string) => Promise<boolean>, reenroll: (reason: string) => void) {
+interface Peer {
+  hello(nonce?: string): Promise<boolean>;
+  reenroll(reason: string): void;
+  replace(why: string): void;
+}
+
+function connect(options: MeshClientOptions, state: State, peer: Peer): void {
+  const socket = new Dealer({
+    ...MESH_SOCKET_OPTIONS,
+    routingId: meshRoutingId(options.agentId),
+    curveServerKey: options.routerCurvePublicKey,
+    curvePublicKey: options.curve.publicKey,
+    curveSecretKey: options.curve.secretKey,
+  });
+  state.socket = socket;
+  socket.connect(options.endpoint);
+  void watchEvents(socket, options, state, peer);
+  void receiveLoop(socket, options, state, peer);
+}
+
+async function watchEvents(socket: Dealer, options: MeshClientOptions, state: State, peer: Peer) {
+  let deadline: NodeJS.Timeout | undefined;
   try {
     for await (const event of socket.events) {
       if (event.type === 'handshake') {
         state.bound = false;
-        await hello();
+        await peer.hello();
+        clearTimeout(deadline);
+        deadline = setTimeout(() => !state.bound && state.socket === socket && peer.replace('no welcome after the handshake'), BIND_DEADLINE_MS);
       } else if (event.type === 'disconnect') {
         state.bound = false;
+        peer.replace('connection lost');
       } else if (event.type === 'handshake:error:auth' && (event.error as { status?: number }).status === 400) {
-        reenroll('the router refused this agent\'s CURVE key (not enrolled or revoked)');
+        peer.reenroll('the router refused this agent\'s CURVE key (not enrolled or revoked)');
       } else if (event.type.startsWith('handshake:error') && Date.now() - state.lastHandshakeComplaint > 60_000) {
         state.lastHandshakeComplaint = Date.now();
         options.logger.warning({ endpoint: options.endpoint, event: event.type }, 'mesh handshake failing: is the router CURVE key right? retrying with backoff');
       }
     }
   } catch (error) {
-    if (!state.closed) options.logger.error({ err: error }, 'mesh event loop failed');
+    if (!socket.closed) options.logger.error({ err: error }, 'mesh event loop failed');
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
-async function receiveLoop(socket: Client, options: MeshClientOptions, state: State, hello: (nonce?: string) => Promise<boolean>, reenroll: (reason: string) => void) {
+async function receiveLoop(socket: Dealer, options: MeshClientOptions, state: State, peer: Peer) {
   try {
     for await (const [message] of socket) {
       let frame: AnyFrame;
@@ -115,14 +167,15 @@ async function receiveLoop(socket: Client, options: MeshClientOptions, state: St
         options.logger.warning({ code: error.code }, 'dropped a malformed frame from the router');
         continue;
       }
-      if (frame.type === 'challenge') await hello(frame.body.nonce);
+      if (frame.type === 'challenge') await peer.hello(frame.body.nonce);
       else if (frame.type === 'welcome') {
         state.bound = true;
+        state.backoffMs = 250;
         options.onBound(frame.body);
-      } else if (frame.type === 'lease.revoked') reenroll(`the router revoked this agent: ${frame.body.reason}`);
+      } else if (frame.type === 'lease.revoked') peer.reenroll(`the router revoked this agent: ${frame.body.reason}`);
       else options.onFrame(frame);
     }
   } catch (error) {
-    if (!state.closed) options.logger.error({ err: error }, 'mesh receive loop failed');
+    if (!socket.closed) options.logger.error({ err: error }, 'mesh receive loop failed');
   }
 }

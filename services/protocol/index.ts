@@ -7,3 +7,4 @@ export * from './frame-bodies.js';
 export * from './frame.js';
 export * from './codec.js';
 export * from './signing.js';
+export * from './routing-id.js';

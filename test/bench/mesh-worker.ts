@@ -1,11 +1,14 @@
-import { Client } from 'zeromq/draft.js';
+import { context, Dealer } from 'zeromq';
+import { MESH_SOCKET_OPTIONS } from '../../services/agent/mesh-client.js';
 import { createFrameCodec } from '../../services/protocol/codec.js';
 import { makeFrame, type AnyFrame, type Frame } from '../../services/protocol/frame.js';
+import { meshRoutingId } from '../../services/protocol/routing-id.js';
 import { signFrame, signingKeyPairFromSeed } from '../../services/protocol/signing.js';
 
 /**
- * One process holding many simulated agents (a CURVE Client socket each): bind with the signed
- * HELLO handshake, then renew the lease every intervalMs. Reports bound agents and acks over IPC.
+ * One process holding many simulated agents (a CURVE DEALER socket each): bind with the signed
+ * HELLO handshake, then renew the lease every intervalMs. Its agents arrive over IPC; it reports
+ * bound agents and acks the same way.
  */
 interface SimulatedAgent {
   agent_id: string;
@@ -19,15 +22,14 @@ interface WorkerInput {
   agents: SimulatedAgent[];
 }
 
-const input = JSON.parse(process.env['XEROTIER_BENCH_WORKER'] ?? '{}') as WorkerInput;
 const codec = createFrameCodec();
 let bound = 0;
 let acks = 0;
 const hash = 'ab'.repeat(32);
 
-function run(agent: SimulatedAgent): void {
+function run(input: WorkerInput, agent: SimulatedAgent): void {
   const signing = signingKeyPairFromSeed(Buffer.from(agent.signing_seed, 'hex'));
-  const socket = new Client({ curveServerKey: input.routerKey, curvePublicKey: agent.curve.publicKey, curveSecretKey: agent.curve.secretKey, linger: 0, reconnectInterval: 500 });
+  const socket = new Dealer({ ...MESH_SOCKET_OPTIONS, routingId: meshRoutingId(agent.agent_id), curveServerKey: input.routerKey, curvePublicKey: agent.curve.publicKey, curveSecretKey: agent.curve.secretKey });
   let tail: Promise<unknown> = Promise.resolve();
   const send = (frame: Frame) => {
     const bytes = codec.encode(signFrame(frame, signing));
@@ -49,6 +51,10 @@ function run(agent: SimulatedAgent): void {
   })();
 }
 
-for (const agent of input.agents) run(agent);
+process.once('message', (input: WorkerInput) => {
+  // libzmq's default context holds at most 1,023 sockets; a worker may simulate more agents.
+  context.maxSockets = input.agents.length + 64;
+  for (const agent of input.agents) run(input, agent);
+});
 setInterval(() => process.send?.({ bound, acks }), 500);
 process.on('disconnect', () => process.exit(0));

@@ -12,17 +12,28 @@ import { LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv } from '../helpers/p
 import { withDatabase, withPgClient } from '../helpers/pg-admin.js';
 import { round, type Figures } from './report.js';
 
-const AGENTS = Number(process.env['XEROTIER_BENCH_AGENTS'] ?? 1_000);
-const WORKERS = Number(process.env['XEROTIER_BENCH_WORKERS'] ?? 4);
-const INTERVAL_MS = Number(process.env['XEROTIER_BENCH_INTERVAL_MS'] ?? 1_000);
-const WINDOW_MS = 10_000;
+export interface MeshBenchShape {
+  readonly agents: number;
+  readonly workers: number;
+  readonly intervalMs: number;
+}
+
+/** `mesh`: 1,000 agents renewing every second. `mesh-10k`: the 10,000-agent target at the router's default 10 s interval. */
+export const MESH_SHAPES: Readonly<Record<'mesh' | 'mesh-10k', MeshBenchShape>> = {
+  mesh: { agents: 1_000, workers: 4, intervalMs: 1_000 },
+  'mesh-10k': { agents: 10_000, workers: 8, intervalMs: 10_000 },
+};
 
 /**
  * Agents held by one router process: N simulated agents in a few worker processes bind over
- * CURVE with signed HELLOs and renew leases every INTERVAL_MS; the router's CPU and RSS are read
- * from /proc over a steady window.
+ * CURVE with signed HELLOs and renew leases every intervalMs; the router's CPU and RSS are read
+ * from /proc over a steady window. XEROTIER_BENCH_AGENTS / _WORKERS / _INTERVAL_MS override.
  */
-export async function runMeshBench(): Promise<Figures> {
+export async function runMeshBench(shape: MeshBenchShape = MESH_SHAPES.mesh): Promise<Figures> {
+  const count = Number(process.env['XEROTIER_BENCH_AGENTS'] ?? shape.agents);
+  const workerCount = Number(process.env['XEROTIER_BENCH_WORKERS'] ?? shape.workers);
+  const intervalMs = Number(process.env['XEROTIER_BENCH_INTERVAL_MS'] ?? shape.intervalMs);
+  const windowMs = Math.max(10_000, 2 * intervalMs);
   const server = process.env['XEROTIER_TEST_DATABASE_URL'] ? undefined : await startEmbeddedServer();
   const serverUrl = process.env['XEROTIER_TEST_DATABASE_URL'] ?? server!.url;
   const database = `xbench_${randomBytes(4).toString('hex')}`;
@@ -31,29 +42,29 @@ export async function runMeshBench(): Promise<Figures> {
   const children: ChildProcess[] = [];
   try {
     await migrate({ databaseUrl, logger: silentLogger() });
-    const router = await startRouter(databaseUrl);
+    const router = await startRouter(databaseUrl, intervalMs);
     children.push(router.child);
     const rssBefore = rssKb(router.child.pid!);
-    const agents = await enrollAgents(router.url, router.adminKey, router.projectId);
-    const workers = startWorkers(router.meshEndpoint, router.routerKey, agents);
+    const agents = await enrollAgents(router.url, router.adminKey, router.projectId, count);
+    const workers = startWorkers(router.meshEndpoint, router.routerKey, agents, workerCount, intervalMs);
     children.push(...workers.map((worker) => worker.child));
-    await waitFor(() => workers.reduce((sum, worker) => sum + worker.bound, 0) >= AGENTS, 120_000);
-    await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS));
+    await waitFor(() => workers.reduce((sum, worker) => sum + worker.bound, 0), count, Math.max(120_000, count * 30), router.metricsUrl);
+    await new Promise((resolve) => setTimeout(resolve, 2 * intervalMs));
     const receivedStart = await framesReceived(router.metricsUrl);
     const cpuStart = cpuMicros(router.child.pid!);
     const acksStart = workers.reduce((sum, worker) => sum + worker.acks, 0);
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
     const cpu = cpuMicros(router.child.pid!) - cpuStart;
     const received = (await framesReceived(router.metricsUrl)) - receivedStart;
     const renewals = workers.reduce((sum, worker) => sum + worker.acks, 0) - acksStart;
     const held = workers.reduce((sum, worker) => sum + worker.bound, 0);
     return {
       agents_held: held,
-      renewal_interval_ms: INTERVAL_MS,
-      renewals_per_s: round(renewals / (WINDOW_MS / 1_000)),
-      router_frames_received_per_s: round(received / (WINDOW_MS / 1_000)),
+      renewal_interval_ms: intervalMs,
+      renewals_per_s: round(renewals / (windowMs / 1_000)),
+      router_frames_received_per_s: round(received / (windowMs / 1_000)),
       router_cpu_us_per_renewal: round(cpu / Math.max(1, renewals)),
-      router_cpu_share: round(cpu / (WINDOW_MS * 1_000), 3),
+      router_cpu_share: round(cpu / (windowMs * 1_000), 3),
       router_rss_kb_per_agent: round((rssKb(router.child.pid!) - rssBefore) / Math.max(1, held)),
     };
   } finally {
@@ -64,7 +75,7 @@ export async function runMeshBench(): Promise<Figures> {
   }
 }
 
-async function startRouter(databaseUrl: string) {
+async function startRouter(databaseUrl: string, intervalMs: number) {
   const adminSecret = randomBytes(32).toString('base64url');
   const profile = process.env['XEROTIER_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['XEROTIER_BENCH_PROFILE_DIR']}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'services/router/main.ts')], {
@@ -72,7 +83,7 @@ async function startRouter(databaseUrl: string) {
     stdio: ['ignore', process.env['XEROTIER_BENCH_ROUTER_LOG'] ? openSync(process.env['XEROTIER_BENCH_ROUTER_LOG'], 'w') : 'ignore', 'inherit', 'ipc'],
     env: {
       ...process.env, ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: databaseUrl, XEROTIER_LOG_LEVEL: 'warning', XEROTIER_DATABASE_POOL_MAX: '30',
-      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(INTERVAL_MS), XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(INTERVAL_MS * 3),
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(intervalMs), XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(intervalMs * 3),
       XEROTIER_BOOTSTRAP_PROJECT: 'bench', XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(adminSecret).digest('hex'),
     },
   });
@@ -89,9 +100,9 @@ async function fetchRouterKey(url: string, adminKey: string, projectId: string):
   return agent!.routerKey;
 }
 
-async function enrollAgents(url: string, adminKey: string, projectId: string) {
+async function enrollAgents(url: string, adminKey: string, projectId: string, count: number) {
   const agents: Awaited<ReturnType<typeof enrollBatch>> = [];
-  for (let start = 0; start < AGENTS; start += 50) agents.push(...(await enrollBatch(url, adminKey, projectId, Math.min(50, AGENTS - start), `a${start}`)));
+  for (let start = 0; start < count; start += 50) agents.push(...(await enrollBatch(url, adminKey, projectId, Math.min(50, count - start), `a${start}`)));
   return agents;
 }
 
@@ -116,24 +127,32 @@ async function post(url: string, body: unknown, token?: string): Promise<Record<
   return (await response.json()) as Record<string, unknown>;
 }
 
-function startWorkers(endpoint: string, routerKey: string, agents: { agent_id: string; curve: { publicKey: string; secretKey: string }; signing_seed: string }[]) {
-  const per = Math.ceil(agents.length / WORKERS);
-  return Array.from({ length: WORKERS }, (_, index) => {
+function startWorkers(endpoint: string, routerKey: string, agents: { agent_id: string; curve: { publicKey: string; secretKey: string }; signing_seed: string }[], workerCount: number, intervalMs: number) {
+  const per = Math.ceil(agents.length / workerCount);
+  return Array.from({ length: workerCount }, (_, index) => {
     const slice = agents.slice(index * per, (index + 1) * per);
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/bench/mesh-worker.ts')], {
       cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, XEROTIER_BENCH_WORKER: JSON.stringify({ endpoint, routerKey, intervalMs: INTERVAL_MS, agents: slice }) },
     });
+    // Over IPC, not the environment: thousands of agents' keys exceed the kernel's limit per variable.
+    child.send({ endpoint, routerKey, intervalMs, agents: slice });
     const worker = { child, bound: 0, acks: 0 };
     child.on('message', (message: { bound: number; acks: number }) => Object.assign(worker, message));
     return worker;
   });
 }
 
-async function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error('simulated agents did not all bind in time');
+/** Waits for every agent to bind, saying every 10 s how far it got and what ZAP decided. */
+async function waitFor(bound: () => number, count: number, timeoutMs: number, metricsUrl: string): Promise<void> {
+  const started = Date.now();
+  let said = started;
+  while (bound() < count) {
+    if (Date.now() - said >= 10_000) {
+      said = Date.now();
+      const zap = [...(await (await fetch(metricsUrl)).text()).matchAll(/^xerotier_mesh_zap_decisions\{[^}]*decision="(\w+)"[^}]*\} (\d+)/gm)].map((match) => `${match[1]}=${match[2]}`);
+      process.stderr.write(`mesh bench: ${bound()}/${count} agents bound after ${Math.round((said - started) / 1_000)} s (zap ${zap.join(' ')})\n`);
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`only ${bound()} of ${count} simulated agents bound in ${timeoutMs / 1_000} s`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

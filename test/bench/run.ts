@@ -1,19 +1,20 @@
 import { runCodecBench } from './codec.bench.js';
-import { runMeshBench } from './mesh.bench.js';
+import { MESH_SHAPES, runMeshBench } from './mesh.bench.js';
 import { writeResult, type Figures } from './report.js';
 
 /**
- * `npm run bench` runs every benchmark; `npm run bench -- <name> [...]` runs some. Each prints
+ * `npm run bench` runs every benchmark except the slow `mesh-10k`; `npm run bench -- <name> [...]` runs some. Each prints
  * its figures and writes test/bench/results/<name>.json. Benchmarks report; they never fail on
  * speed.
  */
 const benches: Record<string, () => Promise<Figures>> = {
   codec: runCodecBench,
-  mesh: runMeshBench,
+  mesh: () => runMeshBench(MESH_SHAPES.mesh),
+  'mesh-10k': () => runMeshBench(MESH_SHAPES['mesh-10k']),
 };
 
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
-const names = requested.length > 0 ? requested : Object.keys(benches);
+const names = requested.length > 0 ? requested : Object.keys(benches).filter((name) => name !== 'mesh-10k');
 const unknown = names.filter((name) => !(name in benches));
 if (unknown.length > 0) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(benches).join(', ')}\n`);

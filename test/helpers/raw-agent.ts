@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'zeromq/draft.js';
+import { Dealer } from 'zeromq';
 import { createFrameCodec } from '../../services/protocol/codec.js';
 import { generateCurveKeyPair, type CurveKeyPair } from '../../services/protocol/curve-keys.js';
 import type { FrameBody, FrameType } from '../../services/protocol/frame-bodies.js';
 import { makeFrame, type AnyFrame, type Frame } from '../../services/protocol/frame.js';
 import { generateSigningKeyPair, signFrame, type SigningKeyPair } from '../../services/protocol/signing.js';
+
+export interface RawPeerOptions {
+  readonly curve?: CurveKeyPair;
+  readonly signing?: SigningKeyPair;
+  /** The routing id to claim, any bytes; null claims none (the router makes one up). Random by default. */
+  readonly routingId?: string | Buffer | null;
+}
 
 /**
  * A hand-driven mesh peer for tests that play the attacker: it speaks frames one at a time and
@@ -12,12 +19,20 @@ import { generateSigningKeyPair, signFrame, type SigningKeyPair } from '../../se
  */
 export class RawPeer {
   readonly codec = createFrameCodec({ maxBytes: 4 * 1024 * 1024 });
-  readonly socket: Client;
+  readonly socket: Dealer;
+  readonly curve: CurveKeyPair;
+  readonly signing: SigningKeyPair;
   private readonly inbox: AnyFrame[] = [];
   private waiters: (() => void)[] = [];
 
-  constructor(endpoint: string, routerKey: string, readonly curve: CurveKeyPair = generateCurveKeyPair(), readonly signing: SigningKeyPair = generateSigningKeyPair()) {
-    this.socket = new Client({ curveServerKey: routerKey, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey, linger: 0, reconnectInterval: 100 });
+  constructor(endpoint: string, routerKey: string, options: RawPeerOptions = {}) {
+    this.curve = options.curve ?? generateCurveKeyPair();
+    this.signing = options.signing ?? generateSigningKeyPair();
+    const routingId = options.routingId === undefined ? `peer.${randomBytes(8).toString('hex')}` : options.routingId;
+    this.socket = new Dealer({ curveServerKey: routerKey, curvePublicKey: this.curve.publicKey, curveSecretKey: this.curve.secretKey, linger: 0, reconnectInterval: 100 });
+    // zeromq.js types the option as a string (sent as UTF-8) but passes a Buffer's bytes as they
+    // are, as an attacker's own ZMTP stack would.
+    if (routingId !== null) this.socket.routingId = routingId as string;
     this.socket.connect(endpoint);
     void this.pump();
   }

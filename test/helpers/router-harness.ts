@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { generateCurveKeyPair, type CurveKeyPair } from '../../services/protocol/curve-keys.js';
+import { generateSigningKeyPair, type SigningKeyPair } from '../../services/protocol/signing.js';
 import { buildApp } from '../../services/router/app.js';
+import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshake-budget.js';
 import { startMesh, type Mesh } from '../../services/router/mesh/mesh.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
 import type { Logger } from '../../services/runtime/logger.js';
@@ -11,33 +14,65 @@ export interface RouterHarness {
   readonly db: TestDatabase;
   readonly pool: Pool;
   readonly app: FastifyInstance;
+  /** The current mesh (restartMesh replaces it). */
   readonly mesh: Mesh;
   readonly url: string;
   readonly routerCurvePublicKey: string;
   readonly project: SeededProject;
   mintJoinKey(role?: 'xem' | 'xim'): Promise<string>;
+  /** Stops the mesh and starts a new one on the same endpoint, as a router restart would. */
+  restartMesh(): Promise<void>;
+  /** Enrolls an agent over HTTP with fresh keys, as a real agent would, without running one. */
+  enrollPeer(name: string): Promise<EnrolledPeer>;
   close(): Promise<void>;
 }
 
+export interface EnrolledPeer {
+  readonly agentId: string;
+  readonly curve: CurveKeyPair;
+  readonly signing: SigningKeyPair;
+}
+
 /** The router's HTTP API and mesh in this process, on loopback ports, with its own database. */
-export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger } = {}): Promise<RouterHarness> {
+export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger; handshakeBudget?: HandshakeBudgetOptions } = {}): Promise<RouterHarness> {
   const db = await createTestDatabase();
   const logger = options.logger ?? silentLogger();
   const pool = createPool({ connectionString: db.url, max: 10, logger });
   const project = await seedProject(pool, 'acme');
   const leaseRenewalIntervalMs = options.leaseRenewalIntervalMs ?? 200;
   const enrollment = testEnrollment({ leaseRenewalIntervalMs });
-  const mesh = await startMesh({
-    pool, databaseUrl: db.url, logger, bind: 'tcp://127.0.0.1:*', curveSecretKey: enrollment.curveSecretKey, leaseRenewalIntervalMs,
+  const startOn = (bind: string) => startMesh({
+    pool, databaseUrl: db.url, logger, bind, curveSecretKey: enrollment.curveSecretKey, leaseRenewalIntervalMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500, onFatal: () => undefined,
+    ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
   });
-  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh });
+  let mesh = await startOn('tcp://127.0.0.1:*');
+  const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };
+  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const mintJoinKey = async (role: 'xem' | 'xim' = 'xem') => {
+    const response = await app.inject({ method: 'POST', url: `/${project.project.id}/v1/management/join-keys`, headers: bearer(project.adminKey), payload: { role, name: 'test' } });
+    return (response.json() as { key: string }).key;
+  };
   return {
-    db, pool, app, mesh, url, project, routerCurvePublicKey: enrollment.routerCurvePublicKey,
-    async mintJoinKey(role = 'xem') {
-      const response = await app.inject({ method: 'POST', url: `/${project.project.id}/v1/management/join-keys`, headers: bearer(project.adminKey), payload: { role, name: 'test' } });
-      return (response.json() as { key: string }).key;
+    db, pool, app, url, project, routerCurvePublicKey: enrollment.routerCurvePublicKey, mintJoinKey,
+    get mesh() {
+      return mesh;
+    },
+    async restartMesh() {
+      const endpoint = mesh.server.endpoint;
+      await mesh.close();
+      mesh = await startOn(endpoint);
+    },
+    async enrollPeer(name) {
+      const curve = generateCurveKeyPair();
+      const signing = generateSigningKeyPair();
+      const response = await app.inject({
+        method: 'POST', url: '/v1/enroll',
+        payload: { join_key: await mintJoinKey(), role: 'xem', registration_name: name, signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey },
+      });
+      if (response.statusCode !== 201) throw new Error(`enrollment of ${name} failed: ${response.body}`);
+      return { agentId: (response.json() as { agent_id: string }).agent_id, curve, signing };
     },
     async close() {
       await app.close();

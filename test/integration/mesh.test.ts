@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../services/agent/agent.js';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
-import { generateSigningKeyPair } from '../../services/protocol/signing.js';
+import { meshRoutingId } from '../../services/protocol/routing-id.js';
 import { bearer } from '../helpers/fixtures.js';
 import { silentLogger } from '../helpers/logger.js';
 import { waitFor } from '../helpers/processes.js';
-import { RawPeer } from '../helpers/raw-agent.js';
+import { RawPeer, type RawPeerOptions } from '../helpers/raw-agent.js';
 import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 describe('mesh: enrolled agents bind, renew leases and are dropped when revoked', () => {
@@ -36,8 +36,8 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     running.push(started);
     return { started, dir };
   }
-  const peer = (...args: ConstructorParameters<typeof RawPeer> extends [string, string, ...infer Rest] ? Rest : never) => {
-    const created = new RawPeer(router.mesh.server.endpoint, router.routerCurvePublicKey, ...args);
+  const peer = (options: RawPeerOptions = {}) => {
+    const created = new RawPeer(router.mesh.server.endpoint, router.routerCurvePublicKey, options);
     peers.push(created);
     return created;
   };
@@ -51,6 +51,19 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     const manifest = await router.pool.query('SELECT manifest_hash, manifest FROM agents WHERE id = $1', [started.agentId]);
     expect(manifest.rows[0].manifest_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.rows[0].manifest).toEqual({ tools: [], workspaces: [] });
+  });
+
+  it('an agent whose connection drops (router restart) comes back on a new socket and renews again', async () => {
+    const { started } = await agent('xem-survivor');
+    const before = await waitFor('bound', 5_000, () => (started.mesh.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
+    await router.restartMesh();
+    const restartedAt = new Date();
+    const after = await waitFor('bound again', 10_000, () => (started.mesh.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
+    expect(after).not.toBe(before);
+    await waitFor('a renewal on the new mesh', 5_000, async () => {
+      const row = await router.pool.query<{ last_heartbeat: Date }>('SELECT last_heartbeat FROM agents WHERE id = $1', [started.agentId]);
+      return row.rows[0]!.last_heartbeat > restartedAt ? true : undefined;
+    });
   });
 
   it('revocation reaches a connected agent within a second and forgets its enrollment', async () => {
@@ -69,7 +82,7 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
 
   it('refuses a peer whose CURVE key was never enrolled (ZAP says no)', async () => {
     const refusedBefore = router.mesh.zap.decisions.refused;
-    const stranger = peer();
+    const stranger = peer({ routingId: meshRoutingId('agt_000000000000') });
     expect(await stranger.bind('agt_000000000000')).toBeUndefined();
     expect(router.mesh.zap.decisions.refused).toBeGreaterThan(refusedBefore);
   });
@@ -78,7 +91,7 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     const { started } = await agent('xem-wrong-key-victim');
     await waitFor('victim active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined));
     const decisionsBefore = { ...router.mesh.zap.decisions };
-    const impostor = new RawPeer(router.mesh.server.endpoint, generateCurveKeyPair().publicKey);
+    const impostor = new RawPeer(router.mesh.server.endpoint, generateCurveKeyPair().publicKey, { routingId: meshRoutingId(started.agentId) });
     peers.push(impostor);
     expect(await impostor.bind(started.agentId)).toBeUndefined();
     // The CURVE handshake fails before authentication: the router never even asks ZAP.
@@ -87,14 +100,9 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
 
   it('does not let a valid agent claim another agent\'s identity', async () => {
     const { started: victim } = await agent('xem-victim');
-    const attackerCurve = generateCurveKeyPair();
-    const attackerSigning = generateSigningKeyPair();
-    const enrolled = await fetch(`${router.url}/v1/enroll`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ join_key: await router.mintJoinKey(), role: 'xem', registration_name: 'xem-attacker', signing_public_key: Buffer.from(attackerSigning.publicKey).toString('hex'), curve_public_key: attackerCurve.publicKey }),
-    });
-    expect(enrolled.status).toBe(201);
-    const attacker = peer(attackerCurve, attackerSigning);
+    const enrolled = await router.enrollPeer('xem-attacker');
+    // Even on a connection whose id names the victim, the attacker cannot sign as the victim.
+    const attacker = peer({ curve: enrolled.curve, signing: enrolled.signing, routingId: meshRoutingId(victim.agentId) });
     const dropsBefore = router.mesh.server.stats.dropped.badSignature;
     expect(await attacker.bind(victim.agentId)).toBeUndefined();
     expect(router.mesh.server.stats.dropped.badSignature).toBe(dropsBefore + 1);
@@ -103,13 +111,8 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
   });
 
   it('drops frames on a connection that never proved who it is', async () => {
-    const curve = generateCurveKeyPair();
-    const signing = generateSigningKeyPair();
-    await fetch(`${router.url}/v1/enroll`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ join_key: await router.mintJoinKey(), role: 'xem', registration_name: 'xem-silent', signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey }),
-    });
-    const unbound = peer(curve, signing);
+    const silent = await router.enrollPeer('xem-silent');
+    const unbound = peer({ curve: silent.curve, signing: silent.signing, routingId: meshRoutingId(silent.agentId) });
     const before = router.mesh.server.stats.dropped.unbound;
     await unbound.send('lease_renewal', unbound.renewal());
     await waitFor('the drop', 2_000, () => (router.mesh.server.stats.dropped.unbound > before ? true : undefined));
@@ -117,14 +120,8 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
   });
 
   it('processes a replayed frame once and answers the replay with the same ack', async () => {
-    const curve = generateCurveKeyPair();
-    const signing = generateSigningKeyPair();
-    const response = await fetch(`${router.url}/v1/enroll`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ join_key: await router.mintJoinKey(), role: 'xem', registration_name: 'xem-replayer', signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey }),
-    });
-    const agentId = ((await response.json()) as { agent_id: string }).agent_id;
-    const replayer = peer(curve, signing);
+    const { agentId, curve, signing } = await router.enrollPeer('xem-replayer');
+    const replayer = peer({ curve, signing, routingId: meshRoutingId(agentId) });
     expect(await replayer.bind(agentId)).toMatchObject({ agent_id: agentId, lease_duration_ms: 600 });
     const sent = await replayer.send('lease_renewal', replayer.renewal(), { id: 'renewal-1' });
     expect((await replayer.next('ack'))?.body).toMatchObject({ ack_id: 'renewal-1', status: 'ok' });

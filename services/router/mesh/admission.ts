@@ -26,6 +26,7 @@ export interface AgentKeys {
  */
 export interface Admission {
   admitsCurveKey(key: Buffer): boolean;
+  agentByCurveKey(keyHex: string): AdmittedAgent | undefined;
   agent(agentId: string): AdmittedAgent | undefined;
   admit(keys: AgentKeys): AdmittedAgent;
   revoke(agentId: string): void;
@@ -43,6 +44,7 @@ export function createAdmission(): Admission {
   });
   const admission: Admission = {
     admitsCurveKey: (key) => byCurve.has(key.toString('hex')),
+    agentByCurveKey: (keyHex) => byCurve.get(keyHex),
     agent: (agentId) => byId.get(agentId),
     admit(keys) {
       const agent = toAdmitted(keys);

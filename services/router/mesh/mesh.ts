@@ -5,6 +5,7 @@ import type { Pool } from '../store/pool.js';
 import { listenForAgentChanges, type AgentChange } from './agent-changes.js';
 import { createAdmission, type Admission, type AgentKeys } from './admission.js';
 import { LeaseBook } from './leases.js';
+import { HandshakeBudget, type HandshakeBudgetOptions } from './handshake-budget.js';
 import { createMeshPersistence } from './persistence.js';
 import { startMeshServer, type FrameHandler, type MeshServer } from './server.js';
 import { startZapHandler, type ZapHandler } from './zap.js';
@@ -20,6 +21,7 @@ export interface MeshOptions {
   /** How often the admission list is re-read (other routers may enroll or revoke). @default 5000 */
   readonly refreshIntervalMs?: number;
   readonly handlers?: Partial<Record<FrameType, FrameHandler>>;
+  readonly handshakeBudget?: HandshakeBudgetOptions;
   /** Where to LISTEN for other routers' enrollments and revocations; none when unset. */
   readonly databaseUrl?: string;
   /** Called if the ZAP handler dies: handshakes already fail closed; the process should stop. */
@@ -43,7 +45,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const known = await persistence.manifestHashes();
   const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
   for (const lease of await persistence.activeLeases()) leases.adopt(lease.agentId, lease.lastHeartbeat);
-  const zap = await startZapHandler(admission, options.logger, options.onFatal);
+  const zap = await startZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger, options.onFatal);
   const server = await startMeshServer({
     bind: options.bind, curveSecretKey: options.curveSecretKey, admission, leases, persistence, logger: options.logger,
     codec: createFrameCodec(), leaseRenewalIntervalMs: options.leaseRenewalIntervalMs, ...(options.handlers ? { handlers: options.handlers } : {}),

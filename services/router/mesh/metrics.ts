@@ -26,8 +26,7 @@ export function registerMeshMetrics(registry: Registry, mesh: Mesh): void {
   new Gauge({
     name: 'xerotier_mesh_zap_decisions', help: 'CURVE handshakes decided by the ZAP handler since start', labelNames: ['decision'], registers: [registry],
     collect() {
-      this.set({ decision: 'admitted' }, mesh.zap.decisions.admitted);
-      this.set({ decision: 'refused' }, mesh.zap.decisions.refused);
+      for (const [decision, count] of Object.entries(mesh.zap.decisions)) this.set({ decision }, count);
     },
   });
 }

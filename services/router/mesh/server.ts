@@ -1,12 +1,14 @@
-import { Server } from 'zeromq/draft.js';
+import { Router } from 'zeromq';
 import type { FrameCodec } from '../../protocol/codec.js';
-import { isProtocolError } from '../../protocol/errors.js';
+import { isProtocolError, ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { FrameType } from '../../protocol/frame-bodies.js';
 import { makeFrame, type AnyFrame, type Frame } from '../../protocol/frame.js';
+import { routingIdSpeaksFor } from '../../protocol/routing-id.js';
 import { verifyFrame } from '../../protocol/signing.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Admission, AdmittedAgent } from './admission.js';
-import { ConnectionTable, RecentFrames } from './connections.js';
+import { scrambleAutoRoutingIds } from './auto-ids.js';
+import { ConnectionTable, RecentFrames, type RoutingKey } from './connections.js';
 import type { LeaseBook } from './leases.js';
 import type { MeshPersistence } from './persistence.js';
 import { createSendQueue } from './send-queue.js';
@@ -32,7 +34,7 @@ export interface MeshServerOptions {
 
 export interface MeshStats {
   received: number;
-  dropped: { malformed: number; unbound: number; badSignature: number; revoked: number };
+  dropped: { malformed: number; unbound: number; badSignature: number; foreignRoutingId: number; revoked: number };
   duplicates: number;
 }
 
@@ -47,33 +49,48 @@ export interface MeshServer {
 }
 
 /**
- * The router's end of the mesh: a draft ZeroMQ Server socket (the router assigns connection
- * ids, so no peer can squat another's) with CURVE and an enforced ZAP domain. Every frame is
- * size-capped, decoded with limits, schema-checked, signature-checked and de-duplicated before
- * any handler sees it; a bad frame is counted and dropped, never fatal.
+ * The router's end of the mesh: a ZeroMQ ROUTER with CURVE and an enforced ZAP domain (the
+ * draft SERVER socket would assign ids itself, but zeromq.js busy-polls it at a full core).
+ * Routing ids are the peers' own and bind nothing: see routing-id.ts for how agents choose
+ * them and auto-ids.ts for the libzmq abort that shapes it. Every frame is size-capped, decoded
+ * with limits, schema-checked, signature-checked and de-duplicated before any handler sees
+ * it; a bad frame is counted and dropped, never fatal.
  */
 export async function startMeshServer(options: MeshServerOptions): Promise<MeshServer> {
-  const socket = new Server({
+  scrambleAutoRoutingIds();
+  const socket = new Router({
     curveServer: true,
     curveSecretKey: options.curveSecretKey,
     zapDomain: MESH_ZAP_DOMAIN,
     zapEnforceDomain: true,
     maxMessageSize: MAX_MESSAGE_BYTES,
-    heartbeatInterval: 5_000,
-    heartbeatTimeout: 15_000,
+    // A second peer with a taken id is ignored rather than handed the first one's traffic.
+    handover: false,
+    // Unknown peer or full queue: the send fails now instead of vanishing silently.
+    mandatory: true,
+    // Transport heartbeats only find dead TCP connections (leases are the application's own
+    // heartbeat), and each one is a CURVE box on both ends: at 10,000 agents, every 5 s cost
+    // the router about half a core. Agents ping too, so a dead connection is found either way.
+    heartbeatInterval: 30_000,
+    heartbeatTimeout: 90_000,
     handshakeInterval: 10_000,
     sendTimeout: 0,
     linger: 0,
   });
   await socket.bind(options.bind);
   const endpoint = socket.lastEndpoint ?? options.bind;
-  const state = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map<number, number>() };
-  const send = createSendQueue((bytes: Buffer, routingId: number) => socket.send(bytes, { routingId }));
-  const sendFrame = (routingId: number, frame: Frame) => send(options.codec.encode(frame), routingId);
+  const state = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map<RoutingKey, number>() };
+  const send = createSendQueue((bytes: Buffer, routing: RoutingKey) => socket.send([Buffer.from(routing, 'latin1'), bytes]));
+  const sendFrame = (routing: RoutingKey, frame: Frame) => send(options.codec.encode(frame), routing);
   const context = { options, state, sendFrame };
+  const housekeeping = setInterval(() => {
+    state.connections.expirePending(Date.now());
+    state.lastComplaint.clear();
+  }, 10_000);
+  housekeeping.unref();
 
   void (async () => {
-    for await (const [message, { routingId }] of socket) await receive(context, message, routingId);
+    for await (const parts of socket) await receive(context, parts);
   })().catch((error: unknown) => {
     if (!socket.closed) options.logger.error({ err: error }, 'mesh receive loop failed');
   });
@@ -83,92 +100,104 @@ export async function startMeshServer(options: MeshServerOptions): Promise<MeshS
     stats: state.stats,
     connections: state.connections,
     async send(agentId, frame) {
-      const routingId = state.connections.routingOf(agentId);
-      return routingId === undefined ? false : sendFrame(routingId, frame);
+      const routing = state.connections.routingOf(agentId);
+      return routing === undefined ? false : sendFrame(routing, frame);
     },
     async revoke(agentId, reason) {
       options.admission.revoke(agentId);
       options.leases.forget(agentId);
-      const routingId = state.connections.unbindAgent(agentId);
-      if (routingId !== undefined) await sendFrame(routingId, makeFrame('lease.revoked', { reason }));
+      const routing = state.connections.unbindAgent(agentId);
+      if (routing !== undefined) await sendFrame(routing, makeFrame('lease.revoked', { reason }));
     },
-    close: () => socket.close(),
+    close() {
+      clearInterval(housekeeping);
+      socket.close();
+    },
   };
 }
 
 type Context = {
   options: MeshServerOptions;
-  state: { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<number, number> };
-  sendFrame: (routingId: number, frame: Frame) => Promise<boolean>;
+  state: { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number> };
+  sendFrame: (routing: RoutingKey, frame: Frame) => Promise<boolean>;
 };
 
-async function receive(context: Context, message: Buffer, routingId: number): Promise<void> {
+async function receive(context: Context, parts: Buffer[]): Promise<void> {
   const { options, state } = context;
   state.stats.received += 1;
+  const routing = parts[0]!.toString('latin1');
   let frame: AnyFrame;
   try {
-    frame = options.codec.decode(message);
+    // Agents send one frame per message; a multipart message is a peer not speaking the protocol.
+    if (parts.length !== 2) throw new ProtocolError(ProtocolErrorCode.malformedFrame, `expected one message part, got ${parts.length - 1}`);
+    frame = options.codec.decode(parts[1]!);
   } catch (error) {
     if (!isProtocolError(error)) throw error;
     state.stats.dropped.malformed += 1;
-    complain(context, routingId, { code: error.code, reason: error.message }, 'dropped a malformed mesh frame');
+    complain(context, routing, { code: error.code, reason: error.message }, 'dropped a malformed mesh frame');
     return;
   }
   try {
-    if (frame.type === 'hello') await onHello(context, frame, routingId);
-    else await onAgentFrame(context, frame, routingId);
+    if (frame.type === 'hello') await onHello(context, frame, parts[0]!);
+    else await onAgentFrame(context, frame, routing);
   } catch (error) {
     options.logger.error({ err: error, type: frame.type }, 'mesh frame handling failed');
   }
 }
 
-async function onHello(context: Context, frame: Frame<'hello'>, routingId: number): Promise<void> {
+async function onHello(context: Context, frame: Frame<'hello'>, routingId: Buffer): Promise<void> {
   const { options, state } = context;
+  const routing = routingId.toString('latin1');
   const agent = options.admission.agent(frame.body.agent_id);
   if (!agent || agent.role !== frame.body.role) {
-    complain(context, routingId, { agent_id: frame.body.agent_id }, 'hello from an agent that is not admitted');
+    complain(context, routing, { agent_id: frame.body.agent_id }, 'hello from an agent that is not admitted');
+    return;
+  }
+  if (!routingIdSpeaksFor(routingId, agent.id)) {
+    state.stats.dropped.foreignRoutingId += 1;
+    complain(context, routing, { agent_id: agent.id }, 'hello on a connection whose routing id was not chosen for that agent');
     return;
   }
   if (frame.body.nonce === undefined) {
-    void context.sendFrame(routingId, makeFrame('challenge', { nonce: state.connections.challenge(routingId, agent.id) }));
+    void context.sendFrame(routing, makeFrame('challenge', { nonce: state.connections.challenge(routing, agent.id) }));
     return;
   }
-  if (!state.connections.expects(routingId, agent.id, frame.body.nonce) || !verifyFrame(frame, agent.signingKey)) {
+  if (!state.connections.expects(routing, agent.id, frame.body.nonce) || !verifyFrame(frame, agent.signingKey)) {
     state.stats.dropped.badSignature += 1;
-    complain(context, routingId, { agent_id: agent.id }, 'hello with a wrong nonce or signature: identity not proven');
+    complain(context, routing, { agent_id: agent.id }, 'hello with a wrong nonce or signature: identity not proven');
     return;
   }
-  state.connections.bind(routingId, agent.id);
+  state.connections.bind(routing, agent.id);
   const renewal = options.leaseRenewalIntervalMs;
   const known = options.leases.get(agent.id)?.manifestHash ?? null;
-  void context.sendFrame(routingId, makeFrame('welcome', { agent_id: agent.id, lease_renewal_interval_ms: renewal, lease_duration_ms: renewal * 3, send_manifest: known === null }));
+  void context.sendFrame(routing, makeFrame('welcome', { agent_id: agent.id, lease_renewal_interval_ms: renewal, lease_duration_ms: renewal * 3, send_manifest: known === null }));
   options.logger.info({ agent_id: agent.id }, 'agent bound to mesh connection');
 }
 
-async function onAgentFrame(context: Context, frame: AnyFrame, routingId: number): Promise<void> {
+async function onAgentFrame(context: Context, frame: AnyFrame, routing: RoutingKey): Promise<void> {
   const { options, state } = context;
-  const agentId = state.connections.agentOf(routingId);
+  const agentId = state.connections.agentOf(routing);
   if (agentId === undefined) {
     state.stats.dropped.unbound += 1;
-    complain(context, routingId, { type: frame.type }, 'frame on a connection not bound to an agent');
+    complain(context, routing, { type: frame.type }, 'frame on a connection not bound to an agent');
     return;
   }
   const agent = options.admission.agent(agentId);
   if (!agent) {
     state.stats.dropped.revoked += 1;
-    state.connections.unbind(routingId);
-    void context.sendFrame(routingId, makeFrame('lease.revoked', { reason: 'credentials revoked' }));
+    state.connections.unbind(routing);
+    void context.sendFrame(routing, makeFrame('lease.revoked', { reason: 'credentials revoked' }));
     return;
   }
   if (!verifyFrame(frame, agent.signingKey)) {
     state.stats.dropped.badSignature += 1;
-    complain(context, routingId, { agent_id: agentId, type: frame.type }, 'frame with a bad signature');
+    complain(context, routing, { agent_id: agentId, type: frame.type }, 'frame with a bad signature');
     return;
   }
   const seen = state.recent.seen(agentId, frame.id);
   if (seen !== undefined) {
     state.stats.duplicates += 1;
-    void context.sendFrame(routingId, makeFrame('ack', { ack_id: frame.id, status: 'duplicate' }));
+    void context.sendFrame(routing, makeFrame('ack', { ack_id: frame.id, status: 'duplicate' }));
     return;
   }
   const outcome = await handle(context, agent, frame);
@@ -176,7 +205,7 @@ async function onAgentFrame(context: Context, frame: AnyFrame, routingId: number
   const ack = makeFrame('ack', { ack_id: frame.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.sendManifest ? { send_manifest: true } : {}) });
   // Queued, not awaited: the send queue keeps order, and the receive loop must not wait for a
   // socket write per frame (that capped the whole mesh at one frame per event-loop turn).
-  void context.sendFrame(routingId, ack);
+  void context.sendFrame(routing, ack);
 }
 
 async function handle(context: Context, agent: AdmittedAgent, frame: AnyFrame): ReturnType<FrameHandler> {
@@ -193,14 +222,15 @@ async function renewLease(context: Context, agent: AdmittedAgent, frame: Frame<'
   return { status: 'ok', sendManifest: outcome.needManifest };
 }
 
-// One log line per connection per 10 s: a hostile or broken peer cannot flood the log.
-function complain(context: Context, routingId: number, detail: Record<string, unknown>, message: string): void {
+// One log line per connection per 10 s: a hostile or broken peer cannot flood the log. The
+// routing id is not logged: an agent's id is its only defence against being squatted.
+function complain(context: Context, routing: RoutingKey, detail: Record<string, unknown>, message: string): void {
   const now = Date.now();
-  if ((context.state.lastComplaint.get(routingId) ?? 0) + 10_000 > now) return;
-  context.state.lastComplaint.set(routingId, now);
-  context.options.logger.warning({ ...detail, connection: routingId }, message);
+  if ((context.state.lastComplaint.get(routing) ?? 0) + 10_000 > now) return;
+  context.state.lastComplaint.set(routing, now);
+  context.options.logger.warning(detail, message);
 }
 
 function newStats(): MeshStats {
-  return { received: 0, dropped: { malformed: 0, unbound: 0, badSignature: 0, revoked: 0 }, duplicates: 0 };
+  return { received: 0, dropped: { malformed: 0, unbound: 0, badSignature: 0, foreignRoutingId: 0, revoked: 0 }, duplicates: 0 };
 }
