@@ -14,9 +14,9 @@ export function meshRoutingId(agentId: string): string {
   return `${agentId}.${randomBytes(8).toString('hex')}`;
 }
 
-/** True when a connection's routing id was chosen for this agent. */
-export function routingIdSpeaksFor(routingId: Buffer, agentId: string): boolean {
-  const text = routingId.toString('latin1');
+/** True when a connection's routing id (bytes, or bytes as a latin1 string) was chosen for this agent. */
+export function routingIdSpeaksFor(routingId: Buffer | string, agentId: string): boolean {
+  const text = typeof routingId === 'string' ? routingId : routingId.toString('latin1');
   const prefix = `${agentId}.`;
   return text.startsWith(prefix) && /^[0-9a-f]{16}$/.test(text.slice(prefix.length));
 }

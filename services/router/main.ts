@@ -47,10 +47,6 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   const mesh = await startMesh({
     pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
-    onFatal: (error) => {
-      logger.error({ err: error }, 'mesh authentication handler died: handshakes now fail closed; stopping');
-      void lifecycle.close('ZAP handler died').finally(() => process.exit(1));
-    },
   });
   lifecycle.defer('mesh', () => mesh.close());
   const registry = createMetricsRegistry('router');

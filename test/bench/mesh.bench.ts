@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
@@ -157,14 +157,22 @@ async function waitFor(bound: () => number, count: number, timeoutMs: number, me
   }
 }
 
-/** User + system CPU time of a process, in microseconds (Linux /proc). */
+/** The router and its mesh gateway child: the router's cost is theirs together (Linux /proc). */
+function routerProcesses(pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return [pid, ...children];
+}
+
+/** User + system CPU time of the router's processes, in microseconds. */
 function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  return routerProcesses(pid).reduce((sum, each) => {
+    const fields = readFileSync(`/proc/${each}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return sum + ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  }, 0);
 }
 
 function rssKb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return routerProcesses(pid).reduce((sum, each) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${each}/status`, 'utf8'))?.[1] ?? 0), 0);
 }
 
 // SIGTERM first, so the router drains (and writes its CPU profile when one was asked for).

@@ -34,7 +34,7 @@ export interface EnrolledPeer {
 }
 
 /** The router's HTTP API and mesh in this process, on loopback ports, with its own database. */
-export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger; handshakeBudget?: HandshakeBudgetOptions } = {}): Promise<RouterHarness> {
+export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger; handshakeBudget?: HandshakeBudgetOptions; scrambleAutoIds?: boolean } = {}): Promise<RouterHarness> {
   const db = await createTestDatabase();
   const logger = options.logger ?? silentLogger();
   const pool = createPool({ connectionString: db.url, max: 10, logger });
@@ -43,8 +43,9 @@ export async function startRouterHarness(options: { leaseRenewalIntervalMs?: num
   const enrollment = testEnrollment({ leaseRenewalIntervalMs });
   const startOn = (bind: string) => startMesh({
     pool, databaseUrl: db.url, logger, bind, curveSecretKey: enrollment.curveSecretKey, leaseRenewalIntervalMs,
-    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500, onFatal: () => undefined,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500,
     ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
+    ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
   });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };

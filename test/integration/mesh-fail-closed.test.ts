@@ -1,7 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from '../../services/agent/agent.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { meshRoutingId } from '../../services/protocol/routing-id.js';
+import { silentLogger } from '../helpers/logger.js';
 import { waitFor } from '../helpers/processes.js';
 import { RawPeer, type RawPeerOptions } from '../helpers/raw-agent.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
@@ -78,7 +83,7 @@ describe('mesh fails closed and survives hostile transports', () => {
     const before = router.mesh.server.stats.dropped.foreignRoutingId;
     for (const id of earlyAutoIds) await peer({ curve: squatter.curve, signing: squatter.signing, routingId: Buffer.from(id, 'hex') }).send('hello', hello, { sign: false });
     await waitFor('the squats', 3_000, () => (router.mesh.server.stats.dropped.foreignRoutingId >= before + 8 ? true : undefined));
-    // Unscrambled, this router's id would be the second of the list (the ZAP socket took the first).
+    // Unscrambled, the gateway's id would be the second of the list (its ZAP socket took the first).
     const idless = peer({ curve: squatter.curve, signing: squatter.signing, routingId: null });
     await idless.send('hello', hello, { sign: false });
     await waitFor('its hello refused', 3_000, () => (router.mesh.server.stats.dropped.foreignRoutingId >= before + 9 ? true : undefined));
@@ -87,7 +92,38 @@ describe('mesh fails closed and survives hostile transports', () => {
     const honest = await router.enrollPeer('xem-honest');
     const bound = peer({ curve: honest.curve, signing: honest.signing, routingId: meshRoutingId(honest.agentId) });
     expect(await bound.bind(honest.agentId)).toMatchObject({ agent_id: honest.agentId });
-    expect((await router.app.inject('/readyz')).statusCode).toBe(200);
+    expect(router.mesh.server.stats.gatewayRestarts).toBe(0);
+  });
+
+  it('even when the squat lands (auto ids left predictable), only the gateway dies: the router restarts it and agents come back', async () => {
+    const exposed = await startRouterHarness({ scrambleAutoIds: false, leaseRenewalIntervalMs: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'xerotier-squat-'));
+    try {
+      const honest = await startAgent({
+        role: 'xem', registrationName: 'xem-bystander', routerUrl: exposed.url, joinKey: await exposed.mintJoinKey(), allowInsecure: true,
+        signingKeyPath: join(dir, 'sign.hex'), curveKeyPath: join(dir, 'curve.hex'), enrollmentPath: join(dir, 'enrollment.json'), agentVersion: 'test',
+        logger: silentLogger(), manifest: () => ({ manifest: { tools: [] }, version: 1 }), capacity: () => ({ max_concurrent: 1, in_use: 0 }), onFatal: () => undefined,
+      });
+      const before = await waitFor('bystander bound', 5_000, () => (honest.mesh.bound ? exposed.mesh.server.connections.routingOf(honest.agentId) : undefined));
+      const squatter = await exposed.enrollPeer('xem-squatter');
+      const hello = { agent_id: squatter.agentId, role: 'xem', agent_version: 'x' } as const;
+      const attackers: RawPeer[] = [];
+      for (const id of earlyAutoIds) attackers.push(new RawPeer(exposed.mesh.server.endpoint, exposed.routerCurvePublicKey, { curve: squatter.curve, signing: squatter.signing, routingId: Buffer.from(id, 'hex') }));
+      for (const attacker of attackers) await attacker.send('hello', hello, { sign: false });
+      await waitFor('the squats', 3_000, () => (exposed.mesh.server.stats.dropped.foreignRoutingId >= 8 ? true : undefined));
+      attackers.push(new RawPeer(exposed.mesh.server.endpoint, exposed.routerCurvePublicKey, { curve: squatter.curve, signing: squatter.signing, routingId: null }));
+      await attackers.at(-1)!.send('hello', hello, { sign: false });
+
+      await waitFor('the gateway to abort and come back', 5_000, () => (exposed.mesh.server.stats.gatewayRestarts === 1 ? true : undefined));
+      expect((await exposed.app.inject('/readyz')).statusCode).toBe(200);
+      const after = await waitFor('bystander bound again', 10_000, () => (honest.mesh.bound ? exposed.mesh.server.connections.routingOf(honest.agentId) : undefined));
+      expect(after).not.toBe(before);
+      for (const attacker of attackers) attacker.close();
+      await honest.close();
+    } finally {
+      await exposed.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an attacker holding an agent\'s exact routing id neither hears its traffic nor stops it', async () => {

@@ -25,7 +25,6 @@ export interface AgentKeys {
  * on enrollment and revocation in this process.
  */
 export interface Admission {
-  admitsCurveKey(key: Buffer): boolean;
   agentByCurveKey(keyHex: string): AdmittedAgent | undefined;
   agent(agentId: string): AdmittedAgent | undefined;
   admit(keys: AgentKeys): AdmittedAgent;
@@ -43,7 +42,6 @@ export function createAdmission(): Admission {
     signingKey: byId.get(keys.id)?.signingKey ?? signingPublicKey(keys.signing_public_key),
   });
   const admission: Admission = {
-    admitsCurveKey: (key) => byCurve.has(key.toString('hex')),
     agentByCurveKey: (keyHex) => byCurve.get(keyHex),
     agent: (agentId) => byId.get(agentId),
     admit(keys) {

@@ -8,7 +8,7 @@ import { LeaseBook } from './leases.js';
 import { HandshakeBudget, type HandshakeBudgetOptions } from './handshake-budget.js';
 import { createMeshPersistence } from './persistence.js';
 import { startMeshServer, type FrameHandler, type MeshServer } from './server.js';
-import { startZapHandler, type ZapHandler } from './zap.js';
+import { createZapHandler, type ZapHandler } from './zap.js';
 import type { FrameType } from '../../protocol/frame-bodies.js';
 
 export interface MeshOptions {
@@ -24,8 +24,8 @@ export interface MeshOptions {
   readonly handshakeBudget?: HandshakeBudgetOptions;
   /** Where to LISTEN for other routers' enrollments and revocations; none when unset. */
   readonly databaseUrl?: string;
-  /** Called if the ZAP handler dies: handshakes already fail closed; the process should stop. */
-  readonly onFatal: (error: unknown) => void;
+  /** Off only in tests that prove the router outlives an aborted gateway. @default true */
+  readonly scrambleAutoIds?: boolean;
 }
 
 export interface Mesh {
@@ -45,9 +45,10 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const known = await persistence.manifestHashes();
   const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
   for (const lease of await persistence.activeLeases()) leases.adopt(lease.agentId, lease.lastHeartbeat);
-  const zap = await startZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger, options.onFatal);
+  const zap = createZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger);
   const server = await startMeshServer({
-    bind: options.bind, curveSecretKey: options.curveSecretKey, admission, leases, persistence, logger: options.logger,
+    bind: options.bind, curveSecretKey: options.curveSecretKey, admission, zap, leases, persistence, logger: options.logger,
+    ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
     codec: createFrameCodec(), leaseRenewalIntervalMs: options.leaseRenewalIntervalMs, ...(options.handlers ? { handlers: options.handlers } : {}),
   });
   const timers = startTimers(options, { admission, leases, persistence, server });
@@ -71,8 +72,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       for (const timer of timers) clearInterval(timer);
       await listener?.close();
       await persistence.heartbeats(leases.takeDirty());
-      server.close();
       zap.close();
+      await server.close();
     },
   };
 }

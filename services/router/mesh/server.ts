@@ -1,4 +1,3 @@
-import { Router } from 'zeromq';
 import type { FrameCodec } from '../../protocol/codec.js';
 import { isProtocolError, ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { FrameType } from '../../protocol/frame-bodies.js';
@@ -7,12 +6,11 @@ import { routingIdSpeaksFor } from '../../protocol/routing-id.js';
 import { verifyFrame } from '../../protocol/signing.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Admission, AdmittedAgent } from './admission.js';
-import { scrambleAutoRoutingIds } from './auto-ids.js';
 import { ConnectionTable, RecentFrames, type RoutingKey } from './connections.js';
 import type { LeaseBook } from './leases.js';
 import type { MeshPersistence } from './persistence.js';
-import { createSendQueue } from './send-queue.js';
-import { MESH_ZAP_DOMAIN } from './zap.js';
+import { startMeshGateway } from './gateway.js';
+import type { ZapHandler } from './zap.js';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -23,6 +21,7 @@ export interface MeshServerOptions {
   readonly bind: string;
   readonly curveSecretKey: string;
   readonly admission: Admission;
+  readonly zap: ZapHandler;
   readonly leases: LeaseBook;
   readonly persistence: MeshPersistence;
   readonly codec: FrameCodec;
@@ -30,12 +29,16 @@ export interface MeshServerOptions {
   readonly leaseRenewalIntervalMs: number;
   /** Extra frame types (exec.*, infer.*) added by later subsystems. */
   readonly handlers?: Partial<Record<FrameType, FrameHandler>>;
+  /** Off only in tests that prove the router outlives an aborted gateway. @default true */
+  readonly scrambleAutoIds?: boolean;
 }
 
 export interface MeshStats {
   received: number;
   dropped: { malformed: number; unbound: number; badSignature: number; foreignRoutingId: number; revoked: number };
   duplicates: number;
+  /** Times the gateway process died and was restarted. */
+  gatewayRestarts: number;
 }
 
 export interface MeshServer {
@@ -45,60 +48,54 @@ export interface MeshServer {
   send(agentId: string, frame: Frame): Promise<boolean>;
   /** Tells a connected agent its credentials are gone and forgets its connection. */
   revoke(agentId: string, reason: string): Promise<void>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
- * The router's end of the mesh: a ZeroMQ ROUTER with CURVE and an enforced ZAP domain (the
- * draft SERVER socket would assign ids itself, but zeromq.js busy-polls it at a full core).
- * Routing ids are the peers' own and bind nothing: see routing-id.ts for how agents choose
- * them and auto-ids.ts for the libzmq abort that shapes it. Every frame is size-capped, decoded
- * with limits, schema-checked, signature-checked and de-duplicated before any handler sees
- * it; a bad frame is counted and dropped, never fatal.
+ * The router's end of the mesh. The CURVE ROUTER socket lives in a gateway child process
+ * (gateway.ts) that only moves bytes, so a libzmq abort costs a reconnect, not the router.
+ * Routing ids are the peers' own and bind nothing (routing-id.ts). Every frame is size-capped,
+ * decoded with limits, schema-checked, signature-checked and de-duplicated here before any
+ * handler sees it; a bad frame is counted and dropped, never fatal.
  */
 export async function startMeshServer(options: MeshServerOptions): Promise<MeshServer> {
-  scrambleAutoRoutingIds();
-  const socket = new Router({
-    curveServer: true,
-    curveSecretKey: options.curveSecretKey,
-    zapDomain: MESH_ZAP_DOMAIN,
-    zapEnforceDomain: true,
-    maxMessageSize: MAX_MESSAGE_BYTES,
-    // A second peer with a taken id is ignored rather than handed the first one's traffic.
-    handover: false,
-    // Unknown peer or full queue: the send fails now instead of vanishing silently.
-    mandatory: true,
-    // Transport heartbeats only find dead TCP connections (leases are the application's own
-    // heartbeat), and each one is a CURVE box on both ends: at 10,000 agents, every 5 s cost
-    // the router about half a core. Agents ping too, so a dead connection is found either way.
-    heartbeatInterval: 30_000,
-    heartbeatTimeout: 90_000,
-    handshakeInterval: 10_000,
-    sendTimeout: 0,
-    linger: 0,
-  });
-  await socket.bind(options.bind);
-  const endpoint = socket.lastEndpoint ?? options.bind;
   const state = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map<RoutingKey, number>() };
-  const send = createSendQueue((bytes: Buffer, routing: RoutingKey) => socket.send([Buffer.from(routing, 'latin1'), bytes]));
-  const sendFrame = (routing: RoutingKey, frame: Frame) => send(options.codec.encode(frame), routing);
-  const context = { options, state, sendFrame };
+  // Frames go out through the gateway once it is up; until then there is nobody to send to.
+  const link: { send?: (routing: RoutingKey, bytes: Buffer) => boolean } = {};
+  const sendFrame = (routing: RoutingKey, frame: Frame) => link.send?.(routing, options.codec.encode(frame)) ?? false;
+  const context: Context = { options, state, sendFrame };
+  // One frame at a time, in arrival order, as a socket's receive loop would: an agent's
+  // progress must never overtake its own result.
+  let inbound: Promise<void> = Promise.resolve();
+  const gateway = await startMeshGateway({
+    bind: options.bind, curveSecretKey: options.curveSecretKey, maxMessageBytes: MAX_MESSAGE_BYTES, logger: options.logger,
+    ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
+    decide: (keyHex, address) => options.zap.decide(keyHex, address),
+    onMessage(routing, parts, payload) {
+      inbound = inbound.then(() => receive(context, routing, parts, payload)).catch((error: unknown) => options.logger.error({ err: error }, 'mesh frame handling failed'));
+    },
+    // A peer the gateway could not reach is gone: forget its binding (it says hello when back).
+    onUnreachable: (routing) => state.connections.unbind(routing),
+    onRestart() {
+      state.stats.gatewayRestarts += 1;
+      state.connections = new ConnectionTable();
+    },
+  });
+  link.send = (routing, bytes) => gateway.send(routing, bytes);
   const housekeeping = setInterval(() => {
     state.connections.expirePending(Date.now());
     state.lastComplaint.clear();
   }, 10_000);
   housekeeping.unref();
 
-  void (async () => {
-    for await (const parts of socket) await receive(context, parts);
-  })().catch((error: unknown) => {
-    if (!socket.closed) options.logger.error({ err: error }, 'mesh receive loop failed');
-  });
-
   return {
-    endpoint,
+    get endpoint() {
+      return gateway.endpoint;
+    },
     stats: state.stats,
-    connections: state.connections,
+    get connections() {
+      return state.connections;
+    },
     async send(agentId, frame) {
       const routing = state.connections.routingOf(agentId);
       return routing === undefined ? false : sendFrame(routing, frame);
@@ -107,11 +104,11 @@ export async function startMeshServer(options: MeshServerOptions): Promise<MeshS
       options.admission.revoke(agentId);
       options.leases.forget(agentId);
       const routing = state.connections.unbindAgent(agentId);
-      if (routing !== undefined) await sendFrame(routing, makeFrame('lease.revoked', { reason }));
+      if (routing !== undefined) sendFrame(routing, makeFrame('lease.revoked', { reason }));
     },
-    close() {
+    async close() {
       clearInterval(housekeeping);
-      socket.close();
+      await gateway.close();
     },
   };
 }
@@ -119,18 +116,17 @@ export async function startMeshServer(options: MeshServerOptions): Promise<MeshS
 type Context = {
   options: MeshServerOptions;
   state: { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number> };
-  sendFrame: (routing: RoutingKey, frame: Frame) => Promise<boolean>;
+  sendFrame: (routing: RoutingKey, frame: Frame) => boolean;
 };
 
-async function receive(context: Context, parts: Buffer[]): Promise<void> {
+async function receive(context: Context, routing: RoutingKey, parts: number, payload: Buffer): Promise<void> {
   const { options, state } = context;
   state.stats.received += 1;
-  const routing = parts[0]!.toString('latin1');
   let frame: AnyFrame;
   try {
     // Agents send one frame per message; a multipart message is a peer not speaking the protocol.
-    if (parts.length !== 2) throw new ProtocolError(ProtocolErrorCode.malformedFrame, `expected one message part, got ${parts.length - 1}`);
-    frame = options.codec.decode(parts[1]!);
+    if (parts !== 1) throw new ProtocolError(ProtocolErrorCode.malformedFrame, `expected one message part, got ${parts}`);
+    frame = options.codec.decode(payload);
   } catch (error) {
     if (!isProtocolError(error)) throw error;
     state.stats.dropped.malformed += 1;
@@ -138,22 +134,21 @@ async function receive(context: Context, parts: Buffer[]): Promise<void> {
     return;
   }
   try {
-    if (frame.type === 'hello') await onHello(context, frame, parts[0]!);
+    if (frame.type === 'hello') await onHello(context, frame, routing);
     else await onAgentFrame(context, frame, routing);
   } catch (error) {
     options.logger.error({ err: error, type: frame.type }, 'mesh frame handling failed');
   }
 }
 
-async function onHello(context: Context, frame: Frame<'hello'>, routingId: Buffer): Promise<void> {
+async function onHello(context: Context, frame: Frame<'hello'>, routing: RoutingKey): Promise<void> {
   const { options, state } = context;
-  const routing = routingId.toString('latin1');
   const agent = options.admission.agent(frame.body.agent_id);
   if (!agent || agent.role !== frame.body.role) {
     complain(context, routing, { agent_id: frame.body.agent_id }, 'hello from an agent that is not admitted');
     return;
   }
-  if (!routingIdSpeaksFor(routingId, agent.id)) {
+  if (!routingIdSpeaksFor(routing, agent.id)) {
     state.stats.dropped.foreignRoutingId += 1;
     complain(context, routing, { agent_id: agent.id }, 'hello on a connection whose routing id was not chosen for that agent');
     return;
@@ -232,5 +227,5 @@ function complain(context: Context, routing: RoutingKey, detail: Record<string, 
 }
 
 function newStats(): MeshStats {
-  return { received: 0, dropped: { malformed: 0, unbound: 0, badSignature: 0, foreignRoutingId: 0, revoked: 0 }, duplicates: 0 };
+  return { received: 0, dropped: { malformed: 0, unbound: 0, badSignature: 0, foreignRoutingId: 0, revoked: 0 }, duplicates: 0, gatewayRestarts: 0 };
 }
