@@ -26,6 +26,10 @@ export interface AgentOptions {
   readonly inFlight?: () => FrameBody<'lease_renewal'>['in_flight'];
   /** Router frames the agent's own subsystems handle (exec.*, infer.*). */
   readonly onFrame?: (frame: AnyFrame) => void;
+  /** The router acknowledged one of this agent's frames. */
+  readonly onAck?: (ack: FrameBody<'ack'>) => void;
+  /** A mesh connection was (re)bound: whatever awaits delivery can go. */
+  readonly onBound?: () => void;
   /** Nothing more can be done without an operator (re-enrollment required); called once. */
   readonly onFatal: (reason: string) => void;
 }
@@ -68,10 +72,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       clearInterval(leaseTimer);
       renew(mesh);
       leaseTimer = setInterval(() => mesh.bound && renew(mesh), options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
+      options.onBound?.();
     },
     onFrame(frame) {
-      if (frame.type === 'ack' && frame.body.send_manifest) sendManifest = true;
-      else if (frame.type !== 'ack') options.onFrame?.(frame);
+      if (frame.type !== 'ack') return options.onFrame?.(frame);
+      if (frame.body.send_manifest) sendManifest = true;
+      options.onAck?.(frame.body);
     },
     onReenrollRequired: (reason) => fatal(reason),
   });

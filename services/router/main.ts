@@ -14,6 +14,7 @@ import { curvePublicFromSecret } from '../protocol/curve-keys.js';
 import type { Logger } from '../runtime/logger.js';
 import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
+import { execFrameHandlers } from './exec/agent-frames.js';
 import { registerMeshMetrics } from './mesh/metrics.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
@@ -47,6 +48,7 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   const mesh = await startMesh({
     pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
+    handlers: execFrameHandlers(pool, childLogger(logger, { component: 'exec' })),
   });
   lifecycle.defer('mesh', () => mesh.close());
   const registry = createMetricsRegistry('router');

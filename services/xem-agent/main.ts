@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { startAgent } from '../agent/agent.js';
+import { startAgent, type RunningAgent } from '../agent/agent.js';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
 import { describeConfig, loadConfig, type Env } from '../runtime/config/load.js';
 import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
@@ -11,6 +11,14 @@ import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
 import { loadBundles } from './bundles/loader.js';
 import { buildManifest, ManifestVersions, servedWorkspaces } from './bundles/manifest.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
+import { createDelivery } from './execution/delivery.js';
+import { createExecutionEngine } from './execution/engine.js';
+import { openOutbox } from './outbox.js';
+
+/** Dispatch ids are remembered this long, far past any redelivery. */
+const DISPATCH_MEMORY_MS = 7 * 24 * 3_600_000;
+/** After the grace for running calls, this long more to get their results acknowledged. */
+const FLUSH_MS = 5_000;
 
 export const AGENT_VERSION = '0.1.0';
 /** Exit code when only an operator can help: the router no longer admits this agent. */
@@ -22,8 +30,8 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   logCrashes(logger);
   logger.info({ config: describeConfig(xemAgentConfigSchema, config) }, 'starting');
   const graceMs = config.shutdown_grace_seconds * 1_000;
-  const lifecycle = createLifecycle({ logger, graceMs });
-  handleShutdownSignals({ lifecycle, logger, graceMs });
+  const lifecycle = createLifecycle({ logger, graceMs: graceMs + FLUSH_MS });
+  handleShutdownSignals({ lifecycle, logger, graceMs: graceMs + FLUSH_MS });
   const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
 
@@ -31,19 +39,46 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   for (const problem of problems) logger.warning({ ...problem }, 'tool bundle skipped');
   logger.info({ tools: [...tools.keys()], tools_dir: config.tools_dir }, 'tool bundles loaded');
   const versions = new ManifestVersions();
+  const outbox = openOutbox(config.queue_db_path);
+  outbox.prune(Date.now() - DISPATCH_MEMORY_MS);
+  lifecycle.defer('outbox', () => outbox.close());
+  const link: { agent?: RunningAgent } = {};
+  const delivery = createDelivery({
+    outbox, logger, bound: () => link.agent?.mesh.bound ?? false,
+    send: (type, body, frameId) => void link.agent?.mesh.send(type, body as never, { id: frameId }),
+  });
+  const engine = createExecutionEngine({
+    outbox, logger, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions,
+    tools: () => tools, workspaces: () => servedWorkspaces(config.credentials_dir),
+    send: (type, body) => void link.agent?.mesh.send(type, body),
+    deliver: () => delivery.flush(),
+  });
   const agent = await startAgent({
     role: 'xem', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key,
     allowInsecure: early.allow_insecure, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,
     enrollmentPath: join(dirname(config.signing_key_path), 'enrollment.json'), agentVersion: AGENT_VERSION, logger,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
     manifest: () => versions.current(buildManifest(tools, servedWorkspaces(config.credentials_dir))),
-    capacity: () => ({ max_concurrent: config.max_concurrent_executions, in_use: 0 }),
+    capacity: () => ({ max_concurrent: config.max_concurrent_executions, in_use: engine.running }),
+    inFlight: () => engine.inFlight(),
+    onFrame(frame) {
+      if (frame.type === 'exec.dispatch') engine.dispatch(frame.body);
+      else if (frame.type === 'exec.cancel') engine.cancel(frame.body);
+    },
+    onAck: (ack) => delivery.acknowledged(ack),
+    onBound: () => delivery.rebound(),
     onFatal: (reason) => {
       logger.error({ reason }, 're-enrollment required: mint a new join key for this agent and restart it');
       void lifecycle.close('re-enrollment required').finally(() => process.exit(EXIT_REENROLL));
     },
   });
+  link.agent = agent;
   lifecycle.defer('agent', () => agent.close());
+  lifecycle.defer('delivery', async () => {
+    await delivery.drained(AbortSignal.timeout(FLUSH_MS));
+    delivery.close();
+  });
+  lifecycle.defer('running calls', () => engine.drain(graceMs));
   reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics.url }, () => {
     void lifecycle.close('parent process went away').finally(() => process.exit(0));
   });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { generateCurveKeyPair, type CurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { generateSigningKeyPair, type SigningKeyPair } from '../../services/protocol/signing.js';
 import { buildApp } from '../../services/router/app.js';
+import { execFrameHandlers, type ExecFrameEvents } from '../../services/router/exec/agent-frames.js';
 import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshake-budget.js';
 import { startMesh, type Mesh } from '../../services/router/mesh/mesh.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
@@ -20,8 +21,8 @@ export interface RouterHarness {
   readonly routerCurvePublicKey: string;
   readonly project: SeededProject;
   mintJoinKey(role?: 'xem' | 'xim'): Promise<string>;
-  /** Stops the mesh and starts a new one on the same endpoint, as a router restart would. */
-  restartMesh(): Promise<void>;
+  /** Stops the mesh and starts a new one on the same endpoint, as a router restart would; whileDown runs in between. */
+  restartMesh(whileDown?: () => Promise<void>): Promise<void>;
   /** Enrolls an agent over HTTP with fresh keys, as a real agent would, without running one. */
   enrollPeer(name: string): Promise<EnrolledPeer>;
   close(): Promise<void>;
@@ -34,7 +35,7 @@ export interface EnrolledPeer {
 }
 
 /** The router's HTTP API and mesh in this process, on loopback ports, with its own database. */
-export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger; handshakeBudget?: HandshakeBudgetOptions; scrambleAutoIds?: boolean } = {}): Promise<RouterHarness> {
+export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger; handshakeBudget?: HandshakeBudgetOptions; scrambleAutoIds?: boolean; execEvents?: ExecFrameEvents } = {}): Promise<RouterHarness> {
   const db = await createTestDatabase();
   const logger = options.logger ?? silentLogger();
   const pool = createPool({ connectionString: db.url, max: 10, logger });
@@ -46,6 +47,7 @@ export async function startRouterHarness(options: { leaseRenewalIntervalMs?: num
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500,
     ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
     ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
+    handlers: execFrameHandlers(pool, logger, options.execEvents),
   });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };
@@ -60,9 +62,10 @@ export async function startRouterHarness(options: { leaseRenewalIntervalMs?: num
     get mesh() {
       return mesh;
     },
-    async restartMesh() {
+    async restartMesh(whileDown) {
       const endpoint = mesh.server.endpoint;
       await mesh.close();
+      await whileDown?.();
       mesh = await startOn(endpoint);
     },
     async enrollPeer(name) {

@@ -1,0 +1,41 @@
+import type { FrameBody } from '../../protocol/frame-bodies.js';
+import type { Queryable } from './db.js';
+
+export interface ExecResultRecord {
+  readonly invocation_id: string;
+  readonly attempt: number;
+  readonly agent_id: string;
+  readonly status: FrameBody<'exec.result'>['status'];
+  readonly exit_code: number | null;
+  readonly output: string;
+  readonly output_truncated: boolean;
+  readonly duration_ms: number;
+  readonly error: { code: string; message: string } | null;
+  readonly frame_id: string;
+  readonly signature: string | null;
+  readonly received_at: Date;
+}
+
+/** Records a result once per invocation attempt; true when this call recorded it. */
+export async function recordExecResult(
+  db: Queryable,
+  result: { agentId: string; projectId: string; frameId: string; signature: string | null; body: FrameBody<'exec.result'> },
+): Promise<boolean> {
+  const { body } = result;
+  const inserted = await db.query(
+    `INSERT INTO exec_results (invocation_id, attempt, agent_id, project_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (invocation_id, attempt) DO NOTHING`,
+    [body.invocation_id, body.attempt, result.agentId, result.projectId, body.status, body.exit_code, body.output, body.output_truncated, body.duration_ms, body.error ?? null, result.frameId, result.signature],
+  );
+  return inserted.rowCount === 1;
+}
+
+export async function findExecResult(db: Queryable, invocationId: string, attempt: number): Promise<ExecResultRecord | undefined> {
+  const found = await db.query<ExecResultRecord>(
+    `SELECT invocation_id, attempt, agent_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature, received_at
+     FROM exec_results WHERE invocation_id = $1 AND attempt = $2`,
+    [invocationId, attempt],
+  );
+  return found.rows[0];
+}

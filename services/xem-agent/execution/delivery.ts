@@ -1,0 +1,58 @@
+import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { Outbox } from '../outbox.js';
+
+export interface DeliveryOptions {
+  readonly outbox: Outbox;
+  /** Signs and sends a frame under a fixed id (the id is the router's idempotency key). */
+  readonly send: (type: FrameType, body: Record<string, unknown>, frameId: string) => void;
+  readonly bound: () => boolean;
+  readonly logger: Logger;
+  /** An unacknowledged frame is sent again after this long. @default 5000 */
+  readonly resendAfterMs?: number;
+}
+
+export interface Delivery {
+  /** Sends what is due: new frames, and old ones past the resend delay. */
+  flush(): void;
+  /** A new connection is bound: everything unacknowledged goes again, in order. */
+  rebound(): void;
+  acknowledged(ack: FrameBody<'ack'>): void;
+  /** Resolves once the outbox is empty, or when the signal aborts. */
+  drained(signal: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+/** Moves outbox frames to the router until each is acknowledged; ordered, at least once. */
+export function createDelivery(options: DeliveryOptions): Delivery {
+  const resendAfterMs = options.resendAfterMs ?? 5_000;
+  const sentAt = new Map<string, number>();
+  const send = (force: boolean) => {
+    if (!options.bound()) return;
+    const now = Date.now();
+    for (const frame of options.outbox.pending()) {
+      const last = sentAt.get(frame.frameId);
+      if (!force && last !== undefined && now - last < resendAfterMs) continue;
+      sentAt.set(frame.frameId, now);
+      options.send(frame.type as FrameType, frame.body, frame.frameId);
+    }
+  };
+  const timer = setInterval(() => send(false), Math.max(250, resendAfterMs / 2));
+  timer.unref();
+  return {
+    flush: () => send(false),
+    rebound: () => send(true),
+    acknowledged(ack) {
+      if (!sentAt.delete(ack.ack_id)) return;
+      if (ack.status === 'rejected') options.logger.warning({ frame_id: ack.ack_id, reason: ack.reason }, 'the router refused a result; dropping it');
+      options.outbox.acknowledged(ack.ack_id);
+    },
+    async drained(signal) {
+      while (options.outbox.pending().length > 0 && !signal.aborted) {
+        send(false);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    close: () => clearInterval(timer),
+  };
+}

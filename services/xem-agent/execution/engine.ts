@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import type { Logger } from '../../runtime/logger.js';
+import { createRedactor } from '../../runtime/redact.js';
+import type { LoadedTool } from '../bundles/loader.js';
+import { renderArgv } from '../executors/argv.js';
+import { runCommand, type CommandOutcome } from '../executors/command.js';
+import { CredentialsError, resolveCredentials } from '../executors/credentials.js';
+import type { DispatchKey, Outbox } from '../outbox.js';
+import { checkDispatch, type Dispatch } from './dispatch-check.js';
+
+type Result = FrameBody<'exec.result'>;
+
+export interface ExecutionOptions {
+  readonly outbox: Outbox;
+  /** Sends a frame that needs no durability (accepted, progress). */
+  readonly send: <T extends FrameType>(type: T, body: FrameBody<T>) => void;
+  /** A result was queued in the outbox: deliver it. */
+  readonly deliver: () => void;
+  readonly tools: () => ReadonlyMap<string, LoadedTool>;
+  readonly workspaces: () => readonly string[];
+  readonly credentialsDir: string;
+  readonly maxConcurrent: number;
+  readonly logger: Logger;
+}
+
+export interface ExecutionEngine {
+  dispatch(dispatch: Dispatch): void;
+  cancel(cancel: FrameBody<'exec.cancel'>): void;
+  inFlight(): FrameBody<'lease_renewal'>['in_flight'];
+  readonly running: number;
+  /** Stops taking work, waits up to graceMs for running calls, then stops them (interrupted). */
+  drain(graceMs: number): Promise<void>;
+}
+
+// Tools get a plain environment, never the agent's own (which holds its join key and tokens).
+const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
+
+/**
+ * Runs dispatched tool calls: each dispatch is claimed durably first (a duplicate never runs),
+ * checked, acknowledged with exec.accepted, run, and its result written to the outbox before it
+ * is sent. Results of calls a crash interrupted are reported at start, never re-run.
+ */
+export function createExecutionEngine(options: ExecutionOptions): ExecutionEngine {
+  const running = new Map<string, { controller: AbortController; stopping?: 'cancelled' | 'interrupted'; done: Promise<void> }>();
+  const state = { accepting: true };
+  const finish = (dispatch: DispatchKey, body: Result) => {
+    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.result', body: { ...body } });
+    options.deliver();
+  };
+  for (const lost of options.outbox.unfinished()) {
+    options.logger.warning({ invocation_id: lost.invocation_id, attempt: lost.attempt }, 'a call was running when the agent stopped: reporting it interrupted, not running it again');
+    finish(lost, outcomeless(lost, 'interrupted', 'agent_restarted', 'the agent stopped while this call ran; its outcome is unknown'));
+  }
+
+  const run = async (dispatch: Dispatch, tool: LoadedTool) => {
+    const key = keyOf(dispatch);
+    const controller = new AbortController();
+    let release = () => undefined as void;
+    const entry: { controller: AbortController; stopping?: 'cancelled' | 'interrupted'; done: Promise<void> } = { controller, done: new Promise<void>((resolve) => (release = resolve)) };
+    running.set(key, entry);
+    try {
+      finish(dispatch, await execute(options, dispatch, tool, controller.signal, entry));
+    } catch (error) {
+      const code = error instanceof CredentialsError ? 'credentials_unavailable' : 'exec_failed';
+      options.logger.warning({ invocation_id: dispatch.invocation_id, code, err: error }, 'tool call could not run');
+      finish(dispatch, outcomeless(dispatch, 'failed', code, error instanceof Error ? error.message : String(error)));
+    } finally {
+      running.delete(key);
+      release();
+    }
+  };
+
+  return {
+    dispatch(dispatch) {
+      if (!options.outbox.claim(dispatch, Date.now())) {
+        options.logger.info({ invocation_id: dispatch.invocation_id, attempt: dispatch.attempt }, 'dispatch seen before: not run again');
+        return;
+      }
+      const checked = checkDispatch(dispatch, { tools: options.tools(), workspaces: options.workspaces(), running: running.size, maxConcurrent: options.maxConcurrent, accepting: state.accepting, now: Date.now() });
+      if ('refusal' in checked) {
+        finish(dispatch, outcomeless(dispatch, 'rejected', checked.refusal.code, checked.refusal.message));
+        return;
+      }
+      options.send('exec.accepted', { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt });
+      void run(dispatch, checked.tool);
+    },
+    cancel(cancel) {
+      const entry = running.get(keyOf(cancel));
+      if (!entry) return;
+      entry.stopping = 'cancelled';
+      entry.controller.abort();
+    },
+    inFlight: () => [...running.keys()].map(parseKey),
+    get running() {
+      return running.size;
+    },
+    async drain(graceMs) {
+      state.accepting = false;
+      const all = () => Promise.all([...running.values()].map((entry) => entry.done));
+      const timer = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([all(), timer]);
+      for (const entry of running.values()) {
+        entry.stopping = 'interrupted';
+        entry.controller.abort();
+      }
+      await all();
+    },
+  };
+}
+
+async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: LoadedTool, signal: AbortSignal, entry: { stopping?: 'cancelled' | 'interrupted' }): Promise<Result> {
+  const credentials = tool.spec.credentials_ref ? resolveCredentials(options.credentialsDir, dispatch.workspace_id, tool.spec.credentials_ref) : { env: {}, secrets: [] };
+  const redactor = createRedactor(credentials.secrets);
+  const base = Object.fromEntries(PASSED_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  let seq = 0;
+  const outcome = await runCommand({
+    argv: renderArgv(tool.spec.command.argv, dispatch.args),
+    cwd: resolve(tool.bundleDir, tool.spec.command.cwd ?? '.'),
+    env: { ...base, ...tool.spec.command.env, ...credentials.env },
+    timeoutMs: Math.min(dispatch.timeout_ms, tool.spec.timeout_ms),
+    signal,
+    onOutput: (stream, text) => options.send('exec.progress', { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, seq: seq++, stream, data: redactor.text(text).slice(0, 256 * 1024) }),
+  });
+  return {
+    invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode,
+    output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs,
+  };
+}
+
+function statusOf(outcome: CommandOutcome, stopping: 'cancelled' | 'interrupted' | undefined): Result['status'] {
+  if (outcome.cancelled) return stopping ?? 'cancelled';
+  if (outcome.timedOut) return 'timed_out';
+  return outcome.exitCode === 0 ? 'succeeded' : 'failed';
+}
+
+function outcomeless(dispatch: DispatchKey, status: Result['status'], code: string, message: string): Result {
+  return { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, status, exit_code: null, output: '', output_truncated: false, duration_ms: 0, error: { code, message: message.slice(0, 1024) } };
+}
+
+const keyOf = (dispatch: DispatchKey) => `${dispatch.attempt}#${dispatch.invocation_id}`;
+function parseKey(key: string): DispatchKey {
+  const at = key.indexOf('#');
+  return { attempt: Number(key.slice(0, at)), invocation_id: key.slice(at + 1) };
+}

@@ -1,0 +1,83 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** A frame waiting for the router's ack, exactly as it will be (re)sent. */
+export interface OutboxFrame {
+  readonly frameId: string;
+  readonly type: string;
+  readonly body: Record<string, unknown>;
+}
+
+export interface DispatchKey {
+  readonly invocation_id: string;
+  readonly attempt: number;
+}
+
+export interface Outbox {
+  /** Remembers a dispatch; false when this invocation attempt was seen before (never run twice). */
+  claim(dispatch: DispatchKey, now: number): boolean;
+  /** Marks the dispatch finished and queues its result frame, in one transaction. */
+  finish(dispatch: DispatchKey, frame: OutboxFrame): void;
+  /** Frames not yet acknowledged, oldest first. */
+  pending(): OutboxFrame[];
+  /** The router acknowledged this frame: it is gone for good. */
+  acknowledged(frameId: string): void;
+  /** Dispatches a previous process claimed and never finished: it died while they ran. */
+  unfinished(): DispatchKey[];
+  /** Forgets finished dispatches older than this (the router never redelivers that late). */
+  prune(olderThan: number): void;
+  close(): void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS dispatches (
+  invocation_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  finished INTEGER NOT NULL DEFAULT 0,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (invocation_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  frame_id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL
+);`;
+
+/**
+ * The XEM agent's durable state (SQLite at XEM_QUEUE_DB_PATH, WAL, synchronous=FULL): which
+ * dispatches it has seen, and the result frames the router has not acknowledged yet. A result
+ * is on disk before it is sent and leaves only on the router's ack, so neither an agent crash
+ * nor a router crash loses or duplicates it; a dispatch claimed but never finished is what a
+ * crash interrupted, and is reported as such rather than run again.
+ */
+export function openOutbox(path: string): Outbox {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(SCHEMA);
+  const statements = {
+    claim: db.prepare('INSERT OR IGNORE INTO dispatches (invocation_id, attempt, received_at) VALUES (?, ?, ?)'),
+    finish: db.prepare('UPDATE dispatches SET finished = 1 WHERE invocation_id = ? AND attempt = ?'),
+    enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body) VALUES (?, ?, ?)'),
+    pending: db.prepare<[], { frame_id: string; type: string; body: string }>('SELECT frame_id, type, body FROM outbox ORDER BY seq'),
+    acknowledged: db.prepare('DELETE FROM outbox WHERE frame_id = ?'),
+    unfinished: db.prepare<[], DispatchKey>('SELECT invocation_id, attempt FROM dispatches WHERE finished = 0 ORDER BY received_at'),
+    prune: db.prepare('DELETE FROM dispatches WHERE finished = 1 AND received_at < ?'),
+  };
+  const finish = db.transaction((dispatch: DispatchKey, frame: OutboxFrame) => {
+    statements.finish.run(dispatch.invocation_id, dispatch.attempt);
+    statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body));
+  });
+  return {
+    claim: (dispatch, now) => statements.claim.run(dispatch.invocation_id, dispatch.attempt, now).changes === 1,
+    finish: (dispatch, frame) => finish(dispatch, frame),
+    pending: () => statements.pending.all().map((row) => ({ frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
+    acknowledged: (frameId) => void statements.acknowledged.run(frameId),
+    unfinished: () => statements.unfinished.all(),
+    prune: (olderThan) => void statements.prune.run(olderThan),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,155 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { makeFrame } from '../../services/protocol/frame.js';
+import { findExecResult, type ExecResultRecord } from '../../services/router/store/exec-results.js';
+import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+
+const WORKSPACE = 'ws_0123456789ab';
+const CANARY = `canary-${Date.now()}-s3cr3t`;
+
+const BUNDLE = {
+  name: 'testkit', version: '1', domain: 'test',
+  tools: [
+    { name: 'echo_text', description: 'Echo a text', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { text: { type: 'string', maxLength: 200 } }, required: ['text'], additionalProperties: false }, command: { argv: ['echo', '{{text}}'] } },
+    { name: 'sleep_for', description: 'Sleep', risk: 'read', timeout_ms: 60_000, parameters: { type: 'object', properties: { seconds: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$' } }, required: ['seconds'], additionalProperties: false }, command: { argv: ['sleep', '{{seconds}}'] } },
+    { name: 'show_secret', description: 'Print the database password', risk: 'read', timeout_ms: 10_000, credentials_ref: 'db.env', parameters: { type: 'object', properties: {}, additionalProperties: false }, command: { argv: ['printenv', 'DB_PASSWORD'] } },
+  ],
+};
+
+describe('XEM agent process: executes dispatched calls and reports each result exactly once', () => {
+  let router: RouterHarness;
+  const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'xem-exec-'));
+  const runs: Spawned[] = [];
+  const accepted = new Map<string, number>();
+  let agentId: string;
+  let current: Spawned;
+  let joinKey: string;
+
+  beforeAll(async () => {
+    router = await startRouterHarness({ leaseRenewalIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, execEvents: { accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1) } });
+    mkdirSync(join(dir, 'tools', 'testkit'), { recursive: true });
+    writeFileSync(join(dir, 'tools', 'testkit', 'bundle.yaml'), stringify(BUNDLE));
+    mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
+    writeFileSync(join(dir, 'credentials', WORKSPACE, 'db.env'), `DB_PASSWORD=${CANARY}\n`, { mode: 0o600 });
+    joinKey = await router.mintJoinKey();
+    current = start();
+    agentId = await agentIdOf(current);
+    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+  });
+  afterAll(async () => {
+    for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await router.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Restarts pass the spent join key too, as a deployment would: the persisted enrollment wins.
+  function start(): Spawned {
+    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
+      XEM_ROUTER_URL: router.url, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: 'xem-exec',
+      XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: '1000',
+      XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'),
+      XEM_MAX_CONCURRENT_EXECUTIONS: '1', XEM_SHUTDOWN_GRACE_SECONDS: '2', XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0',
+    }), true);
+    runs.push(run);
+    return run;
+  }
+  const agentIdOf = (run: Spawned) => new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+  let counter = 0;
+  const dispatch = (tool: string, args: Record<string, unknown>, options: { id?: string; timeoutMs?: number } = {}) => {
+    const invocationId = options.id ?? `inv_${Date.now()}_${(counter += 1)}`;
+    const frame = makeFrame('exec.dispatch', { invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: options.timeoutMs ?? 30_000, not_after: Date.now() + 60_000 });
+    return { invocationId, frame, sent: router.mesh.server.send(agentId, frame) };
+  };
+  const resultOf = (invocationId: string, timeoutMs = 10_000) => waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () => findExecResult(router.pool, invocationId, 1));
+  const rowsFor = async (invocationId: string) => (await router.pool.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId])).rows[0].n as number;
+
+  it('passes hostile arguments as one inert argv element and records the signed result', async () => {
+    const text = '; rm -rf / $(id) `id` --help ../../etc/passwd';
+    const { invocationId } = dispatch('echo_text', { text });
+    const result = await resultOf(invocationId);
+    expect(result).toMatchObject({ status: 'succeeded', exit_code: 0, output: `${text}\n`, agent_id: agentId });
+    expect(result.signature).toMatch(/^[A-Za-z0-9+/]{86}==$/);
+  });
+
+  it('rejects arguments the schema refuses, before anything runs', async () => {
+    const { invocationId } = dispatch('sleep_for', { seconds: '1; reboot' });
+    expect(await resultOf(invocationId)).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
+    expect(accepted.get(invocationId)).toBeUndefined();
+  });
+
+  it('runs a duplicated dispatch once', async () => {
+    const { invocationId, frame } = dispatch('echo_text', { text: 'once' });
+    await router.mesh.server.send(agentId, frame);
+    await resultOf(invocationId);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(accepted.get(invocationId)).toBe(1);
+    expect(await rowsFor(invocationId)).toBe(1);
+  });
+
+  it('never lets a credential the tool prints reach the result, the database or the logs', async () => {
+    const { invocationId } = dispatch('show_secret', {});
+    const result = await resultOf(invocationId);
+    expect(result.status).toBe('succeeded');
+    expect(result.output).toBe('[REDACTED]\n');
+    const leaks = await router.pool.query("SELECT count(*)::int AS n FROM exec_results WHERE output LIKE '%' || $1 || '%'", [CANARY]);
+    expect(leaks.rows[0].n).toBe(0);
+    expect(current.stdout() + current.stderr()).not.toContain(CANARY);
+  });
+
+  it('refuses work past its concurrency cap at once, and cancels a running call', async () => {
+    const long = dispatch('sleep_for', { seconds: '20' });
+    await waitFor('the long call accepted', 5_000, () => accepted.get(long.invocationId));
+    const extra = dispatch('echo_text', { text: 'no room' });
+    expect(await resultOf(extra.invocationId)).toMatchObject({ status: 'rejected', error: { code: 'capacity_exhausted' } });
+    await router.mesh.server.send(agentId, makeFrame('exec.cancel', { invocation_id: long.invocationId, attempt: 1 }));
+    expect(await resultOf(long.invocationId)).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('kills a call at its timeout', async () => {
+    const { invocationId } = dispatch('sleep_for', { seconds: '30' }, { timeoutMs: 500 });
+    const result = await resultOf(invocationId);
+    expect(result.status).toBe('timed_out');
+    expect(result.duration_ms).toBeLessThan(5_000);
+  });
+
+  it('reports a call an agent crash interrupted as interrupted, and never runs it again', async () => {
+    const { invocationId } = dispatch('sleep_for', { seconds: '30' });
+    await waitFor('accepted', 5_000, () => accepted.get(invocationId));
+    current.child.kill('SIGKILL');
+    await current.exited;
+    current = start();
+    expect(await agentIdOf(current)).toBe(agentId);
+    expect(await resultOf(invocationId, 15_000)).toMatchObject({ status: 'interrupted', error: { code: 'agent_restarted' } });
+    expect(accepted.get(invocationId)).toBe(1);
+  });
+
+  it('delivers a result held in the outbox across an agent crash while the router was down, exactly once', async () => {
+    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+    const { invocationId } = dispatch('sleep_for', { seconds: '1' });
+    await waitFor('accepted', 5_000, () => accepted.get(invocationId));
+    await router.restartMesh(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      current.child.kill('SIGKILL');
+      await current.exited;
+    });
+    expect(await rowsFor(invocationId)).toBe(0);
+    current = start();
+    await agentIdOf(current);
+    expect(await resultOf(invocationId, 15_000)).toMatchObject({ status: 'succeeded' });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await rowsFor(invocationId)).toBe(1);
+  });
+
+  it('on SIGTERM stops taking work, lets a running call finish within the grace, and exits 0', async () => {
+    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+    const { invocationId } = dispatch('sleep_for', { seconds: '1' });
+    await waitFor('accepted', 5_000, () => accepted.get(invocationId));
+    current.child.kill('SIGTERM');
+    expect((await current.exited).code).toBe(0);
+    expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded' });
+  });
+});
