@@ -20,7 +20,8 @@ export interface ResolvedCredentials {
 /**
  * Resolves `credentials_ref` for a workspace to `<credentials dir>/<workspace>/<ref>`, read fresh
  * for every execution (so rotated files apply without a restart):
- * - `*.env` file: its KEY=VALUE lines become environment variables (all values are secrets);
+ * - `*.env` file: its KEY=VALUE lines become environment variables (values are secrets unless
+ *   the name is a plain connection setting such as PGHOST or DB_PORT);
  * - a kubeconfig (`kind: Config`): KUBECONFIG points at it; its tokens and keys are secrets;
  * - another file: XEROTIER_CREDENTIALS_FILE points at it;
  * - a directory: XEROTIER_CREDENTIALS_DIR points at it.
@@ -49,6 +50,11 @@ export function resolveCredentials(credentialsDir: string, workspace: string, re
   return { env: { XEROTIER_CREDENTIALS_FILE: path }, secrets: [text.trim()].filter((value) => value.length >= 6) };
 }
 
+// Env-file values are secrets unless the name says plain connection setting: a database's name
+// or a host shown in a tool's output is not worth hiding, a password always is.
+const SETTING_NAME = /(?:^|_|PG)(?:HOST|HOSTNAME|PORT|USER|USERNAME|DATABASE|DBNAME|REGION|NAMESPACE|SSLMODE|CONTEXT)$/;
+const SECRET_MARK = /PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE/;
+
 function envFile(text: string): ResolvedCredentials {
   const env: Record<string, string> = {};
   for (const line of text.split('\n')) {
@@ -56,7 +62,8 @@ function envFile(text: string): ResolvedCredentials {
     if (!match) continue;
     env[match[1]!] = match[2]!.replace(/^(['"])(.*)\1$/, '$2');
   }
-  return { env, secrets: Object.values(env).filter((value) => value.length >= 6) };
+  const secret = ([name]: [string, string]) => SECRET_MARK.test(name) || !SETTING_NAME.test(name);
+  return { env, secrets: Object.entries(env).filter(secret).map(([, value]) => value).filter((value) => value.length >= 6) };
 }
 
 function asKubeconfig(text: string): string[] | undefined {

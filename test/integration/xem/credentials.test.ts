@@ -19,10 +19,15 @@ describe('credentials', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('turns an env file into environment variables whose values are secrets', () => {
+  it('turns an env file into environment variables whose values are secrets, except plain connection settings', () => {
     const resolved = resolveCredentials(dir, 'ws_prod', 'postgres.env');
     expect(resolved.env).toEqual({ PGHOST: 'db.internal', PGPASSWORD: 'canary-pg-secret' });
-    expect(resolved.secrets).toEqual(['db.internal', 'canary-pg-secret']);
+    expect(resolved.secrets).toEqual(['canary-pg-secret']);
+  });
+
+  it('counts any value as secret unless its name is a known setting, and a secret-looking name always', () => {
+    writeFileSync(join(dir, 'ws_prod', 'mixed.env'), 'DB_USER=reporting\nDB_PORT=543299\nAPI_URL=https://internal.example\nDB_HOST_KEY=abcdef123\nSESSION=opaque-value\n');
+    expect(resolveCredentials(dir, 'ws_prod', 'mixed.env').secrets).toEqual(['https://internal.example', 'abcdef123', 'opaque-value']);
   });
 
   it('points KUBECONFIG at a kubeconfig and treats its tokens as secrets', () => {

@@ -1,0 +1,79 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
+import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
+import { loadBundles, type LoadedTool } from '../../../services/xem-agent/bundles/loader.js';
+import { createExecutionEngine, type ExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
+import { openOutbox, type Outbox } from '../../../services/xem-agent/outbox.js';
+import { silentLogger } from '../../helpers/logger.js';
+import { waitFor } from '../../helpers/processes.js';
+
+const WORKSPACE = 'ws_cluster';
+const TOKEN = 'canary-kube-token-0123456789';
+const hasKubectl = spawnSync('kubectl', ['version', '--client']).status === 0;
+
+describe('the sample bundles in config/tools', () => {
+  let tools: Map<string, LoadedTool>;
+  let outbox: Outbox;
+  let engine: ExecutionEngine;
+  const dir = mkdtempSync(join(tmpdir(), 'xerotier-samples-'));
+  let counter = 0;
+
+  beforeAll(() => {
+    const loaded = loadBundles(join(REPO_ROOT, 'config', 'tools'));
+    expect(loaded.problems).toEqual([]);
+    tools = loaded.tools;
+    mkdirSync(join(dir, WORKSPACE));
+    // A cluster nobody listens at: kubectl fails, and must not print the token while failing.
+    writeFileSync(join(dir, WORKSPACE, 'kubeconfig'), `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]
+users: [{ name: u, user: { token: ${TOKEN} } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`);
+    outbox = openOutbox(':memory:');
+    engine = createExecutionEngine({ outbox, tools: () => tools, workspaces: () => [WORKSPACE], credentialsDir: dir, maxConcurrent: 4, logger: silentLogger(), send: () => undefined, deliver: () => undefined });
+  });
+  afterAll(() => {
+    outbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(tool: string, args: Record<string, unknown>): Promise<FrameBody<'exec.result'>> {
+    const invocationId = `inv_sample_${(counter += 1)}`;
+    engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: 30_000, not_after: Date.now() + 60_000 });
+    return waitFor(`${tool} result`, 30_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
+  }
+
+  it('declare the risks of research/xem-spec.md §5', () => {
+    const risks = Object.fromEntries([...tools.values()].map((tool) => [tool.spec.name, tool.spec.risk]));
+    expect(risks).toMatchObject({
+      kubectl_get: 'read', kubectl_label: 'write', kubectl_node_cordon: 'write', kubectl_node_drain: 'destructive', kubectl_delete: 'irreversible',
+      host_disk_usage: 'read', host_uptime: 'read', host_service_status: 'read',
+      pg_list_databases: 'read', pg_create_database: 'write', pg_terminate_backend: 'destructive', pg_drop_database: 'irreversible',
+    });
+  });
+
+  it('host: uptime and disk usage run for real', async () => {
+    expect((await run('host_uptime', {})).output).toMatch(/load average/);
+    const disks = await run('host_disk_usage', {});
+    expect(disks.status).toBe('succeeded');
+    expect(disks.output).toMatch(/Filesystem/);
+  });
+
+  it.skipIf(!hasKubectl)('kubernetes: a call to an unreachable cluster fails plainly and never shows the token', async () => {
+    const result = await run('kubectl_get', { namespace: 'default', resource: 'pods' });
+    expect(result.status).toBe('failed');
+    expect(result.output).not.toContain(TOKEN);
+  });
+
+  it('kubernetes: values that would act as flags are refused by the schema', async () => {
+    for (const args of [{ namespace: 'default', resource: '--all-namespaces' }, { namespace: '-A', resource: 'pods' }, { namespace: 'default', resource: 'pods', name: '--raw=/' }]) {
+      expect(await run('kubectl_get', args), JSON.stringify(args)).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
+    }
+  });
+});
