@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
@@ -22,6 +22,9 @@ export interface DevAgentOptions {
   readonly routerUrl: string;
   readonly projectId: string;
   readonly adminKey: string;
+  /** The project's default workspace: the agent serves it with credentials for the dev database. */
+  readonly workspaceId: string;
+  readonly databaseUrl: string;
   readonly echo?: NodeJS.WritableStream;
   readonly watch: (service: ServiceProcess) => void;
 }
@@ -35,6 +38,7 @@ const NAME = 'dev-xem';
 export async function startDevXemAgent(options: DevAgentOptions): Promise<DevAgent> {
   const dir = join(options.paths.root, 'xem');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeDevCredentials(join(dir, 'credentials', options.workspaceId), options.databaseUrl);
   const enrolled = existsSync(join(dir, 'enrollment.json'));
   const joinKey = enrolled ? 'xjk_already-enrolled' : await mintJoinKey(options);
   const agent = spawnService({
@@ -81,4 +85,15 @@ async function waitUntilActive(options: DevAgentOptions, agentId: string, since:
     if (Date.now() > deadline) return fresh ? (agent?.status ?? 'unknown') : 'not connected';
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * The postgres bundle's credentials for the stack's own database, rewritten at every start (the
+ * port or password may differ), so the dev agent's tools have something real to work on.
+ */
+function writeDevCredentials(folder: string, databaseUrl: string): void {
+  const url = new URL(databaseUrl);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const lines = [`PGHOST=${url.hostname}`, `PGPORT=${url.port || '5432'}`, `PGUSER=${decodeURIComponent(url.username)}`, `PGPASSWORD=${decodeURIComponent(url.password)}`, 'PGDATABASE=postgres'];
+  writeFileSync(join(folder, 'postgres.env'), `${lines.join('\n')}\n`, { mode: 0o600 });
 }

@@ -61,7 +61,7 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
 
   const { project, workspace } = await devProject(database.url);
   const xem = await startDevXemAgent({
-    env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key,
+    env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, workspaceId: workspace, databaseUrl: database.url,
     watch: (service) => watchExit(service, options), ...(options.echo ? { echo: options.echo } : {}),
   });
   const info: StackInfo = {

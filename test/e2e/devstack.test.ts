@@ -62,6 +62,10 @@ describe('npm start (devstack)', () => {
       expect(((await agents.json()) as { data: { id: string; status: string }[] }).data).toEqual([expect.objectContaining({ id: first.stack.agents[0]!.agent_id, status: 'active' })]);
       const client = new pg.Client({ connectionString: first.stack.database_url });
       await client.connect();
+      // The dev agent serves the default workspace with the sample bundles and real credentials.
+      const manifest = await waitFor('the dev agent\'s manifest', 10_000, async () => (await client.query<{ manifest: { workspaces: string[]; tools: { name: string }[] } | null }>('SELECT manifest FROM agents WHERE id = $1', [first.stack.agents[0]!.agent_id])).rows[0]?.manifest ?? undefined);
+      expect(manifest.workspaces).toEqual([first.stack.workspace_id]);
+      expect(manifest.tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['pg_list_databases', 'kubectl_get', 'host_uptime']));
       await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_devmarker', 'marker', 'kept across restarts')");
       await client.end();
     } finally {
