@@ -5,10 +5,10 @@ import { startAgent, type RunningAgent } from '../agent/agent.js';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
 import { describeConfig, loadConfig, type Env } from '../runtime/config/load.js';
 import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
+import { createLogger, type Logger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
-import { loadBundles } from './bundles/loader.js';
+import { loadBundles, type LoadedTool } from './bundles/loader.js';
 import { buildManifest, ManifestVersions, servedWorkspaces } from './bundles/manifest.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
 import { createDelivery } from './execution/delivery.js';
@@ -35,9 +35,13 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
 
-  const { tools, problems } = loadBundles(config.tools_dir);
-  for (const problem of problems) logger.warning({ ...problem }, 'tool bundle skipped');
-  logger.info({ tools: [...tools.keys()], tools_dir: config.tools_dir }, 'tool bundles loaded');
+  let tools = loadTools(config.tools_dir, logger);
+  // SIGHUP re-reads the bundles; calls already running keep the tool they started with.
+  const reload = () => {
+    tools = loadTools(config.tools_dir, logger);
+  };
+  process.on('SIGHUP', reload);
+  lifecycle.defer('bundle reload', () => void process.off('SIGHUP', reload));
   const versions = new ManifestVersions();
   const outbox = openOutbox(config.queue_db_path);
   outbox.prune(Date.now() - DISPATCH_MEMORY_MS);
@@ -82,6 +86,13 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics.url }, () => {
     void lifecycle.close('parent process went away').finally(() => process.exit(0));
   });
+}
+
+function loadTools(toolsDir: string, logger: Logger): Map<string, LoadedTool> {
+  const { tools, problems } = loadBundles(toolsDir);
+  for (const problem of problems) logger.warning({ ...problem }, 'tool bundle skipped');
+  logger.info({ tools: [...tools.keys()], tools_dir: toolsDir }, 'tool bundles loaded');
+  return tools;
 }
 
 function program(env: Env): Command {

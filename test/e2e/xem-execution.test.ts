@@ -144,6 +144,20 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     expect(await rowsFor(invocationId)).toBe(1);
   });
 
+  it('reloads its bundles on SIGHUP without dropping a running call, and publishes the new manifest', async () => {
+    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+    const running = dispatch('sleep_for', { seconds: '1' });
+    await waitFor('accepted', 5_000, () => accepted.get(running.invocationId));
+    mkdirSync(join(dir, 'tools', 'extra'), { recursive: true });
+    writeFileSync(join(dir, 'tools', 'extra', 'bundle.yaml'), stringify({ ...BUNDLE, name: 'extra', tools: [{ ...BUNDLE.tools[0], name: 'extra_echo' }] }));
+    current.child.kill('SIGHUP');
+    const published = async () => (await router.pool.query<{ manifest: { tools: { name: string }[] } }>('SELECT manifest FROM agents WHERE id = $1', [agentId])).rows[0]!.manifest;
+    await waitFor('the new tool in the stored manifest', 10_000, async () => ((await published()).tools.some((tool) => tool.name === 'extra_echo') ? true : undefined));
+    expect(await resultOf(running.invocationId)).toMatchObject({ status: 'succeeded' });
+    const { invocationId } = dispatch('extra_echo', { text: 'new tool' });
+    expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded', output: 'new tool\n' });
+  });
+
   it('on SIGTERM stops taking work, lets a running call finish within the grace, and exits 0', async () => {
     await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
     const { invocationId } = dispatch('sleep_for', { seconds: '1' });
