@@ -58,8 +58,9 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // Lint fixtures (test/fixtures/lint) import paths that only make sense inside services/;
-        // they sit outside the TypeScript project and get the default one.
-        projectService: { allowDefaultProject: ['test/fixtures/lint/services/*/*.ts', 'test/fixtures/lint/stacks/*.ts'] },
+        // they sit outside the TypeScript project and get the default one, as does the MCP test
+        // server (plain JavaScript, run by node itself).
+        projectService: { allowDefaultProject: ['test/fixtures/lint/services/*/*.ts', 'test/fixtures/lint/stacks/*.ts', 'test/fixtures/mcp/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -12,7 +12,8 @@ import { loadBundles, type LoadedTool } from './bundles/loader.js';
 import { buildManifest, ManifestVersions, servedWorkspaces } from './bundles/manifest.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
 import { createDelivery } from './execution/delivery.js';
-import { createExecutionEngine } from './execution/engine.js';
+import { createExecutionEngine, plainEnvironment } from './execution/engine.js';
+import { discoverMcpTools } from './executors/mcp.js';
 import { openOutbox } from './outbox.js';
 
 /** Dispatch ids are remembered this long, far past any redelivery. */
@@ -35,10 +36,10 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
 
-  let tools = loadTools(config.tools_dir, logger);
+  let tools = await loadTools(config.tools_dir, logger);
   // SIGHUP re-reads the bundles; calls already running keep the tool they started with.
   const reload = () => {
-    tools = loadTools(config.tools_dir, logger);
+    void loadTools(config.tools_dir, logger).then((next) => (tools = next));
   };
   process.on('SIGHUP', reload);
   lifecycle.defer('bundle reload', () => void process.off('SIGHUP', reload));
@@ -88,9 +89,14 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   });
 }
 
-function loadTools(toolsDir: string, logger: Logger): Map<string, LoadedTool> {
-  const { tools, problems } = loadBundles(toolsDir);
-  for (const problem of problems) logger.warning({ ...problem }, 'tool bundle skipped');
+async function loadTools(toolsDir: string, logger: Logger): Promise<Map<string, LoadedTool>> {
+  const { tools, mcp, problems } = loadBundles(toolsDir);
+  const discovered = await discoverMcpTools(mcp, plainEnvironment());
+  for (const tool of discovered.tools) {
+    if (tools.has(tool.spec.name)) problems.push({ file: `${tool.bundle}/bundle.yaml`, tool: tool.spec.name, message: 'tool name already defined by another bundle' });
+    else tools.set(tool.spec.name, tool);
+  }
+  for (const problem of [...problems, ...discovered.problems]) logger.warning({ ...problem }, 'tool bundle skipped');
   logger.info({ tools: [...tools.keys()], tools_dir: toolsDir }, 'tool bundles loaded');
   return tools;
 }

@@ -17,15 +17,34 @@ const CommandExecutor = Type.Object(
   strict,
 );
 
+const Risk = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('destructive'), Type.Literal('irreversible')]);
+const CredentialsRef = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' });
+
 export const ToolSpec = Type.Object(
   {
     name: Type.String({ pattern: TOOL_NAME }),
     description: Type.String({ minLength: 1, maxLength: 2000 }),
-    risk: Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('destructive'), Type.Literal('irreversible')]),
+    risk: Risk,
     parameters: Type.Record(Type.String(), Type.Unknown()),
     timeout_ms: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
-    credentials_ref: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' })),
+    credentials_ref: Type.Optional(CredentialsRef),
     command: CommandExecutor,
+  },
+  strict,
+);
+
+/**
+ * A stdio MCP server whose tools the bundle offers. Its tools are listed at load; their risk
+ * comes from the tool's annotations unless overridden here (annotations are hints from the
+ * server, so an operator has the last word).
+ */
+export const McpServerSpec = Type.Object(
+  {
+    argv: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 256 }),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 4096 }))),
+    credentials_ref: Type.Optional(CredentialsRef),
+    timeout_ms: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+    overrides: Type.Optional(Type.Record(Type.String({ pattern: TOOL_NAME }), Type.Object({ risk: Risk }, strict))),
   },
   strict,
 );
@@ -35,10 +54,13 @@ export const BundleSpec = Type.Object(
     name: Type.String({ pattern: BUNDLE_NAME.source }),
     version: Type.String({ minLength: 1, maxLength: 64 }),
     domain: Type.String({ minLength: 1, maxLength: 64 }),
-    tools: Type.Array(ToolSpec, { minItems: 1, maxItems: 500 }),
+    tools: Type.Optional(Type.Array(ToolSpec, { minItems: 1, maxItems: 500 })),
+    mcp: Type.Optional(McpServerSpec),
   },
   strict,
 );
 
 export type ToolSpec = Static<typeof ToolSpec>;
+export type McpServerSpec = Static<typeof McpServerSpec>;
+export type Risk = Static<typeof Risk>;
 export type BundleSpec = Static<typeof BundleSpec>;

@@ -3,16 +3,30 @@ import { join, sep } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Compile } from 'typebox/compile';
 import { parse } from 'yaml';
-import { BUNDLE_NAME, BundleSpec, type ToolSpec } from './bundle-schema.js';
+import { BUNDLE_NAME, BundleSpec, type McpServerSpec, type ToolSpec } from './bundle-schema.js';
 import { checkArgvTemplate } from '../executors/argv.js';
+
+/** A tool's description as the agent offers it; `command` for command tools only. */
+export type LoadedToolSpec = Omit<ToolSpec, 'command'> & { readonly command?: ToolSpec['command'] };
 
 /** A tool ready to run: its spec, the bundle it came from and its compiled parameter validator. */
 export interface LoadedTool {
   readonly bundle: string;
   readonly domain: string;
-  readonly spec: ToolSpec;
+  readonly spec: LoadedToolSpec;
   readonly bundleDir: string;
   readonly validateArgs: ValidateFunction;
+  /** Set for tools an MCP server provides: the server, and the tool's name there. */
+  readonly mcp?: { readonly server: McpServerSpec; readonly tool: string };
+}
+
+/** A bundle's MCP server, whose tools are listed (asynchronously) after the bundles load. */
+export interface McpBundle {
+  readonly bundle: string;
+  readonly domain: string;
+  readonly bundleDir: string;
+  readonly file: string;
+  readonly server: McpServerSpec;
 }
 
 export interface BundleProblem {
@@ -30,10 +44,11 @@ const validateBundle = Compile(BundleSpec);
  * load. Names are allowlisted before any file system call on them, and every real path must stay
  * under the root (no symlinks out, no `..`).
  */
-export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>; problems: BundleProblem[] } {
+export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>; mcp: McpBundle[]; problems: BundleProblem[] } {
   const tools = new Map<string, LoadedTool>();
+  const mcp: McpBundle[] = [];
   const problems: BundleProblem[] = [];
-  if (!existsSync(toolsRoot)) return { tools, problems: [{ file: toolsRoot, message: 'the tools directory does not exist: no tools are offered' }] };
+  if (!existsSync(toolsRoot)) return { tools, mcp, problems: [{ file: toolsRoot, message: 'the tools directory does not exist: no tools are offered' }] };
   const root = realpathSync(toolsRoot);
   const ajv = new Ajv({ strict: true, allErrors: false });
   for (const entry of readdirSync(root)) {
@@ -43,7 +58,9 @@ export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>
       continue;
     }
     try {
-      for (const tool of loadBundle(root, entry, ajv)) {
+      const loaded = loadBundle(root, entry, ajv);
+      if (loaded.mcp) mcp.push(loaded.mcp);
+      for (const tool of loaded.tools) {
         const clash = tools.get(tool.spec.name);
         if (clash) problems.push({ file: `${entry}/bundle.yaml`, tool: tool.spec.name, message: `tool name already defined by bundle ${clash.bundle}` });
         else tools.set(tool.spec.name, tool);
@@ -53,7 +70,7 @@ export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>
       else throw error;
     }
   }
-  return { tools, problems };
+  return { tools, mcp, problems };
 }
 
 class BundleError extends Error {
@@ -62,7 +79,7 @@ class BundleError extends Error {
   }
 }
 
-function loadBundle(root: string, entry: string, ajv: Ajv): LoadedTool[] {
+function loadBundle(root: string, entry: string, ajv: Ajv): { tools: LoadedTool[]; mcp?: McpBundle } {
   const file = `${entry}/bundle.yaml`;
   const dir = insideRoot(root, join(root, entry), entry);
   if (!lstatSync(dir).isDirectory()) throw new BundleError({ file: entry, message: 'not a directory' });
@@ -76,7 +93,9 @@ function loadBundle(root: string, entry: string, ajv: Ajv): LoadedTool[] {
   if (!validateBundle.Check(document)) throw new BundleError({ file, ...describeSchemaError(document) });
   const bundle = document;
   if (bundle.name !== entry) throw new BundleError({ file, field: 'name', message: `bundle name "${bundle.name}" must equal its directory name` });
-  return bundle.tools.map((spec) => ({ bundle: bundle.name, domain: bundle.domain, spec, bundleDir: dir, validateArgs: compileParameters(ajv, file, spec) }));
+  if (!bundle.tools && !bundle.mcp) throw new BundleError({ file, field: 'tools', message: 'a bundle needs tools, an mcp server, or both' });
+  const tools = (bundle.tools ?? []).map((spec) => ({ bundle: bundle.name, domain: bundle.domain, spec, bundleDir: dir, validateArgs: compileParameters(ajv, file, spec) }));
+  return { tools, ...(bundle.mcp ? { mcp: { bundle: bundle.name, domain: bundle.domain, bundleDir: dir, file, server: bundle.mcp } } : {}) };
 }
 
 function compileParameters(ajv: Ajv, file: string, spec: ToolSpec): ValidateFunction {

@@ -7,6 +7,7 @@ import type { LoadedTool } from '../bundles/loader.js';
 import { renderArgv } from '../executors/argv.js';
 import { runCommand, type CommandOutcome } from '../executors/command.js';
 import { CredentialsError, resolveCredentials } from '../executors/credentials.js';
+import { callMcpTool } from '../executors/mcp.js';
 import type { DispatchKey, Outbox } from '../outbox.js';
 import { checkDispatch, type Dispatch } from './dispatch-check.js';
 
@@ -34,6 +35,7 @@ export interface ExecutionEngine {
   drain(graceMs: number): Promise<void>;
 }
 
+const MAX_OUTPUT = 256 * 1024;
 // Tools get a plain environment, never the agent's own (which holds its join key and tokens).
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 
@@ -113,20 +115,32 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
 async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: LoadedTool, signal: AbortSignal, entry: { stopping?: 'cancelled' | 'interrupted' }): Promise<Result> {
   const credentials = tool.spec.credentials_ref ? resolveCredentials(options.credentialsDir, dispatch.workspace_id, tool.spec.credentials_ref) : { env: {}, secrets: [] };
   const redactor = createRedactor(credentials.secrets);
-  const base = Object.fromEntries(PASSED_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  const base = plainEnvironment();
+  const timeoutMs = Math.min(dispatch.timeout_ms, tool.spec.timeout_ms);
+  const started = Date.now();
+  const done = { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt };
+  if (tool.mcp) {
+    const called = await callMcpTool(tool, dispatch.args, { ...base, ...credentials.env }, timeoutMs, signal);
+    const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : called.isError ? 'failed' : 'succeeded';
+    const output = redactor.text(called.output);
+    return { ...done, status, exit_code: null, output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT, duration_ms: Date.now() - started };
+  }
+  const command = tool.spec.command!;
   let seq = 0;
   const outcome = await runCommand({
-    argv: renderArgv(tool.spec.command.argv, dispatch.args),
-    cwd: resolve(tool.bundleDir, tool.spec.command.cwd ?? '.'),
-    env: { ...base, ...tool.spec.command.env, ...credentials.env },
-    timeoutMs: Math.min(dispatch.timeout_ms, tool.spec.timeout_ms),
+    argv: renderArgv(command.argv, dispatch.args),
+    cwd: resolve(tool.bundleDir, command.cwd ?? '.'),
+    env: { ...base, ...command.env, ...credentials.env },
+    timeoutMs,
     signal,
-    onOutput: (stream, text) => options.send('exec.progress', { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, seq: seq++, stream, data: redactor.text(text).slice(0, 256 * 1024) }),
+    onOutput: (stream, text) => options.send('exec.progress', { ...done, seq: seq++, stream, data: redactor.text(text).slice(0, 256 * 1024) }),
   });
-  return {
-    invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode,
-    output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs,
-  };
+  return { ...done, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
+}
+
+/** The environment tools and MCP servers start with: the basics, never the agent's own settings. */
+export function plainEnvironment(): Record<string, string> {
+  return Object.fromEntries(PASSED_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
 }
 
 function statusOf(outcome: CommandOutcome, stopping: 'cancelled' | 'interrupted' | undefined): Result['status'] {

@@ -57,7 +57,7 @@ describe('tool bundles', () => {
     const tool = tools.get('echo_args')!;
     for (const hostile of ['; rm -rf /', '$(id)', '`id`', '--help', '../../etc/passwd', "' OR 1=1 --", 'a\nb']) {
       expect(tool.validateArgs({ database: hostile })).toBe(true);
-      const argv = renderArgv(tool.spec.command.argv, { database: hostile });
+      const argv = renderArgv(tool.spec.command!.argv, { database: hostile });
       const outcome = await runCommand({ argv, env: {}, timeoutMs: 5_000 });
       expect(outcome.exitCode).toBe(0);
       expect(JSON.parse(outcome.output)).toEqual([hostile]);

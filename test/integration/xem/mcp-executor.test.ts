@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
+import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
+import { loadBundles, type LoadedTool } from '../../../services/xem-agent/bundles/loader.js';
+import { createExecutionEngine, plainEnvironment, type ExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
+import { discoverMcpTools, riskFromAnnotations } from '../../../services/xem-agent/executors/mcp.js';
+import { openOutbox, type Outbox } from '../../../services/xem-agent/outbox.js';
+import { silentLogger } from '../../helpers/logger.js';
+import { waitFor } from '../../helpers/processes.js';
+
+const WORKSPACE = 'ws_mcp';
+const TOKEN = 'canary-mcp-token-42424242';
+
+describe('mcp executor: a stdio MCP server\'s tools, with risks from their annotations', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xerotier-mcp-'));
+  const tools = new Map<string, LoadedTool>();
+  let problems: { tool?: string; message: string }[] = [];
+  let outbox: Outbox;
+  let engine: ExecutionEngine;
+  let counter = 0;
+
+  beforeAll(async () => {
+    mkdirSync(join(dir, 'tools', 'demo'), { recursive: true });
+    writeFileSync(join(dir, 'tools', 'demo', 'bundle.yaml'), stringify({
+      name: 'demo', version: '1', domain: 'demo',
+      mcp: { argv: [process.execPath, join(REPO_ROOT, 'test/fixtures/mcp/demo-server.mjs')], timeout_ms: 10_000, credentials_ref: 'demo.env', overrides: { purge: { risk: 'irreversible' } } },
+    }));
+    mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
+    writeFileSync(join(dir, 'credentials', WORKSPACE, 'demo.env'), `DEMO_TOKEN=${TOKEN}\n`);
+    const loaded = loadBundles(join(dir, 'tools'));
+    const discovered = await discoverMcpTools(loaded.mcp, plainEnvironment());
+    for (const tool of discovered.tools) tools.set(tool.spec.name, tool);
+    problems = [...loaded.problems, ...discovered.problems];
+    outbox = openOutbox(':memory:');
+    engine = createExecutionEngine({ outbox, tools: () => tools, workspaces: () => [WORKSPACE], credentialsDir: join(dir, 'credentials'), maxConcurrent: 4, logger: silentLogger(), send: () => undefined, deliver: () => undefined });
+  });
+  afterAll(() => {
+    outbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(tool: string, args: Record<string, unknown>, timeoutMs = 10_000): Promise<FrameBody<'exec.result'>> {
+    const invocationId = `inv_mcp_${(counter += 1)}`;
+    engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: timeoutMs, not_after: Date.now() + 60_000 });
+    return waitFor(`${tool} result`, 20_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
+  }
+
+  it('maps annotations to risk: readOnly → read, not destructive → write, absent or destructive → destructive; the bundle overrides', () => {
+    expect(Object.fromEntries([...tools.values()].map((tool) => [tool.spec.name, tool.spec.risk]))).toEqual({
+      lookup: 'read', set_flag: 'write', wipe: 'destructive', purge: 'irreversible', show_env: 'read',
+    });
+    expect(problems).toEqual([expect.objectContaining({ tool: 'Bad-Name' })]);
+    expect(riskFromAnnotations({}, undefined)).toBe('destructive');
+    expect(riskFromAnnotations({ readOnlyHint: true }, 'write')).toBe('write');
+  });
+
+  it('calls a tool on the server and reports its text', async () => {
+    expect(await run('lookup', { key: 'alpha' })).toMatchObject({ status: 'succeeded', output: 'value of alpha' });
+  });
+
+  it('validates arguments against the tool\'s input schema first', async () => {
+    expect(await run('lookup', { key: 7 })).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
+  });
+
+  it('reports a tool error as failed, a slow tool as timed out', async () => {
+    expect(await run('wipe', {})).toMatchObject({ status: 'failed', output: 'refusing to wipe in a test' });
+    expect(await run('purge', {}, 1_000)).toMatchObject({ status: 'timed_out' });
+  });
+
+  it('hands the server the workspace credentials and scrubs them from what it says', async () => {
+    expect(await run('show_env', {})).toMatchObject({ status: 'succeeded', output: 'token=[REDACTED]' });
+  });
+});
