@@ -20,6 +20,18 @@ const CommandExecutor = Type.Object(
 const Risk = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('destructive'), Type.Literal('irreversible')]);
 const CredentialsRef = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' });
 
+const HttpExecutor = Type.Object(
+  {
+    base_url: Type.String({ pattern: '^https?://[^\\s?#]+/$', maxLength: 2048, description: 'every request stays under this URL; ends with /' }),
+    method: Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE')]),
+    path: Type.String({ maxLength: 2048, description: 'relative to base_url; {{param}} fills whole segments only' }),
+    query: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1024 }))),
+    headers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 4096 }))),
+    body: Type.Optional(Type.Literal('json')),
+  },
+  strict,
+);
+
 export const ToolSpec = Type.Object(
   {
     name: Type.String({ pattern: TOOL_NAME }),
@@ -28,7 +40,8 @@ export const ToolSpec = Type.Object(
     parameters: Type.Record(Type.String(), Type.Unknown()),
     timeout_ms: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
     credentials_ref: Type.Optional(CredentialsRef),
-    command: CommandExecutor,
+    command: Type.Optional(CommandExecutor),
+    http: Type.Optional(HttpExecutor),
   },
   strict,
 );
@@ -62,5 +75,6 @@ export const BundleSpec = Type.Object(
 
 export type ToolSpec = Static<typeof ToolSpec>;
 export type McpServerSpec = Static<typeof McpServerSpec>;
+export type HttpExecutorSpec = Static<typeof HttpExecutor>;
 export type Risk = Static<typeof Risk>;
 export type BundleSpec = Static<typeof BundleSpec>;

@@ -5,6 +5,7 @@ import { Compile } from 'typebox/compile';
 import { parse } from 'yaml';
 import { BUNDLE_NAME, BundleSpec, type McpServerSpec, type ToolSpec } from './bundle-schema.js';
 import { checkArgvTemplate } from '../executors/argv.js';
+import { checkHttpTemplate } from '../executors/http.js';
 
 /** A tool's description as the agent offers it; `command` for command tools only. */
 export type LoadedToolSpec = Omit<ToolSpec, 'command'> & { readonly command?: ToolSpec['command'] };
@@ -106,8 +107,10 @@ function compileParameters(ajv: Ajv, file: string, spec: ToolSpec): ValidateFunc
   } catch (error) {
     throw new BundleError({ file, tool: spec.name, field: 'parameters', message: `invalid JSON Schema: ${(error as Error).message}` });
   }
-  const problem = checkArgvTemplate(spec.command.argv, Object.keys((spec.parameters['properties'] as Record<string, unknown> | undefined) ?? {}));
-  if (problem) throw new BundleError({ file, tool: spec.name, field: 'command.argv', message: problem });
+  if ((spec.command === undefined) === (spec.http === undefined)) throw new BundleError({ file, tool: spec.name, field: 'command', message: 'a tool needs exactly one executor: command or http' });
+  const declared = Object.keys((spec.parameters['properties'] as Record<string, unknown> | undefined) ?? {});
+  const problem = spec.command ? checkArgvTemplate(spec.command.argv, declared) : checkHttpTemplate(spec.http!, declared);
+  if (problem) throw new BundleError({ file, tool: spec.name, field: spec.command ? 'command.argv' : 'http', message: problem });
   return validate;
 }
 

@@ -7,6 +7,7 @@ import type { LoadedTool } from '../bundles/loader.js';
 import { renderArgv } from '../executors/argv.js';
 import { runCommand, type CommandOutcome } from '../executors/command.js';
 import { CredentialsError, resolveCredentials } from '../executors/credentials.js';
+import { headersFromCredentials, HttpTemplateError, runHttp } from '../executors/http.js';
 import { callMcpTool } from '../executors/mcp.js';
 import type { DispatchKey, Outbox } from '../outbox.js';
 import { checkDispatch, type Dispatch } from './dispatch-check.js';
@@ -65,7 +66,7 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
     try {
       finish(dispatch, await execute(options, dispatch, tool, controller.signal, entry));
     } catch (error) {
-      const code = error instanceof CredentialsError ? 'credentials_unavailable' : 'exec_failed';
+      const code = error instanceof CredentialsError ? 'credentials_unavailable' : error instanceof HttpTemplateError ? 'invalid_args' : 'exec_failed';
       options.logger.warning({ invocation_id: dispatch.invocation_id, code, err: error }, 'tool call could not run');
       finish(dispatch, outcomeless(dispatch, 'failed', code, error instanceof Error ? error.message : String(error)));
     } finally {
@@ -124,6 +125,13 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : called.isError ? 'failed' : 'succeeded';
     const output = redactor.text(called.output);
     return { ...done, status, exit_code: null, output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT, duration_ms: Date.now() - started };
+  }
+  if (tool.spec.http) {
+    const called = await runHttp(tool.spec.http, dispatch.args, headersFromCredentials(credentials.env), timeoutMs, signal);
+    const ok = called.status !== null && called.status >= 200 && called.status < 300;
+    const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : ok ? 'succeeded' : 'failed';
+    const error = called.error ? { error: { code: called.error.code, message: redactor.text(called.error.message).slice(0, 1024) } } : {};
+    return { ...done, status, exit_code: null, output: redactor.text(called.output), output_truncated: called.truncated, duration_ms: Date.now() - started, ...error };
   }
   const command = tool.spec.command!;
   let seq = 0;
