@@ -84,7 +84,10 @@ export async function runHttp(spec: HttpExecutorSpec, args: Record<string, unkno
         const next = new URL(location, url);
         if (!within(next, spec.base_url)) return failure('redirect_off_base', `refused a redirect to ${next.origin}: it leaves base_url`);
         if (hop >= MAX_REDIRECTS) return failure('too_many_redirects', `more than ${MAX_REDIRECTS} redirects`);
-        if (response.status !== 307 && response.status !== 308) (method = 'GET'), (body = undefined);
+        if (response.status !== 307 && response.status !== 308) {
+          method = 'GET';
+          body = undefined;
+        }
         url = next;
         continue;
       }
