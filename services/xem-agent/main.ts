@@ -14,6 +14,7 @@ import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from 
 import { createDelivery } from './execution/delivery.js';
 import { createExecutionEngine, plainEnvironment } from './execution/engine.js';
 import { discoverMcpTools } from './executors/mcp.js';
+import { routerCallbackTools } from './executors/router-callback.js';
 import { openOutbox } from './outbox.js';
 
 /** Dispatch ids are remembered this long, far past any redelivery. */
@@ -36,10 +37,12 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
 
-  let tools = await loadTools(config.tools_dir, logger);
+  const routerCallback = { routerUrl: config.router_url, token: config.router_auth_token, projectExternalId: config.project_external_id };
+  const builtIn = routerCallbackTools(routerCallback);
+  let tools = await loadTools(config.tools_dir, builtIn, logger);
   // SIGHUP re-reads the bundles; calls already running keep the tool they started with.
   const reload = () => {
-    void loadTools(config.tools_dir, logger).then((next) => (tools = next));
+    void loadTools(config.tools_dir, builtIn, logger).then((next) => (tools = next));
   };
   process.on('SIGHUP', reload);
   lifecycle.defer('bundle reload', () => void process.off('SIGHUP', reload));
@@ -53,7 +56,7 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
     send: (type, body, frameId) => void link.agent?.mesh.send(type, body as never, { id: frameId }),
   });
   const engine = createExecutionEngine({
-    outbox, logger, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions,
+    outbox, logger, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions, routerCallback,
     tools: () => tools, workspaces: () => servedWorkspaces(config.credentials_dir),
     send: (type, body) => void link.agent?.mesh.send(type, body),
     deliver: () => delivery.flush(),
@@ -89,10 +92,10 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   });
 }
 
-async function loadTools(toolsDir: string, logger: Logger): Promise<Map<string, LoadedTool>> {
+async function loadTools(toolsDir: string, builtIn: readonly LoadedTool[], logger: Logger): Promise<Map<string, LoadedTool>> {
   const { tools, mcp, problems } = loadBundles(toolsDir);
   const discovered = await discoverMcpTools(mcp, plainEnvironment());
-  for (const tool of discovered.tools) {
+  for (const tool of [...discovered.tools, ...builtIn]) {
     if (tools.has(tool.spec.name)) problems.push({ file: `${tool.bundle}/bundle.yaml`, tool: tool.spec.name, message: 'tool name already defined by another bundle' });
     else tools.set(tool.spec.name, tool);
   }

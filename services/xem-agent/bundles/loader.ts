@@ -19,6 +19,10 @@ export interface LoadedTool {
   readonly validateArgs: ValidateFunction;
   /** Set for tools an MCP server provides: the server, and the tool's name there. */
   readonly mcp?: { readonly server: McpServerSpec; readonly tool: string };
+  /** Set for the agent's built-in tools that call the router back. */
+  readonly callback?: 'deep_think';
+  /** Why the tool cannot run here (an error code); it is still listed, marked unavailable. */
+  readonly unavailable?: string;
 }
 
 /** A bundle's MCP server, whose tools are listed (asynchronously) after the bundles load. */

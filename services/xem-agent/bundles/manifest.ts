@@ -21,6 +21,7 @@ export function buildManifest(tools: ReadonlyMap<string, LoadedTool>, workspaces
       parameters: tool.spec.parameters,
       timeout_ms: tool.spec.timeout_ms,
       requires_credentials: tool.spec.credentials_ref !== undefined,
+      ...(tool.unavailable ? { available: false, unavailable_reason: tool.unavailable } : {}),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
   return { tools: descriptors, workspaces: [...workspaces].sort() };

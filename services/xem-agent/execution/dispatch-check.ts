@@ -5,7 +5,7 @@ export type Dispatch = FrameBody<'exec.dispatch'>;
 
 /** Why a dispatch is refused before anything runs; codes match the router's error table. */
 export interface Refusal {
-  readonly code: 'dispatch_expired' | 'exec_tool_not_found' | 'workspace_not_served' | 'invalid_args' | 'capacity_exhausted' | 'agent_shutting_down';
+  readonly code: 'dispatch_expired' | 'exec_tool_not_found' | 'workspace_not_served' | 'invalid_args' | 'capacity_exhausted' | 'agent_shutting_down' | 'router_callback_missing';
   readonly message: string;
 }
 
@@ -27,6 +27,9 @@ export function checkDispatch(dispatch: Dispatch, context: DispatchContext): { t
   if (dispatch.not_after < context.now) return { refusal: { code: 'dispatch_expired', message: 'the dispatch arrived after its not_after deadline' } };
   const tool = context.tools.get(dispatch.tool);
   if (!tool) return { refusal: { code: 'exec_tool_not_found', message: `this agent has no tool ${dispatch.tool}` } };
+  if (tool.unavailable === 'router_callback_missing') {
+    return { refusal: { code: 'router_callback_missing', message: 'this agent has no router callback: set XEM_ROUTER_AUTH_TOKEN and XEM_PROJECT_EXTERNAL_ID' } };
+  }
   if (!context.workspaces.includes(dispatch.workspace_id)) {
     return { refusal: { code: 'workspace_not_served', message: `this agent holds no credentials folder for workspace ${dispatch.workspace_id}` } };
   }

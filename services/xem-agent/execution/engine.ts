@@ -9,6 +9,7 @@ import { runCommand, type CommandOutcome } from '../executors/command.js';
 import { CredentialsError, resolveCredentials } from '../executors/credentials.js';
 import { headersFromCredentials, HttpTemplateError, runHttp } from '../executors/http.js';
 import { callMcpTool } from '../executors/mcp.js';
+import { deepThink, type RouterCallback } from '../executors/router-callback.js';
 import type { DispatchKey, Outbox } from '../outbox.js';
 import { checkDispatch, type Dispatch } from './dispatch-check.js';
 
@@ -25,6 +26,8 @@ export interface ExecutionOptions {
   readonly credentialsDir: string;
   readonly maxConcurrent: number;
   readonly logger: Logger;
+  /** For tools that call the router back (deep_think); without it they are refused. */
+  readonly routerCallback?: RouterCallback;
 }
 
 export interface ExecutionEngine {
@@ -124,6 +127,12 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     const called = await callMcpTool(tool, dispatch.args, { ...base, ...credentials.env }, timeoutMs, signal);
     const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : called.isError ? 'failed' : 'succeeded';
     const output = redactor.text(called.output);
+    return { ...done, status, exit_code: null, output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT, duration_ms: Date.now() - started };
+  }
+  if (tool.callback) {
+    const called = await deepThink(options.routerCallback!, dispatch.args, timeoutMs, signal);
+    const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : called.ok ? 'succeeded' : 'failed';
+    const output = createRedactor([options.routerCallback!.token]).text(called.output);
     return { ...done, status, exit_code: null, output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT, duration_ms: Date.now() - started };
   }
   if (tool.spec.http) {
