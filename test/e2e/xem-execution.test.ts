@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { makeFrame } from '../../services/protocol/frame.js';
 import { findExecResult, type ExecResultRecord } from '../../services/router/store/exec-results.js';
+import { bearer } from '../helpers/fixtures.js';
 import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
@@ -25,12 +26,16 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'xem-exec-'));
   const runs: Spawned[] = [];
   const accepted = new Map<string, number>();
+  const progress = new Map<string, string>();
   let agentId: string;
   let current: Spawned;
   let joinKey: string;
 
   beforeAll(async () => {
-    router = await startRouterHarness({ leaseRenewalIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, execEvents: { accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1) } });
+    router = await startRouterHarness({ leaseRenewalIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, execEvents: {
+      accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1),
+      progress: (_, id, __, data) => progress.set(id, (progress.get(id) ?? '') + data),
+    } });
     mkdirSync(join(dir, 'tools', 'testkit'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'testkit', 'bundle.yaml'), stringify(BUNDLE));
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
@@ -67,11 +72,23 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   const resultOf = (invocationId: string, timeoutMs = 10_000) => waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () => findExecResult(router.pool, invocationId, 1));
   const rowsFor = async (invocationId: string) => (await router.pool.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId])).rows[0].n as number;
 
+  it('publishes its tools and workspaces, which the management API lists', async () => {
+    const listed = await waitFor('the tool catalog', 10_000, async () => {
+      const response = await router.app.inject({ url: `/${router.project.project.id}/v1/management/agents/${agentId}/tools`, headers: bearer(router.project.adminKey) });
+      const body = response.json() as { workspaces: string[]; data: { name: string; risk: string; available?: boolean }[] };
+      return body.data.length > 0 ? body : undefined;
+    });
+    expect(listed.workspaces).toEqual([WORKSPACE]);
+    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual(['deep_think:read', 'echo_text:read', 'show_secret:read', 'sleep_for:read']);
+    expect(listed.data.find((tool) => tool.name === 'deep_think')).toMatchObject({ available: false });
+  });
+
   it('passes hostile arguments as one inert argv element and records the signed result', async () => {
     const text = '; rm -rf / $(id) `id` --help ../../etc/passwd';
     const { invocationId } = dispatch('echo_text', { text });
     const result = await resultOf(invocationId);
     expect(result).toMatchObject({ status: 'succeeded', exit_code: 0, output: `${text}\n`, agent_id: agentId });
+    expect(progress.get(invocationId)).toBe(`${text}\n`);
     expect(result.signature).toMatch(/^[A-Za-z0-9+/]{86}==$/);
   });
 
@@ -95,6 +112,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     const result = await resultOf(invocationId);
     expect(result.status).toBe('succeeded');
     expect(result.output).toBe('[REDACTED]\n');
+    expect(progress.get(invocationId)).toBe('[REDACTED]\n');
     const leaks = await router.pool.query("SELECT count(*)::int AS n FROM exec_results WHERE output LIKE '%' || $1 || '%'", [CANARY]);
     expect(leaks.rows[0].n).toBe(0);
     expect(current.stdout() + current.stderr()).not.toContain(CANARY);

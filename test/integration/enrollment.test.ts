@@ -152,7 +152,7 @@ describe('join keys and enrollment', () => {
 
   it('guards join-key and agent management with the management scope', async () => {
     const key = await acme.keyWith(['inference', 'execution']);
-    for (const url of [mgmt('/join-keys'), mgmt('/agents'), mgmt('/agents/agt_000000000000'), mgmt('/agents/agt_000000000000/events')]) {
+    for (const url of [mgmt('/join-keys'), mgmt('/agents'), mgmt('/agents/agt_000000000000'), mgmt('/agents/agt_000000000000/events'), mgmt('/agents/agt_000000000000/tools')]) {
       expect((await app.inject({ url, headers: bearer(key) })).json().error.code).toBe('scope_insufficient');
     }
     expect((await app.inject({ method: 'POST', url: mgmt('/join-keys'), headers: bearer(key), payload: { role: 'xem', name: 'x' } })).statusCode).toBe(403);
@@ -168,7 +168,7 @@ describe('join keys and enrollment', () => {
       { method: 'GET' as const, path: '/join-keys' }, { method: 'POST' as const, path: '/join-keys', payload: { role: 'xem', name: 'x' } },
       { method: 'GET' as const, path: '/join-keys/jk_000000000000' }, { method: 'DELETE' as const, path: '/join-keys/jk_000000000000' },
       { method: 'GET' as const, path: '/agents' }, { method: 'GET' as const, path: '/agents/agt_000000000000' },
-      { method: 'GET' as const, path: '/agents/agt_000000000000/events' }, { method: 'POST' as const, path: '/agents/agt_000000000000/revoke-credentials' },
+      { method: 'GET' as const, path: '/agents/agt_000000000000/events' }, { method: 'GET' as const, path: '/agents/agt_000000000000/tools' }, { method: 'POST' as const, path: '/agents/agt_000000000000/revoke-credentials' },
     ];
     for (const call of calls) {
       const response = await app.inject({ method: call.method, url: mgmt(call.path), headers: bearer(other.adminKey), ...(call.payload ? { payload: call.payload } : {}) });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { announceAgentChange } from '../mesh/agent-changes.js';
 import { listAgentEvents, recordAgentEvent } from '../store/agent-events.js';
-import { findAgent, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
+import { findAgent, findAgentManifest, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
@@ -33,7 +33,7 @@ export interface AgentRouteDependencies {
   readonly onAgentRevoked?: (agentId: string) => void;
 }
 
-/** `/:project_id/v1/management/agents`: list, show, events, revoke-credentials. */
+/** `/:project_id/v1/management/agents`: list, show, tools, events, revoke-credentials. */
 export function agentRoutes(deps: AgentRouteDependencies) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get<{ Querystring: Page }>('/agents', { schema: { querystring: PageQuery } }, async (request) =>
@@ -44,6 +44,14 @@ export function agentRoutes(deps: AgentRouteDependencies) {
       const agent = await findAgent(deps.pool, projectOf(request).id, request.params.id);
       if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
       return agentView(agent);
+    });
+
+    // The agent's tool catalog as its manifest last published it (the exec API offers these).
+    app.get<{ Params: AgentParams }>('/agents/:id/tools', { schema: { params: AgentParams } }, async (request) => {
+      const found = await findAgentManifest(deps.pool, projectOf(request).id, request.params.id);
+      if (!found) throw new ApiError('agent_not_found', undefined, 'id');
+      const manifest = (found.manifest ?? {}) as { tools?: unknown[]; workspaces?: unknown[] };
+      return { object: 'list', agent_id: request.params.id, manifest_version: found.manifest_version, workspaces: manifest.workspaces ?? [], data: manifest.tools ?? [] };
     });
 
     app.get<{ Params: AgentParams }>('/agents/:id/events', { schema: { params: AgentParams } }, async (request) => {

@@ -63,6 +63,11 @@ export async function findAgent(db: Queryable, projectId: string, id: string): P
   return (await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0];
 }
 
+/** The capability manifest an agent last published (tools and workspaces), if any. */
+export async function findAgentManifest(db: Queryable, projectId: string, id: string): Promise<{ manifest: Record<string, unknown> | null; manifest_version: number | null } | undefined> {
+  return (await db.query<{ manifest: Record<string, unknown> | null; manifest_version: number | null }>('SELECT manifest, manifest_version FROM agents WHERE project_id = $1 AND id = $2', [projectId, id])).rows[0];
+}
+
 export async function findAgentById(db: Queryable, id: string): Promise<AgentRecord | undefined> {
   return (await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE id = $1`, [id])).rows[0];
 }

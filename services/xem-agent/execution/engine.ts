@@ -40,6 +40,7 @@ export interface ExecutionEngine {
 }
 
 const MAX_OUTPUT = 256 * 1024;
+const MAX_PROGRESS = 1024 * 1024;
 // Tools get a plain environment, never the agent's own (which holds its join key and tokens).
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 
@@ -143,14 +144,21 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     return { ...done, status, exit_code: null, output: redactor.text(called.output), output_truncated: called.truncated, duration_ms: Date.now() - started, ...error };
   }
   const command = tool.spec.command!;
-  let seq = 0;
+  const progress = { seq: 0, bytes: 0 };
+  // Live output is for watching, capped per call; the result keeps its own (capped) copy.
+  const onOutput = (stream: 'stdout' | 'stderr', text: string) => {
+    if (progress.bytes > MAX_PROGRESS) return;
+    progress.bytes += text.length;
+    if (progress.bytes <= MAX_PROGRESS) options.send('exec.progress', { ...done, seq: progress.seq++, stream, data: redactor.text(text).slice(0, 256 * 1024) });
+    else options.send('exec.progress', { ...done, seq: progress.seq++, stream: 'status', data: `live output stops after ${MAX_PROGRESS} bytes; the result carries the captured output` });
+  };
   const outcome = await runCommand({
     argv: renderArgv(command.argv, dispatch.args),
     cwd: resolve(tool.bundleDir, command.cwd ?? '.'),
     env: { ...base, ...command.env, ...credentials.env },
     timeoutMs,
     signal,
-    onOutput: (stream, text) => options.send('exec.progress', { ...done, seq: seq++, stream, data: redactor.text(text).slice(0, 256 * 1024) }),
+    onOutput,
   });
   return { ...done, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
 }
