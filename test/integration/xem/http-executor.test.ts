@@ -5,12 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
 import { loadBundles } from '../../../services/xem-agent/bundles/loader.js';
-import { createExecutionEngine, type ExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
-import { openOutbox, type Outbox } from '../../../services/xem-agent/outbox.js';
-import { silentLogger } from '../../helpers/logger.js';
-import { waitFor } from '../../helpers/processes.js';
+import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_http';
 const TOKEN = 'canary-http-bearer-777777';
@@ -21,9 +17,7 @@ describe('http executor: a method and URL template under a declared base URL', (
   const seen: string[] = [];
   let api: Server;
   let elsewhere: Server;
-  let outbox: Outbox;
-  let engine: ExecutionEngine;
-  let counter = 0;
+  let local: EngineHarness;
 
   beforeAll(async () => {
     elsewhere = createServer((request, response) => (seen.push(`elsewhere ${request.url}`), response.end('stolen')));
@@ -59,21 +53,16 @@ describe('http executor: a method and URL template under a declared base URL', (
     writeFileSync(join(dir, 'credentials', WORKSPACE, 'api.env'), `HTTP_HEADER_AUTHORIZATION=Bearer ${TOKEN}\n`);
     const { tools, problems } = loadBundles(join(dir, 'tools'));
     expect(problems).toEqual([]);
-    outbox = openOutbox(':memory:');
-    engine = createExecutionEngine({ outbox, tools: () => tools, workspaces: () => [WORKSPACE], credentialsDir: join(dir, 'credentials'), maxConcurrent: 4, logger: silentLogger(), send: () => undefined, deliver: () => undefined });
+    local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: join(dir, 'credentials') });
   });
   afterAll(() => {
-    outbox.close();
+    local.close();
     api.close();
     elsewhere.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function run(tool: string, args: Record<string, unknown>): Promise<FrameBody<'exec.result'>> {
-    const invocationId = `inv_http_${(counter += 1)}`;
-    engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: 10_000, not_after: Date.now() + 60_000 });
-    return waitFor(`${tool} result`, 10_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
-  }
+  const run = (tool: string, args: Record<string, unknown>) => local.run(tool, args, 10_000);
 
   it('fills path segments and query values, encoded, and stays under the base URL', async () => {
     const result = await run('get_item', { id: '../admin?x=1#y', fields: 'a&b=c' });

@@ -4,13 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
-import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
 import { loadBundles, type LoadedTool } from '../../../services/xem-agent/bundles/loader.js';
-import { createExecutionEngine, plainEnvironment, type ExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
+import { plainEnvironment } from '../../../services/xem-agent/execution/engine.js';
 import { discoverMcpTools, riskFromAnnotations } from '../../../services/xem-agent/executors/mcp.js';
-import { openOutbox, type Outbox } from '../../../services/xem-agent/outbox.js';
-import { silentLogger } from '../../helpers/logger.js';
-import { waitFor } from '../../helpers/processes.js';
+import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_mcp';
 const TOKEN = 'canary-mcp-token-42424242';
@@ -19,9 +16,7 @@ describe('mcp executor: a stdio MCP server\'s tools, with risks from their annot
   const dir = mkdtempSync(join(tmpdir(), 'xerotier-mcp-'));
   const tools = new Map<string, LoadedTool>();
   let problems: { tool?: string; message: string }[] = [];
-  let outbox: Outbox;
-  let engine: ExecutionEngine;
-  let counter = 0;
+  let local: EngineHarness;
 
   beforeAll(async () => {
     mkdirSync(join(dir, 'tools', 'demo'), { recursive: true });
@@ -35,19 +30,14 @@ describe('mcp executor: a stdio MCP server\'s tools, with risks from their annot
     const discovered = await discoverMcpTools(loaded.mcp, plainEnvironment());
     for (const tool of discovered.tools) tools.set(tool.spec.name, tool);
     problems = [...loaded.problems, ...discovered.problems];
-    outbox = openOutbox(':memory:');
-    engine = createExecutionEngine({ outbox, tools: () => tools, workspaces: () => [WORKSPACE], credentialsDir: join(dir, 'credentials'), maxConcurrent: 4, logger: silentLogger(), send: () => undefined, deliver: () => undefined });
+    local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: join(dir, 'credentials') });
   });
   afterAll(() => {
-    outbox.close();
+    local.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function run(tool: string, args: Record<string, unknown>, timeoutMs = 10_000): Promise<FrameBody<'exec.result'>> {
-    const invocationId = `inv_mcp_${(counter += 1)}`;
-    engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: timeoutMs, not_after: Date.now() + 60_000 });
-    return waitFor(`${tool} result`, 20_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
-  }
+  const run = (tool: string, args: Record<string, unknown>, timeoutMs = 10_000) => local.run(tool, args, timeoutMs);
 
   it('maps annotations to risk: readOnly → read, not destructive → write, absent or destructive → destructive; the bundle overrides', () => {
     expect(Object.fromEntries([...tools.values()].map((tool) => [tool.spec.name, tool.spec.risk]))).toEqual({

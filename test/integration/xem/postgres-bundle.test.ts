@@ -5,13 +5,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
-import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
 import { loadBundles } from '../../../services/xem-agent/bundles/loader.js';
-import { createExecutionEngine, type ExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
-import { openOutbox, type Outbox } from '../../../services/xem-agent/outbox.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { silentLogger } from '../../helpers/logger.js';
 import { waitFor } from '../../helpers/processes.js';
+import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_pgtest';
 // The bundle drives the PostgreSQL client programs; a machine without them cannot run it.
@@ -20,10 +17,8 @@ if (clients.length > 0) process.stdout.write(`postgres bundle tests skipped: ${c
 
 describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, against the test database', () => {
   let db: TestDatabase;
-  let outbox: Outbox;
-  let engine: ExecutionEngine;
+  let local: EngineHarness;
   const dir = mkdtempSync(join(tmpdir(), 'xerotier-pg-bundle-'));
-  let counter = 0;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -35,23 +30,15 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
     ].join('\n'));
     const { tools, problems } = loadBundles(join(REPO_ROOT, 'config', 'tools'));
     expect(problems).toEqual([]);
-    outbox = openOutbox(':memory:');
-    engine = createExecutionEngine({
-      outbox, tools: () => tools, workspaces: () => [WORKSPACE], credentialsDir: dir, maxConcurrent: 4, logger: silentLogger(),
-      send: () => undefined, deliver: () => undefined,
-    });
+    local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: dir });
   });
   afterAll(async () => {
-    outbox.close();
+    local.close();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function run(tool: string, args: Record<string, unknown>): Promise<FrameBody<'exec.result'>> {
-    const invocationId = `inv_pg_${(counter += 1)}`;
-    engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: 30_000, not_after: Date.now() + 60_000 });
-    return waitFor(`${tool} result`, 30_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
-  }
+  const run = (tool: string, args: Record<string, unknown>) => local.run(tool, args);
   const exists = async (name: string) => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

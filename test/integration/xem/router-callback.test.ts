@@ -3,11 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
 import { buildManifest } from '../../../services/xem-agent/bundles/manifest.js';
-import { createExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
 import { routerCallbackTools, type RouterCallback } from '../../../services/xem-agent/executors/router-callback.js';
-import { openOutbox } from '../../../services/xem-agent/outbox.js';
-import { silentLogger } from '../../helpers/logger.js';
-import { waitFor } from '../../helpers/processes.js';
+import { engineHarness } from '../../helpers/xem-engine.js';
 
 const TOKEN = 'xero_acme_canaryCallbackToken1234567890';
 
@@ -35,13 +32,13 @@ describe('router callback tools (deep_think)', () => {
   afterAll(() => router.close());
 
   async function run(callback: RouterCallback, args: Record<string, unknown>): Promise<FrameBody<'exec.result'>> {
-    const outbox = openOutbox(':memory:');
     const tools = new Map(routerCallbackTools(callback).map((tool) => [tool.spec.name, tool]));
-    const engine = createExecutionEngine({ outbox, tools: () => tools, workspaces: () => ['ws_any'], credentialsDir: '/nonexistent', maxConcurrent: 1, logger: silentLogger(), send: () => undefined, deliver: () => undefined, routerCallback: callback });
-    engine.dispatch({ invocation_id: 'inv_think', attempt: 1, tool: 'deep_think', workspace_id: 'ws_any', risk: 'read', args, timeout_ms: 10_000, not_after: Date.now() + 60_000 });
-    const result = await waitFor('result', 10_000, () => outbox.pending()[0]?.body as FrameBody<'exec.result'> | undefined);
-    outbox.close();
-    return result;
+    const local = engineHarness({ tools: () => tools, workspace: 'ws_any', credentialsDir: '/nonexistent', routerCallback: callback });
+    try {
+      return await local.run('deep_think', args, 10_000);
+    } finally {
+      local.close();
+    }
   }
 
   it('without a token the tool is listed as unavailable and refused with router_callback_missing', async () => {

@@ -4,12 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
-import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
 import { loadBundles, type LoadedTool } from '../../../services/xem-agent/bundles/loader.js';
-import { createExecutionEngine, type ExecutionEngine } from '../../../services/xem-agent/execution/engine.js';
-import { openOutbox, type Outbox } from '../../../services/xem-agent/outbox.js';
-import { silentLogger } from '../../helpers/logger.js';
-import { waitFor } from '../../helpers/processes.js';
+import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_cluster';
 const TOKEN = 'canary-kube-token-0123456789';
@@ -17,10 +13,8 @@ const hasKubectl = spawnSync('kubectl', ['version', '--client']).status === 0;
 
 describe('the sample bundles in config/tools', () => {
   let tools: Map<string, LoadedTool>;
-  let outbox: Outbox;
-  let engine: ExecutionEngine;
+  let local: EngineHarness;
   const dir = mkdtempSync(join(tmpdir(), 'xerotier-samples-'));
-  let counter = 0;
 
   beforeAll(() => {
     const loaded = loadBundles(join(REPO_ROOT, 'config', 'tools'));
@@ -35,19 +29,14 @@ users: [{ name: u, user: { token: ${TOKEN} } }]
 contexts: [{ name: x, context: { cluster: c, user: u } }]
 current-context: x
 `);
-    outbox = openOutbox(':memory:');
-    engine = createExecutionEngine({ outbox, tools: () => tools, workspaces: () => [WORKSPACE], credentialsDir: dir, maxConcurrent: 4, logger: silentLogger(), send: () => undefined, deliver: () => undefined });
+    local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: dir });
   });
   afterAll(() => {
-    outbox.close();
+    local.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function run(tool: string, args: Record<string, unknown>): Promise<FrameBody<'exec.result'>> {
-    const invocationId = `inv_sample_${(counter += 1)}`;
-    engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: 30_000, not_after: Date.now() + 60_000 });
-    return waitFor(`${tool} result`, 30_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
-  }
+  const run = (tool: string, args: Record<string, unknown>) => local.run(tool, args);
 
   it('declare the risks of research/xem-spec.md §5', () => {
     const risks = Object.fromEntries([...tools.values()].map((tool) => [tool.spec.name, tool.spec.risk]));
