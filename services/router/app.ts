@@ -8,6 +8,7 @@ import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
 import { managementRoutes } from './http/management.js';
+import type { Frame } from '../protocol/frame.js';
 import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
 import { requestIdFor } from './http/request-id.js';
@@ -22,6 +23,8 @@ export interface AppDependencies {
   readonly enrollment: EnrollmentSettings;
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
+  /** Set only with XEROTIER_ROUTER_DIRECT_DISPATCH: sends a frame to a connected agent. */
+  readonly directDispatch?: (agentId: string, frame: Frame) => Promise<boolean>;
   /** Limits refused enrollments per address. @default 20 a minute */
   readonly enrollmentThrottle?: FailureThrottle;
 }
@@ -58,7 +61,11 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       ...(deps.enrollmentThrottle ? { throttle: deps.enrollmentThrottle } : {}),
     }),
   );
-  void app.register(managementRoutes({ pool: deps.pool, ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}) }), {
+  void app.register(managementRoutes({
+    pool: deps.pool,
+    ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
+    ...(deps.directDispatch ? { directDispatch: deps.directDispatch } : {}),
+  }), {
     prefix: '/:project_id/v1/management',
   });
   return app;

@@ -56,6 +56,10 @@ export const routerConfigSchema = defineConfigSchema({
       kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 60, max: 86_400,
       description: 'Lifetime of agent bearer tokens; agents refresh them before expiry',
     },
+    direct_dispatch: {
+      kind: 'boolean', env: 'XEROTIER_ROUTER_DIRECT_DISPATCH', default: false,
+      description: 'Development and tests only: management routes that send a tool call straight to an agent, bypassing approvals',
+    },
     http_host: {
       kind: 'string', env: 'XEROTIER_HTTP_HOST', default: '0.0.0.0',
       description: 'Address the HTTP(S) API listens on',

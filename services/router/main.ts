@@ -14,6 +14,7 @@ import { curvePublicFromSecret } from '../protocol/curve-keys.js';
 import type { Logger } from '../runtime/logger.js';
 import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
+import type { Frame } from '../protocol/frame.js';
 import { execFrameHandlers } from './exec/agent-frames.js';
 import { registerMeshMetrics } from './mesh/metrics.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
@@ -55,7 +56,11 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   registerMeshMetrics(registry, mesh);
   const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
-  const app = buildApp({ logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config) });
+  if (config.direct_dispatch) logger.warning({}, 'direct dispatch is on: management keys can run tools without approval (development and tests only)');
+  const app = buildApp({
+    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config),
+    ...(config.direct_dispatch ? { directDispatch: (agentId: string, frame: Frame) => mesh.server.send(agentId, frame) } : {}),
+  });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });
   logger.info({ url: address, metrics: metrics.url, tracing: tracing.enabled }, 'router listening');

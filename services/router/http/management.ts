@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { agentRoutes, type AgentRouteDependencies } from './agents.js';
+import { directDispatchRoutes, type DirectDispatchDependencies } from './direct-dispatch.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { joinKeyRoutes } from './join-keys.js';
 import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
@@ -8,7 +9,7 @@ import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.j
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
  * `management` scope. Checks run in this order: key (401), project (404/403), scope (403).
  */
-export function managementRoutes(deps: AgentRouteDependencies) {
+export function managementRoutes(deps: AgentRouteDependencies & { readonly directDispatch?: DirectDispatchDependencies['sendToAgent'] }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
@@ -16,5 +17,6 @@ export function managementRoutes(deps: AgentRouteDependencies) {
     await app.register(apiKeyRoutes(deps));
     await app.register(joinKeyRoutes(deps));
     await app.register(agentRoutes(deps));
+    if (deps.directDispatch) await app.register(directDispatchRoutes({ pool: deps.pool, sendToAgent: deps.directDispatch }));
   };
 }

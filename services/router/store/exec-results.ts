@@ -31,11 +31,12 @@ export async function recordExecResult(
   return inserted.rowCount === 1;
 }
 
-export async function findExecResult(db: Queryable, invocationId: string, attempt: number): Promise<ExecResultRecord | undefined> {
+/** A recorded result; with a project, only that project's. */
+export async function findExecResult(db: Queryable, invocationId: string, attempt: number, projectId?: string): Promise<ExecResultRecord | undefined> {
   const found = await db.query<ExecResultRecord>(
     `SELECT invocation_id, attempt, agent_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature, received_at
-     FROM exec_results WHERE invocation_id = $1 AND attempt = $2`,
-    [invocationId, attempt],
+     FROM exec_results WHERE invocation_id = $1 AND attempt = $2 AND ($3::text IS NULL OR project_id = $3)`,
+    [invocationId, attempt, projectId ?? null],
   );
   return found.rows[0];
 }

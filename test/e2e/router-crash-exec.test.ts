@@ -1,0 +1,89 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { bearer } from '../helpers/fixtures.js';
+import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+
+const WORKSPACE = 'ws_crash';
+const SLEEP_BUNDLE = {
+  name: 'sleepy', version: '1', domain: 'test',
+  tools: [{
+    name: 'sleep_for', description: 'Sleep', risk: 'read', timeout_ms: 60_000, command: { argv: ['sleep', '{{seconds}}'] },
+    parameters: { type: 'object', properties: { seconds: { type: 'string', pattern: '^[0-9]+$' } }, required: ['seconds'], additionalProperties: false },
+  }],
+};
+
+describe('a router killed while a call runs', () => {
+  let db: TestDatabase;
+  let router: Spawned;
+  let agent: Spawned;
+  let env: NodeJS.ProcessEnv;
+  let url: string;
+  let meshEndpoint: string;
+  const secret = randomBytes(32).toString('base64url');
+  const adminKey = `xero_acme_${secret}`;
+  const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'router-crash-'));
+
+  const startRouter = async (overrides: Record<string, string> = {}) => {
+    router = spawnGroup(process.execPath, ['--import', 'tsx', 'services/router/main.ts'], { ...env, ...overrides }, true);
+    return nextMessage<{ http_url: string; mesh_endpoint: string }>(router.child);
+  };
+  const api = (path: string, init: RequestInit = {}) => fetch(`${url}/acme/v1/management${path}`, { ...init, headers: { ...bearer(adminKey), 'content-type': 'application/json', ...init.headers } });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = cleanEnv({
+      ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_BOOTSTRAP_PROJECT: 'acme',
+      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'), XEROTIER_ROUTER_DIRECT_DISPATCH: 'true',
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '1000', XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '5000',
+    });
+    const first = await startRouter();
+    url = first.http_url;
+    meshEndpoint = first.mesh_endpoint;
+    mkdirSync(join(dir, 'tools', 'sleepy'), { recursive: true });
+    writeFileSync(join(dir, 'tools', 'sleepy', 'bundle.yaml'), stringify(SLEEP_BUNDLE));
+    mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
+    const joinKey = ((await (await api('/join-keys', { method: 'POST', body: JSON.stringify({ role: 'xem', name: 'crash' }) })).json()) as { key: string }).key;
+    agent = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
+      XEM_ROUTER_URL: url, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: 'xem-crash', XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'),
+      XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'queue.sqlite'), XEM_LEASE_RENEWAL_INTERVAL_MS: '1000',
+      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0',
+    }), true);
+  });
+  afterAll(async () => {
+    for (const run of [agent, router]) if (run && run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gets the result after its restart, recorded once', async () => {
+    const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(agent.child);
+    await waitFor('the agent active', 15_000, async () => ((await (await api(`/agents/${agentId}`)).json()) as { status: string }).status === 'active' || undefined);
+    const dispatched = await api(`/agents/${agentId}/dispatch`, { method: 'POST', body: JSON.stringify({ tool: 'sleep_for', workspace_id: WORKSPACE, args: { seconds: '2' } }) });
+    expect(dispatched.status).toBe(202);
+    const { invocation_id: invocationId } = (await dispatched.json()) as { invocation_id: string };
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    process.kill(-router.child.pid!, 'SIGKILL');
+    await router.exited;
+    // The same addresses again, as a restarted pod behind the same service would have.
+    await startRouter({ XEROTIER_HTTP_PORT: new URL(url).port, XEROTIER_MESH_BIND: meshEndpoint });
+
+    const result = await waitFor('the result', 20_000, async () => {
+      const response = await api(`/exec-results/${invocationId}`);
+      return response.status === 200 ? ((await response.json()) as { status: string; agent_id: string }) : undefined;
+    });
+    expect(result).toMatchObject({ status: 'succeeded', agent_id: agentId });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const rows = await client.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId]);
+    await client.end();
+    expect(rows.rows[0].n).toBe(1);
+  });
+});
