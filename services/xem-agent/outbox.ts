@@ -14,6 +14,13 @@ export interface DispatchKey {
   readonly attempt: number;
 }
 
+/** A dispatch a previous process left running, with the process group it had started, if any. */
+export interface UnfinishedDispatch extends DispatchKey {
+  readonly pgid: number | null;
+  /** The group leader's start time (clock ticks since boot), so a reused pid is never taken for it. */
+  readonly started_ticks: string | null;
+}
+
 export interface Outbox {
   /** Remembers a dispatch; false when this invocation attempt was seen before (never run twice). */
   claim(dispatch: DispatchKey, now: number): boolean;
@@ -23,8 +30,10 @@ export interface Outbox {
   pending(): OutboxFrame[];
   /** The router acknowledged this frame: it is gone for good. */
   acknowledged(frameId: string): void;
+  /** Notes the process group a running dispatch started, so a later start can stop it. */
+  started(dispatch: DispatchKey, pgid: number, startedTicks: string | null): void;
   /** Dispatches a previous process claimed and never finished: it died while they ran. */
-  unfinished(): DispatchKey[];
+  unfinished(): UnfinishedDispatch[];
   /** Forgets finished dispatches older than this (the router never redelivers that late). */
   prune(olderThan: number): void;
   close(): void;
@@ -36,6 +45,8 @@ CREATE TABLE IF NOT EXISTS dispatches (
   attempt INTEGER NOT NULL,
   finished INTEGER NOT NULL DEFAULT 0,
   received_at INTEGER NOT NULL,
+  pgid INTEGER,
+  started_ticks TEXT,
   PRIMARY KEY (invocation_id, attempt)
 );
 CREATE TABLE IF NOT EXISTS outbox (
@@ -58,13 +69,17 @@ export function openOutbox(path: string): Outbox {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  // Files written by an older agent lack the newer columns: add them in place.
+  const columns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(dispatches)').all().map((column) => column.name));
+  if (!columns.has('pgid')) db.exec('ALTER TABLE dispatches ADD COLUMN pgid INTEGER; ALTER TABLE dispatches ADD COLUMN started_ticks TEXT;');
   const statements = {
     claim: db.prepare('INSERT OR IGNORE INTO dispatches (invocation_id, attempt, received_at) VALUES (?, ?, ?)'),
     finish: db.prepare('UPDATE dispatches SET finished = 1 WHERE invocation_id = ? AND attempt = ?'),
     enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body) VALUES (?, ?, ?)'),
     pending: db.prepare<[], { frame_id: string; type: string; body: string }>('SELECT frame_id, type, body FROM outbox ORDER BY seq'),
     acknowledged: db.prepare('DELETE FROM outbox WHERE frame_id = ?'),
-    unfinished: db.prepare<[], DispatchKey>('SELECT invocation_id, attempt FROM dispatches WHERE finished = 0 ORDER BY received_at'),
+    started: db.prepare('UPDATE dispatches SET pgid = ?, started_ticks = ? WHERE invocation_id = ? AND attempt = ?'),
+    unfinished: db.prepare<[], UnfinishedDispatch>('SELECT invocation_id, attempt, pgid, started_ticks FROM dispatches WHERE finished = 0 ORDER BY received_at'),
     prune: db.prepare('DELETE FROM dispatches WHERE finished = 1 AND received_at < ?'),
   };
   const finish = db.transaction((dispatch: DispatchKey, frame: OutboxFrame) => {
@@ -76,6 +91,7 @@ export function openOutbox(path: string): Outbox {
     finish: (dispatch, frame) => finish(dispatch, frame),
     pending: () => statements.pending.all().map((row) => ({ frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
     acknowledged: (frameId) => void statements.acknowledged.run(frameId),
+    started: (dispatch, pgid, startedTicks) => void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),
     unfinished: () => statements.unfinished.all(),
     prune: (olderThan) => void statements.prune.run(olderThan),
     close: () => db.close(),

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,14 +135,20 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     expect(result.duration_ms).toBeLessThan(5_000);
   });
 
-  it('reports a call an agent crash interrupted as interrupted, and never runs it again', async () => {
-    const { invocationId } = dispatch('sleep_for', { seconds: '30' });
+  it('reports a call an agent crash interrupted as interrupted, stops what it left running, and never runs it again', async () => {
+    const { invocationId } = dispatch('sleep_for', { seconds: '37' });
     await waitFor('accepted', 5_000, () => accepted.get(invocationId));
+    const leftover = () => spawnSync('pgrep', ['-x', '-f', 'sleep 37']).status === 0;
+    await waitFor('the tool process', 5_000, () => leftover() || undefined);
     current.child.kill('SIGKILL');
     await current.exited;
+    expect(leftover()).toBe(true);
     current = start();
     expect(await agentIdOf(current)).toBe(agentId);
-    expect(await resultOf(invocationId, 15_000)).toMatchObject({ status: 'interrupted', error: { code: 'agent_restarted' } });
+    const result = await resultOf(invocationId, 15_000);
+    expect(result).toMatchObject({ status: 'interrupted', error: { code: 'agent_restarted' } });
+    expect(result.error?.message).toContain('were stopped');
+    await waitFor('the leftover gone', 5_000, () => !leftover() || undefined);
     expect(accepted.get(invocationId)).toBe(1);
   });
 

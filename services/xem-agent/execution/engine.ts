@@ -5,7 +5,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { createRedactor } from '../../runtime/redact.js';
 import type { LoadedTool } from '../bundles/loader.js';
 import { renderArgv } from '../executors/argv.js';
-import { runCommand, type CommandOutcome } from '../executors/command.js';
+import { processStartTicks, runCommand, stopLeftoverGroup, type CommandOutcome } from '../executors/command.js';
 import { CredentialsError, resolveCredentials } from '../executors/credentials.js';
 import { headersFromCredentials, HttpTemplateError, runHttp } from '../executors/http.js';
 import { callMcpTool } from '../executors/mcp.js';
@@ -57,8 +57,11 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
     options.deliver();
   };
   for (const lost of options.outbox.unfinished()) {
-    options.logger.warning({ invocation_id: lost.invocation_id, attempt: lost.attempt }, 'a call was running when the agent stopped: reporting it interrupted, not running it again');
-    finish(lost, outcomeless(lost, 'interrupted', 'agent_restarted', 'the agent stopped while this call ran; its outcome is unknown'));
+    // Whatever it left running would keep acting after its result says interrupted: stop it.
+    const stopped = lost.pgid !== null && stopLeftoverGroup(lost.pgid, lost.started_ticks);
+    options.logger.warning({ invocation_id: lost.invocation_id, attempt: lost.attempt, stopped_leftover_processes: stopped }, 'a call was running when the agent stopped: reporting it interrupted, not running it again');
+    const detail = stopped ? '; the processes it had started were stopped' : '';
+    finish(lost, outcomeless(lost, 'interrupted', 'agent_restarted', `the agent stopped while this call ran; its outcome is unknown${detail}`));
   }
 
   const run = async (dispatch: Dispatch, tool: LoadedTool) => {
@@ -159,6 +162,7 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     timeoutMs,
     signal,
     onOutput,
+    onStart: (pid) => options.outbox.started(dispatch, pid, processStartTicks(pid)),
   });
   return { ...done, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface CommandRun {
   readonly argv: readonly string[];
@@ -11,6 +12,8 @@ export interface CommandRun {
   readonly killGraceMs?: number;
   readonly signal?: AbortSignal;
   readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** The process started; its pid leads its own process group. */
+  readonly onStart?: (pid: number) => void;
 }
 
 export interface CommandOutcome {
@@ -32,6 +35,7 @@ export function runCommand(run: CommandRun): Promise<CommandOutcome> {
   const started = Date.now();
   const limit = run.maxOutputBytes ?? 256 * 1024;
   const child = spawn(run.argv[0]!, run.argv.slice(1), { cwd: run.cwd, env: run.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) run.onStart?.(child.pid);
   const captured: Buffer[] = [];
   let size = 0;
   let truncated = false;
@@ -75,4 +79,23 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/** A process's start time in clock ticks since boot (Linux), or null when it is not running. */
+export function processStartTicks(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stops what a dead agent left running: the process group, if its leader is still the very
+ * process that was started (same start time), so a recycled pid is never signalled.
+ */
+export function stopLeftoverGroup(pgid: number, startedTicks: string | null): boolean {
+  if (startedTicks === null || processStartTicks(pgid) !== startedTicks) return false;
+  signalGroup(pgid, 'SIGKILL');
+  return true;
 }
