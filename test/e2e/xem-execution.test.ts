@@ -191,4 +191,22 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     expect((await current.exited).code).toBe(0);
     expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded' });
   });
+
+  it('on SIGTERM stops a call that outlives the grace, reports it interrupted before exiting, and exits 0', async () => {
+    const stale = router.mesh.server.connections.routingOf(agentId);
+    current = start();
+    await agentIdOf(current);
+    await waitFor('the new connection bound', 10_000, () => {
+      const routing = router.mesh.server.connections.routingOf(agentId);
+      return routing !== undefined && routing !== stale ? true : undefined;
+    });
+    const { invocationId } = dispatch('sleep_for', { seconds: '30' });
+    await waitFor('accepted', 5_000, () => accepted.get(invocationId));
+    const signalledAt = Date.now();
+    current.child.kill('SIGTERM');
+    expect((await current.exited).code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+    expect(await rowsFor(invocationId)).toBe(1);
+    expect(await resultOf(invocationId)).toMatchObject({ status: 'interrupted' });
+  });
 });
