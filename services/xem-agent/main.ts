@@ -12,7 +12,8 @@ import { loadBundles, type LoadedTool } from './bundles/loader.js';
 import { buildManifest, ManifestVersions, servedWorkspaces } from './bundles/manifest.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
 import { createDelivery } from './execution/delivery.js';
-import { createExecutionEngine, plainEnvironment } from './execution/engine.js';
+import { createExecutionEngine, plainEnvironment, type ExecutionEngine } from './execution/engine.js';
+import { registerExecutionMetrics } from './execution/metrics.js';
 import { discoverMcpTools } from './executors/mcp.js';
 import { routerCallbackTools } from './executors/router-callback.js';
 import { openOutbox } from './outbox.js';
@@ -34,7 +35,8 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const graceMs = config.shutdown_grace_seconds * 1_000;
   const lifecycle = createLifecycle({ logger, graceMs: graceMs + FLUSH_MS });
   handleShutdownSignals({ lifecycle, logger, graceMs: graceMs + FLUSH_MS });
-  const metrics = await startMetricsServer(createMetricsRegistry('xem-agent'), { port: early.metrics_port });
+  const registry = createMetricsRegistry('xem-agent');
+  const metrics = await startMetricsServer(registry, { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
 
   const routerCallback = { routerUrl: config.router_url, token: config.router_auth_token, projectExternalId: config.project_external_id };
@@ -50,7 +52,8 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const outbox = openOutbox(config.queue_db_path);
   outbox.prune(Date.now() - DISPATCH_MEMORY_MS);
   lifecycle.defer('outbox', () => outbox.close());
-  const link: { agent?: RunningAgent } = {};
+  const link: { agent?: RunningAgent; engine?: ExecutionEngine } = {};
+  const executionMetrics = registerExecutionMetrics(registry, { engine: () => link.engine, outbox });
   const delivery = createDelivery({
     outbox, logger, bound: () => link.agent?.mesh.bound ?? false,
     send: (type, body, frameId) => void link.agent?.mesh.send(type, body as never, { id: frameId }),
@@ -60,7 +63,9 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
     tools: () => tools, workspaces: () => servedWorkspaces(config.credentials_dir),
     send: (type, body) => void link.agent?.mesh.send(type, body),
     deliver: () => delivery.flush(),
+    onFinished: (tool, status) => executionMetrics.finished(tool, status),
   });
+  link.engine = engine;
   const agent = await startAgent({
     role: 'xem', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key,
     allowInsecure: early.allow_insecure, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,

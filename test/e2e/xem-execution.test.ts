@@ -63,7 +63,11 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     runs.push(run);
     return run;
   }
-  const agentIdOf = (run: Spawned) => new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+  let metricsUrl = '';
+  const agentIdOf = (run: Spawned) => new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string; metrics_url: string }) => {
+    metricsUrl = message.metrics_url;
+    resolve(message.agent_id);
+  }));
   let counter = 0;
   const dispatch = (tool: string, args: Record<string, unknown>, options: { id?: string; timeoutMs?: number } = {}) => {
     const invocationId = options.id ?? `inv_${Date.now()}_${(counter += 1)}`;
@@ -181,6 +185,15 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     expect(await resultOf(running.invocationId)).toMatchObject({ status: 'succeeded' });
     const { invocationId } = dispatch('extra_echo', { text: 'new tool' });
     expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded', output: 'new tool\n' });
+  });
+
+  it('counts finished calls by tool and status, and what awaits an ack, on its metrics endpoint', async () => {
+    const { invocationId } = dispatch('echo_text', { text: 'counted' });
+    await resultOf(invocationId);
+    const text = await (await fetch(metricsUrl)).text();
+    expect(text).toMatch(/^xerotier_xem_executions_total\{[^}]*tool="echo_text"[^}]*status="succeeded"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^xerotier_xem_executions_running\{[^}]*\} 0$/m);
+    expect(text).toMatch(/^xerotier_xem_outbox_pending\{[^}]*\} \d+$/m);
   });
 
   it('on SIGTERM stops taking work, lets a running call finish within the grace, and exits 0', async () => {

@@ -28,6 +28,8 @@ export interface ExecutionOptions {
   readonly logger: Logger;
   /** For tools that call the router back (deep_think); without it they are refused. */
   readonly routerCallback?: RouterCallback;
+  /** Told about every finished call (metrics). */
+  readonly onFinished?: (tool: string, status: Result['status']) => void;
 }
 
 export interface ExecutionEngine {
@@ -52,8 +54,9 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 export function createExecutionEngine(options: ExecutionOptions): ExecutionEngine {
   const running = new Map<string, { controller: AbortController; stopping?: 'cancelled' | 'interrupted'; done: Promise<void> }>();
   const state = { accepting: true };
-  const finish = (dispatch: DispatchKey, body: Result) => {
+  const finish = (dispatch: DispatchKey, body: Result, tool = 'unknown') => {
     options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.result', body: { ...body } });
+    options.onFinished?.(tool, body.status);
     options.deliver();
   };
   for (const lost of options.outbox.unfinished()) {
@@ -71,11 +74,11 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
     const entry: { controller: AbortController; stopping?: 'cancelled' | 'interrupted'; done: Promise<void> } = { controller, done: new Promise<void>((resolve) => (release = resolve)) };
     running.set(key, entry);
     try {
-      finish(dispatch, await execute(options, dispatch, tool, controller.signal, entry));
+      finish(dispatch, await execute(options, dispatch, tool, controller.signal, entry), dispatch.tool);
     } catch (error) {
       const code = error instanceof CredentialsError ? 'credentials_unavailable' : error instanceof HttpTemplateError ? 'invalid_args' : 'exec_failed';
       options.logger.warning({ invocation_id: dispatch.invocation_id, code, err: error }, 'tool call could not run');
-      finish(dispatch, outcomeless(dispatch, 'failed', code, error instanceof Error ? error.message : String(error)));
+      finish(dispatch, outcomeless(dispatch, 'failed', code, error instanceof Error ? error.message : String(error)), dispatch.tool);
     } finally {
       running.delete(key);
       release();
@@ -90,7 +93,7 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
       }
       const checked = checkDispatch(dispatch, { tools: options.tools(), workspaces: options.workspaces(), running: running.size, maxConcurrent: options.maxConcurrent, accepting: state.accepting, now: Date.now() });
       if ('refusal' in checked) {
-        finish(dispatch, outcomeless(dispatch, 'rejected', checked.refusal.code, checked.refusal.message));
+        finish(dispatch, outcomeless(dispatch, 'rejected', checked.refusal.code, checked.refusal.message), dispatch.tool);
         return;
       }
       options.send('exec.accepted', { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt });
