@@ -24,8 +24,8 @@ export interface UnfinishedDispatch extends DispatchKey {
 export interface Outbox {
   /** Remembers a dispatch; false when this invocation attempt was seen before (never run twice). */
   claim(dispatch: DispatchKey, now: number): boolean;
-  /** Marks the dispatch finished and queues its result frame, in one transaction. */
-  finish(dispatch: DispatchKey, frame: OutboxFrame): void;
+  /** Marks the dispatch finished and queues its final frames (last progress, result), in one transaction. */
+  finish(dispatch: DispatchKey, ...frames: OutboxFrame[]): void;
   /** Frames not yet acknowledged, oldest first. */
   pending(): OutboxFrame[];
   /** The router acknowledged this frame: it is gone for good. */
@@ -82,13 +82,13 @@ export function openOutbox(path: string): Outbox {
     unfinished: db.prepare<[], UnfinishedDispatch>('SELECT invocation_id, attempt, pgid, started_ticks FROM dispatches WHERE finished = 0 ORDER BY received_at'),
     prune: db.prepare('DELETE FROM dispatches WHERE finished = 1 AND received_at < ?'),
   };
-  const finish = db.transaction((dispatch: DispatchKey, frame: OutboxFrame) => {
+  const finish = db.transaction((dispatch: DispatchKey, frames: OutboxFrame[]) => {
     statements.finish.run(dispatch.invocation_id, dispatch.attempt);
-    statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body));
+    for (const frame of frames) statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body));
   });
   return {
     claim: (dispatch, now) => statements.claim.run(dispatch.invocation_id, dispatch.attempt, now).changes === 1,
-    finish: (dispatch, frame) => finish(dispatch, frame),
+    finish: (dispatch, ...frames) => finish(dispatch, frames),
     pending: () => statements.pending.all().map((row) => ({ frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
     acknowledged: (frameId) => void statements.acknowledged.run(frameId),
     started: (dispatch, pgid, startedTicks) => void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),

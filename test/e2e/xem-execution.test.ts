@@ -28,6 +28,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   const runs: Spawned[] = [];
   const accepted = new Map<string, number>();
   const progress = new Map<string, string>();
+  const endings = new Map<string, string>();
   let agentId: string;
   let current: Spawned;
   let joinKey: string;
@@ -35,7 +36,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   beforeAll(async () => {
     router = await startRouterHarness({ leaseRenewalIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, execEvents: {
       accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1),
-      progress: (_, id, __, data) => progress.set(id, (progress.get(id) ?? '') + data),
+      progress: (_, id, __, data, stream) => (stream === 'status' ? endings.set(id, data) : progress.set(id, (progress.get(id) ?? '') + data)),
     } });
     mkdirSync(join(dir, 'tools', 'testkit'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'testkit', 'bundle.yaml'), stringify(BUNDLE));
@@ -94,6 +95,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     const result = await resultOf(invocationId);
     expect(result).toMatchObject({ status: 'succeeded', exit_code: 0, output: `${text}\n`, agent_id: agentId });
     expect(progress.get(invocationId)).toBe(`${text}\n`);
+    expect(endings.get(invocationId)).toMatch(/^succeeded \(exit code 0\) after \d+ ms$/);
     expect(result.signature).toMatch(/^[A-Za-z0-9+/]{86}==$/);
   });
 

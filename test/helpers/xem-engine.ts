@@ -28,7 +28,7 @@ export function engineHarness(options: { tools: () => ReadonlyMap<string, Loaded
     run(tool, args, timeoutMs = 30_000) {
       const invocationId = `inv_local_${(counter += 1)}`;
       engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: options.workspace, risk: 'read', args, timeout_ms: timeoutMs, not_after: Date.now() + 60_000 });
-      return waitFor(`${tool} result`, timeoutMs + 10_000, () => outbox.pending().map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
+      return waitFor(`${tool} result`, timeoutMs + 10_000, () => outbox.pending().filter((frame) => frame.type === 'exec.result').map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
     },
     close: () => outbox.close(),
   };

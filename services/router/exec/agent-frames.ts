@@ -1,4 +1,4 @@
-import type { FrameType } from '../../protocol/frame-bodies.js';
+import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { FrameHandler } from '../mesh/server.js';
 import { recordExecResult } from '../store/exec-results.js';
@@ -7,7 +7,7 @@ import type { Pool } from '../store/pool.js';
 export interface ExecFrameEvents {
   /** Hooks for the exec API (live progress, state transitions); tests listen here too. */
   readonly accepted?: (agentId: string, invocationId: string, attempt: number) => void;
-  readonly progress?: (agentId: string, invocationId: string, attempt: number, data: string) => void;
+  readonly progress?: (agentId: string, invocationId: string, attempt: number, data: string, stream: FrameBody<'exec.progress'>['stream']) => void;
   readonly result?: (agentId: string, invocationId: string, attempt: number, recorded: boolean) => void;
 }
 
@@ -23,7 +23,7 @@ export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameE
       return { status: 'ok' };
     },
     'exec.progress': async (agent, frame) => {
-      if (frame.type === 'exec.progress') events.progress?.(agent.id, frame.body.invocation_id, frame.body.attempt, frame.body.data);
+      if (frame.type === 'exec.progress') events.progress?.(agent.id, frame.body.invocation_id, frame.body.attempt, frame.body.data, frame.body.stream);
       return { status: 'ok' };
     },
     'exec.result': async (agent, frame) => {

@@ -43,6 +43,8 @@ export interface ExecutionEngine {
 
 const MAX_OUTPUT = 256 * 1024;
 const MAX_PROGRESS = 1024 * 1024;
+/** The final progress frame's seq: after any live one, whatever number they reached. */
+const FINAL_SEQ = Number.MAX_SAFE_INTEGER;
 // Tools get a plain environment, never the agent's own (which holds its join key and tokens).
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 
@@ -54,8 +56,11 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 export function createExecutionEngine(options: ExecutionOptions): ExecutionEngine {
   const running = new Map<string, { controller: AbortController; stopping?: 'cancelled' | 'interrupted'; done: Promise<void> }>();
   const state = { accepting: true };
+  // The last progress line (how it ended) is as durable as the result: a watcher never misses it.
   const finish = (dispatch: DispatchKey, body: Result, tool = 'unknown') => {
-    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.result', body: { ...body } });
+    const ending = `${body.status}${body.exit_code === null ? '' : ` (exit code ${body.exit_code})`} after ${body.duration_ms} ms`;
+    const last = { invocation_id: body.invocation_id, attempt: body.attempt, seq: FINAL_SEQ, stream: 'status', data: ending };
+    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.progress', body: last }, { frameId: randomUUID(), type: 'exec.result', body: { ...body } });
     options.onFinished?.(tool, body.status);
     options.deliver();
   };
