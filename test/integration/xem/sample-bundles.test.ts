@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
 import { loadBundles, type LoadedTool } from '../../../services/xem-agent/bundles/loader.js';
+import { startFakeKubeApi } from '../../helpers/fake-kube-api.js';
 import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_cluster';
@@ -58,6 +59,35 @@ current-context: x
     const result = await run('kubectl_get', { namespace: 'default', resource: 'pods' });
     expect(result.status).toBe('failed');
     expect(result.output).not.toContain(TOKEN);
+  });
+
+  it.skipIf(!hasKubectl)('kubernetes: kubectl get, label and cordon run for real against a stand-in API server', async () => {
+    const api = await startFakeKubeApi();
+    const credentials = mkdtempSync(join(tmpdir(), 'xerotier-kube-'));
+    mkdirSync(join(credentials, 'ws_fake'));
+    writeFileSync(join(credentials, 'ws_fake', 'kubeconfig'), `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${api.url}" } }]
+users: [{ name: u, user: { token: ${TOKEN} } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`);
+    const fake = engineHarness({ tools: () => tools, workspace: 'ws_fake', credentialsDir: credentials });
+    try {
+      const listed = await fake.run('kubectl_get', { namespace: 'default', resource: 'pods' });
+      expect(listed).toMatchObject({ status: 'succeeded', exit_code: 0 });
+      expect(listed.output).toContain('web-1');
+      expect(await fake.run('kubectl_label', { namespace: 'default', resource: 'pods', name: 'web-1', label: 'tier=web' })).toMatchObject({ status: 'succeeded' });
+      const cordoned = await fake.run('kubectl_node_cordon', { node: 'node-a' });
+      expect(cordoned).toMatchObject({ status: 'succeeded', output: 'node/node-a cordoned\n' });
+      expect(api.requests).toEqual(expect.arrayContaining([
+        'GET /api/v1/namespaces/default/pods', 'PATCH /api/v1/namespaces/default/pods/web-1 {"metadata":{"labels":{"tier":"web"}}}', 'PATCH /api/v1/nodes/node-a {"spec":{"unschedulable":true}}',
+      ]));
+    } finally {
+      fake.close();
+      api.close();
+      rmSync(credentials, { recursive: true, force: true });
+    }
   });
 
   it('kubernetes: values that would act as flags are refused by the schema', async () => {
