@@ -79,6 +79,10 @@ export const frameBodySchemas = {
     },
     strict,
   ),
+  'exec.output': Type.Object(
+    { invocation_id: Id, attempt: Attempt, index: Type.Integer({ minimum: 1, maximum: 64 }), data: Type.String({ maxLength: 256 * 1024 }) },
+    strict,
+  ),
   'exec.result': Type.Object(
     {
       invocation_id: Id,
@@ -93,6 +97,8 @@ export const frameBodySchemas = {
       ]),
       exit_code: Type.Union([Type.Integer(), Type.Null()]),
       output: Type.String({ maxLength: 512 * 1024 }),
+      // Output past the first chunk travels in `exec.output` frames sent before the result.
+      output_chunks: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
       output_truncated: Type.Boolean(),
       duration_ms: Millis,
       error: Type.Optional(Type.Object({ code: Id, message: ShortText }, strict)),

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { makeFrame } from '../../services/protocol/frame.js';
-import { findExecResult, type ExecResultRecord } from '../../services/router/store/exec-results.js';
+import { findExecResult, fullOutput, type ExecResultRecord } from '../../services/router/store/exec-results.js';
 import { bearer } from '../helpers/fixtures.js';
 import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
@@ -18,6 +18,7 @@ const BUNDLE = {
   tools: [
     { name: 'echo_text', description: 'Echo a text', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { text: { type: 'string', maxLength: 200 } }, required: ['text'], additionalProperties: false }, command: { argv: ['echo', '{{text}}'] } },
     { name: 'sleep_for', description: 'Sleep', risk: 'read', timeout_ms: 60_000, parameters: { type: 'object', properties: { seconds: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$' } }, required: ['seconds'], additionalProperties: false }, command: { argv: ['sleep', '{{seconds}}'] } },
+    { name: 'count_to', description: 'Print the numbers up to n', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { n: { type: 'string', pattern: '^[0-9]{1,7}$' } }, required: ['n'], additionalProperties: false }, command: { argv: ['seq', '{{n}}'] } },
     { name: 'show_secret', description: 'Print the database password', risk: 'read', timeout_ms: 10_000, credentials_ref: 'db.env', parameters: { type: 'object', properties: {}, additionalProperties: false }, command: { argv: ['printenv', 'DB_PASSWORD'] } },
   ],
 };
@@ -85,7 +86,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
       return body.data.length > 0 ? body : undefined;
     });
     expect(listed.workspaces).toEqual([WORKSPACE]);
-    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual(['deep_think:read', 'echo_text:read', 'show_secret:read', 'sleep_for:read']);
+    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual(['count_to:read', 'deep_think:read', 'echo_text:read', 'show_secret:read', 'sleep_for:read']);
     expect(listed.data.find((tool) => tool.name === 'deep_think')).toMatchObject({ available: false });
   });
 
@@ -97,6 +98,18 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     expect(progress.get(invocationId)).toBe(`${text}\n`);
     expect(endings.get(invocationId)).toMatch(/^succeeded \(exit code 0\) after \d+ ms$/);
     expect(result.signature).toMatch(/^[A-Za-z0-9+/]{86}==$/);
+  });
+
+  it('sends output past 256 KiB in chunks ahead of the result, and the router puts it back together', async () => {
+    const { invocationId } = dispatch('count_to', { n: '150000' });
+    const result = await resultOf(invocationId);
+    expect(result.status).toBe('succeeded');
+    expect(result.output_chunks).toBeGreaterThanOrEqual(3);
+    const full = await fullOutput(router.pool, result);
+    const expected = `${Array.from({ length: 150_000 }, (_, index) => index + 1).join('\n')}\n`;
+    expect(full.complete).toBe(true);
+    expect(full.output.length).toBe(expected.length);
+    expect(full.output === expected).toBe(true);
   });
 
   it('rejects arguments the schema refuses, before anything runs', async () => {

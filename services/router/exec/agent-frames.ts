@@ -1,7 +1,7 @@
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { FrameHandler } from '../mesh/server.js';
-import { recordExecResult } from '../store/exec-results.js';
+import { recordExecResult, recordOutputChunk } from '../store/exec-results.js';
 import type { Pool } from '../store/pool.js';
 
 export interface ExecFrameEvents {
@@ -24,6 +24,11 @@ export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameE
     },
     'exec.progress': async (agent, frame) => {
       if (frame.type === 'exec.progress') events.progress?.(agent.id, frame.body.invocation_id, frame.body.attempt, frame.body.data, frame.body.stream);
+      return { status: 'ok' };
+    },
+    'exec.output': async (agent, frame) => {
+      if (frame.type !== 'exec.output') return { status: 'rejected', reason: 'not an output chunk' };
+      await recordOutputChunk(pool, agent.id, frame.body);
       return { status: 'ok' };
     },
     'exec.result': async (agent, frame) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import { findAgentManifest } from '../store/agents.js';
-import { findExecResult } from '../store/exec-results.js';
+import { findExecResult, fullOutput } from '../store/exec-results.js';
 import { newId } from '../store/ids.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
@@ -53,7 +53,8 @@ export function directDispatchRoutes(deps: DirectDispatchDependencies) {
       const result = await findExecResult(deps.pool, request.params.invocation_id, 1, projectOf(request).id);
       if (!result) throw new ApiError('exec_result_not_found', undefined, 'invocation_id');
       const { signature: _signature, frame_id: _frameId, ...shown } = result;
-      return { object: 'exec_result', ...shown, received_at: result.received_at.toISOString() };
+      const { output, complete } = await fullOutput(deps.pool, result);
+      return { object: 'exec_result', ...shown, output, output_complete: complete, received_at: result.received_at.toISOString() };
     });
   };
 }

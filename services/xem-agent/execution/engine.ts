@@ -42,6 +42,8 @@ export interface ExecutionEngine {
 }
 
 const MAX_OUTPUT = 256 * 1024;
+/** A command's output is kept up to this much, sent in MAX_OUTPUT chunks (at most 16). */
+const MAX_CAPTURE = 16 * MAX_OUTPUT;
 const MAX_PROGRESS = 1024 * 1024;
 /** The final progress frame's seq: after any live one, whatever number they reached. */
 const FINAL_SEQ = Number.MAX_SAFE_INTEGER;
@@ -60,7 +62,11 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
   const finish = (dispatch: DispatchKey, body: Result, tool = 'unknown') => {
     const ending = `${body.status}${body.exit_code === null ? '' : ` (exit code ${body.exit_code})`} after ${body.duration_ms} ms`;
     const last = { invocation_id: body.invocation_id, attempt: body.attempt, seq: FINAL_SEQ, stream: 'status', data: ending };
-    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.progress', body: last }, { frameId: randomUUID(), type: 'exec.result', body: { ...body } });
+    // Output past the first chunk goes ahead of the result, each chunk its own frame.
+    const chunks = splitOutput(body.output);
+    const extra = chunks.slice(1).map((data, index) => ({ frameId: randomUUID(), type: 'exec.output', body: { invocation_id: body.invocation_id, attempt: body.attempt, index: index + 1, data } }));
+    const result = { ...body, output: chunks[0] ?? '', ...(extra.length > 0 ? { output_chunks: extra.length } : {}) };
+    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.progress', body: last }, ...extra, { frameId: randomUUID(), type: 'exec.result', body: result });
     options.onFinished?.(tool, body.status);
     options.deliver();
   };
@@ -170,6 +176,7 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     timeoutMs,
     signal,
     onOutput,
+    maxOutputBytes: MAX_CAPTURE,
     onStart: (pid) => options.outbox.started(dispatch, pid, processStartTicks(pid)),
   });
   return { ...done, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
@@ -188,6 +195,20 @@ function statusOf(outcome: CommandOutcome, stopping: 'cancelled' | 'interrupted'
 
 function outcomeless(dispatch: DispatchKey, status: Result['status'], code: string, message: string): Result {
   return { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, status, exit_code: null, output: '', output_truncated: false, duration_ms: 0, error: { code, message: message.slice(0, 1024) } };
+}
+
+// Chunks are cut by UTF-8 bytes, on character boundaries, so no frame outgrows the router's
+// message size limit however wide the characters are.
+function splitOutput(output: string): string[] {
+  const bytes = Buffer.from(output, 'utf8');
+  const chunks: string[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    let end = Math.min(bytes.length, start + MAX_OUTPUT);
+    while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end -= 1;
+    chunks.push(bytes.subarray(start, end).toString('utf8'));
+    start = end;
+  }
+  return chunks;
 }
 
 const keyOf = (dispatch: DispatchKey) => `${dispatch.attempt}#${dispatch.invocation_id}`;

@@ -25,6 +25,7 @@ export const sampleFrames: { [T in FrameType]: Frame<T> } = {
   ),
   'exec.accepted': makeFrame('exec.accepted', { invocation_id: 'inv_1', attempt: 2 }),
   'exec.progress': makeFrame('exec.progress', { invocation_id: 'inv_1', attempt: 2, seq: 0, stream: 'stdout', data: 'line\n' }),
+  'exec.output': makeFrame('exec.output', { invocation_id: 'inv_1', attempt: 2, index: 1, data: 'more output\n' }),
   'exec.result': makeFrame('exec.result', {
     invocation_id: 'inv_1', attempt: 2, status: 'failed', exit_code: 1, output: 'boom', output_truncated: false, duration_ms: 40,
     error: { code: 'exit_nonzero', message: 'exit 1' },
