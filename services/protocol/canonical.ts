@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
+import { FORBIDDEN_KEYS } from './msgpack-scan.js';
 
 /**
  * The canonical wire form of a value: plain objects with sorted keys and no undefined members,
@@ -30,6 +31,8 @@ function wireObject(value: object | null, depth: number): unknown {
   if (proto !== Object.prototype && proto !== null) throw unsupported('only plain objects can be sent');
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
+    // Refused here as the decoder refuses them; assigning `__proto__` would also swap out's prototype.
+    if (FORBIDDEN_KEYS.has(key)) throw new ProtocolError(ProtocolErrorCode.forbiddenKey, `map key "${key}" cannot be sent`);
     const member = (value as Record<string, unknown>)[key];
     if (member !== undefined) out[key] = toWireValue(member, depth + 1);
   }

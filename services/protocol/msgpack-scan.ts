@@ -19,7 +19,8 @@ export const defaultDecodeLimits: DecodeLimits = Object.freeze({
   maxItems: 100_000,
 });
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Keys refused in any map: they reach prototypes when a decoded value is used carelessly. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface Open {
