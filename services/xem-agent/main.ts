@@ -8,7 +8,7 @@ import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js'
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
-import { loadBundles, type LoadedTool } from './bundles/loader.js';
+import { loadBundles, offerTool, type LoadedTool } from './bundles/loader.js';
 import { buildManifest, ManifestVersions, servedWorkspaces } from './bundles/manifest.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
 import { createDelivery } from './execution/delivery.js';
@@ -100,10 +100,7 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
 async function loadTools(toolsDir: string, builtIn: readonly LoadedTool[], logger: Logger): Promise<Map<string, LoadedTool>> {
   const { tools, mcp, problems } = loadBundles(toolsDir);
   const discovered = await discoverMcpTools(mcp, plainEnvironment());
-  for (const tool of [...discovered.tools, ...builtIn]) {
-    if (tools.has(tool.spec.name)) problems.push({ file: `${tool.bundle}/bundle.yaml`, tool: tool.spec.name, message: 'tool name already defined by another bundle' });
-    else tools.set(tool.spec.name, tool);
-  }
+  for (const tool of [...discovered.tools, ...builtIn]) offerTool(tools, tool, problems);
   for (const problem of [...problems, ...discovered.problems]) logger.warning({ ...problem }, 'tool bundle skipped');
   logger.info({ tools: [...tools.keys()], tools_dir: toolsDir }, 'tool bundles loaded');
   return tools;

@@ -28,6 +28,8 @@ export interface Outbox {
   finish(dispatch: DispatchKey, ...frames: OutboxFrame[]): void;
   /** Frames not yet acknowledged, oldest first. */
   pending(): OutboxFrame[];
+  /** How many frames await an acknowledgement (without reading them). */
+  pendingCount(): number;
   /** The router acknowledged this frame: it is gone for good. */
   acknowledged(frameId: string): void;
   /** Notes the process group a running dispatch started, so a later start can stop it. */
@@ -77,6 +79,7 @@ export function openOutbox(path: string): Outbox {
     finish: db.prepare('UPDATE dispatches SET finished = 1 WHERE invocation_id = ? AND attempt = ?'),
     enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body) VALUES (?, ?, ?)'),
     pending: db.prepare<[], { frame_id: string; type: string; body: string }>('SELECT frame_id, type, body FROM outbox ORDER BY seq'),
+    pendingCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
     acknowledged: db.prepare('DELETE FROM outbox WHERE frame_id = ?'),
     started: db.prepare('UPDATE dispatches SET pgid = ?, started_ticks = ? WHERE invocation_id = ? AND attempt = ?'),
     unfinished: db.prepare<[], UnfinishedDispatch>('SELECT invocation_id, attempt, pgid, started_ticks FROM dispatches WHERE finished = 0 ORDER BY received_at'),
@@ -90,6 +93,7 @@ export function openOutbox(path: string): Outbox {
     claim: (dispatch, now) => statements.claim.run(dispatch.invocation_id, dispatch.attempt, now).changes === 1,
     finish: (dispatch, ...frames) => finish(dispatch, frames),
     pending: () => statements.pending.all().map((row) => ({ frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
+    pendingCount: () => statements.pendingCount.get()!.n,
     acknowledged: (frameId) => void statements.acknowledged.run(frameId),
     started: (dispatch, pgid, startedTicks) => void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),
     unfinished: () => statements.unfinished.all(),

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
-import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+import { cleanEnv, spawnGroup, spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 const INTERVAL_MS = 1_000;
@@ -25,11 +25,7 @@ describe('XEM agent process: restarts, pauses and leases', () => {
   });
 
   function startAgentProcess(): Spawned {
-    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
-      XEM_ROUTER_URL: router.url, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: 'xem-e2e',
-      XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: String(INTERVAL_MS),
-      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0',
-    }), true);
+    const run = spawnXemAgent({ routerUrl: router.url, joinKey, name: 'xem-e2e', dir, intervalMs: INTERVAL_MS });
     started.push(run);
     return run;
   }

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { bearer } from '../helpers/fixtures.js';
-import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 
 const WORKSPACE = 'ws_crash';
 const SLEEP_BUNDLE = {
@@ -49,11 +49,7 @@ describe('a router killed while a call runs', () => {
     writeFileSync(join(dir, 'tools', 'sleepy', 'bundle.yaml'), stringify(SLEEP_BUNDLE));
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
     const joinKey = ((await (await api('/join-keys', { method: 'POST', body: JSON.stringify({ role: 'xem', name: 'crash' }) })).json()) as { key: string }).key;
-    agent = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
-      XEM_ROUTER_URL: url, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: 'xem-crash', XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'),
-      XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'queue.sqlite'), XEM_LEASE_RENEWAL_INTERVAL_MS: '1000',
-      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0',
-    }), true);
+    agent = spawnXemAgent({ routerUrl: url, joinKey, name: 'xem-crash', dir });
   });
   afterAll(async () => {
     for (const run of [agent, router]) if (run && run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');

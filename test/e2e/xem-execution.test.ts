@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { makeFrame } from '../../services/protocol/frame.js';
 import { findExecResult, fullOutput, type ExecResultRecord } from '../../services/router/store/exec-results.js';
 import { bearer } from '../helpers/fixtures.js';
-import { cleanEnv, spawnGroup, waitFor, type Spawned } from '../helpers/processes.js';
+import { spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 const WORKSPACE = 'ws_0123456789ab';
@@ -56,12 +56,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
 
   // Restarts pass the spent join key too, as a deployment would: the persisted enrollment wins.
   function start(): Spawned {
-    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
-      XEM_ROUTER_URL: router.url, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: 'xem-exec',
-      XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: '1000',
-      XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'),
-      XEM_MAX_CONCURRENT_EXECUTIONS: '1', XEM_SHUTDOWN_GRACE_SECONDS: '2', XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0',
-    }), true);
+    const run = spawnXemAgent({ routerUrl: router.url, joinKey, name: 'xem-exec', dir, env: { XEM_MAX_CONCURRENT_EXECUTIONS: '1', XEM_SHUTDOWN_GRACE_SECONDS: '2' } });
     runs.push(run);
     return run;
   }

@@ -39,3 +39,14 @@ export async function startFakeKubeApi(): Promise<{ url: string; requests: strin
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => server.close() };
 }
+
+/** A kubeconfig for one cluster at `server`, authenticating with a bearer token. */
+export function kubeconfigFor(server: string, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${server}" } }]
+users: [{ name: u, user: { token: ${token} } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`;
+}

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 
@@ -75,4 +76,18 @@ export function nextMessage<T>(child: ChildProcess): Promise<T> {
     child.once('message', (message) => resolve(message as T));
     child.once('exit', (code) => reject(new Error(`process exited with ${code} before reporting`)));
   });
+}
+
+/**
+ * A real XEM agent process (own process group, IPC for its `listening` report) whose keys,
+ * enrollment, tools, credentials and outbox all live under `dir`.
+ */
+export function spawnXemAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; intervalMs?: number; env?: Record<string, string> }): Spawned {
+  const { dir } = options;
+  return spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
+    XEM_ROUTER_URL: options.routerUrl, XEM_JOIN_KEY: options.joinKey, XEM_REGISTRATION_NAME: options.name,
+    XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: String(options.intervalMs ?? 1_000),
+    XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'),
+    XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0', ...options.env,
+  }), true);
 }

@@ -65,17 +65,20 @@ export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>
     try {
       const loaded = loadBundle(root, entry, ajv);
       if (loaded.mcp) mcp.push(loaded.mcp);
-      for (const tool of loaded.tools) {
-        const clash = tools.get(tool.spec.name);
-        if (clash) problems.push({ file: `${entry}/bundle.yaml`, tool: tool.spec.name, message: `tool name already defined by bundle ${clash.bundle}` });
-        else tools.set(tool.spec.name, tool);
-      }
+      for (const tool of loaded.tools) offerTool(tools, tool, problems);
     } catch (error) {
       if (error instanceof BundleError) problems.push(error.problem);
       else throw error;
     }
   }
   return { tools, mcp, problems };
+}
+
+/** Adds a tool unless its name is taken: tool names are unique across bundles. */
+export function offerTool(tools: Map<string, LoadedTool>, tool: LoadedTool, problems: BundleProblem[]): void {
+  const clash = tools.get(tool.spec.name);
+  if (clash) problems.push({ file: `${tool.bundle}/bundle.yaml`, tool: tool.spec.name, message: `tool name already defined by bundle ${clash.bundle}` });
+  else tools.set(tool.spec.name, tool);
 }
 
 class BundleError extends Error {

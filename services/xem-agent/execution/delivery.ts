@@ -48,7 +48,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       options.outbox.acknowledged(ack.ack_id);
     },
     async drained(signal) {
-      while (options.outbox.pending().length > 0 && !signal.aborted) {
+      while (options.outbox.pendingCount() > 0 && !signal.aborted) {
         send(false);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

@@ -5,7 +5,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { createRedactor } from '../../runtime/redact.js';
 import type { LoadedTool } from '../bundles/loader.js';
 import { renderArgv } from '../executors/argv.js';
-import { processStartTicks, runCommand, stopLeftoverGroup, type CommandOutcome } from '../executors/command.js';
+import { processStartTicks, runCommand, stopLeftoverGroup } from '../executors/command.js';
 import { CredentialsError, resolveCredentials } from '../executors/credentials.js';
 import { headersFromCredentials, HttpTemplateError, runHttp } from '../executors/http.js';
 import { callMcpTool } from '../executors/mcp.js';
@@ -143,20 +143,16 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
   const done = { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt };
   if (tool.mcp) {
     const called = await callMcpTool(tool, dispatch.args, { ...base, ...credentials.env }, timeoutMs, signal);
-    const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : called.isError ? 'failed' : 'succeeded';
-    const output = redactor.text(called.output);
-    return { ...done, status, exit_code: null, output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT, duration_ms: Date.now() - started };
+    return { ...done, status: settled(called, !called.isError, entry.stopping), exit_code: null, ...capped(redactor.text(called.output)), duration_ms: Date.now() - started };
   }
   if (tool.callback) {
     const called = await deepThink(options.routerCallback!, dispatch.args, timeoutMs, signal);
-    const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : called.ok ? 'succeeded' : 'failed';
     const output = createRedactor([options.routerCallback!.token]).text(called.output);
-    return { ...done, status, exit_code: null, output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT, duration_ms: Date.now() - started };
+    return { ...done, status: settled(called, called.ok, entry.stopping), exit_code: null, ...capped(output), duration_ms: Date.now() - started };
   }
   if (tool.spec.http) {
     const called = await runHttp(tool.spec.http, dispatch.args, headersFromCredentials(credentials.env), timeoutMs, signal);
-    const ok = called.status !== null && called.status >= 200 && called.status < 300;
-    const status = called.cancelled ? (entry.stopping ?? 'cancelled') : called.timedOut ? 'timed_out' : ok ? 'succeeded' : 'failed';
+    const status = settled(called, called.status !== null && called.status >= 200 && called.status < 300, entry.stopping);
     const error = called.error ? { error: { code: called.error.code, message: redactor.text(called.error.message).slice(0, 1024) } } : {};
     return { ...done, status, exit_code: null, output: redactor.text(called.output), output_truncated: called.truncated, duration_ms: Date.now() - started, ...error };
   }
@@ -179,7 +175,7 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     maxOutputBytes: MAX_CAPTURE,
     onStart: (pid) => options.outbox.started(dispatch, pid, processStartTicks(pid)),
   });
-  return { ...done, status: statusOf(outcome, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
+  return { ...done, status: settled(outcome, outcome.exitCode === 0, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
 }
 
 /** The environment tools and MCP servers start with: the basics, never the agent's own settings. */
@@ -187,10 +183,15 @@ export function plainEnvironment(): Record<string, string> {
   return Object.fromEntries(PASSED_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
 }
 
-function statusOf(outcome: CommandOutcome, stopping: 'cancelled' | 'interrupted' | undefined): Result['status'] {
-  if (outcome.cancelled) return stopping ?? 'cancelled';
-  if (outcome.timedOut) return 'timed_out';
-  return outcome.exitCode === 0 ? 'succeeded' : 'failed';
+/** How a call ended, whatever ran it: stopped by us, out of time, or its own verdict. */
+function settled(ended: { cancelled: boolean; timedOut: boolean }, ok: boolean, stopping: 'cancelled' | 'interrupted' | undefined): Result['status'] {
+  if (ended.cancelled) return stopping ?? 'cancelled';
+  if (ended.timedOut) return 'timed_out';
+  return ok ? 'succeeded' : 'failed';
+}
+
+function capped(output: string): Pick<Result, 'output' | 'output_truncated'> {
+  return { output: output.slice(0, MAX_OUTPUT), output_truncated: output.length > MAX_OUTPUT };
 }
 
 function outcomeless(dispatch: DispatchKey, status: Result['status'], code: string, message: string): Result {

@@ -19,7 +19,7 @@ export function registerExecutionMetrics(registry: Registry, sources: { engine: 
   new Gauge({
     name: 'xerotier_xem_outbox_pending', help: 'Results written but not yet acknowledged by the router', registers: [registry],
     collect() {
-      this.set(sources.outbox.pending().length);
+      this.set(sources.outbox.pendingCount());
     },
   });
   return { finished: (tool, status) => finished.inc({ tool, status }) };

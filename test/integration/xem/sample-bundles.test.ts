@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../services/devstack/dev-state.js';
 import { loadBundles, type LoadedTool } from '../../../services/xem-agent/bundles/loader.js';
-import { startFakeKubeApi } from '../../helpers/fake-kube-api.js';
+import { kubeconfigFor, startFakeKubeApi } from '../../helpers/fake-kube-api.js';
 import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_cluster';
@@ -23,13 +23,7 @@ describe('the sample bundles in config/tools', () => {
     tools = loaded.tools;
     mkdirSync(join(dir, WORKSPACE));
     // A cluster nobody listens at: kubectl fails, and must not print the token while failing.
-    writeFileSync(join(dir, WORKSPACE, 'kubeconfig'), `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]
-users: [{ name: u, user: { token: ${TOKEN} } }]
-contexts: [{ name: x, context: { cluster: c, user: u } }]
-current-context: x
-`);
+    writeFileSync(join(dir, WORKSPACE, 'kubeconfig'), kubeconfigFor('https://127.0.0.1:1', TOKEN));
     local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: dir });
   });
   afterAll(() => {
@@ -65,13 +59,7 @@ current-context: x
     const api = await startFakeKubeApi();
     const credentials = mkdtempSync(join(tmpdir(), 'xerotier-kube-'));
     mkdirSync(join(credentials, 'ws_fake'));
-    writeFileSync(join(credentials, 'ws_fake', 'kubeconfig'), `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: "${api.url}" } }]
-users: [{ name: u, user: { token: ${TOKEN} } }]
-contexts: [{ name: x, context: { cluster: c, user: u } }]
-current-context: x
-`);
+    writeFileSync(join(credentials, 'ws_fake', 'kubeconfig'), kubeconfigFor(api.url, TOKEN));
     const fake = engineHarness({ tools: () => tools, workspace: 'ws_fake', credentialsDir: credentials });
     try {
       const listed = await fake.run('kubectl_get', { namespace: 'default', resource: 'pods' });
