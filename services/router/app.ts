@@ -8,6 +8,9 @@ import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
 import { managementRoutes } from './http/management.js';
+import { execSurface } from './http/exec-surface.js';
+import { ExecEventHub } from './exec/exec-events.js';
+import { ArgumentValidator } from './exec/tool-catalog.js';
 import type { Frame } from '../protocol/frame.js';
 import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
@@ -25,6 +28,8 @@ export interface AppDependencies {
   readonly mesh?: MeshHooks;
   /** Set only with XEROTIER_ROUTER_DIRECT_DISPATCH: sends a frame to a connected agent. */
   readonly directDispatch?: (agentId: string, frame: Frame) => Promise<boolean>;
+  /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
+  readonly exec?: { readonly hub: ExecEventHub; wake(): void };
   /** Limits refused enrollments per address. @default 20 a minute */
   readonly enrollmentThrottle?: FailureThrottle;
 }
@@ -65,8 +70,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     pool: deps.pool,
     ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
     ...(deps.directDispatch ? { directDispatch: deps.directDispatch } : {}),
+    ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
   }), {
     prefix: '/:project_id/v1/management',
   });
+  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator() }), { prefix: '/:project_id/v1/exec' });
   return app;
 }

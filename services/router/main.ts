@@ -16,6 +16,7 @@ import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
 import type { Frame } from '../protocol/frame.js';
 import { execFrameHandlers } from './exec/agent-frames.js';
+import { startExecRuntime } from './exec/exec-runtime.js';
 import { registerMeshMetrics } from './mesh/metrics.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
@@ -52,13 +53,18 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     handlers: execFrameHandlers(pool, childLogger(logger, { component: 'exec' })),
   });
   lifecycle.defer('mesh', () => mesh.close());
+  const exec = startExecRuntime({
+    pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'exec' }),
+    mesh: { boundAgents: () => mesh.boundAgents(), capacityOf: (id) => mesh.capacityOf(id), send: (id, frame) => mesh.server.send(id, frame) },
+  });
+  lifecycle.defer('exec runtime', () => exec.close());
   const registry = createMetricsRegistry('router');
   registerMeshMetrics(registry, mesh);
   const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
   if (config.direct_dispatch) logger.warning({}, 'direct dispatch is on: management keys can run tools without approval (development and tests only)');
   const app = buildApp({
-    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config),
+    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() },
     ...(config.direct_dispatch ? { directDispatch: (agentId: string, frame: Frame) => mesh.server.send(agentId, frame) } : {}),
   });
   lifecycle.defer('http server', () => app.close());

@@ -47,7 +47,7 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     const reboundMs = Date.now() - restartedAt;
     process.stdout.write(`agent re-bound ${reboundMs} ms after its restart reported in (lease interval ${INTERVAL_MS} ms)\n`);
     expect(reboundMs).toBeLessThanOrEqual(2 * INTERVAL_MS);
-    const enrollments = await router.pool.query("SELECT count(*)::int AS n FROM agent_events WHERE agent_id = $1 AND event = 'enrolled'", [id]);
+    const enrollments = await router.pool.query("SELECT count(*)::int AS n FROM execution_audit_log WHERE subject = $1 AND event = 'agent.enrolled'", [id]);
     expect(enrollments.rows[0].n).toBe(1);
     expect(second.stdout()).toContain('using the persisted enrollment');
   });
@@ -62,8 +62,8 @@ describe('XEM agent process: restarts, pauses and leases', () => {
       process.kill(run.child.pid!, 'SIGCONT');
     }
     await waitFor('active again', 10_000, statusIs(id, 'active'));
-    const events = await router.pool.query<{ event: string }>('SELECT event FROM agent_events WHERE agent_id = $1 ORDER BY id', [id]);
-    expect(events.rows.map((row) => row.event)).toEqual(expect.arrayContaining(['lease_stale', 'lease_active']));
+    const events = await router.pool.query<{ event: string }>('SELECT event FROM execution_audit_log WHERE subject = $1 ORDER BY position', [id]);
+    expect(events.rows.map((row) => row.event)).toEqual(expect.arrayContaining(['agent.lease_stale', 'agent.lease_active']));
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
   });

@@ -3,6 +3,7 @@ import { generateCurveKeyPair, type CurveKeyPair } from '../../services/protocol
 import { generateSigningKeyPair, type SigningKeyPair } from '../../services/protocol/signing.js';
 import { buildApp } from '../../services/router/app.js';
 import { execFrameHandlers, type ExecFrameEvents } from '../../services/router/exec/agent-frames.js';
+import { startExecRuntime, type ExecRuntime } from '../../services/router/exec/exec-runtime.js';
 import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshake-budget.js';
 import { startMesh, type Mesh } from '../../services/router/mesh/mesh.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
@@ -25,6 +26,7 @@ export interface RouterHarness {
   restartMesh(whileDown?: () => Promise<void>): Promise<void>;
   /** Enrolls an agent over HTTP with fresh keys, as a real agent would, without running one. */
   enrollPeer(name: string): Promise<EnrolledPeer>;
+  readonly exec: ExecRuntime;
   close(): Promise<void>;
 }
 
@@ -35,11 +37,25 @@ export interface EnrolledPeer {
 }
 
 /** The router's HTTP API and mesh in this process, on loopback ports, with its own database. */
-export async function startRouterHarness(options: { leaseRenewalIntervalMs?: number; heartbeatTimeoutMs?: number; logger?: Logger; handshakeBudget?: HandshakeBudgetOptions; scrambleAutoIds?: boolean; execEvents?: ExecFrameEvents } = {}): Promise<RouterHarness> {
-  const db = await createTestDatabase();
+export interface RouterHarnessOptions {
+  leaseRenewalIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  logger?: Logger;
+  handshakeBudget?: HandshakeBudgetOptions;
+  scrambleAutoIds?: boolean;
+  execEvents?: ExecFrameEvents;
+  /** How long agents have to accept a dispatch. @default 30000 */
+  dispatchTtlMs?: number;
+  /** Another router on the same database (two-router tests); a fresh database when unset. */
+  database?: TestDatabase;
+}
+
+export async function startRouterHarness(options: RouterHarnessOptions = {}): Promise<RouterHarness> {
+  const ownDatabase = options.database === undefined;
+  const db = options.database ?? (await createTestDatabase());
   const logger = options.logger ?? silentLogger();
   const pool = createPool({ connectionString: db.url, max: 10, logger });
-  const project = await seedProject(pool, 'acme');
+  const project = await seedProject(pool, ownDatabase ? 'acme' : undefined);
   const leaseRenewalIntervalMs = options.leaseRenewalIntervalMs ?? 200;
   const enrollment = testEnrollment({ leaseRenewalIntervalMs });
   const startOn = (bind: string) => startMesh({
@@ -51,7 +67,11 @@ export async function startRouterHarness(options: { leaseRenewalIntervalMs?: num
   });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };
-  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks });
+  const exec = startExecRuntime({
+    pool, databaseUrl: db.url, logger, watchdogIntervalMs: 200, pollIntervalMs: 200, ...(options.dispatchTtlMs ? { dispatchTtlMs: options.dispatchTtlMs } : {}),
+    mesh: { boundAgents: () => mesh.boundAgents(), capacityOf: (id) => mesh.capacityOf(id), send: (id, frame) => mesh.server.send(id, frame) },
+  });
+  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks, exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() } });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const mintJoinKey = async (role: 'xem' | 'xim' = 'xem') => {
     const response = await app.inject({ method: 'POST', url: `/${project.project.id}/v1/management/join-keys`, headers: bearer(project.adminKey), payload: { role, name: 'test' } });
@@ -78,11 +98,13 @@ export async function startRouterHarness(options: { leaseRenewalIntervalMs?: num
       if (response.statusCode !== 201) throw new Error(`enrollment of ${name} failed: ${response.body}`);
       return { agentId: (response.json() as { agent_id: string }).agent_id, curve, signing };
     },
+    exec,
     async close() {
       await app.close();
+      await exec.close();
       await mesh.close();
       await pool.end();
-      await db.drop();
+      if (ownDatabase) await db.drop();
     },
   };
 }

@@ -49,7 +49,9 @@ describe('join keys and enrollment', () => {
     };
   }
   const enroll = (body: object) => app.inject({ method: 'POST', url: '/v1/enroll', payload: body });
-  const reasons = async () => (await pool.query<{ reason: string }>("SELECT detail->>'reason' AS reason FROM agent_events WHERE event = 'enrollment_refused' ORDER BY id")).rows.map((row) => row.reason);
+  let auditFrom = '0';
+  const reasons = async () =>
+    (await pool.query<{ reason: string }>("SELECT detail->>'reason' AS reason FROM execution_audit_log WHERE event = 'agent.enrollment_refused' AND position > $1 ORDER BY position", [auditFrom])).rows.map((row) => row.reason);
 
   it('mints a join key shown once, and enrolls an agent with it', async () => {
     const key = await mint({ region: 'us-east-1' });
@@ -87,7 +89,7 @@ describe('join keys and enrollment', () => {
   });
 
   it('answers expired, reused, revoked, unknown and wrong-role keys alike, and audits which it was', async () => {
-    await pool.query("DELETE FROM agent_events WHERE event = 'enrollment_refused'");
+    auditFrom = (await pool.query<{ last: string }>('SELECT coalesce(max(position), 0)::text AS last FROM execution_audit_log')).rows[0]!.last;
     const reused = await mint();
     expect((await enroll(enrollBody(reused.key))).statusCode).toBe(201);
     const expired = await mint();
@@ -137,7 +139,7 @@ describe('join keys and enrollment', () => {
       expect(refused.json().error.code).toBe('invalid_token');
     }
     const events = await app.inject({ url: mgmt(`/agents/${enrolled.agent_id}/events`), headers: bearer(acme.adminKey) });
-    expect(events.json().data.map((event: { event: string }) => event.event)).toEqual(['credentials_revoked', 'enrolled']);
+    expect(events.json().data.map((event: { event: string }) => event.event)).toEqual(['agent.credentials_revoked', 'agent.enrolled']);
   });
 
   it('validates enrollment bodies', async () => {

@@ -25,7 +25,7 @@ describe('store migrations', () => {
     const tables = await client.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
-    expect(tables.rows.map((row) => row.table_name)).toEqual(['agent_events', 'agents', 'api_keys', 'exec_output_chunks', 'exec_results', 'join_keys', 'projects', 'schema_migrations', 'workspaces']);
+    expect(tables.rows.map((row) => row.table_name)).toEqual(['agents', 'api_keys', 'approval_policies', 'approvals', 'exec_output_chunks', 'exec_results', 'execution_audit_log', 'invocations', 'join_keys', 'projects', 'schema_migrations', 'workspace_agent_bindings', 'workspaces']);
   });
 
   it('enforces id formats, one default workspace per project and known scopes', async () => {

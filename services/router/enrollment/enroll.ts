@@ -3,7 +3,7 @@ import type { AgentTokens } from '../auth/agent-tokens.js';
 import { joinKeyHash } from '../auth/secrets.js';
 import { announceAgentChange } from '../mesh/agent-changes.js';
 import type { AgentKeys } from '../mesh/admission.js';
-import { recordAgentEvent } from '../store/agent-events.js';
+import { appendAudit } from '../store/audit-log.js';
 import { findAgentById, insertAgent, supersedeAgents } from '../store/agents.js';
 import { withTransaction } from '../store/db.js';
 import { newId } from '../store/ids.js';
@@ -47,7 +47,7 @@ export type EnrollmentOutcome =
 export async function enrollAgent(pool: Pool, settings: EnrollmentSettings, request: EnrollmentRequest, from: string): Promise<EnrollmentOutcome> {
   const hash = joinKeyHash(request.join_key);
   if (!hash) {
-    await recordAgentEvent(pool, { projectId: null, agentId: null, event: 'enrollment_refused', detail: { reason: 'malformed', from } });
+    await appendAudit(pool, { projectId: null, actor: 'router', event: 'agent.enrollment_refused', detail: { reason: 'malformed', from } });
     return { ok: false };
   }
   const agentId = newId('agt');
@@ -62,17 +62,17 @@ export async function enrollAgent(pool: Pool, settings: EnrollmentSettings, requ
       joinKeyId: key.id, signingPublicKey: signingKey, curvePublicKey: curveKey, manifest: request.manifest ?? null,
     });
     for (const old of superseded) {
-      await recordAgentEvent(client, { projectId: key.project_id, agentId: old, event: 'superseded', detail: { by: agentId } });
+      await appendAudit(client, { projectId: key.project_id, actor: 'router', event: 'agent.superseded', subject: old, detail: { by: agentId } });
       await announceAgentChange(client, { agent_id: old, change: 'revoked' });
     }
     await announceAgentChange(client, { agent_id: agentId, change: 'enrolled' });
-    await recordAgentEvent(client, { projectId: key.project_id, agentId, event: 'enrolled', detail: { join_key_id: key.id, registration_name: request.registration_name, from } });
+    await appendAudit(client, { projectId: key.project_id, actor: 'router', event: 'agent.enrolled', subject: agentId, detail: { join_key_id: key.id, registration_name: request.registration_name, from } });
     return { projectId: key.project_id, superseded };
   });
   if (!enrolled) {
     const refusal = await explainJoinKeyRefusal(pool, hash, request.role);
-    await recordAgentEvent(pool, {
-      projectId: refusal.key?.project_id ?? null, agentId: null, event: 'enrollment_refused',
+    await appendAudit(pool, {
+      projectId: refusal.key?.project_id ?? null, actor: 'router', event: 'agent.enrollment_refused', subject: refusal.key?.id ?? null,
       detail: { reason: refusal.reason, join_key_id: refusal.key?.id ?? null, registration_name: request.registration_name, from },
     });
     return { ok: false };

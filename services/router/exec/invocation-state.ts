@@ -28,6 +28,8 @@ export type InvocationEvent =
   | { readonly type: 'accepted'; readonly attempt: number }
   | { readonly type: 'result'; readonly attempt: number; readonly outcome: AgentOutcome }
   | { readonly type: 'lease_lost'; readonly attempt: number }
+  /** The dispatch frame never left this router (the agent's connection was gone): nothing ran. */
+  | { readonly type: 'undelivered'; readonly attempt: number }
   | { readonly type: 'cancel' }
   | { readonly type: 'resolved'; readonly outcome: 'succeeded' | 'failed' };
 
@@ -64,6 +66,8 @@ export function transition(current: Invocation, event: InvocationEvent): Transit
       return current.state === 'dispatched' ? to('running') : invalid();
     case 'result':
       return current.state === 'dispatched' || current.state === 'running' ? afterResult(current, event.outcome, to) : invalid();
+    case 'undelivered':
+      return current.state === 'dispatched' ? to('queued', ['dispatch']) : invalid();
     case 'lease_lost':
       return current.state === 'dispatched' || current.state === 'running' ? afterLostAgent(current, to) : invalid();
     case 'cancel':

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { announceAgentChange } from '../mesh/agent-changes.js';
-import { listAgentEvents, recordAgentEvent } from '../store/agent-events.js';
+import { appendAudit, keyActor, listAudit } from '../store/audit-log.js';
 import { findAgent, findAgentManifest, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
+import { setExecPaused } from '../store/workspaces.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { idParams, PageQuery, pagedList, type Page } from './schemas.js';
@@ -19,6 +20,7 @@ export function agentView(agent: AgentRecord) {
     registration_name: agent.registration_name,
     region: agent.region,
     status: agent.status,
+    exec_paused: agent.exec_paused,
     manifest_hash: agent.manifest_hash,
     manifest_version: agent.manifest_version,
     enrolled_at: agent.enrolled_at.toISOString(),
@@ -31,6 +33,8 @@ export interface AgentRouteDependencies {
   readonly pool: Pool;
   /** Tells the mesh to drop a revoked agent's connections now. */
   readonly onAgentRevoked?: (agentId: string) => void;
+  /** Queued work may now have an agent again. */
+  readonly onExecResumed?: () => void;
 }
 
 /** `/:project_id/v1/management/agents`: list, show, tools, events, revoke-credentials. */
@@ -57,15 +61,26 @@ export function agentRoutes(deps: AgentRouteDependencies) {
     app.get<{ Params: AgentParams }>('/agents/:id/events', { schema: { params: AgentParams } }, async (request) => {
       const project = projectOf(request);
       if (!(await findAgent(deps.pool, project.id, request.params.id))) throw new ApiError('agent_not_found', undefined, 'id');
-      const events = await listAgentEvents(deps.pool, project.id, request.params.id, 100);
-      return { object: 'list', data: events.map((event) => ({ id: event.id, event: event.event, detail: event.detail, at: event.at.toISOString() })) };
+      const events = await listAudit(deps.pool, project.id, { subject: request.params.id, limit: 100 });
+      return { object: 'list', data: events.map((event) => ({ id: event.position, event: event.event, actor: event.actor, detail: event.detail, at: event.at.toISOString() })) };
     });
+
+    for (const [action, paused] of [['pause-exec', true], ['resume-exec', false]] as const) {
+      app.post<{ Params: AgentParams }>(`/agents/:id/${action}`, { schema: { params: AgentParams } }, async (request) => {
+        const project = projectOf(request);
+        if (!(await setExecPaused(deps.pool, project.id, request.params.id, paused))) throw new ApiError('agent_not_found', 'No such XEM agent in this project', 'id');
+        await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: paused ? 'agent.exec_paused' : 'agent.exec_resumed', subject: request.params.id });
+        if (!paused) deps.onExecResumed?.();
+        const agent = await findAgent(deps.pool, project.id, request.params.id);
+        return agentView(agent!);
+      });
+    }
 
     app.post<{ Params: AgentParams }>('/agents/:id/revoke-credentials', { schema: { params: AgentParams } }, async (request) => {
       const project = projectOf(request);
       const agent = await revokeAgent(deps.pool, project.id, request.params.id);
       if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
-      await recordAgentEvent(deps.pool, { projectId: project.id, agentId: agent.id, event: 'credentials_revoked', detail: { by: request.principal?.keyId } });
+      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'agent.credentials_revoked', subject: agent.id });
       await announceAgentChange(deps.pool, { agent_id: agent.id, change: 'revoked' });
       deps.onAgentRevoked?.(agent.id);
       return agentView(agent);

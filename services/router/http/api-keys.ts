@@ -6,6 +6,7 @@ import { findApiKey, insertApiKey, listApiKeys, markRotated, revokeApiKey, SCOPE
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
+import { appendAudit, keyActor } from '../store/audit-log.js';
 import { ApiError } from './errors.js';
 import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
 
@@ -53,6 +54,7 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
         projectId: project.id, name: request.body.name, scopes: request.body.scopes, secretHash: minted.hash, prefix: minted.prefix,
         expiresAt: lifetime === undefined ? null : new Date(Date.now() + lifetime * 1_000),
       });
+      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'api_key.minted', subject: key.id, detail: { name: key.name, scopes: key.scopes } });
       return reply.status(201).send({ ...apiKeyView(key), key: minted.token });
     });
 
@@ -69,6 +71,7 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
     app.delete<{ Params: KeyParams }>('/api-keys/:id', { schema: { params: KeyParams } }, async (request) => {
       const key = await revokeApiKey(deps.pool, projectOf(request).id, request.params.id);
       if (!key) throw new ApiError('api_key_not_found', undefined, 'id');
+      await appendAudit(deps.pool, { projectId: key.project_id, actor: keyActor(request.principal?.keyId), event: 'api_key.revoked', subject: key.id });
       return apiKeyView(key);
     });
 
@@ -88,6 +91,10 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
           if (apiKeyState(old, new Date()) !== 'valid' || !(await markRotated(client, project.id, old.id, successor.id, graceUntil))) {
             throw new ApiError('api_key_not_rotatable');
           }
+          await appendAudit(client, {
+            projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'api_key.rotated', subject: old.id,
+            detail: { successor: successor.id, grace_until: graceUntil.toISOString() },
+          });
           return { successor, token: minted.token };
         });
         return reply.status(201).send({ ...apiKeyView(rotated.successor), key: rotated.token, replaces: request.params.id, old_key_valid_until: graceUntil.toISOString() });

@@ -15,7 +15,20 @@ export const errorCatalog = {
   api_key_not_found: { status: 404, type: 'invalid_request_error', message: 'No such API key in this project' },
   join_key_not_found: { status: 404, type: 'invalid_request_error', message: 'No such join key in this project' },
   agent_not_found: { status: 404, type: 'invalid_request_error', message: 'No such agent in this project' },
-  exec_tool_not_found: { status: 404, type: 'invalid_request_error', message: 'The agent does not offer this tool' },
+  exec_tool_not_found: { status: 404, type: 'invalid_request_error', message: 'No XEM agent of this project offers this tool' },
+  workspace_not_found: { status: 404, type: 'invalid_request_error', message: 'No such workspace in this project' },
+  workspace_exists: { status: 409, type: 'invalid_request_error', message: 'A workspace with this name exists already' },
+  agent_not_bindable: { status: 400, type: 'invalid_request_error', message: 'Only live XEM agents of this project can be bound to a workspace' },
+  binding_not_found: { status: 404, type: 'invalid_request_error', message: 'The agent is not bound to this workspace' },
+  invocation_not_found: { status: 404, type: 'invalid_request_error', message: 'No such invocation in this project' },
+  invocation_final: { status: 409, type: 'invalid_request_error', message: 'The invocation has finished already' },
+  invocation_not_ambiguous: { status: 409, type: 'invalid_request_error', message: 'Only an ambiguous invocation can be resolved' },
+  approval_not_found: { status: 404, type: 'invalid_request_error', message: 'No such approval in this project' },
+  approval_not_pending: { status: 409, type: 'invalid_request_error', message: 'The approval was decided already' },
+  approval_expired: { status: 409, type: 'invalid_request_error', message: 'The approval expired; the call will not run' },
+  self_approval_forbidden: { status: 403, type: 'forbidden_error', message: 'The requester of a call cannot approve it' },
+  approval_reviewer_not_allowed: { status: 403, type: 'forbidden_error', message: 'This escalated approval needs one of the escalation reviewers' },
+  approval_request_mismatch: { status: 409, type: 'invalid_request_error', message: 'The request changed since it was reviewed; review it again' },
   exec_result_not_found: { status: 404, type: 'invalid_request_error', message: 'No result recorded for this invocation yet' },
   tool_executor_unavailable: { status: 503, type: 'service_error', message: 'No connected agent can run this tool right now; retry later' },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests; retry later' },
@@ -54,9 +67,11 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message?: string,
     readonly param: string | null = null,
+    /** Only where the documented table gives a code two statuses (exec_tool_not_found). */
+    status?: number,
   ) {
     super(message ?? errorCatalog[code].message);
-    this.statusCode = errorCatalog[code].status;
+    this.statusCode = status ?? errorCatalog[code].status;
   }
 
   static rateLimited(retryAfterSeconds: number, message?: string): ApiError {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { mintJoinKey } from '../auth/secrets.js';
-import { recordAgentEvent } from '../store/agent-events.js';
+import { appendAudit, keyActor } from '../store/audit-log.js';
 import { findJoinKey, insertJoinKey, listJoinKeys, revokeJoinKey, type JoinKeyRecord } from '../store/join-keys.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
@@ -56,7 +56,7 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
         projectId: project.id, role: request.body.role, name: request.body.name, region: request.body.region ?? null, hash: minted.hash,
         expiresAt: new Date(Date.now() + (request.body.ttl_seconds ?? DEFAULT_TTL_S) * 1_000),
       });
-      await recordAgentEvent(deps.pool, { projectId: project.id, agentId: null, event: 'join_key_minted', detail: { join_key_id: key.id, role: key.role, by: request.principal?.keyId } });
+      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'join_key.minted', subject: key.id, detail: { role: key.role, name: key.name } });
       return reply.status(201).send({ ...joinKeyView(key), key: minted.token });
     });
 
@@ -74,7 +74,7 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
       const project = projectOf(request);
       const key = await revokeJoinKey(deps.pool, project.id, request.params.id);
       if (!key) throw new ApiError('join_key_not_found', undefined, 'id');
-      await recordAgentEvent(deps.pool, { projectId: project.id, agentId: null, event: 'join_key_revoked', detail: { join_key_id: key.id, by: request.principal?.keyId } });
+      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'join_key.revoked', subject: key.id });
       return joinKeyView(key);
     });
   };

@@ -3,7 +3,9 @@ import { agentRoutes, type AgentRouteDependencies } from './agents.js';
 import { directDispatchRoutes, type DirectDispatchDependencies } from './direct-dispatch.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { joinKeyRoutes } from './join-keys.js';
+import { auditRoutes } from './audit.js';
 import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
+import { workspaceRoutes } from './workspaces.js';
 
 /**
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
@@ -17,6 +19,8 @@ export function managementRoutes(deps: AgentRouteDependencies & { readonly direc
     await app.register(apiKeyRoutes(deps));
     await app.register(joinKeyRoutes(deps));
     await app.register(agentRoutes(deps));
+    await app.register(workspaceRoutes(deps));
+    await app.register(auditRoutes(deps));
     if (deps.directDispatch) await app.register(directDispatchRoutes({ pool: deps.pool, sendToAgent: deps.directDispatch }));
   };
 }

@@ -14,9 +14,28 @@ import { Router } from 'zeromq';
  * value. The attacker must then guess which of `spread` values comes next, at the price of two
  * handshakes per guess, which the handshake budget rations (see handshake-budget.ts).
  */
-export function scrambleAutoRoutingIds(spread = 8_192): number {
+export async function scrambleAutoRoutingIds(spread = 8_192): Promise<number> {
   // At least 64, so whatever few sockets a process opens first, the id is never an early one.
   const throwaways = 64 + randomInt(spread);
-  for (let index = 0; index < throwaways; index += 1) new Router({ linger: 0 }).close();
+  for (let index = 0; index < throwaways; index += 1) {
+    // Closed sockets hold one of libzmq's 1023 slots until its reaper thread frees them; a
+    // tight loop can outrun it (EMFILE), so pause now and then, and wait out a full table.
+    if (index % 256 === 255) await pause(1);
+    await openAndClose();
+  }
   return throwaways;
 }
+
+async function openAndClose(): Promise<void> {
+  for (let tries = 0; ; tries += 1) {
+    try {
+      new Router({ linger: 0 }).close();
+      return;
+    } catch (error) {
+      if (tries >= 100 || (error as NodeJS.ErrnoException).code !== 'EMFILE') throw error;
+      await pause(10);
+    }
+  }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

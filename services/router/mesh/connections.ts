@@ -78,6 +78,10 @@ export class ConnectionTable {
     }
   }
 
+  boundAgents(): string[] {
+    return [...this.byAgent.keys()];
+  }
+
   get boundCount(): number {
     return this.byAgent.size;
   }

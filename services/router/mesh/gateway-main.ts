@@ -28,7 +28,7 @@ async function main(start: Start): Promise<void> {
   const zapAnswers = new Map<number, (decision: ZapDecision) => void>();
   const zap = new Reply({ linger: 0 });
   await zap.bind(ZAP_ENDPOINT);
-  if (start.scrambleAutoIds) scrambleAutoRoutingIds();
+  if (start.scrambleAutoIds) await scrambleAutoRoutingIds();
   const socket = new Router({
     curveServer: true, curveSecretKey: start.curveSecretKey, zapDomain: MESH_ZAP_DOMAIN, zapEnforceDomain: true, maxMessageSize: start.maxMessageBytes,
     // A second peer with a taken id is ignored rather than handed the first one's traffic; an

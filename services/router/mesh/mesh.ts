@@ -34,6 +34,10 @@ export interface Mesh {
   /** Admit a just-enrolled agent before its enrollment response leaves. */
   agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
   agentRevoked(agentId: string): void;
+  /** Agents whose connection this router holds. */
+  boundAgents(): string[];
+  /** Execution slots the agent's last lease renewal reported. */
+  capacityOf(agentId: string): number | undefined;
   close(): Promise<void>;
 }
 
@@ -68,6 +72,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       admission.admit(keys);
     },
     agentRevoked: (agentId) => void server.revoke(agentId, 'credentials revoked'),
+    boundAgents: () => server.connections.boundAgents(),
+    capacityOf: (agentId) => leases.get(agentId)?.capacity?.max_concurrent,
     async close() {
       for (const timer of timers) clearInterval(timer);
       await listener?.close();

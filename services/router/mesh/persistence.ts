@@ -1,5 +1,5 @@
 import type { Logger } from '../../runtime/logger.js';
-import { recordAgentEvent } from '../store/agent-events.js';
+import { appendAudit } from '../store/audit-log.js';
 import type { Pool } from '../store/pool.js';
 
 /** What the mesh writes to Postgres; status changes are rare, heartbeats are batched. */
@@ -49,7 +49,7 @@ function rawWrites(pool: Pool, logger: Logger): MeshPersistence {
             AND ($2 = 'active' OR last_heartbeat IS NULL OR last_heartbeat < now() - make_interval(secs => $3::float8 / 1000))`,
         [agentId, status, status === 'stale' ? Number(detail['timeout_ms'] ?? 0) : 0],
       );
-      if (updated.rowCount === 1) await recordAgentEvent(pool, { projectId, agentId, event: status === 'active' ? 'lease_active' : 'lease_stale', detail });
+      if (updated.rowCount === 1) await appendAudit(pool, { projectId, actor: 'router', event: status === 'active' ? 'agent.lease_active' : 'agent.lease_stale', subject: agentId, detail });
     },
     async heartbeats(beats) {
       if (beats.length === 0) return;

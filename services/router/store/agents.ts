@@ -19,10 +19,11 @@ export interface AgentRecord {
   readonly last_heartbeat: Date | null;
   readonly revoked_at: Date | null;
   readonly tokens_valid_after: Date;
+  readonly exec_paused: boolean;
 }
 
 const COLUMNS = `id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, status,
-  manifest_hash, manifest_version, enrolled_at, last_heartbeat, revoked_at, tokens_valid_after`;
+  manifest_hash, manifest_version, enrolled_at, last_heartbeat, revoked_at, tokens_valid_after, exec_paused`;
 
 export interface NewAgent {
   readonly id: string;
@@ -91,6 +92,25 @@ export async function revokeAgent(db: Queryable, projectId: string, id: string):
 export async function listAdmissibleAgents(db: Queryable): Promise<Pick<AgentRecord, 'id' | 'project_id' | 'role' | 'curve_public_key' | 'signing_public_key' | 'status'>[]> {
   const found = await db.query<AgentRecord>(
     "SELECT id, project_id, role, curve_public_key, signing_public_key, status FROM agents WHERE status NOT IN ('revoked', 'superseded')",
+  );
+  return found.rows;
+}
+
+export interface ExecManifestRow {
+  readonly id: string;
+  readonly status: AgentStatus;
+  readonly exec_paused: boolean;
+  readonly manifest: Record<string, unknown> | null;
+  readonly last_heartbeat: Date | null;
+}
+
+/** The project's live XEM agents with their manifests: what the tool catalog is built from. */
+export async function listExecManifests(db: Queryable, projectId: string): Promise<ExecManifestRow[]> {
+  const found = await db.query<ExecManifestRow>(
+    `SELECT id, status, exec_paused, manifest, last_heartbeat FROM agents
+      WHERE project_id = $1 AND role = 'xem' AND status IN ('pending', 'active', 'stale') AND manifest IS NOT NULL
+      ORDER BY last_heartbeat DESC NULLS LAST, id`,
+    [projectId],
   );
   return found.rows;
 }

@@ -9,7 +9,7 @@ const RISKS: Risk[] = ['read', 'write', 'destructive', 'irreversible'];
 const OUTCOMES: AgentOutcome[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'rejected'];
 const eventsAt = (attempt: number): InvocationEvent[] => [
   { type: 'approved' }, { type: 'approval_rejected' }, { type: 'approval_expired' }, { type: 'dispatched' }, { type: 'accepted', attempt },
-  ...OUTCOMES.map((outcome) => ({ type: 'result' as const, attempt, outcome })), { type: 'lease_lost', attempt }, { type: 'cancel' },
+  ...OUTCOMES.map((outcome) => ({ type: 'result' as const, attempt, outcome })), { type: 'lease_lost', attempt }, { type: 'undelivered', attempt }, { type: 'cancel' },
   { type: 'resolved', outcome: 'succeeded' }, { type: 'resolved', outcome: 'failed' },
 ];
 const label = (event: InvocationEvent) => ('outcome' in event ? `${event.type}:${event.outcome}` : event.type);
@@ -19,7 +19,7 @@ const label = (event: InvocationEvent) => ('outcome' in event ? `${event.type}:$
 const ALLOWED: Record<'safe' | 'dangerous', Record<string, string>> = {
   safe: {
     'queued|dispatched': 'dispatched', 'queued|cancel': 'cancelled',
-    'dispatched|accepted': 'running', 'dispatched|lease_lost': 'queued', 'dispatched|cancel': 'cancelled',
+    'dispatched|accepted': 'running', 'dispatched|lease_lost': 'queued', 'dispatched|undelivered': 'queued', 'dispatched|cancel': 'cancelled',
     'running|lease_lost': 'queued', 'running|cancel': 'cancelled',
     'pending_approval|approved': 'queued', 'pending_approval|approval_rejected': 'rejected', 'pending_approval|approval_expired': 'expired', 'pending_approval|cancel': 'cancelled',
     'ambiguous|cancel': 'cancelled', 'ambiguous|resolved:succeeded': 'succeeded', 'ambiguous|resolved:failed': 'failed',
@@ -66,11 +66,12 @@ describe('invocation state machine', () => {
     expect(transition({ state: 'pending_approval', risk: 'destructive', attempt: 0 }, { type: 'approved' })).toMatchObject({ effects: ['dispatch'] });
   });
 
-  it('never leaves a final state, never lowers the attempt, and never re-runs a dangerous call', () => {
+  it('never leaves a final state, never lowers the attempt, and never re-runs a dangerous call (delivered dispatches ≤ 1)', () => {
     const event = fc.oneof(
       fc.constantFrom<InvocationEvent>({ type: 'approved' }, { type: 'approval_rejected' }, { type: 'approval_expired' }, { type: 'dispatched' }, { type: 'cancel' }, { type: 'resolved', outcome: 'failed' }),
       fc.record({ type: fc.constant('accepted' as const), attempt: fc.integer({ min: 0, max: 4 }) }),
       fc.record({ type: fc.constant('lease_lost' as const), attempt: fc.integer({ min: 0, max: 4 }) }),
+      fc.record({ type: fc.constant('undelivered' as const), attempt: fc.integer({ min: 0, max: 4 }) }),
       fc.record({ type: fc.constant('result' as const), attempt: fc.integer({ min: 0, max: 4 }), outcome: fc.constantFrom(...OUTCOMES) }),
     );
     fc.assert(fc.property(fc.constantFrom(...RISKS), fc.array(event, { maxLength: 40 }), (risk, events) => {
@@ -81,7 +82,9 @@ describe('invocation state machine', () => {
         if (!outcome.ok) continue;
         expect(FINAL_STATES.has(current.state)).toBe(false);
         expect(outcome.next.attempt).toBeGreaterThanOrEqual(current.attempt);
+        // A dispatch that never left the router does not count: the agent cannot have run it.
         if (next.type === 'dispatched') dispatches += 1;
+        if (next.type === 'undelivered') dispatches -= 1;
         current = outcome.next;
       }
       if (risk === 'destructive' || risk === 'irreversible') expect(dispatches).toBeLessThanOrEqual(1);

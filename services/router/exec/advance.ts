@@ -1,0 +1,77 @@
+import type pg from 'pg';
+import { appendAudit } from '../store/audit-log.js';
+import { closeApproval, findApprovalOf } from '../store/approvals.js';
+import { notify } from '../store/listener.js';
+import { lockInvocation, updateInvocation, type InvocationRecord, type InvocationResultSummary } from '../store/invocations.js';
+import { EXEC_CONTROL_CHANNEL, EXEC_QUEUE_CHANNEL, publishExecEvents, type ControlOrder } from './exec-events.js';
+import { transition, type InvocationEvent } from './invocation-state.js';
+
+export interface EventContext {
+  /** Who caused it, as the audit log names actors. */
+  readonly actor: string;
+  /** For agent reports: the agent that sent it (a report from another agent is fenced). */
+  readonly agentId?: string;
+  readonly agentToAssign?: string;
+  readonly result?: InvocationResultSummary;
+  readonly signature?: string | null;
+  readonly detail?: Record<string, unknown>;
+  /** Only this project's invocations (API callers); agents and sweepers pass none. */
+  readonly projectId?: string;
+}
+
+export type AdvanceOutcome =
+  | { readonly status: 'applied'; readonly invocation: InvocationRecord }
+  | { readonly status: 'refused'; readonly reason: 'fenced' | 'invalid_transition'; readonly invocation: InvocationRecord }
+  | { readonly status: 'not_found' };
+
+/**
+ * Applies one event to one invocation inside the caller's transaction: locks the row, asks the
+ * pure state machine, writes the result, appends the audit entry and queues the notifications
+ * (delivered at commit). Effects that touch other rows (closing the approval) happen here too,
+ * so a transition and its consequences commit or vanish together.
+ */
+export async function advanceInvocation(client: pg.PoolClient, invocationId: string, event: InvocationEvent, context: EventContext): Promise<AdvanceOutcome> {
+  const current = await lockInvocation(client, invocationId, context.projectId);
+  if (!current) return { status: 'not_found' };
+  const fencedAgent = 'attempt' in event && context.agentId !== undefined && context.agentId !== current.agent_id;
+  const outcome = fencedAgent ? ({ ok: false, reason: 'fenced' } as const) : transition(current, event);
+  if (!outcome.ok) {
+    if (outcome.reason === 'fenced') await auditFenced(client, current, event, context);
+    return { status: 'refused', reason: outcome.reason, invocation: current };
+  }
+  const agentId = context.agentToAssign ?? current.agent_id;
+  await updateInvocation(client, current.id, current, {
+    state: outcome.next.state, attempt: outcome.next.attempt, ...(context.agentToAssign ? { agent_id: context.agentToAssign } : {}), ...(context.result ? { result: context.result } : {}),
+  });
+  const next: InvocationRecord = { ...current, state: outcome.next.state, attempt: outcome.next.attempt, agent_id: agentId, result: context.result ?? current.result };
+  await appendAudit(client, {
+    projectId: current.project_id, actor: context.actor, event: `invocation.${next.state}`, subject: current.id, signature: context.signature ?? null,
+    detail: { from: current.state, cause: event.type, attempt: next.attempt, agent_id: agentId, ...(context.result ? { result: context.result } : {}), ...context.detail },
+  });
+  await publishExecEvents(client, [{ kind: 'state', project_id: current.project_id, invocation_id: current.id, state: next.state, attempt: next.attempt, agent_id: agentId, at: new Date().toISOString() }]);
+  for (const effect of outcome.effects) await carryOut(client, effect, current, context);
+  return { status: 'applied', invocation: next };
+}
+
+async function carryOut(client: pg.PoolClient, effect: string, current: InvocationRecord, context: EventContext): Promise<void> {
+  if (effect === 'dispatch') return notify(client, EXEC_QUEUE_CHANNEL, '');
+  if (effect === 'send_cancel' && current.agent_id) {
+    const order: ControlOrder = { action: 'cancel', agent_id: current.agent_id, invocation_id: current.id, attempt: current.attempt };
+    return notify(client, EXEC_CONTROL_CHANNEL, JSON.stringify(order));
+  }
+  if (effect === 'close_approval') {
+    const approval = await findApprovalOf(client, current.id);
+    if (approval && (await closeApproval(client, approval.id, { state: 'cancelled', decidedBy: context.actor }))) {
+      await appendAudit(client, { projectId: current.project_id, actor: context.actor, event: 'approval.cancelled', subject: approval.id, detail: { invocation_id: current.id } });
+    }
+  }
+  // notify_operator: the `invocation.ambiguous` audit entry and state event are the notice.
+}
+
+async function auditFenced(client: pg.PoolClient, current: InvocationRecord, event: InvocationEvent, context: EventContext): Promise<void> {
+  if (event.type !== 'result' && event.type !== 'accepted') return;
+  await appendAudit(client, {
+    projectId: current.project_id, actor: context.actor, event: `invocation.${event.type}_fenced`, subject: current.id, signature: context.signature ?? null,
+    detail: { attempt: event.attempt, current_attempt: current.attempt, current_agent: current.agent_id, state: current.state, ...(event.type === 'result' ? { outcome: event.outcome } : {}) },
+  });
+}

@@ -1,0 +1,63 @@
+import { ApiError } from '../http/errors.js';
+import { findPolicy } from '../store/approval-policies.js';
+import { insertApproval, type ApprovalRecord } from '../store/approvals.js';
+import { appendAuditBatch, keyActor } from '../store/audit-log.js';
+import { withTransaction } from '../store/db.js';
+import { hasExecutor } from '../store/dispatch-queue.js';
+import { newId } from '../store/ids.js';
+import { insertInvocation, type InvocationRecord } from '../store/invocations.js';
+import { notify } from '../store/listener.js';
+import type { Pool } from '../store/pool.js';
+import { approvalDeadline } from './approval-rules.js';
+import { EXEC_QUEUE_CHANNEL, publishExecEvents } from './exec-events.js';
+import { initialState } from './invocation-state.js';
+import { requestHash } from './request-hash.js';
+import type { ArgumentValidator, CatalogTool } from './tool-catalog.js';
+
+export interface InvocationRequest {
+  readonly projectId: string;
+  readonly workspaceId: string;
+  readonly tool: CatalogTool;
+  readonly args: Record<string, unknown>;
+  readonly timeoutMs?: number;
+  readonly requestedBy: string;
+}
+
+/**
+ * Checks and stores a new invocation: arguments against the tool's schema first (nothing is
+ * stored for a bad call), then an executor must exist somewhere, then the record, its approval
+ * when the tool is dangerous, the audit entries and the wake-up, all in one transaction.
+ */
+export async function createInvocation(pool: Pool, validator: ArgumentValidator, request: InvocationRequest): Promise<{ invocation: InvocationRecord; approval?: ApprovalRecord }> {
+  const problem = validator.check(request.tool.parameters, request.args);
+  if (problem) throw new ApiError('invalid_body', problem.message, problem.path);
+  if (!(await hasExecutor(pool, request.workspaceId, request.tool.name))) {
+    throw new ApiError('tool_executor_unavailable', `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`);
+  }
+  const start = initialState(request.tool.risk);
+  return withTransaction(pool, async (client) => {
+    const invocation = await insertInvocation(client, {
+      id: newId('inv'), project_id: request.projectId, workspace_id: request.workspaceId, tool: request.tool.name, risk: request.tool.risk, args: request.args,
+      request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
+      requested_by: request.requestedBy, state: start.state, timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
+    });
+    const actor = keyActor(request.requestedBy);
+    const approval = start.state === 'pending_approval' ? await openApproval(client, invocation) : undefined;
+    await appendAuditBatch(client, [
+      { projectId: request.projectId, actor, event: `invocation.${invocation.state}`, subject: invocation.id, detail: { cause: 'created', tool: invocation.tool, risk: invocation.risk, workspace_id: invocation.workspace_id, request_hash: invocation.request_hash } },
+      ...(approval ? [{ projectId: request.projectId, actor, event: 'approval.requested', subject: approval.id, detail: { invocation_id: invocation.id, request_hash: approval.request_hash, expires_at: approval.expires_at.toISOString() } }] : []),
+    ]);
+    await publishExecEvents(client, [{ kind: 'state', project_id: request.projectId, invocation_id: invocation.id, state: invocation.state, attempt: 0, agent_id: null, at: invocation.created_at.toISOString() }]);
+    if (invocation.state === 'queued') await notify(client, EXEC_QUEUE_CHANNEL, '');
+    return { invocation, ...(approval ? { approval } : {}) };
+  });
+}
+
+async function openApproval(client: Parameters<Parameters<typeof withTransaction>[1]>[0], invocation: InvocationRecord): Promise<ApprovalRecord> {
+  const policy = await findPolicy(client, invocation.workspace_id);
+  const risk = invocation.risk as 'destructive' | 'irreversible';
+  return insertApproval(client, {
+    id: newId('apr'), project_id: invocation.project_id, workspace_id: invocation.workspace_id, invocation_id: invocation.id,
+    request_hash: invocation.request_hash, risk, requested_by: invocation.requested_by, expires_at: approvalDeadline(risk, policy, new Date()),
+  });
+}

@@ -1,0 +1,131 @@
+import type { Logger } from '../../runtime/logger.js';
+import { makeFrame, type Frame } from '../../protocol/frame.js';
+import { appendAuditBatch, type AuditEntry } from '../store/audit-log.js';
+import { withTransaction } from '../store/db.js';
+import { claimQueued, inFlightByAgent, type ClaimedInvocation } from '../store/dispatch-queue.js';
+import { updateInvocation } from '../store/invocations.js';
+import type { Pool } from '../store/pool.js';
+import { advanceInvocation } from './advance.js';
+import { chooseAgent } from './choose-agent.js';
+import { publishExecEvents, type ExecEvent } from './exec-events.js';
+import { mayRerun, transition } from './invocation-state.js';
+import { requestHash } from './request-hash.js';
+
+export interface DispatcherOptions {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  /** Agents whose connection this router holds. */
+  readonly localAgents: () => string[];
+  /** Execution slots an agent's lease reported; undefined until it did. */
+  readonly capacityOf: (agentId: string) => number | undefined;
+  readonly send: (agentId: string, frame: Frame) => Promise<boolean>;
+  /** How long an agent may take to accept a dispatch before refusing it itself. @default 30000 */
+  readonly dispatchTtlMs?: number;
+  /** Invocations claimed per transaction. @default 64 */
+  readonly batchSize?: number;
+}
+
+export interface Dispatcher {
+  /** Something may be dispatchable: run a round soon (calls coalesce). */
+  wake(): void;
+  close(): Promise<void>;
+}
+
+interface Assignment {
+  readonly invocation: ClaimedInvocation;
+  readonly agentId: string;
+  readonly attempt: number;
+}
+
+/**
+ * Moves queued invocations to agents connected to this router. Each round claims rows with
+ * FOR UPDATE SKIP LOCKED, assigns each to the least loaded candidate, writes `dispatched`
+ * with the next attempt number and its audit entry, commits, and only then sends the frames:
+ * an attempt exists in the database before any agent can hear of it. Replicas claim disjoint
+ * rows, so no attempt is sent twice.
+ */
+export function startDispatcher(options: DispatcherOptions): Dispatcher {
+  const batchSize = options.batchSize ?? 64;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+  const loop = async (): Promise<void> => {
+    do {
+      again = false;
+      const dispatched = await round(options, batchSize).catch((error: unknown) => {
+        options.logger.error({ err: error }, 'dispatch round failed');
+        return 0;
+      });
+      if (dispatched === batchSize) again = true;
+    } while (again && !closed);
+  };
+  const wake = () => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = loop().finally(() => (running = undefined));
+  };
+  return {
+    wake,
+    async close() {
+      closed = true;
+      await running;
+    },
+  };
+}
+
+async function round(options: DispatcherOptions, batchSize: number): Promise<number> {
+  const local = options.localAgents();
+  if (local.length === 0) return 0;
+  const assignments = await withTransaction(options.pool, async (client) => {
+    const claimed = await claimQueued(client, local, batchSize);
+    if (claimed.length === 0) return [];
+    const load = new Map(await inFlightByAgent(client, [...new Set(claimed.flatMap((row) => row.candidates))]));
+    const chosen: Assignment[] = [];
+    for (const invocation of claimed) {
+      if (tampered(invocation)) {
+        await advanceInvocation(client, invocation.id, { type: 'cancel' }, { actor: 'router', detail: { reason: 'approval_voided: the request no longer matches what was approved' } });
+        options.logger.warning({ invocation_id: invocation.id }, 'refused to dispatch: the call changed after its approval was asked for');
+        continue;
+      }
+      const agentId = chooseAgent(invocation.candidates, load, options.capacityOf);
+      if (!agentId) continue;
+      const next = transition(invocation, { type: 'dispatched' });
+      if (!next.ok) continue;
+      await updateInvocation(client, invocation.id, invocation, { state: 'dispatched', attempt: next.next.attempt, agent_id: agentId });
+      load.set(agentId, (load.get(agentId) ?? 0) + 1);
+      chosen.push({ invocation, agentId, attempt: next.next.attempt });
+    }
+    await appendAuditBatch(client, chosen.map(auditEntry));
+    await publishExecEvents(client, chosen.map(stateEvent));
+    return chosen;
+  });
+  await Promise.all(assignments.map((assignment) => deliver(options, assignment)));
+  return assignments.length;
+}
+
+async function deliver(options: DispatcherOptions, { invocation, agentId, attempt }: Assignment): Promise<void> {
+  const sent = await options.send(agentId, makeFrame('exec.dispatch', {
+    invocation_id: invocation.id, attempt, tool: invocation.tool, workspace_id: invocation.workspace_id, risk: invocation.risk, args: invocation.args,
+    timeout_ms: invocation.timeout_ms, not_after: Date.now() + (options.dispatchTtlMs ?? 30_000),
+  }));
+  if (sent) return;
+  await withTransaction(options.pool, (client) =>
+    advanceInvocation(client, invocation.id, { type: 'undelivered', attempt }, { actor: 'router', detail: { reason: 'agent connection gone before the dispatch left' } }),
+  ).catch((error: unknown) => options.logger.error({ err: error, invocation_id: invocation.id }, 'could not return an undelivered dispatch to the queue'));
+}
+
+/** A dangerous call's args were frozen when its approval was asked for; a row changed since is not what a human approved. */
+function tampered(invocation: ClaimedInvocation): boolean {
+  return !mayRerun(invocation.risk) && requestHash(invocation) !== invocation.request_hash;
+}
+
+function auditEntry({ invocation, agentId, attempt }: Assignment): AuditEntry {
+  return { projectId: invocation.project_id, actor: 'router', event: 'invocation.dispatched', subject: invocation.id, detail: { from: 'queued', cause: 'dispatched', attempt, agent_id: agentId } };
+}
+
+function stateEvent({ invocation, agentId, attempt }: Assignment): ExecEvent {
+  return { kind: 'state', project_id: invocation.project_id, invocation_id: invocation.id, state: 'dispatched', attempt, agent_id: agentId, at: new Date().toISOString() };
+}

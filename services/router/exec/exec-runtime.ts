@@ -1,0 +1,66 @@
+import { makeFrame, type Frame } from '../../protocol/frame.js';
+import type { Logger } from '../../runtime/logger.js';
+import { listen } from '../store/listener.js';
+import type { Pool } from '../store/pool.js';
+import { startDispatcher, type Dispatcher } from './dispatcher.js';
+import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, ExecEventHub, parseControlOrder } from './exec-events.js';
+import { startWatchdog } from './watchdog.js';
+
+export interface ExecRuntimeOptions {
+  readonly pool: Pool;
+  readonly databaseUrl: string;
+  readonly logger: Logger;
+  readonly mesh: {
+    boundAgents(): string[];
+    capacityOf(agentId: string): number | undefined;
+    send(agentId: string, frame: Frame): Promise<boolean>;
+  };
+  /** @default 30000 */
+  readonly dispatchTtlMs?: number;
+  /** Safety-net dispatch round when no notification came. @default 500 */
+  readonly pollIntervalMs?: number;
+  /** @default 1000 */
+  readonly watchdogIntervalMs?: number;
+}
+
+export interface ExecRuntime {
+  readonly hub: ExecEventHub;
+  readonly dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+/**
+ * This router's part of execution: a dispatcher for the agents it holds, the LISTEN connection
+ * that wakes it and carries events and cancel orders between routers, and the watchdog.
+ */
+export function startExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
+  const dispatchTtlMs = options.dispatchTtlMs ?? 30_000;
+  const hub = new ExecEventHub();
+  const dispatcher = startDispatcher({
+    pool: options.pool, logger: options.logger, dispatchTtlMs,
+    localAgents: () => options.mesh.boundAgents(), capacityOf: (id) => options.mesh.capacityOf(id), send: (id, frame) => options.mesh.send(id, frame),
+  });
+  const listener = listen(options.databaseUrl, options.logger, {
+    [EXEC_QUEUE_CHANNEL]: () => dispatcher.wake(),
+    [EXEC_EVENTS_CHANNEL]: (payload) => hub.deliver(payload),
+    [EXEC_CONTROL_CHANNEL]: (payload) => {
+      const order = parseControlOrder(payload);
+      if (!order || !options.mesh.boundAgents().includes(order.agent_id)) return;
+      void options.mesh.send(order.agent_id, makeFrame('exec.cancel', { invocation_id: order.invocation_id, attempt: order.attempt, reason: 'cancelled by an operator' }));
+    },
+  }, () => dispatcher.wake());
+  // Agents bind and renew leases without telling the queue; a short poll covers that.
+  const poll = setInterval(() => dispatcher.wake(), options.pollIntervalMs ?? 500);
+  poll.unref();
+  const watchdog = startWatchdog({ pool: options.pool, logger: options.logger, dispatchTtlMs, ...(options.watchdogIntervalMs ? { intervalMs: options.watchdogIntervalMs } : {}) });
+  return {
+    hub,
+    dispatcher,
+    async close() {
+      clearInterval(poll);
+      await watchdog.close();
+      await dispatcher.close();
+      await listener.close();
+    },
+  };
+}

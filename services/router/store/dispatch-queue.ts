@@ -1,0 +1,80 @@
+import type { Queryable } from './db.js';
+import type { InvocationRecord } from './invocations.js';
+
+export interface ClaimedInvocation extends InvocationRecord {
+  /** Agents connected to this router that may run it: bound, serving the workspace, offering the tool. */
+  readonly candidates: string[];
+}
+
+/**
+ * Locks up to `limit` queued invocations that one of `localAgents` can run, oldest first. Rows
+ * another router holds are skipped, not waited for, so replicas share the queue without
+ * blocking; the caller moves each to `dispatched` before its transaction commits.
+ */
+export async function claimQueued(db: Queryable, localAgents: readonly string[], limit: number): Promise<ClaimedInvocation[]> {
+  if (localAgents.length === 0) return [];
+  const found = await db.query<ClaimedInvocation>(
+    `SELECT i.*, c.candidates FROM invocations i
+       CROSS JOIN LATERAL (
+         SELECT array_agg(a.id ORDER BY a.id) AS candidates
+           FROM workspace_agent_bindings b JOIN agents a ON a.id = b.agent_id
+          WHERE b.workspace_id = i.workspace_id AND a.id = ANY($1) AND a.status = 'active' AND NOT a.exec_paused
+            AND a.manifest->'workspaces' ? i.workspace_id
+            AND a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', i.tool))
+            AND NOT a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', i.tool, 'available', false))
+       ) c
+      WHERE i.state = 'queued' AND c.candidates IS NOT NULL
+      ORDER BY i.queued_at, i.id LIMIT $2
+      FOR UPDATE OF i SKIP LOCKED`,
+    [localAgents, limit],
+  );
+  return found.rows;
+}
+
+/** Calls each agent has in hand (dispatched or running), across every router. */
+export async function inFlightByAgent(db: Queryable, agentIds: readonly string[]): Promise<Map<string, number>> {
+  const found = await db.query<{ agent_id: string; n: number }>(
+    "SELECT agent_id, count(*)::int AS n FROM invocations WHERE state IN ('dispatched', 'running') AND agent_id = ANY($1) GROUP BY agent_id",
+    [agentIds],
+  );
+  return new Map(found.rows.map((row) => [row.agent_id, row.n]));
+}
+
+/** Is there, anywhere, an agent that could run this tool in this workspace (on any router)? */
+export async function hasExecutor(db: Queryable, workspaceId: string, tool: string): Promise<boolean> {
+  const found = await db.query(
+    `SELECT 1 FROM workspace_agent_bindings b JOIN agents a ON a.id = b.agent_id
+      WHERE b.workspace_id = $1 AND a.status = 'active' AND a.manifest->'workspaces' ? $1
+        AND a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', $2::text))
+        AND NOT a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', $2::text, 'available', false))
+      LIMIT 1`,
+    [workspaceId, tool],
+  );
+  return (found.rowCount ?? 0) > 0;
+}
+
+export interface LostAttempt {
+  readonly id: string;
+  readonly project_id: string;
+  readonly attempt: number;
+  readonly agent_id: string | null;
+  readonly reason: 'agent_lost' | 'not_accepted';
+}
+
+/**
+ * Dispatched or running calls whose agent lost its lease (stale, revoked, gone), and dispatches
+ * nobody accepted before `notAcceptedBefore`. Any router may find these; the transition's
+ * conditional update lets only one act.
+ */
+export async function findLostAttempts(db: Queryable, notAcceptedBefore: Date, limit = 200): Promise<LostAttempt[]> {
+  const found = await db.query<LostAttempt>(
+    `SELECT i.id, i.project_id, i.attempt, i.agent_id,
+            CASE WHEN a.status IS DISTINCT FROM 'active' THEN 'agent_lost' ELSE 'not_accepted' END AS reason
+       FROM invocations i LEFT JOIN agents a ON a.id = i.agent_id
+      WHERE i.state IN ('dispatched', 'running')
+        AND (a.status IS DISTINCT FROM 'active' OR (i.state = 'dispatched' AND i.dispatched_at < $1))
+      LIMIT $2`,
+    [notAcceptedBefore, limit],
+  );
+  return found.rows;
+}
