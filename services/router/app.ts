@@ -9,9 +9,9 @@ import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
 import { managementRoutes } from './http/management.js';
 import { execSurface } from './http/exec-surface.js';
+import type { RateLimitSettings } from './http/rate-limits.js';
 import { ExecEventHub } from './exec/exec-events.js';
 import { ArgumentValidator } from './exec/tool-catalog.js';
-import type { Frame } from '../protocol/frame.js';
 import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
 import { requestIdFor } from './http/request-id.js';
@@ -26,10 +26,10 @@ export interface AppDependencies {
   readonly enrollment: EnrollmentSettings;
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
-  /** Set only with XEROTIER_ROUTER_DIRECT_DISPATCH: sends a frame to a connected agent. */
-  readonly directDispatch?: (agentId: string, frame: Frame) => Promise<boolean>;
   /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
   readonly exec?: { readonly hub: ExecEventHub; wake(): void };
+  /** Per-key and per-layer limits; none when unset (tests that do not test them). */
+  readonly rateLimits?: RateLimitSettings;
   /** Limits refused enrollments per address. @default 20 a minute */
   readonly enrollmentThrottle?: FailureThrottle;
 }
@@ -69,11 +69,11 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   void app.register(managementRoutes({
     pool: deps.pool,
     ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
-    ...(deps.directDispatch ? { directDispatch: deps.directDispatch } : {}),
     ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
+    ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
   }), {
     prefix: '/:project_id/v1/management',
   });
-  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator() }), { prefix: '/:project_id/v1/exec' });
+  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
   return app;
 }

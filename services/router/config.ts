@@ -29,6 +29,22 @@ export const routerConfigSchema = defineConfigSchema({
       kind: 'integer', env: 'XEROTIER_API_RATE_LIMIT_RPM', default: 600, min: 0, max: 1_000_000,
       description: 'Requests per minute allowed per API key (0 disables the per-key limit)',
     },
+    exec_rate_limit_global_rpm: {
+      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_GLOBAL_RPM', default: 120_000, min: 0, max: 100_000_000,
+      description: 'Invocations per minute across every project (0: no limit)',
+    },
+    exec_rate_limit_project_rpm: {
+      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_PROJECT_RPM', default: 12_000, min: 0, max: 100_000_000,
+      description: 'Invocations per minute per project (0: no limit)',
+    },
+    exec_rate_limit_workspace_rpm: {
+      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_WORKSPACE_RPM', default: 6_000, min: 0, max: 100_000_000,
+      description: 'Invocations per minute per workspace (0: no limit)',
+    },
+    exec_rate_limit_agent_rpm: {
+      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_AGENT_RPM', default: 6_000, min: 0, max: 100_000_000,
+      description: 'Dispatches per minute to one XEM agent; past it, calls wait queued (0: no limit)',
+    },
     heartbeat_timeout_ms: {
       kind: 'integer', env: 'XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS', default: 30_000, min: 100, max: 3_600_000,
       description: 'Time without a lease renewal after which an agent is stale',
@@ -55,10 +71,6 @@ export const routerConfigSchema = defineConfigSchema({
     agent_token_ttl_seconds: {
       kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 60, max: 86_400,
       description: 'Lifetime of agent bearer tokens; agents refresh them before expiry',
-    },
-    direct_dispatch: {
-      kind: 'boolean', env: 'XEROTIER_ROUTER_DIRECT_DISPATCH', default: false,
-      description: 'Development and tests only: management routes that send a tool call straight to an agent, bypassing approvals',
     },
     http_host: {
       kind: 'string', env: 'XEROTIER_HTTP_HOST', default: '0.0.0.0',

@@ -14,9 +14,10 @@ import { curvePublicFromSecret } from '../protocol/curve-keys.js';
 import type { Logger } from '../runtime/logger.js';
 import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
-import type { Frame } from '../protocol/frame.js';
 import { execFrameHandlers } from './exec/agent-frames.js';
 import { startExecRuntime } from './exec/exec-runtime.js';
+import { createMemoryLimiter } from './limits/memory-limiter.js';
+import { createRedisLimiter } from './limits/redis-limiter.js';
 import { registerMeshMetrics } from './mesh/metrics.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
@@ -53,8 +54,14 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     handlers: execFrameHandlers(pool, childLogger(logger, { component: 'exec' })),
   });
   lifecycle.defer('mesh', () => mesh.close());
+  const limiter = config.cache_backend === 'redis' ? createRedisLimiter(config.redis_url!, logger) : createMemoryLimiter();
+  lifecycle.defer('rate limiter', () => limiter.close());
+  const rateLimits = {
+    limiter, apiKeyRpm: config.api_rate_limit_rpm,
+    exec: { global: config.exec_rate_limit_global_rpm, project: config.exec_rate_limit_project_rpm, workspace: config.exec_rate_limit_workspace_rpm, agent: config.exec_rate_limit_agent_rpm },
+  };
   const exec = startExecRuntime({
-    pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'exec' }),
+    pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'exec' }), agentLimit: { limiter, perMinute: rateLimits.exec.agent },
     mesh: { boundAgents: () => mesh.boundAgents(), capacityOf: (id) => mesh.capacityOf(id), send: (id, frame) => mesh.server.send(id, frame) },
   });
   lifecycle.defer('exec runtime', () => exec.close());
@@ -62,10 +69,8 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   registerMeshMetrics(registry, mesh);
   const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
-  if (config.direct_dispatch) logger.warning({}, 'direct dispatch is on: management keys can run tools without approval (development and tests only)');
   const app = buildApp({
-    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() },
-    ...(config.direct_dispatch ? { directDispatch: (agentId: string, frame: Frame) => mesh.server.send(agentId, frame) } : {}),
+    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() }, rateLimits,
   });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });

@@ -9,7 +9,6 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { bearer } from '../helpers/fixtures.js';
 import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 
-const WORKSPACE = 'ws_crash';
 const SLEEP_BUNDLE = {
   name: 'sleepy', version: '1', domain: 'test',
   tools: [{
@@ -33,13 +32,17 @@ describe('a router killed while a call runs', () => {
     router = spawnGroup(process.execPath, ['--import', 'tsx', 'services/router/main.ts'], { ...env, ...overrides }, true);
     return nextMessage<{ http_url: string; mesh_endpoint: string }>(router.child);
   };
-  const api = (path: string, init: RequestInit = {}) => fetch(`${url}/acme/v1/management${path}`, { ...init, headers: { ...bearer(adminKey), 'content-type': 'application/json', ...init.headers } });
+  const call = (surface: string) => (path: string, init: RequestInit = {}) =>
+    fetch(`${url}/acme/v1/${surface}${path}`, { ...init, headers: { ...bearer(adminKey), 'content-type': 'application/json', ...init.headers } });
+  const api = call('management');
+  const exec = call('exec');
+  let workspace: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     env = cleanEnv({
       ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'), XEROTIER_ROUTER_DIRECT_DISPATCH: 'true',
+      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '1000', XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '5000',
     });
     const first = await startRouter();
@@ -47,7 +50,8 @@ describe('a router killed while a call runs', () => {
     meshEndpoint = first.mesh_endpoint;
     mkdirSync(join(dir, 'tools', 'sleepy'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'sleepy', 'bundle.yaml'), stringify(SLEEP_BUNDLE));
-    mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
+    workspace = ((await (await api('/workspaces')).json()) as { data: { id: string; is_default: boolean }[] }).data.find((row) => row.is_default)!.id;
+    mkdirSync(join(dir, 'credentials', workspace), { recursive: true });
     const joinKey = ((await (await api('/join-keys', { method: 'POST', body: JSON.stringify({ role: 'xem', name: 'crash' }) })).json()) as { key: string }).key;
     agent = spawnXemAgent({ routerUrl: url, joinKey, name: 'xem-crash', dir });
   });
@@ -60,9 +64,12 @@ describe('a router killed while a call runs', () => {
   it('gets the result after its restart, recorded once', async () => {
     const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(agent.child);
     await waitFor('the agent active', 15_000, async () => ((await (await api(`/agents/${agentId}`)).json()) as { status: string }).status === 'active' || undefined);
-    const dispatched = await api(`/agents/${agentId}/dispatch`, { method: 'POST', body: JSON.stringify({ tool: 'sleep_for', workspace_id: WORKSPACE, args: { seconds: '2' } }) });
-    expect(dispatched.status).toBe(202);
-    const { invocation_id: invocationId } = (await dispatched.json()) as { invocation_id: string };
+    expect((await api(`/workspaces/${workspace}/bindings`, { method: 'POST', body: JSON.stringify({ agent_id: agentId }) })).status).toBe(201);
+    await waitFor('the tool in the catalog', 15_000, async () => (await exec('/tools/sleep_for')).status === 200 || undefined);
+    const created = await exec('/invocations', { method: 'POST', body: JSON.stringify({ tool: 'sleep_for', args: { seconds: '2' } }) });
+    expect(created.status).toBe(201);
+    const { id: invocationId } = (await created.json()) as { id: string };
+    await waitFor('the call running', 10_000, async () => ((await (await exec(`/invocations/${invocationId}`)).json()) as { state: string }).state === 'running' || undefined);
 
     await new Promise((resolve) => setTimeout(resolve, 500));
     process.kill(-router.child.pid!, 'SIGKILL');
@@ -71,10 +78,10 @@ describe('a router killed while a call runs', () => {
     await startRouter({ XEROTIER_HTTP_PORT: new URL(url).port, XEROTIER_MESH_BIND: meshEndpoint });
 
     const result = await waitFor('the result', 20_000, async () => {
-      const response = await api(`/exec-results/${invocationId}`);
-      return response.status === 200 ? ((await response.json()) as { status: string; agent_id: string }) : undefined;
+      const body = (await (await exec(`/invocations/${invocationId}`)).json()) as { state: string; agent_id: string; attempt: number };
+      return body.state === 'running' ? undefined : body;
     });
-    expect(result).toMatchObject({ status: 'succeeded', agent_id: agentId });
+    expect(result).toMatchObject({ state: 'succeeded', agent_id: agentId, attempt: 1 });
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

@@ -161,12 +161,6 @@ describe('join keys and enrollment', () => {
     expect((await app.inject({ method: 'POST', url: mgmt('/agents/agt_000000000000/revoke-credentials'), headers: bearer(key) })).statusCode).toBe(403);
   });
 
-  it('has no direct-dispatch route unless the router was started with it', async () => {
-    const response = await app.inject({ method: 'POST', url: mgmt('/agents/agt_000000000000/dispatch'), headers: bearer(acme.adminKey), payload: { tool: 'x', workspace_id: 'ws', args: {} } });
-    expect(response.statusCode).toBe(404);
-    expect(response.json().error.code).toBe('not_found');
-  });
-
   it('refuses another project\'s key on every management endpoint', async () => {
     const other = await seedProject(pool, 'intruder');
     const calls = [

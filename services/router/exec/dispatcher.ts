@@ -21,6 +21,8 @@ export interface DispatcherOptions {
   readonly send: (agentId: string, frame: Frame) => Promise<boolean>;
   /** How long an agent may take to accept a dispatch before refusing it itself. @default 30000 */
   readonly dispatchTtlMs?: number;
+  /** The agent layer of the rate limits: false leaves the call queued for a later round. */
+  readonly admitDispatch?: (agentId: string) => Promise<boolean>;
   /** Invocations claimed per transaction. @default 64 */
   readonly batchSize?: number;
 }
@@ -91,7 +93,7 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
         continue;
       }
       const agentId = chooseAgent(invocation.candidates, load, options.capacityOf);
-      if (!agentId) continue;
+      if (!agentId || (options.admitDispatch && !(await options.admitDispatch(agentId)))) continue;
       const next = transition(invocation, { type: 'dispatched' });
       if (!next.ok) continue;
       await updateInvocation(client, invocation.id, invocation, { state: 'dispatched', attempt: next.next.attempt, agent_id: agentId });

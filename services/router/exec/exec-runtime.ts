@@ -5,6 +5,8 @@ import type { Pool } from '../store/pool.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
 import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, ExecEventHub, parseControlOrder } from './exec-events.js';
 import { startWatchdog } from './watchdog.js';
+import { agentWindow } from '../limits/exec-limits.js';
+import type { RateLimiter } from '../limits/rate-limiter.js';
 
 export interface ExecRuntimeOptions {
   readonly pool: Pool;
@@ -17,6 +19,8 @@ export interface ExecRuntimeOptions {
   };
   /** @default 30000 */
   readonly dispatchTtlMs?: number;
+  /** Dispatches per minute per agent, counted in the shared limiter. */
+  readonly agentLimit?: { readonly limiter: RateLimiter; readonly perMinute: number };
   /** Safety-net dispatch round when no notification came. @default 500 */
   readonly pollIntervalMs?: number;
   /** @default 1000 */
@@ -38,6 +42,7 @@ export function startExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
   const hub = new ExecEventHub();
   const dispatcher = startDispatcher({
     pool: options.pool, logger: options.logger, dispatchTtlMs,
+    ...(options.agentLimit ? { admitDispatch: admitAgent(options.agentLimit) } : {}),
     localAgents: () => options.mesh.boundAgents(), capacityOf: (id) => options.mesh.capacityOf(id), send: (id, frame) => options.mesh.send(id, frame),
   });
   const listener = listen(options.databaseUrl, options.logger, {
@@ -63,4 +68,8 @@ export function startExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
       await listener.close();
     },
   };
+}
+
+function admitAgent({ limiter, perMinute }: { limiter: RateLimiter; perMinute: number }) {
+  return async (agentId: string) => (await limiter.hit([agentWindow(perMinute, agentId)])).allowed;
 }

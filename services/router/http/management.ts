@@ -1,26 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { agentRoutes, type AgentRouteDependencies } from './agents.js';
-import { directDispatchRoutes, type DirectDispatchDependencies } from './direct-dispatch.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { joinKeyRoutes } from './join-keys.js';
 import { auditRoutes } from './audit.js';
 import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
+import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 import { workspaceRoutes } from './workspaces.js';
 
 /**
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
  * `management` scope. Checks run in this order: key (401), project (404/403), scope (403).
  */
-export function managementRoutes(deps: AgentRouteDependencies & { readonly directDispatch?: DirectDispatchDependencies['sendToAgent'] }) {
+export function managementRoutes(deps: AgentRouteDependencies & { readonly rateLimits?: RateLimitSettings }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('management'));
+    if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
     await app.register(apiKeyRoutes(deps));
     await app.register(joinKeyRoutes(deps));
     await app.register(agentRoutes(deps));
     await app.register(workspaceRoutes(deps));
     await app.register(auditRoutes(deps));
-    if (deps.directDispatch) await app.register(directDispatchRoutes({ pool: deps.pool, sendToAgent: deps.directDispatch }));
   };
 }
