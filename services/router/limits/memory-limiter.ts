@@ -1,5 +1,5 @@
 import type { RateLimiter } from './rate-limiter.js';
-import { estimate, retryAfterMs, roll, type Buckets, type LimitDecision, type WindowLimit } from './sliding-window.js';
+import { estimate, retryAfterMs, roll, type Buckets, type LimitDecision } from './sliding-window.js';
 
 /** Windows in this process's memory: right for one router; replicas each count alone. */
 export function createMemoryLimiter(): RateLimiter {
