@@ -91,3 +91,40 @@ export function spawnXemAgent(options: { routerUrl: string; joinKey: string; nam
     XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0', ...options.env,
   }), true);
 }
+
+/** A router process (own process group); resolves once it reports listening. */
+export async function spawnRouterProcess(env: NodeJS.ProcessEnv): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string }> {
+  const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/router/main.ts'], env, true);
+  const listening = await nextMessage<{ http_url: string; mesh_endpoint: string }>(run.child);
+  return { run, ...listening };
+}
+
+/** Reads a Server-Sent Events stream until `until` says stop (or the stream ends); returns the events. */
+export async function readSse(url: string, headers: Record<string, string>, until: (event: { event: string; data: unknown }) => boolean, timeoutMs = 30_000): Promise<{ event: string; data: unknown }[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const events: { event: string; data: unknown }[] = [];
+  try {
+    const response = await fetch(url, { headers, signal: controller.signal });
+    if (!response.ok || !response.body) throw new Error(`SSE ${url} answered ${response.status}`);
+    let buffer = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += Buffer.from(chunk).toString('utf8');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const name = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (name === undefined || data === undefined) continue;
+        const event = { event: name, data: JSON.parse(data) as unknown };
+        events.push(event);
+        if (until(event)) return events;
+      }
+    }
+    return events;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
