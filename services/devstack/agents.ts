@@ -59,6 +59,7 @@ export async function startDevXemAgent(options: DevAgentOptions): Promise<DevAge
   options.watch(agent);
   const listening = await agent.waitForMessage('listening', 30_000);
   const agentId = String(listening['agent_id']);
+  await bindToWorkspace(options, agentId);
   const status = await waitUntilActive(options, agentId, Date.now(), 30_000);
   options.logger.info({ agent_id: agentId, status }, 'dev XEM agent up');
   return { role: 'xem', name: NAME, agent_id: agentId, status, metrics_url: String(listening['metrics_url']) };
@@ -72,6 +73,16 @@ async function mintJoinKey(options: DevAgentOptions): Promise<string> {
   });
   if (response.status !== 201) throw new Error(`could not mint a join key for the dev XEM agent: HTTP ${response.status}`);
   return ((await response.json()) as { key: string }).key;
+}
+
+/** The operator's consent for the agent to run the default workspace's calls (idempotent). */
+async function bindToWorkspace(options: DevAgentOptions, agentId: string): Promise<void> {
+  const response = await fetch(`${options.routerUrl}/${options.projectId}/v1/management/workspaces/${options.workspaceId}/bindings`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${options.adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ agent_id: agentId }),
+  });
+  if (response.status !== 201) throw new Error(`could not bind the dev XEM agent to the default workspace: HTTP ${response.status}`);
 }
 
 /** Active with a heartbeat from this run (a status left over from the last run proves nothing). */

@@ -3,13 +3,15 @@ import type { Logger } from '../runtime/logger.js';
 import type { EnrollmentSettings } from './enrollment/enroll.js';
 import type { FailureThrottle } from './enrollment/failure-throttle.js';
 import { enrollmentRoutes, type MeshHooks } from './http/enrollment.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
 import { managementRoutes } from './http/management.js';
 import { execSurface } from './http/exec-surface.js';
 import type { RateLimitSettings } from './http/rate-limits.js';
+import type { WebhookSettings } from './http/webhooks.js';
+import type { Transactor } from './store/batcher.js';
 import { ExecEventHub } from './exec/exec-events.js';
 import { ArgumentValidator } from './exec/tool-catalog.js';
 import { RouterLogController } from './http/log-controller.js';
@@ -27,7 +29,9 @@ export interface AppDependencies {
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
   /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
-  readonly exec?: { readonly hub: ExecEventHub; wake(): void };
+  readonly exec?: { readonly hub: ExecEventHub; wake(): void; readonly transact?: Transactor };
+  /** Webhook endpoints (sealing key, http allowed); the routes exist only when set. */
+  readonly webhooks?: WebhookSettings;
   /** Per-key and per-layer limits; none when unset (tests that do not test them). */
   readonly rateLimits?: RateLimitSettings;
   /** Limits refused enrollments per address. @default 20 a minute */
@@ -43,6 +47,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     serverFactory: serverFactory(deps.timeouts ?? DEFAULT_TIMEOUTS, deps.tls),
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     // Our own 503 below, so draining answers carry the documented envelope.
     return503OnClosing: false,
     genReqId: requestIdFor,
@@ -71,9 +76,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
     ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
     ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
+    ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
   }), {
     prefix: '/:project_id/v1/management',
   });
-  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
+  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
   return app;
 }

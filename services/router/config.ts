@@ -72,6 +72,10 @@ export const routerConfigSchema = defineConfigSchema({
       kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 60, max: 86_400,
       description: 'Lifetime of agent bearer tokens; agents refresh them before expiry',
     },
+    webhooks_allow_http: {
+      kind: 'boolean', env: 'XEROTIER_WEBHOOKS_ALLOW_HTTP', default: false,
+      description: 'Development and tests only: accept plain-http webhook endpoint URLs (https is required otherwise)',
+    },
     http_host: {
       kind: 'string', env: 'XEROTIER_HTTP_HOST', default: '0.0.0.0',
       description: 'Address the HTTP(S) API listens on',

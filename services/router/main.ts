@@ -16,6 +16,8 @@ import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
 import { execFrameHandlers } from './exec/agent-frames.js';
 import { startExecRuntime } from './exec/exec-runtime.js';
+import { atRestKey } from './auth/sealed.js';
+import { startWebhookWorker } from './webhooks/worker.js';
 import { createMemoryLimiter } from './limits/memory-limiter.js';
 import { createRedisLimiter } from './limits/redis-limiter.js';
 import { registerMeshMetrics } from './mesh/metrics.js';
@@ -24,6 +26,7 @@ import type { EnrollmentSettings } from './enrollment/enroll.js';
 import { routerConfigSchema, type RouterConfig } from './config.js';
 import { ensureBootstrap, parseBootstrapJoinKeys } from './store/bootstrap.js';
 import { migrate } from './store/migrate.js';
+import { createTransactionBatcher } from './store/batcher.js';
 import { createPool } from './store/pool.js';
 
 const migrateSchema = pickConfigSchema(routerConfigSchema, ['database_url', 'log_level']);
@@ -48,10 +51,12 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     logger.info({ project_id: project.id, slug: project.slug }, 'bootstrap project ready');
   }
 
+  // Agents' reports and new invocations commit in groups: one fsync and one audit-lock hold for many.
+  const transact = createTransactionBatcher(pool, logger);
   const mesh = await startMesh({
     pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
-    handlers: execFrameHandlers(pool, childLogger(logger, { component: 'exec' })),
+    handlers: execFrameHandlers(pool, childLogger(logger, { component: 'exec' }), {}, transact),
   });
   lifecycle.defer('mesh', () => mesh.close());
   const limiter = config.cache_backend === 'redis' ? createRedisLimiter(config.redis_url!, logger) : createMemoryLimiter();
@@ -65,12 +70,15 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     mesh: { boundAgents: () => mesh.boundAgents(), capacityOf: (id) => mesh.capacityOf(id), send: (id, frame) => mesh.server.send(id, frame) },
   });
   lifecycle.defer('exec runtime', () => exec.close());
+  const webhooks = { secretKey: atRestKey(config.completion_encryption_key), allowHttp: config.webhooks_allow_http };
+  const webhookWorker = startWebhookWorker({ pool, logger: childLogger(logger, { component: 'webhooks' }), secretKey: webhooks.secretKey });
+  lifecycle.defer('webhook worker', () => webhookWorker.close());
   const registry = createMetricsRegistry('router');
   registerMeshMetrics(registry, mesh);
   const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
   const app = buildApp({
-    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() }, rateLimits,
+    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake(), transact }, rateLimits, webhooks,
   });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });

@@ -9,6 +9,11 @@ export interface OutboxFrame {
   readonly body: Record<string, unknown>;
 }
 
+/** An outbox frame with its place in the queue. */
+export interface PendingFrame extends OutboxFrame {
+  readonly seq: number;
+}
+
 export interface DispatchKey {
   readonly invocation_id: string;
   readonly attempt: number;
@@ -26,12 +31,12 @@ export interface Outbox {
   claim(dispatch: DispatchKey, now: number): boolean;
   /** Marks the dispatch finished and queues its final frames (last progress, result), in one transaction. */
   finish(dispatch: DispatchKey, ...frames: OutboxFrame[]): void;
-  /** Frames not yet acknowledged, oldest first. */
-  pending(): OutboxFrame[];
+  /** Frames not yet acknowledged, oldest first; with `afterSeq`, only those queued after it. */
+  pending(afterSeq?: number): PendingFrame[];
   /** How many frames await an acknowledgement (without reading them). */
   pendingCount(): number;
-  /** The router acknowledged this frame: it is gone for good. */
-  acknowledged(frameId: string): void;
+  /** The router acknowledged these frames: they are gone for good (one transaction). */
+  acknowledged(...frameIds: string[]): void;
   /** Notes the process group a running dispatch started, so a later start can stop it. */
   started(dispatch: DispatchKey, pgid: number, startedTicks: string | null): void;
   /** Dispatches a previous process claimed and never finished: it died while they ran. */
@@ -78,7 +83,7 @@ export function openOutbox(path: string): Outbox {
     claim: db.prepare('INSERT OR IGNORE INTO dispatches (invocation_id, attempt, received_at) VALUES (?, ?, ?)'),
     finish: db.prepare('UPDATE dispatches SET finished = 1 WHERE invocation_id = ? AND attempt = ?'),
     enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body) VALUES (?, ?, ?)'),
-    pending: db.prepare<[], { frame_id: string; type: string; body: string }>('SELECT frame_id, type, body FROM outbox ORDER BY seq'),
+    pending: db.prepare<[number], { seq: number; frame_id: string; type: string; body: string }>('SELECT seq, frame_id, type, body FROM outbox WHERE seq > ? ORDER BY seq'),
     pendingCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
     acknowledged: db.prepare('DELETE FROM outbox WHERE frame_id = ?'),
     started: db.prepare('UPDATE dispatches SET pgid = ?, started_ticks = ? WHERE invocation_id = ? AND attempt = ?'),
@@ -89,12 +94,17 @@ export function openOutbox(path: string): Outbox {
     statements.finish.run(dispatch.invocation_id, dispatch.attempt);
     for (const frame of frames) statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body));
   });
+  // Losing an acknowledgement to a crash only means the router hears a duplicate: one
+  // transaction (one fsync) for many.
+  const acknowledge = db.transaction((frameIds: string[]) => {
+    for (const frameId of frameIds) statements.acknowledged.run(frameId);
+  });
   return {
     claim: (dispatch, now) => statements.claim.run(dispatch.invocation_id, dispatch.attempt, now).changes === 1,
     finish: (dispatch, ...frames) => finish(dispatch, frames),
-    pending: () => statements.pending.all().map((row) => ({ frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
+    pending: (afterSeq = 0) => statements.pending.all(afterSeq).map((row) => ({ seq: row.seq, frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
     pendingCount: () => statements.pendingCount.get()!.n,
-    acknowledged: (frameId) => void statements.acknowledged.run(frameId),
+    acknowledged: (...frameIds) => void acknowledge(frameIds),
     started: (dispatch, pgid, startedTicks) => void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),
     unfinished: () => statements.unfinished.all(),
     prune: (olderThan) => void statements.prune.run(olderThan),

@@ -1,4 +1,5 @@
 import { runCodecBench } from './codec.bench.js';
+import { runExecBench } from './exec.bench.js';
 import { MESH_SHAPES, runMeshBench } from './mesh.bench.js';
 import { writeResult, type Figures } from './report.js';
 
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<Figures>> = {
   codec: runCodecBench,
   mesh: () => runMeshBench(MESH_SHAPES.mesh),
   'mesh-10k': () => runMeshBench(MESH_SHAPES['mesh-10k']),
+  exec: runExecBench,
 };
 
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

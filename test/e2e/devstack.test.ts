@@ -66,6 +66,16 @@ describe('npm start (devstack)', () => {
       const manifest = await waitFor('the dev agent\'s manifest', 10_000, async () => (await client.query<{ manifest: { workspaces: string[]; tools: { name: string }[] } | null }>('SELECT manifest FROM agents WHERE id = $1', [first.stack.agents[0]!.agent_id])).rows[0]?.manifest ?? undefined);
       expect(manifest.workspaces).toEqual([first.stack.workspace_id]);
       expect(manifest.tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['pg_list_databases', 'kubectl_get', 'host_uptime']));
+      // And the exec API runs them there: the agent is bound to the default workspace.
+      const exec = (path: string, init: RequestInit = {}) => fetch(`${first.stack.router_url}/${first.stack.project_id}/v1/exec${path}`, {
+        ...init, headers: { authorization: `Bearer ${first.stack.admin_api_key}`, 'content-type': 'application/json' },
+      });
+      const created = (await (await exec('/invocations', { method: 'POST', body: JSON.stringify({ tool: 'pg_list_databases', args: {} }) })).json()) as { id: string };
+      const finished = await waitFor('the dev agent to run pg_list_databases', 15_000, async () => {
+        const current = (await (await exec(`/invocations/${created.id}`)).json()) as { state: string };
+        return ['queued', 'dispatched', 'running'].includes(current.state) ? undefined : current;
+      });
+      expect(finished).toMatchObject({ state: 'succeeded', agent_id: first.stack.agents[0]!.agent_id });
       await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_devmarker', 'marker', 'kept across restarts')");
       await client.end();
     } finally {

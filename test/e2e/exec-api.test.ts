@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,9 @@ const TESTKIT = {
     { name: 'mark_read', description: 'Mark a file, then sleep (as a read)', risk: 'read', timeout_ms: 60_000, parameters: { type: 'object', properties: { file: { type: 'string', pattern: '^/[A-Za-z0-9_./-]+$' }, seconds: { type: 'string', pattern: '^[0-9]+$' } }, required: ['file', 'seconds'], additionalProperties: false }, command: { argv: ['sh', '-c', 'echo ran >> "$0"; sleep "$1"', '{{file}}', '{{seconds}}'] } },
   ],
 };
+// Databases are server-wide: names unique to this run, dropped at the end.
+const RUN = randomBytes(3).toString('hex');
+const [APPROVED, KEPT, OTHER] = ['approved', 'kept', 'other'].map((name) => `scratch_${name}_${RUN}`) as [string, string, string];
 const clients = ['psql', 'createdb', 'dropdb'].filter((program) => spawnSync(program, ['--version']).status !== 0);
 if (clients.length > 0) process.stdout.write(`exec API e2e skipped: ${clients.join(', ')} not on PATH (install postgresql-client)\n`);
 
@@ -62,6 +66,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   }, 60_000);
   afterAll(async () => {
     for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    for (const name of [APPROVED, KEPT, OTHER]) await router?.pool.query(`DROP DATABASE IF EXISTS ${name}`).catch(() => undefined);
     await router?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -101,14 +106,14 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   });
 
   it('holds a drop-database call for approval, refuses the requester, and runs it once a reviewer approves', async () => {
-    const created = await api.invoke(operator.key, 'pg_create_database', { name: 'scratch_approved' });
+    const created = await api.invoke(operator.key, 'pg_create_database', { name: APPROVED });
     await api.until(operator.key, created.body['id'] as string, 'succeeded');
-    expect(await databaseExists('scratch_approved')).toBe(true);
+    expect(await databaseExists(APPROVED)).toBe(true);
 
-    const drop = await api.invoke(operator.key, 'pg_drop_database', { name: 'scratch_approved' });
+    const drop = await api.invoke(operator.key, 'pg_drop_database', { name: APPROVED });
     expect(drop.body).toMatchObject({ state: 'pending_approval', approval_id: expect.stringMatching(/^apr_/) });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(await databaseExists('scratch_approved')).toBe(true);
+    expect(await databaseExists(APPROVED)).toBe(true);
     const approvalId = drop.body['approval_id'] as string;
     const self = await api.call('POST', `/exec/approvals/${approvalId}/approve`, operator.key, {});
     expect(self).toMatchObject({ status: 403, body: { error: { code: 'self_approval_forbidden' } } });
@@ -117,32 +122,32 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     const approved = await api.call('POST', `/exec/approvals/${approvalId}/approve`, reviewer.key, { note: 'ticket OPS-1' });
     expect(approved).toMatchObject({ status: 200, body: { state: 'approved', decided_by: reviewer.id, note: 'ticket OPS-1' } });
     await api.until(operator.key, drop.body['id'] as string, 'succeeded');
-    expect(await databaseExists('scratch_approved')).toBe(false);
+    expect(await databaseExists(APPROVED)).toBe(false);
     const again = await api.call('POST', `/exec/approvals/${approvalId}/reject`, reviewer.key, {});
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'approval_not_pending' } } });
   });
 
   it('never runs a rejected call, nor an expired one', async () => {
-    await api.until(operator.key, (await api.invoke(operator.key, 'pg_create_database', { name: 'scratch_kept' })).body['id'] as string, 'succeeded');
-    const rejected = await api.invoke(operator.key, 'pg_drop_database', { name: 'scratch_kept' });
+    await api.until(operator.key, (await api.invoke(operator.key, 'pg_create_database', { name: KEPT })).body['id'] as string, 'succeeded');
+    const rejected = await api.invoke(operator.key, 'pg_drop_database', { name: KEPT });
     const reject = await api.call('POST', `/exec/approvals/${rejected.body['approval_id'] as string}/reject`, reviewer.key, { reason: 'not during business hours' });
     expect(reject.body).toMatchObject({ state: 'rejected', note: 'not during business hours' });
     expect((await api.invocation(operator.key, rejected.body['id'] as string)).state).toBe('rejected');
 
     const policy = await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 1 });
     expect(policy.body).toMatchObject({ timeout_seconds_irreversible: 1, on_timeout_irreversible: 'expire' });
-    const expiring = await api.invoke(operator.key, 'pg_drop_database', { name: 'scratch_kept' });
+    const expiring = await api.invoke(operator.key, 'pg_drop_database', { name: KEPT });
     await waitFor('expiry', 10_000, async () => ((await api.invocation(operator.key, expiring.body['id'] as string)).state === 'expired' ? true : undefined));
     const late = await api.call('POST', `/exec/approvals/${expiring.body['approval_id'] as string}/approve`, reviewer.key, {});
     expect(late).toMatchObject({ status: 409, body: { error: { code: 'approval_expired' } } });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(await databaseExists('scratch_kept')).toBe(true);
+    expect(await databaseExists(KEPT)).toBe(true);
     await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 3600 });
   });
 
   it('escalates a timed-out approval to the escalation reviewers, as an audited event', async () => {
     await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 1, on_timeout_irreversible: 'escalate', escalation_reviewers: [operator.id] });
-    const drop = await api.invoke(reviewer.key, 'pg_drop_database', { name: 'scratch_kept' });
+    const drop = await api.invoke(reviewer.key, 'pg_drop_database', { name: KEPT });
     const approvalId = drop.body['approval_id'] as string;
     await waitFor('escalation', 10_000, async () => ((await api.call('GET', `/exec/approvals/${approvalId}`, reviewer.key)).body['stage'] === 2 ? true : undefined));
     const outsider = await api.mintKey(admin, 'outsider');
@@ -151,13 +156,13 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     const audit = await api.call('GET', `/management/audit?subject=${approvalId}`, admin);
     expect((audit.body['data'] as { event: string }[]).map((entry) => entry.event).reverse()).toEqual(['approval.requested', 'approval.escalated', 'approval.expired']);
     await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 3600, on_timeout_irreversible: 'expire', escalation_reviewers: [] });
-    expect(await databaseExists('scratch_kept')).toBe(true);
+    expect(await databaseExists(KEPT)).toBe(true);
   });
 
   it('voids an approval when the stored call changes after it was asked for', async () => {
-    const drop = await api.invoke(operator.key, 'pg_drop_database', { name: 'scratch_other' });
+    const drop = await api.invoke(operator.key, 'pg_drop_database', { name: OTHER });
     // Someone with database access swaps the target while the call waits for a reviewer.
-    await router.pool.query("UPDATE invocations SET args = '{\"name\": \"scratch_kept\"}' WHERE id = $1", [drop.body['id']]);
+    await router.pool.query('UPDATE invocations SET args = $2 WHERE id = $1', [drop.body['id'], { name: KEPT }]);
     await api.call('POST', `/exec/approvals/${drop.body['approval_id'] as string}/approve`, reviewer.key, {});
     const cancelled = await waitFor('the voided call', 10_000, async () => {
       const current = await api.invocation(operator.key, drop.body['id'] as string);
@@ -165,7 +170,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     });
     expect(cancelled.history!.at(-1)).toMatchObject({ state: 'cancelled', reason: expect.stringContaining('approval_voided') });
     expect(cancelled.attempt).toBe(0);
-    expect(await databaseExists('scratch_kept')).toBe(true);
+    expect(await databaseExists(KEPT)).toBe(true);
   });
 
   it('cancels a queued or running call; the agent stops it', async () => {

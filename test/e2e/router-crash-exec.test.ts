@@ -14,6 +14,9 @@ const SLEEP_BUNDLE = {
   tools: [{
     name: 'sleep_for', description: 'Sleep', risk: 'read', timeout_ms: 60_000, command: { argv: ['sleep', '{{seconds}}'] },
     parameters: { type: 'object', properties: { seconds: { type: 'string', pattern: '^[0-9]+$' } }, required: ['seconds'], additionalProperties: false },
+  }, {
+    name: 'wipe_everything', description: 'Pretends to be dangerous', risk: 'irreversible', timeout_ms: 10_000, command: { argv: ['true'] },
+    parameters: { type: 'object', properties: {}, additionalProperties: false },
   }],
 };
 
@@ -88,5 +91,22 @@ describe('a router killed while a call runs', () => {
     const rows = await client.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId]);
     await client.end();
     expect(rows.rows[0].n).toBe(1);
+  });
+
+  it('still expires an approval whose deadline passed while the router was dead', async () => {
+    expect((await api(`/approval-policies/${workspace}`, { method: 'PATCH', body: JSON.stringify({ timeout_seconds_irreversible: 3 }) })).status).toBe(200);
+    const created = (await (await exec('/invocations', { method: 'POST', body: JSON.stringify({ tool: 'wipe_everything', args: {} }) })).json()) as { id: string; state: string; approval_id: string };
+    expect(created.state).toBe('pending_approval');
+    process.kill(-router.child.pid!, 'SIGKILL');
+    await router.exited;
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await startRouter({ XEROTIER_HTTP_PORT: new URL(url).port, XEROTIER_MESH_BIND: meshEndpoint });
+    const ended = await waitFor('the expiry', 10_000, async () => {
+      const body = (await (await exec(`/invocations/${created.id}`)).json()) as { state: string; attempt: number };
+      return body.state === 'pending_approval' ? undefined : body;
+    });
+    expect(ended).toMatchObject({ state: 'expired', attempt: 0 });
+    const approval = (await (await exec(`/approvals/${created.approval_id}`)).json()) as { state: string };
+    expect(approval.state).toBe('expired');
   });
 });

@@ -82,9 +82,9 @@ export function nextMessage<T>(child: ChildProcess): Promise<T> {
  * A real XEM agent process (own process group, IPC for its `listening` report) whose keys,
  * enrollment, tools, credentials and outbox all live under `dir`.
  */
-export function spawnXemAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; intervalMs?: number; env?: Record<string, string> }): Spawned {
+export function spawnXemAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; intervalMs?: number; env?: Record<string, string>; nodeArgs?: readonly string[] }): Spawned {
   const { dir } = options;
-  return spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
+  return spawnGroup(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
     XEM_ROUTER_URL: options.routerUrl, XEM_JOIN_KEY: options.joinKey, XEM_REGISTRATION_NAME: options.name,
     XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: String(options.intervalMs ?? 1_000),
     XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'),
@@ -93,8 +93,8 @@ export function spawnXemAgent(options: { routerUrl: string; joinKey: string; nam
 }
 
 /** A router process (own process group); resolves once it reports listening. */
-export async function spawnRouterProcess(env: NodeJS.ProcessEnv): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string }> {
-  const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/router/main.ts'], env, true);
+export async function spawnRouterProcess(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string }> {
+  const run = spawnGroup(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/router/main.ts'], env, true);
   const listening = await nextMessage<{ http_url: string; mesh_endpoint: string }>(run.child);
   return { run, ...listening };
 }

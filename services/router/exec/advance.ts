@@ -1,9 +1,10 @@
 import type pg from 'pg';
-import { appendAudit } from '../store/audit-log.js';
+import { appendAudit, type AuditEntry } from '../store/audit-log.js';
 import { closeApproval, findApprovalOf } from '../store/approvals.js';
 import { notify } from '../store/listener.js';
-import { lockInvocation, updateInvocation, type InvocationRecord, type InvocationResultSummary } from '../store/invocations.js';
-import { EXEC_CONTROL_CHANNEL, EXEC_QUEUE_CHANNEL, publishExecEvents, type ControlOrder } from './exec-events.js';
+import { lockInvocation, type InvocationRecord, type InvocationResultSummary } from '../store/invocations.js';
+import { writeTransition } from '../store/transitions.js';
+import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, type ControlOrder, type ExecEvent } from './exec-events.js';
 import { transition, type InvocationEvent } from './invocation-state.js';
 
 export interface EventContext {
@@ -39,18 +40,25 @@ export async function advanceInvocation(client: pg.PoolClient, invocationId: str
     if (outcome.reason === 'fenced') await auditFenced(client, current, event, context);
     return { status: 'refused', reason: outcome.reason, invocation: current };
   }
-  const agentId = context.agentToAssign ?? current.agent_id;
-  await updateInvocation(client, current.id, current, {
-    state: outcome.next.state, attempt: outcome.next.attempt, ...(context.agentToAssign ? { agent_id: context.agentToAssign } : {}), ...(context.result ? { result: context.result } : {}),
-  });
-  const next: InvocationRecord = { ...current, state: outcome.next.state, attempt: outcome.next.attempt, agent_id: agentId, result: context.result ?? current.result };
-  await appendAudit(client, {
-    projectId: current.project_id, actor: context.actor, event: `invocation.${next.state}`, subject: current.id, signature: context.signature ?? null,
-    detail: { from: current.state, cause: event.type, attempt: next.attempt, agent_id: agentId, ...(context.result ? { result: context.result } : {}), ...context.detail },
-  });
-  await publishExecEvents(client, [{ kind: 'state', project_id: current.project_id, invocation_id: current.id, state: next.state, attempt: next.attempt, agent_id: agentId, at: new Date().toISOString() }]);
+  const next: InvocationRecord = {
+    ...current, state: outcome.next.state, attempt: outcome.next.attempt, agent_id: context.agentToAssign ?? current.agent_id, result: context.result ?? current.result,
+  };
+  await writeTransition(client, current.id, current, {
+    state: next.state, attempt: next.attempt, ...(context.agentToAssign ? { agent_id: context.agentToAssign } : {}), ...(context.result ? { result: context.result } : {}),
+  }, auditEntry(current, next, event, context), { channel: EXEC_EVENTS_CHANNEL, payload: JSON.stringify(stateEvent(next)) });
   for (const effect of outcome.effects) await carryOut(client, effect, current, context);
   return { status: 'applied', invocation: next };
+}
+
+function auditEntry(current: InvocationRecord, next: InvocationRecord, event: InvocationEvent, context: EventContext): AuditEntry {
+  return {
+    projectId: current.project_id, actor: context.actor, event: `invocation.${next.state}`, subject: current.id, signature: context.signature ?? null,
+    detail: { from: current.state, cause: event.type, attempt: next.attempt, agent_id: next.agent_id, ...(context.result ? { result: context.result } : {}), ...context.detail },
+  };
+}
+
+export function stateEvent(invocation: InvocationRecord): ExecEvent {
+  return { kind: 'state', project_id: invocation.project_id, invocation_id: invocation.id, state: invocation.state, attempt: invocation.attempt, agent_id: invocation.agent_id, at: new Date().toISOString() };
 }
 
 async function carryOut(client: pg.PoolClient, effect: string, current: InvocationRecord, context: EventContext): Promise<void> {

@@ -1,6 +1,7 @@
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { FrameHandler } from '../mesh/server.js';
+import type { Transactor } from '../store/batcher.js';
 import { withTransaction } from '../store/db.js';
 import { recordExecResult, recordOutputChunk } from '../store/exec-results.js';
 import type { InvocationResultSummary } from '../store/invocations.js';
@@ -21,13 +22,13 @@ export interface ExecFrameEvents {
  * recording is idempotent by invocation attempt, and a report for an attempt that is no longer
  * current (or from another agent) is fenced: stored and audited, never applied.
  */
-export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameEvents = {}): Partial<Record<FrameType, FrameHandler>> {
+export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameEvents = {}, transact: Transactor = (work) => withTransaction(pool, work)): Partial<Record<FrameType, FrameHandler>> {
   const actor = (agentId: string) => `agent:${agentId}`;
   return {
     'exec.accepted': async (agent, frame) => {
       if (frame.type !== 'exec.accepted') return { status: 'rejected', reason: 'not an acceptance' };
       const { invocation_id: id, attempt } = frame.body;
-      await withTransaction(pool, (client) => advanceInvocation(client, id, { type: 'accepted', attempt }, { actor: actor(agent.id), agentId: agent.id }));
+      await transact((client) => advanceInvocation(client, id, { type: 'accepted', attempt }, { actor: actor(agent.id), agentId: agent.id }));
       events.accepted?.(agent.id, id, attempt);
       return { status: 'ok' };
     },
@@ -47,7 +48,7 @@ export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameE
       if (frame.type !== 'exec.result') return { status: 'rejected', reason: 'not a result' };
       const { body } = frame;
       const signature = frame.sig ? Buffer.from(frame.sig).toString('base64') : null;
-      const recorded = await withTransaction(pool, async (client) => {
+      const recorded = await transact(async (client) => {
         const fresh = await recordExecResult(client, { agentId: agent.id, projectId: agent.projectId, frameId: frame.id, signature, body });
         if (fresh) {
           await advanceInvocation(client, body.invocation_id, { type: 'result', attempt: body.attempt, outcome: body.status }, {

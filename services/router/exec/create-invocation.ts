@@ -1,4 +1,6 @@
+import type pg from 'pg';
 import { ApiError } from '../http/errors.js';
+import type { Transactor } from '../store/batcher.js';
 import { findPolicy } from '../store/approval-policies.js';
 import { insertApproval, type ApprovalRecord } from '../store/approvals.js';
 import { appendAuditBatch, keyActor } from '../store/audit-log.js';
@@ -28,14 +30,19 @@ export interface InvocationRequest {
  * stored for a bad call), then an executor must exist somewhere, then the record, its approval
  * when the tool is dangerous, the audit entries and the wake-up, all in one transaction.
  */
-export async function createInvocation(pool: Pool, validator: ArgumentValidator, request: InvocationRequest): Promise<{ invocation: InvocationRecord; approval?: ApprovalRecord }> {
+export async function createInvocation(
+  pool: Pool,
+  validator: ArgumentValidator,
+  request: InvocationRequest,
+  transact: Transactor = (work) => withTransaction(pool, work),
+): Promise<{ invocation: InvocationRecord; approval?: ApprovalRecord }> {
   const problem = validator.check(request.tool.parameters, request.args);
   if (problem) throw new ApiError('invalid_body', problem.message, problem.path);
   if (!(await hasExecutor(pool, request.workspaceId, request.tool.name))) {
     throw new ApiError('tool_executor_unavailable', `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`);
   }
   const start = initialState(request.tool.risk);
-  return withTransaction(pool, async (client) => {
+  return transact(async (client) => {
     const invocation = await insertInvocation(client, {
       id: newId('inv'), project_id: request.projectId, workspace_id: request.workspaceId, tool: request.tool.name, risk: request.tool.risk, args: request.args,
       request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
@@ -53,7 +60,7 @@ export async function createInvocation(pool: Pool, validator: ArgumentValidator,
   });
 }
 
-async function openApproval(client: Parameters<Parameters<typeof withTransaction>[1]>[0], invocation: InvocationRecord): Promise<ApprovalRecord> {
+async function openApproval(client: pg.PoolClient, invocation: InvocationRecord): Promise<ApprovalRecord> {
   const policy = await findPolicy(client, invocation.workspace_id);
   const risk = invocation.risk as 'destructive' | 'irreversible';
   return insertApproval(client, {

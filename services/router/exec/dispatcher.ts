@@ -2,8 +2,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import { appendAuditBatch, type AuditEntry } from '../store/audit-log.js';
 import { withTransaction } from '../store/db.js';
-import { claimQueued, inFlightByAgent, type ClaimedInvocation } from '../store/dispatch-queue.js';
-import { updateInvocation } from '../store/invocations.js';
+import { claimQueued, inFlightByAgent, markDispatched, type ClaimedInvocation } from '../store/dispatch-queue.js';
 import type { Pool } from '../store/pool.js';
 import { advanceInvocation } from './advance.js';
 import { chooseAgent } from './choose-agent.js';
@@ -96,10 +95,10 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
       if (!agentId || (options.admitDispatch && !(await options.admitDispatch(agentId)))) continue;
       const next = transition(invocation, { type: 'dispatched' });
       if (!next.ok) continue;
-      await updateInvocation(client, invocation.id, invocation, { state: 'dispatched', attempt: next.next.attempt, agent_id: agentId });
       load.set(agentId, (load.get(agentId) ?? 0) + 1);
       chosen.push({ invocation, agentId, attempt: next.next.attempt });
     }
+    await markDispatched(client, chosen.map(({ invocation, agentId, attempt }) => ({ id: invocation.id, attempt, agentId })));
     await appendAuditBatch(client, chosen.map(auditEntry));
     await publishExecEvents(client, chosen.map(stateEvent));
     return chosen;

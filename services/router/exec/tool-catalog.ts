@@ -47,6 +47,30 @@ export function buildCatalog(rows: readonly ExecManifestRow[]): Map<string, Cata
   return catalog;
 }
 
+/**
+ * Catalogs by project, rebuilt only when the agents' fingerprint changes: a cheap query per
+ * request instead of reading and parsing every manifest. Never stale: the fingerprint is read
+ * each time, so a tool whose risk changed is seen with its new risk at once.
+ */
+export class CatalogCache {
+  private readonly cached = new Map<string, { fingerprint: string; catalog: Map<string, CatalogTool> }>();
+
+  constructor(
+    private readonly fingerprint: (projectId: string) => Promise<string>,
+    private readonly rows: (projectId: string) => Promise<ExecManifestRow[]>,
+  ) {}
+
+  async get(projectId: string): Promise<Map<string, CatalogTool>> {
+    const fingerprint = await this.fingerprint(projectId);
+    const hit = this.cached.get(projectId);
+    if (hit?.fingerprint === fingerprint) return hit.catalog;
+    const catalog = buildCatalog(await this.rows(projectId));
+    if (this.cached.size > 10_000) this.cached.clear();
+    this.cached.set(projectId, { fingerprint, catalog });
+    return catalog;
+  }
+}
+
 /** Validates call arguments against a tool's JSON Schema; compiled schemas are kept by content. */
 export class ArgumentValidator {
   private readonly ajv = new Ajv({ strict: false, allErrors: false });

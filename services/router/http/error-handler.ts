@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, errorEnvelope, type ErrorCode } from './errors.js';
+import { ApiError, errorCatalog, errorEnvelope, type ErrorCode } from './errors.js';
 
 // Fastify's own errors (body parsing, limits, validation) mapped onto our codes.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -45,4 +45,15 @@ function toResponse(error: FastifyError | ApiError) {
   }
   if (error.statusCode === 408) return { status: 408, body: errorEnvelope('request_timeout') };
   return { status: 500, body: errorEnvelope('internal_error') };
+}
+
+/**
+ * Errors fastify raises before routing (a URL it cannot decode, a path parameter past its
+ * length limit): by default they skip the error handler, the envelope and X-Request-ID, and
+ * echo the whole path back. Passed to fastify as `frameworkErrors`.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const code: ErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : error.code === 'FST_ERR_BAD_URL' ? 'invalid_parameter' : 'internal_error';
+  request.log.info({ code }, 'request rejected before routing');
+  void reply.header('x-request-id', request.id).status(errorCatalog[code].status).send(errorEnvelope(code));
 }

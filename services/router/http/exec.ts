@@ -4,10 +4,11 @@ import { advanceInvocation } from '../exec/advance.js';
 import { createInvocation } from '../exec/create-invocation.js';
 import type { ExecEvent, ExecEventHub } from '../exec/exec-events.js';
 import { FINAL_STATES } from '../exec/invocation-state.js';
-import { buildCatalog, type ArgumentValidator } from '../exec/tool-catalog.js';
-import { listExecManifests } from '../store/agents.js';
+import { CatalogCache, type ArgumentValidator } from '../exec/tool-catalog.js';
+import { execManifestFingerprint, listExecManifests } from '../store/agents.js';
 import { findApprovalOf } from '../store/approvals.js';
 import { keyActor, subjectHistory } from '../store/audit-log.js';
+import type { Transactor } from '../store/batcher.js';
 import { withTransaction } from '../store/db.js';
 import { findExecResult, fullOutput } from '../store/exec-results.js';
 import { findInvocation, listInvocations, type InvocationFilter } from '../store/invocations.js';
@@ -39,13 +40,16 @@ export interface ExecRouteDependencies {
   readonly pool: Pool;
   readonly hub: ExecEventHub;
   readonly validator: ArgumentValidator;
+  /** Group commit for new invocations; a plain transaction each when unset. */
+  readonly transact?: Transactor;
   /** Called before an invocation is stored; throws a 429 when a limit is hit. */
   readonly admitInvocation?: (request: FastifyRequest, target: { projectId: string; workspaceId: string; tool: string }) => Promise<void>;
 }
 
 /** `/:project_id/v1/exec`: the tool catalog and invocations (approvals live in approvals.ts). */
 export function execRoutes(deps: ExecRouteDependencies) {
-  const catalog = async (projectId: string) => buildCatalog(await listExecManifests(deps.pool, projectId));
+  const cache = new CatalogCache((projectId) => execManifestFingerprint(deps.pool, projectId), (projectId) => listExecManifests(deps.pool, projectId));
+  const catalog = (projectId: string) => cache.get(projectId);
   return async function register(app: FastifyInstance): Promise<void> {
     app.get('/tools', async (request) => {
       const tools = [...(await catalog(projectOf(request).id)).values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -67,7 +71,7 @@ export function execRoutes(deps: ExecRouteDependencies) {
       const created = await createInvocation(deps.pool, deps.validator, {
         projectId: project.id, workspaceId, tool, args: request.body.args, requestedBy: request.principal!.keyId,
         ...(request.body.timeout_ms ? { timeoutMs: request.body.timeout_ms } : {}),
-      });
+      }, deps.transact);
       return reply.status(201).send(invocationView(created.invocation, { approval_id: created.approval?.id ?? null }));
     });
 

@@ -10,6 +10,7 @@ import { ConnectionTable, RecentFrames, type RoutingKey } from './connections.js
 import type { LeaseBook } from './leases.js';
 import type { MeshPersistence } from './persistence.js';
 import { startMeshGateway } from './gateway.js';
+import { Lanes } from './lanes.js';
 import type { ZapHandler } from './zap.js';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -59,13 +60,14 @@ export interface MeshServer {
  * handler sees it; a bad frame is counted and dropped, never fatal.
  */
 export async function startMeshServer(options: MeshServerOptions): Promise<MeshServer> {
-  const state = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map<RoutingKey, number>() };
+  const state = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map<RoutingKey, number>(), handling: new Set<string>() };
   // Frames go out through the gateway once it is up; until then there is nobody to send to.
   const link: { send?: (routing: RoutingKey, bytes: Buffer) => boolean } = {};
   const sendFrame = (routing: RoutingKey, frame: Frame) => link.send?.(routing, options.codec.encode(frame)) ?? false;
-  const context: Context = { options, state, sendFrame };
-  // One frame at a time, in arrival order, as a socket's receive loop would: an agent's
-  // progress must never overtake its own result.
+  const context: Context = { options, state, sendFrame, lanes: new Lanes() };
+  // Decoded, verified and de-duplicated one at a time, in arrival order; exec frames are then
+  // handled in per-invocation lanes (lanes.ts), so an agent's progress never overtakes its own
+  // result while different invocations' database writes overlap.
   let inbound: Promise<void> = Promise.resolve();
   const gateway = await startMeshGateway({
     bind: options.bind, curveSecretKey: options.curveSecretKey, maxMessageBytes: MAX_MESSAGE_BYTES, logger: options.logger,
@@ -115,7 +117,8 @@ export async function startMeshServer(options: MeshServerOptions): Promise<MeshS
 
 type Context = {
   options: MeshServerOptions;
-  state: { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number> };
+  state: { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number>; handling: Set<string> };
+  lanes: Lanes;
   sendFrame: (routing: RoutingKey, frame: Frame) => boolean;
 };
 
@@ -195,12 +198,37 @@ async function onAgentFrame(context: Context, frame: AnyFrame, routing: RoutingK
     void context.sendFrame(routing, makeFrame('ack', { ack_id: frame.id, status: 'duplicate' }));
     return;
   }
-  const outcome = await handle(context, agent, frame);
-  state.recent.remember(agentId, frame.id, outcome.status);
+  const lane = laneOf(agentId, frame);
+  if (lane === undefined) return answer(context, routing, agentId, frame, await handle(context, agent, frame));
+  // A resend of a frame still being handled is dropped: the agent sends it again later and is
+  // then told it was a duplicate.
+  const key = `${agentId}/${frame.id}`;
+  if (state.handling.has(key)) return;
+  state.handling.add(key);
+  context.lanes.run(lane, async () => {
+    try {
+      answer(context, routing, agentId, frame, await handle(context, agent, frame));
+    } catch (error) {
+      options.logger.error({ err: error, type: frame.type }, 'mesh frame handling failed');
+    } finally {
+      state.handling.delete(key);
+    }
+  });
+  await context.lanes.room();
+}
+
+function answer(context: Context, routing: RoutingKey, agentId: string, frame: AnyFrame, outcome: Awaited<ReturnType<FrameHandler>>): void {
+  context.state.recent.remember(agentId, frame.id, outcome.status);
   const ack = makeFrame('ack', { ack_id: frame.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.sendManifest ? { send_manifest: true } : {}) });
   // Queued, not awaited: the send queue keeps order, and the receive loop must not wait for a
   // socket write per frame (that capped the whole mesh at one frame per event-loop turn).
   void context.sendFrame(routing, ack);
+}
+
+/** Frames about one invocation share a lane (their order matters); others are handled inline. */
+function laneOf(agentId: string, frame: AnyFrame): string | undefined {
+  const body = frame.body as { invocation_id?: unknown };
+  return frame.type.startsWith('exec.') && typeof body.invocation_id === 'string' ? `${agentId}/${body.invocation_id}` : undefined;
 }
 
 async function handle(context: Context, agent: AdmittedAgent, frame: AnyFrame): ReturnType<FrameHandler> {

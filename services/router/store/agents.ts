@@ -104,6 +104,19 @@ export interface ExecManifestRow {
   readonly last_heartbeat: Date | null;
 }
 
+/**
+ * A fingerprint of the project's live XEM agents (ids, manifest hashes, status, pause): when it
+ * has not changed, neither has the tool catalog, and the manifests need not be read again.
+ */
+export async function execManifestFingerprint(db: Queryable, projectId: string): Promise<string> {
+  const found = await db.query<{ fingerprint: string | null }>(
+    `SELECT string_agg(id || ':' || coalesce(manifest_hash, '') || ':' || status || ':' || exec_paused::text, ',' ORDER BY id) AS fingerprint FROM agents
+      WHERE project_id = $1 AND role = 'xem' AND status IN ('pending', 'active', 'stale') AND manifest IS NOT NULL`,
+    [projectId],
+  );
+  return found.rows[0]?.fingerprint ?? '';
+}
+
 /** The project's live XEM agents with their manifests: what the tool catalog is built from. */
 export async function listExecManifests(db: Queryable, projectId: string): Promise<ExecManifestRow[]> {
   const found = await db.query<ExecManifestRow>(

@@ -31,6 +31,17 @@ export async function claimQueued(db: Queryable, localAgents: readonly string[],
   return found.rows;
 }
 
+/** Moves claimed rows (still locked by this transaction) to `dispatched`, all in one statement. */
+export async function markDispatched(db: Queryable, assignments: readonly { id: string; attempt: number; agentId: string }[]): Promise<void> {
+  if (assignments.length === 0) return;
+  await db.query(
+    `UPDATE invocations i SET state = 'dispatched', attempt = a.attempt, agent_id = a.agent_id, dispatched_at = now(), updated_at = now()
+       FROM unnest($1::text[], $2::int[], $3::text[]) AS a(id, attempt, agent_id)
+      WHERE i.id = a.id AND i.state = 'queued' AND i.attempt = a.attempt - 1`,
+    [assignments.map((row) => row.id), assignments.map((row) => row.attempt), assignments.map((row) => row.agentId)],
+  );
+}
+
 /** Calls each agent has in hand (dispatched or running), across every router. */
 export async function inFlightByAgent(db: Queryable, agentIds: readonly string[]): Promise<Map<string, number>> {
   const found = await db.query<{ agent_id: string; n: number }>(

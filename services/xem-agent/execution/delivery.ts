@@ -27,32 +27,50 @@ export interface Delivery {
 export function createDelivery(options: DeliveryOptions): Delivery {
   const resendAfterMs = options.resendAfterMs ?? 5_000;
   const sentAt = new Map<string, number>();
-  const send = (force: boolean) => {
+  // Frames up to this seq were sent at least once; a flush reads only what came after.
+  let sentThrough = 0;
+  let acked: string[] = [];
+  const send = (force: boolean, newOnly = false) => {
     if (!options.bound()) return;
     const now = Date.now();
-    for (const frame of options.outbox.pending()) {
+    for (const frame of options.outbox.pending(newOnly ? sentThrough : 0)) {
+      sentThrough = Math.max(sentThrough, frame.seq);
       const last = sentAt.get(frame.frameId);
       if (!force && last !== undefined && now - last < resendAfterMs) continue;
       sentAt.set(frame.frameId, now);
       options.send(frame.type as FrameType, frame.body, frame.frameId);
     }
   };
+  const forget = () => {
+    if (acked.length === 0) return;
+    options.outbox.acknowledged(...acked);
+    acked = [];
+  };
   const timer = setInterval(() => send(false), Math.max(250, resendAfterMs / 2));
+  const ackTimer = setInterval(forget, 100);
   timer.unref();
+  ackTimer.unref();
   return {
-    flush: () => send(false),
+    flush: () => send(false, true),
     rebound: () => send(true),
     acknowledged(ack) {
       if (!sentAt.delete(ack.ack_id)) return;
       if (ack.status === 'rejected') options.logger.warning({ frame_id: ack.ack_id, reason: ack.reason }, 'the router refused a result; dropping it');
-      options.outbox.acknowledged(ack.ack_id);
+      acked.push(ack.ack_id);
+      if (acked.length >= 256) forget();
     },
     async drained(signal) {
+      forget();
       while (options.outbox.pendingCount() > 0 && !signal.aborted) {
+        forget();
         send(false);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
-    close: () => clearInterval(timer),
+    close() {
+      clearInterval(timer);
+      clearInterval(ackTimer);
+      forget();
+    },
   };
 }

@@ -23,9 +23,11 @@ describe('XEM outbox', () => {
 
     const second = openOutbox(path);
     expect(second.claim(key, 4)).toBe(false);
-    expect(second.pending()).toEqual([{ frameId: 'f1', type: 'exec.result', body: { invocation_id: 'inv_a', status: 'succeeded' } }]);
+    expect(second.pending()).toEqual([{ seq: 1, frameId: 'f1', type: 'exec.result', body: { invocation_id: 'inv_a', status: 'succeeded' } }]);
     expect(second.unfinished()).toEqual([{ invocation_id: 'inv_a', attempt: 2, pgid: null, started_ticks: null }]);
-    second.acknowledged('f1');
+    second.finish({ ...key, attempt: 2 }, { frameId: 'f2', type: 'exec.result', body: {} }, { frameId: 'f3', type: 'exec.result', body: {} });
+    expect(second.pending(1).map((frame) => frame.frameId)).toEqual(['f2', 'f3']);
+    second.acknowledged('f1', 'f2', 'f3');
     expect(second.pending()).toEqual([]);
     second.prune(Number.MAX_SAFE_INTEGER);
     expect(second.claim(key, 5)).toBe(true);
