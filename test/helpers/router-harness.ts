@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { generateCurveKeyPair, type CurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { generateSigningKeyPair, type SigningKeyPair } from '../../services/protocol/signing.js';
 import { buildApp } from '../../services/router/app.js';
 import { execFrameHandlers, type ExecFrameEvents } from '../../services/router/exec/agent-frames.js';
 import { startExecRuntime, type ExecRuntime } from '../../services/router/exec/exec-runtime.js';
+import { startWebhookWorker } from '../../services/router/webhooks/worker.js';
 import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshake-budget.js';
 import { startMesh, type Mesh } from '../../services/router/mesh/mesh.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
@@ -71,7 +73,10 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
     pool, databaseUrl: db.url, logger, watchdogIntervalMs: 200, pollIntervalMs: 200, ...(options.dispatchTtlMs ? { dispatchTtlMs: options.dispatchTtlMs } : {}),
     mesh: { boundAgents: () => mesh.boundAgents(), capacityOf: (id) => mesh.capacityOf(id), send: (id, frame) => mesh.server.send(id, frame) },
   });
-  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks, exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() } });
+  // Plain-http endpoints allowed: the receivers in tests are local.
+  const webhooks = { secretKey: randomBytes(32), allowHttp: true };
+  const webhookWorker = startWebhookWorker({ pool, logger, secretKey: webhooks.secretKey, intervalMs: 200 });
+  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks, exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() }, webhooks });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const mintJoinKey = async (role: 'xem' | 'xim' = 'xem') => {
     const response = await app.inject({ method: 'POST', url: `/${project.project.id}/v1/management/join-keys`, headers: bearer(project.adminKey), payload: { role, name: 'test' } });
@@ -102,6 +107,7 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
     async close() {
       await app.close();
       await exec.close();
+      await webhookWorker.close();
       await mesh.close();
       await pool.end();
       if (ownDatabase) await db.drop();

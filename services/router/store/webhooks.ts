@@ -54,7 +54,7 @@ export async function deleteEndpoint(db: Queryable, projectId: string, id: strin
 }
 
 export async function listDeliveries(db: Queryable, endpointId: string, limit: number): Promise<DeliveryRecord[]> {
-  return (await db.query<DeliveryRecord>('SELECT *, id::text FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2', [endpointId, limit])).rows;
+  return (await db.query<DeliveryRecord>('SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2', [endpointId, limit])).rows;
 }
 
 export async function enqueueDelivery(db: Queryable, endpointId: string, event: { id: string; type: string; payload: unknown }): Promise<void> {
@@ -97,7 +97,7 @@ export interface DueDelivery extends DeliveryRecord {
 /** Deliveries due now, locked so each is attempted by one router. */
 export async function lockDueDeliveries(db: Queryable, limit: number): Promise<DueDelivery[]> {
   return (await db.query<DueDelivery>(
-    `SELECT d.*, d.id::text AS id, e.url, e.secret_sealed FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+    `SELECT d.*, e.url, e.secret_sealed FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED`,
     [limit],
   )).rows;

@@ -1,0 +1,108 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { open, seal } from '../../services/router/auth/sealed.js';
+import { retryDelaySeconds, signatureHeader, webhookEventFor } from '../../services/router/webhooks/events.js';
+import { execClient } from '../helpers/exec-client.js';
+import { waitFor } from '../helpers/processes.js';
+import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+
+interface Received {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+describe('outbound webhooks for exec events', () => {
+  let router: RouterHarness;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: Received[] = [];
+  let failuresLeft = 1;
+
+  beforeAll(async () => {
+    router = await startRouterHarness();
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body });
+        response.statusCode = failuresLeft-- > 0 ? 500 : 204;
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks`;
+    // An XEM agent offering a destructive tool, as its manifest says (no process: nothing runs here).
+    const agent = `agt_${randomBytes(12).toString('hex')}`;
+    const { project, workspace } = router.project;
+    await router.pool.query(
+      `INSERT INTO agents (id, project_id, role, registration_name, signing_public_key, curve_public_key, status, manifest) VALUES ($1, $2, 'xem', 'xem-hooks', $3, $4, 'active', $5)`,
+      [agent, project.id, randomBytes(32), randomBytes(32), { workspaces: [workspace.id], tools: [{ name: 'drop_it', description: 'x', risk: 'destructive', parameters: { type: 'object' }, timeout_ms: 1_000 }] }],
+    );
+    await router.pool.query('INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id) VALUES ($1, $2, $3)', [workspace.id, agent, project.id]);
+  });
+  afterAll(async () => {
+    await router.close();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  it('signs each event, retries a failed delivery with backoff, and logs every attempt', async () => {
+    const api = execClient(router.app, router.project.project.id);
+    const admin = router.project.adminKey;
+    const created = await api.call('POST', '/management/webhooks', admin, { url: receiverUrl, events: ['exec.approval_requested', 'exec.approved'], description: 'ops channel' });
+    expect(created.status).toBe(201);
+    const secret = created.body['secret'] as string;
+    expect(secret).toMatch(/^whsec_/);
+    expect(JSON.stringify((await api.call('GET', `/management/webhooks/${created.body['id'] as string}`, admin)).body)).not.toContain(secret);
+
+    const requester = await api.mintKey(admin, 'requester');
+    const call = await api.invoke(requester.key, 'drop_it', {});
+    await api.call('POST', `/exec/approvals/${call.body['approval_id'] as string}/approve`, admin, {});
+    // The first attempt gets a 500; the schedule retries 5 s later.
+    await waitFor('both events delivered', 20_000, () => (received.filter((request) => request.headers['x-xerotier-event-type'] === 'exec.approved').length >= 1 && received.length >= 3 ? true : undefined));
+
+    for (const request of received) {
+      const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(request.headers['x-xerotier-signature']))!;
+      expect(v1).toBe(createHmac('sha256', secret).update(`${t}.${request.body}`).digest('hex'));
+      const event = JSON.parse(request.body) as { id: string; object: string; type: string; data: Record<string, unknown> };
+      expect(event).toMatchObject({ object: 'event', id: request.headers['x-xerotier-event-id'], data: { invocation_id: call.body['id'], tool_name: 'drop_it', workspace_id: router.project.workspace.id } });
+    }
+    const types = received.map((request) => request.headers['x-xerotier-event-type']);
+    expect(types.filter((type) => type === 'exec.approval_requested')).toHaveLength(2);
+    const deliveries = await api.call('GET', `/management/webhooks/${created.body['id'] as string}/deliveries`, admin);
+    const requested = (deliveries.body['data'] as { event_type: string; status: string; attempts: number; last_status_code: number }[]).find((row) => row.event_type === 'exec.approval_requested');
+    expect(requested).toMatchObject({ status: 'delivered', attempts: 2, last_status_code: 204 });
+  });
+
+  it('refuses plain-http URLs unless allowed, credentials in URLs, and unknown event types', async () => {
+    const api = execClient(router.app, router.project.project.id);
+    const admin = router.project.adminKey;
+    expect((await api.call('POST', '/management/webhooks', admin, { url: 'https://user:pw@example.com/x', events: ['exec.completed'] })).body).toMatchObject({ error: { code: 'invalid_body', param: 'url' } });
+    expect((await api.call('POST', '/management/webhooks', admin, { url: 'https://example.com/x', events: ['exec.everything'] })).status).toBe(400);
+    expect((await api.call('POST', '/management/webhooks', admin, { url: 'ftp://example.com/x', events: ['exec.completed'] })).status).toBe(400);
+  });
+});
+
+describe('webhook building blocks', () => {
+  it('maps audit entries to the exec catalogue with stable ids', () => {
+    const at = new Date('2026-11-22T10:00:00Z');
+    const fact = { position: '255', at, event: 'invocation.succeeded', subject: 'inv_1', detail: { attempt: 1, agent_id: 'agt_1', result: { status: 'succeeded' } }, invocation: { id: 'inv_1', tool: 'pg_list', workspace_id: 'ws_1' } };
+    expect(webhookEventFor(fact)).toEqual({
+      id: 'evt_00000000000000ff', object: 'event', type: 'exec.completed', created_at: at.toISOString(),
+      data: { invocation_id: 'inv_1', tool_name: 'pg_list', workspace_id: 'ws_1', attempt: 1, agent_id: 'agt_1', result: { status: 'succeeded' } },
+    });
+    expect(webhookEventFor({ ...fact, event: 'invocation.running' })).toBeUndefined();
+    expect(webhookEventFor({ ...fact, event: 'agent.lease_stale', subject: 'agt_9', invocation: null, detail: {} })).toMatchObject({ type: 'exec.agent_offline', data: { agent_id: 'agt_9' } });
+  });
+
+  it('signs timestamp.body, backs off on a fixed schedule, and seals secrets so tampering shows', () => {
+    expect(signatureHeader('whsec_x', 1_700_000_000, '{}')).toBe(`t=1700000000,v1=${createHmac('sha256', 'whsec_x').update('1700000000.{}').digest('hex')}`);
+    expect([1, 2, 3, 8, 9].map(retryDelaySeconds)).toEqual([5, 30, 120, 14_400, undefined]);
+    const key = randomBytes(32);
+    const sealed = seal(key, 'whsec_secret');
+    expect(open(key, sealed)).toBe('whsec_secret');
+    sealed[14] = sealed[14]! ^ 1;
+    expect(() => open(key, sealed)).toThrow();
+    expect(() => open(randomBytes(32), seal(key, 'x'))).toThrow();
+  });
+});
