@@ -5,7 +5,7 @@ import { notify } from '../store/listener.js';
 import { lockInvocation, type InvocationRecord, type InvocationResultSummary } from '../store/invocations.js';
 import { writeTransition } from '../store/transitions.js';
 import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, type ControlOrder, type ExecEvent } from './exec-events.js';
-import { transition, type InvocationEvent } from './invocation-state.js';
+import { transition, type InvocationEvent, type InvocationState } from './invocation-state.js';
 
 export interface EventContext {
   /** Who caused it, as the audit log names actors. */
@@ -50,14 +50,45 @@ export async function advanceInvocation(client: pg.PoolClient, invocationId: str
   return { status: 'applied', invocation: next };
 }
 
-function auditEntry(current: InvocationRecord, next: InvocationRecord, event: InvocationEvent, context: EventContext): AuditEntry {
+/** What a reporting agent believes: the invocation is in this state, at this attempt, and its own. */
+export interface Expected {
+  readonly state: InvocationState;
+  readonly attempt: number;
+  readonly projectId: string;
+  readonly agentId: string;
+}
+
+/**
+ * The common case of an agent's report in one statement: when the transition from the expected
+ * state does not depend on the call's risk and has no effects, a conditional write (state,
+ * attempt and agent must match) applies it without reading the row first. Anything else —
+ * the row moved on, a fenced attempt, a risk-dependent outcome — takes the locked path.
+ */
+export async function advanceExpected(client: pg.PoolClient, invocationId: string, expected: Expected, event: InvocationEvent, context: EventContext): Promise<void> {
+  const asSafe = transition({ state: expected.state, risk: 'read', attempt: expected.attempt }, event);
+  const asDangerous = transition({ state: expected.state, risk: 'irreversible', attempt: expected.attempt }, event);
+  const riskFree = asSafe.ok && asDangerous.ok && asSafe.next.state === asDangerous.next.state && asSafe.effects.length === 0 && asDangerous.effects.length === 0;
+  if (riskFree) {
+    const next = { id: invocationId, project_id: expected.projectId, state: asSafe.next.state, attempt: asSafe.next.attempt, agent_id: expected.agentId };
+    const current = { project_id: expected.projectId, id: invocationId, state: expected.state };
+    const moved = await writeTransition(client, invocationId, { state: expected.state, attempt: expected.attempt, agentId: expected.agentId }, {
+      state: next.state, attempt: next.attempt, ...(context.result ? { result: context.result } : {}),
+    }, auditEntry(current, next, event, context), { channel: EXEC_EVENTS_CHANNEL, payload: JSON.stringify(stateEvent(next)) });
+    if (moved) return;
+  }
+  await advanceInvocation(client, invocationId, event, context);
+}
+
+type Moved = Pick<InvocationRecord, 'id' | 'project_id' | 'state' | 'attempt' | 'agent_id'>;
+
+function auditEntry(current: Pick<InvocationRecord, 'id' | 'project_id' | 'state'>, next: Moved, event: InvocationEvent, context: EventContext): AuditEntry {
   return {
     projectId: current.project_id, actor: context.actor, event: `invocation.${next.state}`, subject: current.id, signature: context.signature ?? null,
     detail: { from: current.state, cause: event.type, attempt: next.attempt, agent_id: next.agent_id, ...(context.result ? { result: context.result } : {}), ...context.detail },
   };
 }
 
-export function stateEvent(invocation: InvocationRecord): ExecEvent {
+export function stateEvent(invocation: Moved): ExecEvent {
   return { kind: 'state', project_id: invocation.project_id, invocation_id: invocation.id, state: invocation.state, attempt: invocation.attempt, agent_id: invocation.agent_id, at: new Date().toISOString() };
 }
 

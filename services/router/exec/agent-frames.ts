@@ -6,7 +6,7 @@ import { withTransaction } from '../store/db.js';
 import { recordExecResult, recordOutputChunk } from '../store/exec-results.js';
 import type { InvocationResultSummary } from '../store/invocations.js';
 import type { Pool } from '../store/pool.js';
-import { advanceInvocation } from './advance.js';
+import { advanceExpected } from './advance.js';
 import { publishExecEvents } from './exec-events.js';
 
 export interface ExecFrameEvents {
@@ -28,7 +28,8 @@ export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameE
     'exec.accepted': async (agent, frame) => {
       if (frame.type !== 'exec.accepted') return { status: 'rejected', reason: 'not an acceptance' };
       const { invocation_id: id, attempt } = frame.body;
-      await transact((client) => advanceInvocation(client, id, { type: 'accepted', attempt }, { actor: actor(agent.id), agentId: agent.id }));
+      const expected = { state: 'dispatched' as const, attempt, projectId: agent.projectId, agentId: agent.id };
+      await transact((client) => advanceExpected(client, id, expected, { type: 'accepted', attempt }, { actor: actor(agent.id), agentId: agent.id }));
       events.accepted?.(agent.id, id, attempt);
       return { status: 'ok' };
     },
@@ -51,7 +52,8 @@ export function execFrameHandlers(pool: Pool, logger: Logger, events: ExecFrameE
       const recorded = await transact(async (client) => {
         const fresh = await recordExecResult(client, { agentId: agent.id, projectId: agent.projectId, frameId: frame.id, signature, body });
         if (fresh) {
-          await advanceInvocation(client, body.invocation_id, { type: 'result', attempt: body.attempt, outcome: body.status }, {
+          const expected = { state: 'running' as const, attempt: body.attempt, projectId: agent.projectId, agentId: agent.id };
+          await advanceExpected(client, body.invocation_id, expected, { type: 'result', attempt: body.attempt, outcome: body.status }, {
             actor: actor(agent.id), agentId: agent.id, signature, result: summary(body),
           });
         }

@@ -3,15 +3,15 @@ import { ApiError } from '../http/errors.js';
 import type { Transactor } from '../store/batcher.js';
 import { findPolicy } from '../store/approval-policies.js';
 import { insertApproval, type ApprovalRecord } from '../store/approvals.js';
-import { appendAuditBatch, keyActor } from '../store/audit-log.js';
+import { appendAudit, keyActor } from '../store/audit-log.js';
 import { withTransaction } from '../store/db.js';
 import { hasExecutor } from '../store/dispatch-queue.js';
 import { newId } from '../store/ids.js';
-import { insertInvocation, type InvocationRecord } from '../store/invocations.js';
-import { notify } from '../store/listener.js';
+import type { InvocationRecord, NewInvocation } from '../store/invocations.js';
+import { insertInvocationLogged } from '../store/transitions.js';
 import type { Pool } from '../store/pool.js';
 import { approvalDeadline } from './approval-rules.js';
-import { EXEC_QUEUE_CHANNEL, publishExecEvents } from './exec-events.js';
+import { EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, type ExecEvent } from './exec-events.js';
 import { initialState } from './invocation-state.js';
 import { requestHash } from './request-hash.js';
 import type { ArgumentValidator, CatalogTool } from './tool-catalog.js';
@@ -41,23 +41,29 @@ export async function createInvocation(
   if (!(await hasExecutor(pool, request.workspaceId, request.tool.name))) {
     throw new ApiError('tool_executor_unavailable', `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`);
   }
-  const start = initialState(request.tool.risk);
+  const fields = newInvocation(request);
+  const actor = keyActor(request.requestedBy);
+  const created = { projectId: request.projectId, actor, event: `invocation.${fields.state}`, subject: fields.id, detail: { cause: 'created', tool: fields.tool, risk: fields.risk, workspace_id: fields.workspace_id, request_hash: fields.request_hash } };
+  const stateEvent: ExecEvent = { kind: 'state', project_id: request.projectId, invocation_id: fields.id, state: fields.state, attempt: 0, agent_id: null, at: new Date().toISOString() };
+  const notifications = [{ channel: EXEC_EVENTS_CHANNEL, payload: JSON.stringify(stateEvent) }, ...(fields.state === 'queued' ? [{ channel: EXEC_QUEUE_CHANNEL, payload: '' }] : [])];
   return transact(async (client) => {
-    const invocation = await insertInvocation(client, {
-      id: newId('inv'), project_id: request.projectId, workspace_id: request.workspaceId, tool: request.tool.name, risk: request.tool.risk, args: request.args,
-      request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
-      requested_by: request.requestedBy, state: start.state, timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
+    const invocation = await insertInvocationLogged(client, fields, created, notifications);
+    if (invocation.state !== 'pending_approval') return { invocation };
+    const approval = await openApproval(client, invocation);
+    await appendAudit(client, {
+      projectId: request.projectId, actor, event: 'approval.requested', subject: approval.id,
+      detail: { invocation_id: invocation.id, request_hash: approval.request_hash, expires_at: approval.expires_at.toISOString() },
     });
-    const actor = keyActor(request.requestedBy);
-    const approval = start.state === 'pending_approval' ? await openApproval(client, invocation) : undefined;
-    await appendAuditBatch(client, [
-      { projectId: request.projectId, actor, event: `invocation.${invocation.state}`, subject: invocation.id, detail: { cause: 'created', tool: invocation.tool, risk: invocation.risk, workspace_id: invocation.workspace_id, request_hash: invocation.request_hash } },
-      ...(approval ? [{ projectId: request.projectId, actor, event: 'approval.requested', subject: approval.id, detail: { invocation_id: invocation.id, request_hash: approval.request_hash, expires_at: approval.expires_at.toISOString() } }] : []),
-    ]);
-    await publishExecEvents(client, [{ kind: 'state', project_id: request.projectId, invocation_id: invocation.id, state: invocation.state, attempt: 0, agent_id: null, at: invocation.created_at.toISOString() }]);
-    if (invocation.state === 'queued') await notify(client, EXEC_QUEUE_CHANNEL, '');
-    return { invocation, ...(approval ? { approval } : {}) };
+    return { invocation, approval };
   });
+}
+
+function newInvocation(request: InvocationRequest): NewInvocation {
+  return {
+    id: newId('inv'), project_id: request.projectId, workspace_id: request.workspaceId, tool: request.tool.name, risk: request.tool.risk, args: request.args,
+    request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
+    requested_by: request.requestedBy, state: initialState(request.tool.risk).state, timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
+  };
 }
 
 async function openApproval(client: pg.PoolClient, invocation: InvocationRecord): Promise<ApprovalRecord> {

@@ -1,12 +1,11 @@
 import type { Logger } from '../../runtime/logger.js';
 import { makeFrame, type Frame } from '../../protocol/frame.js';
-import { appendAuditBatch, type AuditEntry } from '../store/audit-log.js';
 import { withTransaction } from '../store/db.js';
-import { claimQueued, inFlightByAgent, markDispatched, type ClaimedInvocation } from '../store/dispatch-queue.js';
+import { claimQueued, writeDispatches, type ClaimedInvocation } from '../store/dispatch-queue.js';
 import type { Pool } from '../store/pool.js';
 import { advanceInvocation } from './advance.js';
 import { chooseAgent } from './choose-agent.js';
-import { publishExecEvents, type ExecEvent } from './exec-events.js';
+import { EXEC_EVENTS_CHANNEL, type ExecEvent } from './exec-events.js';
 import { mayRerun, transition } from './invocation-state.js';
 import { requestHash } from './request-hash.js';
 
@@ -83,7 +82,7 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
   const assignments = await withTransaction(options.pool, async (client) => {
     const claimed = await claimQueued(client, local, batchSize);
     if (claimed.length === 0) return [];
-    const load = new Map(await inFlightByAgent(client, [...new Set(claimed.flatMap((row) => row.candidates))]));
+    const load = new Map(Object.entries(claimed[0]!.agent_loads));
     const chosen: Assignment[] = [];
     for (const invocation of claimed) {
       if (tampered(invocation)) {
@@ -98,9 +97,9 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
       load.set(agentId, (load.get(agentId) ?? 0) + 1);
       chosen.push({ invocation, agentId, attempt: next.next.attempt });
     }
-    await markDispatched(client, chosen.map(({ invocation, agentId, attempt }) => ({ id: invocation.id, attempt, agentId })));
-    await appendAuditBatch(client, chosen.map(auditEntry));
-    await publishExecEvents(client, chosen.map(stateEvent));
+    await writeDispatches(client, chosen.map(({ invocation, agentId, attempt }) => ({ id: invocation.id, projectId: invocation.project_id, attempt, agentId })), {
+      channel: EXEC_EVENTS_CHANNEL, payloads: chosen.map((assignment) => JSON.stringify(stateEvent(assignment))),
+    });
     return chosen;
   });
   await Promise.all(assignments.map((assignment) => deliver(options, assignment)));
@@ -121,10 +120,6 @@ async function deliver(options: DispatcherOptions, { invocation, agentId, attemp
 /** A dangerous call's args were frozen when its approval was asked for; a row changed since is not what a human approved. */
 function tampered(invocation: ClaimedInvocation): boolean {
   return !mayRerun(invocation.risk) && requestHash(invocation) !== invocation.request_hash;
-}
-
-function auditEntry({ invocation, agentId, attempt }: Assignment): AuditEntry {
-  return { projectId: invocation.project_id, actor: 'router', event: 'invocation.dispatched', subject: invocation.id, detail: { from: 'queued', cause: 'dispatched', attempt, agent_id: agentId } };
 }
 
 function stateEvent({ invocation, agentId, attempt }: Assignment): ExecEvent {

@@ -19,6 +19,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** The project named in the path, once access to it is checked. */
     project?: Project;
+    /** The authenticating key's project, read with the key. */
+    keyProject?: Project;
   }
 }
 
@@ -39,6 +41,7 @@ export function authenticateApiKey(deps: AuthDependencies): onRequestAsyncHookHa
     const now = deps.now?.() ?? new Date();
     if (!key || key.project_slug !== parsed.slug || apiKeyState(key, now) !== 'valid') throw new ApiError('invalid_api_key');
     request.principal = { keyId: key.id, projectId: key.project_id, projectSlug: key.project_slug, scopes: key.scopes };
+    request.keyProject = { id: key.project_id, slug: key.project_slug, name: key.project_name, created_at: key.project_created_at };
     // last_used_at is for humans: one write a minute per key is plenty.
     if ((lastTouched.get(key.id) ?? 0) + TOUCH_EVERY_MS < now.getTime()) {
       lastTouched.set(key.id, now.getTime());
@@ -51,7 +54,9 @@ export function authenticateApiKey(deps: AuthDependencies): onRequestAsyncHookHa
 export function requireProjectAccess(deps: AuthDependencies): preHandlerAsyncHookHandler {
   return async (request) => {
     const wanted = (request.params as { project_id?: string }).project_id ?? '';
-    const project = await findProject(deps.db, wanted);
+    // The usual case, a key used on its own project, needs no second lookup.
+    const own = request.keyProject;
+    const project = own && (wanted === own.id || wanted === own.slug) ? own : await findProject(deps.db, wanted);
     if (!project) throw new ApiError('project_not_found', `No project "${wanted.slice(0, 64)}"`, 'project_id');
     if (project.id !== request.principal?.projectId) throw new ApiError('cross_project_access');
     request.project = project;

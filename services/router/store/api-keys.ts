@@ -23,6 +23,8 @@ export interface ApiKeyRecord {
 /** A key with its project, as authentication needs it. */
 export interface ApiKeyWithProject extends ApiKeyRecord {
   readonly project_slug: string;
+  readonly project_name: string;
+  readonly project_created_at: Date;
 }
 
 const COLUMNS = 'id, project_id, name, prefix, scopes, created_at, expires_at, revoked_at, last_used_at, rotated_to, grace_until';
@@ -48,7 +50,7 @@ export async function insertApiKey(db: Queryable, key: NewApiKey): Promise<ApiKe
 
 export async function findApiKeyBySecretHash(db: Queryable, hash: Buffer): Promise<ApiKeyWithProject | undefined> {
   const found = await db.query<ApiKeyWithProject>(
-    `SELECT ${COLUMNS.split(', ').map((column) => `k.${column}`).join(', ')}, p.slug AS project_slug
+    `SELECT ${COLUMNS.split(', ').map((column) => `k.${column}`).join(', ')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at
        FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.secret_hash = $1`,
     [hash],
   );

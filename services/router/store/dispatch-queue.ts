@@ -4,6 +4,8 @@ import type { InvocationRecord } from './invocations.js';
 export interface ClaimedInvocation extends InvocationRecord {
   /** Agents connected to this router that may run it: bound, serving the workspace, offering the tool. */
   readonly candidates: string[];
+  /** Calls each of this router's agents has in hand (dispatched or running), across every router. */
+  readonly agent_loads: Record<string, number>;
 }
 
 /**
@@ -14,7 +16,10 @@ export interface ClaimedInvocation extends InvocationRecord {
 export async function claimQueued(db: Queryable, localAgents: readonly string[], limit: number): Promise<ClaimedInvocation[]> {
   if (localAgents.length === 0) return [];
   const found = await db.query<ClaimedInvocation>(
-    `SELECT i.*, c.candidates FROM invocations i
+    `SELECT i.*, c.candidates,
+            (SELECT coalesce(jsonb_object_agg(agent_id, n), '{}') FROM (
+               SELECT agent_id, count(*) AS n FROM invocations WHERE state IN ('dispatched', 'running') AND agent_id = ANY($1) GROUP BY agent_id) loads) AS agent_loads
+       FROM invocations i
        CROSS JOIN LATERAL (
          SELECT array_agg(a.id ORDER BY a.id) AS candidates
            FROM workspace_agent_bindings b JOIN agents a ON a.id = b.agent_id
@@ -31,24 +36,31 @@ export async function claimQueued(db: Queryable, localAgents: readonly string[],
   return found.rows;
 }
 
-/** Moves claimed rows (still locked by this transaction) to `dispatched`, all in one statement. */
-export async function markDispatched(db: Queryable, assignments: readonly { id: string; attempt: number; agentId: string }[]): Promise<void> {
-  if (assignments.length === 0) return;
-  await db.query(
-    `UPDATE invocations i SET state = 'dispatched', attempt = a.attempt, agent_id = a.agent_id, dispatched_at = now(), updated_at = now()
-       FROM unnest($1::text[], $2::int[], $3::text[]) AS a(id, attempt, agent_id)
-      WHERE i.id = a.id AND i.state = 'queued' AND i.attempt = a.attempt - 1`,
-    [assignments.map((row) => row.id), assignments.map((row) => row.attempt), assignments.map((row) => row.agentId)],
-  );
+export interface Assignment {
+  readonly id: string;
+  readonly projectId: string;
+  readonly attempt: number;
+  readonly agentId: string;
 }
 
-/** Calls each agent has in hand (dispatched or running), across every router. */
-export async function inFlightByAgent(db: Queryable, agentIds: readonly string[]): Promise<Map<string, number>> {
-  const found = await db.query<{ agent_id: string; n: number }>(
-    "SELECT agent_id, count(*)::int AS n FROM invocations WHERE state IN ('dispatched', 'running') AND agent_id = ANY($1) GROUP BY agent_id",
-    [agentIds],
+/**
+ * Moves claimed rows (still locked by this transaction) to `dispatched`, appends their audit
+ * entries in order and queues the notifications: one statement for the whole round.
+ */
+export async function writeDispatches(db: Queryable, assignments: readonly Assignment[], notification: { channel: string; payloads: readonly string[] }): Promise<void> {
+  if (assignments.length === 0) return;
+  await db.query(
+    `WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS a(id, project_id, attempt, agent_id, n)),
+     moved AS (
+       UPDATE invocations i SET state = 'dispatched', attempt = a.attempt, agent_id = a.agent_id, dispatched_at = now(), updated_at = now()
+         FROM a WHERE i.id = a.id AND i.state = 'queued' AND i.attempt = a.attempt - 1 RETURNING i.id),
+     logged AS (
+       INSERT INTO execution_audit_log (project_id, actor, event, subject, detail)
+       SELECT a.project_id, 'router', 'invocation.dispatched', a.id, jsonb_build_object('from', 'queued', 'cause', 'dispatched', 'attempt', a.attempt, 'agent_id', a.agent_id)
+         FROM a ORDER BY a.n RETURNING 1)
+     SELECT pg_notify($5, payload) FROM unnest($6::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`,
+    [assignments.map((row) => row.id), assignments.map((row) => row.projectId), assignments.map((row) => row.attempt), assignments.map((row) => row.agentId), notification.channel, notification.payloads],
   );
-  return new Map(found.rows.map((row) => [row.agent_id, row.n]));
 }
 
 /** Is there, anywhere, an agent that could run this tool in this workspace (on any router)? */

@@ -33,16 +33,6 @@ export interface InvocationRecord {
 
 export type NewInvocation = Pick<InvocationRecord, 'id' | 'project_id' | 'workspace_id' | 'tool' | 'risk' | 'args' | 'request_hash' | 'requested_by' | 'state' | 'timeout_ms'>;
 
-export async function insertInvocation(db: Queryable, invocation: NewInvocation): Promise<InvocationRecord> {
-  const inserted = await db.query<InvocationRecord>(
-    `INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, timeout_ms, queued_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $9 = 'queued' THEN now() END) RETURNING *`,
-    [invocation.id, invocation.project_id, invocation.workspace_id, invocation.tool, invocation.risk, JSON.stringify(invocation.args),
-      invocation.request_hash, invocation.requested_by, invocation.state, invocation.timeout_ms],
-  );
-  return inserted.rows[0]!;
-}
-
 /** Locks the row for a transition; with a project, only that project's. */
 export async function lockInvocation(db: Queryable, id: string, projectId?: string): Promise<InvocationRecord | undefined> {
   const found = await db.query<InvocationRecord>('SELECT * FROM invocations WHERE id = $1 AND ($2::text IS NULL OR project_id = $2) FOR UPDATE', [id, projectId ?? null]);
@@ -59,21 +49,6 @@ export interface InvocationChange {
   readonly attempt: number;
   readonly agent_id?: string | null;
   readonly result?: InvocationResultSummary;
-}
-
-/** Writes a transition computed from `from`; false when the row moved on meanwhile. */
-export async function updateInvocation(db: Queryable, id: string, from: { state: InvocationState; attempt: number }, change: InvocationChange): Promise<boolean> {
-  const updated = await db.query(
-    `UPDATE invocations SET state = $4, attempt = $5, updated_at = now(),
-            agent_id = CASE WHEN $6 THEN $7 ELSE agent_id END,
-            result = coalesce($8, result),
-            queued_at = CASE WHEN $4 = 'queued' THEN now() ELSE queued_at END,
-            dispatched_at = CASE WHEN $4 = 'dispatched' THEN now() ELSE dispatched_at END,
-            finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired') THEN now() ELSE finished_at END
-      WHERE id = $1 AND state = $2 AND attempt = $3`,
-    [id, from.state, from.attempt, change.state, change.attempt, change.agent_id !== undefined, change.agent_id ?? null, change.result ? JSON.stringify(change.result) : null],
-  );
-  return updated.rowCount === 1;
 }
 
 export interface InvocationFilter {

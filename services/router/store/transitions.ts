@@ -1,6 +1,6 @@
 import type { AuditEntry } from './audit-log.js';
 import type { Queryable } from './db.js';
-import type { InvocationChange } from './invocations.js';
+import type { InvocationChange, InvocationRecord, NewInvocation } from './invocations.js';
 import type { InvocationState } from '../exec/invocation-state.js';
 
 /**
@@ -11,7 +11,7 @@ import type { InvocationState } from '../exec/invocation-state.js';
 export async function writeTransition(
   db: Queryable,
   id: string,
-  from: { state: InvocationState; attempt: number },
+  from: { state: InvocationState; attempt: number; agentId?: string },
   change: InvocationChange,
   audit: AuditEntry,
   notification: { channel: string; payload: string },
@@ -24,7 +24,7 @@ export async function writeTransition(
               queued_at = CASE WHEN $4 = 'queued' THEN now() ELSE queued_at END,
               dispatched_at = CASE WHEN $4 = 'dispatched' THEN now() ELSE dispatched_at END,
               finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired') THEN now() ELSE finished_at END
-        WHERE id = $1 AND state = $2 AND attempt = $3 RETURNING id),
+        WHERE id = $1 AND state = $2 AND attempt = $3 AND ($17::text IS NULL OR agent_id = $17) RETURNING id),
      logged AS (
        INSERT INTO execution_audit_log (project_id, actor, event, subject, detail, signature)
        SELECT $9, $10, $11, $12, $13, $14 FROM moved RETURNING position)
@@ -32,7 +32,35 @@ export async function writeTransition(
     [
       id, from.state, from.attempt, change.state, change.attempt, change.agent_id !== undefined, change.agent_id ?? null, change.result ? JSON.stringify(change.result) : null,
       audit.projectId, audit.actor, audit.event, audit.subject ?? null, JSON.stringify(audit.detail ?? {}), audit.signature ?? null, notification.channel, notification.payload,
+      from.agentId ?? null,
     ],
   );
   return written.rows[0]!.moved === 1;
+}
+
+/**
+ * Inserts a new invocation with its audit entry and notifications in one statement (one round
+ * trip on the path of every call).
+ */
+export async function insertInvocationLogged(
+  db: Queryable,
+  invocation: NewInvocation,
+  audit: AuditEntry,
+  notifications: readonly { channel: string; payload: string }[],
+): Promise<InvocationRecord> {
+  const inserted = await db.query<InvocationRecord & { notified: number }>(
+    `WITH ins AS (
+       INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, timeout_ms, queued_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $9 = 'queued' THEN now() END) RETURNING *),
+     logged AS (
+       INSERT INTO execution_audit_log (project_id, actor, event, subject, detail) SELECT $2, $11, $12, ins.id, $13 FROM ins RETURNING 1)
+     SELECT ins.*, (SELECT count(pg_notify(c, p)) FROM unnest($14::text[], $15::text[]) AS n(c, p))::int AS notified FROM ins`,
+    [
+      invocation.id, invocation.project_id, invocation.workspace_id, invocation.tool, invocation.risk, JSON.stringify(invocation.args), invocation.request_hash,
+      invocation.requested_by, invocation.state, invocation.timeout_ms, audit.actor, audit.event, JSON.stringify(audit.detail ?? {}),
+      notifications.map((item) => item.channel), notifications.map((item) => item.payload),
+    ],
+  );
+  const { notified: _notified, ...row } = inserted.rows[0]!;
+  return row;
 }
