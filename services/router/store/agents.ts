@@ -109,11 +109,8 @@ export interface ExecManifestRow {
  * has not changed, neither has the tool catalog, and the manifests need not be read again.
  */
 export async function execManifestFingerprint(db: Queryable, projectId: string): Promise<string> {
-  const found = await db.query<{ fingerprint: string | null }>(
-    `SELECT string_agg(id || ':' || coalesce(manifest_hash, '') || ':' || status || ':' || exec_paused::text, ',' ORDER BY id) AS fingerprint FROM agents
-      WHERE project_id = $1 AND role = 'xem' AND status IN ('pending', 'active', 'stale') AND manifest IS NOT NULL`,
-    [projectId],
-  );
+  const found = await db.query<{ fingerprint: string | null }>({ name: 'exec_manifest_fingerprint', text: `SELECT string_agg(id || ':' || coalesce(manifest_hash, '') || ':' || status || ':' || exec_paused::text, ',' ORDER BY id) AS fingerprint FROM agents
+      WHERE project_id = $1 AND role = 'xem' AND status IN ('pending', 'active', 'stale') AND manifest IS NOT NULL`, values: [projectId] });
   return found.rows[0]?.fingerprint ?? '';
 }
 

@@ -49,11 +49,8 @@ export async function insertApiKey(db: Queryable, key: NewApiKey): Promise<ApiKe
 }
 
 export async function findApiKeyBySecretHash(db: Queryable, hash: Buffer): Promise<ApiKeyWithProject | undefined> {
-  const found = await db.query<ApiKeyWithProject>(
-    `SELECT ${COLUMNS.split(', ').map((column) => `k.${column}`).join(', ')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at
-       FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.secret_hash = $1`,
-    [hash],
-  );
+  const found = await db.query<ApiKeyWithProject>({ name: 'api_key_by_hash', text: `SELECT ${COLUMNS.split(', ').map((column) => `k.${column}`).join(', ')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at
+       FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.secret_hash = $1`, values: [hash] });
   return found.rows[0];
 }
 

@@ -4,6 +4,8 @@ import type { Pool } from './pool.js';
 /** What store functions need: one query at a time, from a pool or a transaction's client. */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** A named statement: each connection parses and plans it once (for what every tool call runs). */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: { name: string; text: string; values?: unknown[] }): Promise<pg.QueryResult<R>>;
 }
 
 /** Runs fn inside BEGIN/COMMIT on one client; rolls back on any error. */

@@ -23,12 +23,9 @@ export async function recordExecResult(
   result: { agentId: string; projectId: string; frameId: string; signature: string | null; body: FrameBody<'exec.result'> },
 ): Promise<boolean> {
   const { body } = result;
-  const inserted = await db.query(
-    `INSERT INTO exec_results (invocation_id, attempt, agent_id, project_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature, output_chunks)
+  const inserted = await db.query({ name: 'record_exec_result', text: `INSERT INTO exec_results (invocation_id, attempt, agent_id, project_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature, output_chunks)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (invocation_id, attempt) DO NOTHING`,
-    [body.invocation_id, body.attempt, result.agentId, result.projectId, body.status, body.exit_code, body.output, body.output_truncated, body.duration_ms, body.error ?? null, result.frameId, result.signature, body.output_chunks ?? 0],
-  );
+     ON CONFLICT (invocation_id, attempt) DO NOTHING`, values: [body.invocation_id, body.attempt, result.agentId, result.projectId, body.status, body.exit_code, body.output, body.output_truncated, body.duration_ms, body.error ?? null, result.frameId, result.signature, body.output_chunks ?? 0] });
   return inserted.rowCount === 1;
 }
 

@@ -35,7 +35,7 @@ export type NewInvocation = Pick<InvocationRecord, 'id' | 'project_id' | 'worksp
 
 /** Locks the row for a transition; with a project, only that project's. */
 export async function lockInvocation(db: Queryable, id: string, projectId?: string): Promise<InvocationRecord | undefined> {
-  const found = await db.query<InvocationRecord>('SELECT * FROM invocations WHERE id = $1 AND ($2::text IS NULL OR project_id = $2) FOR UPDATE', [id, projectId ?? null]);
+  const found = await db.query<InvocationRecord>({ name: 'lock_invocation', text: 'SELECT * FROM invocations WHERE id = $1 AND ($2::text IS NULL OR project_id = $2) FOR UPDATE', values: [id, projectId ?? null] });
   return found.rows[0];
 }
 

@@ -33,6 +33,6 @@ export async function findProject(db: Queryable, idOrSlug: string): Promise<Proj
 }
 
 export async function findDefaultWorkspace(db: Queryable, projectId: string): Promise<Workspace | undefined> {
-  const found = await db.query<Workspace>('SELECT * FROM workspaces WHERE project_id = $1 AND is_default', [projectId]);
+  const found = await db.query<Workspace>({ name: 'default_workspace', text: 'SELECT * FROM workspaces WHERE project_id = $1 AND is_default', values: [projectId] });
   return found.rows[0];
 }

@@ -64,6 +64,21 @@ export async function enqueueDelivery(db: Queryable, endpointId: string, event: 
   );
 }
 
+/**
+ * With no active endpoint anywhere, moves the cursor to the end of the log without reading it.
+ * One statement, one snapshot: an endpoint committed before it is seen (no skip); one committed
+ * after it cannot miss entries, which all lie past the position it skipped to.
+ */
+export async function skipAuditTailWhenUnwatched(db: Queryable): Promise<boolean> {
+  const skipped = await db.query<{ unwatched: boolean }>(
+    `WITH unwatched AS (SELECT NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE active) AS yes),
+          tail AS (SELECT coalesce(max(position), 0) AS p FROM execution_audit_log),
+          moved AS (UPDATE webhook_cursor SET last_position = tail.p FROM tail, unwatched WHERE id = 1 AND unwatched.yes AND last_position <> tail.p RETURNING 1)
+     SELECT yes AS unwatched FROM unwatched`,
+  );
+  return skipped.rows[0]!.unwatched;
+}
+
 /** Locks the cursor (one scanner at a time across routers) and reads the audit entries after it. */
 export async function lockAuditTail(db: Queryable, limit: number): Promise<{ after: string; facts: (AuditFact & { project_id: string })[] }> {
   const cursor = await db.query<{ last: string }>('SELECT last_position::text AS last FROM webhook_cursor WHERE id = 1 FOR UPDATE SKIP LOCKED');

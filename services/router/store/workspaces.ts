@@ -18,7 +18,7 @@ export async function createWorkspace(db: Queryable, projectId: string, name: st
 }
 
 export async function findWorkspace(db: Queryable, projectId: string, id: string): Promise<Workspace | undefined> {
-  const found = await db.query<Workspace>('SELECT * FROM workspaces WHERE project_id = $1 AND id = $2', [projectId, id]);
+  const found = await db.query<Workspace>({ name: 'find_workspace', text: 'SELECT * FROM workspaces WHERE project_id = $1 AND id = $2', values: [projectId, id] });
   return found.rows[0];
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { open } from '../auth/sealed.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
-import { advanceCursor, enqueueDelivery, lockAuditTail, lockDueDeliveries, recordAttempt, subscribers, type DueDelivery } from '../store/webhooks.js';
+import { advanceCursor, enqueueDelivery, lockAuditTail, skipAuditTailWhenUnwatched, lockDueDeliveries, recordAttempt, subscribers, type DueDelivery } from '../store/webhooks.js';
 import { retryDelaySeconds, signatureHeader, webhookEventFor } from './events.js';
 
 export interface WebhookWorkerOptions {
@@ -42,6 +42,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): { close(): Pr
 
 async function scan(pool: Pool): Promise<void> {
   await withTransaction(pool, async (client) => {
+    if (await skipAuditTailWhenUnwatched(client)) return;
     const { facts } = await lockAuditTail(client, 500);
     for (const fact of facts) {
       const event = fact.project_id ? webhookEventFor(fact) : undefined;
