@@ -1,6 +1,7 @@
 import { runCodecBench } from './codec.bench.js';
 import { runExecBench } from './exec.bench.js';
 import { MESH_SHAPES, runMeshBench } from './mesh.bench.js';
+import { runSchedulerBench } from './scheduler.bench.js';
 import { writeResult, type Figures } from './report.js';
 
 /**
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<Figures>> = {
   mesh: () => runMeshBench(MESH_SHAPES.mesh),
   'mesh-10k': () => runMeshBench(MESH_SHAPES['mesh-10k']),
   exec: runExecBench,
+  scheduler: runSchedulerBench,
 };
 
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
