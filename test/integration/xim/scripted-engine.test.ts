@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEngineArgs } from '../../../services/xim-agent/scripted-engine/args.js';
 import { scriptedReply } from '../../../services/xim-agent/scripted-engine/reply.js';
 import { createScriptedEngine } from '../../../services/xim-agent/scripted-engine/server.js';
+import { cleanEnv, spawnGroup, waitFor } from '../../helpers/processes.js';
 
 const MODEL = 'scripted/tiny';
 const TOOLS = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
@@ -110,5 +112,32 @@ describe('scripted replies (pure)', () => {
     expect(scriptedReply([{ role: 'user', content: 'hello' }], TOOLS, { type: 'function', function: { name: 'get_weather' } })).toEqual({ kind: 'tool_call', name: 'get_weather', arguments: '{}' });
     expect(scriptedReply([{ role: 'user', content: 'hello' }], TOOLS, 'required')).toMatchObject({ kind: 'tool_call', name: 'get_weather' });
     expect(scriptedReply([{ role: 'user', content: 'hello' }], TOOLS)).toMatchObject({ kind: 'text' });
+  });
+});
+
+describe('scripted engine process, started as vLLM would be', () => {
+  it('takes vLLM\'s command line (ignoring flags it does not need), serves on --uds, and exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scripted-proc-'));
+    const socket = join(dir, 'vllm.sock');
+    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', MODEL, '--uds', socket, '--enable-auto-tool-choice', '--tool-call-parser', 'hermes', '--max-model-len=8192'], cleanEnv());
+    try {
+      await waitFor('the engine to listen', 15_000, () => (run.stdout().includes('scripted engine serving') ? true : undefined));
+      const body = await new Promise<string>((resolve, reject) => {
+        httpRequest({ socketPath: socket, path: '/health' }, (response) => resolve(String(response.statusCode))).on('error', reject).end();
+      });
+      expect(body).toBe('200');
+      process.kill(run.child.pid!, 'SIGTERM');
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads models and flags like vLLM, and names bad values', () => {
+    expect(parseEngineArgs(['serve', 'org/model', '--port', '9001', '--tool-call-parser', 'hermes'])).toEqual({ model: 'org/model', host: '127.0.0.1', port: 9001, tokensPerSecond: 0 });
+    expect(parseEngineArgs(['--model', 'org/model', '--served-model-name', 'alias', '--fail-after-tokens', '3'])).toMatchObject({ model: 'alias', failAfterTokens: 3 });
+    expect(parseEngineArgs(['--port', '9001'])).toEqual({ error: 'no model: pass it as `serve <model>` or --model <model>' });
+    expect(parseEngineArgs(['serve', 'm', '--tokens-per-second', '-1'])).toEqual({ error: '--tokens-per-second must be a non-negative integer' });
   });
 });
