@@ -20,6 +20,8 @@ export const errorCatalog = {
   workspace_exists: { status: 409, type: 'invalid_request_error', message: 'A workspace with this name exists already' },
   agent_not_bindable: { status: 400, type: 'invalid_request_error', message: 'Only live XEM agents of this project can be bound to a workspace' },
   binding_not_found: { status: 404, type: 'invalid_request_error', message: 'The agent is not bound to this workspace' },
+  endpoint_not_found: { status: 404, type: 'invalid_request_error', message: 'No such endpoint in this project' },
+  endpoint_exists: { status: 409, type: 'invalid_request_error', message: 'The project has an endpoint with this slug already' },
   webhook_not_found: { status: 404, type: 'invalid_request_error', message: 'No such webhook endpoint in this project' },
   invocation_not_found: { status: 404, type: 'invalid_request_error', message: 'No such invocation in this project' },
   invocation_final: { status: 409, type: 'invalid_request_error', message: 'The invocation has finished already' },

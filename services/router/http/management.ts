@@ -3,6 +3,7 @@ import { agentRoutes, type AgentRouteDependencies } from './agents.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { joinKeyRoutes } from './join-keys.js';
 import { auditRoutes } from './audit.js';
+import { endpointRoutes } from './endpoints.js';
 import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
 import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 import { webhookRoutes, type WebhookSettings } from './webhooks.js';
@@ -23,6 +24,7 @@ export function managementRoutes(deps: AgentRouteDependencies & { readonly rateL
     await app.register(agentRoutes(deps));
     await app.register(workspaceRoutes(deps));
     await app.register(auditRoutes(deps));
+    await app.register(endpointRoutes(deps));
     if (deps.webhooks) await app.register(webhookRoutes({ pool: deps.pool, webhooks: deps.webhooks }));
   };
 }
