@@ -1,0 +1,41 @@
+import { engineRequest, readAll, type EngineAddress } from './http.js';
+
+export interface EngineState {
+  readonly healthy: boolean;
+  readonly models: string[];
+  readonly running: number;
+  readonly waiting: number;
+  readonly kvUsage: number;
+}
+
+const DOWN: EngineState = { healthy: false, models: [], running: 0, waiting: 0, kvUsage: 0 };
+
+/** Health from `/health`, models from `/v1/models`, load from vLLM's `/metrics`; never throws. */
+export async function probeEngine(address: EngineAddress, timeoutMs = 2_000): Promise<EngineState> {
+  try {
+    const health = await engineRequest(address, '/health', { timeoutMs });
+    health.resume();
+    if (health.statusCode !== 200) return DOWN;
+    const models = JSON.parse(await readAll(await engineRequest(address, '/v1/models', { timeoutMs }))) as { data?: { id: string }[] };
+    const metrics = parseVllmMetrics(await readAll(await engineRequest(address, '/metrics', { timeoutMs })));
+    return { healthy: true, models: (models.data ?? []).map((model) => model.id), ...metrics };
+  } catch {
+    return DOWN;
+  }
+}
+
+/** Sums vLLM's load gauges over their label sets; tolerates the older `gpu_cache_usage_perc` name. */
+export function parseVllmMetrics(text: string): { running: number; waiting: number; kvUsage: number } {
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(vllm:[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+|NaN)$/.exec(line.trim());
+    if (!match) continue;
+    const value = Number(match[3]);
+    if (Number.isFinite(value)) sums.set(match[1]!, (sums.get(match[1]!) ?? 0) + value);
+  }
+  return {
+    running: sums.get('vllm:num_requests_running') ?? 0,
+    waiting: sums.get('vllm:num_requests_waiting') ?? 0,
+    kvUsage: Math.min(1, sums.get('vllm:kv_cache_usage_perc') ?? sums.get('vllm:gpu_cache_usage_perc') ?? 0),
+  };
+}
