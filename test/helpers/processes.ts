@@ -92,6 +92,17 @@ export function spawnXemAgent(options: { routerUrl: string; joinKey: string; nam
   }), true);
 }
 
+/** A real XIM agent process attached to an engine, with its keys and enrollment under `dir`. */
+export function spawnXimAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; engineUrl: string; env?: Record<string, string> }): Spawned {
+  const { dir } = options;
+  return spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/main.ts'], cleanEnv({
+    XEROTIER_AGENT_ROUTER_URL: options.routerUrl, XEROTIER_AGENT_JOIN_KEY: options.joinKey, XEROTIER_AGENT_REGISTRATION_NAME: options.name,
+    XEROTIER_AGENT_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEROTIER_AGENT_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEROTIER_AGENT_ENROLLMENT_PATH: join(dir, 'enrollment.json'),
+    XEROTIER_AGENT_ENGINE_URL: options.engineUrl, XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_AGENT_METRICS_PORT: '0', XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '500',
+    ...options.env,
+  }), true);
+}
+
 /** A router process (own process group); resolves once it reports listening. */
 export async function spawnRouterProcess(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string }> {
   const run = spawnGroup(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/router/main.ts'], env, true);

@@ -7,6 +7,8 @@ import { execFrameHandlers, type ExecFrameEvents } from '../../services/router/e
 import { startExecRuntime, type ExecRuntime } from '../../services/router/exec/exec-runtime.js';
 import { startWebhookWorker } from '../../services/router/webhooks/worker.js';
 import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshake-budget.js';
+import type { FrameHandler } from '../../services/router/mesh/server.js';
+import type { FrameType } from '../../services/protocol/frame-bodies.js';
 import { startMesh, type Mesh } from '../../services/router/mesh/mesh.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
 import type { Logger } from '../../services/runtime/logger.js';
@@ -50,6 +52,8 @@ export interface RouterHarnessOptions {
   dispatchTtlMs?: number;
   /** Another router on the same database (two-router tests); a fresh database when unset. */
   database?: TestDatabase;
+  /** More frame handlers (infer.* before the router has its own). */
+  handlers?: Partial<Record<FrameType, FrameHandler>>;
 }
 
 export async function startRouterHarness(options: RouterHarnessOptions = {}): Promise<RouterHarness> {
@@ -65,7 +69,7 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500,
     ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
     ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
-    handlers: execFrameHandlers(pool, logger, options.execEvents),
+    handlers: { ...execFrameHandlers(pool, logger, options.execEvents), ...options.handlers },
   });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };

@@ -1,4 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
+
+export { tenantSalt } from '../../protocol/cache-salt.js';
 
 /** Characters per block: ~16 tokens at ~4 characters a token, as llm-d's approximate scorer. */
 export const BLOCK_CHARS = 64;
@@ -19,9 +21,4 @@ export function prefixHashes(prompt: string, model: string, tenantSalt: string):
     hashes.push(previous.readUIntBE(0, 6));
   }
   return hashes;
-}
-
-/** The per-tenant salt: HMAC(secret, project id). The same value seeds vLLM's `cache_salt`. */
-export function tenantSalt(secret: string, projectId: string): string {
-  return createHmac('sha256', secret).update(projectId).digest('base64url');
 }

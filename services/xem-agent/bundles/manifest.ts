@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashManifest, type Manifest } from '../../protocol/manifest.js';
+import type { Manifest } from '../../protocol/manifest.js';
 import type { LoadedTool } from './loader.js';
 
 const WORKSPACE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -33,17 +33,4 @@ export function servedWorkspaces(credentialsDir: string): string[] {
   return readdirSync(credentialsDir).filter((name) => WORKSPACE.test(name) && statSync(join(credentialsDir, name)).isDirectory());
 }
 
-/** Tracks the manifest version: bumped whenever the manifest's hash changes. */
-export class ManifestVersions {
-  private hash = '';
-  private version = 0;
-
-  current(manifest: Manifest): { manifest: Manifest; version: number; hash: string } {
-    const hash = hashManifest(manifest);
-    if (hash !== this.hash) {
-      this.hash = hash;
-      this.version += 1;
-    }
-    return { manifest, version: this.version, hash };
-  }
-}
+export { ManifestVersions } from '../../agent/manifest-versions.js';

@@ -8,6 +8,8 @@ export interface ScriptedEngineOptions {
   readonly tokensPerSecond: number;
   /** Injected failure: after this many streamed content tokens, an in-band error ends the stream. */
   readonly failAfterTokens?: number;
+  /** Sees every chat request body as received (tests check what agents send, e.g. cache_salt). */
+  readonly observe?: (body: Record<string, unknown>) => void;
 }
 
 interface ChatRequest {
@@ -55,6 +57,7 @@ async function complete(request: IncomingMessage, response: ServerResponse, opti
   } catch {
     return send(response, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error', code: 'invalid_body', param: null } });
   }
+  options.observe?.(body as Record<string, unknown>);
   if (body.model !== options.model) return send(response, 404, { error: { message: `The model \`${String(body.model)}\` does not exist.`, type: 'NotFoundError', code: 404, param: 'model' } });
   if (!Array.isArray(body.messages) || body.messages.length === 0) return send(response, 400, { error: { message: 'messages must be a non-empty array', type: 'invalid_request_error', code: 'invalid_body', param: 'messages' } });
   const reply = scriptedReply(body.messages, body.tools ?? [], body.tool_choice ?? 'auto');

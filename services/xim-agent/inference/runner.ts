@@ -1,0 +1,75 @@
+import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import type { Logger } from '../../runtime/logger.js';
+import { tenantSalt } from '../../protocol/cache-salt.js';
+import { EngineError, streamChat } from '../engine/client.js';
+import type { EngineAddress } from '../engine/http.js';
+
+export interface InferenceRunnerOptions {
+  readonly engine: () => EngineAddress;
+  readonly maxConcurrent: () => number;
+  /** XEROTIER_AGENT_VLLM_SALT_SECRET: each project gets its own prefix-cache salt. */
+  readonly saltSecret: string | undefined;
+  readonly send: (type: FrameType, body: Record<string, unknown>) => Promise<boolean>;
+  readonly logger: Logger;
+}
+
+export interface InferenceRunner {
+  request(body: FrameBody<'infer.request'>): void;
+  cancel(body: FrameBody<'infer.cancel'>): void;
+  readonly running: number;
+  /** Cancels whatever still runs after the grace period. */
+  drain(graceMs: number): Promise<void>;
+}
+
+/**
+ * Runs the router's `infer.request` frames as streaming chat completions on the engine and
+ * streams each chunk back as `infer.chunk` (numbered), then `infer.done` with the usage, or one
+ * `infer.error`. A chunk is sent only after the previous one left (backpressure from the mesh
+ * socket). Over capacity, a request is refused at once (retryable) rather than queued here: the
+ * router knows other agents.
+ */
+export function createInferenceRunner(options: InferenceRunnerOptions): InferenceRunner {
+  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const run = async (body: FrameBody<'infer.request'>, controller: AbortController) => {
+    let seq = 0;
+    let tail: Promise<unknown> = Promise.resolve();
+    const request = { ...body.request, model: body.model, ...(options.saltSecret ? { cache_salt: tenantSalt(options.saltSecret, body.project_id) } : {}) };
+    try {
+      const outcome = await streamChat(options.engine(), request, (chunk) => {
+        const frame = { request_id: body.request_id, seq: seq++, data: chunk };
+        tail = tail.then(() => options.send('infer.chunk', frame));
+      }, controller.signal);
+      await tail;
+      await options.send('infer.done', { request_id: body.request_id, ...(outcome.usage ? { usage: outcome.usage } : {}) });
+    } catch (error) {
+      await tail;
+      const engineError = error instanceof EngineError ? error : new EngineError('engine_failed', (error as Error).message, false);
+      if (engineError.code !== 'cancelled') options.logger.warning({ request_id: body.request_id, code: engineError.code, err: { message: engineError.message } }, 'inference failed');
+      await options.send('infer.error', { request_id: body.request_id, code: engineError.code, message: engineError.message.slice(0, 500), retryable: engineError.retryable && !engineError.started });
+    }
+  };
+  return {
+    request(body) {
+      if (running.has(body.request_id)) return;
+      if (running.size >= options.maxConcurrent()) {
+        void options.send('infer.error', { request_id: body.request_id, code: 'capacity_exhausted', message: `all ${options.maxConcurrent()} inference slots are busy`, retryable: true });
+        return;
+      }
+      const controller = new AbortController();
+      const done = run(body, controller).finally(() => running.delete(body.request_id));
+      running.set(body.request_id, { controller, done });
+    },
+    cancel(body) {
+      running.get(body.request_id)?.controller.abort();
+    },
+    get running() {
+      return running.size;
+    },
+    async drain(graceMs) {
+      const all = () => Promise.all([...running.values()].map((entry) => entry.done));
+      await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      for (const entry of running.values()) entry.controller.abort();
+      await all();
+    },
+  };
+}

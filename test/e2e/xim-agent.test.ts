@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFrame } from '../../services/protocol/frame.js';
+import type { AnyFrame } from '../../services/protocol/frame.js';
+import { tenantSalt } from '../../services/protocol/cache-salt.js';
+import { createScriptedEngine } from '../../services/xim-agent/scripted-engine/server.js';
+import { spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
+import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+
+const MODEL = 'scripted/tiny';
+const SALT_SECRET = 'salt-secret-for-tests';
+
+describe('XIM agent process attached to the scripted engine', () => {
+  let router: RouterHarness;
+  let engine: Server;
+  let agent: Spawned;
+  let agentId: string;
+  const dir = mkdtempSync(join(tmpdir(), 'xim-e2e-'));
+  const frames = new Map<string, AnyFrame[]>();
+  const seenByEngine: Record<string, unknown>[] = [];
+  const record = async (_agent: unknown, frame: AnyFrame) => {
+    const id = (frame.body as { request_id: string }).request_id;
+    frames.set(id, [...(frames.get(id) ?? []), frame]);
+    return { status: 'ok' as const };
+  };
+  const ended = (id: string) => waitFor(`the end of ${id}`, 15_000, () => (frames.get(id)?.some((frame) => frame.type === 'infer.done' || frame.type === 'infer.error') ? frames.get(id) : undefined));
+  const infer = (content: string, projectId = router.project.project.id) => {
+    const id = `req_${randomUUID().replaceAll('-', '')}`;
+    void router.mesh.server.send(agentId, makeFrame('infer.request', { request_id: id, project_id: projectId, model: MODEL, request: { messages: [{ role: 'user', content }] } }));
+    return id;
+  };
+
+  beforeAll(async () => {
+    router = await startRouterHarness({ leaseRenewalIntervalMs: 500, handlers: { 'infer.chunk': record, 'infer.done': record, 'infer.error': record } });
+    engine = createScriptedEngine({ model: MODEL, tokensPerSecond: 40, observe: (body) => seenByEngine.push(body) });
+    await new Promise<void>((resolve) => engine.listen(join(dir, 'vllm.sock'), resolve));
+    agent = spawnXimAgent({
+      routerUrl: router.url, joinKey: await router.mintJoinKey('xim'), name: 'xim-e2e', dir, engineUrl: `unix://${join(dir, 'vllm.sock')}`,
+      env: { XEROTIER_AGENT_MAX_CONCURRENT: '2', XEROTIER_AGENT_VLLM_SALT_SECRET: SALT_SECRET },
+    });
+    agentId = await new Promise<string>((resolve) => agent.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+    await waitFor('the manifest with the engine\'s model', 15_000, async () => {
+      const row = (await router.pool.query<{ manifest: { models?: string[] } | null }>('SELECT manifest FROM agents WHERE id = $1', [agentId])).rows[0];
+      return row?.manifest?.models?.includes(MODEL) ? true : undefined;
+    });
+    await waitFor('the agent bound to the mesh', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+  }, 60_000);
+  afterAll(async () => {
+    if (agent && agent.child.exitCode === null) agent.child.kill('SIGKILL');
+    await router?.close();
+    await new Promise((resolve) => engine.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('streams the engine\'s chunks back in order, then the usage, salting the cache per project', async () => {
+    const id = infer('What is a lease?');
+    const got = await ended(id);
+    const chunks = got.filter((frame) => frame.type === 'infer.chunk').map((frame) => frame.body as { seq: number; data: { choices?: { delta: { content?: string } }[] } });
+    expect(chunks.map((chunk) => chunk.seq)).toEqual(chunks.map((_, index) => index));
+    expect(chunks.flatMap((chunk) => (chunk.data.choices ?? []).map((choice) => choice.delta.content ?? '')).join('')).toBe('This is a scripted answer to: "What is a lease?".');
+    expect(got.at(-1)).toMatchObject({ type: 'infer.done', body: { usage: { completion_tokens: 10 } } });
+    expect(seenByEngine.at(-1)).toMatchObject({ model: MODEL, stream: true, cache_salt: tenantSalt(SALT_SECRET, router.project.project.id) });
+    await ended(infer('again', 'proj_other000000'));
+    expect(seenByEngine.at(-1)!['cache_salt']).toBe(tenantSalt(SALT_SECRET, 'proj_other000000'));
+    expect(seenByEngine.at(-1)!['cache_salt']).not.toBe(seenByEngine.at(-2)!['cache_salt']);
+  });
+
+  it('honours infer.cancel mid-stream, and refuses work past its slots as retryable', async () => {
+    const long = infer('please tell me a long story about leases approvals audits and routers');
+    await waitFor('a few chunks', 10_000, () => ((frames.get(long)?.length ?? 0) >= 3 ? true : undefined));
+    void router.mesh.server.send(agentId, makeFrame('infer.cancel', { request_id: long, reason: 'client went away' }));
+    expect((await ended(long)).at(-1)).toMatchObject({ type: 'infer.error', body: { code: 'cancelled', retryable: false } });
+
+    const [a, b, c] = [infer('one two three four five six'), infer('one two three four five six'), infer('one two three')];
+    const third = await ended(c);
+    expect(third.at(-1)).toMatchObject({ type: 'infer.error', body: { code: 'capacity_exhausted', retryable: true } });
+    expect((await ended(a)).at(-1)!.type).toBe('infer.done');
+    expect((await ended(b)).at(-1)!.type).toBe('infer.done');
+  });
+
+  it('drains on SIGTERM and exits 0', async () => {
+    process.kill(agent.child.pid!, 'SIGTERM');
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+  });
+});
