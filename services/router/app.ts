@@ -9,6 +9,7 @@ import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
 import { managementRoutes } from './http/management.js';
 import { execSurface } from './http/exec-surface.js';
+import { inferenceRoutes } from './http/inference.js';
 import type { RateLimitSettings } from './http/rate-limits.js';
 import type { WebhookSettings } from './http/webhooks.js';
 import type { Transactor } from './store/batcher.js';
@@ -80,6 +81,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   }), {
     prefix: '/:project_id/v1/management',
   });
+  void app.register(inferenceRoutes({ pool: deps.pool, ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/:endpoint_slug/v1' });
   void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
   return app;
 }

@@ -57,7 +57,7 @@ async function run(config: XIMAgentConfig): Promise<void> {
     role: 'xim', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key, allowInsecure: config.allow_insecure,
     signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path, enrollmentPath: config.enrollment_path, agentVersion: AGENT_VERSION, logger,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
-    manifest: () => versions.current({ models: [...engine.models].sort(), engine: { healthy: engine.healthy, attached: true } }),
+    manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: true } }),
     capacity: () => ({ max_concurrent: engine.healthy ? slots() : 0, in_use: runner.running }),
     onFrame(frame) {
       if (frame.type === 'infer.request') runner.request(frame.body);

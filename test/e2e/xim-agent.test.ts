@@ -8,6 +8,7 @@ import { makeFrame } from '../../services/protocol/frame.js';
 import type { AnyFrame } from '../../services/protocol/frame.js';
 import { tenantSalt } from '../../services/protocol/cache-salt.js';
 import { createScriptedEngine } from '../../services/xim-agent/scripted-engine/server.js';
+import { bearer } from '../helpers/fixtures.js';
 import { spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
@@ -80,6 +81,28 @@ describe('XIM agent process attached to the scripted engine', () => {
     expect(third.at(-1)).toMatchObject({ type: 'infer.error', body: { code: 'capacity_exhausted', retryable: true } });
     expect((await ended(a)).at(-1)!.type).toBe('infer.done');
     expect((await ended(b)).at(-1)!.type).toBe('infer.done');
+  });
+
+  it('lists an endpoint\'s models for inference keys, saying which are served now and which are scripted', async () => {
+    const project = router.project.project.id;
+    const created = await router.app.inject({
+      method: 'POST', url: `/${project}/v1/management/endpoints`, headers: bearer(router.project.adminKey),
+      payload: { slug: 'default', models: [MODEL, 'org/not-served'], service_tier: 'gpu_nvidia_shared' },
+    });
+    expect(created.statusCode).toBe(201);
+    const inference = await router.project.keyWith(['inference']);
+    const listed = await waitFor('the served model', 10_000, async () => {
+      const body = (await router.app.inject({ url: `/${project}/default/v1/models`, headers: bearer(inference) })).json() as { data: { id: string; available: boolean }[] };
+      return body.data.find((model) => model.id === MODEL)?.available ? body : undefined;
+    });
+    expect(listed.data).toEqual([
+      expect.objectContaining({ id: MODEL, object: 'model', available: true, scripted: true, owned_by: 'xerotier-scripted' }),
+      expect.objectContaining({ id: 'org/not-served', available: false, scripted: false }),
+    ]);
+    expect((await router.app.inject({ url: `/${project}/nope/v1/models`, headers: bearer(inference) })).json()).toMatchObject({ error: { code: 'endpoint_not_found' } });
+    const management = await router.project.keyWith(['management']);
+    expect((await router.app.inject({ url: `/${project}/default/v1/models`, headers: bearer(management) })).json()).toMatchObject({ error: { code: 'scope_insufficient' } });
+    expect((await router.app.inject({ url: `/${project}/v1/management/endpoints/default`, headers: bearer(router.project.adminKey) })).statusCode).toBe(200);
   });
 
   it('drains on SIGTERM and exits 0', async () => {

@@ -124,3 +124,15 @@ export async function listExecManifests(db: Queryable, projectId: string): Promi
   );
   return found.rows;
 }
+
+/** The models the project's active XIM agents serve now, and which of them are scripted stand-ins. */
+export async function servedModels(db: Queryable, projectId: string): Promise<{ model: string; agents: number; scripted: boolean }[]> {
+  const found = await db.query<{ model: string; agents: number; scripted: boolean }>(
+    `SELECT m.model, count(*)::int AS agents, bool_or(a.manifest->'scripted_models' ? m.model) AS scripted
+       FROM agents a CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(a.manifest->'models', '[]')) AS m(model)
+      WHERE a.project_id = $1 AND a.role = 'xim' AND a.status = 'active' AND coalesce((a.manifest->'engine'->>'healthy')::boolean, false)
+      GROUP BY m.model`,
+    [projectId],
+  );
+  return found.rows;
+}

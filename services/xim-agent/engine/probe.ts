@@ -3,12 +3,14 @@ import { engineRequest, readAll, type EngineAddress } from './http.js';
 export interface EngineState {
   readonly healthy: boolean;
   readonly models: string[];
+  /** Models the engine labels as scripted (the test stand-in, never a real model). */
+  readonly scripted: string[];
   readonly running: number;
   readonly waiting: number;
   readonly kvUsage: number;
 }
 
-const DOWN: EngineState = { healthy: false, models: [], running: 0, waiting: 0, kvUsage: 0 };
+const DOWN: EngineState = { healthy: false, models: [], scripted: [], running: 0, waiting: 0, kvUsage: 0 };
 
 /** Health from `/health`, models from `/v1/models`, load from vLLM's `/metrics`; never throws. */
 export async function probeEngine(address: EngineAddress, timeoutMs = 2_000): Promise<EngineState> {
@@ -16,9 +18,10 @@ export async function probeEngine(address: EngineAddress, timeoutMs = 2_000): Pr
     const health = await engineRequest(address, '/health', { timeoutMs });
     health.resume();
     if (health.statusCode !== 200) return DOWN;
-    const models = JSON.parse(await readAll(await engineRequest(address, '/v1/models', { timeoutMs }))) as { data?: { id: string }[] };
+    const models = JSON.parse(await readAll(await engineRequest(address, '/v1/models', { timeoutMs }))) as { data?: { id: string; scripted?: boolean }[] };
     const metrics = parseVllmMetrics(await readAll(await engineRequest(address, '/metrics', { timeoutMs })));
-    return { healthy: true, models: (models.data ?? []).map((model) => model.id), ...metrics };
+    const data = models.data ?? [];
+    return { healthy: true, models: data.map((model) => model.id), scripted: data.filter((model) => model.scripted === true).map((model) => model.id), ...metrics };
   } catch {
     return DOWN;
   }

@@ -66,7 +66,7 @@ describe('the XIM agent\'s engine client, against the scripted engine', () => {
   });
 
   it('probes health, models and load; an engine that is gone reads as down', async () => {
-    expect(await probeEngine(uds)).toEqual({ healthy: true, models: [MODEL], running: 0, waiting: 0, kvUsage: 0 });
+    expect(await probeEngine(uds)).toEqual({ healthy: true, models: [MODEL], scripted: [MODEL], running: 0, waiting: 0, kvUsage: 0 });
     expect(await probeEngine({ socketPath: join(dir, 'missing.sock') })).toMatchObject({ healthy: false, models: [] });
     expect(parseVllmMetrics('vllm:num_requests_running{model_name="a",engine="0"} 2\nvllm:num_requests_running{model_name="a",engine="1"} 3\nvllm:gpu_cache_usage_perc{model_name="a"} 0.5\n# HELP x\n'))
       .toEqual({ running: 5, waiting: 0, kvUsage: 0.5 });

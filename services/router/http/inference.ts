@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import { servedModels } from '../store/agents.js';
+import { findEndpoint } from '../store/endpoints.js';
+import type { Pool } from '../store/pool.js';
+import { authenticateApiKey, projectOf, requireProjectAccess, requireScope } from './auth.js';
+import { ApiError } from './errors.js';
+import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
+import { ProjectParams, strict } from './schemas.js';
+
+const EndpointPath = Type.Object({ project_id: ProjectParams.properties.project_id, endpoint_slug: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }, strict);
+
+/**
+ * `/:project_id/:endpoint_slug/v1/*` with the `inference` scope. For now `GET models`: the
+ * endpoint's models as OpenAI lists them, each saying whether an XIM agent serves it now and
+ * whether it is a scripted stand-in (never to be mistaken for a real model).
+ */
+export function inferenceRoutes(deps: { readonly pool: Pool; readonly rateLimits?: RateLimitSettings }) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
+    app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
+    app.addHook('preHandler', requireScope('inference'));
+    if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
+
+    app.get<{ Params: Static<typeof EndpointPath> }>('/models', { schema: { params: EndpointPath } }, async (request) => {
+      const project = projectOf(request);
+      const endpoint = await findEndpoint(deps.pool, project.id, request.params.endpoint_slug);
+      if (!endpoint || endpoint.slug !== request.params.endpoint_slug) throw new ApiError('endpoint_not_found', `No endpoint "${request.params.endpoint_slug}" in this project`, 'endpoint_slug');
+      const served = new Map((await servedModels(deps.pool, project.id)).map((row) => [row.model, row]));
+      const created = Math.floor(endpoint.created_at.getTime() / 1_000);
+      return {
+        object: 'list',
+        data: endpoint.models.map((model) => ({
+          id: model, object: 'model', created, owned_by: served.get(model)?.scripted ? 'xerotier-scripted' : 'xerotier',
+          available: served.has(model), scripted: served.get(model)?.scripted ?? false, service_tier: endpoint.service_tier,
+        })),
+      };
+    });
+  };
+}
