@@ -24,6 +24,8 @@ export interface AgentOptions {
   readonly manifest: () => { manifest: Manifest; version: number };
   readonly capacity: () => FrameBody<'lease_renewal'>['capacity'];
   readonly inFlight?: () => FrameBody<'lease_renewal'>['in_flight'];
+  /** Engine health and load, sent with every renewal (XIM: what the router's scheduler weighs). */
+  readonly health?: () => Record<string, unknown>;
   /** Router frames the agent's own subsystems handle (exec.*, infer.*). */
   readonly onFrame?: (frame: AnyFrame) => void;
   /** The router acknowledged one of this agent's frames. */
@@ -58,7 +60,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const { manifest, version } = options.manifest();
     const body: FrameBody<'lease_renewal'> = {
       manifest_hash: hashManifest(manifest), manifest_version: version, capacity: options.capacity(), in_flight: options.inFlight?.() ?? [],
-      ...(sendManifest ? { manifest } : {}),
+      ...(sendManifest ? { manifest } : {}), ...(options.health ? { health: options.health() } : {}),
     };
     sendManifest = false;
     void mesh.send('lease_renewal', body);

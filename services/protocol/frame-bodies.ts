@@ -105,7 +105,8 @@ export const frameBodySchemas = {
     },
     strict,
   ),
-  'infer.chunk': Type.Object({ request_id: Id, seq: Type.Integer({ minimum: 0 }), data: FreeObject }, strict),
+  // Chunks that arrived together from the engine travel together; seq numbers the first.
+  'infer.chunk': Type.Object({ request_id: Id, seq: Type.Integer({ minimum: 0 }), chunks: Type.Array(FreeObject, { minItems: 1, maxItems: 4_096 }) }, strict),
   'infer.done': Type.Object({ request_id: Id, usage: Type.Optional(FreeObject) }, strict),
   'infer.error': Type.Object({ request_id: Id, code: Id, message: ShortText, retryable: Type.Boolean() }, strict),
 

@@ -11,6 +11,7 @@ import { managementRoutes } from './http/management.js';
 import { execSurface } from './http/exec-surface.js';
 import { inferenceRoutes } from './http/inference.js';
 import type { RateLimitSettings } from './http/rate-limits.js';
+import { createInferenceRuntime, NO_MESH, type InferenceRuntime } from './inference/runtime.js';
 import type { WebhookSettings } from './http/webhooks.js';
 import type { Transactor } from './store/batcher.js';
 import { ExecEventHub } from './exec/exec-events.js';
@@ -31,6 +32,8 @@ export interface AppDependencies {
   readonly mesh?: MeshHooks;
   /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
   readonly exec?: { readonly hub: ExecEventHub; wake(): void; readonly transact?: Transactor };
+  /** This router's inference serving; without it every inference request is refused (no agents). */
+  readonly inference?: InferenceRuntime;
   /** Webhook endpoints (sealing key, http allowed); the routes exist only when set. */
   readonly webhooks?: WebhookSettings;
   /** Per-key and per-layer limits; none when unset (tests that do not test them). */
@@ -81,7 +84,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   }), {
     prefix: '/:project_id/v1/management',
   });
-  void app.register(inferenceRoutes({ pool: deps.pool, ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/:endpoint_slug/v1' });
+  void app.register(inferenceRoutes({
+    pool: deps.pool, logger: deps.logger, inference: deps.inference ?? createInferenceRuntime(deps.pool, NO_MESH), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
+  }), { prefix: '/:project_id/:endpoint_slug/v1' });
   void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
   return app;
 }

@@ -16,6 +16,7 @@ import { buildApp } from './app.js';
 import { startMesh } from './mesh/mesh.js';
 import { execFrameHandlers } from './exec/agent-frames.js';
 import { startExecRuntime } from './exec/exec-runtime.js';
+import { createInferenceRuntime, inferenceHandlers } from './inference/runtime.js';
 import { atRestKey } from './auth/sealed.js';
 import { startWebhookWorker } from './webhooks/worker.js';
 import { createMemoryLimiter } from './limits/memory-limiter.js';
@@ -53,11 +54,15 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
 
   // Agents' reports and new invocations commit in groups: one fsync and one audit-lock hold for many.
   const transact = createTransactionBatcher(pool, logger);
+  const lost: { agent?: (agentId: string) => void } = {};
   const mesh = await startMesh({
+    onAgentLost: (agentId) => lost.agent?.(agentId),
     pool, databaseUrl: config.database_url, logger: childLogger(logger, { component: 'mesh' }), bind: config.mesh_bind, curveSecretKey: config.curve_secret_key,
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
-    handlers: execFrameHandlers(pool, childLogger(logger, { component: 'exec' }), {}, transact),
+    handlers: { ...execFrameHandlers(pool, childLogger(logger, { component: 'exec' }), {}, transact), ...inferenceHandlers(() => inference) },
   });
+  const inference = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) });
+  lost.agent = (agentId) => inference.agentLost(agentId);
   lifecycle.defer('mesh', () => mesh.close());
   const limiter = config.cache_backend === 'redis' ? createRedisLimiter(config.redis_url!, logger) : createMemoryLimiter();
   lifecycle.defer('rate limiter', () => limiter.close());
@@ -78,7 +83,7 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());
   const app = buildApp({
-    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake(), transact }, rateLimits, webhooks,
+    logger, pool, enrollment: await enrollmentSettings(config, mesh.server.endpoint, logger), mesh, ...tlsOf(config), exec: { hub: exec.hub, wake: () => exec.dispatcher.wake(), transact }, rateLimits, webhooks, inference,
   });
   lifecycle.defer('http server', () => app.close());
   const address = await app.listen({ host: config.http_host, port: config.http_port });

@@ -59,6 +59,7 @@ async function run(config: XIMAgentConfig): Promise<void> {
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
     manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: true } }),
     capacity: () => ({ max_concurrent: engine.healthy ? slots() : 0, in_use: runner.running }),
+    health: () => ({ healthy: engine.healthy, running: engine.running, waiting: engine.waiting, kv_usage: engine.kvUsage }),
     onFrame(frame) {
       if (frame.type === 'infer.request') runner.request(frame.body);
       else if (frame.type === 'infer.cancel') runner.cancel(frame.body);

@@ -60,9 +60,11 @@ describe('XIM agent process attached to the scripted engine', () => {
   it('streams the engine\'s chunks back in order, then the usage, salting the cache per project', async () => {
     const id = infer('What is a lease?');
     const got = await ended(id);
-    const chunks = got.filter((frame) => frame.type === 'infer.chunk').map((frame) => frame.body as { seq: number; data: { choices?: { delta: { content?: string } }[] } });
-    expect(chunks.map((chunk) => chunk.seq)).toEqual(chunks.map((_, index) => index));
-    expect(chunks.flatMap((chunk) => (chunk.data.choices ?? []).map((choice) => choice.delta.content ?? '')).join('')).toBe('This is a scripted answer to: "What is a lease?".');
+    const frames = got.filter((frame) => frame.type === 'infer.chunk').map((frame) => frame.body as { seq: number; chunks: { choices?: { delta: { content?: string } }[] }[] });
+    // Each frame numbers its first chunk: the numbers run on without gaps or overlaps.
+    expect(frames.map((frame) => frame.seq)).toEqual(frames.map((_, index) => frames.slice(0, index).reduce((sum, earlier) => sum + earlier.chunks.length, 0)));
+    const chunks = frames.flatMap((frame) => frame.chunks);
+    expect(chunks.flatMap((chunk) => (chunk.choices ?? []).map((choice) => choice.delta.content ?? '')).join('')).toBe('This is a scripted answer to: "What is a lease?".');
     expect(got.at(-1)).toMatchObject({ type: 'infer.done', body: { usage: { completion_tokens: 10 } } });
     expect(seenByEngine.at(-1)).toMatchObject({ model: MODEL, stream: true, cache_salt: tenantSalt(SALT_SECRET, router.project.project.id) });
     await ended(infer('again', 'proj_other000000'));

@@ -10,6 +10,7 @@ import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshak
 import type { FrameHandler } from '../../services/router/mesh/server.js';
 import type { FrameType } from '../../services/protocol/frame-bodies.js';
 import { startMesh, type Mesh } from '../../services/router/mesh/mesh.js';
+import { createInferenceRuntime, inferenceHandlers, type InferenceRuntime } from '../../services/router/inference/runtime.js';
 import { createPool, type Pool } from '../../services/router/store/pool.js';
 import type { Logger } from '../../services/runtime/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -69,8 +70,10 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500,
     ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
     ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
-    handlers: { ...execFrameHandlers(pool, logger, options.execEvents), ...options.handlers },
+    onAgentLost: (agentId) => inference.agentLost(agentId),
+    handlers: { ...execFrameHandlers(pool, logger, options.execEvents), ...inferenceHandlers(() => inference), ...options.handlers },
   });
+  const inference: InferenceRuntime = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };
   const exec = startExecRuntime({
@@ -80,7 +83,7 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
   // Plain-http endpoints allowed: the receivers in tests are local.
   const webhooks = { secretKey: randomBytes(32), allowHttp: true };
   const webhookWorker = startWebhookWorker({ pool, logger, secretKey: webhooks.secretKey, intervalMs: 200 });
-  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks, exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() }, webhooks });
+  const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks, exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() }, webhooks, inference });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const mintJoinKey = async (role: 'xem' | 'xim' = 'xem') => {
     const response = await app.inject({ method: 'POST', url: `/${project.project.id}/v1/management/join-keys`, headers: bearer(project.adminKey), payload: { role, name: 'test' } });

@@ -1,26 +1,31 @@
 import type { FastifyInstance } from 'fastify';
-import Type, { type Static } from 'typebox';
+import type { Static } from 'typebox';
+import type { Logger } from '../../runtime/logger.js';
+import type { InferenceRuntime } from '../inference/runtime.js';
 import { servedModels } from '../store/agents.js';
 import { findEndpoint } from '../store/endpoints.js';
 import type { Pool } from '../store/pool.js';
 import { authenticateApiKey, projectOf, requireProjectAccess, requireScope } from './auth.js';
 import { ApiError } from './errors.js';
 import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
-import { ProjectParams, strict } from './schemas.js';
-
-const EndpointPath = Type.Object({ project_id: ProjectParams.properties.project_id, endpoint_slug: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }, strict);
+import { chatCompletionsRoute } from './chat-completions.js';
+import { EndpointPath } from './inference-schemas.js';
+import { responsesRoutes } from './responses.js';
 
 /**
- * `/:project_id/:endpoint_slug/v1/*` with the `inference` scope. For now `GET models`: the
- * endpoint's models as OpenAI lists them, each saying whether an XIM agent serves it now and
- * whether it is a scripted stand-in (never to be mistaken for a real model).
+ * `/:project_id/:endpoint_slug/v1/*` with the `inference` scope: `responses`, `chat/completions`
+ * and `GET models` — the endpoint's models as OpenAI lists them, each saying whether an XIM
+ * agent serves it now and whether it is a scripted stand-in (never to be mistaken for a real model).
  */
-export function inferenceRoutes(deps: { readonly pool: Pool; readonly rateLimits?: RateLimitSettings }) {
+export function inferenceRoutes(deps: { readonly pool: Pool; readonly logger: Logger; readonly inference: InferenceRuntime; readonly rateLimits?: RateLimitSettings }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('inference'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
+    const serving = { pool: deps.pool, logger: deps.logger, dispatch: deps.inference.dispatch, broker: deps.inference.broker };
+    chatCompletionsRoute(app, serving);
+    responsesRoutes(app, serving);
 
     app.get<{ Params: Static<typeof EndpointPath> }>('/models', { schema: { params: EndpointPath } }, async (request) => {
       const project = projectOf(request);

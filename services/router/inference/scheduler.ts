@@ -5,7 +5,8 @@ export interface WorkerView {
   readonly id: string;
   readonly models: readonly string[];
   readonly healthy: boolean;
-  readonly tier: string;
+  /** Service tiers it serves; every tier when it does not say. */
+  readonly tiers?: readonly string[];
   readonly running: number;
   readonly waiting: number;
   /** Requests it runs at once (XEROTIER_AGENT_MAX_CONCURRENT). */
@@ -54,7 +55,7 @@ export type Choice =
  * strong hint and otherwise scores prefix-cache affinity against load and KV pressure.
  */
 export function chooseWorker(candidates: readonly WorkerView[], request: RequestFeatures, memory: RoutingMemory, tuning: Tuning = DEFAULT_TUNING): Choice {
-  const eligible = candidates.filter((worker) => worker.healthy && worker.models.includes(request.model) && (request.tier === undefined || worker.tier === request.tier));
+  const eligible = candidates.filter((worker) => worker.healthy && worker.models.includes(request.model) && servesTier(worker, request.tier));
   if (eligible.length === 0) return { ok: false, reason: 'no_worker_for_model' };
   const open = eligible.filter((worker) => load(worker) < worker.maxConcurrent + tuning.queueAllowance);
   if (open.length === 0) return { ok: false, reason: 'no_capacity' };
@@ -62,6 +63,10 @@ export function chooseWorker(candidates: readonly WorkerView[], request: Request
   const hinted = request.promptCacheKey === undefined ? undefined : byCacheKey(bounded, request.promptCacheKey, memory);
   if (hinted) return { ok: true, workerId: hinted.id, reason: 'cache_key', matchedBlocks: memory.matched(hinted.id, request.prefixHashes) };
   return bestScore(bounded, request, memory, tuning);
+}
+
+function servesTier(worker: WorkerView, tier: string | undefined): boolean {
+  return tier === undefined || worker.tiers === undefined || worker.tiers.includes(tier);
 }
 
 function load(worker: WorkerView): number {

@@ -10,6 +10,8 @@ export interface Lease {
   manifestVersion: number | null;
   capacity: { max_concurrent: number; in_use: number } | null;
   inFlight: readonly { invocation_id: string; attempt: number }[];
+  /** What the agent last said of its engine (XIM: healthy, running, waiting, kv_usage). */
+  health: Readonly<Record<string, unknown>> | null;
   /** last_heartbeat not yet written to the database. */
   dirty: boolean;
 }
@@ -37,7 +39,7 @@ export class LeaseBook {
     const lease: Lease = {
       agentId, status: 'active', lastRenewal: now, dirty: true,
       manifestHash: body.manifest !== undefined || body.manifest_hash === recorded ? body.manifest_hash : recorded,
-      manifestVersion: body.manifest_version, capacity: body.capacity, inFlight: body.in_flight,
+      manifestVersion: body.manifest_version, capacity: body.capacity, inFlight: body.in_flight, health: body.health ?? null,
     };
     this.leases.set(agentId, lease);
     return { becameActive: previous?.status !== 'active', needManifest: body.manifest === undefined && body.manifest_hash !== recorded, manifestChanged };
@@ -47,7 +49,7 @@ export class LeaseBook {
   adopt(agentId: string, lastRenewal: number): void {
     if (this.leases.has(agentId)) return;
     this.leases.set(agentId, {
-      agentId, status: 'active', lastRenewal, manifestHash: this.knownManifest(agentId), manifestVersion: null, capacity: null, inFlight: [], dirty: false,
+      agentId, status: 'active', lastRenewal, manifestHash: this.knownManifest(agentId), manifestVersion: null, capacity: null, inFlight: [], health: null, dirty: false,
     });
   }
 

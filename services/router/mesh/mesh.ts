@@ -4,7 +4,7 @@ import { findAgentById, listAdmissibleAgents } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
 import { listenForAgentChanges, type AgentChange } from './agent-changes.js';
 import { createAdmission, type Admission, type AgentKeys } from './admission.js';
-import { LeaseBook } from './leases.js';
+import { LeaseBook, type Lease } from './leases.js';
 import { HandshakeBudget, type HandshakeBudgetOptions } from './handshake-budget.js';
 import { createMeshPersistence } from './persistence.js';
 import { startMeshServer, type FrameHandler, type MeshServer } from './server.js';
@@ -24,6 +24,8 @@ export interface MeshOptions {
   readonly handshakeBudget?: HandshakeBudgetOptions;
   /** Where to LISTEN for other routers' enrollments and revocations; none when unset. */
   readonly databaseUrl?: string;
+  /** An agent's lease went stale or its credentials were revoked: whatever it was streaming is lost. */
+  readonly onAgentLost?: (agentId: string) => void;
   /** Off only in tests that prove the router outlives an aborted gateway. @default true */
   readonly scrambleAutoIds?: boolean;
 }
@@ -38,6 +40,8 @@ export interface Mesh {
   boundAgents(): string[];
   /** Execution slots the agent's last lease renewal reported. */
   capacityOf(agentId: string): number | undefined;
+  /** The agent's lease as this router holds it (capacity, engine health). */
+  leaseOf(agentId: string): Lease | undefined;
   close(): Promise<void>;
 }
 
@@ -71,9 +75,13 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       for (const old of superseded) void server.revoke(old, 'superseded by a new enrollment');
       admission.admit(keys);
     },
-    agentRevoked: (agentId) => void server.revoke(agentId, 'credentials revoked'),
+    agentRevoked: (agentId) => {
+      void server.revoke(agentId, 'credentials revoked');
+      options.onAgentLost?.(agentId);
+    },
     boundAgents: () => server.connections.boundAgents(),
     capacityOf: (agentId) => leases.get(agentId)?.capacity?.max_concurrent,
+    leaseOf: (agentId) => leases.get(agentId),
     async close() {
       for (const timer of timers) clearInterval(timer);
       await listener?.close();
@@ -93,6 +101,7 @@ function startTimers(
     for (const agentId of leases.sweep(Date.now(), options.heartbeatTimeoutMs)) {
       const agent = admission.agent(agentId);
       options.logger.notice({ agent_id: agentId }, 'agent lease expired: stale');
+      options.onAgentLost?.(agentId);
       if (agent) void persistence.statusChanged(agentId, agent.projectId, 'stale', { timeout_ms: options.heartbeatTimeoutMs });
     }
   }, 250);

@@ -23,26 +23,23 @@ export interface InferenceRunner {
 
 /**
  * Runs the router's `infer.request` frames as streaming chat completions on the engine and
- * streams each chunk back as `infer.chunk` (numbered), then `infer.done` with the usage, or one
- * `infer.error`. A chunk is sent only after the previous one left (backpressure from the mesh
- * socket). Over capacity, a request is refused at once (retryable) rather than queued here: the
+ * streams the chunks back in `infer.chunk` frames (numbered), then `infer.done` with the usage, or
+ * one `infer.error`. A frame is sent only after the previous one left (backpressure from the
+ * mesh socket); chunks arriving meanwhile share the next frame, so a fast engine costs fewer
+ * frames, not more latency. Over capacity, a request is refused at once (retryable) rather than queued here: the
  * router knows other agents.
  */
 export function createInferenceRunner(options: InferenceRunnerOptions): InferenceRunner {
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const run = async (body: FrameBody<'infer.request'>, controller: AbortController) => {
-    let seq = 0;
-    let tail: Promise<unknown> = Promise.resolve();
+    const batch = chunkBatcher((chunks, seq) => options.send('infer.chunk', { request_id: body.request_id, seq, chunks }));
     const request = { ...body.request, model: body.model, ...(options.saltSecret ? { cache_salt: tenantSalt(options.saltSecret, body.project_id) } : {}) };
     try {
-      const outcome = await streamChat(options.engine(), request, (chunk) => {
-        const frame = { request_id: body.request_id, seq: seq++, data: chunk };
-        tail = tail.then(() => options.send('infer.chunk', frame));
-      }, controller.signal);
-      await tail;
+      const outcome = await streamChat(options.engine(), request, (chunk) => batch.push(chunk), controller.signal);
+      await batch.flushed();
       await options.send('infer.done', { request_id: body.request_id, ...(outcome.usage ? { usage: outcome.usage } : {}) });
     } catch (error) {
-      await tail;
+      await batch.flushed();
       const engineError = error instanceof EngineError ? error : new EngineError('engine_failed', (error as Error).message, false);
       if (engineError.code !== 'cancelled') options.logger.warning({ request_id: body.request_id, code: engineError.code, err: { message: engineError.message } }, 'inference failed');
       await options.send('infer.error', { request_id: body.request_id, code: engineError.code, message: engineError.message.slice(0, 500), retryable: engineError.retryable && !engineError.started });
@@ -70,6 +67,32 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
       await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
       for (const entry of running.values()) entry.controller.abort();
       await all();
+    },
+  };
+}
+
+const MAX_CHUNKS_PER_FRAME = 256;
+
+/** Chunks pushed while a send is in flight (or in the same turn) leave together, in order. */
+function chunkBatcher(send: (chunks: Record<string, unknown>[], seq: number) => Promise<boolean>) {
+  const pending: Record<string, unknown>[] = [];
+  let next = 0;
+  let sending: Promise<void> | undefined;
+  const drain = async () => {
+    while (pending.length > 0) {
+      const chunks = pending.splice(0, MAX_CHUNKS_PER_FRAME);
+      await send(chunks, next);
+      next += chunks.length;
+    }
+    sending = undefined;
+  };
+  return {
+    push(chunk: Record<string, unknown>) {
+      pending.push(chunk);
+      sending ??= new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
+    },
+    async flushed() {
+      while (sending) await sending;
     },
   };
 }

@@ -53,7 +53,7 @@ export function routerPolicy(capacityBlocks: number, timings: number[]): Policy 
     route(request, workers) {
       const started = performance.now();
       const views: WorkerView[] = workers.map((worker) => ({
-        id: worker.id, models: ['m'], healthy: true, tier: 'gpu', running: worker.load, waiting: 0, maxConcurrent: worker.model.maxSeqs, kvUsage: worker.kvUsage,
+        id: worker.id, models: ['m'], healthy: true, running: worker.load, waiting: 0, maxConcurrent: worker.model.maxSeqs, kvUsage: worker.kvUsage,
       }));
       const features = { model: 'm', prefixHashes: request.blocks.slice(0, 256), ...(request.cacheKey ? { promptCacheKey: request.cacheKey } : {}) };
       const choice = chooseWorker(views, features, memory, { affinity: 3, load: 2, kv: 1, epsilon: 0.25, queueAllowance: 1_000_000 });

@@ -3,7 +3,7 @@ import { prefixHashes, tenantSalt } from '../../../services/router/inference/pre
 import { PrefixIndex } from '../../../services/router/inference/prefix-index.js';
 import { chooseWorker, type RoutingMemory, type WorkerView } from '../../../services/router/inference/scheduler.js';
 
-const worker = (id: string, extra: Partial<WorkerView> = {}): WorkerView => ({ id, models: ['m'], healthy: true, tier: 'gpu_nvidia_shared', running: 0, waiting: 0, maxConcurrent: 8, kvUsage: 0, ...extra });
+const worker = (id: string, extra: Partial<WorkerView> = {}): WorkerView => ({ id, models: ['m'], healthy: true, tiers: ['gpu_nvidia_shared'], running: 0, waiting: 0, maxConcurrent: 8, kvUsage: 0, ...extra });
 const memoryOf = (index: PrefixIndex, sticky: Record<string, string> = {}): RoutingMemory => ({ matched: (id, hashes) => index.matched(id, hashes), stickyWorker: (key) => sticky[key] });
 const prompt = (system: string, question: string) => `${system.repeat(40)}${question.repeat(10)}`;
 
@@ -44,10 +44,14 @@ describe('chooseWorker', () => {
 
   it('keeps only healthy workers serving the model in the tier, and says why when none can', () => {
     const memory = memoryOf(new PrefixIndex(() => 100));
-    const workers = [worker('a', { models: ['other'] }), worker('b', { healthy: false }), worker('c', { tier: 'free' }), worker('d')];
+    const workers = [worker('a', { models: ['other'] }), worker('b', { healthy: false }), worker('c', { tiers: ['free'] }), worker('d')];
     expect(chooseWorker(workers, { model: 'm', tier: 'gpu_nvidia_shared', prefixHashes: hashes }, memory)).toMatchObject({ ok: true, workerId: 'd' });
     expect(chooseWorker(workers.slice(0, 3), { model: 'm', tier: 'gpu_nvidia_shared', prefixHashes: hashes }, memory)).toEqual({ ok: false, reason: 'no_worker_for_model' });
     expect(chooseWorker([worker('d', { running: 8, waiting: 8 })], { model: 'm', prefixHashes: hashes }, memory)).toEqual({ ok: false, reason: 'no_capacity' });
+    // A worker that names no tiers serves every tier.
+    const { tiers: _, ...tierless } = worker('e');
+    expect(chooseWorker([...workers.slice(0, 3), tierless], { model: 'm', tier: 'free', prefixHashes: hashes }, memory)).toMatchObject({ ok: true });
+    expect(chooseWorker([workers[2]!, tierless], { model: 'm', tier: 'self_hosted', prefixHashes: hashes }, memory)).toMatchObject({ ok: true, workerId: 'e' });
   });
 
   it('follows the cached prefix, but not onto a worker past the load bound', () => {

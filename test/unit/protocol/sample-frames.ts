@@ -30,7 +30,7 @@ export const sampleFrames: { [T in FrameType]: Frame<T> } = {
     invocation_id: 'inv_1', attempt: 2, status: 'failed', exit_code: 1, output: 'boom', output_truncated: false, duration_ms: 40,
     error: { code: 'exit_nonzero', message: 'exit 1' },
   }),
-  'infer.chunk': makeFrame('infer.chunk', { request_id: 'req_1', seq: 4, data: { choices: [{ delta: { content: 'he' } }] } }),
+  'infer.chunk': makeFrame('infer.chunk', { request_id: 'req_1', seq: 4, chunks: [{ choices: [{ delta: { content: 'he' } }] }] }),
   'infer.done': makeFrame('infer.done', { request_id: 'req_1', usage: { prompt_tokens: 3, completion_tokens: 7 } }),
   'infer.error': makeFrame('infer.error', { request_id: 'req_1', code: 'engine_unavailable', message: 'engine down', retryable: true }),
   ack: makeFrame('ack', { ack_id: 'f1', status: 'duplicate' }),

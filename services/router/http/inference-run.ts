@@ -1,0 +1,77 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../runtime/logger.js';
+import { InferenceRefused, type InferenceDispatch, type InferenceTarget, type StartedInference } from '../inference/dispatch.js';
+import type { StreamBroker, StreamEvent } from '../inference/streams.js';
+import type { ChatUsage } from '../inference/chat-accumulator.js';
+import { findEndpoint, type EndpointRecord } from '../store/endpoints.js';
+import { recordUsage, type UsageRecord } from '../store/inference-usage.js';
+import type { Pool } from '../store/pool.js';
+import { ApiError } from './errors.js';
+import { SERVICE_TIERS } from '../store/endpoints.js';
+
+export interface InferenceHttpDeps {
+  readonly pool: Pool;
+  readonly dispatch: InferenceDispatch;
+  readonly broker: StreamBroker;
+  readonly logger: Logger;
+}
+
+/** The endpoint of the path and the model the request runs on (the endpoint's first by default). */
+export async function resolveEndpoint(pool: Pool, projectId: string, slug: string, model: string | undefined, serviceTier: string | null | undefined): Promise<{ endpoint: EndpointRecord; model: string }> {
+  const endpoint = await findEndpoint(pool, projectId, slug);
+  if (!endpoint || endpoint.slug !== slug) throw new ApiError('endpoint_not_found', `No endpoint "${slug}" in this project`, 'endpoint_slug');
+  const chosen = model ?? endpoint.models[0]!;
+  if (!endpoint.models.includes(chosen)) throw new ApiError('model_not_found', `Endpoint "${slug}" serves ${endpoint.models.join(', ')}, not ${chosen}`, 'model');
+  // OpenAI's own tier names mean "whatever this endpoint runs on"; ours must be the endpoint's.
+  if (serviceTier && (SERVICE_TIERS as readonly string[]).includes(serviceTier) && serviceTier !== endpoint.service_tier) {
+    throw new ApiError('invalid_parameter', `Endpoint "${slug}" runs in the ${endpoint.service_tier} tier, not ${serviceTier}`, 'service_tier');
+  }
+  return { endpoint, model: chosen };
+}
+
+/** Starts the inference, or answers with a status before any stream exists. */
+export async function startInference(deps: InferenceHttpDeps, target: InferenceTarget): Promise<StartedInference> {
+  let started: StartedInference;
+  try {
+    started = await deps.dispatch.start(target);
+  } catch (error) {
+    if (!(error instanceof InferenceRefused)) throw error;
+    const refused = new ApiError('no_capacity', error.message);
+    refused.retryAfterSeconds = 1;
+    throw refused;
+  }
+  if (started.first.kind === 'error') throw new ApiError('inference_failed', `The engine failed the request: ${started.first.message}`);
+  return started;
+}
+
+/** Every report of a started inference, the first included. */
+export async function* reports(started: StartedInference): AsyncGenerator<StreamEvent> {
+  yield started.first;
+  for (;;) {
+    const next = await started.rest.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** Cancels the inference on its agent when the client goes away before the answer is complete. */
+export function cancelOnDisconnect(request: FastifyRequest, reply: FastifyReply, broker: StreamBroker, requestId: string): void {
+  const gone = () => {
+    if (!reply.raw.writableFinished) broker.cancel(requestId, 'the client went away');
+  };
+  // The request stream itself ends (and is destroyed) once its body is read: watch the response.
+  if (reply.raw.destroyed || request.raw.socket.destroyed) gone();
+  else reply.raw.once('close', gone);
+}
+
+/** Usage is written after the answer; a failure to write it is logged, never the client's problem. */
+export function countUsage(deps: InferenceHttpDeps, record: Omit<UsageRecord, 'inputTokens' | 'cachedTokens' | 'outputTokens'>, usage: ChatUsage | undefined): void {
+  void recordUsage(deps.pool, {
+    ...record, inputTokens: usage?.prompt_tokens ?? 0, cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0,
+  }).catch((error: unknown) => deps.logger.warning({ err: error, request_id: record.requestId }, 'could not record inference usage'));
+}
+
+/** Which of the project's agents served the request: for operators tracing one answer. */
+export function servedBy(agentId: string): Record<string, string> {
+  return { 'x-xerotier-agent-id': agentId };
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import type { ChatChunk, ChatUsage } from '../inference/chat-accumulator.js';
+import { engineChatFromResponses, InputError, inputItems, type ResponseItem } from '../inference/responses-request.js';
+import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
+import { findResponse, insertResponse } from '../store/responses.js';
+import type { EndpointRecord } from '../store/endpoints.js';
+import { projectOf } from './auth.js';
+import { ApiError } from './errors.js';
+import { cancelOnDisconnect, countUsage, servedBy, reports, resolveEndpoint, startInference, type InferenceHttpDeps } from './inference-run.js';
+import { EndpointPath, FreeObject, InferenceParameters } from './inference-schemas.js';
+import { openSse } from './sse.js';
+import { strict } from './schemas.js';
+
+const ResponseId = Type.String({ pattern: '^resp_[0-9a-f]{24,48}$' });
+
+const ResponsesBody = Type.Object({
+  ...InferenceParameters,
+  input: Type.Union([Type.String({ maxLength: 1_000_000 }), Type.Array(FreeObject, { maxItems: 4_096 })]),
+  instructions: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  tool_choice: Type.Optional(Type.Unknown()),
+  previous_response_id: Type.Optional(Type.Union([ResponseId, Type.Null()])),
+  max_output_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+  truncation: Type.Optional(Type.Union([Type.Literal('disabled'), Type.Literal('auto'), Type.Null()])),
+  text: Type.Optional(FreeObject),
+  reasoning: Type.Optional(Type.Union([FreeObject, Type.Null()])),
+  include: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+  stream_options: Type.Optional(Type.Union([FreeObject, Type.Null()])),
+  background: Type.Optional(Type.Union([Type.Literal(false), Type.Null()])),
+}, strict);
+
+type Body = Static<typeof ResponsesBody>;
+
+/**
+ * `POST …/v1/responses` (and `GET …/v1/responses/:id` for stored ones): a Responses turn run as
+ * a chat completion on an XIM agent and translated event by event (responses-stream.ts).
+ * Stored turns keep their whole history, so `previous_response_id` continues a conversation,
+ * including a function-call round trip. Refusals come as HTTP errors before the stream starts;
+ * after that, failures are `response.failed` in the stream.
+ */
+export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): void {
+  app.post<{ Params: Static<typeof EndpointPath>; Body: Body }>('/responses', { schema: { params: EndpointPath, body: ResponsesBody } }, async (request, reply) => {
+    const project = projectOf(request);
+    const body = request.body;
+    const { endpoint, model } = await resolveEndpoint(deps.pool, project.id, request.params.endpoint_slug, body.model, body.service_tier);
+    const previous = body.previous_response_id ? await findResponse(deps.pool, project.id, body.previous_response_id) : undefined;
+    if (body.previous_response_id && !previous) throw new ApiError('response_not_found', `No stored response ${body.previous_response_id} in this project`, 'previous_response_id');
+    const { history, chat } = turn(body, previous, endpoint);
+    const began = performance.now();
+    const started = await startInference(deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
+    cancelOnDisconnect(request, reply, deps.broker, started.requestId);
+    void reply.headers(servedBy(started.agentId));
+    const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
+    const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
+    const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
+    emit(translator.start());
+    let firstTokenMs: number | null = null;
+    let status: ResponseStatus = 'failed';
+    let usage: ChatUsage | undefined;
+    let failure: { code: string; message: string } | undefined;
+    for await (const report of reports(started)) {
+      if (report.kind === 'chunks') {
+        firstTokenMs ??= Math.round(performance.now() - began);
+        for (const chunk of report.chunks) {
+          if ((chunk as ChatChunk).usage) usage = (chunk as ChatChunk).usage!;
+          emit(translator.chunk(chunk as ChatChunk));
+        }
+      } else if (report.kind === 'done') {
+        usage = (report.usage as ChatUsage | undefined) ?? usage;
+        const events = translator.complete(usage);
+        status = events.at(-1)!.type === 'response.incomplete' ? 'incomplete' : 'completed';
+        emit(events);
+      } else {
+        failure = report;
+        emit(translator.fail(report.code === 'cancelled' ? 'cancelled' : 'server_error', `The engine failed the request: ${report.message}`));
+      }
+    }
+    sse?.end();
+    const final = status === 'failed' ? translator.response('failed', { code: 'server_error', message: failure?.message ?? 'failed' }) : translator.response(status);
+    const outcome = failure?.code === 'cancelled' ? 'cancelled' : status;
+    countUsage(deps, { projectId: project.id, endpointId: endpoint.id, api: 'responses', model, agentId: started.agentId, requestId: started.requestId, outcome, firstTokenMs, durationMs: Math.round(performance.now() - began) }, usage);
+    if (body.store !== false && outcome !== 'cancelled') {
+      await insertResponse(deps.pool, { projectId: project.id, endpointId: endpoint.id, previousResponseId: body.previous_response_id ?? null, status: outcome, history, response: final as Record<string, unknown> & { id: string } });
+    }
+    if (sse) return reply;
+    if (failure) throw new ApiError('inference_failed', `The engine failed the request: ${failure.message}`);
+    return final;
+  });
+
+  app.get<{ Params: Static<typeof EndpointPath> & { response_id: string } }>('/responses/:response_id', {
+    schema: { params: Type.Object({ ...EndpointPath.properties, response_id: ResponseId }, strict) },
+  }, async (request) => {
+    const stored = await findResponse(deps.pool, projectOf(request).id, request.params.response_id);
+    if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
+    return stored.response;
+  });
+}
+
+/** The items the model sees this turn (stored history, then this input) and the engine request. */
+function turn(body: Body, previous: Awaited<ReturnType<typeof findResponse>>, endpoint: EndpointRecord) {
+  try {
+    const history: ResponseItem[] = [...(previous ? [...previous.history, ...previous.response.output] as ResponseItem[] : []), ...inputItems(body.input as string | Record<string, unknown>[])];
+    return { history, chat: engineChatFromResponses(body as Parameters<typeof engineChatFromResponses>[0], history, endpoint.defaults) };
+  } catch (error) {
+    if (error instanceof InputError) throw new ApiError('invalid_parameter', error.message, error.param);
+    throw error;
+  }
+}
+
+function shell(body: Body, model: string, endpoint: EndpointRecord) {
+  return {
+    id: `resp_${randomBytes(16).toString('hex')}`, created_at: Math.floor(Date.now() / 1_000), model,
+    instructions: body.instructions ?? endpoint.defaults.instructions ?? null, tools: body.tools ?? [], tool_choice: body.tool_choice ?? 'auto',
+    parallel_tool_calls: body.parallel_tool_calls ?? true, temperature: body.temperature ?? endpoint.defaults.temperature ?? 1, top_p: body.top_p ?? 1,
+    max_output_tokens: body.max_output_tokens ?? endpoint.defaults.max_output_tokens ?? null, previous_response_id: body.previous_response_id ?? null,
+    metadata: body.metadata ?? {}, store: body.store !== false, service_tier: endpoint.service_tier, text: { format: { type: 'text' } }, truncation: 'disabled',
+    reasoning: null,
+  };
+}
+
+function newItemId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('hex')}`;
+}

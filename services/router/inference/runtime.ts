@@ -1,0 +1,50 @@
+import type { Frame } from '../../protocol/frame.js';
+import type { FrameType } from '../../protocol/frame-bodies.js';
+import type { FrameHandler } from '../mesh/server.js';
+import type { Lease } from '../mesh/leases.js';
+import type { Queryable } from '../store/db.js';
+import { InferenceDispatch } from './dispatch.js';
+import { StreamBroker } from './streams.js';
+import { WorkerDirectory } from './workers.js';
+
+export interface InferenceMesh {
+  boundAgents(): string[];
+  leaseOf(agentId: string): Lease | undefined;
+  send(agentId: string, frame: Frame): Promise<boolean>;
+}
+
+export interface InferenceRuntime {
+  readonly broker: StreamBroker;
+  readonly dispatch: InferenceDispatch;
+  /** The mesh lost an agent: fail its streams, forget what it cached. */
+  agentLost(agentId: string): void;
+}
+
+/** This router's inference serving: streams over the mesh, the directory of XIM agents, placement. */
+export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh): InferenceRuntime {
+  const broker = new StreamBroker({ send: (agentId, frame) => mesh.send(agentId, frame) });
+  const directory = new WorkerDirectory(db, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), openOn: (id) => broker.openOn(id) });
+  const dispatch = new InferenceDispatch(directory, broker);
+  return {
+    broker, dispatch,
+    agentLost(agentId) {
+      broker.agentLost(agentId);
+      dispatch.forget(agentId);
+    },
+  };
+}
+
+/** For an app built without a mesh (tests of other surfaces): no agent, so every request is refused. */
+export const NO_MESH: InferenceMesh = { boundAgents: () => [], leaseOf: () => undefined, send: async () => false };
+
+/**
+ * The mesh handlers for `infer.*`, bound late: the mesh starts before the runtime that needs its
+ * send. Reports arriving before that have no stream to feed and are acknowledged.
+ */
+export function inferenceHandlers(runtime: () => InferenceRuntime | undefined): Partial<Record<FrameType, FrameHandler>> {
+  const handle: FrameHandler = async (agent, frame) => {
+    const handler = runtime()?.broker.handlers()[frame.type];
+    return handler ? handler(agent, frame) : { status: 'ok' };
+  };
+  return { 'infer.chunk': handle, 'infer.done': handle, 'infer.error': handle };
+}

@@ -1,0 +1,114 @@
+import { makeFrame, type Frame } from '../../protocol/frame.js';
+import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import type { FrameHandler } from '../mesh/server.js';
+
+export type StreamEvent =
+  | { readonly kind: 'chunks'; readonly chunks: readonly Record<string, unknown>[] }
+  | { readonly kind: 'done'; readonly usage?: Record<string, unknown> }
+  | { readonly kind: 'error'; readonly code: string; readonly message: string; readonly retryable: boolean };
+
+/**
+ * One inference in flight on one XIM agent, as an async iterable of what the agent reports.
+ * Ends after `done` or `error`; `started` says whether any chunk came (a retry is safe only
+ * before that).
+ */
+export class InferenceStream implements AsyncIterable<StreamEvent> {
+  started = false;
+  private finished = false;
+  private readonly queue: StreamEvent[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(readonly requestId: string, readonly agentId: string) {}
+
+  push(event: StreamEvent): void {
+    if (this.finished) return;
+    if (event.kind === 'chunks') this.started = true;
+    else this.finished = true;
+    this.queue.push(event);
+    this.wake?.();
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<StreamEvent> {
+    for (;;) {
+      const event = this.queue.shift();
+      if (event) {
+        yield event;
+        if (event.kind !== 'chunks') return;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
+
+export interface StreamBrokerOptions {
+  send(agentId: string, frame: Frame): Promise<boolean>;
+}
+
+/**
+ * The router's side of `infer.*`: opens streams on agents, feeds them what the agents report,
+ * cancels them when clients leave, and fails every stream of an agent that is lost. A report
+ * from another agent than the one a stream was opened on is refused.
+ */
+export class StreamBroker {
+  private readonly streams = new Map<string, InferenceStream>();
+  private readonly perAgent = new Map<string, number>();
+
+  constructor(private readonly options: StreamBrokerOptions) {}
+
+  async open(agentId: string, body: FrameBody<'infer.request'>): Promise<InferenceStream> {
+    const stream = new InferenceStream(body.request_id, agentId);
+    this.streams.set(body.request_id, stream);
+    this.perAgent.set(agentId, (this.perAgent.get(agentId) ?? 0) + 1);
+    if (!(await this.options.send(agentId, makeFrame('infer.request', body)))) {
+      this.finish(stream, { kind: 'error', code: 'agent_unreachable', message: 'the XIM agent is not connected to this router', retryable: true });
+    }
+    return stream;
+  }
+
+  /** The client went away: the agent stops generating. */
+  cancel(requestId: string, reason: string): void {
+    const stream = this.streams.get(requestId);
+    if (!stream) return;
+    this.finish(stream, { kind: 'error', code: 'cancelled', message: reason, retryable: false });
+    void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: requestId, reason }));
+  }
+
+  agentLost(agentId: string): void {
+    for (const stream of this.streams.values()) {
+      if (stream.agentId === agentId) this.finish(stream, { kind: 'error', code: 'agent_lost', message: 'the XIM agent serving this request went away', retryable: true });
+    }
+  }
+
+  /** Streams this router has open on the agent (fresher than its last lease renewal). */
+  openOn(agentId: string): number {
+    return this.perAgent.get(agentId) ?? 0;
+  }
+
+  handlers(): Partial<Record<FrameType, FrameHandler>> {
+    const deliver: FrameHandler = async (agent, frame) => {
+      const body = frame.body as { request_id: string };
+      const stream = this.streams.get(body.request_id);
+      if (!stream) return { status: 'ok' };
+      if (stream.agentId !== agent.id) return { status: 'rejected', reason: 'not your request' };
+      if (frame.type === 'infer.chunk') stream.push({ kind: 'chunks', chunks: frame.body.chunks });
+      else if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
+      else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
+      return { status: 'ok' };
+    };
+    return { 'infer.chunk': deliver, 'infer.done': deliver, 'infer.error': deliver };
+  }
+
+  private finish(stream: InferenceStream, event: StreamEvent): void {
+    if (!this.streams.delete(stream.requestId)) return;
+    const left = (this.perAgent.get(stream.agentId) ?? 1) - 1;
+    if (left > 0) this.perAgent.set(stream.agentId, left);
+    else this.perAgent.delete(stream.agentId);
+    stream.push(event);
+  }
+}
