@@ -65,13 +65,13 @@ export async function startDevXemAgent(options: DevAgentOptions): Promise<DevAge
   return { role: 'xem', name: NAME, agent_id: agentId, status, metrics_url: String(listening['metrics_url']) };
 }
 
-async function mintJoinKey(options: DevAgentOptions): Promise<string> {
+export async function mintJoinKey(options: Pick<DevAgentOptions, 'routerUrl' | 'projectId' | 'adminKey'>, role: 'xem' | 'xim' = 'xem'): Promise<string> {
   const response = await fetch(`${options.routerUrl}/${options.projectId}/v1/management/join-keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${options.adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ role: 'xem', name: 'devstack', ttl_seconds: 600 }),
+    body: JSON.stringify({ role, name: 'devstack', ttl_seconds: 600 }),
   });
-  if (response.status !== 201) throw new Error(`could not mint a join key for the dev XEM agent: HTTP ${response.status}`);
+  if (response.status !== 201) throw new Error(`could not mint a join key for the dev ${role.toUpperCase()} agent: HTTP ${response.status}`);
   return ((await response.json()) as { key: string }).key;
 }
 
@@ -86,7 +86,7 @@ async function bindToWorkspace(options: DevAgentOptions, agentId: string): Promi
 }
 
 /** Active with a heartbeat from this run (a status left over from the last run proves nothing). */
-async function waitUntilActive(options: DevAgentOptions, agentId: string, since: number, timeoutMs: number): Promise<string> {
+export async function waitUntilActive(options: Pick<DevAgentOptions, 'routerUrl' | 'projectId' | 'adminKey'>, agentId: string, since: number, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const response = await fetch(`${options.routerUrl}/${options.projectId}/v1/management/agents/${agentId}`, { headers: { authorization: `Bearer ${options.adminKey}` } });

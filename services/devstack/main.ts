@@ -43,6 +43,7 @@ function printSummary(info: StackInfo, stackFile: string): void {
       `  project     ${info.project_id} (default workspace ${info.workspace_id})`,
       `  admin key   ${info.admin_api_key}`,
       `  mesh        ${info.mesh_endpoint}`,
+      `  inference   ${info.router_url}/${info.project_id}/default/v1  (OpenAI base URL; model scripted/tiny-chat is the scripted engine, not a real model)`,
       ...info.agents.map((agent) => `  ${agent.role} agent   ${agent.name} ${agent.agent_id} (${agent.status})`),
       `  metrics     ${Object.entries(info.metrics_urls).map(([name, url]) => `${name} ${url}`).join(', ')}`,
       `  database    ${info.database === 'embedded' ? 'embedded Postgres' : 'XEROTIER_DATABASE_URL'}`,

@@ -6,6 +6,7 @@ import type { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import { migrate } from '../router/store/migrate.js';
 import { startDevXemAgent, type DevAgent } from './agents.js';
+import { startDevInference } from './inference.js';
 import { spawnService, type ServiceProcess } from './child-process.js';
 import { databaseUrl, ensureDatabase } from './database.js';
 import { DEV_PROJECT, REPO_ROOT, loadOrCreateDevSecrets, writePrivateJson, type DevPaths, type DevSecrets } from './dev-state.js';
@@ -64,14 +65,18 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
     env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, workspaceId: workspace, databaseUrl: database.url,
     watch: (service) => watchExit(service, options), ...(options.echo ? { echo: options.echo } : {}),
   });
+  const xim = await startDevInference({
+    env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, saltSeed: secrets.completion_encryption_key,
+    watch: (service) => watchExit(service, options), ...(options.echo ? { echo: options.echo } : {}),
+  });
   const info: StackInfo = {
     router_url: routerUrl,
     project_id: project,
     workspace_id: workspace,
     admin_api_key: secrets.admin_api_key,
     mesh_endpoint: typeof listening['mesh_endpoint'] === 'string' ? listening['mesh_endpoint'] : mesh,
-    metrics_urls: { router: String(listening['metrics_url']), 'xem-agent': xem.metrics_url },
-    agents: [xem],
+    metrics_urls: { router: String(listening['metrics_url']), 'xem-agent': xem.metrics_url, 'xim-agent': xim.metrics_url },
+    agents: [xem, xim],
     database_url: database.url,
     database: database.kind,
     started_at: new Date().toISOString(),

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
@@ -57,9 +58,13 @@ describe('npm start (devstack)', () => {
       expect(first.stack.mesh_endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
       expect((await fetch(first.stack.metrics_urls['router']!)).status).toBe(200);
       expect(first.run.stdout()).toContain('Xerotier dev stack is up');
-      expect(first.stack.agents).toEqual([expect.objectContaining({ role: 'xem', name: 'dev-xem', status: 'active' })]);
+      expect(first.stack.agents).toEqual([expect.objectContaining({ role: 'xem', name: 'dev-xem', status: 'active' }), expect.objectContaining({ role: 'xim', name: 'dev-xim', status: 'active' })]);
       const agents = await fetch(`${first.stack.router_url}/${first.stack.project_id}/v1/management/agents`, { headers: { authorization: `Bearer ${first.stack.admin_api_key}` } });
-      expect(((await agents.json()) as { data: { id: string; status: string }[] }).data).toEqual([expect.objectContaining({ id: first.stack.agents[0]!.agent_id, status: 'active' })]);
+      expect(((await agents.json()) as { data: { id: string; status: string }[] }).data).toEqual(expect.arrayContaining(first.stack.agents.map((agent) => expect.objectContaining({ id: agent.agent_id, status: 'active' }))));
+      // The endpoint `default` answers OpenAI clients from the scripted engine, labelled as such.
+      const openai = new OpenAI({ apiKey: first.stack.admin_api_key, baseURL: `${first.stack.router_url}/${first.stack.project_id}/default/v1`, maxRetries: 0 });
+      expect((await openai.models.list()).data).toEqual([expect.objectContaining({ id: 'scripted/tiny-chat', scripted: true, available: true })]);
+      expect((await openai.responses.create({ input: 'Is this real?' })).output_text).toBe('This is a scripted answer to: "Is this real?".');
       const client = new pg.Client({ connectionString: first.stack.database_url });
       await client.connect();
       // The dev agent serves the default workspace with the sample bundles and real credentials.
