@@ -60,7 +60,7 @@ describe('npm start (devstack)', () => {
       expect(first.run.stdout()).toContain('Xerotier dev stack is up');
       expect(first.stack.agents).toEqual([expect.objectContaining({ role: 'xem', name: 'dev-xem', status: 'active' }), expect.objectContaining({ role: 'xim', name: 'dev-xim', status: 'active' })]);
       const agents = await fetch(`${first.stack.router_url}/${first.stack.project_id}/v1/management/agents`, { headers: { authorization: `Bearer ${first.stack.admin_api_key}` } });
-      expect(((await agents.json()) as { data: { id: string; status: string }[] }).data).toEqual(expect.arrayContaining(first.stack.agents.map((agent) => expect.objectContaining({ id: agent.agent_id, status: 'active' }))));
+      expect(((await agents.json()) as { data: { id: string; status: string }[] }).data).toEqual(expect.arrayContaining(first.stack.agents.map((agent): unknown => expect.objectContaining({ id: agent.agent_id, status: 'active' }))));
       // The endpoint `default` answers OpenAI clients from the scripted engine, labelled as such.
       const openai = new OpenAI({ apiKey: first.stack.admin_api_key, baseURL: `${first.stack.router_url}/${first.stack.project_id}/default/v1`, maxRetries: 0 });
       expect((await openai.models.list()).data).toEqual([expect.objectContaining({ id: 'scripted/tiny-chat', scripted: true, available: true })]);
