@@ -6,10 +6,8 @@ import { join } from 'node:path';
 import { Dealer, Router } from 'zeromq';
 import { stringify } from 'yaml';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
-import { migrate } from '../../services/router/store/migrate.js';
-import { startEmbeddedServer } from '../helpers/embedded-server.js';
-import { silentLogger } from '../helpers/logger.js';
-import { withDatabase, withPgClient } from '../helpers/pg-admin.js';
+import { withPgClient } from '../helpers/pg-admin.js';
+import { concurrently, stop, withBenchDatabase } from './harness.js';
 import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnRouterProcess, spawnXemAgent, type Spawned } from '../helpers/processes.js';
 import { percentile, round, type Figures } from './report.js';
 
@@ -26,48 +24,42 @@ const PROFILE = process.env['XEROTIER_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cp
  * same run, is a bare CURVE ROUTER/DEALER round trip in this process.
  */
 export async function runExecBench(): Promise<Figures> {
-  const server = process.env['XEROTIER_TEST_DATABASE_URL'] ? undefined : await startEmbeddedServer();
-  const serverUrl = process.env['XEROTIER_TEST_DATABASE_URL'] ?? server!.url;
-  const database = `xbench_${randomBytes(4).toString('hex')}`;
-  await withPgClient(serverUrl, (client) => client.query(`CREATE DATABASE ${database}`));
-  const databaseUrl = withDatabase(serverUrl, database);
-  const dir = mkdtempSync(join(tmpdir(), 'xerotier-exec-bench-'));
-  const processes: Spawned[] = [];
-  const noop = await startNoopServer();
-  try {
-    await migrate({ databaseUrl, logger: silentLogger() });
-    const floor = await curveRoundTrips(2_000);
-    const stack = await startStack(databaseUrl, dir, noop.port, processes);
-    const events = openEventStream(stack.url, stack.key, stack.project);
-    await events.ready;
-    const call = () => invoke(stack, events);
-    for (let index = 0; index < 50; index += 1) await call();
-    const c1: number[] = [];
-    const c1From = await auditPosition(databaseUrl);
-    for (let index = 0; index < C1_CALLS; index += 1) c1.push(await call());
-    const phases = await phaseMedians(databaseUrl, c1From, 'c1');
-    const c64From = await auditPosition(databaseUrl);
-    const c64 = await concurrently(64, C64_SECONDS * 1_000, call);
-    const c64Phases = await phaseMedians(databaseUrl, c64From, 'c64');
-    events.close();
-    const sortedFloor = floor.sort((a, b) => a - b);
-    const sortedC1 = c1.sort((a, b) => a - b);
-    return {
-      floor_p50_ms: round(percentile(sortedFloor, 50), 3), floor_p99_ms: round(percentile(sortedFloor, 99), 3),
-      c1_p50_ms: round(percentile(sortedC1, 50)), c1_p99_ms: round(percentile(sortedC1, 99)),
-      added_p50_ms: round(percentile(sortedC1, 50) - percentile(sortedFloor, 50)),
-      c64_per_s: round(c64.completed / (c64.elapsedMs / 1_000)), c64_p99_ms: round(percentile(c64.latencies.sort((a, b) => a - b), 99)),
-      c64_errors: c64.errors,
-      ...phases,
-      ...c64Phases,
-    };
-  } finally {
-    for (const run of processes.reverse()) await stop(run);
-    await new Promise((resolve) => noop.server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
-    await withPgClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => undefined);
-    await server?.stop();
-  }
+  return withBenchDatabase(async (databaseUrl) => {
+    const dir = mkdtempSync(join(tmpdir(), 'xerotier-exec-bench-'));
+    const processes: Spawned[] = [];
+    const noop = await startNoopServer();
+    try {
+      const floor = await curveRoundTrips(2_000);
+      const stack = await startStack(databaseUrl, dir, noop.port, processes);
+      const events = openEventStream(stack.url, stack.key, stack.project);
+      await events.ready;
+      const call = () => invoke(stack, events);
+      for (let index = 0; index < 50; index += 1) await call();
+      const c1: number[] = [];
+      const c1From = await auditPosition(databaseUrl);
+      for (let index = 0; index < C1_CALLS; index += 1) c1.push(await call());
+      const phases = await phaseMedians(databaseUrl, c1From, 'c1');
+      const c64From = await auditPosition(databaseUrl);
+      const c64 = await concurrently(64, C64_SECONDS * 1_000, call);
+      const c64Phases = await phaseMedians(databaseUrl, c64From, 'c64');
+      events.close();
+      const sortedFloor = floor.sort((a, b) => a - b);
+      const sortedC1 = c1.sort((a, b) => a - b);
+      return {
+        floor_p50_ms: round(percentile(sortedFloor, 50), 3), floor_p99_ms: round(percentile(sortedFloor, 99), 3),
+        c1_p50_ms: round(percentile(sortedC1, 50)), c1_p99_ms: round(percentile(sortedC1, 99)),
+        added_p50_ms: round(percentile(sortedC1, 50) - percentile(sortedFloor, 50)),
+        c64_per_s: round(c64.completed / (c64.elapsedMs / 1_000)), c64_p99_ms: round(percentile(c64.latencies.sort((a, b) => a - b), 99)),
+        c64_errors: c64.errors,
+        ...phases,
+        ...c64Phases,
+      };
+    } finally {
+      for (const run of processes.reverse()) await stop(run);
+      await new Promise((resolve) => noop.server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 }
 
 interface Stack {
@@ -179,23 +171,6 @@ function openEventStream(url: string, key: string, project: string): EventStream
   };
 }
 
-async function concurrently(workers: number, durationMs: number, call: () => Promise<number>) {
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  await Promise.all(Array.from({ length: workers }, async () => {
-    while (performance.now() < deadline) {
-      try {
-        latencies.push(await call());
-      } catch {
-        errors += 1;
-      }
-    }
-  }));
-  return { completed: latencies.length, elapsedMs: performance.now() - started, latencies, errors };
-}
-
 /** The floor: a message to a CURVE ROUTER and straight back, on loopback, in this process. */
 async function curveRoundTrips(count: number): Promise<number[]> {
   const server = generateCurveKeyPair();
@@ -245,13 +220,4 @@ async function phaseMedians(databaseUrl: string, fromPosition: string, label: st
     );
     return Object.fromEntries(found.rows.map((row) => [`${label}_step_${row.phase.replaceAll('invocation.', '').replace('->', '_to_')}_p50_ms`, round(row.p50, 3)]));
   });
-}
-
-/** SIGTERM, then SIGKILL after 5 s: a clean exit lets `--cpu-prof` write its profile. */
-async function stop(run: Spawned): Promise<void> {
-  if (run.child.exitCode !== null || run.child.signalCode !== null) return;
-  process.kill(-run.child.pid!, 'SIGTERM');
-  const timer = setTimeout(() => process.kill(-run.child.pid!, 'SIGKILL'), 5_000);
-  await run.exited;
-  clearTimeout(timer);
 }

@@ -2,6 +2,7 @@ import { runCodecBench } from './codec.bench.js';
 import { runExecBench } from './exec.bench.js';
 import { MESH_SHAPES, runMeshBench } from './mesh.bench.js';
 import { runSchedulerBench } from './scheduler.bench.js';
+import { runStreamBench } from './stream.bench.js';
 import { writeResult, type Figures } from './report.js';
 
 /**
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<Figures>> = {
   'mesh-10k': () => runMeshBench(MESH_SHAPES['mesh-10k']),
   exec: runExecBench,
   scheduler: runSchedulerBench,
+  stream: runStreamBench,
 };
 
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

@@ -45,7 +45,7 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
   app.post<{ Params: Static<typeof EndpointPath>; Body: ChatBodyType }>('/chat/completions', { schema: { params: EndpointPath, body: ChatBody } }, async (request, reply) => {
     const project = projectOf(request);
     const body = request.body;
-    const { endpoint, model } = await resolveEndpoint(deps.pool, project.id, request.params.endpoint_slug, body.model, body.service_tier);
+    const { endpoint, model } = await resolveEndpoint(deps.endpoints, project.id, request.params.endpoint_slug, body.model, body.service_tier);
     const began = performance.now();
     const chat = engineChatFromChat(stripNulls(body) as Record<string, unknown> & { messages: readonly ChatMessage[] }, endpoint.defaults);
     const started = await startInference(deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
@@ -60,10 +60,14 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
     for await (const report of reports(started)) {
       if (report.kind === 'chunks') {
         firstTokenMs ??= Math.round(performance.now() - began);
-        for (const chunk of report.chunks) {
-          accumulator.add(chunk as ChatChunk);
-          if (sse) forward(sse, chunk, identity, body.stream_options?.include_usage === true);
-        }
+        const each = () => {
+          for (const chunk of report.chunks) {
+            accumulator.add(chunk as ChatChunk);
+            if (sse) forward(sse, chunk, identity, body.stream_options?.include_usage === true);
+          }
+        };
+        if (sse) sse.together(each);
+        else each();
       } else if (report.kind === 'done') usage = report.usage as ChatUsage | undefined;
       else failure = report;
     }

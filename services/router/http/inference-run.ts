@@ -3,7 +3,8 @@ import type { Logger } from '../../runtime/logger.js';
 import { InferenceRefused, type InferenceDispatch, type InferenceTarget, type StartedInference } from '../inference/dispatch.js';
 import type { StreamBroker, StreamEvent } from '../inference/streams.js';
 import type { ChatUsage } from '../inference/chat-accumulator.js';
-import { findEndpoint, type EndpointRecord } from '../store/endpoints.js';
+import type { EndpointRecord } from '../store/endpoints.js';
+import type { EndpointCache } from '../inference/endpoint-cache.js';
 import { recordUsage, type UsageRecord } from '../store/inference-usage.js';
 import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
@@ -14,11 +15,12 @@ export interface InferenceHttpDeps {
   readonly dispatch: InferenceDispatch;
   readonly broker: StreamBroker;
   readonly logger: Logger;
+  readonly endpoints: EndpointCache;
 }
 
 /** The endpoint of the path and the model the request runs on (the endpoint's first by default). */
-export async function resolveEndpoint(pool: Pool, projectId: string, slug: string, model: string | undefined, serviceTier: string | null | undefined): Promise<{ endpoint: EndpointRecord; model: string }> {
-  const endpoint = await findEndpoint(pool, projectId, slug);
+export async function resolveEndpoint(endpoints: EndpointCache, projectId: string, slug: string, model: string | undefined, serviceTier: string | null | undefined): Promise<{ endpoint: EndpointRecord; model: string }> {
+  const endpoint = await endpoints.get(projectId, slug);
   if (!endpoint || endpoint.slug !== slug) throw new ApiError('endpoint_not_found', `No endpoint "${slug}" in this project`, 'endpoint_slug');
   const chosen = model ?? endpoint.models[0]!;
   if (!endpoint.models.includes(chosen)) throw new ApiError('model_not_found', `Endpoint "${slug}" serves ${endpoint.models.join(', ')}, not ${chosen}`, 'model');

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { Logger } from '../../runtime/logger.js';
 import type { InferenceRuntime } from '../inference/runtime.js';
+import { EndpointCache } from '../inference/endpoint-cache.js';
 import { servedModels } from '../store/agents.js';
 import { findEndpoint } from '../store/endpoints.js';
 import type { Pool } from '../store/pool.js';
@@ -23,7 +24,7 @@ export function inferenceRoutes(deps: { readonly pool: Pool; readonly logger: Lo
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('inference'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
-    const serving = { pool: deps.pool, logger: deps.logger, dispatch: deps.inference.dispatch, broker: deps.inference.broker };
+    const serving = { pool: deps.pool, logger: deps.logger, dispatch: deps.inference.dispatch, broker: deps.inference.broker, endpoints: new EndpointCache(deps.pool) };
     chatCompletionsRoute(app, serving);
     responsesRoutes(app, serving);
 

@@ -43,7 +43,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
   app.post<{ Params: Static<typeof EndpointPath>; Body: Body }>('/responses', { schema: { params: EndpointPath, body: ResponsesBody } }, async (request, reply) => {
     const project = projectOf(request);
     const body = request.body;
-    const { endpoint, model } = await resolveEndpoint(deps.pool, project.id, request.params.endpoint_slug, body.model, body.service_tier);
+    const { endpoint, model } = await resolveEndpoint(deps.endpoints, project.id, request.params.endpoint_slug, body.model, body.service_tier);
     const previous = body.previous_response_id ? await findResponse(deps.pool, project.id, body.previous_response_id) : undefined;
     if (body.previous_response_id && !previous) throw new ApiError('response_not_found', `No stored response ${body.previous_response_id} in this project`, 'previous_response_id');
     const { history, chat } = turn(body, previous, endpoint);
@@ -62,10 +62,14 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
     for await (const report of reports(started)) {
       if (report.kind === 'chunks') {
         firstTokenMs ??= Math.round(performance.now() - began);
-        for (const chunk of report.chunks) {
-          if ((chunk as ChatChunk).usage) usage = (chunk as ChatChunk).usage!;
-          emit(translator.chunk(chunk as ChatChunk));
-        }
+        const each = () => {
+          for (const chunk of report.chunks) {
+            if ((chunk as ChatChunk).usage) usage = (chunk as ChatChunk).usage!;
+            emit(translator.chunk(chunk as ChatChunk));
+          }
+        };
+        if (sse) sse.together(each);
+        else each();
       } else if (report.kind === 'done') {
         usage = (report.usage as ChatUsage | undefined) ?? usage;
         const events = translator.complete(usage);

@@ -4,6 +4,8 @@ export interface SseStream {
   send(event: string, data: unknown): void;
   /** A `data:` line with no event name (the chat-completions stream; a string goes as it is). */
   data(data: unknown): void;
+  /** Everything sent inside `write` leaves in one socket write. */
+  together(write: () => void): void;
   end(): void;
   readonly closed: boolean;
 }
@@ -35,6 +37,14 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, onClose: (
   return {
     send(event, data) {
       if (!closed) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    together(write) {
+      raw.cork();
+      try {
+        write();
+      } finally {
+        raw.uncork();
+      }
     },
     data(data) {
       if (!closed) raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);

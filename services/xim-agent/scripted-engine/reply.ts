@@ -3,6 +3,8 @@
  * - the conversation ends with tool outputs → a plain summary of them;
  * - the last user message names an offered tool (or tool_choice forces one) → a call to it, with
  *   the first JSON object found in that message as its arguments (`{}` when there is none);
+ * - the last user message is exactly `count to N` → "1 2 … N" (N ≤ 100000: a long answer of
+ *   known length, for streaming benchmarks);
  * - otherwise → a plain, deterministic answer quoting the question.
  */
 export interface ChatMessage {
@@ -27,6 +29,8 @@ export function scriptedReply(messages: readonly ChatMessage[], tools: readonly 
   const question = textOf([...messages].reverse().find((message) => message.role === 'user'));
   const tool = toolChoice === 'none' ? undefined : pickTool(question, tools, toolChoice);
   if (tool) return { kind: 'tool_call', name: tool, arguments: firstJsonObject(question) ?? '{}' };
+  const count = /^count to (\d{1,6})$/i.exec(question.trim());
+  if (count && Number(count[1]) <= 100_000) return { kind: 'text', text: Array.from({ length: Number(count[1]) }, (_, index) => String(index + 1)).join(' ') };
   const quoted = question.length > 120 ? `${question.slice(0, 117)}...` : question;
   return { kind: 'text', text: quoted ? `This is a scripted answer to: "${quoted}".` : 'This is a scripted answer.' };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEngineArgs } from '../../../services/xim-agent/scripted-engine/args.js';
-import { scriptedReply } from '../../../services/xim-agent/scripted-engine/reply.js';
+import { scriptedReply, tokens } from '../../../services/xim-agent/scripted-engine/reply.js';
 import { createScriptedEngine } from '../../../services/xim-agent/scripted-engine/server.js';
 import { cleanEnv, spawnGroup, waitFor } from '../../helpers/processes.js';
 
@@ -106,6 +106,13 @@ describe('the scripted engine (a deterministic stand-in for vLLM)', () => {
 });
 
 describe('scripted replies (pure)', () => {
+  it('counts when asked to, one token per number, so benchmarks know the length of the answer', () => {
+    const reply = scriptedReply([{ role: 'user', content: 'count to 5' }]);
+    expect(reply).toEqual({ kind: 'text', text: '1 2 3 4 5' });
+    expect(tokens((reply as { text: string }).text)).toHaveLength(5);
+    expect(scriptedReply([{ role: 'user', content: 'count to 5 please' }])).toMatchObject({ text: 'This is a scripted answer to: "count to 5 please".' });
+  });
+
   it('does not call tools when tool_choice is none, and forces the named one otherwise', () => {
     const messages = [{ role: 'user' as const, content: 'get_weather please' }];
     expect(scriptedReply(messages, TOOLS, 'none')).toMatchObject({ kind: 'text' });
