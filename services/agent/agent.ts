@@ -95,6 +95,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
 }
 
+/** `enroll` subcommands: keys made or loaded, an enrollment made or refreshed and persisted, nothing started. */
+export async function ensureEnrolled(options: AgentOptions): Promise<Enrollment> {
+  const signing = await loadOrCreateSigningKey(options.signingKeyPath);
+  const curve = await loadOrCreateCurveKey(options.curveKeyPath);
+  return currentEnrollment(options, Buffer.from(signing.publicKey).toString('hex'), curve.publicKey);
+}
+
 async function currentEnrollment(options: AgentOptions, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
   const saved = loadEnrollment(options.enrollmentPath);
   // The router may have moved (a new address for the same deployment): keep the identity, talk

@@ -53,6 +53,10 @@ export const ximAgentConfigSchema = defineConfigSchema({
       kind: 'integer', env: 'XEROTIER_AGENT_SHUTDOWN_GRACE_SECONDS', default: 30, min: 0, max: 3_600,
       description: 'Time to let in-flight streams finish on SIGTERM',
     },
+    model: {
+      kind: 'string', env: 'XEROTIER_AGENT_MODEL', maxLength: 256,
+      description: 'Model vLLM serves (a Hugging Face id or a local path); required unless XEROTIER_AGENT_ENGINE_URL is set',
+    },
     vllm_path: {
       kind: 'path', env: 'XEROTIER_AGENT_VLLM_PATH', default: 'vllm',
       description: 'vLLM launcher; a bare name is looked up on PATH',

@@ -1,38 +1,36 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { startAgent } from '../agent/agent.js';
+import { ensureEnrolled, startAgent, type AgentOptions } from '../agent/agent.js';
 import { ManifestVersions } from '../agent/manifest-versions.js';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
+import { ConfigError, ConfigErrorCode } from '../runtime/config/errors.js';
 import { describeConfig, loadConfig, type Env } from '../runtime/config/load.js';
-import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
+import { createLifecycle, handleShutdownSignals, type Lifecycle } from '../runtime/lifecycle.js';
+import { createLogger, type Logger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
 import { ximAgentConfigSchema, type XIMAgentConfig } from './config.js';
 import { engineAddress } from './engine/address.js';
-import { describeAddress } from './engine/http.js';
+import { describeAddress, type EngineAddress } from './engine/http.js';
 import { probeEngine, type EngineState } from './engine/probe.js';
+import { superviseEngine, vllmCommand } from './engine/supervisor.js';
 import { createInferenceRunner } from './inference/runner.js';
 
 export const AGENT_VERSION = '0.1.0';
 const EXIT_REENROLL = 3;
-const EXIT_CONFIG = 78;
-/** Slots when XEROTIER_AGENT_MAX_CONCURRENT is auto and the engine does not say. */
+/** Slots when XEROTIER_AGENT_MAX_CONCURRENT is auto and vLLM's --max-num-seqs is not set. */
 const DEFAULT_SLOTS = 64;
 
 /**
- * The inference agent, attached to an OpenAI-compatible engine (XEROTIER_AGENT_ENGINE_URL: vLLM
- * started elsewhere, or the scripted engine). It enrolls, holds a lease whose manifest lists the
- * engine's models and health, and runs the router's infer.* frames against the engine.
- * Supervising vLLM itself (XEROTIER_AGENT_VLLM_PATH) is not implemented yet.
+ * The inference agent. It supervises vLLM (XEROTIER_AGENT_VLLM_PATH serving XEROTIER_AGENT_MODEL
+ * on the Unix socket, restarted with backoff when it dies) or attaches to an OpenAI-compatible
+ * engine already running (XEROTIER_AGENT_ENGINE_URL); enrolls; holds a lease whose manifest
+ * lists the engine's models and whose renewals carry its health and load; and runs the router's
+ * infer.* frames against the engine.
  */
-async function run(config: XIMAgentConfig): Promise<void> {
+async function run(config: XIMAgentConfig, env: Env): Promise<void> {
   const logger = createLogger({ service: 'xim-agent', level: config.log_level, secrets: [config.join_key, config.vllm_salt_secret] });
   logCrashes(logger);
-  if (config.engine_url === undefined) {
-    logger.error({}, 'set XEROTIER_AGENT_ENGINE_URL (unix:///path or http://host:port): supervising vLLM from this agent is not implemented yet');
-    process.exit(EXIT_CONFIG);
-  }
   logger.info({ config: describeConfig(ximAgentConfigSchema, config) }, 'starting');
   const graceMs = config.shutdown_grace_seconds * 1_000;
   const lifecycle = createLifecycle({ logger, graceMs });
@@ -41,12 +39,12 @@ async function run(config: XIMAgentConfig): Promise<void> {
   const metrics = config.disable_metrics_server ? undefined : await startMetricsServer(registry, { port: config.metrics_port });
   if (metrics) lifecycle.defer('metrics server', () => metrics.close());
 
-  const address = engineAddress(config.engine_url);
+  const address = startEngine(config, env, logger, lifecycle, graceMs);
   let engine: EngineState = await probeEngine(address);
   logger.info({ engine: describeAddress(address), healthy: engine.healthy, models: engine.models }, 'engine probed');
   const probe = setInterval(() => void probeEngine(address).then((state) => (engine = state)), 2_000);
   lifecycle.defer('engine probe', () => clearInterval(probe));
-  const slots = () => config.max_concurrent ?? DEFAULT_SLOTS;
+  const slots = () => config.max_concurrent ?? config.max_num_seqs ?? DEFAULT_SLOTS;
   const versions = new ManifestVersions();
   const link: { send?: (type: 'infer.chunk' | 'infer.done' | 'infer.error', body: Record<string, unknown>) => Promise<boolean> } = {};
   const runner = createInferenceRunner({
@@ -54,10 +52,8 @@ async function run(config: XIMAgentConfig): Promise<void> {
     send: (type, body) => link.send?.(type as 'infer.chunk', body) ?? Promise.resolve(false),
   });
   const agent = await startAgent({
-    role: 'xim', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key, allowInsecure: config.allow_insecure,
-    signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path, enrollmentPath: config.enrollment_path, agentVersion: AGENT_VERSION, logger,
-    leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
-    manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: true } }),
+    ...agentOptions(config, logger),
+    manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: config.engine_url !== undefined } }),
     capacity: () => ({ max_concurrent: engine.healthy ? slots() : 0, in_use: runner.running }),
     health: () => ({ healthy: engine.healthy, running: engine.running, waiting: engine.waiting, kv_usage: engine.kvUsage }),
     onFrame(frame) {
@@ -77,11 +73,51 @@ async function run(config: XIMAgentConfig): Promise<void> {
   });
 }
 
+/** Attached: the given address. Supervised: vLLM started now, stopped last (after requests drain). */
+function startEngine(config: XIMAgentConfig, env: Env, logger: Logger, lifecycle: Lifecycle, graceMs: number): EngineAddress {
+  if (config.engine_url !== undefined) return engineAddress(config.engine_url);
+  if (config.model === undefined) {
+    throw new ConfigError(ConfigErrorCode.missingRequiredConfig, 'XEROTIER_AGENT_MODEL is required to supervise vLLM (or set XEROTIER_AGENT_ENGINE_URL to attach to a running engine)', [
+      { key: 'model', problem: 'missing', expected: 'the model vLLM serves', howToSet: 'XEROTIER_AGENT_MODEL, --model or model: in /etc/xerotier/xim.yaml' },
+    ]);
+  }
+  const command = vllmCommand({
+    model: config.model, vllmPath: config.vllm_path, socketPath: config.vllm_socket_path, extraArgs: config.vllm_args, extraEnv: config.vllm_env,
+    gpuMemoryUtilization: config.gpu_memory_utilization, tensorParallelSize: config.tensor_parallel_size,
+    ...(config.max_num_seqs ? { maxNumSeqs: config.max_num_seqs } : {}), ...(config.max_model_len ? { maxModelLen: config.max_model_len } : {}),
+    ...(config.vllm_quantization ? { quantization: config.vllm_quantization } : {}),
+  }, env);
+  const supervisor = superviseEngine({ command, socketPath: config.vllm_socket_path, logger });
+  lifecycle.defer('engine', () => supervisor.stop(graceMs));
+  return { socketPath: config.vllm_socket_path };
+}
+
+function agentOptions(config: XIMAgentConfig, logger: Logger): Pick<AgentOptions, 'role' | 'registrationName' | 'routerUrl' | 'joinKey' | 'allowInsecure' | 'signingKeyPath' | 'curveKeyPath' | 'enrollmentPath' | 'agentVersion' | 'logger' | 'leaseRenewalIntervalMs'> {
+  return {
+    role: 'xim', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key, allowInsecure: config.allow_insecure,
+    signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path, enrollmentPath: config.enrollment_path, agentVersion: AGENT_VERSION, logger,
+    leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+  };
+}
+
+/** `enroll`: keys and enrollment persisted, then exit — for images that enroll at build or init time. */
+async function enrollOnly(config: XIMAgentConfig): Promise<void> {
+  const logger = createLogger({ service: 'xim-agent', level: config.log_level, secrets: [config.join_key, config.vllm_salt_secret] });
+  const enrollment = await ensureEnrolled({
+    ...agentOptions(config, logger), manifest: () => new ManifestVersions().current({ models: [], scripted_models: [], engine: { healthy: false, attached: config.engine_url !== undefined } }),
+    capacity: () => ({ max_concurrent: 0, in_use: 0 }), onFatal: () => undefined,
+  });
+  logger.info({ agent_id: enrollment.agent_id, project_id: enrollment.project_id, enrollment_path: config.enrollment_path }, 'enrolled; start the agent with `run`');
+}
+
 function program(env: Env): Command {
-  const command = new Command('xerotier-xim-agent').description('Xerotier inference agent').allowExcessArguments(false);
-  return addConfigOptions(command, ximAgentConfigSchema).action(async (options: Record<string, unknown>) =>
-    run(loadConfig(ximAgentConfigSchema, { env, ...configArgsFromOptions(ximAgentConfigSchema, options) })),
-  );
+  const root = new Command('xerotier-xim-agent').description('Xerotier inference agent');
+  const load = (options: Record<string, unknown>) => loadConfig(ximAgentConfigSchema, { env, ...configArgsFromOptions(ximAgentConfigSchema, options) });
+  addConfigOptions(root.command('run', { isDefault: true }).description('run the agent (enrolls first when it never has)'), ximAgentConfigSchema)
+    .action(async (options: Record<string, unknown>) => run(load(options), env));
+  addConfigOptions(root.command('enroll').description('enroll with the join key, persist keys and enrollment, and exit'), ximAgentConfigSchema)
+    .action(async (options: Record<string, unknown>) => enrollOnly(load(options)));
+  return root;
 }
 
 runMain(async () => {

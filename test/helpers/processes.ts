@@ -92,13 +92,13 @@ export function spawnXemAgent(options: { routerUrl: string; joinKey: string; nam
   }), true);
 }
 
-/** A real XIM agent process attached to an engine, with its keys and enrollment under `dir`. */
-export function spawnXimAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; engineUrl: string; env?: Record<string, string> }): Spawned {
+/** A real XIM agent process attached to an engine (or supervising one), with its keys and enrollment under `dir`. */
+export function spawnXimAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; engineUrl?: string; env?: Record<string, string>; args?: readonly string[] }): Spawned {
   const { dir } = options;
-  return spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/main.ts'], cleanEnv({
+  return spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/main.ts', ...(options.args ?? [])], cleanEnv({
     XEROTIER_AGENT_ROUTER_URL: options.routerUrl, XEROTIER_AGENT_JOIN_KEY: options.joinKey, XEROTIER_AGENT_REGISTRATION_NAME: options.name,
     XEROTIER_AGENT_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEROTIER_AGENT_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEROTIER_AGENT_ENROLLMENT_PATH: join(dir, 'enrollment.json'),
-    XEROTIER_AGENT_ENGINE_URL: options.engineUrl, XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_AGENT_METRICS_PORT: '0', XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '500',
+    ...(options.engineUrl ? { XEROTIER_AGENT_ENGINE_URL: options.engineUrl } : {}), XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_AGENT_METRICS_PORT: '0', XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '500',
     ...options.env,
   }), true);
 }
