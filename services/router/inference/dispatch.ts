@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { prefixHashes } from './prefix-hash.js';
 import { PrefixIndex } from './prefix-index.js';
-import { chooseWorker, DEFAULT_TUNING, type RoutingMemory, type Tuning } from './scheduler.js';
+import { chooseWorker, DEFAULT_TUNING, type RoutingMemory, type Tuning, type WorkerView } from './scheduler.js';
 import { promptText, type EngineChat } from './chat-request.js';
 import type { StreamBroker, StreamEvent } from './streams.js';
-import type { WorkerDirectory } from './workers.js';
+
+/** Where candidates come from (workers.ts; a fixed list in tests). */
+export interface CandidateSource {
+  views(projectId: string): Promise<WorkerView[]>;
+}
 
 export interface InferenceTarget {
   readonly projectId: string;
@@ -49,7 +53,7 @@ export class InferenceDispatch {
     stickyWorker: (key) => this.sticky.get(key),
   };
 
-  constructor(private readonly directory: WorkerDirectory, private readonly broker: StreamBroker) {}
+  constructor(private readonly directory: CandidateSource, private readonly broker: StreamBroker) {}
 
   async start(target: InferenceTarget): Promise<StartedInference> {
     const hashes = prefixHashes(promptText(target.chat), target.model, target.projectId);
