@@ -61,7 +61,8 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
     leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
     handlers: { ...execFrameHandlers(pool, childLogger(logger, { component: 'exec' }), {}, transact), ...inferenceHandlers(() => inference) },
   });
-  const inference = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) });
+  const registry = createMetricsRegistry('router');
+  const inference = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) }, registry);
   lost.agent = (agentId) => inference.agentLost(agentId);
   lifecycle.defer('mesh', () => mesh.close());
   const limiter = config.cache_backend === 'redis' ? createRedisLimiter(config.redis_url!, logger) : createMemoryLimiter();
@@ -78,7 +79,6 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   const webhooks = { secretKey: atRestKey(config.completion_encryption_key), allowHttp: config.webhooks_allow_http };
   const webhookWorker = startWebhookWorker({ pool, logger: childLogger(logger, { component: 'webhooks' }), secretKey: webhooks.secretKey });
   lifecycle.defer('webhook worker', () => webhookWorker.close());
-  const registry = createMetricsRegistry('router');
   registerMeshMetrics(registry, mesh);
   const metrics = await startMetricsServer(registry, { port: config.metrics_port, host: config.metrics_host });
   lifecycle.defer('metrics server', () => metrics.close());

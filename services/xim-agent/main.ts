@@ -15,6 +15,7 @@ import { describeAddress, type EngineAddress } from './engine/http.js';
 import { probeEngine, type EngineState } from './engine/probe.js';
 import { superviseEngine, vllmCommand } from './engine/supervisor.js';
 import { createInferenceRunner } from './inference/runner.js';
+import { registerXimMetrics } from './metrics.js';
 
 export const AGENT_VERSION = '0.1.0';
 const EXIT_REENROLL = 3;
@@ -39,7 +40,7 @@ async function run(config: XIMAgentConfig, env: Env): Promise<void> {
   const metrics = config.disable_metrics_server ? undefined : await startMetricsServer(registry, { port: config.metrics_port });
   if (metrics) lifecycle.defer('metrics server', () => metrics.close());
 
-  const address = startEngine(config, env, logger, lifecycle, graceMs);
+  const { address, restarts } = startEngine(config, env, logger, lifecycle, graceMs);
   let engine: EngineState = await probeEngine(address);
   logger.info({ engine: describeAddress(address), healthy: engine.healthy, models: engine.models }, 'engine probed');
   const probe = setInterval(() => void probeEngine(address).then((state) => (engine = state)), 2_000);
@@ -51,6 +52,7 @@ async function run(config: XIMAgentConfig, env: Env): Promise<void> {
     engine: () => address, maxConcurrent: slots, saltSecret: config.vllm_salt_secret, logger,
     send: (type, body) => link.send?.(type as 'infer.chunk', body) ?? Promise.resolve(false),
   });
+  registerXimMetrics(registry, { engine: () => engine, runner, restarts });
   const agent = await startAgent({
     ...agentOptions(config, logger),
     manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: config.engine_url !== undefined } }),
@@ -74,8 +76,8 @@ async function run(config: XIMAgentConfig, env: Env): Promise<void> {
 }
 
 /** Attached: the given address. Supervised: vLLM started now, stopped last (after requests drain). */
-function startEngine(config: XIMAgentConfig, env: Env, logger: Logger, lifecycle: Lifecycle, graceMs: number): EngineAddress {
-  if (config.engine_url !== undefined) return engineAddress(config.engine_url);
+function startEngine(config: XIMAgentConfig, env: Env, logger: Logger, lifecycle: Lifecycle, graceMs: number): { address: EngineAddress; restarts: () => number } {
+  if (config.engine_url !== undefined) return { address: engineAddress(config.engine_url), restarts: () => 0 };
   if (config.model === undefined) {
     throw new ConfigError(ConfigErrorCode.missingRequiredConfig, 'XEROTIER_AGENT_MODEL is required to supervise vLLM (or set XEROTIER_AGENT_ENGINE_URL to attach to a running engine)', [
       { key: 'model', problem: 'missing', expected: 'the model vLLM serves', howToSet: 'XEROTIER_AGENT_MODEL, --model or model: in /etc/xerotier/xim.yaml' },
@@ -89,7 +91,7 @@ function startEngine(config: XIMAgentConfig, env: Env, logger: Logger, lifecycle
   }, env);
   const supervisor = superviseEngine({ command, socketPath: config.vllm_socket_path, logger });
   lifecycle.defer('engine', () => supervisor.stop(graceMs));
-  return { socketPath: config.vllm_socket_path };
+  return { address: { socketPath: config.vllm_socket_path }, restarts: () => supervisor.restarts };
 }
 
 function agentOptions(config: XIMAgentConfig, logger: Logger): Pick<AgentOptions, 'role' | 'registrationName' | 'routerUrl' | 'joinKey' | 'allowInsecure' | 'signingKeyPath' | 'curveKeyPath' | 'enrollmentPath' | 'agentVersion' | 'logger' | 'leaseRenewalIntervalMs'> {

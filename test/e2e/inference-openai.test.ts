@@ -20,7 +20,7 @@ const STANDARD = new Set(['response.created', 'response.in_progress', 'response.
 describe('inference through a router process, XIM agent processes and scripted engines, with the official openai SDK', () => {
   let db: TestDatabase;
   let pool: Pool;
-  let router: { run: Spawned; http_url: string };
+  let router: { run: Spawned; http_url: string; metrics_url: string };
   const processes: Spawned[] = [];
   const agents = new Map<string, Spawned>();
   const dir = mkdtempSync(join(tmpdir(), 'inference-e2e-'));
@@ -210,6 +210,10 @@ describe('inference through a router process, XIM agent processes and scripted e
     }
     expect(types[0]).toBe('response.created');
     expect(types.at(-1)).toBe('response.failed');
+    const metrics = await (await fetch(router.metrics_url)).text();
+    expect(metrics).toMatch(/xerotier_inference_requests_total\{api="responses",outcome="failed"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/xerotier_inference_requests_total\{api="chat.completions",outcome="completed"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/xerotier_inference_refusals_total\{reason="no_worker_for_model"[^}]*\} [1-9]/);
     const survivor = alphaAgents.find((agent) => agent !== victim)!;
     for (let n = 0; n < 3; n += 1) {
       const { response: next } = await client.chat.completions.create({ model: ALPHA, messages: [{ role: 'user', content: `after ${n}` }] }).withResponse();

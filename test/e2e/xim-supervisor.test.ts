@@ -21,6 +21,7 @@ describe('XIM agent supervising vLLM (the scripted engine started as vLLM would 
   const launches = join(dir, 'launches.log');
   const socket = join(dir, 'vllm.sock');
   let client: OpenAI;
+  let metricsUrl: string;
   const started = () => readFileSync(launches, 'utf8').trim().split('\n').filter(Boolean).map((line) => {
     const [pid, fooEnv, ...args] = line.split(' ');
     return { pid: Number(pid), fooEnv, args };
@@ -50,6 +51,7 @@ describe('XIM agent supervising vLLM (the scripted engine started as vLLM would 
         XEROTIER_AGENT_VLLM_ARGS: '--tokens-per-second 500 --tool-call-parser hermes', XEROTIER_AGENT_VLLM_ENV: 'FOO=from-vllm-env EMPTY=', XEROTIER_AGENT_SHUTDOWN_GRACE_SECONDS: '5',
       },
     });
+    metricsUrl = (await new Promise<{ metrics_url: string }>((resolve) => agent.child.once('message', resolve))).metrics_url;
     client = new OpenAI({ apiKey: router.project.adminKey, baseURL: `${router.url}/${router.project.project.id}/default/v1`, maxRetries: 0 });
     await waitFor('the supervised engine to serve', 30_000, async () => ((await ask().catch(() => undefined)) ? true : undefined));
   }, 60_000);
@@ -75,6 +77,10 @@ describe('XIM agent supervising vLLM (the scripted engine started as vLLM would 
     expect(second.pid).not.toBe(first.pid);
     await waitFor('answers from the restarted engine', 20_000, async () => ((await ask().catch(() => undefined)) ? true : undefined));
     expect(agent.stdout() + agent.stderr()).toMatch(/engine exited; restarting/);
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(/^xerotier_xim_engine_restarts\{service="xim-agent"\} 1$/m);
+    expect(metrics).toMatch(/^xerotier_xim_engine_healthy\{service="xim-agent"\} 1$/m);
+    expect(metrics).toMatch(/^xerotier_xim_requests_finished\{outcome="completed",service="xim-agent"\} [1-9]/m);
   });
 
   it('enrolls with `enroll` and exits; `run` then starts on that enrollment without a join key', async () => {

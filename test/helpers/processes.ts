@@ -104,9 +104,9 @@ export function spawnXimAgent(options: { routerUrl: string; joinKey: string; nam
 }
 
 /** A router process (own process group); resolves once it reports listening. */
-export async function spawnRouterProcess(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string }> {
+export async function spawnRouterProcess(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string; metrics_url: string }> {
   const run = spawnGroup(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/router/main.ts'], env, true);
-  const listening = await nextMessage<{ http_url: string; mesh_endpoint: string }>(run.child);
+  const listening = await nextMessage<{ http_url: string; mesh_endpoint: string; metrics_url: string }>(run.child);
   return { run, ...listening };
 }
 

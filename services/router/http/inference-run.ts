@@ -5,6 +5,7 @@ import type { StreamBroker, StreamEvent } from '../inference/streams.js';
 import type { ChatUsage } from '../inference/chat-accumulator.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import type { EndpointCache } from '../inference/endpoint-cache.js';
+import type { InferenceMetrics } from '../inference/metrics.js';
 import { recordUsage, type UsageRecord } from '../store/inference-usage.js';
 import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
@@ -16,6 +17,7 @@ export interface InferenceHttpDeps {
   readonly broker: StreamBroker;
   readonly logger: Logger;
   readonly endpoints: EndpointCache;
+  readonly metrics?: InferenceMetrics;
 }
 
 /** The endpoint of the path and the model the request runs on (the endpoint's first by default). */
@@ -38,11 +40,15 @@ export async function startInference(deps: InferenceHttpDeps, target: InferenceT
     started = await deps.dispatch.start(target);
   } catch (error) {
     if (!(error instanceof InferenceRefused)) throw error;
+    deps.metrics?.refused(error.reason);
     const refused = new ApiError('no_capacity', error.message);
     refused.retryAfterSeconds = 1;
     throw refused;
   }
-  if (started.first.kind === 'error') throw new ApiError('inference_failed', `The engine failed the request: ${started.first.message}`);
+  if (started.first.kind === 'error') {
+    deps.metrics?.refused('engine_failed');
+    throw new ApiError('inference_failed', `The engine failed the request: ${started.first.message}`);
+  }
   return started;
 }
 
@@ -68,9 +74,9 @@ export function cancelOnDisconnect(request: FastifyRequest, reply: FastifyReply,
 
 /** Usage is written after the answer; a failure to write it is logged, never the client's problem. */
 export function countUsage(deps: InferenceHttpDeps, record: Omit<UsageRecord, 'inputTokens' | 'cachedTokens' | 'outputTokens'>, usage: ChatUsage | undefined): void {
-  void recordUsage(deps.pool, {
-    ...record, inputTokens: usage?.prompt_tokens ?? 0, cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0,
-  }).catch((error: unknown) => deps.logger.warning({ err: error, request_id: record.requestId }, 'could not record inference usage'));
+  const counted = { inputTokens: usage?.prompt_tokens ?? 0, cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 };
+  deps.metrics?.finished({ api: record.api, outcome: record.outcome, firstTokenMs: record.firstTokenMs, ...counted });
+  void recordUsage(deps.pool, { ...record, ...counted }).catch((error: unknown) => deps.logger.warning({ err: error, request_id: record.requestId }, 'could not record inference usage'));
 }
 
 /** Which of the project's agents served the request: for operators tracing one answer. */

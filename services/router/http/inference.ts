@@ -24,7 +24,7 @@ export function inferenceRoutes(deps: { readonly pool: Pool; readonly logger: Lo
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('inference'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
-    const serving = { pool: deps.pool, logger: deps.logger, dispatch: deps.inference.dispatch, broker: deps.inference.broker, endpoints: new EndpointCache(deps.pool) };
+    const serving = { pool: deps.pool, logger: deps.logger, dispatch: deps.inference.dispatch, broker: deps.inference.broker, endpoints: new EndpointCache(deps.pool), ...(deps.inference.metrics ? { metrics: deps.inference.metrics } : {}) };
     chatCompletionsRoute(app, serving);
     responsesRoutes(app, serving);
 

@@ -2,7 +2,9 @@ import type { Frame } from '../../protocol/frame.js';
 import type { FrameType } from '../../protocol/frame-bodies.js';
 import type { FrameHandler } from '../mesh/server.js';
 import type { Lease } from '../mesh/leases.js';
+import type { Registry } from 'prom-client';
 import type { Queryable } from '../store/db.js';
+import { registerInferenceMetrics, type InferenceMetrics } from './metrics.js';
 import { InferenceDispatch } from './dispatch.js';
 import { StreamBroker } from './streams.js';
 import { WorkerDirectory } from './workers.js';
@@ -16,17 +18,19 @@ export interface InferenceMesh {
 export interface InferenceRuntime {
   readonly broker: StreamBroker;
   readonly dispatch: InferenceDispatch;
+  /** Present when the runtime was given a metrics registry. */
+  readonly metrics?: InferenceMetrics;
   /** The mesh lost an agent: fail its streams, forget what it cached. */
   agentLost(agentId: string): void;
 }
 
 /** This router's inference serving: streams over the mesh, the directory of XIM agents, placement. */
-export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh): InferenceRuntime {
+export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh, registry?: Registry): InferenceRuntime {
   const broker = new StreamBroker({ send: (agentId, frame) => mesh.send(agentId, frame) });
   const directory = new WorkerDirectory(db, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), openOn: (id) => broker.openOn(id) });
   const dispatch = new InferenceDispatch(directory, broker);
   return {
-    broker, dispatch,
+    broker, dispatch, ...(registry ? { metrics: registerInferenceMetrics(registry, broker) } : {}),
     agentLost(agentId) {
       broker.agentLost(agentId);
       dispatch.forget(agentId);

@@ -85,6 +85,10 @@ export class StreamBroker {
     }
   }
 
+  get openCount(): number {
+    return this.streams.size;
+  }
+
   /** Streams this router has open on the agent (fresher than its last lease renewal). */
   openOn(agentId: string): number {
     return this.perAgent.get(agentId) ?? 0;

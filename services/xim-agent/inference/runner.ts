@@ -17,6 +17,8 @@ export interface InferenceRunner {
   request(body: FrameBody<'infer.request'>): void;
   cancel(body: FrameBody<'infer.cancel'>): void;
   readonly running: number;
+  /** Requests by how they ended since start (for metrics). */
+  readonly outcomes: Readonly<Record<'completed' | 'failed' | 'cancelled' | 'refused', number>>;
   /** Cancels whatever still runs after the grace period. */
   drain(graceMs: number): Promise<void>;
 }
@@ -31,6 +33,7 @@ export interface InferenceRunner {
  */
 export function createInferenceRunner(options: InferenceRunnerOptions): InferenceRunner {
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const outcomes = { completed: 0, failed: 0, cancelled: 0, refused: 0 };
   const run = async (body: FrameBody<'infer.request'>, controller: AbortController) => {
     const batch = chunkBatcher((chunks, seq) => options.send('infer.chunk', { request_id: body.request_id, seq, chunks }));
     const request = { ...body.request, model: body.model, ...(options.saltSecret ? { cache_salt: tenantSalt(options.saltSecret, body.project_id) } : {}) };
@@ -38,9 +41,11 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
       const outcome = await streamChat(options.engine(), request, (chunk) => batch.push(chunk), controller.signal);
       await batch.flushed();
       await options.send('infer.done', { request_id: body.request_id, ...(outcome.usage ? { usage: outcome.usage } : {}) });
+      outcomes.completed += 1;
     } catch (error) {
       await batch.flushed();
       const engineError = error instanceof EngineError ? error : new EngineError('engine_failed', (error as Error).message, false);
+      outcomes[engineError.code === 'cancelled' ? 'cancelled' : 'failed'] += 1;
       if (engineError.code !== 'cancelled') options.logger.warning({ request_id: body.request_id, code: engineError.code, err: { message: engineError.message } }, 'inference failed');
       await options.send('infer.error', { request_id: body.request_id, code: engineError.code, message: engineError.message.slice(0, 500), retryable: engineError.retryable && !engineError.started });
     }
@@ -49,6 +54,7 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
     request(body) {
       if (running.has(body.request_id)) return;
       if (running.size >= options.maxConcurrent()) {
+        outcomes.refused += 1;
         void options.send('infer.error', { request_id: body.request_id, code: 'capacity_exhausted', message: `all ${options.maxConcurrent()} inference slots are busy`, retryable: true });
         return;
       }
@@ -62,6 +68,7 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
     get running() {
       return running.size;
     },
+    outcomes,
     async drain(graceMs) {
       const all = () => Promise.all([...running.values()].map((entry) => entry.done));
       await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
