@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { ChatAccumulator, type ChatChunk, type ChatUsage } from '../inference/chat-accumulator.js';
+import { ChatAccumulator, type ChatUsage } from '../inference/chat-accumulator.js';
 import { engineChatFromChat, type ChatMessage } from '../inference/chat-request.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { cancelOnDisconnect, countUsage, servedBy, reports, resolveEndpoint, startInference, type InferenceHttpDeps } from './inference-run.js';
+import { beginInference, consume, countUsage, resolveEndpoint, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import { EndpointPath, FreeObject, InferenceParameters } from './inference-schemas.js';
 import { openSse } from './sse.js';
 import { strict } from './schemas.js';
@@ -43,35 +43,20 @@ type ChatBodyType = Static<typeof ChatBody>;
  */
 export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDeps): void {
   app.post<{ Params: Static<typeof EndpointPath>; Body: ChatBodyType }>('/chat/completions', { schema: { params: EndpointPath, body: ChatBody } }, async (request, reply) => {
+    const began = performance.now();
     const project = projectOf(request);
     const body = request.body;
     const { endpoint, model } = await resolveEndpoint(deps.endpoints, project.id, request.params.endpoint_slug, body.model, body.service_tier);
-    const began = performance.now();
     const chat = engineChatFromChat(stripNulls(body) as Record<string, unknown> & { messages: readonly ChatMessage[] }, endpoint.defaults);
-    const started = await startInference(deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
-    cancelOnDisconnect(request, reply, deps.broker, started.requestId);
-    void reply.headers(servedBy(started.agentId));
+    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
     const identity = { id: `chatcmpl-${started.requestId.slice(4)}`, created: Math.floor(Date.now() / 1_000), model };
     const accumulator = new ChatAccumulator();
-    let firstTokenMs: number | null = null;
     const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
-    let failure: { code: string; message: string } | undefined;
-    let usage: ChatUsage | undefined;
-    for await (const report of reports(started)) {
-      if (report.kind === 'chunks') {
-        firstTokenMs ??= Math.round(performance.now() - began);
-        const each = () => {
-          for (const chunk of report.chunks) {
-            accumulator.add(chunk as ChatChunk);
-            if (sse) forward(sse, chunk, identity, body.stream_options?.include_usage === true);
-          }
-        };
-        if (sse) sse.together(each);
-        else each();
-      } else if (report.kind === 'done') usage = report.usage as ChatUsage | undefined;
-      else failure = report;
-    }
-    usage ??= accumulator.usage;
+    const includeUsage = body.stream_options?.include_usage === true;
+    const { firstTokenMs, usage, failure } = await consume(started, began, sse, (chunk) => {
+      accumulator.add(chunk);
+      if (sse) forward(sse, chunk as Record<string, unknown>, identity, includeUsage);
+    });
     const outcome = failure ? (failure.code === 'cancelled' ? 'cancelled' : 'failed') : 'completed';
     countUsage(deps, { projectId: project.id, endpointId: endpoint.id, api: 'chat.completions', model, agentId: started.agentId, requestId: started.requestId, outcome, firstTokenMs, durationMs: Math.round(performance.now() - began) }, usage);
     if (sse) {

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../runtime/logger.js';
 import { InferenceRefused, type InferenceDispatch, type InferenceTarget, type StartedInference } from '../inference/dispatch.js';
 import type { StreamBroker, StreamEvent } from '../inference/streams.js';
-import type { ChatUsage } from '../inference/chat-accumulator.js';
+import type { ChatChunk, ChatUsage } from '../inference/chat-accumulator.js';
+import type { SseStream } from './sse.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import type { EndpointCache } from '../inference/endpoint-cache.js';
 import type { InferenceMetrics } from '../inference/metrics.js';
@@ -52,8 +53,47 @@ export async function startInference(deps: InferenceHttpDeps, target: InferenceT
   return started;
 }
 
-/** Every report of a started inference, the first included. */
-export async function* reports(started: StartedInference): AsyncGenerator<StreamEvent> {
+/** Starts it, tells the client which agent serves it, and cancels it if the client leaves. */
+export async function beginInference(request: FastifyRequest, reply: FastifyReply, deps: InferenceHttpDeps, target: InferenceTarget): Promise<StartedInference> {
+  const started = await startInference(deps, target);
+  cancelOnDisconnect(request, reply, deps.broker, started.requestId);
+  void reply.headers(servedBy(started.agentId));
+  return started;
+}
+
+export interface Consumed {
+  readonly firstTokenMs: number | null;
+  readonly usage: ChatUsage | undefined;
+  readonly failure: { readonly code: string; readonly message: string } | undefined;
+}
+
+/**
+ * Feeds every chunk to `onChunk` until the stream ends (when streaming, one mesh frame's chunks
+ * leave in one socket write), and says how it ended: the usage (from `infer.done`, else the
+ * engine's usage chunk) or the failure.
+ */
+export async function consume(started: StartedInference, began: number, sse: SseStream | undefined, onChunk: (chunk: ChatChunk) => void): Promise<Consumed> {
+  let firstTokenMs: number | null = null;
+  let usage: ChatUsage | undefined;
+  let failure: Consumed['failure'];
+  for await (const report of reports(started)) {
+    if (report.kind === 'chunks') {
+      firstTokenMs ??= Math.round(performance.now() - began);
+      const each = () => {
+        for (const chunk of report.chunks as readonly ChatChunk[]) {
+          if (chunk.usage) usage = chunk.usage;
+          onChunk(chunk);
+        }
+      };
+      if (sse) sse.together(each);
+      else each();
+    } else if (report.kind === 'done') usage = (report.usage as ChatUsage | undefined) ?? usage;
+    else failure = report;
+  }
+  return { firstTokenMs, usage, failure };
+}
+
+async function* reports(started: StartedInference): AsyncGenerator<StreamEvent> {
   yield started.first;
   for (;;) {
     const next = await started.rest.next();

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import type { ChatChunk, ChatUsage } from '../inference/chat-accumulator.js';
 import { engineChatFromResponses, InputError, inputItems, type ResponseItem } from '../inference/responses-request.js';
 import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
 import { findResponse, insertResponse } from '../store/responses.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { cancelOnDisconnect, countUsage, servedBy, reports, resolveEndpoint, startInference, type InferenceHttpDeps } from './inference-run.js';
+import { beginInference, consume, countUsage, resolveEndpoint, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import { EndpointPath, FreeObject, InferenceParameters } from './inference-schemas.js';
 import { openSse } from './sse.js';
 import { strict } from './schemas.js';
@@ -41,47 +40,25 @@ type Body = Static<typeof ResponsesBody>;
  */
 export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): void {
   app.post<{ Params: Static<typeof EndpointPath>; Body: Body }>('/responses', { schema: { params: EndpointPath, body: ResponsesBody } }, async (request, reply) => {
+    const began = performance.now();
     const project = projectOf(request);
     const body = request.body;
     const { endpoint, model } = await resolveEndpoint(deps.endpoints, project.id, request.params.endpoint_slug, body.model, body.service_tier);
     const previous = body.previous_response_id ? await findResponse(deps.pool, project.id, body.previous_response_id) : undefined;
     if (body.previous_response_id && !previous) throw new ApiError('response_not_found', `No stored response ${body.previous_response_id} in this project`, 'previous_response_id');
     const { history, chat } = turn(body, previous, endpoint);
-    const began = performance.now();
-    const started = await startInference(deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
-    cancelOnDisconnect(request, reply, deps.broker, started.requestId);
-    void reply.headers(servedBy(started.agentId));
+    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
     const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
     const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
     const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
     emit(translator.start());
-    let firstTokenMs: number | null = null;
-    let status: ResponseStatus = 'failed';
-    let usage: ChatUsage | undefined;
-    let failure: { code: string; message: string } | undefined;
-    for await (const report of reports(started)) {
-      if (report.kind === 'chunks') {
-        firstTokenMs ??= Math.round(performance.now() - began);
-        const each = () => {
-          for (const chunk of report.chunks) {
-            if ((chunk as ChatChunk).usage) usage = (chunk as ChatChunk).usage!;
-            emit(translator.chunk(chunk as ChatChunk));
-          }
-        };
-        if (sse) sse.together(each);
-        else each();
-      } else if (report.kind === 'done') {
-        usage = (report.usage as ChatUsage | undefined) ?? usage;
-        const events = translator.complete(usage);
-        status = events.at(-1)!.type === 'response.incomplete' ? 'incomplete' : 'completed';
-        emit(events);
-      } else {
-        failure = report;
-        emit(translator.fail(report.code === 'cancelled' ? 'cancelled' : 'server_error', `The engine failed the request: ${report.message}`));
-      }
-    }
+    const { firstTokenMs, usage, failure } = await consume(started, began, sse, (chunk) => emit(translator.chunk(chunk)));
+    const error = failure && { code: failure.code === 'cancelled' ? 'cancelled' : 'server_error', message: `The engine failed the request: ${failure.message}` };
+    const ending = error ? translator.fail(error.code, error.message) : translator.complete(usage);
+    emit(ending);
     sse?.end();
-    const final = status === 'failed' ? translator.response('failed', { code: 'server_error', message: failure?.message ?? 'failed' }) : translator.response(status);
+    const status: ResponseStatus = error ? 'failed' : ending.at(-1)!.type === 'response.incomplete' ? 'incomplete' : 'completed';
+    const final = translator.response(status, error ?? null);
     const outcome = failure?.code === 'cancelled' ? 'cancelled' : status;
     countUsage(deps, { projectId: project.id, endpointId: endpoint.id, api: 'responses', model, agentId: started.agentId, requestId: started.requestId, outcome, firstTokenMs, durationMs: Math.round(performance.now() - began) }, usage);
     if (body.store !== false && outcome !== 'cancelled') {
