@@ -1,37 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/router/app.js';
-import { createPool, type Pool } from '../../services/router/store/pool.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { insertFakeXemAgent, startAppHarness, type AppHarness } from '../helpers/app-harness.js';
+import type { Pool } from '../../services/router/store/pool.js';
 import { execClient } from '../helpers/exec-client.js';
-import { seedProject, testEnrollment, type SeededProject } from '../helpers/fixtures.js';
-import { silentLogger } from '../helpers/logger.js';
+import type { SeededProject } from '../helpers/fixtures.js';
 
 describe('approvals under contention', () => {
-  let db: TestDatabase;
+  let harness: AppHarness;
   let pool: Pool;
   let app: FastifyInstance;
   let acme: SeededProject;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 12, logger: silentLogger() });
-    acme = await seedProject(pool);
-    // An XEM agent offering a destructive tool, as its manifest says (no process: nothing is dispatched here).
-    const agent = `agt_${randomBytes(12).toString('hex')}`;
-    await pool.query(
-      `INSERT INTO agents (id, project_id, role, registration_name, signing_public_key, curve_public_key, status, manifest) VALUES ($1, $2, 'xem', 'xem-race', $3, $4, 'active', $5)`,
-      [agent, acme.project.id, randomBytes(32), randomBytes(32), { workspaces: [acme.workspace.id], tools: [{ name: 'drop_it', description: 'x', risk: 'destructive', parameters: { type: 'object' }, timeout_ms: 1_000 }] }],
-    );
-    await pool.query('INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id) VALUES ($1, $2, $3)', [acme.workspace.id, agent, acme.project.id]);
-    app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool });
+    harness = await startAppHarness({ poolMax: 12, prepare: async (db, project) => void (await insertFakeXemAgent(db, project, 'xem-race', [{ name: 'drop_it', risk: 'destructive' }])) });
+    ({ pool, app, acme } = harness);
   });
-  afterAll(async () => {
-    await app.close();
-    await pool.end();
-    await db.drop();
-  });
+  afterAll(() => harness.close());
 
   it('approve and reject racing from several reviewers give exactly one outcome, and the invocation follows it', async () => {
     const api = execClient(app, acme.project.id);

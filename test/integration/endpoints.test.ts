@@ -1,29 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/router/app.js';
-import { createPool, type Pool } from '../../services/router/store/pool.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startAppHarness, type AppHarness } from '../helpers/app-harness.js';
 import { execClient } from '../helpers/exec-client.js';
-import { seedProject, testEnrollment, type SeededProject } from '../helpers/fixtures.js';
-import { silentLogger } from '../helpers/logger.js';
+import type { SeededProject } from '../helpers/fixtures.js';
 
 describe('inference endpoints (management API)', () => {
-  let db: TestDatabase;
-  let pool: Pool;
+  let harness: AppHarness;
   let app: FastifyInstance;
   let acme: SeededProject;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 4, logger: silentLogger() });
-    acme = await seedProject(pool);
-    app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool });
+    harness = await startAppHarness();
+    ({ app, acme } = harness);
   });
-  afterAll(async () => {
-    await app.close();
-    await pool.end();
-    await db.drop();
-  });
+  afterAll(() => harness.close());
 
   it('creates, shows (by id or slug), lists, changes and deletes endpoints, auditing each', async () => {
     const api = execClient(app, acme.project.id);

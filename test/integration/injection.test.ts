@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/router/app.js';
-import { createPool, type Pool } from '../../services/router/store/pool.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { bearer, seedProject, testEnrollment, type SeededProject } from '../helpers/fixtures.js';
-import { silentLogger } from '../helpers/logger.js';
+import { startAppHarness, type AppHarness } from '../helpers/app-harness.js';
+import type { Pool } from '../../services/router/store/pool.js';
+import { bearer, type SeededProject } from '../helpers/fixtures.js';
 
 const PAYLOADS = [
   "' OR '1'='1", "x'; DROP TABLE invocations; --", 'inv_000000000000\' OR 1=1 --', '1 UNION SELECT secret_hash FROM api_keys',
@@ -13,22 +11,16 @@ const PAYLOADS = [
 const enc = encodeURIComponent;
 
 describe('injection attempts on every path parameter and list filter', () => {
-  let db: TestDatabase;
+  let harness: AppHarness;
   let pool: Pool;
   let app: FastifyInstance;
   let acme: SeededProject;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 4, logger: silentLogger() });
-    acme = await seedProject(pool);
-    app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool });
+    harness = await startAppHarness();
+    ({ pool, app, acme } = harness);
   });
-  afterAll(async () => {
-    await app.close();
-    await pool.end();
-    await db.drop();
-  });
+  afterAll(() => harness.close());
 
   /** Every table's content, hashed: any change anywhere shows. */
   const digest = async () => {

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/router/app.js';
+import { insertFakeXemAgent, startAppHarness, type AppHarness } from '../helpers/app-harness.js';
 import { createMemoryLimiter } from '../../services/router/limits/memory-limiter.js';
 import type { RateLimiter } from '../../services/router/limits/rate-limiter.js';
 import { createRedisLimiter } from '../../services/router/limits/redis-limiter.js';
-import { createPool, type Pool } from '../../services/router/store/pool.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import type { Pool } from '../../services/router/store/pool.js';
 import { execClient } from '../helpers/exec-client.js';
-import { seedProject, testEnrollment, type SeededProject } from '../helpers/fixtures.js';
+import type { SeededProject } from '../helpers/fixtures.js';
 import { silentLogger } from '../helpers/logger.js';
 
 const redisUrl = process.env['XEROTIER_TEST_REDIS_URL'];
@@ -69,33 +68,16 @@ describe.each(backends)('rate limits with the $name backend', ({ make, shared })
   });
 
   describe('through the HTTP API', () => {
-    let db: TestDatabase;
+    let harness: AppHarness;
     let pool: Pool;
     let app: FastifyInstance;
     let acme: SeededProject;
 
     beforeAll(async () => {
-      db = await createTestDatabase();
-      pool = createPool({ connectionString: db.url, max: 4, logger: silentLogger() });
-      acme = await seedProject(pool);
-      // An agent offering one tool in the default workspace, as its manifest would say (no process: nothing is dispatched here).
-      const agent = `agt_${randomBytes(12).toString('hex')}`;
-      await pool.query(
-        `INSERT INTO agents (id, project_id, role, registration_name, signing_public_key, curve_public_key, status, manifest)
-         VALUES ($1, $2, 'xem', 'xem-limits', $3, $4, 'active', $5)`,
-        [agent, acme.project.id, randomBytes(32), randomBytes(32), { workspaces: [acme.workspace.id], tools: [{ name: 'noop', description: 'nothing', risk: 'read', parameters: { type: 'object' }, timeout_ms: 1_000 }] }],
-      );
-      await pool.query('INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id) VALUES ($1, $2, $3)', [acme.workspace.id, agent, acme.project.id]);
-      app = buildApp({
-        enrollment: testEnrollment(), logger: silentLogger(), pool,
-        rateLimits: { limiter: limiter(), apiKeyRpm: 8, exec: { global: 0, project: 3, workspace: 0, agent: 0 } },
-      });
+      harness = await startAppHarness({ prepare: async (db, project) => void (await insertFakeXemAgent(db, project, 'xem-limits', [{ name: 'noop', risk: 'read' }])), app: { rateLimits: { limiter: limiter(), apiKeyRpm: 8, exec: { global: 0, project: 3, workspace: 0, agent: 0 } } } });
+      ({ pool, app, acme } = harness);
     });
-    afterAll(async () => {
-      await app.close();
-      await pool.end();
-      await db.drop();
-    });
+    afterAll(() => harness.close());
 
     it('answers 429 with Retry-After, retry_after and retry_strategy when a layer is full', async () => {
       const api = execClient(app, acme.project.id);

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, seal } from '../../services/router/auth/sealed.js';
 import { retryDelaySeconds, signatureHeader, webhookEventFor } from '../../services/router/webhooks/events.js';
+import { insertFakeXemAgent } from '../helpers/app-harness.js';
 import { execClient } from '../helpers/exec-client.js';
 import { waitFor } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
@@ -32,14 +33,7 @@ describe('outbound webhooks for exec events', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks`;
-    // An XEM agent offering a destructive tool, as its manifest says (no process: nothing runs here).
-    const agent = `agt_${randomBytes(12).toString('hex')}`;
-    const { project, workspace } = router.project;
-    await router.pool.query(
-      `INSERT INTO agents (id, project_id, role, registration_name, signing_public_key, curve_public_key, status, manifest) VALUES ($1, $2, 'xem', 'xem-hooks', $3, $4, 'active', $5)`,
-      [agent, project.id, randomBytes(32), randomBytes(32), { workspaces: [workspace.id], tools: [{ name: 'drop_it', description: 'x', risk: 'destructive', parameters: { type: 'object' }, timeout_ms: 1_000 }] }],
-    );
-    await router.pool.query('INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id) VALUES ($1, $2, $3)', [workspace.id, agent, project.id]);
+    await insertFakeXemAgent(router.pool, router.project, 'xem-hooks', [{ name: 'drop_it', risk: 'destructive' }]);
   });
   afterAll(async () => {
     await router.close();
