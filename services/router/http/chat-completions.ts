@@ -32,6 +32,8 @@ const ChatBody = Type.Object({
   response_format: Type.Optional(FreeObject),
   logit_bias: Type.Optional(Type.Union([FreeObject, Type.Null()])),
   n: Type.Optional(Type.Union([Type.Literal(1), Type.Null()])),
+  logprobs: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  top_logprobs: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 20 }), Type.Null()])),
 }, strict);
 
 type ChatBodyType = Static<typeof ChatBody>;
@@ -53,7 +55,7 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
     const accumulator = new ChatAccumulator();
     const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
     const includeUsage = body.stream_options?.include_usage === true;
-    const { firstTokenMs, usage, failure } = await consume(started, began, sse, (chunk) => {
+    const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) => {
       accumulator.add(chunk);
       if (sse) forward(sse, chunk as Record<string, unknown>, identity, includeUsage);
     });

@@ -61,6 +61,8 @@ export async function beginInference(request: FastifyRequest, reply: FastifyRepl
   return started;
 }
 
+const MAX_CLIENT_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 export interface Consumed {
   readonly firstTokenMs: number | null;
   readonly usage: ChatUsage | undefined;
@@ -72,7 +74,7 @@ export interface Consumed {
  * leave in one socket write), and says how it ended: the usage (from `infer.done`, else the
  * engine's usage chunk) or the failure.
  */
-export async function consume(started: StartedInference, began: number, sse: SseStream | undefined, onChunk: (chunk: ChatChunk) => void): Promise<Consumed> {
+export async function consume(started: StartedInference, began: number, sse: SseStream | undefined, broker: StreamBroker, onChunk: (chunk: ChatChunk) => void): Promise<Consumed> {
   let firstTokenMs: number | null = null;
   let usage: ChatUsage | undefined;
   let failure: Consumed['failure'];
@@ -87,6 +89,8 @@ export async function consume(started: StartedInference, began: number, sse: Sse
       };
       if (sse) sse.together(each);
       else each();
+      // A client that reads slower than the engine writes would grow this buffer without end.
+      if (sse && sse.backlog > MAX_CLIENT_BACKLOG_BYTES) broker.cancel(started.requestId, 'the client reads too slowly');
     } else if (report.kind === 'done') usage = (report.usage as ChatUsage | undefined) ?? usage;
     else failure = report;
   }

@@ -52,7 +52,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
     const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
     const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
     emit(translator.start());
-    const { firstTokenMs, usage, failure } = await consume(started, began, sse, (chunk) => emit(translator.chunk(chunk)));
+    const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) => emit(translator.chunk(chunk)));
     const error = failure && { code: failure.code === 'cancelled' ? 'cancelled' : 'server_error', message: `The engine failed the request: ${failure.message}` };
     const ending = error ? translator.fail(error.code, error.message) : translator.complete(usage);
     emit(ending);

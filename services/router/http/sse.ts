@@ -6,6 +6,8 @@ export interface SseStream {
   data(data: unknown): void;
   /** Everything sent inside `write` leaves in one socket write. */
   together(write: () => void): void;
+  /** Bytes written but not yet taken by the client's socket. */
+  readonly backlog: number;
   end(): void;
   readonly closed: boolean;
 }
@@ -55,6 +57,9 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, onClose: (
     },
     get closed() {
       return closed;
+    },
+    get backlog() {
+      return raw.writableLength;
     },
   };
 }

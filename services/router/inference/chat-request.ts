@@ -15,7 +15,7 @@ export interface EngineChat {
 }
 
 /** Chat-completions parameters passed to the engine as they are; the rest are the router's. */
-const PASSED = ['tools', 'tool_choice', 'temperature', 'top_p', 'max_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format', 'parallel_tool_calls', 'logit_bias', 'user'] as const;
+const PASSED = ['tools', 'tool_choice', 'temperature', 'top_p', 'max_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format', 'parallel_tool_calls', 'logit_bias', 'logprobs', 'top_logprobs', 'user'] as const;
 
 /**
  * The engine request for a `/v1/chat/completions` body: the endpoint's defaults under the
