@@ -62,7 +62,8 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     joinKey = await router.mintJoinKey();
     const run = start();
     agentId = await new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
-    await waitFor('the agent manifest', 15_000, async () => ((await api.call('GET', '/exec/tools/pg_drop_database', operator.key)).status === 200 ? true : undefined));
+    // Its manifest known and the agent online: a call made now can be dispatched (else 503).
+    await waitFor('the agent online with its manifest', 20_000, async () => ((await api.call('GET', '/exec/tools/pg_drop_database', operator.key)).body['online_agents'] === 1 ? true : undefined));
   }, 60_000);
   afterAll(async () => {
     for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
