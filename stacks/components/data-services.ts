@@ -1,0 +1,78 @@
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { hardened, labels, podSecurity } from './k8s-common.js';
+
+export interface DataServicesArgs {
+  readonly namespace: pulumi.Input<string>;
+  readonly databasePassword: pulumi.Input<string>;
+  readonly cachePassword: pulumi.Input<string>;
+  readonly storageGi: number;
+}
+
+/**
+ * Postgres and Redis inside the cluster (the `kubernetes` target without external URLs): one
+ * StatefulSet each with a persistent volume, reachable only through their ClusterIP Services,
+ * passwords from Secrets. Redis requires its password. Connection URLs are secret outputs.
+ */
+export class InClusterDataServices extends pulumi.ComponentResource {
+  readonly databaseUrl: pulumi.Output<string>;
+  readonly redisUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: DataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('xerotier:platform:InClusterDataServices', name, {}, opts);
+    const child = { parent: this };
+    const secret = new k8s.core.v1.Secret(`${name}-passwords`, {
+      metadata: { namespace: args.namespace, labels: labels('data') },
+      stringData: { POSTGRES_PASSWORD: args.databasePassword, REDIS_PASSWORD: args.cachePassword },
+    }, child);
+    const postgres = statefulService(this, `${name}-postgres`, args.namespace, 5432, {
+      image: 'postgres:16-alpine', uid: 70, storageGi: args.storageGi, dataPath: '/var/lib/postgresql/data',
+      env: [{ name: 'POSTGRES_DB', value: 'xerotier' }, { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }, { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'POSTGRES_PASSWORD' } } }],
+      probe: { exec: { command: ['pg_isready', '-U', 'postgres'] } },
+    });
+    const redis = statefulService(this, `${name}-redis`, args.namespace, 6379, {
+      image: 'redis:7-alpine', uid: 999, storageGi: 5, dataPath: '/data',
+      args: ['sh', '-c', 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes'],
+      env: [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'REDIS_PASSWORD' } } }],
+      probe: { tcpSocket: { port: 6379 } },
+    });
+    this.databaseUrl = pulumi.secret(pulumi.interpolate`postgres://postgres:${args.databasePassword}@${postgres.metadata.name}.${args.namespace}.svc:5432/xerotier`);
+    this.redisUrl = pulumi.secret(pulumi.interpolate`redis://:${args.cachePassword}@${redis.metadata.name}.${args.namespace}.svc:6379`);
+    this.registerOutputs({});
+  }
+}
+
+interface StatefulSpec {
+  readonly image: string;
+  readonly uid: number;
+  readonly storageGi: number;
+  readonly dataPath: string;
+  readonly env: k8s.types.input.core.v1.EnvVar[];
+  readonly args?: string[];
+  readonly probe: k8s.types.input.core.v1.Probe;
+}
+
+function statefulService(parent: pulumi.Resource, name: string, namespace: pulumi.Input<string>, port: number, spec: StatefulSpec): k8s.core.v1.Service {
+  const selector = labels('data', name);
+  const service = new k8s.core.v1.Service(name, { metadata: { namespace, labels: selector }, spec: { type: 'ClusterIP', selector, ports: [{ port, targetPort: port }] } }, { parent });
+  new k8s.apps.v1.StatefulSet(name, {
+    metadata: { namespace, labels: selector },
+    spec: {
+      serviceName: service.metadata.name, replicas: 1, selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: selector },
+        spec: {
+          securityContext: podSecurity(spec.uid),
+          containers: [hardened({
+            name: 'main', image: spec.image, ports: [{ containerPort: port }], env: spec.env, ...(spec.args ? { command: spec.args } : {}),
+            volumeMounts: [{ name: 'data', mountPath: spec.dataPath }, { name: 'run', mountPath: '/var/run/postgresql' }, { name: 'tmp', mountPath: '/tmp' }],
+            readinessProbe: { ...spec.probe, periodSeconds: 5 }, resources: { requests: { cpu: '250m', memory: '512Mi' } },
+          })],
+          volumes: [{ name: 'run', emptyDir: {} }, { name: 'tmp', emptyDir: {} }],
+        },
+      },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: `${spec.storageGi}Gi` } } } }],
+    },
+  }, { parent });
+  return service;
+}

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import { curvePublicFromSecret } from '../../services/protocol/curve-keys.js';
+import { z85Encode } from '../../services/protocol/z85.js';
+
+export interface SecretsArgs {
+  /** The bootstrap project's slug: the admin key is `xero_<slug>_<secret>`. */
+  readonly bootstrapProject: string;
+  /** Every agent the stack runs, by registration name: each gets its own join key. */
+  readonly agents: readonly { readonly role: 'xem' | 'xim'; readonly name: string }[];
+}
+
+export interface JoinKey {
+  /** What the agent is given (`xjk_…`). */
+  readonly key: pulumi.Output<string>;
+  /** What the router is given: `role:name:sha256hex` (XEROTIER_BOOTSTRAP_JOIN_KEYS). */
+  readonly routerEntry: pulumi.Output<string>;
+}
+
+/**
+ * Every secret the platform needs, generated once and kept in the stack's state (never by
+ * `crypto.randomBytes` at deploy time, which would change them on each `up`), and wrapped as
+ * Pulumi secrets explicitly: the engine marks random outputs secret, and so must the program,
+ * so nothing derived from them reaches state or logs in the clear. The router gets hashes of the
+ * admin and join keys, never the keys.
+ */
+export class PlatformSecrets extends pulumi.ComponentResource {
+  readonly tokenSigningKey: pulumi.Output<string>;
+  readonly completionEncryptionKey: pulumi.Output<string>;
+  readonly routerCurveSecretKey: pulumi.Output<string>;
+  /** Not secret: agents are told it at enrollment; derived exactly as the services derive it. */
+  readonly routerCurvePublicKey: pulumi.Output<string>;
+  readonly adminApiKey: pulumi.Output<string>;
+  readonly adminApiKeySha256: pulumi.Output<string>;
+  readonly ximSaltSecret: pulumi.Output<string>;
+  readonly databasePassword: pulumi.Output<string>;
+  readonly cachePassword: pulumi.Output<string>;
+  readonly joinKeys: ReadonlyMap<string, JoinKey>;
+
+  constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('xerotier:platform:Secrets', name, {}, opts);
+    const child = { parent: this };
+    const bytes = (id: string) => new random.RandomBytes(`${name}-${id}`, { length: 32 }, child);
+    this.tokenSigningKey = pulumi.secret(bytes('token-signing').hex);
+    this.completionEncryptionKey = pulumi.secret(bytes('completion-encryption').hex);
+    this.routerCurveSecretKey = pulumi.secret(bytes('router-curve').base64.apply((b64) => z85Encode(Buffer.from(b64, 'base64'))));
+    this.routerCurvePublicKey = pulumi.unsecret(this.routerCurveSecretKey.apply(curvePublicFromSecret));
+    const admin = pulumi.secret(bytes('admin-key').base64.apply(base64url));
+    this.adminApiKey = pulumi.interpolate`xero_${args.bootstrapProject}_${admin}`;
+    this.adminApiKeySha256 = admin.apply(sha256Hex);
+    this.ximSaltSecret = pulumi.secret(bytes('xim-salt').hex);
+    const password = (id: string) => pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length: 40, special: false }, child).result);
+    this.databasePassword = password('database-password');
+    this.cachePassword = password('cache-password');
+    this.joinKeys = new Map(args.agents.map((agent) => {
+      const secret = pulumi.secret(bytes(`join-${agent.role}-${agent.name}`).base64.apply(base64url));
+      return [`${agent.role}:${agent.name}`, { key: pulumi.interpolate`xjk_${secret}`, routerEntry: secret.apply((value) => `${agent.role}:${agent.name}:${sha256Hex(value)}`) }];
+    }));
+    this.registerOutputs({ routerCurvePublicKey: this.routerCurvePublicKey });
+  }
+
+  joinKey(role: 'xem' | 'xim', name: string): JoinKey {
+    const found = this.joinKeys.get(`${role}:${name}`);
+    if (!found) throw new Error(`no join key was generated for ${role} agent ${name}`);
+    return found;
+  }
+
+  /** XEROTIER_BOOTSTRAP_JOIN_KEYS: every agent's entry, space-separated. */
+  get routerJoinKeyEntries(): pulumi.Output<string> {
+    return pulumi.all([...this.joinKeys.values()].map((joinKey) => joinKey.routerEntry)).apply((entries) => entries.join(' '));
+  }
+}
+
+function base64url(b64: string): string {
+  return Buffer.from(b64, 'base64').toString('base64url');
+}
+
+function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}

@@ -1,0 +1,61 @@
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { ControlPlane } from './components/control-plane.js';
+import { InClusterDataServices } from './components/data-services.js';
+import { PlatformSecrets } from './components/secrets.js';
+import { XemHosts } from './components/xem-hosts.js';
+import { XimFleet } from './components/xim-fleet.js';
+import { SettingsError, type StackSettings } from './settings.js';
+
+export interface ClusterAccess {
+  /** Where to deploy: a kubeconfig (secret); the ambient one when absent. */
+  readonly kubeconfig?: pulumi.Input<string>;
+  /** External Postgres and Redis (secrets); in-cluster StatefulSets when the settings say so. */
+  readonly databaseUrl?: pulumi.Input<string>;
+  readonly redisUrl?: pulumi.Input<string>;
+}
+
+export interface PlatformOutputs {
+  readonly routerUrl: string;
+  readonly meshEndpoint: string;
+  readonly routerCurvePublicKey: pulumi.Output<string>;
+  readonly adminApiKey: pulumi.Output<string>;
+  readonly namespace: pulumi.Output<string>;
+}
+
+/**
+ * The platform into a Kubernetes cluster: namespace, secrets, Postgres and Redis (in the cluster
+ * or external), the control plane, the XIM fleet and the XEM hosts. The `aws` target builds the
+ * cluster and managed data services first, then calls this with them.
+ */
+export function deployToCluster(settings: StackSettings, access: ClusterAccess): PlatformOutputs {
+  const provider = new k8s.Provider('cluster', { ...(access.kubeconfig ? { kubeconfig: access.kubeconfig } : {}), enableServerSideApply: true });
+  const opts = { provider };
+  const namespace = new k8s.core.v1.Namespace('xerotier', { metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/name': 'xerotier' } } }, opts);
+  const agents = [
+    ...XimFleet.agentNames(settings.ximFleet).map((name) => ({ role: 'xim' as const, name })),
+    ...XemHosts.agentNames(settings.xemHosts).map((name) => ({ role: 'xem' as const, name })),
+  ];
+  const secrets = new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents });
+  const data = dataServices(settings, access, secrets, namespace.metadata.name, opts);
+  const controlPlane = new ControlPlane('control-plane', {
+    namespace: namespace.metadata.name, images: settings.images, hostname: settings.hostname, tlsIssuer: settings.tlsIssuer, bootstrapProject: settings.bootstrapProject,
+    replicas: settings.router.replicas, maxReplicas: settings.router.maxReplicas, resources: settings.router, secrets, databaseUrl: data.databaseUrl,
+    ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}),
+    ...(settings.target === 'aws' ? { meshServiceAnnotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb', 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' } } : {}),
+  }, opts);
+  // Agents in the cluster enroll through the in-cluster Service: no hairpin through the Ingress.
+  const routerUrl = controlPlane.internalRouterUrl;
+  if (settings.ximFleet.length > 0) new XimFleet('xim', { namespace: namespace.metadata.name, images: settings.images, routerUrl, models: settings.ximFleet, secrets }, { ...opts, dependsOn: [controlPlane] });
+  if (settings.xemHosts.length > 0) new XemHosts('xem', { namespace: namespace.metadata.name, images: settings.images, routerUrl, hosts: settings.xemHosts, secrets }, { ...opts, dependsOn: [controlPlane] });
+  return { routerUrl: controlPlane.routerUrl, meshEndpoint: controlPlane.meshEndpoint, routerCurvePublicKey: secrets.routerCurvePublicKey, adminApiKey: secrets.adminApiKey, namespace: namespace.metadata.name };
+}
+
+function dataServices(settings: StackSettings, access: ClusterAccess, secrets: PlatformSecrets, namespace: pulumi.Input<string>, opts: pulumi.ComponentResourceOptions) {
+  if (settings.database.external) {
+    if (!access.databaseUrl) throw new SettingsError('databaseUrl', 'is required (as a secret) when database.external is true');
+    return { databaseUrl: pulumi.secret(access.databaseUrl), redisUrl: access.redisUrl ? pulumi.secret(access.redisUrl) : undefined };
+  }
+  const inCluster = new InClusterDataServices('data', { namespace, databasePassword: secrets.databasePassword, cachePassword: secrets.cachePassword, storageGi: settings.database.storageGi }, opts);
+  return { databaseUrl: inCluster.databaseUrl, redisUrl: settings.cache.external ? (access.redisUrl ? pulumi.secret(access.redisUrl) : undefined) : inCluster.redisUrl };
+}

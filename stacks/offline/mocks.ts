@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import * as pulumi from '@pulumi/pulumi';
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  /** Inputs as registered; values that were Pulumi secrets read "[secret]". */
+  readonly inputs: Record<string, unknown>;
+  /** Where secrets were, as paths (for checks that nothing sensitive is inline). */
+  readonly secretPaths: readonly string[];
+}
+
+// The marker Pulumi puts on serialized secret values.
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+
+/**
+ * Mocks that behave like the engine where it matters: random secrets come back as secrets
+ * (deterministic from the resource's name, so snapshots are stable), Kubernetes objects get a
+ * name when none is given (auto-naming), and every registration is recorded with secrets
+ * redacted.
+ */
+export function platformMocks(): { mocks: pulumi.runtime.Mocks; resources: RecordedResource[] } {
+  const resources: RecordedResource[] = [];
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const inputs = args.inputs as Record<string, unknown>;
+      const secretPaths: string[] = [];
+      resources.push({ type: args.type, name: args.name, inputs: redact(inputs, '', secretPaths) as Record<string, unknown>, secretPaths });
+      return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
+    },
+    call: (args) => args.inputs as Record<string, unknown>,
+  };
+  return { mocks, resources };
+}
+
+function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const bytes = createHash('sha256').update(`mock:${name}`).digest();
+  if (type === 'random:index/randomBytes:RandomBytes') return { base64: pulumi.secret(bytes.toString('base64')), hex: pulumi.secret(bytes.toString('hex')) };
+  if (type === 'random:index/randomPassword:RandomPassword') return { result: pulumi.secret(bytes.toString('base64url').slice(0, 40)) };
+  if (type.startsWith('kubernetes:')) {
+    const metadata = (inputs['metadata'] ?? {}) as Record<string, unknown>;
+    return { metadata: { ...metadata, name: metadata['name'] ?? `${name}-mock` } };
+  }
+  return {};
+}
+
+function redact(value: unknown, path: string, secretPaths: string[]): unknown {
+  if (Array.isArray(value)) return value.map((item, index) => redact(item, `${path}[${index}]`, secretPaths));
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    if (record[SECRET_SIG] !== undefined) {
+      secretPaths.push(path);
+      return '[secret]';
+    }
+    return Object.fromEntries(Object.entries(record).map(([key, inner]) => [key, redact(inner, path ? `${path}.${key}` : key, secretPaths)]));
+  }
+  return value;
+}
+
+/** An output's value (mocks resolve everything when not previewing). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => {
+    resolve(value);
+    return value;
+  }));
+}
+
+/** Registrations arrive asynchronously (inputs resolve first): waits until none came for `quietMs`. */
+export async function untilQuiet(resources: readonly unknown[], quietMs = 150, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let count = -1;
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    if (resources.length !== count) [count, since] = [resources.length, Date.now()];
+    else if (Date.now() - since >= quietMs) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
