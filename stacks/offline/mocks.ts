@@ -15,9 +15,9 @@ const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 
 /**
  * Mocks that behave like the engine where it matters: random secrets come back as secrets
- * (deterministic from the resource's name, so snapshots are stable), Kubernetes objects get a
- * name when none is given (auto-naming), and every registration is recorded with secrets
- * redacted.
+ * (deterministic from the resource's name, so snapshots are stable), Kubernetes objects get
+ * their resource name when none is given (the engine would add a random suffix), and every
+ * registration is recorded with secrets redacted.
  */
 export function platformMocks(): { mocks: pulumi.runtime.Mocks; resources: RecordedResource[] } {
   const resources: RecordedResource[] = [];
@@ -39,7 +39,7 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
   if (type === 'random:index/randomPassword:RandomPassword') return { result: pulumi.secret(bytes.toString('base64url').slice(0, 40)) };
   if (type.startsWith('kubernetes:')) {
     const metadata = (inputs['metadata'] ?? {}) as Record<string, unknown>;
-    return { metadata: { ...metadata, name: metadata['name'] ?? `${name}-mock` } };
+    return { metadata: { ...metadata, name: metadata['name'] ?? name } };
   }
   return {};
 }
