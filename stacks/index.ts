@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
-import { deployToCluster } from './kubernetes.js';
-import { readSettings, SettingsError } from './settings.js';
+import { awsFoundations } from './aws.js';
+import { deployToCluster, platformSecrets, type ClusterAccess } from './kubernetes.js';
+import { readSettings } from './settings.js';
 
 /**
  * The Pulumi program (Pulumi.yaml `main: stacks/`): the stack file's settings, then the target.
@@ -9,13 +10,11 @@ import { readSettings, SettingsError } from './settings.js';
 const config = new pulumi.Config('xerotier');
 const settings = readSettings((key) => config.get(key));
 
-if (settings.target === 'aws') {
-  throw new SettingsError('target', 'aws is not built yet (its Network, Database, Cache and Cluster components are the next part of this work); deploy with target: kubernetes into an existing cluster');
-}
-
-const platform = deployToCluster(settings, {
-  ...optional('kubeconfig', config.getSecret('kubeconfig')), ...optional('databaseUrl', config.getSecret('databaseUrl')), ...optional('redisUrl', config.getSecret('redisUrl')),
-});
+const secrets = platformSecrets(settings);
+const access: ClusterAccess = settings.target === 'aws'
+  ? awsFoundations(settings, secrets, pulumi.getStack())
+  : { ...optional('kubeconfig', config.getSecret('kubeconfig')), ...optional('databaseUrl', config.getSecret('databaseUrl')), ...optional('redisUrl', config.getSecret('redisUrl')) };
+const platform = deployToCluster(settings, access, secrets);
 
 export const routerUrl = platform.routerUrl;
 export const meshEndpoint = platform.meshEndpoint;

@@ -13,6 +13,10 @@ export interface ClusterAccess {
   /** External Postgres and Redis (secrets); in-cluster StatefulSets when the settings say so. */
   readonly databaseUrl?: pulumi.Input<string>;
   readonly redisUrl?: pulumi.Input<string>;
+  /** Install NVIDIA's device plugin (GPU nodes that do not bring it). */
+  readonly nvidiaDevicePlugin?: boolean;
+  /** Annotations for the mesh's load balancer Service. */
+  readonly meshServiceAnnotations?: Record<string, string>;
 }
 
 export interface PlatformOutputs {
@@ -28,21 +32,17 @@ export interface PlatformOutputs {
  * or external), the control plane, the XIM fleet and the XEM hosts. The `aws` target builds the
  * cluster and managed data services first, then calls this with them.
  */
-export function deployToCluster(settings: StackSettings, access: ClusterAccess): PlatformOutputs {
+export function deployToCluster(settings: StackSettings, access: ClusterAccess, secrets: PlatformSecrets): PlatformOutputs {
   const provider = new k8s.Provider('cluster', { ...(access.kubeconfig ? { kubeconfig: access.kubeconfig } : {}), enableServerSideApply: true });
   const opts = { provider };
   const namespace = new k8s.core.v1.Namespace('xerotier', { metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/name': 'xerotier' } } }, opts);
-  const agents = [
-    ...XimFleet.agentNames(settings.ximFleet).map((name) => ({ role: 'xim' as const, name })),
-    ...XemHosts.agentNames(settings.xemHosts).map((name) => ({ role: 'xem' as const, name })),
-  ];
-  const secrets = new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents });
+  if (access.nvidiaDevicePlugin) nvidiaDevicePlugin(opts);
   const data = dataServices(settings, access, secrets, namespace.metadata.name, opts);
   const controlPlane = new ControlPlane('control-plane', {
     namespace: namespace.metadata.name, images: settings.images, hostname: settings.hostname, tlsIssuer: settings.tlsIssuer, bootstrapProject: settings.bootstrapProject,
     replicas: settings.router.replicas, maxReplicas: settings.router.maxReplicas, resources: settings.router, secrets, databaseUrl: data.databaseUrl,
     ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}),
-    ...(settings.target === 'aws' ? { meshServiceAnnotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb', 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' } } : {}),
+    ...(access.meshServiceAnnotations ? { meshServiceAnnotations: access.meshServiceAnnotations } : {}),
   }, opts);
   // Agents in the cluster enroll through the in-cluster Service: no hairpin through the Ingress.
   const routerUrl = controlPlane.internalRouterUrl;
@@ -51,8 +51,41 @@ export function deployToCluster(settings: StackSettings, access: ClusterAccess):
   return { routerUrl: controlPlane.routerUrl, meshEndpoint: controlPlane.meshEndpoint, routerCurvePublicKey: secrets.routerCurvePublicKey, adminApiKey: secrets.adminApiKey, namespace: namespace.metadata.name };
 }
 
+/** Every agent the settings run, by registration name: each needs its own join key. */
+export function platformSecrets(settings: StackSettings): PlatformSecrets {
+  const agents = [
+    ...XimFleet.agentNames(settings.ximFleet).map((name) => ({ role: 'xim' as const, name })),
+    ...XemHosts.agentNames(settings.xemHosts).map((name) => ({ role: 'xem' as const, name })),
+  ];
+  return new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents });
+}
+
+/** NVIDIA's device plugin on the GPU nodes: it advertises nvidia.com/gpu to the scheduler. */
+function nvidiaDevicePlugin(opts: pulumi.CustomResourceOptions): void {
+  const selector = { 'app.kubernetes.io/name': 'nvidia-device-plugin' };
+  new k8s.apps.v1.DaemonSet('nvidia-device-plugin', {
+    metadata: { namespace: 'kube-system', labels: selector },
+    spec: {
+      selector: { matchLabels: selector }, updateStrategy: { type: 'RollingUpdate' },
+      template: {
+        metadata: { labels: selector },
+        spec: {
+          priorityClassName: 'system-node-critical', nodeSelector: { 'xerotier.io/pool': 'gpu' },
+          tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+          containers: [{
+            name: 'nvidia-device-plugin', image: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0', env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
+          }],
+          volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } }],
+        },
+      },
+    },
+  }, opts);
+}
+
 function dataServices(settings: StackSettings, access: ClusterAccess, secrets: PlatformSecrets, namespace: pulumi.Input<string>, opts: pulumi.ComponentResourceOptions) {
-  if (settings.database.external) {
+  if (settings.database.external || access.databaseUrl) {
     if (!access.databaseUrl) throw new SettingsError('databaseUrl', 'is required (as a secret) when database.external is true');
     return { databaseUrl: pulumi.secret(access.databaseUrl), redisUrl: access.redisUrl ? pulumi.secret(access.redisUrl) : undefined };
   }

@@ -28,7 +28,7 @@ export function platformMocks(): { mocks: pulumi.runtime.Mocks; resources: Recor
       resources.push({ type: args.type, name: args.name, inputs: redact(inputs, '', secretPaths) as Record<string, unknown>, secretPaths });
       return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
     },
-    call: (args) => args.inputs as Record<string, unknown>,
+    call: (args) => (args.token === 'aws:index/getAvailabilityZones:getAvailabilityZones' ? { names: ['zone-a', 'zone-b', 'zone-c'], zoneIds: ['z1', 'z2', 'z3'] } : (args.inputs as Record<string, unknown>)),
   };
   return { mocks, resources };
 }
@@ -37,12 +37,20 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
   const bytes = createHash('sha256').update(`mock:${name}`).digest();
   if (type === 'random:index/randomBytes:RandomBytes') return { base64: pulumi.secret(bytes.toString('base64')), hex: pulumi.secret(bytes.toString('hex')) };
   if (type === 'random:index/randomPassword:RandomPassword') return { result: pulumi.secret(bytes.toString('base64url').slice(0, 40)) };
+  if (type.startsWith('aws:')) return { arn: `arn:aws:mock:::${name}`, name: inputs['name'] ?? name, ...AWS_COMPUTED[type]?.(name) };
   if (type.startsWith('kubernetes:')) {
     const metadata = (inputs['metadata'] ?? {}) as Record<string, unknown>;
     return { metadata: { ...metadata, name: metadata['name'] ?? name } };
   }
   return {};
 }
+
+// What AWS computes and the program reads.
+const AWS_COMPUTED: Record<string, (name: string) => Record<string, unknown>> = {
+  'aws:rds/instance:Instance': (name) => ({ address: `${name}.mock.rds.amazonaws.com`, endpoint: `${name}.mock.rds.amazonaws.com:5432` }),
+  'aws:elasticache/replicationGroup:ReplicationGroup': (name) => ({ primaryEndpointAddress: `master.${name}.mock.cache.amazonaws.com` }),
+  'aws:eks/cluster:Cluster': (name) => ({ endpoint: `https://${name}.mock.eks.amazonaws.com`, certificateAuthority: { data: 'bW9jay1jYQ==' } }),
+};
 
 function redact(value: unknown, path: string, secretPaths: string[]): unknown {
   if (Array.isArray(value)) return value.map((item, index) => redact(item, `${path}[${index}]`, secretPaths));
