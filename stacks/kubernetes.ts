@@ -44,8 +44,9 @@ export function deployToCluster(settings: StackSettings, access: ClusterAccess, 
     ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}),
     ...(access.meshServiceAnnotations ? { meshServiceAnnotations: access.meshServiceAnnotations } : {}),
   }, opts);
-  // Agents in the cluster enroll through the in-cluster Service: no hairpin through the Ingress.
-  const routerUrl = controlPlane.internalRouterUrl;
+  // Agents enroll over HTTPS even inside the cluster (they refuse plain HTTP, rightly: join keys
+  // and tokens cross that link), through the Ingress and its certificate.
+  const routerUrl = controlPlane.routerUrl;
   if (settings.ximFleet.length > 0) new XimFleet('xim', { namespace: namespace.metadata.name, images: settings.images, routerUrl, models: settings.ximFleet, secrets }, { ...opts, dependsOn: [controlPlane] });
   if (settings.xemHosts.length > 0) new XemHosts('xem', { namespace: namespace.metadata.name, images: settings.images, routerUrl, hosts: settings.xemHosts, secrets }, { ...opts, dependsOn: [controlPlane] });
   return { routerUrl: controlPlane.routerUrl, meshEndpoint: controlPlane.meshEndpoint, routerCurvePublicKey: secrets.routerCurvePublicKey, adminApiKey: secrets.adminApiKey, namespace: namespace.metadata.name };

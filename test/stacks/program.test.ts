@@ -54,6 +54,10 @@ describe.each(['dev-us-east-1', 'pr-template', 'staging-us-east-1', 'prod-us-eas
       return found.length;
     };
     expect(check('router', routerConfigSchema)).toBe(1);
+    // Agents refuse plain-HTTP routers (join keys cross that link): they are given the HTTPS URL.
+    const routerUrls = containers.flatMap((container) => (container.env ?? []).filter((variable) => ['XEM_ROUTER_URL', 'XEROTIER_AGENT_ROUTER_URL'].includes(variable.name)));
+    expect(routerUrls.length).toBeGreaterThan(0);
+    for (const variable of routerUrls) expect(variable.value).toBe(`https://${loadStackConfig(stack)['xerotier:hostname']}`);
     // Agents read their join key from the mounted Secret at start (one key per replica).
     expect(check('xem-agent', xemAgentConfigSchema, ['join_key'])).toBeGreaterThan(0);
     if (stack !== 'pr-template') expect(check('xim-agent', ximAgentConfigSchema, ['join_key'])).toBeGreaterThan(0);
