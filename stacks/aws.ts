@@ -4,7 +4,8 @@ import { Cluster } from './components/aws/cluster.js';
 import { Cache, Database } from './components/aws/data.js';
 import { Network } from './components/aws/network.js';
 import type { PlatformSecrets } from './components/secrets.js';
-import type { ClusterAccess } from './kubernetes.js';
+import { ec2Agents, type ClusterAccess } from './kubernetes.js';
+import { XemEc2Host } from './components/aws/xem-ec2.js';
 import type { StackSettings } from './settings.js';
 
 const EKS_VERSION = '1.31';
@@ -27,6 +28,11 @@ export function awsFoundations(settings: StackSettings, secrets: PlatformSecrets
     version: EKS_VERSION, privateSubnetIds: network.privateSubnetIds, publicSubnetIds: network.publicSubnetIds, nodeSecurityGroupId: network.nodeSecurityGroupId,
     cpuNodes: settings.aws.cpuNodes, gpuNodes: settings.aws.gpuNodes, tags,
   });
+  ec2Agents(settings).forEach(({ name: registrationName, host }, index) => new XemEc2Host(registrationName, {
+    registrationName, instanceType: host.instanceType,
+    subnetId: network.privateSubnetIds[index % network.privateSubnetIds.length]!, image: `${settings.images.registry}/xem-agent:${settings.images.tag}`,
+    routerUrl: `https://${settings.hostname}`, joinKey: secrets.joinKey('xem', registrationName), region: aws.getRegionOutput().name, tags,
+  }));
   const vault = new aws.secretsmanager.Secret('platform-secrets', { name: `xerotier/${stack}/platform`, description: 'Xerotier admin API key and agent join keys', recoveryWindowInDays: prod ? 30 : 0, tags });
   new aws.secretsmanager.SecretVersion('platform-secrets', {
     secretId: vault.id,

@@ -5,7 +5,7 @@ import { InClusterDataServices } from './components/data-services.js';
 import { PlatformSecrets } from './components/secrets.js';
 import { XemHosts } from './components/xem-hosts.js';
 import { XimFleet } from './components/xim-fleet.js';
-import { SettingsError, type StackSettings } from './settings.js';
+import { SettingsError, type StackSettings, type XemEc2Hosts } from './settings.js';
 
 export interface ClusterAccess {
   /** Where to deploy: a kubeconfig (secret); the ambient one when absent. */
@@ -57,8 +57,15 @@ export function platformSecrets(settings: StackSettings): PlatformSecrets {
   const agents = [
     ...XimFleet.agentNames(settings.ximFleet).map((name) => ({ role: 'xim' as const, name })),
     ...XemHosts.agentNames(settings.xemHosts).map((name) => ({ role: 'xem' as const, name })),
+    ...ec2Agents(settings).map(({ name }) => ({ role: 'xem' as const, name })),
   ];
   return new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents });
+}
+
+/** The XEM agents on EC2 (aws target), each with its registration name `xem-ec2-<name>-<n>`. */
+export function ec2Agents(settings: StackSettings): { readonly name: string; readonly host: XemEc2Hosts }[] {
+  if (settings.target !== 'aws') return [];
+  return settings.xemEc2Hosts.flatMap((host) => Array.from({ length: host.count }, (_, index) => ({ name: `xem-ec2-${host.name}-${index}`, host })));
 }
 
 /** NVIDIA's device plugin on the GPU nodes: it advertises nvidia.com/gpu to the scheduler. */

@@ -22,6 +22,13 @@ export interface XemHost {
   readonly kubernetesAccess: 'none' | 'read' | 'operate';
 }
 
+/** XEM agents on their own EC2 instances (aws target), next to what they operate outside the cluster. */
+export interface XemEc2Hosts {
+  readonly name: string;
+  readonly count: number;
+  readonly instanceType: string;
+}
+
 export interface StackSettings {
   readonly target: Target;
   readonly environment: 'dev' | 'staging' | 'prod' | 'preview';
@@ -35,6 +42,7 @@ export interface StackSettings {
   readonly cache: { readonly external: boolean; readonly nodeType: string };
   readonly ximFleet: readonly XimModel[];
   readonly xemHosts: readonly XemHost[];
+  readonly xemEc2Hosts: readonly XemEc2Hosts[];
   readonly aws: { readonly vpcCidr: string; readonly azCount: number; readonly cpuNodes: NodeGroupSize; readonly gpuNodes: NodeGroupSize; readonly meshSourceCidrs: readonly string[] };
 }
 
@@ -70,6 +78,7 @@ export function readSettings(read: Read): StackSettings {
     cache: get.object('cache', { external: false, nodeType: prod ? 'cache.r6g.large' : 'cache.t4g.small' }),
     ximFleet: get.list<Partial<XimModel>>('ximFleet', []).map((model, index): XimModel => ({ replicas: 1, gpus: 1, cacheSizeGi: 100, ...model, model: required(model.model, `ximFleet[${index}].model`), name: name(model.name, `ximFleet[${index}].name`) })),
     xemHosts: get.list<Partial<XemHost>>('xemHosts', []).map((host, index): XemHost => ({ replicas: 1, kubernetesAccess: 'none', ...host, name: name(host.name, `xemHosts[${index}].name`) })),
+    xemEc2Hosts: get.list<Partial<XemEc2Hosts>>('xemEc2Hosts', []).map((host, index): XemEc2Hosts => ({ count: 1, instanceType: 't3.small', ...host, name: name(host.name, `xemEc2Hosts[${index}].name`) })),
     aws: get.object('aws', {
       vpcCidr: '10.40.0.0/16', azCount: prod ? 3 : 2, meshSourceCidrs: ['10.40.0.0/16'],
       cpuNodes: { instanceType: 'm7i.large', min: prod ? 3 : 1, max: prod ? 10 : 3 },

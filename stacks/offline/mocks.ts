@@ -28,7 +28,7 @@ export function platformMocks(): { mocks: pulumi.runtime.Mocks; resources: Recor
       resources.push({ type: args.type, name: args.name, inputs: redact(inputs, '', secretPaths) as Record<string, unknown>, secretPaths });
       return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
     },
-    call: (args) => (args.token === 'aws:index/getAvailabilityZones:getAvailabilityZones' ? { names: ['zone-a', 'zone-b', 'zone-c'], zoneIds: ['z1', 'z2', 'z3'] } : (args.inputs as Record<string, unknown>)),
+    call: (args) => AWS_CALLS[args.token] ?? (args.inputs as Record<string, unknown>),
   };
   return { mocks, resources };
 }
@@ -44,6 +44,12 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
   }
   return {};
 }
+
+const AWS_CALLS: Record<string, Record<string, unknown>> = {
+  'aws:index/getAvailabilityZones:getAvailabilityZones': { names: ['zone-a', 'zone-b', 'zone-c'], zoneIds: ['z1', 'z2', 'z3'] },
+  'aws:index/getRegion:getRegion': { name: 'mock-region-1', region: 'mock-region-1' },
+  'aws:ssm/getParameter:getParameter': { name: 'ami', type: 'String', value: 'ami-mock' },
+};
 
 // What AWS computes and the program reads.
 const AWS_COMPUTED: Record<string, (name: string) => Record<string, unknown>> = {

@@ -117,10 +117,24 @@ describe.each(['staging-us-east-1', 'prod-us-east-1', 'prod-eu-west-1'])('the aw
     expect(xim.template.spec.containers.find((container) => container.name === 'vllm')!.resources!.limits!['nvidia.com/gpu']).toBe('4');
   });
 
+  it('starts XEM agents on EC2 with IMDSv2, their join key fetched from Secrets Manager by their own role, never in user data', () => {
+    if (stack === 'prod-eu-west-1') return;
+    const template = one('aws:ec2/launchTemplate:LaunchTemplate') as { metadataOptions: { httpTokens: string }; userData: string; blockDeviceMappings: { ebs: { encrypted: string } }[] };
+    expect(template.metadataOptions.httpTokens).toBe('required');
+    expect(template.blockDeviceMappings[0]!.ebs.encrypted).toBe('true');
+    const script = Buffer.from(template.userData, 'base64').toString('utf8');
+    expect(script).toContain("XEM_REGISTRATION_NAME='xem-ec2-data-ops-0'");
+    expect(script).toMatch(/aws secretsmanager get-secret-value --region mock-region-1 --secret-id 'arn:aws:mock:::xem-ec2-data-ops-0'/);
+    expect(script).not.toMatch(/xjk_/);
+    const policy = JSON.parse(one('aws:iam/rolePolicy:RolePolicy')['policy'] as string) as { Statement: { Action: string; Resource: string }[] };
+    expect(policy.Statement).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:mock:::xem-ec2-data-ops-0' }]);
+    expect(one('aws:ec2/instance:Instance')['subnetId']).toBe('network-private-0-id');
+  });
+
   it('runs the router on the managed data services, and keeps the admin and join keys in Secrets Manager', () => {
     const router = (ofType(resources, 'kubernetes:apps/v1:Deployment')[0]!.inputs['spec'] as Spec).template.spec.containers[0]!;
     expect(router.env).toContainEqual({ name: 'XEROTIER_CACHE_BACKEND', value: 'redis' });
     expect(ofType(resources, 'kubernetes:apps/v1:StatefulSet').filter((set) => set.name.startsWith('data-'))).toEqual([]);
-    expect(one('aws:secretsmanager/secretVersion:SecretVersion')['secretString']).toBe('[secret]');
+    for (const version of ofType(resources, 'aws:secretsmanager/secretVersion:SecretVersion')) expect(version.inputs['secretString']).toBe('[secret]');
   });
 });
