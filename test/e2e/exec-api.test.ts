@@ -227,9 +227,11 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   });
 
   it('SIGKILL during a read call: dispatched again as a new attempt and completed once', async () => {
-    await waitFor('the restarted agent bound', 15_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+    // Bound to the mesh and recorded active again: only then can a call be dispatched (else 503).
+    await waitFor('the restarted agent bound and online', 20_000, async () => (router.mesh.server.connections.routingOf(agentId) && (await api.call('GET', '/exec/tools/mark_read', operator.key)).body['online_agents'] === 1 ? true : undefined));
     const marks = join(dir, 'read-marks');
     const call = await api.invoke(operator.key, 'mark_read', { file: marks, seconds: '4' });
+    expect(call.status).toBe(201);
     await api.until(operator.key, call.body['id'] as string, 'running');
     const victim = runs.at(-1)!;
     process.kill(-victim.child.pid!, 'SIGKILL');
