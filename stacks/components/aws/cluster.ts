@@ -1,6 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import type { NodeGroupSize } from '../../settings.js';
+import { serviceRole } from './iam.js';
 
 export interface ClusterArgs {
   readonly version: string;
@@ -28,14 +29,14 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:aws:Cluster', name, {}, opts);
     const child = { parent: this };
-    const clusterRole = role(this, `${name}-cluster`, 'eks.amazonaws.com', ['AmazonEKSClusterPolicy'], args.tags);
+    const clusterRole = serviceRole(this, `${name}-cluster`, 'eks.amazonaws.com', ['AmazonEKSClusterPolicy'], args.tags);
     this.cluster = new aws.eks.Cluster(name, {
       version: args.version, roleArn: clusterRole.arn,
       vpcConfig: { subnetIds: [...args.privateSubnetIds, ...args.publicSubnetIds], securityGroupIds: [args.nodeSecurityGroupId], endpointPrivateAccess: true, endpointPublicAccess: true },
       accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: true },
       enabledClusterLogTypes: ['api', 'audit', 'authenticator'], tags: args.tags,
     }, child);
-    const nodeRole = role(this, `${name}-nodes`, 'ec2.amazonaws.com', NODE_POLICIES, args.tags);
+    const nodeRole = serviceRole(this, `${name}-nodes`, 'ec2.amazonaws.com', NODE_POLICIES, args.tags);
     const group = (pool: 'cpu' | 'gpu', size: NodeGroupSize) => new aws.eks.NodeGroup(`${name}-${pool}`, {
       clusterName: this.cluster.name, nodeRoleArn: nodeRole.arn, subnetIds: args.privateSubnetIds, instanceTypes: [size.instanceType],
       amiType: pool === 'gpu' ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD', diskSize: pool === 'gpu' ? 200 : 50,
@@ -49,14 +50,6 @@ export class Cluster extends pulumi.ComponentResource {
     this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.certificateAuthority]).apply(([clusterName, endpoint, authority]) => kubeconfig(clusterName, endpoint, authority?.data ?? '')));
     this.registerOutputs({ name: this.cluster.name, endpoint: this.cluster.endpoint });
   }
-}
-
-function role(parent: pulumi.Resource, name: string, service: string, policies: readonly string[], tags: Record<string, string>): aws.iam.Role {
-  const created = new aws.iam.Role(name, {
-    assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] }), tags,
-  }, { parent });
-  for (const policy of policies) new aws.iam.RolePolicyAttachment(`${name}-${policy}`, { role: created.name, policyArn: `arn:aws:iam::aws:policy/${policy}` }, { parent });
-  return created;
 }
 
 function kubeconfig(clusterName: string, endpoint: string, authority: string): string {

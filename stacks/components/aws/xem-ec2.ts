@@ -2,6 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { xemAgentConfigSchema } from '../../../services/xem-agent/config.js';
 import type { JoinKey } from '../secrets.js';
+import { serviceRole } from './iam.js';
 
 export interface XemEc2HostArgs {
   /** `XEM_REGISTRATION_NAME`, unique per host. */
@@ -29,8 +30,7 @@ export class XemEc2Host extends pulumi.ComponentResource {
     const child = { parent: this };
     const secret = new aws.secretsmanager.Secret(name, { name: `xerotier/xem/${args.registrationName}/join-key`, recoveryWindowInDays: 0, tags: args.tags }, child);
     new aws.secretsmanager.SecretVersion(name, { secretId: secret.id, secretString: args.joinKey.key }, child);
-    const role = new aws.iam.Role(name, { assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }), tags: args.tags }, child);
-    new aws.iam.RolePolicyAttachment(`${name}-ssm`, { role: role.name, policyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }, child);
+    const role = serviceRole(this, name, 'ec2.amazonaws.com', ['AmazonSSMManagedInstanceCore'], args.tags);
     new aws.iam.RolePolicy(`${name}-join-key`, { role: role.name, policy: secret.arn.apply((arn) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: arn }] })) }, child);
     const profile = new aws.iam.InstanceProfile(name, { role: role.name, tags: args.tags }, child);
     const ami = aws.ssm.getParameterOutput({ name: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' }, child);
