@@ -48,6 +48,8 @@ export class InferenceStream implements AsyncIterable<StreamEvent> {
 
 export interface StreamBrokerOptions {
   send(agentId: string, frame: Frame): Promise<boolean>;
+  /** A stream with no report for this long is failed and cancelled on its agent. @default 120000 */
+  readonly idleMs?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export interface StreamBrokerOptions {
 export class StreamBroker {
   private readonly streams = new Map<string, InferenceStream>();
   private readonly perAgent = new Map<string, number>();
+  private readonly idle = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly options: StreamBrokerOptions) {}
 
@@ -65,6 +68,7 @@ export class StreamBroker {
     const stream = new InferenceStream(body.request_id, agentId);
     this.streams.set(body.request_id, stream);
     this.perAgent.set(agentId, (this.perAgent.get(agentId) ?? 0) + 1);
+    this.watch(stream);
     if (!(await this.options.send(agentId, makeFrame('infer.request', body)))) {
       this.finish(stream, { kind: 'error', code: 'agent_unreachable', message: 'the XIM agent is not connected to this router', retryable: true });
     }
@@ -77,6 +81,19 @@ export class StreamBroker {
     if (!stream) return;
     this.finish(stream, { kind: 'error', code: 'cancelled', message: reason, retryable: false });
     void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: requestId, reason }));
+  }
+
+  /** An engine that stops reporting (hung, or its agent wedged) must not hold the client forever. */
+  private watch(stream: InferenceStream): void {
+    clearTimeout(this.idle.get(stream.requestId));
+    const timer = setTimeout(() => {
+      if (!this.streams.has(stream.requestId)) return;
+      const seconds = Math.round((this.options.idleMs ?? 120_000) / 1_000);
+      void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: stream.requestId, reason: `no report for ${seconds} s` }));
+      this.finish(stream, { kind: 'error', code: 'engine_stalled', message: `the engine reported nothing for ${seconds} s`, retryable: false });
+    }, this.options.idleMs ?? 120_000);
+    timer.unref();
+    this.idle.set(stream.requestId, timer);
   }
 
   agentLost(agentId: string): void {
@@ -100,7 +117,10 @@ export class StreamBroker {
       const stream = this.streams.get(body.request_id);
       if (!stream) return { status: 'ok' };
       if (stream.agentId !== agent.id) return { status: 'rejected', reason: 'not your request' };
-      if (frame.type === 'infer.chunk') stream.push({ kind: 'chunks', chunks: frame.body.chunks });
+      if (frame.type === 'infer.chunk') {
+        this.watch(stream);
+        stream.push({ kind: 'chunks', chunks: frame.body.chunks });
+      }
       else if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
       else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
       return { status: 'ok' };
@@ -110,6 +130,8 @@ export class StreamBroker {
 
   private finish(stream: InferenceStream, event: StreamEvent): void {
     if (!this.streams.delete(stream.requestId)) return;
+    clearTimeout(this.idle.get(stream.requestId));
+    this.idle.delete(stream.requestId);
     const left = (this.perAgent.get(stream.agentId) ?? 1) - 1;
     if (left > 0) this.perAgent.set(stream.agentId, left);
     else this.perAgent.delete(stream.agentId);

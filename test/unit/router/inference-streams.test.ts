@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { makeFrame } from '../../../services/protocol/frame.js';
 import { consume } from '../../../services/router/http/inference-run.js';
 import type { SseStream } from '../../../services/router/http/sse.js';
 import type { StartedInference } from '../../../services/router/inference/dispatch.js';
@@ -56,5 +57,35 @@ describe('consume', () => {
     expect(frames).toEqual(['infer.request', 'infer.cancel']);
     expect(result.failure).toMatchObject({ code: 'cancelled', message: 'the client reads too slowly' });
     expect(sse.written).toBe(1);
+  });
+});
+
+describe('StreamBroker', () => {
+  it('fails and cancels a stream whose engine stops reporting, counting from the last chunk', async () => {
+    vi.useFakeTimers();
+    try {
+      const frames: string[] = [];
+      const broker = new StreamBroker({
+        idleMs: 1_000,
+        send: async (_agent, frame) => {
+          frames.push(frame.type);
+          return true;
+        },
+      });
+      const stream = await broker.open('agt_1', { request_id: 'inf_2', project_id: 'proj_1', model: 'm', request: {} });
+      await vi.advanceTimersByTimeAsync(800);
+      await broker.handlers()['infer.chunk']!({ id: 'agt_1' } as never, makeFrame('infer.chunk', { request_id: 'inf_2', seq: 0, chunks: [chunk('a')] }) as never);
+      await vi.advanceTimersByTimeAsync(800);
+      expect(stream.done).toBe(false);
+      await vi.advanceTimersByTimeAsync(300);
+      expect(stream.done).toBe(true);
+      expect(frames).toEqual(['infer.request', 'infer.cancel']);
+      const events: StreamEvent[] = [];
+      for await (const event of stream) events.push(event);
+      expect(events.at(-1)).toMatchObject({ kind: 'error', code: 'engine_stalled', retryable: false });
+      expect(broker.openCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
