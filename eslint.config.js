@@ -44,8 +44,8 @@ const layers = [
     files: ['**/stacks/**/*.ts'],
     patterns: [
       {
-        regex: '(^|/)services/(?!(router|xem-agent|xim-agent|frontend)/config\\.js$|runtime/config/|protocol/curve-keys\\.js$|protocol/z85\\.js$)',
-        message: 'stacks may import services\' config schemas and key derivation, nothing that does I/O.',
+        regex: '(^|/)services/(?!(router|xem-agent|xim-agent|frontend)/config\\.js$|runtime/config/|protocol/curve-keys\\.js$|protocol/z85\\.js$|xim-agent/engine/vllm-command\\.js$)',
+        message: 'stacks may import services\' config schemas, key derivation and the vLLM command line, nothing that does I/O.',
       },
     ],
   },

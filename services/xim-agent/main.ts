@@ -13,7 +13,8 @@ import { ximAgentConfigSchema, type XIMAgentConfig } from './config.js';
 import { engineAddress } from './engine/address.js';
 import { describeAddress, type EngineAddress } from './engine/http.js';
 import { probeEngine, type EngineState } from './engine/probe.js';
-import { superviseEngine, vllmCommand } from './engine/supervisor.js';
+import { superviseEngine } from './engine/supervisor.js';
+import { vllmCommand } from './engine/vllm-command.js';
 import { createInferenceRunner } from './inference/runner.js';
 import { registerXimMetrics } from './metrics.js';
 

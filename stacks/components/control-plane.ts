@@ -35,7 +35,6 @@ const METRICS = 9092;
  */
 export class ControlPlane extends pulumi.ComponentResource {
   readonly routerUrl: string;
-  readonly internalRouterUrl: pulumi.Output<string>;
   readonly meshEndpoint: string;
   readonly deployment: k8s.apps.v1.Deployment;
   readonly routerSecret: k8s.core.v1.Secret;
@@ -95,11 +94,11 @@ export class ControlPlane extends pulumi.ComponentResource {
         },
       },
     }, { ...child, dependsOn: [migrate] });
-    this.internalRouterUrl = this.services(name, args, selector);
+    this.services(name, args, selector);
     this.registerOutputs({ routerUrl: this.routerUrl, meshEndpoint: this.meshEndpoint });
   }
 
-  private services(name: string, args: ControlPlaneArgs, selector: Record<string, string>): pulumi.Output<string> {
+  private services(name: string, args: ControlPlaneArgs, selector: Record<string, string>): void {
     const child = { parent: this };
     const http = new k8s.core.v1.Service(`${name}-router`, {
       metadata: { namespace: args.namespace, labels: selector },
@@ -128,6 +127,5 @@ export class ControlPlane extends pulumi.ComponentResource {
         metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
       },
     }, child);
-    return pulumi.interpolate`http://${http.metadata.name}.${args.namespace}.svc`;
   }
 }

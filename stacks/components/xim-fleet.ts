@@ -1,6 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { ximAgentConfigSchema } from '../../services/xim-agent/config.js';
+import { vllmArgs } from '../../services/xim-agent/engine/vllm-command.js';
 import { serviceEnv } from '../env.js';
 import type { XimModel } from '../settings.js';
 import { agentEntrypoint, hardened, image, labels, podSecurity } from './k8s-common.js';
@@ -58,7 +59,7 @@ export class XimFleet extends pulumi.ComponentResource {
         signing_key_path: '/var/lib/xerotier/agent-signing-key.hex', curve_key_path: '/var/lib/xerotier/agent-curve-key.hex', enrollment_path: '/var/lib/xerotier/enrollment.json',
       }),
     ];
-    const vllmArgs = ['serve', model.model, '--uds', SOCKET, '--enable-prefix-caching', '--tensor-parallel-size', String(model.gpus), ...(model.maxNumSeqs ? ['--max-num-seqs', String(model.maxNumSeqs)] : []), ...(model.vllmArgs ?? [])];
+    const engineArgs = vllmArgs({ model: model.model, socketPath: SOCKET, tensorParallelSize: model.gpus, ...(model.maxNumSeqs ? { maxNumSeqs: model.maxNumSeqs } : {}), extraArgs: model.vllmArgs ?? [] });
     return new k8s.apps.v1.StatefulSet(`${name}-${model.name}`, {
       metadata: { namespace: args.namespace, labels: selector },
       spec: {
@@ -71,7 +72,7 @@ export class XimFleet extends pulumi.ComponentResource {
             nodeSelector: { 'xerotier.io/pool': 'gpu' },
             containers: [
               hardened({
-                name: 'vllm', image: args.images.vllm, command: ['vllm'], args: vllmArgs, env: [{ name: 'HF_HOME', value: '/models' }],
+                name: 'vllm', image: args.images.vllm, command: ['vllm'], args: engineArgs, env: [{ name: 'HF_HOME', value: '/models' }],
                 resources: { limits: { 'nvidia.com/gpu': String(model.gpus) }, requests: { 'nvidia.com/gpu': String(model.gpus), cpu: '2', memory: '16Gi' } },
                 volumeMounts: [{ name: 'socket', mountPath: SOCKET_DIR }, { name: 'models', mountPath: '/models' }, { name: 'shm', mountPath: '/dev/shm' }, { name: 'tmp', mountPath: '/tmp' }],
               }, false),

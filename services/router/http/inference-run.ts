@@ -4,13 +4,12 @@ import { InferenceRefused, type InferenceDispatch, type InferenceTarget, type St
 import type { StreamBroker, StreamEvent } from '../inference/streams.js';
 import type { ChatChunk, ChatUsage } from '../inference/chat-accumulator.js';
 import type { SseStream } from './sse.js';
-import type { EndpointRecord } from '../store/endpoints.js';
+import { SERVICE_TIERS, type EndpointRecord } from '../store/endpoints.js';
 import type { EndpointCache } from '../inference/endpoint-cache.js';
 import type { InferenceMetrics } from '../inference/metrics.js';
 import { recordUsage, type UsageRecord } from '../store/inference-usage.js';
 import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
-import { SERVICE_TIERS } from '../store/endpoints.js';
 
 export interface InferenceHttpDeps {
   readonly pool: Pool;

@@ -47,8 +47,8 @@ export const NO_MESH: InferenceMesh = { boundAgents: () => [], leaseOf: () => un
  */
 export function inferenceHandlers(runtime: () => InferenceRuntime | undefined): Partial<Record<FrameType, FrameHandler>> {
   const handle: FrameHandler = async (agent, frame) => {
-    const handler = runtime()?.broker.handlers()[frame.type];
-    return handler ? handler(agent, frame) : { status: 'ok' };
+    const broker = runtime()?.broker;
+    return broker ? broker.deliver(agent, frame) : { status: 'ok' };
   };
   return { 'infer.chunk': handle, 'infer.done': handle, 'infer.error': handle };
 }

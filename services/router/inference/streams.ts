@@ -61,6 +61,7 @@ export class StreamBroker {
   private readonly streams = new Map<string, InferenceStream>();
   private readonly perAgent = new Map<string, number>();
   private readonly idle = new Map<string, NodeJS.Timeout>();
+  private readonly lastReport = new Map<string, number>();
 
   constructor(private readonly options: StreamBrokerOptions) {}
 
@@ -83,17 +84,25 @@ export class StreamBroker {
     void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: requestId, reason }));
   }
 
-  /** An engine that stops reporting (hung, or its agent wedged) must not hold the client forever. */
+  /**
+   * An engine that stops reporting (hung, or its agent wedged) must not hold the client forever.
+   * One timer per stream, re-armed for what is left when it fires: a chunk only notes its time.
+   */
   private watch(stream: InferenceStream): void {
-    clearTimeout(this.idle.get(stream.requestId));
-    const timer = setTimeout(() => {
+    const idleMs = this.options.idleMs ?? 120_000;
+    this.lastReport.set(stream.requestId, Date.now());
+    const check = () => {
       if (!this.streams.has(stream.requestId)) return;
-      const seconds = Math.round((this.options.idleMs ?? 120_000) / 1_000);
+      const quiet = Date.now() - (this.lastReport.get(stream.requestId) ?? 0);
+      if (quiet < idleMs) {
+        this.idle.set(stream.requestId, setTimeout(check, idleMs - quiet).unref());
+        return;
+      }
+      const seconds = Math.round(idleMs / 1_000);
       void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: stream.requestId, reason: `no report for ${seconds} s` }));
       this.finish(stream, { kind: 'error', code: 'engine_stalled', message: `the engine reported nothing for ${seconds} s`, retryable: false });
-    }, this.options.idleMs ?? 120_000);
-    timer.unref();
-    this.idle.set(stream.requestId, timer);
+    };
+    this.idle.set(stream.requestId, setTimeout(check, idleMs).unref());
   }
 
   agentLost(agentId: string): void {
@@ -111,27 +120,29 @@ export class StreamBroker {
     return this.perAgent.get(agentId) ?? 0;
   }
 
+  /** Feeds an agent's `infer.chunk|done|error` to its stream (the mesh handler for all three). */
+  readonly deliver: FrameHandler = async (agent, frame) => {
+    const body = frame.body as { request_id: string };
+    const stream = this.streams.get(body.request_id);
+    if (!stream) return { status: 'ok' };
+    if (stream.agentId !== agent.id) return { status: 'rejected', reason: 'not your request' };
+    if (frame.type === 'infer.chunk') {
+      this.lastReport.set(stream.requestId, Date.now());
+      stream.push({ kind: 'chunks', chunks: frame.body.chunks });
+    } else if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
+    else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
+    return { status: 'ok' };
+  };
+
   handlers(): Partial<Record<FrameType, FrameHandler>> {
-    const deliver: FrameHandler = async (agent, frame) => {
-      const body = frame.body as { request_id: string };
-      const stream = this.streams.get(body.request_id);
-      if (!stream) return { status: 'ok' };
-      if (stream.agentId !== agent.id) return { status: 'rejected', reason: 'not your request' };
-      if (frame.type === 'infer.chunk') {
-        this.watch(stream);
-        stream.push({ kind: 'chunks', chunks: frame.body.chunks });
-      }
-      else if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
-      else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
-      return { status: 'ok' };
-    };
-    return { 'infer.chunk': deliver, 'infer.done': deliver, 'infer.error': deliver };
+    return { 'infer.chunk': this.deliver, 'infer.done': this.deliver, 'infer.error': this.deliver };
   }
 
   private finish(stream: InferenceStream, event: StreamEvent): void {
     if (!this.streams.delete(stream.requestId)) return;
     clearTimeout(this.idle.get(stream.requestId));
     this.idle.delete(stream.requestId);
+    this.lastReport.delete(stream.requestId);
     const left = (this.perAgent.get(stream.agentId) ?? 1) - 1;
     if (left > 0) this.perAgent.set(stream.agentId, left);
     else this.perAgent.delete(stream.agentId);

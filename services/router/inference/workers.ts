@@ -1,5 +1,7 @@
 import type { Lease } from '../mesh/leases.js';
+import { ximManifests, type XimManifest } from '../store/agents.js';
 import type { Queryable } from '../store/db.js';
+import { ExpiringCache } from './expiring-cache.js';
 import type { WorkerView } from './scheduler.js';
 
 /** What the router's mesh and streams know of each agent right now. */
@@ -10,12 +12,6 @@ export interface LiveAgents {
   openOn(agentId: string): number;
 }
 
-interface ManifestRow {
-  readonly id: string;
-  readonly models: string[] | null;
-  readonly service_tiers: string[] | null;
-}
-
 /**
  * The XIM agents a project can route to from this router, as the scheduler sees them: models
  * and tiers from their manifests (read from the database, cached briefly per project: they
@@ -23,9 +19,11 @@ interface ManifestRow {
  * router's own open streams (fresher than any renewal).
  */
 export class WorkerDirectory {
-  private readonly cache = new Map<string, { at: number; rows: Promise<ManifestRow[]> }>();
+  private readonly cache: ExpiringCache<XimManifest[]>;
 
-  constructor(private readonly db: Queryable, private readonly live: LiveAgents, private readonly ttlMs = 1_000) {}
+  constructor(private readonly db: Queryable, private readonly live: LiveAgents, ttlMs = 1_000) {
+    this.cache = new ExpiringCache(ttlMs);
+  }
 
   async views(projectId: string, now = Date.now()): Promise<WorkerView[]> {
     const bound = new Set(this.live.boundAgents());
@@ -33,7 +31,7 @@ export class WorkerDirectory {
     return rows.filter((row) => bound.has(row.id)).map((row) => this.view(row));
   }
 
-  private view(row: ManifestRow): WorkerView {
+  private view(row: XimManifest): WorkerView {
     const lease = this.live.leaseOf(row.id);
     const health = lease?.health ?? {};
     const open = this.live.openOn(row.id);
@@ -45,19 +43,8 @@ export class WorkerDirectory {
     };
   }
 
-  private manifests(projectId: string, now: number): Promise<ManifestRow[]> {
-    const cached = this.cache.get(projectId);
-    if (cached && now - cached.at < this.ttlMs) return cached.rows;
-    const rows = this.db.query<ManifestRow>({
-      name: 'xim_manifests',
-      text: `SELECT id, ARRAY(SELECT jsonb_array_elements_text(coalesce(manifest->'models', '[]'))) AS models,
-                    CASE WHEN jsonb_typeof(manifest->'service_tiers') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(manifest->'service_tiers')) END AS service_tiers
-               FROM agents WHERE project_id = $1 AND role = 'xim' AND status NOT IN ('revoked', 'superseded')`,
-      values: [projectId],
-    }).then((result) => result.rows);
-    this.cache.set(projectId, { at: now, rows });
-    rows.catch(() => this.cache.delete(projectId));
-    return rows;
+  private manifests(projectId: string, now: number): Promise<XimManifest[]> {
+    return this.cache.get(projectId, () => ximManifests(this.db, projectId), now);
   }
 }
 

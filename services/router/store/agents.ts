@@ -136,3 +136,21 @@ export async function servedModels(db: Queryable, projectId: string): Promise<{ 
   );
   return found.rows;
 }
+
+export interface XimManifest {
+  readonly id: string;
+  readonly models: string[] | null;
+  readonly service_tiers: string[] | null;
+}
+
+/** The project's XIM agents that may serve (not revoked or superseded): models and tiers from their manifests. */
+export async function ximManifests(db: Queryable, projectId: string): Promise<XimManifest[]> {
+  const found = await db.query<XimManifest>({
+    name: 'xim_manifests',
+    text: `SELECT id, ARRAY(SELECT jsonb_array_elements_text(coalesce(manifest->'models', '[]'))) AS models,
+                  CASE WHEN jsonb_typeof(manifest->'service_tiers') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(manifest->'service_tiers')) END AS service_tiers
+             FROM agents WHERE project_id = $1 AND role = 'xim' AND status NOT IN ('revoked', 'superseded')`,
+    values: [projectId],
+  });
+  return found.rows;
+}

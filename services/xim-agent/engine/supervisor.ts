@@ -2,42 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Logger } from '../../runtime/logger.js';
 
-/** What the agent needs to start vLLM: the settings of its XEROTIER_AGENT_VLLM_* keys. */
-export interface VllmSettings {
-  readonly model: string;
-  readonly vllmPath: string;
-  readonly socketPath: string;
-  readonly extraArgs: readonly string[];
-  readonly extraEnv: readonly string[];
-  readonly gpuMemoryUtilization: number;
-  readonly tensorParallelSize: number;
-  readonly maxNumSeqs?: number;
-  readonly maxModelLen?: number;
-  readonly quantization?: string;
-}
-
-/**
- * The vLLM command line: `serve <model>` on the Unix socket, prefix caching on (the router's
- * affinity routing assumes it), the sizing keys, then the operator's extra arguments (last, so
- * they win). Extra environment is `KEY=VALUE`; an entry with an empty value is skipped.
- */
-export function vllmCommand(settings: VllmSettings, baseEnv: NodeJS.ProcessEnv): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const args = [
-    'serve', settings.model, '--uds', settings.socketPath, '--enable-prefix-caching',
-    '--gpu-memory-utilization', String(settings.gpuMemoryUtilization), '--tensor-parallel-size', String(settings.tensorParallelSize),
-    ...(settings.maxNumSeqs ? ['--max-num-seqs', String(settings.maxNumSeqs)] : []),
-    ...(settings.maxModelLen ? ['--max-model-len', String(settings.maxModelLen)] : []),
-    ...(settings.quantization ? ['--quantization', settings.quantization] : []),
-    ...settings.extraArgs,
-  ];
-  const env: NodeJS.ProcessEnv = { ...baseEnv };
-  for (const entry of settings.extraEnv) {
-    const at = entry.indexOf('=');
-    if (at > 0 && at < entry.length - 1) env[entry.slice(0, at)] = entry.slice(at + 1);
-  }
-  return { command: settings.vllmPath, args, env };
-}
-
 /** Delay before restart number `restarts` (0-based): doubling from `initialMs`, capped. */
 export function restartDelay(restarts: number, initialMs: number, maxMs: number): number {
   return Math.min(maxMs, initialMs * 2 ** Math.min(restarts, 20));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { restartDelay, vllmCommand } from '../../../services/xim-agent/engine/supervisor.js';
+import { restartDelay } from '../../../services/xim-agent/engine/supervisor.js';
+import { vllmCommand } from '../../../services/xim-agent/engine/vllm-command.js';
 
 const settings = { model: 'meta/llama', vllmPath: '/opt/vllm/bin/vllm', socketPath: '/run/vllm.sock', extraArgs: [], extraEnv: [], gpuMemoryUtilization: 0.85, tensorParallelSize: 2 };
 
