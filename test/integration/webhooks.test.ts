@@ -63,8 +63,12 @@ describe('outbound webhooks for exec events', () => {
     }
     const types = received.map((request) => request.headers['x-xerotier-event-type']);
     expect(types.filter((type) => type === 'exec.approval_requested')).toHaveLength(2);
-    const deliveries = await api.call('GET', `/management/webhooks/${created.body['id'] as string}/deliveries`, admin);
-    const requested = (deliveries.body['data'] as { event_type: string; status: string; attempts: number; last_status_code: number }[]).find((row) => row.event_type === 'exec.approval_requested');
+    // The worker records an attempt after the receiver answered it: read the log once it has.
+    const requested = await waitFor('the retry recorded', 10_000, async () => {
+      const deliveries = await api.call('GET', `/management/webhooks/${created.body['id'] as string}/deliveries`, admin);
+      const row = (deliveries.body['data'] as { event_type: string; status: string; attempts: number; last_status_code: number }[]).find((entry) => entry.event_type === 'exec.approval_requested');
+      return row && row.attempts >= 2 ? row : undefined;
+    });
     expect(requested).toMatchObject({ status: 'delivered', attempts: 2, last_status_code: 204 });
   });
 
