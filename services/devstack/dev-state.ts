@@ -30,6 +30,7 @@ export interface DevSecrets {
   readonly admin_api_key: string;
   readonly token_signing_key: string;
   readonly router_curve_secret_key: string;
+  readonly audit_signing_key: string;
 }
 
 export const DEV_PROJECT = 'dev';
@@ -42,6 +43,7 @@ export async function loadOrCreateDevSecrets(path: string): Promise<DevSecrets> 
     admin_api_key: existing.admin_api_key ?? `xero_${DEV_PROJECT}_${randomBytes(32).toString('base64url')}`,
     token_signing_key: existing.token_signing_key ?? randomBytes(32).toString('hex'),
     router_curve_secret_key: existing.router_curve_secret_key ?? generateCurveKeyPair().secretKey,
+    audit_signing_key: existing.audit_signing_key ?? randomBytes(32).toString('hex'),
   };
   if (JSON.stringify(existing) !== JSON.stringify(secrets)) await writePrivateJson(path, secrets);
   return secrets;

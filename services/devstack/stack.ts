@@ -116,6 +116,7 @@ async function routerEnv(env: NodeJS.ProcessEnv, database: string, secrets: DevS
     XEROTIER_COMPLETION_ENCRYPTION_KEY: env['XEROTIER_COMPLETION_ENCRYPTION_KEY'] ?? secrets.completion_encryption_key,
     XEROTIER_TOKEN_SIGNING_KEY: env['XEROTIER_TOKEN_SIGNING_KEY'] ?? secrets.token_signing_key,
     XEROTIER_ROUTER_CURVE_SECRET_KEY: env['XEROTIER_ROUTER_CURVE_SECRET_KEY'] ?? secrets.router_curve_secret_key,
+    XEROTIER_AUDIT_SIGNING_KEY: env['XEROTIER_AUDIT_SIGNING_KEY'] ?? secrets.audit_signing_key,
     XEROTIER_HTTP_HOST: env['XEROTIER_HTTP_HOST'] ?? '127.0.0.1',
     XEROTIER_HTTP_PORT: env['XEROTIER_HTTP_PORT'] ?? String(await choosePort(8080)),
     XEROTIER_ROUTER_METRICS_HOST: env['XEROTIER_ROUTER_METRICS_HOST'] ?? '127.0.0.1',

@@ -68,6 +68,32 @@ export const routerConfigSchema = defineConfigSchema({
       pattern: /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, patternHint: 'a CURVE secret key as 40 Z85 characters',
       description: 'The mesh server\'s CURVE secret key; its public half is derived and handed to agents at enrollment',
     },
+    audit_signing_key: {
+      kind: 'string', env: 'XEROTIER_AUDIT_SIGNING_KEY', required: true, secret: true, envOnly: true, pattern: /^[0-9a-fA-F]{64}$/,
+      patternHint: 'an Ed25519 seed as 64 hex characters',
+      description: 'Signs audit-chain checkpoints (Ed25519); `audit verify` checks them with its public half',
+    },
+    audit_checkpoint_dir: {
+      kind: 'path', env: 'XEROTIER_AUDIT_CHECKPOINT_DIR',
+      description: 'Directory the router appends signed audit checkpoints to (checkpoints.jsonl); put it where the database\'s operators cannot rewrite it',
+    },
+    audit_checkpoint_interval_seconds: {
+      kind: 'integer', env: 'XEROTIER_AUDIT_CHECKPOINT_INTERVAL_SECONDS', default: 60, min: 1, max: 86_400,
+      description: 'How often the router signs a checkpoint of the audit chain head (when the chain grew)',
+    },
+    database_app_role: {
+      kind: 'string', env: 'XEROTIER_DATABASE_APP_ROLE', default: 'xerotier_app', pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+      patternHint: 'a lower-case Postgres role name',
+      description: 'migrate: the role the router connects as; granted what it needs, and only INSERT and SELECT on the audit log',
+    },
+    database_app_password: {
+      kind: 'string', env: 'XEROTIER_DATABASE_APP_PASSWORD', secret: true, envOnly: true, maxLength: 256,
+      description: 'migrate: creates the app role with this password (LOGIN) or sets it; unset, the role must already exist',
+    },
+    webhooks_allowed_targets: {
+      kind: 'list', env: 'XEROTIER_WEBHOOKS_ALLOWED_TARGETS', default: [],
+      description: 'Host names or CIDR ranges webhooks may reach although they are loopback, private, link-local or metadata addresses (internal receivers)',
+    },
     agent_token_ttl_seconds: {
       kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 60, max: 86_400,
       description: 'Lifetime of agent bearer tokens; agents refresh them before expiry',

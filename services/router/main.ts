@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
 import { loadConfig, type Env } from '../runtime/config/load.js';
-import { pickConfigSchema } from '../runtime/config/spec.js';
+import { pickConfigSchema, type ConfigOf } from '../runtime/config/spec.js';
 import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
 import { childLogger, createLogger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
@@ -30,7 +30,7 @@ import { migrate } from './store/migrate.js';
 import { createTransactionBatcher } from './store/batcher.js';
 import { createPool } from './store/pool.js';
 
-const migrateSchema = pickConfigSchema(routerConfigSchema, ['database_url', 'log_level']);
+const migrateSchema = pickConfigSchema(routerConfigSchema, ['database_url', 'log_level', 'database_app_role', 'database_app_password']);
 
 async function serve(config: RouterConfig, env: Env): Promise<void> {
   const logger = createLogger({ service: 'router', level: config.log_level, secrets: secretsOf(config) });
@@ -93,9 +93,10 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   });
 }
 
-async function runMigrations(databaseUrl: string, logLevel: RouterConfig['log_level']): Promise<void> {
-  const logger = createLogger({ service: 'router', level: logLevel, secrets: [databaseUrl] });
-  await migrate({ databaseUrl, logger });
+async function runMigrations(config: ConfigOf<typeof migrateSchema.keys>): Promise<void> {
+  const logger = createLogger({ service: 'router', level: config.log_level, secrets: [config.database_url, config.database_app_password].filter((value): value is string => value !== undefined) });
+  const appRole = { name: config.database_app_role, ...(config.database_app_password === undefined ? {} : { password: config.database_app_password }) };
+  await migrate({ databaseUrl: config.database_url, logger, appRole });
 }
 
 /** What enrolling agents are told; the bound endpoint (a `*` port resolved) unless a public one is set. */
@@ -118,7 +119,7 @@ function tlsOf(config: RouterConfig): { tls?: { cert: Buffer; key: Buffer } } {
 }
 
 function secretsOf(config: RouterConfig): string[] {
-  return [config.database_url, config.redis_url, config.completion_encryption_key, config.token_signing_key, config.curve_secret_key].filter((value): value is string => value !== undefined);
+  return [config.database_url, config.redis_url, config.completion_encryption_key, config.token_signing_key, config.curve_secret_key, config.audit_signing_key, config.database_app_password].filter((value): value is string => value !== undefined);
 }
 
 function program(env: Env): Command {
@@ -129,7 +130,7 @@ function program(env: Env): Command {
   addConfigOptions(root.command('migrate').description('apply pending database migrations and exit'), migrateSchema).action(
     async (options: Record<string, unknown>) => {
       const config = loadConfig(migrateSchema, { env, ...configArgsFromOptions(migrateSchema, options) });
-      await runMigrations(config.database_url, config.log_level);
+      await runMigrations(config);
     },
   );
   return root;

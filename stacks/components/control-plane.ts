@@ -50,6 +50,7 @@ export class ControlPlane extends pulumi.ComponentResource {
       stringData: {
         database_url: args.databaseUrl, ...(args.redisUrl ? { redis_url: args.redisUrl } : {}),
         completion_encryption_key: args.secrets.completionEncryptionKey, token_signing_key: args.secrets.tokenSigningKey,
+        audit_signing_key: args.secrets.auditSigningKey,
         curve_secret_key: args.secrets.routerCurveSecretKey, bootstrap_admin_key_sha256: args.secrets.adminApiKeySha256,
         bootstrap_join_keys: args.secrets.routerJoinKeyEntries,
       },
@@ -58,6 +59,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     const env = serviceEnv(routerConfigSchema, {
       database_url: fromSecret('database_url'), ...(args.redisUrl ? { redis_url: fromSecret('redis_url'), cache_backend: 'redis' } : { cache_backend: 'memory' }),
       completion_encryption_key: fromSecret('completion_encryption_key'), token_signing_key: fromSecret('token_signing_key'),
+      audit_signing_key: fromSecret('audit_signing_key'),
       curve_secret_key: fromSecret('curve_secret_key'), bootstrap_admin_key_sha256: fromSecret('bootstrap_admin_key_sha256'),
       bootstrap_join_keys: fromSecret('bootstrap_join_keys'), bootstrap_project: args.bootstrapProject,
       http_host: '0.0.0.0', http_port: String(HTTP), mesh_bind: `tcp://0.0.0.0:${MESH}`, mesh_public_endpoint: this.meshEndpoint,

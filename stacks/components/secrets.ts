@@ -27,6 +27,8 @@ export interface JoinKey {
  */
 export class PlatformSecrets extends pulumi.ComponentResource {
   readonly tokenSigningKey: pulumi.Output<string>;
+  /** Signs audit-chain checkpoints (XEROTIER_AUDIT_SIGNING_KEY). */
+  readonly auditSigningKey: pulumi.Output<string>;
   readonly completionEncryptionKey: pulumi.Output<string>;
   readonly routerCurveSecretKey: pulumi.Output<string>;
   /** Not secret: agents are told it at enrollment; derived exactly as the services derive it. */
@@ -44,6 +46,7 @@ export class PlatformSecrets extends pulumi.ComponentResource {
     const bytes = (id: string) => new random.RandomBytes(`${name}-${id}`, { length: 32 }, child);
     this.tokenSigningKey = pulumi.secret(bytes('token-signing').hex);
     this.completionEncryptionKey = pulumi.secret(bytes('completion-encryption').hex);
+    this.auditSigningKey = pulumi.secret(bytes('audit-signing').hex);
     this.routerCurveSecretKey = pulumi.secret(bytes('router-curve').base64.apply((b64) => z85Encode(Buffer.from(b64, 'base64'))));
     this.routerCurvePublicKey = pulumi.unsecret(this.routerCurveSecretKey.apply(curvePublicFromSecret));
     const admin = pulumi.secret(bytes('admin-key').base64.apply(base64url));

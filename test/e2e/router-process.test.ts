@@ -18,7 +18,7 @@ describe('router process', () => {
     const run = spawnGroup(process.execPath, ROUTER, cleanEnv());
     const { code } = await run.exited;
     expect(code).toBe(78);
-    expect(run.stderr()).toContain('missing required router settings: database_url, completion_encryption_key, token_signing_key, curve_secret_key');
+    expect(run.stderr()).toContain('missing required router settings: database_url, completion_encryption_key, token_signing_key, curve_secret_key, audit_signing_key');
     expect(run.stderr()).toContain('database_url: set env XEROTIER_DATABASE_URL, flag --database-url');
   });
 

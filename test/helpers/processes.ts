@@ -61,6 +61,7 @@ export function routerSecretsEnv(): Record<string, string> {
     XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
     XEROTIER_ROUTER_CURVE_SECRET_KEY: generateCurveKeyPair().secretKey,
+    XEROTIER_AUDIT_SIGNING_KEY: randomBytes(32).toString('hex'),
   };
 }
 

@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import { ensureAppRole, type AppRole } from './app-role.js';
 import type { Logger } from '../../runtime/logger.js';
 
 /** Plain SQL files, `<timestamp>_<name>.sql` with `-- Up Migration` / `-- Down Migration`. */
@@ -12,6 +14,8 @@ export interface MigrateOptions {
   readonly direction?: 'up' | 'down';
   /** Steps to run; all pending when unset (up) or one (down). */
   readonly count?: number;
+  /** The role the router connects as: created or updated, and granted, after the migrations. */
+  readonly appRole?: AppRole;
 }
 
 /**
@@ -33,5 +37,16 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
   });
   const names = applied.map((migration) => migration.name);
   options.logger.info({ applied: names, direction }, names.length > 0 ? 'migrations applied' : 'schema up to date');
+  if (options.appRole && direction === 'up') await withClient(options.databaseUrl, (client) => ensureAppRole(client, options.appRole!, options.logger));
   return names;
+}
+
+async function withClient<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'xerotier-migrate' });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }

@@ -11,6 +11,7 @@ const noFile = () => null;
 const ROUTER = {
   XEROTIER_DATABASE_URL: 'postgres://u:p@db/x', XEROTIER_COMPLETION_ENCRYPTION_KEY: 'a'.repeat(64),
   XEROTIER_TOKEN_SIGNING_KEY: 'b'.repeat(64), XEROTIER_ROUTER_CURVE_SECRET_KEY: 'c'.repeat(40),
+  XEROTIER_AUDIT_SIGNING_KEY: 'd'.repeat(64),
 };
 const XIM = { XEROTIER_AGENT_ROUTER_URL: 'https://router.example', XEROTIER_AGENT_REGISTRATION_NAME: 'gpu-01' };
 
@@ -38,7 +39,7 @@ describe('router settings', () => {
 
   it('requires the database URL and the encryption key', () => {
     expect(messageOf(() => loadConfig(routerConfigSchema, { env: {}, readFile: noFile }))).toContain(
-      'missing required router settings: database_url, completion_encryption_key, token_signing_key, curve_secret_key',
+      'missing required router settings: database_url, completion_encryption_key, token_signing_key, curve_secret_key, audit_signing_key',
     );
   });
 
