@@ -3,7 +3,8 @@ import type { AnyFrame } from '../protocol/frame.js';
 import type { FrameBody } from '../protocol/frame-bodies.js';
 import { hashManifest, type Manifest } from '../protocol/manifest.js';
 import type { Logger } from '../runtime/logger.js';
-import { enroll, EnrollmentError, forgetEnrollment, loadEnrollment, refreshToken, saveEnrollment, type Enrollment } from './enrollment-client.js';
+import { enroll, EnrollmentError, loadEnrollment, refreshToken, retireEnrollment, saveEnrollment, type Enrollment } from './enrollment-client.js';
+import { AgentRetired } from './retired.js';
 import { loadOrCreateCurveKey, loadOrCreateSigningKey } from './key-files.js';
 import { startMeshClient, type MeshClient } from './mesh-client.js';
 
@@ -53,7 +54,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let leaseTimer: NodeJS.Timeout | undefined;
   let sendManifest = true;
   const fatal = (reason: string) => {
-    void forgetEnrollment(options.enrollmentPath).finally(() => options.onFatal(reason));
+    void retireEnrollment(options.enrollmentPath, reason).finally(() => options.onFatal(reason));
   };
 
   const renew = (mesh: MeshClient) => {
@@ -104,17 +105,41 @@ export async function ensureEnrolled(options: AgentOptions): Promise<Enrollment>
 
 async function currentEnrollment(options: AgentOptions, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
   const saved = loadEnrollment(options.enrollmentPath);
+  if (saved?.retired && saved.registration_name === options.registrationName) return reenrollRetired(options, saved, signingKeyHex, curvePublicKey);
   // The router may have moved (a new address for the same deployment): keep the identity, talk
   // to the configured URL. A different router refuses the token and re-enrollment follows.
   if (saved && saved.registration_name === options.registrationName) {
     options.logger.info({ agent_id: saved.agent_id }, 'using the persisted enrollment');
-    const current = await refreshUntilAnswered({ ...saved, router_url: options.routerUrl }, options);
+    const current = await refreshUntilAnswered({ ...saved, router_url: options.routerUrl }, options).catch(async (error: unknown) => {
+      if (!(error instanceof EnrollmentError) || error.retryable) throw error;
+      await retireEnrollment(options.enrollmentPath, error.message);
+      throw new AgentRetired(error.message);
+    });
     await saveEnrollment(options.enrollmentPath, current);
     return current;
   }
   if (!options.joinKey) throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
+  return enrollWithKey(options, options.joinKey, signingKeyHex, curvePublicKey);
+}
+
+/**
+ * A retired identity comes back only through a new join key: one attempt per start with the
+ * configured key (a spent one is refused, and the agent stays retired saying so).
+ */
+async function reenrollRetired(options: AgentOptions, saved: Enrollment, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
+  const why = `${saved.retired!.reason} (at ${saved.retired!.at})`;
+  if (!options.joinKey) throw new AgentRetired(why);
+  try {
+    return await enrollWithKey(options, options.joinKey, signingKeyHex, curvePublicKey);
+  } catch (error) {
+    if (error instanceof EnrollmentError && !error.retryable) throw new AgentRetired(`${why}; the configured join key was refused: ${error.message}`);
+    throw error;
+  }
+}
+
+async function enrollWithKey(options: AgentOptions, joinKey: string, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
   const enrolled = await enroll({
-    routerUrl: options.routerUrl, allowInsecure: options.allowInsecure, joinKey: options.joinKey, role: options.role,
+    routerUrl: options.routerUrl, allowInsecure: options.allowInsecure, joinKey, role: options.role,
     registrationName: options.registrationName, signingPublicKeyHex: signingKeyHex, curvePublicKey, manifest: options.manifest().manifest,
   });
   await saveEnrollment(options.enrollmentPath, enrolled);

@@ -12,6 +12,8 @@ export interface Enrollment {
   readonly lease_renewal_interval_ms: number;
   readonly router_url: string;
   readonly registration_name: string;
+  /** Set once the router revoked or replaced this identity: the agent stays retired until re-enrolled. */
+  readonly retired?: { readonly reason: string; readonly at: string };
 }
 
 export class EnrollmentError extends Error {
@@ -54,7 +56,10 @@ export async function enroll(request: EnrollmentRequest): Promise<Enrollment> {
   };
   const response = await post(url, body, undefined);
   if (response.status === 401) throw new EnrollmentError('the router refused the join key (unknown, expired, revoked or already used): mint a new one', false);
-  if (response.status !== 201) throw new EnrollmentError(`enrollment failed with HTTP ${response.status}: ${await errorCode(response)}`, response.status >= 500);
+  if (response.status !== 201) {
+    const code = await errorCode(response);
+    throw new EnrollmentError(ENROLL_REFUSALS[code] ?? `enrollment failed with HTTP ${response.status}: ${code}`, response.status >= 500);
+  }
   const enrolled = (await response.json()) as Omit<Enrollment, 'router_url' | 'registration_name'>;
   return { ...enrolled, router_url: request.routerUrl, registration_name: request.registrationName };
 }
@@ -63,11 +68,26 @@ export async function enroll(request: EnrollmentRequest): Promise<Enrollment> {
 export async function refreshToken(enrollment: Enrollment, allowInsecure: boolean): Promise<Enrollment> {
   const url = new URL('/v1/enroll/refresh', checkRouterUrl(enrollment.router_url, allowInsecure));
   const response = await post(url, undefined, enrollment.token);
-  if (response.status === 401) throw new EnrollmentError('the router refused the agent token: credentials revoked or superseded, re-enroll required', false);
+  if (response.status === 401) {
+    const code = await errorCode(response);
+    throw new EnrollmentError(REFRESH_REFUSALS[code] ?? 'the router refused the agent token: re-enroll required', false);
+  }
   if (!response.ok) throw new EnrollmentError(`token refresh failed with HTTP ${response.status}`, true);
   const refreshed = (await response.json()) as Pick<Enrollment, 'token' | 'expires_at' | 'router_curve_public_key' | 'mesh_endpoint' | 'lease_renewal_interval_ms'>;
   return { ...enrollment, ...refreshed };
 }
+
+// What each refusal means to the person reading the agent's log.
+const ENROLL_REFUSALS: Readonly<Record<string, string>> = {
+  registration_name_in_use: 'a live agent of this project already has this registration name: mint a join key with allow_replace to replace it, or choose another name',
+  agent_key_in_use: 'a live agent already holds this CURVE key: mint a join key with allow_replace (same project) to replace it',
+  registration_name_not_allowed: 'this join key is bound to another registration name',
+};
+const REFRESH_REFUSALS: Readonly<Record<string, string>> = {
+  agent_revoked: 'an operator revoked this agent\'s credentials: it needs a new join key to enroll again',
+  agent_superseded: 'this agent was replaced by a newer enrollment under its name or key: it needs a new join key to enroll again',
+  invalid_token: 'the router refused the agent token (signed by another key, or malformed): re-enroll required',
+};
 
 async function post(url: URL, body: unknown, token: string | undefined): Promise<Response> {
   try {
@@ -99,4 +119,11 @@ export async function saveEnrollment(path: string, enrollment: Enrollment): Prom
 
 export async function forgetEnrollment(path: string): Promise<void> {
   await rm(path, { force: true });
+}
+
+/** Keeps the identity on disk but marks it retired, so a restart says why instead of retrying. */
+export async function retireEnrollment(path: string, reason: string, now = new Date()): Promise<void> {
+  const saved = loadEnrollment(path);
+  if (!saved) return;
+  await saveEnrollment(path, { ...saved, retired: { reason, at: now.toISOString() } });
 }

@@ -39,6 +39,8 @@ export const frameBodySchemas = {
       workspace_id: Id,
       risk: Risk,
       args: FreeObject,
+      /** sha256 of the canonical tool + args + workspace (protocol/request-hash.ts); the agent recomputes it. */
+      request_hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
       timeout_ms: Type.Integer({ minimum: 1 }),
       not_after: Millis,
     },
@@ -98,7 +100,8 @@ export const frameBodySchemas = {
       exit_code: Type.Union([Type.Integer(), Type.Null()]),
       output: Type.String({ maxLength: 512 * 1024 }),
       // Output past the first chunk travels in `exec.output` frames sent before the result.
-      output_chunks: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+      // Present only when there are chunks, so a stored result re-encodes to the bytes that were signed.
+      output_chunks: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
       output_truncated: Type.Boolean(),
       duration_ms: Millis,
       error: Type.Optional(Type.Object({ code: Id, message: ShortText }, strict)),

@@ -16,9 +16,11 @@ import type { WebhookSettings } from './http/webhooks.js';
 import type { Transactor } from './store/batcher.js';
 import { ExecEventHub } from './exec/exec-events.js';
 import { ArgumentValidator } from './exec/tool-catalog.js';
+import { WorkspaceCatalogs } from './exec/workspace-catalog.js';
 import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
 import { requestIdFor } from './http/request-id.js';
+import { wireSafeKeyword } from './http/wire-safe.js';
 import { databaseAnswers, type Pool } from './store/pool.js';
 
 export interface AppDependencies {
@@ -31,7 +33,7 @@ export interface AppDependencies {
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
   /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
-  readonly exec?: { readonly hub: ExecEventHub; wake(): void; readonly transact?: Transactor };
+  readonly exec?: { readonly hub: ExecEventHub; wake(): void; readonly transact?: Transactor; readonly catalogs?: WorkspaceCatalogs };
   /** This router's inference serving; without it every inference request is refused (no agents). */
   readonly inference?: InferenceRuntime;
   /** Webhook endpoints (sealing key, http allowed); the routes exist only when set. */
@@ -40,6 +42,8 @@ export interface AppDependencies {
   readonly rateLimits?: RateLimitSettings;
   /** Limits refused enrollments per address. @default 20 a minute */
   readonly enrollmentThrottle?: FailureThrottle;
+  /** The public key audit checkpoints are signed with (hex); unset, no checkpoint verifies. */
+  readonly auditKeyHex?: string;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -56,7 +60,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return503OnClosing: false,
     genReqId: requestIdFor,
     logController: new RouterLogController(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false }, plugins: [wireSafeKeyword] },
   });
   let draining = false;
   app.addHook('preClose', async () => {
@@ -76,7 +80,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     }),
   );
   void app.register(managementRoutes({
-    pool: deps.pool,
+    pool: deps.pool, auditKeyHex: deps.auditKeyHex ?? '0'.repeat(64),
     ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
     ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
     ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
@@ -87,6 +91,6 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   void app.register(inferenceRoutes({
     pool: deps.pool, logger: deps.logger, inference: deps.inference ?? createInferenceRuntime(deps.pool, NO_MESH), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
   }), { prefix: '/:project_id/:endpoint_slug/v1' });
-  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
+  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
   return app;
 }

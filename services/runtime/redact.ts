@@ -22,8 +22,12 @@ export function isSecretName(name: string): boolean {
 }
 
 export interface Redactor {
-  /** Replaces secret values and credential-shaped substrings. */
+  /** Replaces secret values (and their base64 and URL encodings) and credential-shaped substrings. */
   text(value: string): string;
+  /** Where in `value` something would be replaced, as [start, end) ranges (for stream scrubbing). */
+  spans(value: string): { start: number; end: number }[];
+  /** The length of the longest literal secret form it knows. */
+  longest(): number;
   /** A scrubbed copy of a log object (bounded depth; cycles cut). */
   value(value: unknown): unknown;
   /** Adds literal secrets (from config, credential files) to scrub from now on. */
@@ -35,13 +39,23 @@ export function createRedactor(initialSecrets: Iterable<string | undefined> = []
   const redactor: Redactor = {
     addSecrets(values) {
       // Very short values would blank out ordinary words; they are not credentials anyway.
-      for (const value of values) if (value !== undefined && value.length >= 6) secrets.add(value);
+      for (const value of values) if (value !== undefined && value.length >= 6) for (const form of encodedForms(value)) secrets.add(form);
     },
     text(value) {
       let out = value;
-      for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+      // Longest first, so a secret's encoding is never half-replaced by a shorter match inside it.
+      for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
       for (const pattern of CREDENTIAL_PATTERNS) out = out.replace(pattern, REDACTED);
       return out;
+    },
+    longest: () => Math.max(0, ...[...secrets].map((secret) => secret.length)),
+    spans(value) {
+      const found: { start: number; end: number }[] = [];
+      for (const secret of secrets) {
+        for (let at = value.indexOf(secret); at >= 0; at = value.indexOf(secret, at + 1)) found.push({ start: at, end: at + secret.length });
+      }
+      for (const pattern of CREDENTIAL_PATTERNS) for (const match of value.matchAll(pattern)) found.push({ start: match.index, end: match.index + match[0].length });
+      return found;
     },
     value(value) {
       return scrub(value, redactor, 0, new WeakSet());
@@ -49,6 +63,24 @@ export function createRedactor(initialSecrets: Iterable<string | undefined> = []
   };
   redactor.addSecrets(initialSecrets);
   return redactor;
+}
+
+/**
+ * A secret as it may appear in output: itself, URL-encoded, and base64 (standard and URL-safe,
+ * at each of the three byte alignments a secret can have inside a longer encoded text, cut to
+ * whole 4-character groups — the part of the encoding that depends on the secret alone).
+ */
+export function encodedForms(secret: string): string[] {
+  const forms = new Set([secret, encodeURIComponent(secret), encodeURIComponent(secret).replaceAll('%20', '+')]);
+  const bytes = Buffer.from(secret, 'utf8');
+  for (const skip of [0, 1, 2]) {
+    const part = bytes.subarray(skip);
+    const whole = part.subarray(0, part.length - (part.length % 3)).toString('base64');
+    if (whole.length < 8) continue;
+    forms.add(whole);
+    forms.add(whole.replaceAll('+', '-').replaceAll('/', '_'));
+  }
+  return [...forms];
 }
 
 function scrub(value: unknown, redactor: Redactor, depth: number, seen: WeakSet<object>): unknown {

@@ -2,6 +2,7 @@
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { startAgent, type RunningAgent } from '../agent/agent.js';
+import { AgentRetired, holdRetired } from '../agent/retired.js';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
 import { describeConfig, loadConfig, type Env } from '../runtime/config/load.js';
 import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js';
@@ -24,8 +25,6 @@ const DISPATCH_MEMORY_MS = 7 * 24 * 3_600_000;
 const FLUSH_MS = 5_000;
 
 export const AGENT_VERSION = '0.1.0';
-/** Exit code when only an operator can help: the router no longer admits this agent. */
-export const EXIT_REENROLL = 3;
 
 async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const early = loadConfig(xemMetricsPortSchema, { env });
@@ -66,6 +65,8 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
     onFinished: (tool, status) => executionMetrics.finished(tool, status),
   });
   link.engine = engine;
+  const parentGone = () => void lifecycle.close('parent process went away').finally(() => process.exit(0));
+  const retire = (reason: string) => holdRetired({ logger, lifecycle, reason, report: (message) => reportToParent({ ...message, metrics_url: metrics.url }, parentGone) });
   const agent = await startAgent({
     role: 'xem', registrationName: config.registration_name, routerUrl: config.router_url, joinKey: config.join_key,
     allowInsecure: early.allow_insecure, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,
@@ -80,11 +81,13 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
     },
     onAck: (ack) => delivery.acknowledged(ack),
     onBound: () => delivery.rebound(),
-    onFatal: (reason) => {
-      logger.error({ reason }, 're-enrollment required: mint a new join key for this agent and restart it');
-      void lifecycle.close('re-enrollment required').finally(() => process.exit(EXIT_REENROLL));
-    },
+    // Revoked or replaced while running: stop taking work, let running calls end, then stay retired.
+    onFatal: (reason) => void Promise.resolve(link.agent?.close()).then(() => engine.drain(graceMs)).finally(() => retire(reason)),
+  }).catch((error: unknown) => {
+    if (error instanceof AgentRetired) return retire(error.reason);
+    throw error;
   });
+  if (!agent) return;
   link.agent = agent;
   lifecycle.defer('agent', () => agent.close());
   lifecycle.defer('delivery', async () => {
@@ -92,9 +95,7 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
     delivery.close();
   });
   lifecycle.defer('running calls', () => engine.drain(graceMs));
-  reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics.url }, () => {
-    void lifecycle.close('parent process went away').finally(() => process.exit(0));
-  });
+  reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics.url }, parentGone);
 }
 
 async function loadTools(toolsDir: string, builtIn: readonly LoadedTool[], logger: Logger): Promise<Map<string, LoadedTool>> {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ensureEnrolled, startAgent, type AgentOptions } from '../agent/agent.js';
+import { AgentRetired, holdRetired } from '../agent/retired.js';
 import { ManifestVersions } from '../agent/manifest-versions.js';
 import { addConfigOptions, configArgsFromOptions } from '../runtime/config/argv.js';
 import { ConfigError, ConfigErrorCode } from '../runtime/config/errors.js';
@@ -19,7 +20,6 @@ import { createInferenceRunner } from './inference/runner.js';
 import { registerXimMetrics } from './metrics.js';
 
 export const AGENT_VERSION = '0.1.0';
-const EXIT_REENROLL = 3;
 /** Slots when XEROTIER_AGENT_MAX_CONCURRENT is auto and vLLM's --max-num-seqs is not set. */
 const DEFAULT_SLOTS = 64;
 
@@ -54,6 +54,9 @@ async function run(config: XIMAgentConfig, env: Env): Promise<void> {
     send: (type, body) => link.send?.(type as 'infer.chunk', body) ?? Promise.resolve(false),
   });
   registerXimMetrics(registry, { engine: () => engine, runner, restarts });
+  const parentGone = () => void lifecycle.close('parent process went away').finally(() => process.exit(0));
+  const retire = (reason: string) => holdRetired({ logger, lifecycle, reason, report: (message) => reportToParent({ ...message, metrics_url: metrics?.url ?? null }, parentGone) });
+  const running: { agent?: { close(): Promise<void> } } = {};
   const agent = await startAgent({
     ...agentOptions(config, logger),
     manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: config.engine_url !== undefined } }),
@@ -63,17 +66,18 @@ async function run(config: XIMAgentConfig, env: Env): Promise<void> {
       if (frame.type === 'infer.request') runner.request(frame.body);
       else if (frame.type === 'infer.cancel') runner.cancel(frame.body);
     },
-    onFatal: (reason) => {
-      logger.error({ reason }, 're-enrollment required: mint a new join key for this agent and restart it');
-      void lifecycle.close('re-enrollment required').finally(() => process.exit(EXIT_REENROLL));
-    },
+    // Revoked or replaced while running: stop serving, finish what runs, then stay retired.
+    onFatal: (reason) => void Promise.resolve(running.agent?.close()).then(() => runner.drain(graceMs)).finally(() => retire(reason)),
+  }).catch((error: unknown) => {
+    if (error instanceof AgentRetired) return retire(error.reason);
+    throw error;
   });
+  if (!agent) return;
+  running.agent = agent;
   link.send = (type, body) => agent.mesh.send(type, body as never);
   lifecycle.defer('agent', () => agent.close());
   lifecycle.defer('running requests', () => runner.drain(graceMs));
-  reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics?.url ?? null }, () => {
-    void lifecycle.close('parent process went away').finally(() => process.exit(0));
-  });
+  reportToParent({ type: 'listening', agent_id: agent.agentId, metrics_url: metrics?.url ?? null }, parentGone);
 }
 
 /** Attached: the given address. Supervised: vLLM started now, stopped last (after requests drain). */

@@ -10,6 +10,7 @@ import { withPgClient } from '../helpers/pg-admin.js';
 import { concurrently, stop, withBenchDatabase } from './harness.js';
 import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnRouterProcess, spawnXemAgent, type Spawned } from '../helpers/processes.js';
 import { percentile, round, type Figures } from './report.js';
+import { FINAL_STATES } from '../../services/router/exec/invocation-state.js';
 
 const C1_CALLS = Number(process.env['XEROTIER_BENCH_C1_CALLS'] ?? 400);
 const C64_SECONDS = Number(process.env['XEROTIER_BENCH_C64_SECONDS'] ?? 10);
@@ -122,7 +123,7 @@ interface EventStream {
   close(): void;
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired']);
+const FINAL: ReadonlySet<string> = FINAL_STATES;
 
 /** The project's SSE stream; ends are kept by id since one may arrive before its POST answers. */
 function openEventStream(url: string, key: string, project: string): EventStream {

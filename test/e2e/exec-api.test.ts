@@ -8,6 +8,7 @@ import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { execClient } from '../helpers/exec-client.js';
 import { spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+import { withPgClient } from '../helpers/pg-admin.js';
 
 const TESTKIT = {
   name: 'testkit', version: '1', domain: 'test',
@@ -53,7 +54,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     cpSync(join(REPO_ROOT, 'config', 'tools', 'postgres'), join(dir, 'tools', 'postgres'), { recursive: true });
     mkdirSync(join(dir, 'tools', 'testkit'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'testkit', 'bundle.yaml'), stringify(TESTKIT));
-    const url = new URL(router.db.url);
+    const url = new URL(router.db.ownerUrl);
     mkdirSync(join(dir, 'credentials', workspace), { recursive: true });
     writeFileSync(join(dir, 'credentials', workspace, 'postgres.env'), [
       `PGHOST=${url.hostname}`, `PGPORT=${url.port || '5432'}`, `PGUSER=${decodeURIComponent(url.username)}`,
@@ -67,7 +68,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   }, 60_000);
   afterAll(async () => {
     for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
-    for (const name of [APPROVED, KEPT, OTHER]) await router?.pool.query(`DROP DATABASE IF EXISTS ${name}`).catch(() => undefined);
+    for (const name of [APPROVED, KEPT, OTHER]) await withPgClient(router.db.ownerUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name}`)).catch(() => undefined);
     await router?.close();
     rmSync(dir, { recursive: true, force: true });
   });

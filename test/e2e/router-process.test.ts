@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createEmptyDatabase, createTestDatabase, TEST_APP_ROLE, type TestDatabase } from '../helpers/database.js';
 import { cleanEnv, httpStatus, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, waitFor } from '../helpers/processes.js';
 
 const ROUTER = ['--import', 'tsx', 'services/router/main.ts'];
@@ -39,17 +39,24 @@ describe('router process', () => {
     for (const secret of Object.values(secrets)) expect(logs).not.toContain(secret);
   });
 
-  it('applies migrations with the migrate command and needs only the database URL for it', async () => {
+  it('applies migrations with the migrate command as the owner, and grants the app role append-only audit rights', async () => {
     const empty = await createEmptyDatabase();
     try {
-      const run = spawnGroup(process.execPath, [...ROUTER, 'migrate'], cleanEnv({ XEROTIER_DATABASE_URL: empty.url }));
+      const env = cleanEnv({ XEROTIER_DATABASE_URL: empty.url, XEROTIER_DATABASE_APP_ROLE: TEST_APP_ROLE.name, XEROTIER_DATABASE_APP_PASSWORD: TEST_APP_ROLE.password });
+      const run = spawnGroup(process.execPath, [...ROUTER, 'migrate'], env);
       expect((await run.exited).code).toBe(0);
       expect(run.stdout()).toContain('migrations applied');
+      expect(run.stdout()).not.toContain(TEST_APP_ROLE.password);
       const client = new pg.Client({ connectionString: empty.url });
       await client.connect();
       const count = await client.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'api_keys'");
+      const rights = await client.query<{ privilege: string; granted: boolean }>(
+        `SELECT p AS privilege, has_table_privilege($1, 'execution_audit_log', p) AS granted FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p`,
+        [TEST_APP_ROLE.name],
+      );
       await client.end();
       expect(count.rows[0]).toEqual({ n: 1 });
+      expect(Object.fromEntries(rights.rows.map((row) => [row.privilege, row.granted]))).toEqual({ SELECT: true, INSERT: true, UPDATE: false, DELETE: false, TRUNCATE: false });
     } finally {
       await empty.drop();
     }

@@ -1,3 +1,4 @@
+import { requestHash } from '../../services/protocol/request-hash.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +69,8 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   let counter = 0;
   const dispatch = (tool: string, args: Record<string, unknown>, options: { id?: string; timeoutMs?: number } = {}) => {
     const invocationId = options.id ?? `inv_${Date.now()}_${(counter += 1)}`;
-    const frame = makeFrame('exec.dispatch', { invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, timeout_ms: options.timeoutMs ?? 30_000, not_after: Date.now() + 60_000 });
+    const request_hash = requestHash({ tool, args, workspace_id: WORKSPACE });
+    const frame = makeFrame('exec.dispatch', { invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, request_hash, timeout_ms: options.timeoutMs ?? 30_000, not_after: Date.now() + 60_000 });
     return { invocationId, frame, sent: router.mesh.server.send(agentId, frame) };
   };
   const resultOf = (invocationId: string, timeoutMs = 10_000) => waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () => findExecResult(router.pool, invocationId, 1));

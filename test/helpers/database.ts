@@ -4,8 +4,22 @@ import { dropDatabase, withDatabase, withPgClient } from './pg-admin.js';
 
 export interface TestDatabase {
   readonly name: string;
+  /** As the router connects in production: the app role (append-only on the audit log). */
   readonly url: string;
+  /** As the schema's owner (a superuser here): migrations, and tests that play a database superuser. */
+  readonly ownerUrl: string;
   drop(): Promise<void>;
+}
+
+/** The role tests' routers connect as; its own name, so a devstack on the same server keeps its password. */
+export const TEST_APP_ROLE = { name: 'xerotier_test_app', password: 'xerotier-test-app' } as const;
+
+/** The same database, as the app role. */
+export function appRoleUrl(ownerUrl: string): string {
+  const url = new URL(ownerUrl);
+  url.username = TEST_APP_ROLE.name;
+  url.password = TEST_APP_ROLE.password;
+  return url.toString();
 }
 
 function required(name: string): string {
@@ -38,11 +52,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     }
   });
-  return {
-    name,
-    url: withDatabase(serverUrl, name),
-    drop: () => dropDatabase(serverUrl, name),
-  };
+  const ownerUrl = withDatabase(serverUrl, name);
+  return { name, url: appRoleUrl(ownerUrl), ownerUrl, drop: () => dropDatabase(serverUrl, name) };
 }
 
 /** An empty database (no migrations), for migration tests. */
@@ -50,9 +61,7 @@ export async function createEmptyDatabase(): Promise<TestDatabase> {
   const serverUrl = testServerUrl();
   const name = `xt_${required('XEROTIER_TEST_RUN_ID')}_${randomBytes(6).toString('hex')}`;
   await withPgClient(serverUrl, (client) => client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
-  return {
-    name,
-    url: withDatabase(serverUrl, name),
-    drop: () => dropDatabase(serverUrl, name),
-  };
+  const ownerUrl = withDatabase(serverUrl, name);
+  // Nothing is granted until migrations run: `url` is the owner's, as a migration Job uses it.
+  return { name, url: ownerUrl, ownerUrl, drop: () => dropDatabase(serverUrl, name) };
 }

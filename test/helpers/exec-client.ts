@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { bearer } from './fixtures.js';
 import { waitFor } from './processes.js';
+import { FINAL_STATE_LIST } from '../../services/router/exec/invocation-state.js';
 
 export interface InvocationBody {
   id: string;
@@ -38,7 +39,7 @@ export function execClient(app: FastifyInstance, projectId: string) {
       return waitFor(`${id} to be ${state}`, timeoutMs, async () => {
         const current = await client.invocation(key, id);
         if (current.state === state) return current;
-        if (['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired'].includes(current.state)) throw new Error(`${id} ended ${current.state}, not ${state}: ${JSON.stringify(current)}`);
+        if ((FINAL_STATE_LIST as readonly string[]).includes(current.state)) throw new Error(`${id} ended ${current.state}, not ${state}: ${JSON.stringify(current)}`);
         return undefined;
       });
     },

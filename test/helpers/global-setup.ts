@@ -7,6 +7,7 @@ import { createLogger } from '../../services/runtime/logger.js';
 import { MIGRATIONS_DIR, migrate } from '../../services/router/store/migrate.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
 import { withDatabase, withPgClient } from './pg-admin.js';
+import { TEST_APP_ROLE } from './database.js';
 
 /**
  * Once per test run: a Postgres server (XEROTIER_TEST_DATABASE_URL, else embedded) and a
@@ -62,6 +63,8 @@ async function prepare(): Promise<() => Promise<void>> {
 function migrationsHash(): string {
   const hash = createHash('sha256');
   for (const name of readdirSync(MIGRATIONS_DIR).sort()) hash.update(name).update(readFileSync(join(MIGRATIONS_DIR, name)));
+  // The grants the app role gets are part of the template too.
+  hash.update(readFileSync(join(MIGRATIONS_DIR, '..', 'app-role.ts')));
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -74,7 +77,7 @@ async function ensureTemplate(client: pg.Client, serverUrl: string, template: st
     await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(template)}`);
     await client.query(`CREATE DATABASE ${pg.escapeIdentifier(template)}`);
     const logger = createLogger({ service: 'test', level: 'warning' });
-    await migrate({ databaseUrl: withDatabase(serverUrl, template), logger });
+    await migrate({ databaseUrl: withDatabase(serverUrl, template), logger, appRole: TEST_APP_ROLE });
     await client.query(`ALTER DATABASE ${pg.escapeIdentifier(template)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
   } finally {
     await client.query('SELECT pg_advisory_unlock(724519)');

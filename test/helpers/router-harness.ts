@@ -5,7 +5,10 @@ import { generateSigningKeyPair, type SigningKeyPair } from '../../services/prot
 import { buildApp } from '../../services/router/app.js';
 import { execFrameHandlers, type ExecFrameEvents } from '../../services/router/exec/agent-frames.js';
 import { startExecRuntime, type ExecRuntime } from '../../services/router/exec/exec-runtime.js';
+import { AttemptOwners } from '../../services/router/exec/attempt-owners.js';
+import { findAttemptOwner } from '../../services/router/store/exec-results.js';
 import { startWebhookWorker } from '../../services/router/webhooks/worker.js';
+import { parseAllowlist } from '../../services/router/webhooks/target-policy.js';
 import type { HandshakeBudgetOptions } from '../../services/router/mesh/handshake-budget.js';
 import type { FrameHandler } from '../../services/router/mesh/server.js';
 import type { FrameType } from '../../services/protocol/frame-bodies.js';
@@ -55,6 +58,10 @@ export interface RouterHarnessOptions {
   database?: TestDatabase;
   /** More frame handlers (infer.* before the router has its own). */
   handlers?: Partial<Record<FrameType, FrameHandler>>;
+  /** XEROTIER_WEBHOOKS_ALLOWED_TARGETS. @default ['127.0.0.1'] */
+  webhookTargets?: string[];
+  /** Name resolution for webhook deliveries. */
+  resolve?: (hostname: string) => Promise<{ address: string; family: number }[]>;
 }
 
 export async function startRouterHarness(options: RouterHarnessOptions = {}): Promise<RouterHarness> {
@@ -65,24 +72,26 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
   const project = await seedProject(pool, ownDatabase ? 'acme' : undefined);
   const leaseRenewalIntervalMs = options.leaseRenewalIntervalMs ?? 200;
   const enrollment = testEnrollment({ leaseRenewalIntervalMs });
+  const owners = new AttemptOwners((id) => findAttemptOwner(pool, id));
   const startOn = (bind: string) => startMesh({
     pool, databaseUrl: db.url, logger, bind, curveSecretKey: enrollment.curveSecretKey, leaseRenewalIntervalMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 1_000, refreshIntervalMs: 500,
     ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
     ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
     onAgentLost: (agentId) => inference.agentLost(agentId),
-    handlers: { ...execFrameHandlers(pool, logger, options.execEvents), ...inferenceHandlers(() => inference), ...options.handlers },
+    handlers: { ...execFrameHandlers({ pool, logger, ...(options.execEvents ? { events: options.execEvents } : {}), owners }), ...inferenceHandlers(() => inference), ...options.handlers },
   });
   const inference: InferenceRuntime = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };
   const exec = startExecRuntime({
-    pool, databaseUrl: db.url, logger, watchdogIntervalMs: 200, pollIntervalMs: 200, ...(options.dispatchTtlMs ? { dispatchTtlMs: options.dispatchTtlMs } : {}),
+    pool, databaseUrl: db.url, logger, watchdogIntervalMs: 200, pollIntervalMs: 200, owners, ...(options.dispatchTtlMs ? { dispatchTtlMs: options.dispatchTtlMs } : {}),
     mesh: { boundAgents: () => mesh.boundAgents(), capacityOf: (id) => mesh.capacityOf(id), send: (id, frame) => mesh.server.send(id, frame) },
   });
   // Plain-http endpoints allowed: the receivers in tests are local.
-  const webhooks = { secretKey: randomBytes(32), allowHttp: true };
-  const webhookWorker = startWebhookWorker({ pool, logger, secretKey: webhooks.secretKey, intervalMs: 200 });
+  // Loopback receivers are allowed explicitly, as an operator would allow an internal one.
+  const webhooks = { secretKey: randomBytes(32), allowHttp: true, allow: parseAllowlist(options.webhookTargets ?? ['127.0.0.1']) };
+  const webhookWorker = startWebhookWorker({ pool, logger, secretKey: webhooks.secretKey, intervalMs: 200, allow: webhooks.allow, ...(options.resolve ? { resolve: options.resolve } : {}) });
   const app = buildApp({ logger, pool, enrollment: { ...enrollment, meshEndpoint: mesh.server.endpoint }, mesh: hooks, exec: { hub: exec.hub, wake: () => exec.dispatcher.wake() }, webhooks, inference });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const mintJoinKey = async (role: 'xem' | 'xim' = 'xem') => {

@@ -1,3 +1,4 @@
+import { requestHash } from '../../services/protocol/request-hash.js';
 import type { FrameBody } from '../../services/protocol/frame-bodies.js';
 import type { LoadedTool } from '../../services/xem-agent/bundles/loader.js';
 import { createExecutionEngine, type ExecutionEngine } from '../../services/xem-agent/execution/engine.js';
@@ -27,7 +28,10 @@ export function engineHarness(options: { tools: () => ReadonlyMap<string, Loaded
     outbox,
     run(tool, args, timeoutMs = 30_000) {
       const invocationId = `inv_local_${(counter += 1)}`;
-      engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: options.workspace, risk: 'read', args, timeout_ms: timeoutMs, not_after: Date.now() + 60_000 });
+      // Dispatched as the router would: at the tool's own risk, with the request's hash.
+      const risk = options.tools().get(tool)?.spec.risk ?? 'read';
+      const request_hash = requestHash({ tool, args, workspace_id: options.workspace });
+      engine.dispatch({ invocation_id: invocationId, attempt: 1, tool, workspace_id: options.workspace, risk, args, request_hash, timeout_ms: timeoutMs, not_after: Date.now() + 60_000 });
       return waitFor(`${tool} result`, timeoutMs + 10_000, () => outbox.pending().filter((frame) => frame.type === 'exec.result').map((frame) => frame.body as FrameBody<'exec.result'>).find((body) => body.invocation_id === invocationId));
     },
     close: () => outbox.close(),

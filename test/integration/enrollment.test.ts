@@ -41,11 +41,11 @@ describe('join keys and enrollment', () => {
     expect(response.statusCode).toBe(201);
     return response.json();
   }
-  function enrollBody(joinKey: string, name = `xem-${randomBytes(3).toString('hex')}`, role = 'xem') {
+  function enrollBody(joinKey: string, name = `xem-${randomBytes(3).toString('hex')}`, role = 'xem', curve = generateCurveKeyPair().publicKey) {
     return {
       join_key: joinKey, role, registration_name: name,
       signing_public_key: Buffer.from(generateSigningKeyPair().publicKey).toString('hex'),
-      curve_public_key: generateCurveKeyPair().publicKey,
+      curve_public_key: curve,
     };
   }
   const enroll = (body: object) => app.inject({ method: 'POST', url: '/v1/enroll', payload: body });
@@ -115,13 +115,49 @@ describe('join keys and enrollment', () => {
     expect((await enroll(enrollBody(wrongRole.key, 'xim-ok', 'xim'))).statusCode).toBe(201);
   });
 
-  it('supersedes the old record when a name re-enrolls, and the old token stops refreshing', async () => {
+  it('replaces a live agent only with a key minted to allow it, audited, and the old token then says superseded', async () => {
     const first = (await enroll(enrollBody((await mint()).key, 'xem-reborn'))).json();
-    const second = (await enroll(enrollBody((await mint()).key, 'xem-reborn'))).json();
+    const second = (await enroll(enrollBody((await mint({ allow_replace: true })).key, 'xem-reborn'))).json();
     const old = await app.inject({ url: mgmt(`/agents/${first.agent_id}`), headers: bearer(acme.adminKey) });
     expect(old.json().status).toBe('superseded');
-    expect((await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(first.token) })).statusCode).toBe(401);
+    const refused = await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(first.token) });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().error.code).toBe('agent_superseded');
     expect((await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(second.token) })).statusCode).toBe(200);
+    const audit = await pool.query("SELECT detail FROM execution_audit_log WHERE event = 'agent.superseded' AND subject = $1", [first.agent_id]);
+    expect(audit.rows[0].detail).toMatchObject({ by: second.agent_id, registration_name: 'xem-reborn' });
+  });
+
+  it('attack: an ordinary join key cannot knock a live agent offline by enrolling under its name (and is not spent trying)', async () => {
+    const victim = (await enroll(enrollBody((await mint()).key, 'xem-victim'))).json();
+    const stolen = await mint();
+    const attempt = await enroll(enrollBody(stolen.key, 'xem-victim'));
+    expect(attempt.statusCode).toBe(409);
+    expect(attempt.json().error).toMatchObject({ code: 'registration_name_in_use', param: 'registration_name' });
+    expect((await app.inject({ url: mgmt(`/agents/${victim.agent_id}`), headers: bearer(acme.adminKey) })).json().status).toBe('pending');
+    expect((await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(victim.token) })).statusCode).toBe(200);
+    expect((await app.inject({ url: mgmt(`/join-keys/${stolen.id}`), headers: bearer(acme.adminKey) })).json().status).toBe('active');
+    const refusal = await pool.query("SELECT detail FROM execution_audit_log WHERE event = 'agent.enrollment_refused' AND subject = $1", [stolen.id]);
+    expect(refusal.rows[0].detail).toMatchObject({ reason: 'registration_name_in_use' });
+  });
+
+  it('attack: a join key of another project cannot evict an agent by presenting its CURVE key, even with allow_replace', async () => {
+    const curve = generateCurveKeyPair().publicKey;
+    const victim = (await enroll(enrollBody((await mint()).key, 'xem-keyed', 'xem', curve))).json();
+    const intruder = await seedProject(pool, `intruder-${randomBytes(3).toString('hex')}`);
+    const theirs = await app.inject({ method: 'POST', url: `/${intruder.project.id}/v1/management/join-keys`, headers: bearer(intruder.adminKey), payload: { role: 'xem', name: 'x', allow_replace: true } });
+    const attempt = await enroll(enrollBody(theirs.json().key, 'anything', 'xem', curve));
+    expect(attempt.statusCode).toBe(409);
+    expect(attempt.json().error.code).toBe('agent_key_in_use');
+    expect((await app.inject({ url: mgmt(`/agents/${victim.agent_id}`), headers: bearer(acme.adminKey) })).json().status).toBe('pending');
+  });
+
+  it('lets an operator bind a join key to one registration name', async () => {
+    const bound = await mint({ registration_name: 'gpu-7' });
+    const wrong = await enroll(enrollBody(bound.key, 'gpu-8'));
+    expect(wrong.statusCode).toBe(403);
+    expect(wrong.json().error.code).toBe('registration_name_not_allowed');
+    expect((await enroll(enrollBody(bound.key, 'gpu-7'))).statusCode).toBe(201);
   });
 
   it('refreshes tokens for live agents only', async () => {
@@ -133,10 +169,10 @@ describe('join keys and enrollment', () => {
     const revoke = await app.inject({ method: 'POST', url: mgmt(`/agents/${enrolled.agent_id}/revoke-credentials`), headers: bearer(acme.adminKey) });
     expect(revoke.json().status).toBe('revoked');
     expect(revoked).toContain(enrolled.agent_id);
-    for (const token of [enrolled.token, refreshed.json().token, 'garbage', '']) {
+    for (const [token, code] of [[enrolled.token, 'agent_revoked'], [refreshed.json().token, 'agent_revoked'], ['garbage', 'invalid_token'], ['', 'invalid_token']] as const) {
       const refused = await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(token) });
       expect(refused.statusCode).toBe(401);
-      expect(refused.json().error.code).toBe('invalid_token');
+      expect(refused.json().error.code).toBe(code);
     }
     const events = await app.inject({ url: mgmt(`/agents/${enrolled.agent_id}/events`), headers: bearer(acme.adminKey) });
     expect(events.json().data.map((event: { event: string }) => event.event)).toEqual(['agent.credentials_revoked', 'agent.enrolled']);
@@ -182,11 +218,13 @@ describe('join keys and enrollment', () => {
   it('accepts deploy-time join keys given as hashes, once', async () => {
     const secret = randomBytes(32).toString('base64url');
     const sha256 = createHash('sha256').update(secret).digest('hex');
-    const plan = { projectSlug: 'acme', joinKeys: [{ role: 'xem' as const, name: 'prov-1', sha256 }] };
+    const plan = { projectSlug: 'acme', joinKeys: [{ role: 'xem' as const, name: 'xem-provisioned', sha256 }] };
     await ensureBootstrap(pool, plan);
     await ensureBootstrap(pool, plan);
+    // Bound to the agent it was provisioned for: a copy enrolls nothing else.
+    expect((await enroll(enrollBody(`xjk_${secret}`, 'xem-other'))).statusCode).toBe(403);
     expect((await enroll(enrollBody(`xjk_${secret}`, 'xem-provisioned'))).statusCode).toBe(201);
-    expect((await enroll(enrollBody(`xjk_${secret}`, 'xem-provisioned-2'))).statusCode).toBe(401);
+    expect((await enroll(enrollBody(`xjk_${secret}`, 'xem-provisioned'))).statusCode).toBe(401);
   });
 
   it('makes an address that keeps presenting bad join keys wait (429 with Retry-After)', async () => {

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../services/agent/agent.js';
+import { loadEnrollment } from '../../services/agent/enrollment-client.js';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { meshRoutingId } from '../../services/protocol/routing-id.js';
 import { bearer } from '../helpers/fixtures.js';
@@ -66,18 +67,18 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     });
   });
 
-  it('revocation reaches a connected agent within a second and forgets its enrollment', async () => {
+  it('revocation reaches a connected agent over the mesh, which keeps its identity on disk marked retired', async () => {
     let reason: string | undefined;
     const { started, dir } = await agent('xem-doomed', (why) => (reason = why));
     await waitFor('active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined));
-    const revokedAt = Date.now();
     await router.app.inject({
       method: 'POST', url: `/${router.project.project.id}/v1/management/agents/${started.agentId}/revoke-credentials`, headers: bearer(router.project.adminKey),
     });
-    await waitFor('the agent to hear it', 1_000, () => reason);
-    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    // Told by the router's lease.revoked frame, not by a failed token refresh (tokens live an hour here).
+    await waitFor('the agent to hear it', 10_000, () => reason);
     expect(reason).toContain('revoked');
-    await waitFor('enrollment forgotten', 1_000, () => (existsSync(join(dir, 'enrollment.json')) ? undefined : true));
+    const retired = await waitFor('enrollment marked retired', 5_000, () => loadEnrollment(join(dir, 'enrollment.json'))?.retired);
+    expect(retired.reason).toContain('revoked');
   });
 
   it('refuses a peer whose CURVE key was never enrolled (ZAP says no)', async () => {

@@ -25,7 +25,11 @@ describe('store migrations', () => {
     const tables = await client.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
-    expect(tables.rows.map((row) => row.table_name)).toEqual(['agents', 'api_keys', 'approval_policies', 'approvals', 'endpoints', 'exec_output_chunks', 'exec_results', 'execution_audit_log', 'inference_usage', 'invocations', 'join_keys', 'projects', 'responses', 'schema_migrations', 'webhook_cursor', 'webhook_deliveries', 'webhook_endpoints', 'workspace_agent_bindings', 'workspaces']);
+    expect(tables.rows.map((row) => row.table_name)).toEqual([
+      'agents', 'api_keys', 'approval_policies', 'approvals', 'audit_checkpoint_schedule', 'endpoints', 'exec_output_chunks', 'exec_results', 'execution_audit_log',
+      'inference_usage', 'invocations', 'join_keys', 'projects', 'responses', 'schema_migrations', 'tool_conflicts', 'tool_risk_overrides', 'webhook_cursor',
+      'webhook_deliveries', 'webhook_endpoints', 'workspace_agent_bindings', 'workspaces',
+    ]);
   });
 
   it('enforces id formats, one default workspace per project and known scopes', async () => {

@@ -13,7 +13,7 @@ import type { Pool } from '../store/pool.js';
 import { approvalDeadline } from './approval-rules.js';
 import { EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, type ExecEvent } from './exec-events.js';
 import { initialState } from './invocation-state.js';
-import { requestHash } from './request-hash.js';
+import { requestHash } from '../../protocol/request-hash.js';
 import type { ArgumentValidator, CatalogTool } from './tool-catalog.js';
 
 export interface InvocationRequest {
@@ -36,7 +36,7 @@ export async function createInvocation(
   request: InvocationRequest,
   transact: Transactor = (work) => withTransaction(pool, work),
 ): Promise<{ invocation: InvocationRecord; approval?: ApprovalRecord }> {
-  const problem = validator.check(request.tool.parameters, request.args);
+  const problem = validator.check(request.tool.parameter_schemas, request.args);
   if (problem) throw new ApiError('invalid_body', problem.message, problem.path);
   if (!(await hasExecutor(pool, request.workspaceId, request.tool.name))) {
     throw new ApiError('tool_executor_unavailable', `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`);

@@ -7,7 +7,7 @@ import { advanceInvocation } from './advance.js';
 import { chooseAgent } from './choose-agent.js';
 import { EXEC_EVENTS_CHANNEL, type ExecEvent } from './exec-events.js';
 import { mayRerun, transition } from './invocation-state.js';
-import { requestHash } from './request-hash.js';
+import { requestHash } from '../../protocol/request-hash.js';
 
 export interface DispatcherOptions {
   readonly pool: Pool;
@@ -23,6 +23,8 @@ export interface DispatcherOptions {
   readonly admitDispatch?: (agentId: string) => Promise<boolean>;
   /** Invocations claimed per transaction. @default 64 */
   readonly batchSize?: number;
+  /** Told each attempt written (the report-ownership cache), before any agent hears of it. */
+  readonly onAttempt?: (invocationId: string, owner: { attempt: number; agentId: string; projectId: string }) => void;
 }
 
 export interface Dispatcher {
@@ -85,9 +87,10 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
     const load = new Map(Object.entries(claimed[0]!.agent_loads));
     const chosen: Assignment[] = [];
     for (const invocation of claimed) {
-      if (tampered(invocation)) {
-        await advanceInvocation(client, invocation.id, { type: 'cancel' }, { actor: 'router', detail: { reason: 'approval_voided: the request no longer matches what was approved' } });
-        options.logger.warning({ invocation_id: invocation.id }, 'refused to dispatch: the call changed after its approval was asked for');
+      const voided = approvalProblem(invocation);
+      if (voided) {
+        await advanceInvocation(client, invocation.id, { type: 'approval_voided' }, { actor: 'router', detail: { reason: voided } });
+        options.logger.warning({ invocation_id: invocation.id, reason: voided }, 'refused to dispatch a dangerous call: approval voided');
         continue;
       }
       const agentId = chooseAgent(invocation.candidates, load, options.capacityOf);
@@ -102,6 +105,7 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
     });
     return chosen;
   });
+  for (const { invocation, agentId, attempt } of assignments) options.onAttempt?.(invocation.id, { attempt, agentId, projectId: invocation.project_id });
   await Promise.all(assignments.map((assignment) => deliver(options, assignment)));
   return assignments.length;
 }
@@ -109,6 +113,8 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
 async function deliver(options: DispatcherOptions, { invocation, agentId, attempt }: Assignment): Promise<void> {
   const sent = await options.send(agentId, makeFrame('exec.dispatch', {
     invocation_id: invocation.id, attempt, tool: invocation.tool, workspace_id: invocation.workspace_id, risk: invocation.risk, args: invocation.args,
+    // What the agent recomputes and must match: for a dangerous call, the hash a person approved.
+    request_hash: invocation.approval_hash ?? invocation.request_hash,
     timeout_ms: invocation.timeout_ms, not_after: Date.now() + (options.dispatchTtlMs ?? 30_000),
   }));
   if (sent) return;
@@ -117,9 +123,17 @@ async function deliver(options: DispatcherOptions, { invocation, agentId, attemp
   ).catch((error: unknown) => options.logger.error({ err: error, invocation_id: invocation.id }, 'could not return an undelivered dispatch to the queue'));
 }
 
-/** A dangerous call's args were frozen when its approval was asked for; a row changed since is not what a human approved. */
-function tampered(invocation: ClaimedInvocation): boolean {
-  return !mayRerun(invocation.risk) && requestHash(invocation) !== invocation.request_hash;
+/**
+ * Why a dangerous call may not run, if it may not: it needs an approved approval, and the hash a
+ * person approved must equal the hash of what would run now, recomputed from the row's tool,
+ * arguments and workspace — never compared with a hash stored on the invocation itself, which
+ * whoever changed the arguments could have changed too.
+ */
+function approvalProblem(invocation: ClaimedInvocation): string | undefined {
+  if (mayRerun(invocation.risk)) return undefined;
+  if (invocation.approval_state !== 'approved') return `approval_voided: no approved approval (approval ${invocation.approval_state ?? 'missing'})`;
+  if (requestHash(invocation) !== invocation.approval_hash) return 'approval_voided: the call no longer matches what was approved';
+  return undefined;
 }
 
 function stateEvent({ invocation, agentId, attempt }: Assignment): ExecEvent {

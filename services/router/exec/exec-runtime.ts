@@ -5,6 +5,7 @@ import type { Pool } from '../store/pool.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
 import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, ExecEventHub, parseControlOrder } from './exec-events.js';
 import { startWatchdog } from './watchdog.js';
+import type { AttemptOwners } from './attempt-owners.js';
 import { agentWindow } from '../limits/exec-limits.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
 
@@ -25,6 +26,8 @@ export interface ExecRuntimeOptions {
   readonly pollIntervalMs?: number;
   /** @default 1000 */
   readonly watchdogIntervalMs?: number;
+  /** Shared with the mesh's report handlers: who holds each attempt this router dispatched. */
+  readonly owners?: AttemptOwners;
 }
 
 export interface ExecRuntime {
@@ -43,6 +46,7 @@ export function startExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
   const dispatcher = startDispatcher({
     pool: options.pool, logger: options.logger, dispatchTtlMs,
     ...(options.agentLimit ? { admitDispatch: admitAgent(options.agentLimit) } : {}),
+    ...(options.owners ? { onAttempt: (id: string, owner: { attempt: number; agentId: string; projectId: string }) => options.owners!.note(id, owner) } : {}),
     localAgents: () => options.mesh.boundAgents(), capacityOf: (id) => options.mesh.capacityOf(id), send: (id, frame) => options.mesh.send(id, frame),
   });
   const listener = listen(options.databaseUrl, options.logger, {

@@ -3,13 +3,20 @@
  * the next state with the effects the caller must carry out. Persistence applies a transition
  * with a conditional UPDATE on the state it was computed from, so replicas never both win.
  */
-export type Risk = 'read' | 'write' | 'destructive' | 'irreversible';
+import { RISKS, type Risk } from '../../protocol/request-hash.js';
 
-export type InvocationState =
-  | 'pending_approval' | 'queued' | 'dispatched' | 'running'
-  | 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'rejected' | 'expired' | 'ambiguous';
+export { RISKS, type Risk };
 
-export const FINAL_STATES: ReadonlySet<InvocationState> = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired']);
+/** Every state, in the order a call moves through them; the HTTP schema and the tests use this list. */
+export const INVOCATION_STATES = [
+  'pending_approval', 'queued', 'dispatched', 'running',
+  'succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired', 'approval_voided', 'ambiguous',
+] as const;
+export type InvocationState = (typeof INVOCATION_STATES)[number];
+
+/** States nothing leaves. `ambiguous` is not one: an operator resolves it. */
+export const FINAL_STATE_LIST = ['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired', 'approval_voided'] as const satisfies readonly InvocationState[];
+export const FINAL_STATES: ReadonlySet<InvocationState> = new Set(FINAL_STATE_LIST);
 
 export interface Invocation {
   readonly state: InvocationState;
@@ -25,6 +32,8 @@ export type InvocationEvent =
   | { readonly type: 'approval_rejected' }
   | { readonly type: 'approval_expired' }
   | { readonly type: 'dispatched' }
+  /** At dispatch, a dangerous call had no approved approval matching what it would run now. */
+  | { readonly type: 'approval_voided' }
   | { readonly type: 'accepted'; readonly attempt: number }
   | { readonly type: 'result'; readonly attempt: number; readonly outcome: AgentOutcome }
   | { readonly type: 'lease_lost'; readonly attempt: number }
@@ -62,6 +71,8 @@ export function transition(current: Invocation, event: InvocationEvent): Transit
       return current.state === 'pending_approval' ? to('expired') : invalid();
     case 'dispatched':
       return current.state === 'queued' ? to('dispatched', [], current.attempt + 1) : invalid();
+    case 'approval_voided':
+      return current.state === 'queued' ? to('approval_voided') : invalid();
     case 'accepted':
       return current.state === 'dispatched' ? to('running') : invalid();
     case 'result':

@@ -1,83 +1,166 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { ExecManifestRow } from '../store/agents.js';
-import type { Risk } from './invocation-state.js';
+import { isRisk, riskRank, stricterRisk, type Risk } from '../../protocol/request-hash.js';
 
+/** A tool as one XEM agent's manifest describes it. */
 export interface ToolDescriptor {
   readonly name: string;
   readonly description: string;
   readonly risk: Risk;
   readonly domain?: string;
   readonly bundle?: string;
+  readonly bundle_version?: string;
   readonly parameters: Record<string, unknown>;
   readonly timeout_ms: number;
   readonly requires_credentials?: boolean;
   readonly available?: boolean;
 }
 
-export interface CatalogTool extends ToolDescriptor {
-  /** Agents offering it now: active, not paused, tool available. */
-  readonly online_agents: number;
-  readonly agents: readonly { agent_id: string; status: string; exec_paused: boolean; workspaces: readonly string[]; available: boolean }[];
+/** One bound agent's offer of a tool, as the catalog compares them. */
+export interface ToolOffer {
+  readonly agent_id: string;
+  readonly status: string;
+  readonly exec_paused: boolean;
+  readonly available: boolean;
+  readonly risk: Risk;
+  readonly bundle: string | null;
+  readonly bundle_version: string | null;
+  readonly parameters_sha256: string;
 }
 
-interface ManifestShape {
-  tools?: ToolDescriptor[];
-  workspaces?: string[];
+export type ConflictField = 'risk' | 'parameters' | 'bundle_version';
+
+/** Bound agents disagree about a tool; `signature` names this exact disagreement. */
+export interface ToolConflict {
+  readonly fields: readonly ConflictField[];
+  readonly offers: readonly ToolOffer[];
+  readonly signature: string;
+}
+
+export interface RiskOverride {
+  readonly risk: Risk;
+  readonly reason: string | null;
+}
+
+/** A workspace's tool as the router decides it, from every bound agent serving the workspace. */
+export interface CatalogTool extends ToolDescriptor {
+  /** The strictest risk any bound agent declares. */
+  readonly declared_risk: Risk;
+  readonly override: RiskOverride | null;
+  /** Every distinct parameter schema the offers carry: arguments must satisfy each. */
+  readonly parameter_schemas: readonly Record<string, unknown>[];
+  /** Agents offering it now: active, not paused, tool available. */
+  readonly online_agents: number;
+  readonly agents: readonly ToolOffer[];
+  readonly conflict: ToolConflict | null;
+}
+
+/** A bound, live XEM agent serving the workspace, with its manifest (as the store reads it). */
+export interface BoundManifestRow {
+  readonly id: string;
+  readonly status: string;
+  readonly exec_paused: boolean;
+  readonly manifest: Record<string, unknown> | null;
+}
+
+interface Offered {
+  readonly offer: ToolOffer;
+  readonly descriptor: ToolDescriptor;
 }
 
 /**
- * The project's tools as its XEM agents describe them. Rows arrive most recently heard first,
- * so a tool's descriptor is the freshest agent's; `online_agents` says whether anything can run
- * it now. Pure: the store supplies rows, the HTTP layer shapes the answer.
+ * The tools of one workspace, decided by the router alone: only agents the operator bound to
+ * the workspace (and that serve it) contribute; where they disagree the strictest risk wins and
+ * the disagreement is kept; an operator's override can raise a risk, never lower it. Anything
+ * malformed fails closed (an unknown risk counts as irreversible, a missing schema accepts
+ * nothing). Pure: the store supplies rows, the HTTP layer shapes the answer.
  */
-export function buildCatalog(rows: readonly ExecManifestRow[]): Map<string, CatalogTool> {
-  const catalog = new Map<string, CatalogTool>();
+export function buildCatalog(rows: readonly BoundManifestRow[], overrides: ReadonlyMap<string, RiskOverride> = new Map()): Map<string, CatalogTool> {
+  const offered = new Map<string, Offered[]>();
   for (const row of rows) {
-    const manifest = (row.manifest ?? {}) as ManifestShape;
-    for (const tool of manifest.tools ?? []) {
-      const available = tool.available !== false;
-      const entry = { agent_id: row.id, status: row.status, exec_paused: row.exec_paused, workspaces: manifest.workspaces ?? [], available };
-      const online = row.status === 'active' && !row.exec_paused && available ? 1 : 0;
-      const known = catalog.get(tool.name);
-      if (!known) catalog.set(tool.name, { ...tool, online_agents: online, agents: [entry] });
-      else catalog.set(tool.name, { ...known, online_agents: known.online_agents + online, agents: [...known.agents, entry] });
+    for (const descriptor of descriptorsOf(row.manifest)) {
+      const list = offered.get(descriptor.name) ?? [];
+      list.push({ descriptor, offer: offerOf(row, descriptor) });
+      offered.set(descriptor.name, list);
     }
   }
+  const catalog = new Map<string, CatalogTool>();
+  for (const [name, offers] of offered) catalog.set(name, decide(offers, overrides.get(name) ?? null));
   return catalog;
 }
 
-/**
- * Catalogs by project, rebuilt only when the agents' fingerprint changes: a cheap query per
- * request instead of reading and parsing every manifest. Never stale: the fingerprint is read
- * each time, so a tool whose risk changed is seen with its new risk at once.
- */
-export class CatalogCache {
-  private readonly cached = new Map<string, { fingerprint: string; catalog: Map<string, CatalogTool> }>();
-
-  constructor(
-    private readonly fingerprint: (projectId: string) => Promise<string>,
-    private readonly rows: (projectId: string) => Promise<ExecManifestRow[]>,
-  ) {}
-
-  async get(projectId: string): Promise<Map<string, CatalogTool>> {
-    const fingerprint = await this.fingerprint(projectId);
-    const hit = this.cached.get(projectId);
-    if (hit?.fingerprint === fingerprint) return hit.catalog;
-    const catalog = buildCatalog(await this.rows(projectId));
-    if (this.cached.size > 10_000) this.cached.clear();
-    this.cached.set(projectId, { fingerprint, catalog });
-    return catalog;
-  }
+function decide(offers: readonly Offered[], override: RiskOverride | null): CatalogTool {
+  const declared = offers.map((item) => item.offer.risk).reduce(stricterRisk);
+  const leading = offers.find((item) => item.offer.risk === declared)!.descriptor;
+  const schemas = new Map(offers.map((item) => [item.offer.parameters_sha256, item.descriptor.parameters]));
+  const online = offers.filter(({ offer }) => offer.status === 'active' && !offer.exec_paused && offer.available).length;
+  return {
+    ...leading,
+    risk: override ? stricterRisk(declared, override.risk) : declared,
+    declared_risk: declared,
+    override,
+    timeout_ms: Math.min(...offers.map((item) => item.descriptor.timeout_ms)),
+    parameter_schemas: [...schemas.values()],
+    online_agents: online,
+    agents: offers.map((item) => item.offer),
+    conflict: conflictOf(offers.map((item) => item.offer)),
+  };
 }
 
-/** Validates call arguments against a tool's JSON Schema; compiled schemas are kept by content. */
+function conflictOf(offers: readonly ToolOffer[]): ToolConflict | null {
+  const differs = (pick: (offer: ToolOffer) => unknown) => new Set(offers.map(pick)).size > 1;
+  const fields = ([['risk', (o: ToolOffer) => o.risk], ['parameters', (o: ToolOffer) => o.parameters_sha256], ['bundle_version', (o: ToolOffer) => o.bundle_version]] as const)
+    .filter(([, pick]) => differs(pick))
+    .map(([field]) => field);
+  if (fields.length === 0) return null;
+  const sorted = [...offers].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+  const signature = sha256(JSON.stringify(sorted.map((o) => [o.agent_id, o.risk, o.parameters_sha256, o.bundle_version])));
+  return { fields, offers: sorted, signature };
+}
+
+function descriptorsOf(manifest: Record<string, unknown> | null): ToolDescriptor[] {
+  const tools = manifest?.['tools'];
+  if (!Array.isArray(tools)) return [];
+  return tools.flatMap((raw): ToolDescriptor[] => {
+    if (typeof raw !== 'object' || raw === null || typeof (raw as { name?: unknown }).name !== 'string') return [];
+    const tool = raw as Partial<ToolDescriptor> & { name: string; risk?: unknown };
+    const parameters = typeof tool.parameters === 'object' && tool.parameters !== null ? tool.parameters : { not: {} };
+    const timeout = typeof tool.timeout_ms === 'number' && tool.timeout_ms > 0 ? tool.timeout_ms : 60_000;
+    return [{ ...tool, description: String(tool.description ?? ''), risk: isRisk(tool.risk) ? tool.risk : 'irreversible', parameters, timeout_ms: timeout }];
+  });
+}
+
+function offerOf(row: BoundManifestRow, descriptor: ToolDescriptor): ToolOffer {
+  return {
+    agent_id: row.id, status: row.status, exec_paused: row.exec_paused, available: descriptor.available !== false, risk: descriptor.risk,
+    bundle: descriptor.bundle ?? null, bundle_version: descriptor.bundle_version ?? null, parameters_sha256: sha256(JSON.stringify(descriptor.parameters)),
+  };
+}
+
+/** True when an agent declaring `declared` may run a call the router classified as `risk`. */
+export function mayRunAt(declared: Risk, risk: Risk): boolean {
+  return riskRank(declared) <= riskRank(risk);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Validates call arguments against a tool's JSON Schemas; compiled schemas are kept by content. */
 export class ArgumentValidator {
   private readonly ajv = new Ajv({ strict: false, allErrors: false });
   private readonly compiled = new Map<string, ValidateFunction>();
 
-  /** undefined when valid; otherwise where and what is wrong. */
-  check(parameters: Record<string, unknown>, args: Record<string, unknown>): { path: string; message: string } | undefined {
+  /** undefined when valid against every schema; otherwise where and what is wrong (the first). */
+  check(schemas: Record<string, unknown> | readonly Record<string, unknown>[], args: Record<string, unknown>): { path: string; message: string } | undefined {
+    for (const parameters of Array.isArray(schemas) ? schemas : [schemas]) {
+      const problem = this.checkOne(parameters as Record<string, unknown>, args);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+
+  private checkOne(parameters: Record<string, unknown>, args: Record<string, unknown>): { path: string; message: string } | undefined {
     const validate = this.compile(parameters);
     if (validate(args)) return undefined;
     const first = validate.errors?.[0];
@@ -88,10 +171,15 @@ export class ArgumentValidator {
   }
 
   private compile(parameters: Record<string, unknown>): ValidateFunction {
-    const key = createHash('sha256').update(JSON.stringify(parameters)).digest('hex');
+    const key = sha256(JSON.stringify(parameters));
     let validate = this.compiled.get(key);
     if (!validate) {
-      validate = this.ajv.compile(parameters);
+      try {
+        validate = this.ajv.compile(parameters);
+      } catch {
+        // A schema ajv cannot compile accepts nothing: fail closed.
+        validate = this.ajv.compile({ not: {} });
+      }
       if (this.compiled.size > 1_000) this.compiled.clear();
       this.compiled.set(key, validate);
     }

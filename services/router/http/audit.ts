@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { listAudit, verifyAuditChain } from '../store/audit-log.js';
+import type { Checkpoint } from '../audit/checkpoint.js';
+import { verifyAudit } from '../audit/verify.js';
+import { listAudit } from '../store/audit-log.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
 import { auditView } from './exec-views.js';
@@ -17,8 +19,21 @@ const AuditQuery = Type.Object(
   strict,
 );
 
-/** `/:project_id/v1/management/audit`: the project's entries, and a check of the whole chain. */
-export function auditRoutes(deps: { readonly pool: Pool }) {
+const CheckpointBody = Type.Object(
+  {
+    checkpoint: Type.Object(
+      {
+        object: Type.Literal('audit_checkpoint'), v: Type.Literal(1), chain: Type.String({ maxLength: 100 }), position: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        hash: Type.String({ pattern: '^[0-9a-f]{64}$' }), at: Type.String({ maxLength: 40 }), key: Type.String({ pattern: '^[0-9a-f]{64}$' }), signature: Type.String({ maxLength: 200 }),
+      },
+      strict,
+    ),
+  },
+  strict,
+);
+
+/** `/:project_id/v1/management/audit`: the project's entries, a check of the whole chain, the checkpoint key. */
+export function auditRoutes(deps: { readonly pool: Pool; readonly auditKeyHex: string }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get<{ Querystring: Static<typeof AuditQuery> }>('/audit', { schema: { querystring: AuditQuery } }, async (request) => {
       const { limit: rawLimit, ...filter } = request.query;
@@ -30,9 +45,14 @@ export function auditRoutes(deps: { readonly pool: Pool }) {
 
     // The chain spans every project (one hash chain per database), so verify walks all of it
     // but names only a position: other projects' content stays hidden.
-    app.get('/audit/verify', async () => {
-      const verdict = await verifyAuditChain(deps.pool);
-      return { object: 'audit_verification', ...verdict, ...(verdict.ok ? {} : { first_broken: { ...verdict.first_broken, position: Number(verdict.first_broken.position) } }) };
-    });
+    app.get('/audit/verify', async () => ({ object: 'audit_verification', ...(await verifyAudit(deps.pool, { auditKeyHex: deps.auditKeyHex })) }));
+
+    // With a checkpoint kept outside the database: truncation and re-chaining since it show.
+    app.post<{ Body: Static<typeof CheckpointBody> }>('/audit/verify', { schema: { body: CheckpointBody } }, async (request) => ({
+      object: 'audit_verification', ...(await verifyAudit(deps.pool, { auditKeyHex: deps.auditKeyHex, checkpoint: request.body.checkpoint as Checkpoint })),
+    }));
+
+    // The key checkpoints are signed with: pin it once, then a checkpoint naming another is refused.
+    app.get('/audit/checkpoint-key', async () => ({ object: 'audit_checkpoint_key', algorithm: 'ed25519', key: deps.auditKeyHex }));
   };
 }

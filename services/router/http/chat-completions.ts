@@ -34,7 +34,7 @@ const ChatBody = Type.Object({
   n: Type.Optional(Type.Union([Type.Literal(1), Type.Null()])),
   logprobs: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   top_logprobs: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 20 }), Type.Null()])),
-}, strict);
+}, { ...strict, wireSafe: true });
 
 type ChatBodyType = Static<typeof ChatBody>;
 

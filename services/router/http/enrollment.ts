@@ -16,9 +16,9 @@ const EnrollBody = Type.Object(
     registration_name: Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' }),
     signing_public_key: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     curve_public_key: Type.String({ minLength: 40, maxLength: 40 }),
-    manifest: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    manifest: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { maxProperties: 64 })),
   },
-  strict,
+  { ...strict, wireSafe: true },
 );
 
 export interface MeshHooks {
@@ -35,6 +35,8 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
       if (wait > 0) throw ApiError.rateLimited(wait, 'Too many refused enrollments from this address; retry later');
       if (!isCurveKey(request.body.curve_public_key)) throw new ApiError('invalid_body', 'curve_public_key is not a Z85 CURVE key', 'curve_public_key');
       const outcome = await enrollAgent(deps.pool, deps.settings, request.body, request.ip);
+      // A valid key refused for a collision says why (its holder may ask for a replacing key).
+      if (!outcome.ok && outcome.refusal) throw new ApiError(outcome.refusal, undefined, outcome.refusal === 'agent_key_in_use' ? 'curve_public_key' : 'registration_name');
       if (!outcome.ok) {
         throttle.recordFailure(request.ip);
         throw new ApiError('enrollment_denied');
@@ -54,7 +56,7 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
 
     app.post('/v1/enroll/refresh', async (request) => {
       const refreshed = await refreshAgentToken(deps.pool, deps.settings.tokens, bearerToken(request) ?? '');
-      if (!refreshed) throw new ApiError('invalid_token');
+      if ('refusal' in refreshed) throw new ApiError(refreshed.refusal);
       // Connection details too: a restarted router may listen elsewhere or hand out another cadence.
       return {
         token: refreshed.token,

@@ -1,3 +1,4 @@
+import { INVOCATION_STATES } from '../exec/invocation-state.js';
 import type { CatalogTool } from '../exec/tool-catalog.js';
 import type { ApprovalRecord } from '../store/approvals.js';
 import type { AuditRecord } from '../store/audit-log.js';
@@ -7,11 +8,13 @@ import type { InvocationRecord } from '../store/invocations.js';
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
-export function toolView(tool: CatalogTool) {
+export function toolView(tool: CatalogTool, workspaceId: string) {
   return {
-    object: 'tool' as const, name: tool.name, description: tool.description, risk: tool.risk, domain: tool.domain ?? null, bundle: tool.bundle ?? null,
+    object: 'tool' as const, name: tool.name, workspace_id: workspaceId, description: tool.description, risk: tool.risk, declared_risk: tool.declared_risk,
+    risk_override: tool.override, domain: tool.domain ?? null, bundle: tool.bundle ?? null, bundle_version: tool.bundle_version ?? null,
     parameters: tool.parameters, timeout_ms: tool.timeout_ms, requires_approval: tool.risk === 'destructive' || tool.risk === 'irreversible',
-    online_agents: tool.online_agents, workspaces: [...new Set(tool.agents.flatMap((agent) => agent.workspaces))].sort(),
+    online_agents: tool.online_agents, agents: tool.agents.map((offer) => ({ agent_id: offer.agent_id, status: offer.status, risk: offer.risk, available: offer.available })),
+    conflict: tool.conflict ? { fields: tool.conflict.fields, offers: tool.conflict.offers.map(({ agent_id, risk, bundle_version, parameters_sha256 }) => ({ agent_id, risk, bundle_version, parameters_sha256 })) } : null,
   };
 }
 
@@ -22,9 +25,12 @@ export function invocationView(invocation: InvocationRecord, extra: { approval_i
     result: invocation.result, ...(extra.approval_id !== undefined ? { approval_id: extra.approval_id } : {}),
     created_at: invocation.created_at.toISOString(), updated_at: invocation.updated_at.toISOString(), queued_at: iso(invocation.queued_at),
     dispatched_at: iso(invocation.dispatched_at), finished_at: iso(invocation.finished_at),
-    ...(extra.history ? { history: extra.history.filter((entry) => entry.event.startsWith('invocation.')).map(historyView) } : {}),
+    ...(extra.history ? { history: extra.history.filter(isStateChange).map(historyView) } : {}),
   };
 }
+
+const STATES: ReadonlySet<string> = new Set(INVOCATION_STATES);
+const isStateChange = (entry: AuditRecord) => entry.event.startsWith('invocation.') && STATES.has(entry.event.slice('invocation.'.length));
 
 function historyView(entry: AuditRecord) {
   const detail = entry.detail as { cause?: string; attempt?: number; reason?: string };

@@ -3,9 +3,9 @@ import Type, { type Static } from 'typebox';
 import { advanceInvocation } from '../exec/advance.js';
 import { createInvocation } from '../exec/create-invocation.js';
 import type { ExecEvent, ExecEventHub } from '../exec/exec-events.js';
-import { FINAL_STATES } from '../exec/invocation-state.js';
-import { CatalogCache, type ArgumentValidator } from '../exec/tool-catalog.js';
-import { execManifestFingerprint, listExecManifests } from '../store/agents.js';
+import { FINAL_STATES, INVOCATION_STATES, RISKS } from '../exec/invocation-state.js';
+import type { ArgumentValidator } from '../exec/tool-catalog.js';
+import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import { findApprovalOf } from '../store/approvals.js';
 import { keyActor, subjectHistory } from '../store/audit-log.js';
 import type { Transactor } from '../store/batcher.js';
@@ -23,15 +23,17 @@ import { openSse } from './sse.js';
 
 const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' });
 const ToolParams = Type.Object({ project_id: ProjectParams.properties.project_id, name: ToolName }, strict);
+const ToolQuery = Type.Object({ workspace_id: Type.Optional(Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' })) }, strict);
 const InvocationParams = idParams('inv');
 type InvocationParams = Static<typeof InvocationParams>;
-const State = Type.Union(['pending_approval', 'queued', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired', 'ambiguous'].map((state) => Type.Literal(state)));
-const RiskLevel = Type.Union(['read', 'write', 'destructive', 'irreversible'].map((risk) => Type.Literal(risk)));
+const State = Type.Union(INVOCATION_STATES.map((state) => Type.Literal(state)));
+const RiskLevel = Type.Union(RISKS.map((risk) => Type.Literal(risk)));
 const WorkspaceId = Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' });
 const InvocationQuery = Type.Object({ ...PageQuery.properties, state: Type.Optional(State), tool: Type.Optional(ToolName), risk: Type.Optional(RiskLevel), workspace_id: Type.Optional(WorkspaceId) }, strict);
 const CreateBody = Type.Object(
   { tool: ToolName, workspace_id: Type.Optional(WorkspaceId), args: Type.Record(Type.String(), Type.Unknown()), timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })) },
-  strict,
+  // The arguments travel in a dispatch frame: refused here if the mesh could not carry them.
+  { ...strict, wireSafe: true },
 );
 const ResolveBody = Type.Object({ outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]), note: Type.Optional(Type.String({ maxLength: 2000 })) }, strict);
 const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict);
@@ -40,6 +42,8 @@ export interface ExecRouteDependencies {
   readonly pool: Pool;
   readonly hub: ExecEventHub;
   readonly validator: ArgumentValidator;
+  /** Each workspace's tools, decided from its bound agents. */
+  readonly catalogs: WorkspaceCatalogs;
   /** Group commit for new invocations; a plain transaction each when unset. */
   readonly transact?: Transactor;
   /** Called before an invocation is stored; throws a 429 when a limit is hit. */
@@ -48,25 +52,28 @@ export interface ExecRouteDependencies {
 
 /** `/:project_id/v1/exec`: the tool catalog and invocations (approvals live in approvals.ts). */
 export function execRoutes(deps: ExecRouteDependencies) {
-  const cache = new CatalogCache((projectId) => execManifestFingerprint(deps.pool, projectId), (projectId) => listExecManifests(deps.pool, projectId));
-  const catalog = (projectId: string) => cache.get(projectId);
+  const catalog = (projectId: string, workspaceId: string) => deps.catalogs.get(projectId, workspaceId);
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get('/tools', async (request) => {
-      const tools = [...(await catalog(projectOf(request).id)).values()].sort((a, b) => a.name.localeCompare(b.name));
-      return { object: 'list', data: tools.map(toolView), has_more: false };
+    app.get<{ Querystring: Static<typeof ToolQuery> }>('/tools', { schema: { querystring: ToolQuery } }, async (request) => {
+      const project = projectOf(request);
+      const workspaceId = await resolveWorkspace(deps.pool, project.id, request.query.workspace_id);
+      const tools = [...(await catalog(project.id, workspaceId)).values()].sort((a, b) => a.name.localeCompare(b.name));
+      return { object: 'list', data: tools.map((tool) => toolView(tool, workspaceId)), has_more: false };
     });
 
-    app.get<{ Params: Static<typeof ToolParams> }>('/tools/:name', { schema: { params: ToolParams } }, async (request) => {
-      const tool = (await catalog(projectOf(request).id)).get(request.params.name);
-      if (!tool) throw new ApiError('exec_tool_not_found', `No XEM agent of this project offers ${request.params.name}`, 'name');
-      return toolView(tool);
+    app.get<{ Params: Static<typeof ToolParams>; Querystring: Static<typeof ToolQuery> }>('/tools/:name', { schema: { params: ToolParams, querystring: ToolQuery } }, async (request) => {
+      const project = projectOf(request);
+      const workspaceId = await resolveWorkspace(deps.pool, project.id, request.query.workspace_id);
+      const tool = (await catalog(project.id, workspaceId)).get(request.params.name);
+      if (!tool) throw new ApiError('exec_tool_not_found', `No XEM agent bound to workspace ${workspaceId} offers ${request.params.name}`, 'name');
+      return toolView(tool, workspaceId);
     });
 
     app.post<{ Body: Static<typeof CreateBody> }>('/invocations', { schema: { body: CreateBody } }, async (request, reply) => {
       const project = projectOf(request);
-      const tool = (await catalog(project.id)).get(request.body.tool);
-      if (!tool) throw new ApiError('exec_tool_not_found', `Tool '${request.body.tool}' is not offered by any XEM agent of this project`, 'tool', 400);
       const workspaceId = await resolveWorkspace(deps.pool, project.id, request.body.workspace_id);
+      const tool = (await catalog(project.id, workspaceId)).get(request.body.tool);
+      if (!tool) throw new ApiError('exec_tool_not_found', `Tool '${request.body.tool}' is not offered by any XEM agent bound to workspace ${workspaceId}`, 'tool', 400);
       await deps.admitInvocation?.(request, { projectId: project.id, workspaceId, tool: tool.name });
       const created = await createInvocation(deps.pool, deps.validator, {
         projectId: project.id, workspaceId, tool, args: request.body.args, requestedBy: request.principal!.keyId,

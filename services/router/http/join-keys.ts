@@ -16,6 +16,10 @@ const MintBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     region: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]{1,24}$' })),
     ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 24 * 3600 })),
+    /** The agent enrolling with this key may replace a live agent of the same name or key (re-imaged host). */
+    allow_replace: Type.Optional(Type.Boolean()),
+    /** The only registration name this key may enroll. */
+    registration_name: Type.Optional(Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' })),
   },
   strict,
 );
@@ -43,6 +47,8 @@ export function joinKeyView(key: JoinKeyRecord, now = new Date()) {
     revoked_at: key.revoked_at?.toISOString() ?? null,
     used_at: key.used_at?.toISOString() ?? null,
     used_by_agent: key.used_by_agent,
+    allow_replace: key.allow_replace,
+    registration_name: key.registration_name,
   };
 }
 
@@ -55,8 +61,12 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
       const key = await insertJoinKey(deps.pool, {
         projectId: project.id, role: request.body.role, name: request.body.name, region: request.body.region ?? null, hash: minted.hash,
         expiresAt: new Date(Date.now() + (request.body.ttl_seconds ?? DEFAULT_TTL_S) * 1_000),
+        allowReplace: request.body.allow_replace ?? false, registrationName: request.body.registration_name ?? null,
       });
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'join_key.minted', subject: key.id, detail: { role: key.role, name: key.name } });
+      await appendAudit(deps.pool, {
+        projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'join_key.minted', subject: key.id,
+        detail: { role: key.role, name: key.name, allow_replace: key.allow_replace, registration_name: key.registration_name },
+      });
       return reply.status(201).send({ ...joinKeyView(key), key: minted.token });
     });
 

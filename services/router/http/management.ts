@@ -7,13 +7,14 @@ import { endpointRoutes } from './endpoints.js';
 import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
 import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 import { webhookRoutes, type WebhookSettings } from './webhooks.js';
+import { toolRiskRoutes } from './tool-risks.js';
 import { workspaceRoutes } from './workspaces.js';
 
 /**
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
  * `management` scope. Checks run in this order: key (401), project (404/403), scope (403).
  */
-export function managementRoutes(deps: AgentRouteDependencies & { readonly rateLimits?: RateLimitSettings; readonly webhooks?: WebhookSettings }) {
+export function managementRoutes(deps: AgentRouteDependencies & { readonly rateLimits?: RateLimitSettings; readonly webhooks?: WebhookSettings; readonly auditKeyHex: string }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
@@ -23,6 +24,7 @@ export function managementRoutes(deps: AgentRouteDependencies & { readonly rateL
     await app.register(joinKeyRoutes(deps));
     await app.register(agentRoutes(deps));
     await app.register(workspaceRoutes(deps));
+    await app.register(toolRiskRoutes(deps));
     await app.register(auditRoutes(deps));
     await app.register(endpointRoutes(deps));
     if (deps.webhooks) await app.register(webhookRoutes({ pool: deps.pool, webhooks: deps.webhooks }));

@@ -27,7 +27,7 @@ const ResponsesBody = Type.Object({
   include: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
   stream_options: Type.Optional(Type.Union([FreeObject, Type.Null()])),
   background: Type.Optional(Type.Union([Type.Literal(false), Type.Null()])),
-}, strict);
+}, { ...strict, wireSafe: true });
 
 type Body = Static<typeof ResponsesBody>;
 

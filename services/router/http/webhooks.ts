@@ -7,6 +7,8 @@ import { newId } from '../store/ids.js';
 import type { Pool } from '../store/pool.js';
 import { deleteEndpoint, findEndpoint, insertEndpoint, listDeliveries, listEndpoints, type DeliveryRecord, type WebhookEndpointRecord } from '../store/webhooks.js';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/events.js';
+import { decideTarget, type TargetAllowlist } from '../webhooks/target-policy.js';
+import { isIP } from 'node:net';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
@@ -27,6 +29,8 @@ export interface WebhookSettings {
   readonly secretKey: Buffer;
   /** Development and tests only: allow plain-http endpoint URLs. */
   readonly allowHttp: boolean;
+  /** Internal receivers an operator allowed (XEROTIER_WEBHOOKS_ALLOWED_TARGETS). */
+  readonly allow: TargetAllowlist;
 }
 
 function endpointView(endpoint: WebhookEndpointRecord) {
@@ -37,6 +41,7 @@ function deliveryView(delivery: DeliveryRecord) {
   return {
     object: 'webhook_delivery' as const, id: delivery.id, event_id: delivery.event_id, event_type: delivery.event_type, status: delivery.status, attempts: delivery.attempts,
     next_attempt_at: delivery.status === 'pending' ? delivery.next_attempt_at.toISOString() : null, last_status_code: delivery.last_status_code, last_error: delivery.last_error,
+    last_duration_ms: delivery.last_duration_ms,
     created_at: delivery.created_at.toISOString(), delivered_at: delivery.delivered_at?.toISOString() ?? null,
   };
 }
@@ -46,7 +51,7 @@ export function webhookRoutes(deps: { readonly pool: Pool; readonly webhooks: We
   return async function register(app: FastifyInstance): Promise<void> {
     app.post<{ Body: Static<typeof CreateBody> }>('/webhooks', { schema: { body: CreateBody } }, async (request, reply) => {
       const project = projectOf(request);
-      const url = parseEndpointUrl(request.body.url, deps.webhooks.allowHttp);
+      const url = parseEndpointUrl(request.body.url, deps.webhooks.allowHttp, deps.webhooks.allow);
       const secret = `whsec_${randomBytes(32).toString('base64url')}`;
       const endpoint = await insertEndpoint(deps.pool, {
         id: newId('wh'), project_id: project.id, url, events: request.body.events, description: request.body.description ?? null, secret_sealed: seal(deps.webhooks.secretKey, secret),
@@ -81,7 +86,7 @@ export function webhookRoutes(deps: { readonly pool: Pool; readonly webhooks: We
 }
 
 /** https only (http when the router allows it for development); no credentials in the URL. */
-function parseEndpointUrl(raw: string, allowHttp: boolean): string {
+function parseEndpointUrl(raw: string, allowHttp: boolean, allow: TargetAllowlist): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -90,5 +95,12 @@ function parseEndpointUrl(raw: string, allowHttp: boolean): string {
   }
   if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) throw new ApiError('invalid_body', 'url must use https://', 'url');
   if (url.username || url.password) throw new ApiError('invalid_body', 'url must not carry credentials; verify the signature instead', 'url');
+  // Literal addresses and localhost are judged now; names are judged after resolution at every delivery.
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const literal = isIP(host) ? host : /^(?:localhost|.*\.localhost)$/i.test(host) ? '127.0.0.1' : undefined;
+  if (literal !== undefined) {
+    const decision = decideTarget(host, [{ address: literal, family: isIP(literal) }], allow);
+    if (!decision.ok) throw new ApiError('webhook_target_refused', `url ${decision.reason}`, 'url');
+  }
   return url.toString();
 }

@@ -8,6 +8,7 @@ import { registerInferenceMetrics, type InferenceMetrics } from './metrics.js';
 import { InferenceDispatch } from './dispatch.js';
 import { StreamBroker } from './streams.js';
 import { WorkerDirectory } from './workers.js';
+import type { FrameRefusals } from '../exec/frame-refusals.js';
 
 export interface InferenceMesh {
   boundAgents(): string[];
@@ -24,9 +25,16 @@ export interface InferenceRuntime {
   agentLost(agentId: string): void;
 }
 
+export interface InferenceRuntimeOptions {
+  readonly registry?: Registry;
+  /** Reports about streams an agent does not hold are refused through this (counted, audited). */
+  readonly refusals?: FrameRefusals;
+}
+
 /** This router's inference serving: streams over the mesh, the directory of XIM agents, placement. */
-export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh, registry?: Registry): InferenceRuntime {
-  const broker = new StreamBroker({ send: (agentId, frame) => mesh.send(agentId, frame) });
+export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh, options: InferenceRuntimeOptions = {}): InferenceRuntime {
+  const { registry, refusals } = options;
+  const broker = new StreamBroker({ send: (agentId, frame) => mesh.send(agentId, frame), ...(refusals ? { refuse: (agent, refusal) => refusals.refuse(agent, refusal) } : {}) });
   const directory = new WorkerDirectory(db, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), openOn: (id) => broker.openOn(id) });
   const dispatch = new InferenceDispatch(directory, broker);
   return {

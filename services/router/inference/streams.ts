@@ -1,5 +1,6 @@
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import type { AdmittedAgent } from '../mesh/admission.js';
 import type { FrameHandler } from '../mesh/server.js';
 
 export type StreamEvent =
@@ -48,6 +49,8 @@ export class InferenceStream implements AsyncIterable<StreamEvent> {
 
 export interface StreamBrokerOptions {
   send(agentId: string, frame: Frame): Promise<boolean>;
+  /** A report about a stream another agent holds: refused, and counted and audited here. */
+  refuse?(agent: AdmittedAgent, refusal: { type: string; reason: string; subject: string }): Promise<{ status: 'rejected'; reason: string }>;
   /** A stream with no report for this long is failed and cancelled on its agent. @default 120000 */
   readonly idleMs?: number;
 }
@@ -125,7 +128,10 @@ export class StreamBroker {
     const body = frame.body as { request_id: string };
     const stream = this.streams.get(body.request_id);
     if (!stream) return { status: 'ok' };
-    if (stream.agentId !== agent.id) return { status: 'rejected', reason: 'not your request' };
+    if (stream.agentId !== agent.id) {
+      const refusal = { type: frame.type, reason: 'not_your_stream', subject: body.request_id };
+      return this.options.refuse ? this.options.refuse(agent, refusal) : { status: 'rejected', reason: 'refused: not_your_stream' };
+    }
     if (frame.type === 'infer.chunk') {
       this.lastReport.set(stream.requestId, Date.now());
       stream.push({ kind: 'chunks', chunks: frame.body.chunks });

@@ -1,3 +1,4 @@
+import type { LiveAgent } from '../enrollment/replacement.js';
 import type { Queryable } from './db.js';
 import { listPage } from './paging.js';
 
@@ -46,16 +47,24 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<Agent
   return inserted.rows[0]!;
 }
 
-/**
- * Retires every live record holding this name or this CURVE key, so a re-enrollment takes over
- * cleanly; returns the retired ids.
- */
-export async function supersedeAgents(db: Queryable, projectId: string, registrationName: string, curvePublicKey: Buffer): Promise<string[]> {
+/** Live agents an enrollment could collide with: this name in this project, or this CURVE key anywhere. Locked. */
+export async function lockCollidingAgents(db: Queryable, projectId: string, registrationName: string, curvePublicKey: Buffer): Promise<LiveAgent[]> {
+  const found = await db.query<LiveAgent>(
+    `SELECT id, project_id, registration_name, curve_public_key FROM agents
+      WHERE status NOT IN ('superseded', 'revoked') AND ((project_id = $1 AND registration_name = $2) OR curve_public_key = $3)
+      FOR UPDATE`,
+    [projectId, registrationName, curvePublicKey],
+  );
+  return found.rows;
+}
+
+/** Retires the given live records of the project (a replacement the operator allowed). */
+export async function supersedeAgents(db: Queryable, projectId: string, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
   const updated = await db.query<{ id: string }>(
     `UPDATE agents SET status = 'superseded', revoked_at = coalesce(revoked_at, now()), tokens_valid_after = now()
-      WHERE status NOT IN ('superseded', 'revoked') AND ((project_id = $1 AND registration_name = $2) OR curve_public_key = $3)
-      RETURNING id`,
-    [projectId, registrationName, curvePublicKey],
+      WHERE project_id = $1 AND id = ANY($2) AND status NOT IN ('superseded', 'revoked') RETURNING id`,
+    [projectId, ids],
   );
   return updated.rows.map((row) => row.id);
 }
@@ -92,35 +101,6 @@ export async function revokeAgent(db: Queryable, projectId: string, id: string):
 export async function listAdmissibleAgents(db: Queryable): Promise<Pick<AgentRecord, 'id' | 'project_id' | 'role' | 'curve_public_key' | 'signing_public_key' | 'status'>[]> {
   const found = await db.query<AgentRecord>(
     "SELECT id, project_id, role, curve_public_key, signing_public_key, status FROM agents WHERE status NOT IN ('revoked', 'superseded')",
-  );
-  return found.rows;
-}
-
-export interface ExecManifestRow {
-  readonly id: string;
-  readonly status: AgentStatus;
-  readonly exec_paused: boolean;
-  readonly manifest: Record<string, unknown> | null;
-  readonly last_heartbeat: Date | null;
-}
-
-/**
- * A fingerprint of the project's live XEM agents (ids, manifest hashes, status, pause): when it
- * has not changed, neither has the tool catalog, and the manifests need not be read again.
- */
-export async function execManifestFingerprint(db: Queryable, projectId: string): Promise<string> {
-  const found = await db.query<{ fingerprint: string | null }>({ name: 'exec_manifest_fingerprint', text: `SELECT string_agg(id || ':' || coalesce(manifest_hash, '') || ':' || status || ':' || exec_paused::text, ',' ORDER BY id) AS fingerprint FROM agents
-      WHERE project_id = $1 AND role = 'xem' AND status IN ('pending', 'active', 'stale') AND manifest IS NOT NULL`, values: [projectId] });
-  return found.rows[0]?.fingerprint ?? '';
-}
-
-/** The project's live XEM agents with their manifests: what the tool catalog is built from. */
-export async function listExecManifests(db: Queryable, projectId: string): Promise<ExecManifestRow[]> {
-  const found = await db.query<ExecManifestRow>(
-    `SELECT id, status, exec_paused, manifest, last_heartbeat FROM agents
-      WHERE project_id = $1 AND role = 'xem' AND status IN ('pending', 'active', 'stale') AND manifest IS NOT NULL
-      ORDER BY last_heartbeat DESC NULLS LAST, id`,
-    [projectId],
   );
   return found.rows;
 }

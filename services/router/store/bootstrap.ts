@@ -40,14 +40,17 @@ export async function ensureBootstrap(pool: Pool, plan: BootstrapPlan): Promise<
     }
     for (const key of plan.joinKeys ?? []) {
       await client.query(
-        `INSERT INTO join_keys (id, project_id, role, name, key_hash, provisioned) VALUES ($1, $2, $3, $4, $5, true)
+        // Bound to the agent it was provisioned for: a copy of the key enrolls nothing else.
+        `INSERT INTO join_keys (id, project_id, role, name, key_hash, provisioned, registration_name) VALUES ($1, $2, $3, $4, $5, true, $6)
          ON CONFLICT DO NOTHING`,
-        [derivedId('jk', key.sha256), project.id, key.role, key.name, Buffer.from(key.sha256, 'hex')],
+        [derivedId('jk', key.sha256), project.id, key.role, key.name, Buffer.from(key.sha256, 'hex'), REGISTRATION_NAME.test(key.name) ? key.name : null],
       );
     }
     return { project, workspace };
   });
 }
+
+const REGISTRATION_NAME = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
 
 // Stable ids for rows made from hashes; a second hash keeps the stored digest out of the id.
 function derivedId(prefix: 'key' | 'jk', sha256: string): string {

@@ -6,7 +6,13 @@ export interface ClaimedInvocation extends InvocationRecord {
   readonly candidates: string[];
   /** Calls each of this router's agents has in hand (dispatched or running), across every router. */
   readonly agent_loads: Record<string, number>;
+  /** The call's approval as it stands (dangerous calls only): what dispatch checks it against. */
+  readonly approval_state: string | null;
+  readonly approval_hash: string | null;
 }
+
+// Risk order in SQL, as protocol/request-hash.ts orders it; an unknown declaration counts as irreversible.
+const RANK = (risk: string) => `coalesce(array_position(ARRAY['read', 'write', 'destructive', 'irreversible'], ${risk}), 4)`;
 
 /**
  * Locks up to `limit` queued invocations that one of `localAgents` can run, oldest first. Rows
@@ -15,7 +21,7 @@ export interface ClaimedInvocation extends InvocationRecord {
  */
 export async function claimQueued(db: Queryable, localAgents: readonly string[], limit: number): Promise<ClaimedInvocation[]> {
   if (localAgents.length === 0) return [];
-  const found = await db.query<ClaimedInvocation>({ name: 'claim_queued', text: `SELECT i.*, c.candidates,
+  const found = await db.query<ClaimedInvocation>({ name: 'claim_queued', text: `SELECT i.*, c.candidates, ap.state AS approval_state, ap.request_hash AS approval_hash,
             (SELECT coalesce(jsonb_object_agg(agent_id, n), '{}') FROM (
                SELECT agent_id, count(*) AS n FROM invocations WHERE state IN ('dispatched', 'running') AND agent_id = ANY($1) GROUP BY agent_id) loads) AS agent_loads
        FROM invocations i
@@ -26,7 +32,10 @@ export async function claimQueued(db: Queryable, localAgents: readonly string[],
             AND a.manifest->'workspaces' ? i.workspace_id
             AND a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', i.tool))
             AND NOT a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', i.tool, 'available', false))
+            -- An agent that declares the tool more dangerous than the call was classified would refuse it.
+            AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a.manifest->'tools') t WHERE t->>'name' = i.tool AND ${RANK("t->>'risk'")} > ${RANK('i.risk')})
        ) c
+       LEFT JOIN LATERAL (SELECT state, request_hash FROM approvals WHERE invocation_id = i.id) ap ON true
       WHERE i.state = 'queued' AND c.candidates IS NOT NULL
       ORDER BY i.queued_at, i.id LIMIT $2
       FOR UPDATE OF i SKIP LOCKED`, values: [localAgents, limit] });

@@ -17,16 +17,39 @@ export interface ExecResultRecord {
   readonly received_at: Date;
 }
 
-/** Records a result once per invocation attempt; true when this call recorded it. */
+export type Recording = 'recorded' | 'duplicate' | 'not_owner';
+
+/**
+ * Records a result once per invocation attempt, and only from the agent holding that attempt
+ * of an invocation of its own project: the check and the insert are one statement, so nothing
+ * a foreign or stale report says is ever stored. `frame` is what the signature also covers.
+ */
 export async function recordExecResult(
   db: Queryable,
-  result: { agentId: string; projectId: string; frameId: string; signature: string | null; body: FrameBody<'exec.result'> },
-): Promise<boolean> {
+  result: { agentId: string; projectId: string; frame: { id: string; v: number; ts: number }; signature: string | null; body: FrameBody<'exec.result'> },
+): Promise<Recording> {
   const { body } = result;
-  const inserted = await db.query({ name: 'record_exec_result', text: `INSERT INTO exec_results (invocation_id, attempt, agent_id, project_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature, output_chunks)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (invocation_id, attempt) DO NOTHING`, values: [body.invocation_id, body.attempt, result.agentId, result.projectId, body.status, body.exit_code, body.output, body.output_truncated, body.duration_ms, body.error ?? null, result.frameId, result.signature, body.output_chunks ?? 0] });
-  return inserted.rowCount === 1;
+  const written = await db.query<{ owned: number; inserted: number }>({ name: 'record_exec_result', text: `WITH owner AS (
+       SELECT 1 FROM invocations WHERE id = $1 AND attempt = $2 AND agent_id = $3 AND project_id = $4),
+     ins AS (
+       INSERT INTO exec_results (invocation_id, attempt, agent_id, project_id, status, exit_code, output, output_truncated, duration_ms, error, frame_id, signature, output_chunks, frame_v, frame_ts)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM owner
+       ON CONFLICT (invocation_id, attempt) DO NOTHING RETURNING 1)
+     SELECT (SELECT count(*) FROM owner)::int AS owned, (SELECT count(*) FROM ins)::int AS inserted`, values: [
+    body.invocation_id, body.attempt, result.agentId, result.projectId, body.status, body.exit_code, body.output, body.output_truncated, body.duration_ms,
+    body.error ?? null, result.frame.id, result.signature, body.output_chunks ?? 0, result.frame.v, result.frame.ts,
+  ] });
+  const row = written.rows[0]!;
+  return row.owned === 0 ? 'not_owner' : row.inserted === 1 ? 'recorded' : 'duplicate';
+}
+
+/** The invocation's current attempt and who holds it (for report ownership checks). */
+export async function findAttemptOwner(db: Queryable, invocationId: string): Promise<{ attempt: number; agentId: string | null; projectId: string } | undefined> {
+  const found = await db.query<{ attempt: number; agent_id: string | null; project_id: string }>({
+    name: 'find_attempt_owner', text: 'SELECT attempt, agent_id, project_id FROM invocations WHERE id = $1', values: [invocationId],
+  });
+  const row = found.rows[0];
+  return row && { attempt: row.attempt, agentId: row.agent_id, projectId: row.project_id };
 }
 
 /** A recorded result; with a project, only that project's. */
@@ -39,12 +62,13 @@ export async function findExecResult(db: Queryable, invocationId: string, attemp
   return found.rows[0];
 }
 
-/** Records one chunk of a result's output; a resent chunk changes nothing. */
-export async function recordOutputChunk(db: Queryable, agentId: string, body: FrameBody<'exec.output'>): Promise<void> {
+/** Records one chunk of a result's output, only from the attempt's agent; a resent chunk changes nothing. */
+export async function recordOutputChunk(db: Queryable, agent: { id: string; projectId: string }, body: FrameBody<'exec.output'>): Promise<void> {
   await db.query(
-    `INSERT INTO exec_output_chunks (invocation_id, attempt, index, agent_id, data) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO exec_output_chunks (invocation_id, attempt, index, agent_id, data)
+     SELECT $1, $2, $3, $4, $5 FROM invocations WHERE id = $1 AND attempt = $2 AND agent_id = $4 AND project_id = $6
      ON CONFLICT (invocation_id, attempt, index) DO NOTHING`,
-    [body.invocation_id, body.attempt, body.index, agentId, body.data],
+    [body.invocation_id, body.attempt, body.index, agent.id, body.data, agent.projectId],
   );
 }
 

@@ -14,17 +14,19 @@ export interface JoinKeyRecord {
   readonly revoked_at: Date | null;
   readonly used_at: Date | null;
   readonly used_by_agent: string | null;
+  readonly allow_replace: boolean;
+  readonly registration_name: string | null;
 }
 
-const COLUMNS = 'id, project_id, role, name, region, provisioned, created_at, expires_at, revoked_at, used_at, used_by_agent';
+const COLUMNS = 'id, project_id, role, name, region, provisioned, created_at, expires_at, revoked_at, used_at, used_by_agent, allow_replace, registration_name';
 
 export async function insertJoinKey(
   db: Queryable,
-  key: { projectId: string; role: 'xem' | 'xim'; name: string; region: string | null; hash: Buffer; expiresAt: Date | null },
+  key: { projectId: string; role: 'xem' | 'xim'; name: string; region: string | null; hash: Buffer; expiresAt: Date | null; allowReplace?: boolean; registrationName?: string | null },
 ): Promise<JoinKeyRecord> {
   const inserted = await db.query<JoinKeyRecord>(
-    `INSERT INTO join_keys (id, project_id, role, name, region, key_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [newId('jk'), key.projectId, key.role, key.name, key.region, key.hash, key.expiresAt],
+    `INSERT INTO join_keys (id, project_id, role, name, region, key_hash, expires_at, allow_replace, registration_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    [newId('jk'), key.projectId, key.role, key.name, key.region, key.hash, key.expiresAt, key.allowReplace ?? false, key.registrationName ?? null],
   );
   return inserted.rows[0]!;
 }

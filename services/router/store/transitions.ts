@@ -1,7 +1,7 @@
 import type { AuditEntry } from './audit-log.js';
 import type { Queryable } from './db.js';
 import type { InvocationChange, InvocationRecord, NewInvocation } from './invocations.js';
-import type { InvocationState } from '../exec/invocation-state.js';
+import { FINAL_STATE_LIST, type InvocationState } from '../exec/invocation-state.js';
 
 /**
  * One invocation transition in one statement: the conditional UPDATE, its audit entry (only if
@@ -22,7 +22,7 @@ export async function writeTransition(
               result = coalesce($8, result),
               queued_at = CASE WHEN $4 = 'queued' THEN now() ELSE queued_at END,
               dispatched_at = CASE WHEN $4 = 'dispatched' THEN now() ELSE dispatched_at END,
-              finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired') THEN now() ELSE finished_at END
+              finished_at = CASE WHEN $4 = ANY($18::text[]) THEN now() ELSE finished_at END
         WHERE id = $1 AND state = $2 AND attempt = $3 AND ($17::text IS NULL OR agent_id = $17) RETURNING id),
      logged AS (
        INSERT INTO execution_audit_log (project_id, actor, event, subject, detail, signature)
@@ -30,7 +30,7 @@ export async function writeTransition(
      SELECT count(*)::int AS moved, (SELECT count(*) FROM logged) AS logged, (SELECT pg_notify($15, $16) FROM moved) AS notified FROM moved`, values: [
       id, from.state, from.attempt, change.state, change.attempt, change.agent_id !== undefined, change.agent_id ?? null, change.result ? JSON.stringify(change.result) : null,
       audit.projectId, audit.actor, audit.event, audit.subject ?? null, JSON.stringify(audit.detail ?? {}), audit.signature ?? null, notification.channel, notification.payload,
-      from.agentId ?? null,
+      from.agentId ?? null, FINAL_STATE_LIST,
     ] });
   return written.rows[0]!.moved === 1;
 }

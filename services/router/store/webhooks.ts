@@ -23,6 +23,7 @@ export interface DeliveryRecord {
   readonly next_attempt_at: Date;
   readonly last_status_code: number | null;
   readonly last_error: string | null;
+  readonly last_duration_ms: number | null;
   readonly created_at: Date;
   readonly delivered_at: Date | null;
 }
@@ -109,26 +110,34 @@ export interface DueDelivery extends DeliveryRecord {
   readonly secret_sealed: Buffer;
 }
 
-/** Deliveries due now, locked so each is attempted by one router. */
-export async function lockDueDeliveries(db: Queryable, limit: number): Promise<DueDelivery[]> {
+/**
+ * Takes deliveries due now for `leaseSeconds`: their next attempt moves past the lease in the
+ * same statement that claims them, which commits at once. The POSTs then happen outside any
+ * transaction (no row locks or pooled connection held across the network); a router that dies
+ * mid-POST leaves them due again when the lease ends, for any router to retry.
+ */
+export async function takeDueDeliveries(db: Queryable, limit: number, leaseSeconds: number): Promise<DueDelivery[]> {
   return (await db.query<DueDelivery>(
-    `SELECT d.*, e.url, e.secret_sealed FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-      WHERE d.status = 'pending' AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED`,
-    [limit],
+    `WITH due AS (
+       SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+     taken AS (
+       UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id RETURNING d.*)
+     SELECT taken.*, e.url, e.secret_sealed FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id`,
+    [limit, leaseSeconds],
   )).rows;
 }
 
 export async function recordAttempt(
   db: Queryable,
   id: string,
-  outcome: { delivered: boolean; statusCode: number | null; error: string | null; retryInSeconds: number | undefined },
+  outcome: { delivered: boolean; statusCode: number | null; error: string | null; durationMs: number; retryInSeconds: number | undefined },
 ): Promise<void> {
   await db.query(
-    `UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $2, last_error = $3,
+    `UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $2, last_error = $3, last_duration_ms = $6,
             status = CASE WHEN $4 THEN 'delivered' WHEN $5::int IS NULL THEN 'failed' ELSE 'pending' END,
             delivered_at = CASE WHEN $4 THEN now() END,
             next_attempt_at = CASE WHEN $5::int IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $5::int) END
       WHERE id = $1`,
-    [id, outcome.statusCode, outcome.error, outcome.delivered, outcome.delivered ? null : (outcome.retryInSeconds ?? null)],
+    [id, outcome.statusCode, outcome.error, outcome.delivered, outcome.delivered ? null : (outcome.retryInSeconds ?? null), outcome.durationMs],
   );
 }

@@ -4,6 +4,8 @@ import { createHmac } from 'node:crypto';
 export const WEBHOOK_EVENT_TYPES = [
   'exec.dispatched', 'exec.completed', 'exec.failed', 'exec.timeout', 'exec.ambiguous', 'exec.approval_requested', 'exec.approved',
   'exec.rejected', 'exec.approval_escalated', 'exec.approval_timed_out', 'exec.agent_enrolled', 'exec.agent_offline',
+  // Signed checkpoints of the audit chain (audit/checkpointer.ts), for receivers that keep them outside the database.
+  'audit.checkpoint',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -2,7 +2,9 @@ import type { Logger } from '../../runtime/logger.js';
 import { open } from '../auth/sealed.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
-import { advanceCursor, enqueueDelivery, lockAuditTail, skipAuditTailWhenUnwatched, lockDueDeliveries, recordAttempt, subscribers, type DueDelivery } from '../store/webhooks.js';
+import { advanceCursor, enqueueDelivery, lockAuditTail, skipAuditTailWhenUnwatched, takeDueDeliveries, recordAttempt, subscribers, type DueDelivery } from '../store/webhooks.js';
+import { postWebhook, type PostOptions, type PostOutcome } from './post.js';
+import type { TargetAllowlist } from './target-policy.js';
 import { retryDelaySeconds, signatureHeader, webhookEventFor } from './events.js';
 
 export interface WebhookWorkerOptions {
@@ -14,6 +16,10 @@ export interface WebhookWorkerOptions {
   readonly intervalMs?: number;
   /** @default 10000 */
   readonly timeoutMs?: number;
+  /** Internal receivers webhooks may reach (XEROTIER_WEBHOOKS_ALLOWED_TARGETS). */
+  readonly allow: TargetAllowlist;
+  /** Name resolution; tests point names at chosen addresses. */
+  readonly resolve?: PostOptions['resolve'];
 }
 
 /**
@@ -54,31 +60,28 @@ async function scan(pool: Pool): Promise<void> {
 }
 
 async function deliverDue(options: WebhookWorkerOptions): Promise<void> {
-  await withTransaction(options.pool, async (client) => {
-    const due = await lockDueDeliveries(client, 20);
-    const outcomes = await Promise.all(due.map((delivery) => post(options, delivery)));
-    for (const [index, delivery] of due.entries()) {
-      const outcome = outcomes[index]!;
-      await recordAttempt(client, delivery.id, { ...outcome, retryInSeconds: outcome.delivered ? undefined : retryDelaySeconds(delivery.attempts + 1) });
-      if (!outcome.delivered) options.logger.info({ endpoint_id: delivery.endpoint_id, event_id: delivery.event_id, attempt: delivery.attempts + 1, status: outcome.statusCode, error: outcome.error }, 'webhook delivery failed');
-    }
-  });
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const due = await takeDueDeliveries(options.pool, 20, Math.ceil(timeoutMs / 1_000) + 30);
+  await Promise.all(due.map(async (delivery) => {
+    const outcome = await post(options, delivery, timeoutMs);
+    // A refused (internal) target stays refused: no retry schedule for it.
+    const retryInSeconds = outcome.delivered || outcome.refused ? undefined : retryDelaySeconds(delivery.attempts + 1);
+    await recordAttempt(options.pool, delivery.id, { ...outcome, retryInSeconds });
+    if (!outcome.delivered) options.logger.info({ endpoint_id: delivery.endpoint_id, event_id: delivery.event_id, attempt: delivery.attempts + 1, status: outcome.statusCode, error: outcome.error }, 'webhook delivery failed');
+  }));
 }
 
-async function post(options: WebhookWorkerOptions, delivery: DueDelivery): Promise<{ delivered: boolean; statusCode: number | null; error: string | null }> {
+async function post(options: WebhookWorkerOptions, delivery: DueDelivery, timeoutMs: number): Promise<PostOutcome> {
   const body = JSON.stringify(delivery.payload);
+  let secret: string;
   try {
-    const secret = open(options.secretKey, delivery.secret_sealed);
-    const response = await fetch(delivery.url, {
-      method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs ?? 10_000), body,
-      headers: {
-        'content-type': 'application/json', 'user-agent': 'xerotier-webhooks/1', 'x-xerotier-event-id': delivery.event_id,
-        'x-xerotier-event-type': delivery.event_type, 'x-xerotier-signature': signatureHeader(secret, Math.floor(Date.now() / 1_000), body),
-      },
-    });
-    await response.body?.cancel().catch(() => undefined);
-    return { delivered: response.status >= 200 && response.status < 300, statusCode: response.status, error: null };
-  } catch (error) {
-    return { delivered: false, statusCode: null, error: (error as Error).message.slice(0, 300) };
+    secret = open(options.secretKey, delivery.secret_sealed);
+  } catch {
+    return { delivered: false, statusCode: null, error: 'the endpoint secret cannot be unsealed with this router\'s key', durationMs: 0, refused: false };
   }
+  const headers = {
+    'content-type': 'application/json', 'user-agent': 'xerotier-webhooks/1', 'x-xerotier-event-id': delivery.event_id,
+    'x-xerotier-event-type': delivery.event_type, 'x-xerotier-signature': signatureHeader(secret, Math.floor(Date.now() / 1_000), body),
+  };
+  return postWebhook(delivery.url, body, headers, { allow: options.allow, timeoutMs, ...(options.resolve ? { resolve: options.resolve } : {}) });
 }

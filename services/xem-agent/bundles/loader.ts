@@ -13,6 +13,8 @@ export type LoadedToolSpec = Omit<ToolSpec, 'command'> & { readonly command?: To
 /** A tool ready to run: its spec, the bundle it came from and its compiled parameter validator. */
 export interface LoadedTool {
   readonly bundle: string;
+  /** The bundle's `version`: bound agents disagreeing about it is a conflict the router shows. */
+  readonly bundleVersion?: string;
   readonly domain: string;
   readonly spec: LoadedToolSpec;
   readonly bundleDir: string;
@@ -28,6 +30,7 @@ export interface LoadedTool {
 /** A bundle's MCP server, whose tools are listed (asynchronously) after the bundles load. */
 export interface McpBundle {
   readonly bundle: string;
+  readonly bundleVersion?: string;
   readonly domain: string;
   readonly bundleDir: string;
   readonly file: string;
@@ -102,8 +105,8 @@ function loadBundle(root: string, entry: string, ajv: Ajv): { tools: LoadedTool[
   const bundle = document;
   if (bundle.name !== entry) throw new BundleError({ file, field: 'name', message: `bundle name "${bundle.name}" must equal its directory name` });
   if (!bundle.tools && !bundle.mcp) throw new BundleError({ file, field: 'tools', message: 'a bundle needs tools, an mcp server, or both' });
-  const tools = (bundle.tools ?? []).map((spec) => ({ bundle: bundle.name, domain: bundle.domain, spec, bundleDir: dir, validateArgs: compileParameters(ajv, file, spec) }));
-  return { tools, ...(bundle.mcp ? { mcp: { bundle: bundle.name, domain: bundle.domain, bundleDir: dir, file, server: bundle.mcp } } : {}) };
+  const tools = (bundle.tools ?? []).map((spec) => ({ bundle: bundle.name, bundleVersion: String(bundle.version), domain: bundle.domain, spec, bundleDir: dir, validateArgs: compileParameters(ajv, file, spec) }));
+  return { tools, ...(bundle.mcp ? { mcp: { bundle: bundle.name, bundleVersion: String(bundle.version), domain: bundle.domain, bundleDir: dir, file, server: bundle.mcp } } : {}) };
 }
 
 function compileParameters(ajv: Ajv, file: string, spec: ToolSpec): ValidateFunction {

@@ -18,6 +18,7 @@ export function buildManifest(tools: ReadonlyMap<string, LoadedTool>, workspaces
       risk: tool.spec.risk,
       domain: tool.domain,
       bundle: tool.bundle,
+      ...(tool.bundleVersion ? { bundle_version: tool.bundleVersion } : {}),
       parameters: tool.spec.parameters,
       timeout_ms: tool.spec.timeout_ms,
       requires_credentials: tool.spec.credentials_ref !== undefined,

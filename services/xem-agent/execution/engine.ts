@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { Logger } from '../../runtime/logger.js';
 import { createRedactor } from '../../runtime/redact.js';
+import { createStreamScrubber } from '../../runtime/redact-stream.js';
 import type { LoadedTool } from '../bundles/loader.js';
 import { renderArgv } from '../executors/argv.js';
 import { processStartTicks, runCommand, stopLeftoverGroup } from '../executors/command.js';
@@ -158,11 +159,14 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
   }
   const command = tool.spec.command!;
   const progress = { seq: 0, bytes: 0 };
+  // One scrubber per stream: a secret split across two reads is still removed before it is sent.
+  const scrubbers = { stdout: createStreamScrubber(redactor), stderr: createStreamScrubber(redactor) };
+  const emit = (stream: 'stdout' | 'stderr', data: string) => data && options.send('exec.progress', { ...done, seq: progress.seq++, stream, data: data.slice(0, 256 * 1024) });
   // Live output is for watching, capped per call; the result keeps its own (capped) copy.
   const onOutput = (stream: 'stdout' | 'stderr', text: string) => {
     if (progress.bytes > MAX_PROGRESS) return;
     progress.bytes += text.length;
-    if (progress.bytes <= MAX_PROGRESS) options.send('exec.progress', { ...done, seq: progress.seq++, stream, data: redactor.text(text).slice(0, 256 * 1024) });
+    if (progress.bytes <= MAX_PROGRESS) emit(stream, scrubbers[stream].push(text));
     else options.send('exec.progress', { ...done, seq: progress.seq++, stream: 'status', data: `live output stops after ${MAX_PROGRESS} bytes; the result carries the captured output` });
   };
   const outcome = await runCommand({
@@ -175,6 +179,7 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
     maxOutputBytes: MAX_CAPTURE,
     onStart: (pid) => options.outbox.started(dispatch, pid, processStartTicks(pid)),
   });
+  for (const stream of ['stdout', 'stderr'] as const) emit(stream, scrubbers[stream].end());
   return { ...done, status: settled(outcome, outcome.exitCode === 0, entry.stopping), exit_code: outcome.exitCode, output: redactor.text(outcome.output), output_truncated: outcome.truncated, duration_ms: outcome.durationMs };
 }
 

@@ -42,7 +42,7 @@ export async function discoverMcpTools(bundles: readonly McpBundle[], env: NodeJ
         const risk = riskFromAnnotations(tool.annotations, bundle.server.overrides?.[tool.name]?.risk);
         const parameters = tool.inputSchema as Record<string, unknown>;
         tools.push({
-          bundle: bundle.bundle, domain: bundle.domain, bundleDir: bundle.bundleDir, validateArgs: ajv.compile(parameters),
+          bundle: bundle.bundle, ...(bundle.bundleVersion ? { bundleVersion: bundle.bundleVersion } : {}), domain: bundle.domain, bundleDir: bundle.bundleDir, validateArgs: ajv.compile(parameters),
           spec: { name: tool.name, description: tool.description ?? tool.name, risk, parameters, timeout_ms: bundle.server.timeout_ms, ...(bundle.server.credentials_ref ? { credentials_ref: bundle.server.credentials_ref } : {}) },
           mcp: { server: bundle.server, tool: tool.name },
         });

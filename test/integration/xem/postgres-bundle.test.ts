@@ -22,7 +22,7 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const url = new URL(db.url);
+    const url = new URL(db.ownerUrl);
     mkdirSync(join(dir, WORKSPACE), { recursive: true });
     writeFileSync(join(dir, WORKSPACE, 'postgres.env'), [
       `PGHOST=${url.hostname}`, `PGPORT=${url.port || '5432'}`, `PGUSER=${decodeURIComponent(url.username)}`,
@@ -40,7 +40,7 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
 
   const run = (tool: string, args: Record<string, unknown>) => local.run(tool, args);
   const exists = async (name: string) => {
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: db.ownerUrl });
     await client.connect();
     try {
       return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
@@ -54,7 +54,7 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
     const sizes = await run('pg_table_sizes', { database: db.name });
     expect(sizes).toMatchObject({ status: 'succeeded', exit_code: 0 });
     expect(sizes.output).toContain('public.agents');
-    const sleeper = new pg.Client({ connectionString: db.url });
+    const sleeper = new pg.Client({ connectionString: db.ownerUrl });
     await sleeper.connect();
     const sleeping = sleeper.query('SELECT pg_sleep(1.5)');
     try {
@@ -74,7 +74,7 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
   });
 
   it('destructive: terminates exactly the backend it is given', async () => {
-    const victim = new pg.Client({ connectionString: db.url });
+    const victim = new pg.Client({ connectionString: db.ownerUrl });
     const lost = new Promise<string>((resolve) => victim.on('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error')));
     await victim.connect();
     const pid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;

@@ -21,7 +21,7 @@ function codeOf(fn: () => unknown): Code | 'no error' | 'foreign error' {
 const dispatch = (args: Record<string, unknown> = { database: 'app' }) =>
   makeFrame('exec.dispatch', {
     invocation_id: 'inv_1', attempt: 1, tool: 'pg_list_databases', workspace_id: 'ws_0123456789ab',
-    risk: 'read', args, timeout_ms: 30_000, not_after: 1_800_000_000_000,
+    risk: 'read', args, request_hash: 'ab'.repeat(32), timeout_ms: 30_000, not_after: 1_800_000_000_000,
   }, { id: 'frame-1', ts: 1_700_000_000_000 });
 
 /** A map {v,type,id,ts,body:{args:{x: <inner>}}} with `inner` spliced in as raw bytes. */

@@ -10,7 +10,7 @@ export const sampleFrames: { [T in FrameType]: Frame<T> } = {
   welcome: makeFrame('welcome', { agent_id: 'agt_1', lease_renewal_interval_ms: 10_000, lease_duration_ms: 30_000, send_manifest: true }),
   'exec.dispatch': makeFrame('exec.dispatch', {
     invocation_id: 'inv_1', attempt: 2, tool: 'kubectl_get', workspace_id: 'ws_0123456789ab', risk: 'read',
-    args: { resource: 'pods', namespace: 'default', labels: ['a', 'b'], limit: 10 }, timeout_ms: 5_000, not_after: 1_800_000_000_000,
+    args: { resource: 'pods', namespace: 'default', labels: ['a', 'b'], limit: 10 }, request_hash: hash, timeout_ms: 5_000, not_after: 1_800_000_000_000,
   }),
   'exec.cancel': makeFrame('exec.cancel', { invocation_id: 'inv_1', attempt: 2, reason: 'operator' }),
   'infer.request': makeFrame('infer.request', { request_id: 'req_1', project_id: 'proj_1', model: 'scripted', request: { messages: [{ role: 'user', content: 'hi' }], stream: true } }),

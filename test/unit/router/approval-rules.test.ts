@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { approvalDeadline, mayDecide, onApprovalTimeout, type ApprovalFacts } from '../../../services/router/exec/approval-rules.js';
 import { chooseAgent } from '../../../services/router/exec/choose-agent.js';
-import { requestHash } from '../../../services/router/exec/request-hash.js';
+import { requestHash } from '../../../services/protocol/request-hash.js';
 import { defaultPolicy } from '../../../services/router/store/approval-policies.js';
 
 const now = new Date('2026-11-22T10:00:00Z');

@@ -1,16 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  FINAL_STATES, initialState, transition, type AgentOutcome, type Invocation, type InvocationEvent, type InvocationState, type Risk,
+  FINAL_STATES, INVOCATION_STATES, RISKS as ALL_RISKS, initialState, transition, type AgentOutcome, type Invocation, type InvocationEvent, type InvocationState, type Risk,
 } from '../../../services/router/exec/invocation-state.js';
 
-const STATES: InvocationState[] = ['pending_approval', 'queued', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired', 'ambiguous'];
-const RISKS: Risk[] = ['read', 'write', 'destructive', 'irreversible'];
+const STATES: readonly InvocationState[] = INVOCATION_STATES;
+const RISKS: readonly Risk[] = ALL_RISKS;
 const OUTCOMES: AgentOutcome[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'rejected'];
 const eventsAt = (attempt: number): InvocationEvent[] => [
   { type: 'approved' }, { type: 'approval_rejected' }, { type: 'approval_expired' }, { type: 'dispatched' }, { type: 'accepted', attempt },
   ...OUTCOMES.map((outcome) => ({ type: 'result' as const, attempt, outcome })), { type: 'lease_lost', attempt }, { type: 'undelivered', attempt }, { type: 'cancel' },
-  { type: 'resolved', outcome: 'succeeded' }, { type: 'resolved', outcome: 'failed' },
+  { type: 'approval_voided' }, { type: 'resolved', outcome: 'succeeded' }, { type: 'resolved', outcome: 'failed' },
 ];
 const label = (event: InvocationEvent) => ('outcome' in event ? `${event.type}:${event.outcome}` : event.type);
 
@@ -18,7 +18,7 @@ const label = (event: InvocationEvent) => ('outcome' in event ? `${event.type}:$
 // Anything not listed must be refused.
 const ALLOWED: Record<'safe' | 'dangerous', Record<string, string>> = {
   safe: {
-    'queued|dispatched': 'dispatched', 'queued|cancel': 'cancelled',
+    'queued|dispatched': 'dispatched', 'queued|cancel': 'cancelled', 'queued|approval_voided': 'approval_voided',
     'dispatched|accepted': 'running', 'dispatched|lease_lost': 'queued', 'dispatched|undelivered': 'queued', 'dispatched|cancel': 'cancelled',
     'running|lease_lost': 'queued', 'running|cancel': 'cancelled',
     'pending_approval|approved': 'queued', 'pending_approval|approval_rejected': 'rejected', 'pending_approval|approval_expired': 'expired', 'pending_approval|cancel': 'cancelled',
