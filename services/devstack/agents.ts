@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
-import { spawnService, type ServiceProcess } from './child-process.js';
+import { spawnService } from './child-process.js';
+import { keepRunning } from './keep-running.js';
 import { REPO_ROOT, type DevPaths } from './dev-state.js';
 import { choosePort } from './ports.js';
 
@@ -26,22 +27,22 @@ export interface DevAgentOptions {
   readonly workspaceId: string;
   readonly databaseUrl: string;
   readonly echo?: NodeJS.WritableStream;
-  readonly watch: (service: ServiceProcess) => void;
 }
 
 const NAME = 'dev-xem';
 
 /**
  * One XEM agent beside the dev stack. Its keys and enrollment live under the dev directory, so
- * a restart reuses them; a join key is minted only when it has never enrolled.
+ * a restart reuses them; a join key is minted only when it has never enrolled. If it dies it is
+ * started again (keep-running.ts); if the router says it was revoked or replaced (a wiped dev
+ * database), the dev stack — its operator — mints a replacing key and enrolls it again.
  */
 export async function startDevXemAgent(options: DevAgentOptions): Promise<DevAgent> {
   const dir = join(options.paths.root, 'xem');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeDevCredentials(join(dir, 'credentials', options.workspaceId), options.databaseUrl);
-  const enrolled = existsSync(join(dir, 'enrollment.json'));
-  const joinKey = enrolled ? 'xjk_already-enrolled' : await mintJoinKey(options);
-  const agent = spawnService({
+  const metricsPort = options.env['XEROTIER_XEM_METRICS_PORT'] ?? String(await choosePort(9095));
+  const spawnAgent = (joinKey: string) => spawnService({
     name: 'xem-agent',
     entry: join(REPO_ROOT, 'services/xem-agent/main.ts'),
     cwd: REPO_ROOT,
@@ -50,26 +51,37 @@ export async function startDevXemAgent(options: DevAgentOptions): Promise<DevAge
       XEM_ROUTER_URL: options.routerUrl, XEM_JOIN_KEY: joinKey, XEM_REGISTRATION_NAME: NAME,
       XEM_SIGNING_KEY_PATH: join(dir, 'agent-signing-key.hex'), XEM_CURVE_KEY_PATH: join(dir, 'agent-curve-key.hex'),
       XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'), XEM_TOOLS_DIR: join(REPO_ROOT, 'config', 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'),
-      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: options.env['XEROTIER_XEM_METRICS_PORT'] ?? String(await choosePort(9095)),
+      XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: metricsPort,
     },
     logFile: join(options.paths.logs, 'xem-agent.log'),
     ...(options.echo ? { echo: options.echo } : {}),
   });
-  options.lifecycle.defer('xem agent', () => agent.stop(15_000));
-  options.watch(agent);
-  const listening = await agent.waitForMessage('listening', 30_000);
+  let listening: Record<string, unknown> = {};
+  const launch = async () => {
+    const enrolled = existsSync(join(dir, 'enrollment.json'));
+    let agent = spawnAgent(enrolled ? 'xjk_already-enrolled' : await mintJoinKey(options));
+    const first = await agent.waitForMessage(['listening', 'retired'], 30_000);
+    if (first['type'] === 'retired') {
+      options.logger.warning({ reason: first['reason'] }, 'the dev XEM agent was retired by the router; enrolling it again');
+      await agent.stop(15_000);
+      agent = spawnAgent(await mintJoinKey(options, 'xem', { allowReplace: true }));
+      listening = await agent.waitForMessage('listening', 30_000);
+    } else listening = first;
+    await bindToWorkspace(options, String(listening['agent_id']));
+    return agent;
+  };
+  await keepRunning({ name: 'xem agent', logger: options.logger, lifecycle: options.lifecycle, launch });
   const agentId = String(listening['agent_id']);
-  await bindToWorkspace(options, agentId);
   const status = await waitUntilActive(options, agentId, Date.now(), 30_000);
   options.logger.info({ agent_id: agentId, status }, 'dev XEM agent up');
   return { role: 'xem', name: NAME, agent_id: agentId, status, metrics_url: String(listening['metrics_url']) };
 }
 
-export async function mintJoinKey(options: Pick<DevAgentOptions, 'routerUrl' | 'projectId' | 'adminKey'>, role: 'xem' | 'xim' = 'xem'): Promise<string> {
+export async function mintJoinKey(options: Pick<DevAgentOptions, 'routerUrl' | 'projectId' | 'adminKey'>, role: 'xem' | 'xim' = 'xem', extra: { allowReplace?: boolean } = {}): Promise<string> {
   const response = await fetch(`${options.routerUrl}/${options.projectId}/v1/management/join-keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${options.adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ role, name: 'devstack', ttl_seconds: 600 }),
+    body: JSON.stringify({ role, name: 'devstack', ttl_seconds: 600, ...(extra.allowReplace ? { allow_replace: true } : {}) }),
   });
   if (response.status !== 201) throw new Error(`could not mint a join key for the dev ${role.toUpperCase()} agent: HTTP ${response.status}`);
   return ((await response.json()) as { key: string }).key;

@@ -31,6 +31,8 @@ export interface DevSecrets {
   readonly token_signing_key: string;
   readonly router_curve_secret_key: string;
   readonly audit_signing_key: string;
+  /** The router's database role (not the owner): see services/router/store/app-role.ts. */
+  readonly app_db_password: string;
 }
 
 export const DEV_PROJECT = 'dev';
@@ -44,6 +46,7 @@ export async function loadOrCreateDevSecrets(path: string): Promise<DevSecrets> 
     token_signing_key: existing.token_signing_key ?? randomBytes(32).toString('hex'),
     router_curve_secret_key: existing.router_curve_secret_key ?? generateCurveKeyPair().secretKey,
     audit_signing_key: existing.audit_signing_key ?? randomBytes(32).toString('hex'),
+    app_db_password: existing.app_db_password ?? randomBytes(18).toString('base64url'),
   };
   if (JSON.stringify(existing) !== JSON.stringify(secrets)) await writePrivateJson(path, secrets);
   return secrets;

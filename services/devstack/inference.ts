@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mintJoinKey, waitUntilActive, type DevAgent, type DevAgentOptions } from './agents.js';
 import { spawnService } from './child-process.js';
+import { keepRunning } from './keep-running.js';
 import { REPO_ROOT } from './dev-state.js';
 import { choosePort } from './ports.js';
 
@@ -21,29 +22,44 @@ export async function startDevInference(options: DevInferenceOptions): Promise<D
   const dir = join(options.paths.root, 'xim');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const socket = join(dir, 'engine.sock');
-  const engine = spawnService({
-    name: 'scripted-engine', entry: join(REPO_ROOT, 'services/xim-agent/scripted-engine/main.ts'), cwd: REPO_ROOT, env: options.env,
-    args: ['serve', DEV_MODEL, '--uds', socket, '--tokens-per-second', '50'], logFile: join(options.paths.logs, 'scripted-engine.log'),
+  // The engine and the agent are restarted with backoff if they die (keep-running.ts).
+  await keepRunning({
+    name: 'scripted engine', logger: options.logger, lifecycle: options.lifecycle,
+    launch: async () => spawnService({
+      name: 'scripted-engine', entry: join(REPO_ROOT, 'services/xim-agent/scripted-engine/main.ts'), cwd: REPO_ROOT, env: options.env,
+      args: ['serve', DEV_MODEL, '--uds', socket, '--tokens-per-second', '50'], logFile: join(options.paths.logs, 'scripted-engine.log'),
+    }),
   });
-  options.lifecycle.defer('scripted engine', () => engine.stop(15_000));
-  options.watch(engine);
-  const enrolled = existsSync(join(dir, 'enrollment.json'));
-  const agent = spawnService({
+  const metricsPort = options.env['XEROTIER_AGENT_METRICS_PORT'] ?? String(await choosePort(9094));
+  const spawnAgent = (joinKey: string) => spawnService({
     name: 'xim-agent', entry: join(REPO_ROOT, 'services/xim-agent/main.ts'), cwd: REPO_ROOT,
     env: {
       ...options.env,
-      XEROTIER_AGENT_ROUTER_URL: options.routerUrl, XEROTIER_AGENT_JOIN_KEY: enrolled ? 'xjk_already-enrolled' : await mintJoinKey(options, 'xim'),
+      XEROTIER_AGENT_ROUTER_URL: options.routerUrl, XEROTIER_AGENT_JOIN_KEY: joinKey,
       XEROTIER_AGENT_REGISTRATION_NAME: NAME, XEROTIER_AGENT_ENGINE_URL: `unix://${socket}`, XEROTIER_AGENT_ALLOW_INSECURE: '1',
       XEROTIER_AGENT_SIGNING_KEY_PATH: join(dir, 'agent-signing-key.hex'), XEROTIER_AGENT_CURVE_KEY_PATH: join(dir, 'agent-curve-key.hex'),
       XEROTIER_AGENT_ENROLLMENT_PATH: join(dir, 'enrollment.json'), XEROTIER_AGENT_MAX_CONCURRENT: '16',
       XEROTIER_AGENT_VLLM_SALT_SECRET: createHash('sha256').update(`xim-salt\u0000${options.saltSeed}`).digest('hex'),
-      XEROTIER_AGENT_METRICS_PORT: options.env['XEROTIER_AGENT_METRICS_PORT'] ?? String(await choosePort(9094)),
+      XEROTIER_AGENT_METRICS_PORT: metricsPort,
     },
     logFile: join(options.paths.logs, 'xim-agent.log'), ...(options.echo ? { echo: options.echo } : {}),
   });
-  options.lifecycle.defer('xim agent', () => agent.stop(15_000));
-  options.watch(agent);
-  const listening = await agent.waitForMessage('listening', 30_000);
+  let listening: Record<string, unknown> = {};
+  await keepRunning({
+    name: 'xim agent', logger: options.logger, lifecycle: options.lifecycle,
+    async launch() {
+      const enrolled = existsSync(join(dir, 'enrollment.json'));
+      let agent = spawnAgent(enrolled ? 'xjk_already-enrolled' : await mintJoinKey(options, 'xim'));
+      const first = await agent.waitForMessage(['listening', 'retired'], 30_000);
+      if (first['type'] === 'retired') {
+        options.logger.warning({ reason: first['reason'] }, 'the dev XIM agent was retired by the router; enrolling it again');
+        await agent.stop(15_000);
+        agent = spawnAgent(await mintJoinKey(options, 'xim', { allowReplace: true }));
+        listening = await agent.waitForMessage('listening', 30_000);
+      } else listening = first;
+      return agent;
+    },
+  });
   const agentId = String(listening['agent_id']);
   await ensureDefaultEndpoint(options);
   const status = await waitUntilActive(options, agentId, Date.now(), 30_000);

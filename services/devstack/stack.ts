@@ -37,20 +37,29 @@ export interface StackOptions {
 }
 
 const CHILD_STOP_GRACE_MS = 15_000;
+const DEV_APP_ROLE = 'xerotier_app';
+
+function asRole(databaseUrl: string, role: string, password: string): string {
+  const url = new URL(databaseUrl);
+  url.username = role;
+  url.password = password;
+  return url.toString();
+}
 
 /** Boots the whole local stack; every piece registers its closer as it comes up. */
 export async function startStack(options: StackOptions): Promise<StackInfo> {
   const { paths, logger, lifecycle } = options;
   const secrets = await loadOrCreateDevSecrets(paths.secrets);
   const database = await provideDatabase(options, secrets);
-  await migrate({ databaseUrl: database.url, logger });
+  // Migrations as the owner; the router as the app role, which cannot rewrite the audit log.
+  await migrate({ databaseUrl: database.url, logger, appRole: { name: DEV_APP_ROLE, password: secrets.app_db_password } });
 
   const mesh = options.env['XEROTIER_MESH_BIND'] ?? `tcp://127.0.0.1:${await choosePort(5555)}`;
   const router = spawnService({
     name: 'router',
     entry: join(REPO_ROOT, 'services/router/main.ts'),
     cwd: REPO_ROOT,
-    env: await routerEnv(options.env, database.url, secrets, mesh),
+    env: await routerEnv(options.env, asRole(database.url, DEV_APP_ROLE, secrets.app_db_password), secrets, mesh),
     logFile: join(paths.logs, 'router.log'),
     ...(options.echo ? { echo: options.echo } : {}),
   });
@@ -63,11 +72,11 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   const { project, workspace } = await devProject(database.url);
   const xem = await startDevXemAgent({
     env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, workspaceId: workspace, databaseUrl: database.url,
-    watch: (service) => watchExit(service, options), ...(options.echo ? { echo: options.echo } : {}),
+    ...(options.echo ? { echo: options.echo } : {}),
   });
   const xim = await startDevInference({
     env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, saltSeed: secrets.completion_encryption_key,
-    watch: (service) => watchExit(service, options), ...(options.echo ? { echo: options.echo } : {}),
+    ...(options.echo ? { echo: options.echo } : {}),
   });
   const info: StackInfo = {
     router_url: routerUrl,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { cleanEnv, spawnGroup, spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+import { bearer } from '../helpers/fixtures.js';
 
 const INTERVAL_MS = 1_000;
 const TIMEOUT_MS = 3_000;
@@ -66,6 +67,37 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     expect(events.rows.map((row) => row.event)).toEqual(expect.arrayContaining(['agent.lease_stale', 'agent.lease_active']));
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
+  });
+
+  it('attack aftermath: a superseded agent says so, stays up idle instead of crash-looping, and a restart with its spent key stays retired', async () => {
+    const victimDir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'agent-e2e-victim-'));
+    try {
+      const spent = await router.mintJoinKey();
+      const victim = spawnXemAgent({ routerUrl: router.url, joinKey: spent, name: 'xem-replaced', dir: victimDir, intervalMs: INTERVAL_MS });
+      started.push(victim);
+      const victimId = await agentId(victim);
+      await waitFor('active', 10_000, statusIs(victimId, 'active'));
+      // The operator replaces it explicitly (a re-imaged host): a key minted to allow it.
+      const replacing = await router.app.inject({ method: 'POST', url: `/${router.project.project.id}/v1/management/join-keys`, headers: bearer(router.project.adminKey), payload: { role: 'xem', name: 'rebuild', allow_replace: true } });
+      await router.enrollPeer('xem-replaced', replacing.json().key);
+      const retired = await new Promise<{ reason: string }>((resolve) => victim.child.on('message', (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message)));
+      expect(retired.reason).toContain('superseded');
+      expect(victim.child.exitCode).toBeNull();
+      expect(victim.stdout()).toContain('agent retired');
+      victim.child.kill('SIGTERM');
+      expect((await victim.exited).code).toBe(0);
+
+      const again = spawnXemAgent({ routerUrl: router.url, joinKey: spent, name: 'xem-replaced', dir: victimDir, intervalMs: INTERVAL_MS });
+      started.push(again);
+      const stillRetired = await new Promise<{ reason: string }>((resolve) => again.child.on('message', (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message)));
+      expect(stillRetired.reason).toContain('the configured join key was refused');
+      expect(again.child.exitCode).toBeNull();
+      again.child.kill('SIGTERM');
+      expect((await again.exited).code).toBe(0);
+      expect(await agentStatus(router.pool, victimId)).toBe('superseded');
+    } finally {
+      rmSync(victimDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start when required settings are missing, naming them', async () => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -81,6 +82,33 @@ describe('npm start (devstack)', () => {
         return ['queued', 'dispatched', 'running'].includes(current.state) ? undefined : current;
       });
       expect(finished).toMatchObject({ state: 'succeeded', agent_id: first.stack.agents[0]!.agent_id });
+      // The router connects as the app role, which cannot rewrite the audit log.
+      const roles = await client.query<{ usename: string }>("SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'xerotier-router'");
+      expect(roles.rows.map((row) => row.usename)).toEqual(['xerotier_app']);
+
+      // A dev agent that dies is started again, and calls made meanwhile still run.
+      // Services run in their own process groups: find this stack's agent by what it was started with.
+      const agentPid = () => {
+        const found = spawnSync('pgrep', ['-f', 'services/xem-agent/main.ts'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+        const ours = found.filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(devDir);
+          } catch {
+            return false;
+          }
+        });
+        return ours.length === 1 ? ours[0] : undefined;
+      };
+      const crashed = await waitFor('the dev XEM agent process', 5_000, agentPid);
+      process.kill(crashed, 'SIGKILL');
+      const afterCrash = (await (await exec('/invocations', { method: 'POST', body: JSON.stringify({ tool: 'pg_list_databases', args: {} }) })).json()) as { id: string };
+      const rerun = await waitFor('the call after the agent restarted', 60_000, async () => {
+        const current = (await (await exec(`/invocations/${afterCrash.id}`)).json()) as { state: string };
+        return ['queued', 'dispatched', 'running'].includes(current.state) ? undefined : current;
+      });
+      expect(rerun).toMatchObject({ state: 'succeeded', agent_id: first.stack.agents[0]!.agent_id });
+      expect(agentPid()).not.toBe(crashed);
+      expect(first.run.stderr()).toContain('a dev agent exited; starting it again');
       await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_devmarker', 'marker', 'kept across restarts')");
       await client.end();
     } finally {

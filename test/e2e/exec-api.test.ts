@@ -9,6 +9,7 @@ import { execClient } from '../helpers/exec-client.js';
 import { spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 import { withPgClient } from '../helpers/pg-admin.js';
+import { requestHash } from '../../services/protocol/request-hash.js';
 
 const TESTKIT = {
   name: 'testkit', version: '1', domain: 'test',
@@ -63,8 +64,11 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     joinKey = await router.mintJoinKey();
     const run = start();
     agentId = await new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
-    // Its manifest known and the agent online: a call made now can be dispatched (else 503).
-    await waitFor('the agent online with its manifest', 20_000, async () => ((await api.call('GET', '/exec/tools/pg_drop_database', operator.key)).body['online_agents'] === 1 ? true : undefined));
+    // Its manifest known (management sees every agent), then bound: only bound agents' tools
+    // are the workspace's. Every case below starts from a bound, online agent.
+    await waitFor('the agent\'s manifest', 20_000, async () => ((await api.call('GET', `/management/agents/${agentId}/tools`, admin)).status === 200 ? true : undefined));
+    await api.bind(admin, workspace, agentId);
+    await waitFor('the agent online in the workspace', 20_000, async () => ((await api.call('GET', '/exec/tools/pg_drop_database', operator.key)).body['online_agents'] === 1 ? true : undefined));
   }, 60_000);
   afterAll(async () => {
     for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
@@ -73,13 +77,15 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists the tools with their risk, and refuses calls until the agent is bound to the workspace', async () => {
+  it('lists the tools of bound agents with their risk; an unbound agent\'s tools are not the workspace\'s', async () => {
     const tools = await api.call('GET', '/exec/tools', operator.key);
     const byName = new Map((tools.body['data'] as { name: string; risk: string; requires_approval: boolean }[]).map((tool) => [tool.name, tool]));
     expect(byName.get('pg_list_databases')).toMatchObject({ risk: 'read', requires_approval: false });
-    expect(byName.get('pg_drop_database')).toMatchObject({ risk: 'irreversible', requires_approval: true });
+    expect(byName.get('pg_drop_database')).toMatchObject({ risk: 'irreversible', requires_approval: true, conflict: null, agents: [{ agent_id: agentId }] });
+    expect((await api.call('DELETE', `/management/workspaces/${workspace}/bindings/${agentId}`, admin)).status).toBe(200);
+    expect((await api.call('GET', '/exec/tools', operator.key)).body['data']).toEqual([]);
     const unbound = await api.invoke(operator.key, 'pg_list_databases', {});
-    expect(unbound).toMatchObject({ status: 503, body: { error: { code: 'tool_executor_unavailable' } } });
+    expect(unbound).toMatchObject({ status: 400, body: { error: { code: 'exec_tool_not_found', param: 'tool' } } });
     await api.bind(admin, workspace, agentId);
   });
 
@@ -166,12 +172,37 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     // Someone with database access swaps the target while the call waits for a reviewer.
     await router.pool.query('UPDATE invocations SET args = $2 WHERE id = $1', [drop.body['id'], { name: KEPT }]);
     await api.call('POST', `/exec/approvals/${drop.body['approval_id'] as string}/approve`, reviewer.key, {});
-    const cancelled = await waitFor('the voided call', 10_000, async () => {
-      const current = await api.invocation(operator.key, drop.body['id'] as string);
-      return current.state === 'cancelled' ? current : undefined;
-    });
-    expect(cancelled.history!.at(-1)).toMatchObject({ state: 'cancelled', reason: expect.stringContaining('approval_voided') });
-    expect(cancelled.attempt).toBe(0);
+    const voided = await api.until(operator.key, drop.body['id'] as string, 'approval_voided');
+    expect(voided.history!.at(-1)).toMatchObject({ state: 'approval_voided', reason: expect.stringContaining('no longer matches') });
+    expect(voided.attempt).toBe(0);
+    expect(await databaseExists(KEPT)).toBe(true);
+  });
+
+  it('attack: arguments and the invocation\'s own hash swapped after approval are caught against the approval row', async () => {
+    // The agent paused, the approved call waits queued: long enough for the swap.
+    await api.call('POST', `/management/agents/${agentId}/pause-exec`, admin);
+    const drop = await api.invoke(operator.key, 'pg_drop_database', { name: OTHER });
+    await api.call('POST', `/exec/approvals/${drop.body['approval_id'] as string}/approve`, reviewer.key, {});
+    await api.until(operator.key, drop.body['id'] as string, 'queued');
+    const swapped = { name: KEPT };
+    await router.pool.query('UPDATE invocations SET args = $2, request_hash = $3 WHERE id = $1', [drop.body['id'], swapped, requestHash({ tool: 'pg_drop_database', args: swapped, workspace_id: workspace })]);
+    await api.call('POST', `/management/agents/${agentId}/resume-exec`, admin);
+    const voided = await api.until(operator.key, drop.body['id'] as string, 'approval_voided');
+    expect(voided.attempt).toBe(0);
+    expect(await databaseExists(KEPT)).toBe(true);
+  });
+
+  it('attack: a destructive row put straight into the queue, with no approval, runs nowhere', async () => {
+    const id = `inv_${randomBytes(12).toString('hex')}`;
+    const args = { name: KEPT };
+    await router.pool.query(
+      `INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, timeout_ms, queued_at)
+       VALUES ($1, $2, $3, 'pg_drop_database', 'irreversible', $4, $5, 'key:forged', 'queued', 30000, now())`,
+      [id, router.project.project.id, workspace, args, requestHash({ tool: 'pg_drop_database', args, workspace_id: workspace })],
+    );
+    await router.pool.query("SELECT pg_notify('xerotier_exec_queue', '')");
+    const voided = await api.until(operator.key, id, 'approval_voided');
+    expect(voided.history!.at(-1)).toMatchObject({ reason: expect.stringContaining('no approved approval') });
     expect(await databaseExists(KEPT)).toBe(true);
   });
 

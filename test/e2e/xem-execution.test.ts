@@ -1,4 +1,5 @@
-import { requestHash } from '../../services/protocol/request-hash.js';
+import { randomBytes } from 'node:crypto';
+import { requestHash, type Risk } from '../../services/protocol/request-hash.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ const BUNDLE = {
     { name: 'sleep_for', description: 'Sleep', risk: 'read', timeout_ms: 60_000, parameters: { type: 'object', properties: { seconds: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$' } }, required: ['seconds'], additionalProperties: false }, command: { argv: ['sleep', '{{seconds}}'] } },
     { name: 'count_to', description: 'Print the numbers up to n', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { n: { type: 'string', pattern: '^[0-9]{1,7}$' } }, required: ['n'], additionalProperties: false }, command: { argv: ['seq', '{{n}}'] } },
     { name: 'show_secret', description: 'Print the database password', risk: 'read', timeout_ms: 10_000, credentials_ref: 'db.env', parameters: { type: 'object', properties: {}, additionalProperties: false }, command: { argv: ['printenv', 'DB_PASSWORD'] } },
+    { name: 'purge_cache', description: 'Destroys a cache', risk: 'destructive', timeout_ms: 10_000, parameters: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z]+$' } }, required: ['name'], additionalProperties: false }, command: { argv: ['echo', 'purged', '{{name}}'] } },
   ],
 };
 
@@ -40,6 +42,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
       accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1),
       progress: (_, id, __, data, stream) => (stream === 'status' ? endings.set(id, data) : progress.set(id, (progress.get(id) ?? '') + data)),
     } });
+    await router.pool.query("INSERT INTO workspaces (id, project_id, name) VALUES ($1, $2, 'xem-exec')", [WORKSPACE, router.project.project.id]);
     mkdirSync(join(dir, 'tools', 'testkit'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'testkit', 'bundle.yaml'), stringify(BUNDLE));
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
@@ -66,12 +69,21 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     metricsUrl = message.metrics_url;
     resolve(message.agent_id);
   }));
-  let counter = 0;
-  const dispatch = (tool: string, args: Record<string, unknown>, options: { id?: string; timeoutMs?: number } = {}) => {
-    const invocationId = options.id ?? `inv_${Date.now()}_${(counter += 1)}`;
-    const request_hash = requestHash({ tool, args, workspace_id: WORKSPACE });
-    const frame = makeFrame('exec.dispatch', { invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk: 'read', args, request_hash, timeout_ms: options.timeoutMs ?? 30_000, not_after: Date.now() + 60_000 });
-    return { invocationId, frame, sent: router.mesh.server.send(agentId, frame) };
+  /**
+   * A dispatch as the router's dispatcher makes one, straight onto the mesh: the invocation row
+   * first (attempt 1, this agent), since the router takes reports only from the attempt's holder.
+   */
+  const dispatch = (tool: string, args: Record<string, unknown>, options: { timeoutMs?: number; risk?: Risk; requestHash?: string } = {}) => {
+    const invocationId = `inv_${randomBytes(12).toString('hex')}`;
+    const request_hash = options.requestHash ?? requestHash({ tool, args, workspace_id: WORKSPACE });
+    const risk = options.risk ?? 'read';
+    const frame = makeFrame('exec.dispatch', { invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk, args, request_hash, timeout_ms: options.timeoutMs ?? 30_000, not_after: Date.now() + 60_000 });
+    const sent = router.pool.query(
+      `INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, attempt, agent_id, timeout_ms, dispatched_at)
+       VALUES ($1, $2, $3, $4, $9, $5, $6, 'test', 'dispatched', 1, $7, $8, now())`,
+      [invocationId, router.project.project.id, WORKSPACE, tool, args, request_hash, agentId, options.timeoutMs ?? 30_000, risk],
+    ).then(() => router.mesh.server.send(agentId, frame));
+    return { invocationId, frame, sent };
   };
   const resultOf = (invocationId: string, timeoutMs = 10_000) => waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () => findExecResult(router.pool, invocationId, 1));
   const rowsFor = async (invocationId: string) => (await router.pool.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId])).rows[0].n as number;
@@ -83,7 +95,7 @@ describe('XEM agent process: executes dispatched calls and reports each result e
       return body.data.length > 0 ? body : undefined;
     });
     expect(listed.workspaces).toEqual([WORKSPACE]);
-    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual(['count_to:read', 'deep_think:read', 'echo_text:read', 'show_secret:read', 'sleep_for:read']);
+    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual(['count_to:read', 'deep_think:read', 'echo_text:read', 'purge_cache:destructive', 'show_secret:read', 'sleep_for:read']);
     expect(listed.data.find((tool) => tool.name === 'deep_think')).toMatchObject({ available: false });
   });
 
@@ -113,6 +125,17 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     const { invocationId } = dispatch('sleep_for', { seconds: '1; reboot' });
     expect(await resultOf(invocationId)).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
     expect(accepted.get(invocationId)).toBeUndefined();
+  });
+
+  it('attack: refuses a dispatch milder than its own declaration of the tool, or whose hash does not match, before anything runs', async () => {
+    const mislabelled = dispatch('purge_cache', { name: 'everything' }, { risk: 'read' });
+    expect(await resultOf(mislabelled.invocationId)).toMatchObject({ status: 'rejected', error: { code: 'risk_mismatch' }, output: '' });
+    const swapped = dispatch('purge_cache', { name: 'prod' }, { risk: 'destructive', requestHash: requestHash({ tool: 'purge_cache', args: { name: 'scratch' }, workspace_id: WORKSPACE }) });
+    expect(await resultOf(swapped.invocationId)).toMatchObject({ status: 'rejected', error: { code: 'request_hash_mismatch' }, output: '' });
+    expect(accepted.get(mislabelled.invocationId)).toBeUndefined();
+    expect(accepted.get(swapped.invocationId)).toBeUndefined();
+    const honest = dispatch('purge_cache', { name: 'scratch' }, { risk: 'destructive' });
+    expect(await resultOf(honest.invocationId)).toMatchObject({ status: 'succeeded', output: 'purged scratch\n' });
   });
 
   it('runs a duplicated dispatch once', async () => {

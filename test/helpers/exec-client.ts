@@ -15,7 +15,7 @@ export interface InvocationBody {
 
 /** The exec and management APIs as a test drives them (through inject: no sockets). */
 export function execClient(app: FastifyInstance, projectId: string) {
-  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, key: string, payload?: object) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, key: string, payload?: object) => {
     const response = await app.inject({ method, url: `/${projectId}/v1${path}`, headers: bearer(key), ...(payload ? { payload } : {}) });
     return { status: response.statusCode, body: response.json() as Record<string, unknown> & { error?: { code: string; param: string | null } } };
   };
@@ -46,3 +46,5 @@ export function execClient(app: FastifyInstance, projectId: string) {
   };
   return client;
 }
+
+export type ExecClient = ReturnType<typeof execClient>;

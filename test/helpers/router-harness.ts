@@ -6,6 +6,7 @@ import { buildApp } from '../../services/router/app.js';
 import { execFrameHandlers, type ExecFrameEvents } from '../../services/router/exec/agent-frames.js';
 import { startExecRuntime, type ExecRuntime } from '../../services/router/exec/exec-runtime.js';
 import { AttemptOwners } from '../../services/router/exec/attempt-owners.js';
+import { FrameRefusals } from '../../services/router/exec/frame-refusals.js';
 import { findAttemptOwner } from '../../services/router/store/exec-results.js';
 import { startWebhookWorker } from '../../services/router/webhooks/worker.js';
 import { parseAllowlist } from '../../services/router/webhooks/target-policy.js';
@@ -33,8 +34,9 @@ export interface RouterHarness {
   /** Stops the mesh and starts a new one on the same endpoint, as a router restart would; whileDown runs in between. */
   restartMesh(whileDown?: () => Promise<void>): Promise<void>;
   /** Enrolls an agent over HTTP with fresh keys, as a real agent would, without running one. */
-  enrollPeer(name: string): Promise<EnrolledPeer>;
+  enrollPeer(name: string, joinKey?: string): Promise<EnrolledPeer>;
   readonly exec: ExecRuntime;
+  readonly inference: InferenceRuntime;
   close(): Promise<void>;
 }
 
@@ -81,7 +83,7 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
     onAgentLost: (agentId) => inference.agentLost(agentId),
     handlers: { ...execFrameHandlers({ pool, logger, ...(options.execEvents ? { events: options.execEvents } : {}), owners }), ...inferenceHandlers(() => inference), ...options.handlers },
   });
-  const inference: InferenceRuntime = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) });
+  const inference: InferenceRuntime = createInferenceRuntime(pool, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), send: (id, frame) => mesh.server.send(id, frame) }, { refusals: new FrameRefusals({ db: pool, logger }) });
   let mesh = await startOn('tcp://127.0.0.1:*');
   const hooks = { agentEnrolled: (...args: Parameters<Mesh['agentEnrolled']>) => mesh.agentEnrolled(...args), agentRevoked: (agentId: string) => mesh.agentRevoked(agentId) };
   const exec = startExecRuntime({
@@ -109,17 +111,18 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
       await whileDown?.();
       mesh = await startOn(endpoint);
     },
-    async enrollPeer(name) {
+    async enrollPeer(name, joinKey) {
       const curve = generateCurveKeyPair();
       const signing = generateSigningKeyPair();
       const response = await app.inject({
         method: 'POST', url: '/v1/enroll',
-        payload: { join_key: await mintJoinKey(), role: 'xem', registration_name: name, signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey },
+        payload: { join_key: joinKey ?? (await mintJoinKey()), role: 'xem', registration_name: name, signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey },
       });
       if (response.statusCode !== 201) throw new Error(`enrollment of ${name} failed: ${response.body}`);
       return { agentId: (response.json() as { agent_id: string }).agent_id, curve, signing };
     },
     exec,
+    inference,
     async close() {
       await app.close();
       await exec.close();

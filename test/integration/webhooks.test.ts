@@ -81,6 +81,53 @@ describe('outbound webhooks for exec events', () => {
   });
 });
 
+describe('attack: webhooks pointed inside', () => {
+  let router: RouterHarness;
+  let receiver: Server;
+  let port: number;
+  let hits = 0;
+
+  beforeAll(async () => {
+    // No allowlist, as a production router starts; a name the test resolves to loopback.
+    router = await startRouterHarness({ webhookTargets: [], resolve: async (hostname) => (hostname === 'rebind.test' ? [{ address: '127.0.0.1', family: 4 }] : []) });
+    receiver = createServer((_request, response) => {
+      hits += 1;
+      response.end('internal secrets');
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    port = (receiver.address() as { port: number }).port;
+    await insertFakeXemAgent(router.pool, router.project, 'xem-ssrf', [{ name: 'drop_it', risk: 'destructive' }]);
+  });
+  afterAll(async () => {
+    await router.close();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  it('refuses loopback, link-local, metadata and private addresses when the endpoint is created', async () => {
+    const api = execClient(router.app, router.project.project.id);
+    for (const url of [`http://127.0.0.1:${port}/x`, 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.8/x', 'http://localhost/x', 'http://[::ffff:127.0.0.1]/x']) {
+      const created = await api.call('POST', '/management/webhooks', router.project.adminKey, { url, events: ['exec.approval_requested'] });
+      expect(created, url).toMatchObject({ status: 400, body: { error: { code: 'webhook_target_refused', param: 'url' } } });
+    }
+  });
+
+  it('refuses a name that resolves inside at delivery time, records why and how long, never the body, and does not retry', async () => {
+    const api = execClient(router.app, router.project.project.id);
+    const created = await api.call('POST', '/management/webhooks', router.project.adminKey, { url: `http://rebind.test:${port}/hook`, events: ['exec.approval_requested'] });
+    expect(created.status).toBe(201);
+    const requester = await api.mintKey(router.project.adminKey, 'requester');
+    await api.invoke(requester.key, 'drop_it', {});
+    const delivery = await waitFor('the refused delivery', 10_000, async () => {
+      const deliveries = await api.call('GET', `/management/webhooks/${created.body['id'] as string}/deliveries`, router.project.adminKey);
+      const row = (deliveries.body['data'] as { status: string; last_error: string | null; last_duration_ms: number | null; attempts: number }[])[0];
+      return row && row.attempts > 0 ? row : undefined;
+    });
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 1, last_error: expect.stringContaining('target refused: rebind.test resolves to a loopback address (127.0.0.1)'), last_duration_ms: expect.any(Number) });
+    expect(JSON.stringify(delivery)).not.toContain('internal secrets');
+    expect(hits).toBe(0);
+  });
+});
+
 describe('webhook building blocks', () => {
   it('maps audit entries to the exec catalogue with stable ids', () => {
     const at = new Date('2026-11-22T10:00:00Z');

@@ -79,7 +79,7 @@ export async function enrollAgent(pool: Pool, settings: EnrollmentSettings, requ
       });
       for (const old of superseded) {
         await appendAudit(client, { projectId: key.project_id, actor: 'router', event: 'agent.superseded', subject: old, detail: { by: agentId, join_key_id: key.id, registration_name: request.registration_name, from } });
-        await announceAgentChange(client, { agent_id: old, change: 'revoked' });
+        await announceAgentChange(client, { agent_id: old, change: 'superseded' });
       }
       await announceAgentChange(client, { agent_id: agentId, change: 'enrolled' });
       await appendAudit(client, { projectId: key.project_id, actor: 'router', event: 'agent.enrolled', subject: agentId, detail: { join_key_id: key.id, registration_name: request.registration_name, from, replaced: superseded } });

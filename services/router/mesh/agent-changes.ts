@@ -7,8 +7,14 @@ export const AGENT_CHANGES_CHANNEL = 'xerotier_agent_changes';
 
 export interface AgentChange {
   readonly agent_id: string;
-  readonly change: 'enrolled' | 'revoked';
+  readonly change: 'enrolled' | 'revoked' | 'superseded';
 }
+
+/** What a revoked or replaced agent is told (it logs it and stays retired). */
+export const RETIRED_BECAUSE = {
+  revoked: 'credentials revoked by an operator',
+  superseded: 'superseded by a new enrollment under its name or key',
+} as const;
 
 /** Announces a change; inside a transaction, it is delivered only if that transaction commits. */
 export async function announceAgentChange(db: Queryable, change: AgentChange): Promise<void> {
@@ -35,7 +41,7 @@ export function listenForAgentChanges(
 function parse(payload: string): AgentChange | undefined {
   try {
     const value = JSON.parse(payload) as Partial<AgentChange>;
-    if (typeof value.agent_id === 'string' && (value.change === 'enrolled' || value.change === 'revoked')) return value as AgentChange;
+    if (typeof value.agent_id === 'string' && (value.change === 'enrolled' || value.change === 'revoked' || value.change === 'superseded')) return value as AgentChange;
   } catch {
     // not ours
   }

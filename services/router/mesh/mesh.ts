@@ -1,8 +1,8 @@
 import { createFrameCodec } from '../../protocol/codec.js';
 import type { Logger } from '../../runtime/logger.js';
-import { findAgentById, listAdmissibleAgents } from '../store/agents.js';
+import { agentStatuses, findAgentById, listAdmissibleAgents } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
-import { listenForAgentChanges, type AgentChange } from './agent-changes.js';
+import { listenForAgentChanges, RETIRED_BECAUSE, type AgentChange } from './agent-changes.js';
 import { createAdmission, type Admission, type AgentKeys } from './admission.js';
 import { LeaseBook, type Lease } from './leases.js';
 import { HandshakeBudget, type HandshakeBudgetOptions } from './handshake-budget.js';
@@ -72,11 +72,11 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     server,
     zap,
     agentEnrolled(keys, superseded) {
-      for (const old of superseded) void server.revoke(old, 'superseded by a new enrollment');
+      for (const old of superseded) void server.revoke(old, RETIRED_BECAUSE.superseded);
       admission.admit(keys);
     },
     agentRevoked: (agentId) => {
-      void server.revoke(agentId, 'credentials revoked');
+      void server.revoke(agentId, RETIRED_BECAUSE.revoked);
       options.onAgentLost?.(agentId);
     },
     boundAgents: () => server.connections.boundAgents(),
@@ -114,15 +114,18 @@ function startTimers(
 
 async function refreshFromDatabase(options: MeshOptions, admission: Admission, server: MeshServer): Promise<void> {
   try {
-    for (const dropped of admission.replaceAll(await listAdmissibleAgents(options.pool))) await server.revoke(dropped, 'credentials revoked');
+    const dropped = admission.replaceAll(await listAdmissibleAgents(options.pool));
+    if (dropped.length === 0) return;
+    const statuses = await agentStatuses(options.pool, dropped);
+    for (const id of dropped) await server.revoke(id, statuses.get(id) === 'superseded' ? RETIRED_BECAUSE.superseded : RETIRED_BECAUSE.revoked);
   } catch (error) {
     options.logger.warning({ err: error }, 'could not refresh mesh admission');
   }
 }
 
 async function applyChange(options: MeshOptions, admission: Admission, server: MeshServer, change: AgentChange): Promise<void> {
-  if (change.change === 'revoked') {
-    if (admission.agent(change.agent_id)) await server.revoke(change.agent_id, 'credentials revoked');
+  if (change.change !== 'enrolled') {
+    if (admission.agent(change.agent_id)) await server.revoke(change.agent_id, RETIRED_BECAUSE[change.change]);
     return;
   }
   const agent = await findAgentById(options.pool, change.agent_id).catch(() => undefined);

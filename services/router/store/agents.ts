@@ -97,6 +97,11 @@ export async function revokeAgent(db: Queryable, projectId: string, id: string):
   return updated.rows[0];
 }
 
+export async function agentStatuses(db: Queryable, ids: readonly string[]): Promise<Map<string, AgentStatus>> {
+  const found = await db.query<{ id: string; status: AgentStatus }>('SELECT id, status FROM agents WHERE id = ANY($1)', [ids]);
+  return new Map(found.rows.map((row) => [row.id, row.status]));
+}
+
 /** Agents the mesh may admit: enrolled and neither revoked nor superseded. */
 export async function listAdmissibleAgents(db: Queryable): Promise<Pick<AgentRecord, 'id' | 'project_id' | 'role' | 'curve_public_key' | 'signing_public_key' | 'status'>[]> {
   const found = await db.query<AgentRecord>(
