@@ -218,7 +218,10 @@ describe('trust boundaries: what an enrolled agent cannot do', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toMatchObject({ code: 'invalid_body', message: expect.stringContaining('2^53') });
-    const enroll = await router.app.inject({ method: 'POST', url: '/v1/enroll', payload: { join_key: 'xjk_x', role: 'xem', registration_name: 'x', signing_public_key: '0'.repeat(64), curve_public_key: 'x'.repeat(40), manifest: { deep } } });
-    expect(enroll.statusCode).toBe(400);
+    const enrollment = { join_key: 'xjk_x', role: 'xem', registration_name: 'x', signing_public_key: '0'.repeat(64), curve_public_key: 'x'.repeat(40) };
+    expect((await router.app.inject({ method: 'POST', url: '/v1/enroll', payload: { ...enrollment, manifest: { deep } } })).statusCode).toBe(400);
+    const oversized = await router.app.inject({ method: 'POST', url: '/v1/enroll', payload: { ...enrollment, manifest: { tools: [{ description: 'x'.repeat(600 * 1024) }] } } });
+    expect(oversized.statusCode).toBe(413);
+    expect(oversized.json().error.code).toBe('payload_too_large');
   });
 });

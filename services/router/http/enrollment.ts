@@ -21,6 +21,8 @@ const EnrollBody = Type.Object(
   { ...strict, wireSafe: true },
 );
 
+export const ENROLL_BODY_LIMIT = 512 * 1024;
+
 export interface MeshHooks {
   agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
   agentRevoked(agentId: string): void;
@@ -30,7 +32,8 @@ export interface MeshHooks {
 export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings; mesh?: MeshHooks; throttle?: FailureThrottle }) {
   const throttle = deps.throttle ?? createFailureThrottle({ limit: 20, windowMs: 60_000 });
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: Static<typeof EnrollBody> }>('/v1/enroll', { schema: { body: EnrollBody } }, async (request, reply) => {
+    // A manifest must fit the mesh's lease renewal frame later; larger bodies are refused (413) here.
+    app.post<{ Body: Static<typeof EnrollBody> }>('/v1/enroll', { schema: { body: EnrollBody }, bodyLimit: ENROLL_BODY_LIMIT }, async (request, reply) => {
       const wait = throttle.retryAfter(request.ip);
       if (wait > 0) throw ApiError.rateLimited(wait, 'Too many refused enrollments from this address; retry later');
       if (!isCurveKey(request.body.curve_public_key)) throw new ApiError('invalid_body', 'curve_public_key is not a Z85 CURVE key', 'curve_public_key');
