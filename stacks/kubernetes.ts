@@ -80,7 +80,7 @@ export function deployToCluster(settings: StackSettings, target: ClusterTarget, 
   const data = dataServices(settings, target, secrets, namespace.metadata.name, inNamespace);
   const controlPlane = new ControlPlane('control-plane', {
     namespace: namespace.metadata.name, image: image(settings.images, 'router'), hostname: settings.hostname, bootstrapProject: settings.bootstrapProject,
-    router: settings.router, secrets, database: data.database, exposure: target.exposure,
+    router: settings.router, secrets, database: data.database, exposure: target.exposure, appPasswordGeneration: settings.rotation.databaseApp,
     ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}), ...(target.trustedCaPath ? { trustedCaPath: target.trustedCaPath } : {}),
   }, inNamespace);
   // Agents enroll over HTTPS (they refuse plain HTTP: join keys and tokens cross that link), and

@@ -3,7 +3,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { routerScaling } from '../rules/router-scaling.js';
 import type { RouterExposure } from './exposure.js';
-import { disruptionBudget, hardened, labels, podSecurity, preStopSleep, serviceAccount, spread } from './k8s-common.js';
+import { checksum, disruptionBudget, hardened, labels, podSecurity, preStopSleep, serviceAccount, spread } from './k8s-common.js';
 import { HTTP_PORT, MESH_PORT, METRICS_PORT, migrateEnv, ROUTER_DRAIN_SECONDS, routerEnv } from './router-env.js';
 import { RouterServices } from './router-services.js';
 import type { PlatformSecrets } from './secrets.js';
@@ -21,6 +21,12 @@ export interface ControlPlaneArgs {
   /** Redis for shared rate limits; memory when absent. @default memory */
   readonly redisUrl?: pulumi.Input<string>;
   readonly exposure: RouterExposure;
+  /**
+   * The app password's rotation generation (settings `rotation.databaseApp`): part of the
+   * migration Job's name, so a new password is set on the role before the router rolls onto it.
+   * @default 0
+   */
+  readonly appPasswordGeneration?: number;
   /** A CA bundle in the router image Node must trust (RDS), for the router and `migrate`. @default none */
   readonly trustedCaPath?: string;
   /**
@@ -68,7 +74,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     this.registerOutputs({ routerUrl: this.routerUrl, meshEndpoint: this.meshEndpoint });
   }
 
-  /** A new image means a new Job (its name carries the image), run to completion before the rollout. */
+  /** A new image (or app password) means a new Job (its name carries both), run to completion before the rollout. */
   private migrationJob(name: string, args: ControlPlaneArgs): k8s.batch.v1.Job {
     const child = { parent: this };
     const secret = new k8s.core.v1.Secret(`${name}-migrate`, {
@@ -76,7 +82,8 @@ export class ControlPlane extends pulumi.ComponentResource {
       stringData: { owner_database_url: args.database.ownerUrl, app_password: args.secrets.databaseAppPassword },
     }, child);
     const account = serviceAccount(this, `${name}-migrate`, args.namespace, labels('migrate'));
-    return new k8s.batch.v1.Job(`${name}-migrate-${createHash('sha256').update(args.image).digest('hex').slice(0, 8)}`, {
+    const run = createHash('sha256').update(`${args.image}#${args.appPasswordGeneration ?? 0}`).digest('hex').slice(0, 8);
+    return new k8s.batch.v1.Job(`${name}-migrate-${run}`, {
       metadata: { namespace: args.namespace, labels: labels('migrate') },
       spec: {
         backoffLimit: 3, ttlSecondsAfterFinished: 86_400,
@@ -135,10 +142,4 @@ export class ControlPlane extends pulumi.ComponentResource {
       },
     }, { parent: this });
   }
-}
-
-/** A digest of a Secret's data: random keys hashed reveal nothing, and a change rolls the pods that read them. */
-export function checksum(data: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
-  const entries = Object.entries(data).sort(([a], [b]) => a.localeCompare(b));
-  return pulumi.unsecret(pulumi.all(entries.map(([key, value]) => pulumi.output(value).apply((text) => `${key}=${text}`))).apply((lines) => createHash('sha256').update(lines.join('\n')).digest('hex')));
 }

@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { withRole } from '../rules/database-url.js';
-import { hardened, labels, podSecurity, serviceAccount } from './k8s-common.js';
+import { checksum, hardened, labels, podSecurity, serviceAccount } from './k8s-common.js';
 import { APP_ROLE } from './router-env.js';
 
 export interface DataServicesArgs {
@@ -39,6 +39,8 @@ export class InClusterDataServices extends pulumi.ComponentResource {
       metadata: { namespace: args.namespace, labels: labels('data') },
       stringData: { POSTGRES_PASSWORD: args.databasePassword, REDIS_PASSWORD: args.cachePassword },
     }, child);
+    // Secrets change in place: the checksum restarts Redis on a new password (Postgres reads its own only at initdb).
+    const restartOn = checksum({ cache: args.cachePassword });
     const volumes = { storageGi: args.storageGi, ...(args.storageClassName ? { storageClassName: args.storageClassName } : {}) };
     const postgres = statefulService(this, `${name}-postgres`, args.namespace, 5432, {
       image: POSTGRES_IMAGE, uid: 70, ...volumes, dataPath: '/var/lib/postgresql/data',
@@ -46,7 +48,7 @@ export class InClusterDataServices extends pulumi.ComponentResource {
       probe: { exec: { command: ['pg_isready', '-U', 'postgres'] } },
     });
     const redis = statefulService(this, `${name}-redis`, args.namespace, 6379, {
-      image: REDIS_IMAGE, uid: 999, ...volumes, storageGi: 5, dataPath: '/data',
+      image: REDIS_IMAGE, uid: 999, ...volumes, storageGi: 5, dataPath: '/data', annotations: { 'xerotier.io/secret-checksum': restartOn },
       args: ['sh', '-c', 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes'],
       env: [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'REDIS_PASSWORD' } } }],
       probe: { tcpSocket: { port: 6379 } },
@@ -67,6 +69,7 @@ interface StatefulSpec {
   readonly env: k8s.types.input.core.v1.EnvVar[];
   readonly args?: string[];
   readonly probe: k8s.types.input.core.v1.Probe;
+  readonly annotations?: Record<string, pulumi.Input<string>>;
 }
 
 function statefulService(parent: pulumi.Resource, name: string, namespace: pulumi.Input<string>, port: number, spec: StatefulSpec): k8s.core.v1.Service {
@@ -77,7 +80,7 @@ function statefulService(parent: pulumi.Resource, name: string, namespace: pulum
     spec: {
       serviceName: service.metadata.name, replicas: 1, selector: { matchLabels: selector },
       template: {
-        metadata: { labels: selector },
+        metadata: { labels: selector, ...(spec.annotations ? { annotations: spec.annotations } : {}) },
         spec: {
           serviceAccountName: serviceAccount(parent, name, namespace, selector).metadata.name, automountServiceAccountToken: false, securityContext: podSecurity(spec.uid),
           containers: [hardened({

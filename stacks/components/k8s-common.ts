@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
-import type * as pulumi from '@pulumi/pulumi';
+import * as pulumi from '@pulumi/pulumi';
 import { imageRef } from '../rules/platform.js';
 
 type Container = k8s.types.input.core.v1.Container;
@@ -54,4 +55,10 @@ export function preStopSleep(seconds: number): k8s.types.input.core.v1.Lifecycle
 /** A disruption budget that lets one replica go at a time, and never blocks a drain of a single replica. */
 export function disruptionBudget(parent: pulumi.Resource, name: string, namespace: pulumi.Input<string>, selector: Record<string, string>): k8s.policy.v1.PodDisruptionBudget {
   return new k8s.policy.v1.PodDisruptionBudget(name, { metadata: { namespace, labels: selector }, spec: { selector: { matchLabels: selector }, maxUnavailable: 1 } }, { parent });
+}
+
+/** A digest of a Secret's data: random keys hashed reveal nothing, and a change rolls the pods that read them. */
+export function checksum(data: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+  const entries = Object.entries(data).sort(([a], [b]) => a.localeCompare(b));
+  return pulumi.unsecret(pulumi.all(entries.map(([key, value]) => pulumi.output(value).apply((text) => `${key}=${text}`))).apply((lines) => createHash('sha256').update(lines.join('\n')).digest('hex')));
 }

@@ -36,6 +36,7 @@ function routerProblems(settings: StackSettings): Problem[] {
 
 function ingressProblems(settings: StackSettings): Problem[] {
   if (settings.target !== 'kubernetes') return [];
+  if (!settings.database.external && settings.rotation.databaseOwner > 0) return [problem('rotation.databaseOwner', 'cannot rotate the in-cluster Postgres superuser: Postgres reads POSTGRES_PASSWORD only when it initializes (docs/deploy.md, Rotating)')];
   const problems = settings.ingress.className ? [] : [problem('ingress.className', 'is required on the kubernetes target: the cluster\'s IngressClass (checked to exist at deploy)')];
   if (settings.mesh.expose && settings.mesh.sourceCidrs.length === 0) problems.push(problem('mesh.sourceCidrs', 'is required when mesh.expose is true: where agents outside the cluster dial from'));
   return problems;

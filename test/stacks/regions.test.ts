@@ -66,6 +66,23 @@ describe('a new region from one stack file', () => {
     expect(vllm.env.find((variable) => variable.name === 'HF_TOKEN')?.valueFrom).toEqual({ secretKeyRef: { name: token.name, key: 'HF_TOKEN' } });
   }, 60_000);
 
+  it('rotates the app role\'s password by a setting: a new migration sets it before the router rolls onto it', async () => {
+    const jobOf = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) => resources.find((resource) => resource.type === 'kubernetes:batch/v1:Job' && resource.name.startsWith('control-plane-migrate-'))!.name;
+    vi.resetModules();
+    const before = await synthesize('dev-us-east-1');
+    vi.resetModules();
+    const after = await synthesize(copyStack('dev-us-east-1', 'dev-rotated', (config) => {
+      config['xerotier:rotation'] = { databaseApp: 1 };
+    }));
+    expect(jobOf(after.resources)).not.toBe(jobOf(before.resources));
+    const password = after.resources.find((resource) => resource.type === 'random:index/randomPassword:RandomPassword' && resource.name === 'platform-database-app-password')!;
+    expect(password.inputs['keepers']).toEqual({ generation: '1' });
+    const router = after.graph.get('kubernetes:apps/v1:Deployment', 'control-plane-router')!;
+    expect(after.graph.waitsFor(router, after.graph.get('kubernetes:batch/v1:Job', jobOf(after.resources))!)).toBe(true);
+    const redis = after.resources.find((resource) => resource.type === 'kubernetes:apps/v1:StatefulSet' && resource.name === 'data-redis')!;
+    expect((redis.inputs['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations['xerotier.io/secret-checksum']).toMatch(/^[0-9a-f]{64}$/);
+  }, 60_000);
+
   it('keeps the repository\'s aws stacks in address spaces that do not overlap', () => {
     const stacks = awsStacks();
     for (const [index, stack] of stacks.entries()) {

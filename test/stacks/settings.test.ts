@@ -89,5 +89,7 @@ describe('readSettings', () => {
     expect(refused(kubernetes, { xemHosts: '[{"name":"ops","kubernetesAccess":"read","targetNamespaces":["xerotier"]}]' })).toMatch(/^xerotier:xemHosts\[0\]\.targetNamespaces: may not include the platform's own namespace/);
     expect(refused(kubernetes, { xemHosts: '[{"name":"ops","kubernetesAccess":"operate"}]' })).toMatch(/^xerotier:xemHosts\[0\]\.targetNamespaces: is required for kubernetesAccess operate/);
     expect(refused(kubernetes, { ingress: '{}' })).toMatch(/^xerotier:ingress\.className: is required on the kubernetes target/);
+    expect(refused(kubernetes, { rotation: '{"databaseOwner":1}' })).toMatch(/^xerotier:rotation\.databaseOwner: cannot rotate the in-cluster Postgres superuser/);
+    expect(refused(kubernetes, { rotation: '{"tokenSigning":1}' })).toBe('xerotier:rotation: has unknown fields tokenSigning');
   });
 });
