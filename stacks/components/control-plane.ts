@@ -27,6 +27,8 @@ export interface ControlPlaneArgs {
    * @default 0
    */
   readonly appPasswordGeneration?: number;
+  /** Routers that may serve at once (a parameter so tests can lift it as issue 21 will). @default ROUTER_REPLICA_LIMIT */
+  readonly replicaLimit?: number;
   /** A CA bundle in the router image Node must trust (RDS), for the router and `migrate`. @default none */
   readonly trustedCaPath?: string;
   /**
@@ -100,7 +102,7 @@ export class ControlPlane extends pulumi.ComponentResource {
 
   private routerDeployment(name: string, args: ControlPlaneArgs, secret: k8s.core.v1.Secret, secretChecksum: pulumi.Output<string>): k8s.apps.v1.Deployment {
     const selector = labels('router');
-    const scaling = routerScaling(args.router);
+    const scaling = routerScaling(args.router, args.replicaLimit);
     const account = serviceAccount(this, `${name}-router`, args.namespace, selector);
     const env = routerEnv({ secretName: secret.metadata.name, hasRedis: Boolean(args.redisUrl), bootstrapProject: args.bootstrapProject, meshEndpoint: this.meshEndpoint, webhooksAllowedTargets: args.router.webhooksAllowedTargets, ...(args.trustedCaPath ? { trustedCaPath: args.trustedCaPath } : {}) });
     return new k8s.apps.v1.Deployment(`${name}-router`, {
@@ -132,7 +134,7 @@ export class ControlPlane extends pulumi.ComponentResource {
 
   /** Only when more than one router may serve (issue 21): until then the limit keeps this off. */
   private autoscaler(name: string, args: ControlPlaneArgs): void {
-    const scaling = routerScaling(args.router);
+    const scaling = routerScaling(args.router, args.replicaLimit);
     if (!scaling.autoscale) return;
     new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-router`, {
       metadata: { namespace: args.namespace, labels: labels('router') },

@@ -79,6 +79,7 @@ function awsProblems(settings: StackSettings, aws: AwsSettings): Problem[] {
 function poolProblems(settings: StackSettings, aws: AwsSettings): Problem[] {
   const problems = aws.gpuNodePools.flatMap((pool, index): Problem[] => {
     const instance = GPU_INSTANCES[pool.instanceType];
+    if (pool.name === 'cpu' || aws.gpuNodePools.findIndex((other) => other.name === pool.name) !== index) return [problem(`aws.gpuNodePools[${index}].name`, `"${pool.name}" is taken (by the CPU nodes or another pool): pool names are node labels`)];
     if (!instance) return [problem(`aws.gpuNodePools[${index}].instanceType`, `${pool.instanceType} is not a known GPU instance; one of ${Object.keys(GPU_INSTANCES).join(', ')}`)];
     if (pool.max < pool.min) return [problem(`aws.gpuNodePools[${index}].max`, `must be at least min (${pool.min})`)];
     const models = settings.ximFleet.filter((model) => model.nodeSelector['xerotier.io/pool'] === pool.name);

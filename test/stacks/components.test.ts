@@ -8,11 +8,13 @@ import { platformMocks, valueOf, type RecordedResource } from '../../stacks/offl
 import type { PlatformSecrets as PlatformSecretsType } from '../../stacks/components/secrets.js';
 import type { XemHosts as XemHostsType } from '../../stacks/components/xem-hosts.js';
 import type { XimFleet as XimFleetType } from '../../stacks/components/xim-fleet.js';
+import type { ControlPlane as ControlPlaneType } from '../../stacks/components/control-plane.js';
+import { ResourceGraph } from '../../stacks/offline/resource-graph.js';
 import type { XemHost, XimModel } from '../../stacks/settings.js';
 
 // Components are built directly, under mocks set before they are imported.
 let resources: RecordedResource[];
-let components: { PlatformSecrets: typeof PlatformSecretsType; XimFleet: typeof XimFleetType; XemHosts: typeof XemHostsType };
+let components: { PlatformSecrets: typeof PlatformSecretsType; XimFleet: typeof XimFleetType; XemHosts: typeof XemHostsType; ControlPlane: typeof ControlPlaneType };
 
 beforeAll(async () => {
   const recorded = platformMocks();
@@ -22,6 +24,7 @@ beforeAll(async () => {
     PlatformSecrets: (await import('../../stacks/components/secrets.js')).PlatformSecrets,
     XimFleet: (await import('../../stacks/components/xim-fleet.js')).XimFleet,
     XemHosts: (await import('../../stacks/components/xem-hosts.js')).XemHosts,
+    ControlPlane: (await import('../../stacks/components/control-plane.js')).ControlPlane,
   };
 });
 
@@ -149,5 +152,22 @@ describe('XimFleet and XemHosts', () => {
       const secret = recorded('kubernetes:core/v1:Secret', secretName)!.inputs as { metadata: { labels: Record<string, string> } };
       expect(secret.metadata.labels['xerotier.io/workspace']).toBe(workspace);
     }
+  });
+});
+
+describe('ControlPlane', () => {
+  it('once more than one router may serve (issue 21), leaves the replica count to the HPA: Pulumi neither sets nor resets it', async () => {
+    const graph = new ResourceGraph();
+    const secrets = new components.PlatformSecrets('s7', { bootstrapProject: 'acme', agents: [] });
+    new components.ControlPlane('cp', {
+      namespace: 'x', image: 'r/router:0123abc', hostname: 'x.example.com', bootstrapProject: 'acme', secrets, replicaLimit: 10,
+      router: { replicas: 2, maxReplicas: 6, cpu: '500m', memory: '512Mi', webhooksAllowedTargets: [] },
+      database: { ownerUrl: 'postgres://o:p@db/x', appUrl: 'postgres://xerotier_app:q@db/x' },
+      exposure: { ingress: { className: 'nginx', annotations: {} } },
+    }, { transformations: [graph.transformation] });
+    await registered(['kubernetes:apps/v1:Deployment', 'cp-router'], ['kubernetes:autoscaling/v2:HorizontalPodAutoscaler', 'cp-router']);
+    expect(recorded('kubernetes:apps/v1:Deployment', 'cp-router')!.inputs['spec']).not.toHaveProperty('replicas');
+    expect(graph.get('kubernetes:apps/v1:Deployment', 'cp-router')!.ignoreChanges).toEqual(['spec.replicas']);
+    expect(recorded('kubernetes:autoscaling/v2:HorizontalPodAutoscaler', 'cp-router')!.inputs['spec']).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
   });
 });
