@@ -15,7 +15,7 @@ const problem = (key: string, message: string) => new SettingsError(key, message
 
 export function settingsProblems(settings: StackSettings): Problem[] {
   return [
-    ...imageProblems(settings), ...routerProblems(settings), ...ingressProblems(settings), ...fleetProblems(settings),
+    ...imageProblems(settings), ...routerProblems(settings), ...openMesh(settings), ...ingressProblems(settings), ...fleetProblems(settings),
     ...xemProblems(settings), ...(settings.aws ? awsProblems(settings, settings.aws) : []),
   ];
 }
@@ -94,10 +94,14 @@ function poolProblems(settings: StackSettings, aws: AwsSettings): Problem[] {
   return problems;
 }
 
+/** The mesh admits only enrolled CURVE keys, but it is no service for the whole internet to knock on. */
+function openMesh(settings: StackSettings): Problem[] {
+  const open = settings.mesh.sourceCidrs.find((cidr) => parseCidr(cidr).prefix === 0);
+  return open ? [problem('mesh.sourceCidrs', `${open} opens the mesh port to the internet; list where agents outside the cluster dial from`)] : [];
+}
+
 function meshProblems(settings: StackSettings, aws: AwsSettings): Problem[] {
   const vpc = parseCidr(aws.vpcCidr);
-  const open = settings.mesh.sourceCidrs.find((cidr) => parseCidr(cidr).prefix === 0);
-  if (open) return [problem('mesh.sourceCidrs', `${open} opens the mesh port to the internet; list where agents outside the VPC dial from`)];
   return settings.xemEc2Hosts.length > 0 && settings.mesh.expose && !settings.mesh.sourceCidrs.some((cidr) => overlaps(parseCidr(cidr), vpc))
     ? [problem('mesh.sourceCidrs', `must include the VPC (${aws.vpcCidr}): the EC2 XEM hosts dial the mesh from there`)] : [];
 }

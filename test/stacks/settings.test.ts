@@ -58,6 +58,8 @@ describe('readSettings', () => {
     expect(() => readSettings((key) => aws[key], { region: 'xx-nowhere-1' })).toThrow(/^xerotier:aws\.vpcCidr: is required: xx-nowhere-1 has no default/);
     expect(refused(aws, { mesh: '{"sourceCidrs":["0.0.0.0/0"]}' })).toMatch(/^xerotier:mesh\.sourceCidrs: 0\.0\.0\.0\/0 opens the mesh port/);
     expect(refused(aws, { mesh: '{"sourceCidrs":["10.0.0.0/33"]}' })).toMatch(/^xerotier:mesh\.sourceCidrs\[0\]: /);
+    expect(refused(kubernetes, { mesh: '{"expose":true,"sourceCidrs":["0.0.0.0/0"]}' })).toMatch(/^xerotier:mesh\.sourceCidrs: 0\.0\.0\.0\/0 opens/);
+    expect(refused(kubernetes, { mesh: '{"expose":true}' })).toMatch(/^xerotier:mesh\.sourceCidrs: is required when mesh\.expose/);
   });
 
   it('checks models: unique names, known size, cache and GPUs that hold them, a token when gated', () => {
