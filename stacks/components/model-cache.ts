@@ -31,7 +31,8 @@ export class ModelCache extends pulumi.ComponentResource {
     const child = { parent: this };
     const selector = labels('xim-weights', args.model.name);
     const claim = new k8s.core.v1.PersistentVolumeClaim(name, {
-      metadata: { namespace: args.namespace, labels: selector },
+      // Not awaited: a class that binds on first consumer would wait for the Job that waits for it.
+      metadata: { namespace: args.namespace, labels: selector, annotations: { 'pulumi.com/skipAwait': 'true' } },
       spec: { accessModes: ['ReadWriteMany'], storageClassName: args.sharedClassName, resources: { requests: { storage: `${args.model.cacheSizeGi}Gi` } } },
     }, child);
     this.claimName = claim.metadata.name;

@@ -6,6 +6,7 @@ import type { XimModel } from '../settings.js';
 import { agentEntrypoint, disruptionBudget, hardened, labels, podSecurity, serviceAccount, spread } from './k8s-common.js';
 import { ModelCache } from './model-cache.js';
 import type { PlatformSecrets } from './secrets.js';
+import { startupBudgetSeconds } from '../rules/models.js';
 import { AGENT_DRAIN_SECONDS, engineContainer, podVolumes, SOCKET, SOCKET_DIR, XIM_TERMINATION_SECONDS, XIM_UID } from './xim-pod.js';
 
 export interface XimFleetArgs {
@@ -83,7 +84,7 @@ export class XimFleet extends pulumi.ComponentResource {
           ...(cache ? [] : [{ metadata: { name: 'models' }, spec: claims(`${model.cacheSizeGi}Gi`) }]),
         ],
       },
-    }, { ...child, ...(cache ? { dependsOn: [cache.fill] } : {}) });
+    }, { ...child, customTimeouts: rolloutTimeouts(model, Boolean(cache)), ...(cache ? { dependsOn: [cache.fill] } : {}) });
   }
 
   private agentContainer(args: XimFleetArgs, model: XimModel, salt: k8s.core.v1.Secret): k8s.types.input.core.v1.Container {
@@ -102,4 +103,13 @@ export class XimFleet extends pulumi.ComponentResource {
       volumeMounts: [{ name: 'socket', mountPath: SOCKET_DIR }, { name: 'state', mountPath: '/var/lib/xerotier' }, { name: 'join', mountPath: '/etc/xerotier/join', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
     });
   }
+}
+
+/**
+ * The provider waits for every replica to be ready; a replica may take its startup budget (the
+ * probe's), and a rollout replaces them one at a time. Ten minutes, the default, is too short.
+ */
+export function rolloutTimeouts(model: XimModel, prewarmed: boolean): pulumi.CustomTimeouts {
+  const minutes = `${Math.ceil((startupBudgetSeconds(model.weightsGi, prewarmed) * Math.max(1, model.replicas)) / 60) + 10}m`;
+  return { create: minutes, update: minutes };
 }

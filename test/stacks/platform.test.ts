@@ -83,7 +83,11 @@ describe.each(listStacks())('platform rules for %s', (stack) => {
         expect(onMountedVolume(vllm, env[variable]!), `${variable}=${env[variable]} is on a volume`).toBe(true);
       }
       for (const probe of [vllm.startupProbe, vllm.readinessProbe, vllm.livenessProbe]) expect(probe?.exec?.command.slice(0, 2)).toEqual(['python3', '-c']);
-      expect(vllm.startupProbe!.periodSeconds! * vllm.startupProbe!.failureThreshold!).toBeGreaterThanOrEqual(600);
+      const startup = vllm.startupProbe!.periodSeconds! * vllm.startupProbe!.failureThreshold!;
+      expect(startup).toBeGreaterThanOrEqual(600);
+      // The provider waits for ready replicas: longer than a replica may take to start.
+      const timeout = synth.options(workload.type, workload.name).customTimeouts?.create;
+      expect(Number(/^(\d+)m$/.exec(timeout ?? '')?.[1]) * 60, `${workload.name} create timeout ${timeout}`).toBeGreaterThan(startup);
       expect(vllm.args).toContain('--max-model-len');
       expect(vllm.lifecycle?.preStop?.sleep?.seconds).toBeGreaterThan(30);
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(vllm.lifecycle!.preStop!.sleep!.seconds + 30);
