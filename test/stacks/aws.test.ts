@@ -118,7 +118,11 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
       expect(synth.waitsFor(workload, gp3), workload.name).toBe(true);
       expect(synth.waitsFor(workload, ebs), workload.name).toBe(true);
     }
-    for (const claim of synth.ofType('kubernetes:core/v1:PersistentVolumeClaim')) expect(synth.waitsFor(claim, synth.one('kubernetes:storage.k8s.io/v1:StorageClass', 'addons-efs'))).toBe(true);
+    for (const claim of synth.ofType('kubernetes:core/v1:PersistentVolumeClaim')) {
+      expect(synth.waitsFor(claim, synth.one('kubernetes:storage.k8s.io/v1:StorageClass', 'addons-efs'))).toBe(true);
+      const fill = synth.ofType('kubernetes:batch/v1:Job').find((job) => job.name.startsWith(`${claim.name}-`))!;
+      expect(synth.waitsFor(fill, claim), fill.name).toBe(true);
+    }
     const waitingOnBalancers = [synth.one('kubernetes:networking.k8s.io/v1:Ingress'), ...synth.ofType('kubernetes:core/v1:Service').filter((service) => (service.inputs['spec'] as { type: string }).type === 'LoadBalancer')];
     for (const resource of waitingOnBalancers) expect(synth.waitsFor(resource, balancer), resource.name).toBe(true);
     // The Kubernetes provider (so every Kubernetes resource) waits for the access entries.
