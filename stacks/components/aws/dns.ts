@@ -3,9 +3,9 @@ import * as pulumi from '@pulumi/pulumi';
 
 export interface DnsArgs {
   readonly hostname: string;
-  /** The Route 53 zone the hostname is in; the stack validates the certificate and writes the records there. */
+  /** The Route 53 zone the hostname is in; the stack validates the certificate and writes the records there. @default none (then certificateArn) */
   readonly hostedZoneId?: string;
-  /** An ACM certificate for the hostname made elsewhere; the records are then yours to make. */
+  /** An ACM certificate for the hostname made elsewhere; the records are then yours to make. @default none (then hostedZoneId) */
   readonly certificateArn?: string;
   readonly tags: Record<string, string>;
 }
