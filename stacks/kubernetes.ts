@@ -1,55 +1,101 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { withRole } from './rules/database-url.js';
+import { ClusterPrerequisites } from './components/cluster-prerequisites.js';
 import { ControlPlane } from './components/control-plane.js';
 import { InClusterDataServices } from './components/data-services.js';
+import { clusterExposure, type RouterExposure } from './components/exposure.js';
+import { image } from './components/k8s-common.js';
+import { Monitoring } from './components/monitoring.js';
+import { NetworkPolicies } from './components/network-policies.js';
+import { APP_ROLE } from './components/router-env.js';
 import { PlatformSecrets } from './components/secrets.js';
 import { XemHosts } from './components/xem-hosts.js';
 import { XimFleet } from './components/xim-fleet.js';
 import { SettingsError, type StackSettings, type XemEc2Hosts } from './settings.js';
 
-export interface ClusterAccess {
-  /** Where to deploy: a kubeconfig (secret); the ambient one when absent. */
-  readonly kubeconfig?: pulumi.Input<string>;
-  /** External Postgres and Redis (secrets); in-cluster StatefulSets when the settings say so. */
-  readonly databaseUrl?: pulumi.Input<string>;
+/** The cluster the platform goes into, and what its target (aws, or an existing cluster) provides. */
+export interface ClusterTarget {
+  readonly provider: k8s.Provider;
+  /** What the platform waits for: the cluster's add-ons, or the checked prerequisites. */
+  readonly ready: readonly pulumi.Resource[];
+  readonly exposure: RouterExposure;
+  readonly storage: { readonly className?: string; readonly sharedClassName?: string };
+  /** Managed Postgres (aws): the owner's and the app role's URLs, secrets. */
+  readonly database?: { readonly ownerUrl: pulumi.Output<string>; readonly appUrl: pulumi.Output<string> };
   readonly redisUrl?: pulumi.Input<string>;
-  /** Install NVIDIA's device plugin (GPU nodes that do not bring it). */
-  readonly nvidiaDevicePlugin?: boolean;
-  /** Annotations for the mesh's load balancer Service. */
-  readonly meshServiceAnnotations?: Record<string, string>;
+  /** A CA bundle in the router image to trust for Postgres (RDS). */
+  readonly trustedCaPath?: string;
+  /** Addresses agents may not reach (aws: the data subnets). */
+  readonly protectedCidrs: readonly string[];
+}
+
+export interface ExistingClusterSecrets {
+  readonly kubeconfig?: pulumi.Output<string>;
+  readonly databaseUrl?: pulumi.Output<string>;
+  readonly redisUrl?: pulumi.Output<string>;
 }
 
 export interface PlatformOutputs {
   readonly routerUrl: string;
   readonly meshEndpoint: string;
-  readonly routerCurvePublicKey: pulumi.Output<string>;
-  readonly adminApiKey: pulumi.Output<string>;
+  readonly controlPlane: ControlPlane;
   readonly namespace: pulumi.Output<string>;
 }
 
+/** The kubernetes target: a cluster that exists, with what it must already run checked first. */
+export function existingCluster(settings: StackSettings, secrets: ExistingClusterSecrets, platform: PlatformSecrets): ClusterTarget {
+  const provider = new k8s.Provider('cluster', { ...(secrets.kubeconfig ? { kubeconfig: secrets.kubeconfig } : {}), enableServerSideApply: true, enableSecretMutable: true });
+  const { className, sharedClassName } = settings.storage;
+  const prerequisites = new ClusterPrerequisites('prerequisites', {
+    ingressClassName: settings.ingress.className, tlsIssuer: settings.ingress.tlsIssuer,
+    storageClassNames: [className, sharedClassName].filter((name): name is string => Boolean(name)), targetNamespaces: [...new Set(settings.xemHosts.flatMap((host) => host.targetNamespaces))],
+  }, { provider });
+  return {
+    provider, ready: prerequisites.checks, exposure: clusterExposure(settings.ingress, settings.mesh), storage: settings.storage, protectedCidrs: [],
+    ...externalData(settings, secrets, platform),
+  };
+}
+
+function externalData(settings: StackSettings, secrets: ExistingClusterSecrets, platform: PlatformSecrets): Pick<ClusterTarget, 'database' | 'redisUrl'> {
+  if (settings.database.external && !secrets.databaseUrl) throw new SettingsError('databaseUrl', 'is required (as a secret: the schema owner\'s URL) when database.external is true');
+  if (settings.cache.external && !secrets.redisUrl) throw new SettingsError('redisUrl', 'is required (as a secret) when cache.external is true');
+  const ownerUrl = settings.database.external ? pulumi.secret(secrets.databaseUrl!) : undefined;
+  return {
+    ...(ownerUrl ? { database: { ownerUrl, appUrl: pulumi.secret(pulumi.all([ownerUrl, platform.databaseAppPassword]).apply(([url, password]) => withRole(url, APP_ROLE, password))) } } : {}),
+    ...(settings.cache.external ? { redisUrl: pulumi.secret(secrets.redisUrl!) } : {}),
+  };
+}
+
 /**
- * The platform into a Kubernetes cluster: namespace, secrets, Postgres and Redis (in the cluster
- * or external), the control plane, the XIM fleet and the XEM hosts. The `aws` target builds the
- * cluster and managed data services first, then calls this with them.
+ * The platform into the cluster: namespace, NetworkPolicies, Postgres and Redis (in the cluster
+ * unless the target brings them), the control plane, the XIM fleet and the XEM hosts — all of it
+ * after the target is ready (add-ons installed, prerequisites found), the agents after the router.
  */
-export function deployToCluster(settings: StackSettings, access: ClusterAccess, secrets: PlatformSecrets): PlatformOutputs {
-  const provider = new k8s.Provider('cluster', { ...(access.kubeconfig ? { kubeconfig: access.kubeconfig } : {}), enableServerSideApply: true });
-  const opts = { provider };
+export function deployToCluster(settings: StackSettings, target: ClusterTarget, secrets: PlatformSecrets, huggingFaceToken?: pulumi.Output<string>): PlatformOutputs {
+  const opts = { provider: target.provider, dependsOn: [...target.ready] };
   const namespace = new k8s.core.v1.Namespace('xerotier', { metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/name': 'xerotier' } } }, opts);
-  if (access.nvidiaDevicePlugin) nvidiaDevicePlugin(opts);
-  const data = dataServices(settings, access, secrets, namespace.metadata.name, opts);
+  const inNamespace = { ...opts, dependsOn: [...target.ready, namespace] };
+  new NetworkPolicies('network', { namespace: namespace.metadata.name, protectedCidrs: target.protectedCidrs }, inNamespace);
+  const data = dataServices(settings, target, secrets, namespace.metadata.name, inNamespace);
   const controlPlane = new ControlPlane('control-plane', {
-    namespace: namespace.metadata.name, images: settings.images, hostname: settings.hostname, tlsIssuer: settings.tlsIssuer, bootstrapProject: settings.bootstrapProject,
-    replicas: settings.router.replicas, maxReplicas: settings.router.maxReplicas, resources: settings.router, secrets, databaseUrl: data.databaseUrl,
-    ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}),
-    ...(access.meshServiceAnnotations ? { meshServiceAnnotations: access.meshServiceAnnotations } : {}),
-  }, opts);
-  // Agents enroll over HTTPS even inside the cluster (they refuse plain HTTP, rightly: join keys
-  // and tokens cross that link), through the Ingress and its certificate.
-  const routerUrl = controlPlane.routerUrl;
-  if (settings.ximFleet.length > 0) new XimFleet('xim', { namespace: namespace.metadata.name, images: settings.images, routerUrl, models: settings.ximFleet, secrets }, { ...opts, dependsOn: [controlPlane] });
-  if (settings.xemHosts.length > 0) new XemHosts('xem', { namespace: namespace.metadata.name, images: settings.images, routerUrl, hosts: settings.xemHosts, secrets }, { ...opts, dependsOn: [controlPlane] });
-  return { routerUrl: controlPlane.routerUrl, meshEndpoint: controlPlane.meshEndpoint, routerCurvePublicKey: secrets.routerCurvePublicKey, adminApiKey: secrets.adminApiKey, namespace: namespace.metadata.name };
+    namespace: namespace.metadata.name, image: image(settings.images, 'router'), hostname: settings.hostname, bootstrapProject: settings.bootstrapProject,
+    router: settings.router, secrets, database: data.database, exposure: target.exposure, appPasswordGeneration: settings.rotation.databaseApp,
+    ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}), ...(target.trustedCaPath ? { trustedCaPath: target.trustedCaPath } : {}),
+  }, inNamespace);
+  // Agents enroll over HTTPS (they refuse plain HTTP: join keys and tokens cross that link), and
+  // reach the mesh on the internal Service under its public name.
+  const agents = { namespace: namespace.metadata.name, routerUrl: controlPlane.routerUrl, meshAlias: controlPlane.meshAlias, secrets, ...(target.storage.className ? { storageClassName: target.storage.className } : {}) };
+  const afterRouter = { ...inNamespace, dependsOn: [...inNamespace.dependsOn, controlPlane.deployment] };
+  if (settings.ximFleet.length > 0) {
+    new XimFleet('xim', {
+      ...agents, image: image(settings.images, 'xim-agent'), models: settings.ximFleet,
+      ...(target.storage.sharedClassName ? { sharedClassName: target.storage.sharedClassName } : {}), ...(huggingFaceToken ? { huggingFaceToken } : {}),
+    }, afterRouter);
+  }
+  if (settings.xemHosts.length > 0) new XemHosts('xem', { ...agents, image: image(settings.images, 'xem-agent'), hosts: settings.xemHosts }, afterRouter);
+  if (settings.monitoring.podMonitors) new Monitoring('monitoring', { namespace: namespace.metadata.name }, inNamespace);
+  return { routerUrl: controlPlane.routerUrl, meshEndpoint: controlPlane.meshEndpoint, controlPlane, namespace: namespace.metadata.name };
 }
 
 /** Every agent the settings run, by registration name: each needs its own join key. */
@@ -57,46 +103,23 @@ export function platformSecrets(settings: StackSettings): PlatformSecrets {
   const agents = [
     ...XimFleet.agentNames(settings.ximFleet).map((name) => ({ role: 'xim' as const, name })),
     ...XemHosts.agentNames(settings.xemHosts).map((name) => ({ role: 'xem' as const, name })),
-    ...ec2Agents(settings).map(({ name }) => ({ role: 'xem' as const, name })),
+    ...ec2Agents(settings).map(({ name }) => ({ role: 'xem' as const, name, keeper: image(settings.images, 'xem-agent') })),
   ];
-  return new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents });
+  return new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents, rotation: settings.rotation });
 }
 
 /** The XEM agents on EC2 (aws target), each with its registration name `xem-ec2-<name>-<n>`. */
 export function ec2Agents(settings: StackSettings): { readonly name: string; readonly host: XemEc2Hosts }[] {
-  if (settings.target !== 'aws') return [];
   return settings.xemEc2Hosts.flatMap((host) => Array.from({ length: host.count }, (_, index) => ({ name: `xem-ec2-${host.name}-${index}`, host })));
 }
 
-/** NVIDIA's device plugin on the GPU nodes: it advertises nvidia.com/gpu to the scheduler. */
-function nvidiaDevicePlugin(opts: pulumi.CustomResourceOptions): void {
-  const selector = { 'app.kubernetes.io/name': 'nvidia-device-plugin' };
-  new k8s.apps.v1.DaemonSet('nvidia-device-plugin', {
-    metadata: { namespace: 'kube-system', labels: selector },
-    spec: {
-      selector: { matchLabels: selector }, updateStrategy: { type: 'RollingUpdate' },
-      template: {
-        metadata: { labels: selector },
-        spec: {
-          priorityClassName: 'system-node-critical', nodeSelector: { 'xerotier.io/pool': 'gpu' },
-          tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
-          containers: [{
-            name: 'nvidia-device-plugin', image: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0', env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
-            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-            volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
-          }],
-          volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } }],
-        },
-      },
-    },
+function dataServices(settings: StackSettings, target: ClusterTarget, secrets: PlatformSecrets, namespace: pulumi.Input<string>, opts: pulumi.ComponentResourceOptions) {
+  const inCluster = target.database && target.redisUrl !== undefined ? undefined : new InClusterDataServices('data', {
+    namespace, databasePassword: secrets.databasePassword, databaseAppPassword: secrets.databaseAppPassword, cachePassword: secrets.cachePassword, storageGi: settings.database.storageGi,
+    ...(target.storage.className ? { storageClassName: target.storage.className } : {}),
   }, opts);
-}
-
-function dataServices(settings: StackSettings, access: ClusterAccess, secrets: PlatformSecrets, namespace: pulumi.Input<string>, opts: pulumi.ComponentResourceOptions) {
-  if (settings.database.external || access.databaseUrl) {
-    if (!access.databaseUrl) throw new SettingsError('databaseUrl', 'is required (as a secret) when database.external is true');
-    return { databaseUrl: pulumi.secret(access.databaseUrl), redisUrl: access.redisUrl ? pulumi.secret(access.redisUrl) : undefined };
-  }
-  const inCluster = new InClusterDataServices('data', { namespace, databasePassword: secrets.databasePassword, cachePassword: secrets.cachePassword, storageGi: settings.database.storageGi }, opts);
-  return { databaseUrl: inCluster.databaseUrl, redisUrl: settings.cache.external ? (access.redisUrl ? pulumi.secret(access.redisUrl) : undefined) : inCluster.redisUrl };
+  return {
+    database: target.database ?? { ownerUrl: inCluster!.ownerDatabaseUrl, appUrl: inCluster!.appDatabaseUrl },
+    redisUrl: target.redisUrl ?? inCluster?.redisUrl,
+  };
 }

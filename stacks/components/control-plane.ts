@@ -1,133 +1,147 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { routerConfigSchema } from '../../services/router/config.js';
-import { serviceEnv } from '../env.js';
-import { hardened, image, labels, podSecurity } from './k8s-common.js';
+import { routerScaling } from '../rules/router-scaling.js';
+import type { RouterExposure } from './exposure.js';
+import { checksum, disruptionBudget, hardened, labels, podSecurity, preStopSleep, serviceAccount, spread } from './k8s-common.js';
+import { HTTP_PORT, MESH_PORT, METRICS_PORT, migrateEnv, ROUTER_DRAIN_SECONDS, routerEnv } from './router-env.js';
+import { RouterServices } from './router-services.js';
 import type { PlatformSecrets } from './secrets.js';
 
 export interface ControlPlaneArgs {
   readonly namespace: pulumi.Input<string>;
-  readonly images: { readonly registry: string; readonly tag: string };
+  /** The router image, by commit SHA or digest. */
+  readonly image: string;
   readonly hostname: string;
-  readonly tlsIssuer: string;
   readonly bootstrapProject: string;
-  readonly replicas: number;
-  readonly maxReplicas: number;
-  readonly resources: { readonly cpu: string; readonly memory: string };
+  readonly router: { readonly replicas: number; readonly maxReplicas: number; readonly cpu: string; readonly memory: string; readonly webhooksAllowedTargets: readonly string[] };
   readonly secrets: PlatformSecrets;
-  readonly databaseUrl: pulumi.Input<string>;
-  /** Redis for shared rate limits; memory when absent. */
+  /** The schema owner's URL (migrations) and the app role's (the router): secrets. */
+  readonly database: { readonly ownerUrl: pulumi.Input<string>; readonly appUrl: pulumi.Input<string> };
+  /** Redis for shared rate limits; memory when absent. @default memory */
   readonly redisUrl?: pulumi.Input<string>;
-  /** Annotations for the mesh's TCP load balancer (e.g. an AWS NLB). */
-  readonly meshServiceAnnotations?: Record<string, string>;
+  readonly exposure: RouterExposure;
+  /**
+   * The app password's rotation generation (settings `rotation.databaseApp`): part of the
+   * migration Job's name, so a new password is set on the role before the router rolls onto it.
+   * @default 0
+   */
+  readonly appPasswordGeneration?: number;
+  /** Routers that may serve at once (a parameter so tests can lift it as issue 21 will). @default ROUTER_REPLICA_LIMIT */
+  readonly replicaLimit?: number;
+  /** A CA bundle in the router image Node must trust (RDS), for the router and `migrate`. @default none */
+  readonly trustedCaPath?: string;
+  /**
+   * The web UI beside the router: not built yet. Issue 18 adds its Deployment, Service, Ingress
+   * path, PDB and HPA here (settings `frontend.enabled`, refused until then).
+   * @default undefined
+   */
+  readonly frontend?: never;
 }
 
-const HTTP = 8080;
-const MESH = 5555;
-const METRICS = 9092;
-
 /**
- * The router: its Secret, a migration Job that must finish before the Deployment rolls, the
- * Deployment (readiness on /readyz, non-root, read-only root), a PodDisruptionBudget and an
- * autoscaler, the HTTP Service behind a TLS Ingress, and the mesh port behind a TCP load
- * balancer. Agents are told `tcp://mesh.<hostname>:5555` (point that name at the balancer).
+ * The router: its Secrets (the router's holds the app role's URL, the migration's the owner's),
+ * a migration Job per image that must finish before the Deployment rolls, the Deployment (one
+ * active router until issue 21; readiness on /readyz, a drain on SIGTERM behind a preStop
+ * pause), a PodDisruptionBudget, and the Services and Ingress of RouterServices. Agents outside
+ * the cluster dial `tcp://mesh.<hostname>:5555`; agents inside dial the internal mesh Service
+ * under that same name (meshAlias).
  */
 export class ControlPlane extends pulumi.ComponentResource {
   readonly routerUrl: string;
   readonly meshEndpoint: string;
+  /** For in-cluster agents' hostAliases: the mesh name resolves to the internal Service. */
+  readonly meshAlias: pulumi.Output<k8s.types.input.core.v1.HostAlias>;
   readonly deployment: k8s.apps.v1.Deployment;
-  readonly routerSecret: k8s.core.v1.Secret;
+  readonly migration: k8s.batch.v1.Job;
+  readonly services: RouterServices;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:platform:ControlPlane', name, {}, opts);
     const child = { parent: this };
-    const selector = labels('router');
     this.routerUrl = `https://${args.hostname}`;
-    this.meshEndpoint = `tcp://mesh.${args.hostname}:${MESH}`;
-    this.routerSecret = new k8s.core.v1.Secret(`${name}-router`, {
-      metadata: { namespace: args.namespace, labels: selector },
-      stringData: {
-        database_url: args.databaseUrl, ...(args.redisUrl ? { redis_url: args.redisUrl } : {}),
-        completion_encryption_key: args.secrets.completionEncryptionKey, token_signing_key: args.secrets.tokenSigningKey,
-        audit_signing_key: args.secrets.auditSigningKey,
-        curve_secret_key: args.secrets.routerCurveSecretKey, bootstrap_admin_key_sha256: args.secrets.adminApiKeySha256,
-        bootstrap_join_keys: args.secrets.routerJoinKeyEntries,
-      },
+    this.meshEndpoint = `tcp://mesh.${args.hostname}:${MESH_PORT}`;
+    const routerData = {
+      database_url: args.database.appUrl, ...(args.redisUrl ? { redis_url: args.redisUrl } : {}),
+      completion_encryption_key: args.secrets.completionEncryptionKey, token_signing_key: args.secrets.tokenSigningKey, audit_signing_key: args.secrets.auditSigningKey,
+      curve_secret_key: args.secrets.routerCurveSecretKey, bootstrap_admin_key_sha256: args.secrets.adminApiKeySha256, bootstrap_join_keys: args.secrets.routerJoinKeyEntries,
+    };
+    const routerSecret = new k8s.core.v1.Secret(`${name}-router`, { metadata: { namespace: args.namespace, labels: labels('router') }, stringData: routerData }, child);
+    this.migration = this.migrationJob(name, args);
+    this.deployment = this.routerDeployment(name, args, routerSecret, checksum(routerData));
+    this.services = new RouterServices(name, { namespace: args.namespace, hostname: args.hostname, selector: labels('router'), exposure: args.exposure }, child);
+    this.meshAlias = this.services.internalMesh.spec.clusterIP.apply((ip) => ({ ip, hostnames: [`mesh.${args.hostname}`] }));
+    disruptionBudget(this, `${name}-router`, args.namespace, labels('router'));
+    this.autoscaler(name, args);
+    this.registerOutputs({ routerUrl: this.routerUrl, meshEndpoint: this.meshEndpoint });
+  }
+
+  /** A new image (or app password) means a new Job (its name carries both), run to completion before the rollout. */
+  private migrationJob(name: string, args: ControlPlaneArgs): k8s.batch.v1.Job {
+    const child = { parent: this };
+    const secret = new k8s.core.v1.Secret(`${name}-migrate`, {
+      metadata: { namespace: args.namespace, labels: labels('migrate') },
+      stringData: { owner_database_url: args.database.ownerUrl, app_password: args.secrets.databaseAppPassword },
     }, child);
-    const fromSecret = (key: string) => ({ secretName: this.routerSecret.metadata.name, key });
-    const env = serviceEnv(routerConfigSchema, {
-      database_url: fromSecret('database_url'), ...(args.redisUrl ? { redis_url: fromSecret('redis_url'), cache_backend: 'redis' } : { cache_backend: 'memory' }),
-      completion_encryption_key: fromSecret('completion_encryption_key'), token_signing_key: fromSecret('token_signing_key'),
-      audit_signing_key: fromSecret('audit_signing_key'),
-      curve_secret_key: fromSecret('curve_secret_key'), bootstrap_admin_key_sha256: fromSecret('bootstrap_admin_key_sha256'),
-      bootstrap_join_keys: fromSecret('bootstrap_join_keys'), bootstrap_project: args.bootstrapProject,
-      http_host: '0.0.0.0', http_port: String(HTTP), mesh_bind: `tcp://0.0.0.0:${MESH}`, mesh_public_endpoint: this.meshEndpoint,
-      metrics_host: '0.0.0.0', metrics_port: String(METRICS), log_level: 'info',
-    });
-    const routerImage = image(args.images, 'router');
-    // A new image means a new Job (its name carries the image), run to completion before the rollout.
-    const migrate = new k8s.batch.v1.Job(`${name}-migrate-${createHash('sha256').update(routerImage).digest('hex').slice(0, 8)}`, {
+    const account = serviceAccount(this, `${name}-migrate`, args.namespace, labels('migrate'));
+    const run = createHash('sha256').update(`${args.image}#${args.appPasswordGeneration ?? 0}`).digest('hex').slice(0, 8);
+    return new k8s.batch.v1.Job(`${name}-migrate-${run}`, {
       metadata: { namespace: args.namespace, labels: labels('migrate') },
       spec: {
         backoffLimit: 3, ttlSecondsAfterFinished: 86_400,
-        template: { spec: { restartPolicy: 'Never', securityContext: podSecurity(5150), containers: [hardened({ name: 'migrate', image: routerImage, args: ['migrate'], env: env.filter((variable) => variable.name === 'XEROTIER_DATABASE_URL' || variable.name === 'XEROTIER_LOG_LEVEL') })] } },
+        template: {
+          metadata: { labels: labels('migrate') },
+          spec: {
+            restartPolicy: 'Never', serviceAccountName: account.metadata.name, automountServiceAccountToken: false, securityContext: podSecurity(5150),
+            containers: [hardened({ name: 'migrate', image: args.image, args: ['migrate'], env: migrateEnv(secret.metadata.name, args.trustedCaPath), resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '256Mi' } } })],
+          },
+        },
       },
-    }, child);
-    this.deployment = new k8s.apps.v1.Deployment(`${name}-router`, {
+    }, { ...child, customTimeouts: { create: '15m', update: '15m' } });
+  }
+
+  private routerDeployment(name: string, args: ControlPlaneArgs, secret: k8s.core.v1.Secret, secretChecksum: pulumi.Output<string>): k8s.apps.v1.Deployment {
+    const selector = labels('router');
+    const scaling = routerScaling(args.router, args.replicaLimit);
+    const account = serviceAccount(this, `${name}-router`, args.namespace, selector);
+    const env = routerEnv({ secretName: secret.metadata.name, hasRedis: Boolean(args.redisUrl), bootstrapProject: args.bootstrapProject, meshEndpoint: this.meshEndpoint, webhooksAllowedTargets: args.router.webhooksAllowedTargets, ...(args.trustedCaPath ? { trustedCaPath: args.trustedCaPath } : {}) });
+    return new k8s.apps.v1.Deployment(`${name}-router`, {
       metadata: { namespace: args.namespace, labels: selector },
       spec: {
-        replicas: args.replicas, selector: { matchLabels: selector },
+        // With an HPA the count is the HPA's: Pulumi neither sets nor resets it.
+        ...(scaling.autoscale ? {} : { replicas: scaling.replicas }), selector: { matchLabels: selector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
-          metadata: { labels: selector, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(METRICS) } },
+          // Secrets are updated in place (the provider's enableSecretMutable): the checksum rolls the router when its own changes.
+          metadata: { labels: selector, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(METRICS_PORT), 'xerotier.io/secret-checksum': secretChecksum } },
           spec: {
-            securityContext: podSecurity(5150), terminationGracePeriodSeconds: 45,
+            serviceAccountName: account.metadata.name, automountServiceAccountToken: false, securityContext: podSecurity(5150),
+            terminationGracePeriodSeconds: ROUTER_DRAIN_SECONDS + 15, topologySpreadConstraints: spread(selector),
             containers: [hardened({
-              name: 'router', image: routerImage, env, args: ['serve'],
-              ports: [{ name: 'http', containerPort: HTTP }, { name: 'mesh', containerPort: MESH }, { name: 'metrics', containerPort: METRICS }],
+              name: 'router', image: args.image, env, args: ['serve'], lifecycle: preStopSleep(5),
+              ports: [{ name: 'http', containerPort: HTTP_PORT }, { name: 'mesh', containerPort: MESH_PORT }, { name: 'metrics', containerPort: METRICS_PORT }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
-              resources: { requests: { cpu: args.resources.cpu, memory: args.resources.memory }, limits: { memory: args.resources.memory } },
+              resources: { requests: { cpu: args.router.cpu, memory: args.router.memory }, limits: { memory: args.router.memory } },
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             })],
             volumes: [{ name: 'tmp', emptyDir: {} }],
           },
         },
       },
-    }, { ...child, dependsOn: [migrate] });
-    this.services(name, args, selector);
-    this.registerOutputs({ routerUrl: this.routerUrl, meshEndpoint: this.meshEndpoint });
+    }, { parent: this, dependsOn: [this.migration], ...(scaling.autoscale ? { ignoreChanges: ['spec.replicas'] } : {}) });
   }
 
-  private services(name: string, args: ControlPlaneArgs, selector: Record<string, string>): void {
-    const child = { parent: this };
-    const http = new k8s.core.v1.Service(`${name}-router`, {
-      metadata: { namespace: args.namespace, labels: selector },
-      spec: { type: 'ClusterIP', selector, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'metrics', port: METRICS, targetPort: 'metrics' }] },
-    }, child);
-    new k8s.core.v1.Service(`${name}-mesh`, {
-      metadata: { namespace: args.namespace, labels: selector, annotations: args.meshServiceAnnotations ?? {} },
-      spec: { type: 'LoadBalancer', selector, externalTrafficPolicy: 'Local', ports: [{ name: 'mesh', port: MESH, targetPort: 'mesh', protocol: 'TCP' }] },
-    }, child);
-    new k8s.networking.v1.Ingress(`${name}-router`, {
-      metadata: { namespace: args.namespace, labels: selector, annotations: { 'cert-manager.io/cluster-issuer': args.tlsIssuer, 'nginx.ingress.kubernetes.io/proxy-buffering': 'off', 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600' } },
-      spec: {
-        tls: [{ hosts: [args.hostname], secretName: `${name}-router-tls` }],
-        rules: [{ host: args.hostname, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: http.metadata.name, port: { name: 'http' } } } }] } }],
-      },
-    }, child);
-    new k8s.policy.v1.PodDisruptionBudget(`${name}-router`, {
-      metadata: { namespace: args.namespace, labels: selector },
-      spec: { selector: { matchLabels: selector }, ...(args.replicas > 1 ? { minAvailable: 1 } : { maxUnavailable: 1 }) },
-    }, child);
+  /** Only when more than one router may serve (issue 21): until then the limit keeps this off. */
+  private autoscaler(name: string, args: ControlPlaneArgs): void {
+    const scaling = routerScaling(args.router, args.replicaLimit);
+    if (!scaling.autoscale) return;
     new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-router`, {
-      metadata: { namespace: args.namespace, labels: selector },
+      metadata: { namespace: args.namespace, labels: labels('router') },
       spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.metadata.name },
-        minReplicas: args.replicas, maxReplicas: Math.max(args.replicas, args.maxReplicas),
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.deployment.metadata.name }, minReplicas: scaling.replicas, maxReplicas: scaling.maxReplicas,
         metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
       },
-    }, child);
+    }, { parent: this });
   }
 }

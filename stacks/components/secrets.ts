@@ -7,9 +7,21 @@ import { z85Encode } from '../../services/protocol/z85.js';
 export interface SecretsArgs {
   /** The bootstrap project's slug: the admin key is `xero_<slug>_<secret>`. */
   readonly bootstrapProject: string;
-  /** Every agent the stack runs, by registration name: each gets its own join key. */
-  readonly agents: readonly { readonly role: 'xem' | 'xim'; readonly name: string }[];
+  /**
+   * Every agent the stack runs, by registration name: each gets its own join key. A `keeper`
+   * (the image of an EC2 host, which a new image replaces) mints a new key when it changes, so
+   * the replacement can enroll: join keys are single-use.
+   */
+  readonly agents: readonly { readonly role: 'xem' | 'xim'; readonly name: string; readonly keeper?: string }[];
+  /**
+   * Rotation generations (settings `rotation`): a number above 0 becomes the password's keeper,
+   * so bumping it makes a new one on the next `up`.
+   * @default {}
+   */
+  readonly rotation?: Readonly<Partial<Record<RotatedPassword, number>>>;
 }
+
+export type RotatedPassword = 'databaseApp' | 'databaseOwner' | 'cache';
 
 export interface JoinKey {
   /** What the agent is given (`xjk_…`). */
@@ -36,14 +48,17 @@ export class PlatformSecrets extends pulumi.ComponentResource {
   readonly adminApiKey: pulumi.Output<string>;
   readonly adminApiKeySha256: pulumi.Output<string>;
   readonly ximSaltSecret: pulumi.Output<string>;
+  /** The schema owner's password (in-cluster superuser, RDS master user): migrations only. */
   readonly databasePassword: pulumi.Output<string>;
+  /** The app role the router connects as (XEROTIER_DATABASE_APP_PASSWORD, set by `migrate`). */
+  readonly databaseAppPassword: pulumi.Output<string>;
   readonly cachePassword: pulumi.Output<string>;
   readonly joinKeys: ReadonlyMap<string, JoinKey>;
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:platform:Secrets', name, {}, opts);
     const child = { parent: this };
-    const bytes = (id: string) => new random.RandomBytes(`${name}-${id}`, { length: 32 }, child);
+    const bytes = (id: string, keeper?: string) => new random.RandomBytes(`${name}-${id}`, { length: 32, ...(keeper ? { keepers: { keeper } } : {}) }, child);
     this.tokenSigningKey = pulumi.secret(bytes('token-signing').hex);
     this.completionEncryptionKey = pulumi.secret(bytes('completion-encryption').hex);
     this.auditSigningKey = pulumi.secret(bytes('audit-signing').hex);
@@ -53,11 +68,15 @@ export class PlatformSecrets extends pulumi.ComponentResource {
     this.adminApiKey = pulumi.interpolate`xero_${args.bootstrapProject}_${admin}`;
     this.adminApiKeySha256 = admin.apply(sha256Hex);
     this.ximSaltSecret = pulumi.secret(bytes('xim-salt').hex);
-    const password = (id: string) => pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length: 40, special: false }, child).result);
-    this.databasePassword = password('database-password');
-    this.cachePassword = password('cache-password');
+    const password = (id: string, rotation: RotatedPassword) => {
+      const generation = args.rotation?.[rotation] ?? 0;
+      return pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length: 40, special: false, ...(generation > 0 ? { keepers: { generation: String(generation) } } : {}) }, child).result);
+    };
+    this.databasePassword = password('database-password', 'databaseOwner');
+    this.databaseAppPassword = password('database-app-password', 'databaseApp');
+    this.cachePassword = password('cache-password', 'cache');
     this.joinKeys = new Map(args.agents.map((agent) => {
-      const secret = pulumi.secret(bytes(`join-${agent.role}-${agent.name}`).base64.apply(base64url));
+      const secret = pulumi.secret(bytes(`join-${agent.role}-${agent.name}`, agent.keeper).base64.apply(base64url));
       return [`${agent.role}:${agent.name}`, { key: pulumi.interpolate`xjk_${secret}`, routerEntry: secret.apply((value) => `${agent.role}:${agent.name}:${sha256Hex(value)}`) }];
     }));
     this.registerOutputs({ routerCurvePublicKey: this.routerCurvePublicKey });

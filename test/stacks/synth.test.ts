@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { listStacks } from '../../stacks/offline/stack-file.js';
 import { synthesize } from '../../stacks/offline/synth.js';
 
 /** Checks an object against the Kubernetes OpenAPI schema of its kind (kubernetes-models). */
@@ -11,10 +12,10 @@ async function validateManifest(object: { apiVersion: string; kind: string; stri
 }
 
 /**
- * The manifests each kubernetes stack file produces, kept as reviewed snapshots: a change to
- * what gets deployed shows in the diff of test/stacks/__snapshots__/.
+ * The manifests each stack file produces (every file in config/stacks), kept as reviewed
+ * snapshots: a change to what gets deployed shows in the diff of test/stacks/__snapshots__/.
  */
-describe.each(['dev-us-east-1', 'pr-template', 'staging-us-east-1', 'prod-us-east-1', 'prod-eu-west-1'])('synth of %s', (stack) => {
+describe.each(listStacks())('synth of %s', (stack) => {
   it('matches the reviewed manifests, each a well-formed object with its secrets redacted', async () => {
     vi.resetModules();
     const { manifests } = await synthesize(stack, '../index.js');

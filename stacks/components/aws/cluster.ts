@@ -1,30 +1,41 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import type { NodeGroupSize } from '../../settings.js';
+import type { GpuNodePool, NodeGroupSize } from '../../settings.js';
+import { ClusterAccess } from './cluster-access.js';
 import { serviceRole } from './iam.js';
 
 export interface ClusterArgs {
+  /** A version in EKS standard support (settings `aws.eksVersion`). */
   readonly version: string;
   readonly privateSubnetIds: pulumi.Input<string>[];
-  readonly publicSubnetIds: pulumi.Input<string>[];
+  /** The group Postgres, Redis and EFS admit; every node carries it (launch template). */
   readonly nodeSecurityGroupId: pulumi.Input<string>;
   readonly cpuNodes: NodeGroupSize;
-  readonly gpuNodes: NodeGroupSize;
+  readonly gpuNodePools: readonly GpuNodePool[];
+  /** IAM roles given cluster-admin access entries: CI's deploy role and the administrators'. */
+  readonly clusterAdmins: readonly string[];
+  /** Where the public API endpoint answers from. @default ['0.0.0.0/0'] */
+  readonly endpointPublicAccessCidrs?: readonly string[];
   readonly tags: Record<string, string>;
 }
 
 const NODE_POLICIES = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly', 'AmazonSSMManagedInstanceCore'];
 
 /**
- * EKS with two managed node groups in the private subnets: CPU nodes for the router and XEM
- * agents, GPU nodes (NVIDIA AMI) tainted `nvidia.com/gpu=present:NoSchedule` so only pods that
- * tolerate it (the XIM fleet) land there. The kubeconfig (secret) authenticates with
- * `aws eks get-token`.
+ * EKS in the private subnets, with access entries (API mode, no implicit creator admin) for the
+ * roles that deploy and administer it, the VPC CNI as a managed add-on with its network policy
+ * agent on (before any node joins), and managed node groups on launch templates: the cluster
+ * security group plus the node group Postgres and Redis admit, IMDSv2 with a hop limit of one
+ * (pods cannot borrow the node's role), encrypted gp3 roots. CPU nodes for the router and XEM
+ * agents; one GPU node group per pool (NVIDIA AMI, tainted `nvidia.com/gpu`), labelled with the
+ * pool so each model's pods go to its GPU type. No autoscaler: a pool's minimum is its capacity.
  */
 export class Cluster extends pulumi.ComponentResource {
   readonly cluster: aws.eks.Cluster;
-  readonly gpuNodeGroup: aws.eks.NodeGroup;
-  readonly kubeconfig: pulumi.Output<string>;
+  readonly clusterSecurityGroupId: pulumi.Output<string>;
+  readonly launchTemplates: ReadonlyMap<string, aws.ec2.LaunchTemplate>;
+  readonly nodeGroups: ReadonlyMap<string, aws.eks.NodeGroup>;
+  readonly access: ClusterAccess;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:aws:Cluster', name, {}, opts);
@@ -32,31 +43,46 @@ export class Cluster extends pulumi.ComponentResource {
     const clusterRole = serviceRole(this, `${name}-cluster`, 'eks.amazonaws.com', ['AmazonEKSClusterPolicy'], args.tags);
     this.cluster = new aws.eks.Cluster(name, {
       version: args.version, roleArn: clusterRole.arn,
-      vpcConfig: { subnetIds: [...args.privateSubnetIds, ...args.publicSubnetIds], securityGroupIds: [args.nodeSecurityGroupId], endpointPrivateAccess: true, endpointPublicAccess: true },
-      accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: true },
+      vpcConfig: { subnetIds: args.privateSubnetIds, endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: [...(args.endpointPublicAccessCidrs ?? ['0.0.0.0/0'])] },
+      accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: false },
+      // At the end of standard support EKS upgrades the cluster rather than bill extended support; upgrade first (docs/deploy.md).
+      upgradePolicy: { supportType: 'STANDARD' },
       enabledClusterLogTypes: ['api', 'audit', 'authenticator'], tags: args.tags,
     }, child);
-    const nodeRole = serviceRole(this, `${name}-nodes`, 'ec2.amazonaws.com', NODE_POLICIES, args.tags);
-    const group = (pool: 'cpu' | 'gpu', size: NodeGroupSize) => new aws.eks.NodeGroup(`${name}-${pool}`, {
-      clusterName: this.cluster.name, nodeRoleArn: nodeRole.arn, subnetIds: args.privateSubnetIds, instanceTypes: [size.instanceType],
-      amiType: pool === 'gpu' ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD', diskSize: pool === 'gpu' ? 200 : 50,
-      scalingConfig: { minSize: size.min, desiredSize: Math.max(size.min, pool === 'gpu' ? size.min : 1), maxSize: Math.max(1, size.max) },
-      labels: { 'xerotier.io/pool': pool },
-      taints: pool === 'gpu' ? [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' }] : [],
-      updateConfig: { maxUnavailable: 1 }, tags: args.tags,
+    this.clusterSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
+    this.access = new ClusterAccess(`${name}-access`, { cluster: this.cluster, admins: args.clusterAdmins }, child);
+    const cni = new aws.eks.Addon(`${name}-vpc-cni`, {
+      clusterName: this.cluster.name, addonName: 'vpc-cni', resolveConflictsOnCreate: 'OVERWRITE', resolveConflictsOnUpdate: 'OVERWRITE',
+      configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }), tags: args.tags,
     }, child);
-    group('cpu', args.cpuNodes);
-    this.gpuNodeGroup = group('gpu', args.gpuNodes);
-    this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.certificateAuthority]).apply(([clusterName, endpoint, authority]) => kubeconfig(clusterName, endpoint, authority?.data ?? '')));
+    const nodeRole = serviceRole(this, `${name}-nodes`, 'ec2.amazonaws.com', NODE_POLICIES, args.tags);
+    const pools = [{ pool: 'cpu', size: args.cpuNodes, gpu: false }, ...args.gpuNodePools.map((size) => ({ pool: `gpu-${size.name}`, size, gpu: true }))];
+    const templates = new Map<string, aws.ec2.LaunchTemplate>();
+    const groups = new Map<string, aws.eks.NodeGroup>();
+    for (const { pool, size, gpu } of pools) {
+      const template = this.launchTemplate(`${name}-${pool}`, args, gpu ? 200 : 50);
+      templates.set(pool, template);
+      groups.set(pool, new aws.eks.NodeGroup(`${name}-${pool}`, {
+        clusterName: this.cluster.name, nodeRoleArn: nodeRole.arn, subnetIds: args.privateSubnetIds, instanceTypes: [size.instanceType],
+        amiType: gpu ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD', launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
+        scalingConfig: { minSize: size.min, desiredSize: size.min, maxSize: Math.max(1, size.max, size.min) },
+        labels: gpu ? { 'xerotier.io/pool': pool.slice('gpu-'.length), 'xerotier.io/gpu': 'true' } : { 'xerotier.io/pool': 'cpu' },
+        taints: gpu ? [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' }] : [],
+        updateConfig: { maxUnavailable: 1 }, tags: args.tags,
+      }, { ...child, dependsOn: [cni] }));
+    }
+    this.launchTemplates = templates;
+    this.nodeGroups = groups;
     this.registerOutputs({ name: this.cluster.name, endpoint: this.cluster.endpoint });
   }
-}
 
-function kubeconfig(clusterName: string, endpoint: string, authority: string): string {
-  return JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': clusterName,
-    clusters: [{ name: clusterName, cluster: { server: endpoint, 'certificate-authority-data': authority } }],
-    contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
-    users: [{ name: clusterName, user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'aws', args: ['eks', 'get-token', '--cluster-name', clusterName] } } }],
-  });
+  private launchTemplate(name: string, args: ClusterArgs, diskGi: number): aws.ec2.LaunchTemplate {
+    return new aws.ec2.LaunchTemplate(name, {
+      // With security groups in the template EKS adds none: the cluster group is listed for the control plane's traffic.
+      vpcSecurityGroupIds: [this.clusterSecurityGroupId, args.nodeSecurityGroupId],
+      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: diskGi, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
+      tagSpecifications: [{ resourceType: 'instance', tags: { ...args.tags, Name: name } }], updateDefaultVersion: true, tags: args.tags,
+    }, { parent: this });
+  }
 }

@@ -13,6 +13,10 @@ export interface XemEc2HostArgs {
   readonly routerUrl: string;
   readonly joinKey: JoinKey;
   readonly region: pulumi.Input<string>;
+  /** Secrets Manager names are per account and region: the join key's carries the stack. */
+  readonly stack: string;
+  /** A group with egress only: nothing connects to the host (SSM is outbound). */
+  readonly securityGroupId: pulumi.Input<string>;
   readonly tags: Record<string, string>;
 }
 
@@ -28,7 +32,7 @@ export class XemEc2Host extends pulumi.ComponentResource {
   constructor(name: string, args: XemEc2HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:aws:XemEc2Host', name, {}, opts);
     const child = { parent: this };
-    const secret = new aws.secretsmanager.Secret(name, { name: `xerotier/xem/${args.registrationName}/join-key`, recoveryWindowInDays: 0, tags: args.tags }, child);
+    const secret = new aws.secretsmanager.Secret(name, { name: `xerotier/${args.stack}/xem/${args.registrationName}/join-key`, recoveryWindowInDays: 0, tags: args.tags }, child);
     new aws.secretsmanager.SecretVersion(name, { secretId: secret.id, secretString: args.joinKey.key }, child);
     const role = serviceRole(this, name, 'ec2.amazonaws.com', ['AmazonSSMManagedInstanceCore'], args.tags);
     new aws.iam.RolePolicy(`${name}-join-key`, { role: role.name, policy: secret.arn.apply((arn) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: arn }] })) }, child);
@@ -36,12 +40,14 @@ export class XemEc2Host extends pulumi.ComponentResource {
     const ami = aws.ssm.getParameterOutput({ name: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' }, child);
     const template = new aws.ec2.LaunchTemplate(name, {
       imageId: ami.value, instanceType: args.instanceType, iamInstanceProfile: { arn: profile.arn },
-      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2 },
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1 }, vpcSecurityGroupIds: [args.securityGroupId],
       blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 30, volumeType: 'gp3', encrypted: 'true' } }],
       userData: pulumi.all([secret.arn, args.region]).apply(([arn, region]) => Buffer.from(userData(args, arn, region)).toString('base64')),
       tagSpecifications: [{ resourceType: 'instance', tags: { ...args.tags, Name: args.registrationName } }],
     }, child);
-    this.instance = new aws.ec2.Instance(name, { launchTemplate: { id: template.id, version: '$Latest' }, subnetId: args.subnetId, tags: { ...args.tags, Name: args.registrationName } }, child);
+    // The template's version, not `$Latest`: a new image makes a new version, and so a new host
+    // (which enrolls afresh: docs/deploy.md, Rotating, on its join key).
+    this.instance = new aws.ec2.Instance(name, { launchTemplate: { id: template.id, version: template.latestVersion.apply(String) }, subnetId: args.subnetId, tags: { ...args.tags, Name: args.registrationName } }, child);
     this.registerOutputs({ instanceId: this.instance.id });
   }
 }
