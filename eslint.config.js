@@ -44,7 +44,7 @@ const layers = [
     files: ['**/stacks/**/*.ts'],
     patterns: [
       {
-        regex: '(^|/)services/(?!(router|xem-agent|xim-agent|frontend)/config\\.js$|runtime/config/|protocol/curve-keys\\.js$|protocol/z85\\.js$|xim-agent/engine/vllm-command\\.js$)',
+        regex: '(^|/)services/(?!(router|xem-agent|xim-agent|frontend)/config\\.js$|runtime/config/|runtime/telemetry-config\\.js$|protocol/curve-keys\\.js$|protocol/z85\\.js$|xim-agent/engine/vllm-command\\.js$)',
         message: 'stacks may import services\' config schemas, key derivation and the vLLM command line, nothing that does I/O.',
       },
     ],

@@ -39,11 +39,13 @@ export async function ensureBootstrap(pool: Pool, plan: BootstrapPlan): Promise<
       }
     }
     for (const key of plan.joinKeys ?? []) {
+      const bound = REGISTRATION_NAME.test(key.name) ? key.name : null;
       await client.query(
-        // Bound to the agent it was provisioned for: a copy of the key enrolls nothing else.
-        `INSERT INTO join_keys (id, project_id, role, name, key_hash, provisioned, registration_name) VALUES ($1, $2, $3, $4, $5, true, $6)
+        // Bound to the agent it was provisioned for (a copy enrolls nothing else), and allowed to
+        // replace that agent: deploying a new key for a name is the operator re-enrolling it.
+        `INSERT INTO join_keys (id, project_id, role, name, key_hash, provisioned, registration_name, allow_replace) VALUES ($1, $2, $3, $4, $5, true, $6, $7)
          ON CONFLICT DO NOTHING`,
-        [derivedId('jk', key.sha256), project.id, key.role, key.name, Buffer.from(key.sha256, 'hex'), REGISTRATION_NAME.test(key.name) ? key.name : null],
+        [derivedId('jk', key.sha256), project.id, key.role, key.name, Buffer.from(key.sha256, 'hex'), bound, bound !== null],
       );
     }
     return { project, workspace };
