@@ -202,7 +202,7 @@ describe('trust boundaries: what an enrolled agent cannot do', () => {
     const seen: unknown[] = [];
     for await (const event of stream) seen.push(event);
     expect(JSON.stringify(seen)).not.toContain('FORGED');
-    expect(seen).toEqual([{ kind: 'chunks', chunks: [{ choices: [{ delta: { content: 'real' } }] }] }, { kind: 'done' }]);
+    expect(seen).toEqual([{ kind: 'chunks', seq: 0, chunks: [{ choices: [{ delta: { content: 'real' } }] }] }, { kind: 'done' }]);
     const audited = await waitFor('the refusal audited', 5_000, async () => (await router.pool.query("SELECT detail FROM execution_audit_log WHERE event = 'agent.frame_refused' AND subject = $1", [forgerId])).rows[0] as { detail: { request_id: string; reason: string } } | undefined);
     expect(audited.detail).toMatchObject({ request_id: requestId, reason: 'not_your_stream' });
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFrame } from '../../services/protocol/frame.js';
-import type { AnyFrame } from '../../services/protocol/frame.js';
+import type { StreamEvent } from '../../services/router/inference/streams.js';
 import { tenantSalt } from '../../services/protocol/cache-salt.js';
 import { createScriptedEngine } from '../../services/xim-agent/scripted-engine/server.js';
 import { bearer } from '../helpers/fixtures.js';
@@ -21,22 +21,24 @@ describe('XIM agent process attached to the scripted engine', () => {
   let agent: Spawned;
   let agentId: string;
   const dir = mkdtempSync(join(tmpdir(), 'xim-e2e-'));
-  const frames = new Map<string, AnyFrame[]>();
+  /** What the agent reported for each request, as the router's stream broker delivered it, frame by frame. */
+  const frames = new Map<string, { type: string; body: Record<string, unknown> }[]>();
   const seenByEngine: Record<string, unknown>[] = [];
-  const record = async (_agent: unknown, frame: AnyFrame) => {
-    const id = (frame.body as { request_id: string }).request_id;
-    frames.set(id, [...(frames.get(id) ?? []), frame]);
-    return { status: 'ok' as const };
-  };
+  const asFrame = (event: StreamEvent) =>
+    event.kind === 'chunks' ? { type: 'infer.chunk', body: { seq: event.seq, chunks: event.chunks } }
+      : event.kind === 'done' ? { type: 'infer.done', body: { ...(event.usage ? { usage: event.usage } : {}) } }
+        : { type: 'infer.error', body: { code: event.code, message: event.message, retryable: event.retryable } };
   const ended = (id: string) => waitFor(`the end of ${id}`, 15_000, () => (frames.get(id)?.some((frame) => frame.type === 'infer.done' || frame.type === 'infer.error') ? frames.get(id) : undefined));
   const infer = (content: string, projectId = router.project.project.id) => {
     const id = `req_${randomUUID().replaceAll('-', '')}`;
-    void router.mesh.server.send(agentId, makeFrame('infer.request', { request_id: id, project_id: projectId, model: MODEL, request: { messages: [{ role: 'user', content }] } }));
+    void router.inference.broker.open(agentId, { request_id: id, project_id: projectId, model: MODEL, request: { messages: [{ role: 'user', content }] } }).then(async (stream) => {
+      for await (const event of stream) frames.set(id, [...(frames.get(id) ?? []), asFrame(event)]);
+    });
     return id;
   };
 
   beforeAll(async () => {
-    router = await startRouterHarness({ leaseRenewalIntervalMs: 500, handlers: { 'infer.chunk': record, 'infer.done': record, 'infer.error': record } });
+    router = await startRouterHarness({ leaseRenewalIntervalMs: 500 });
     engine = createScriptedEngine({ model: MODEL, tokensPerSecond: 40, observe: (body) => seenByEngine.push(body) });
     await new Promise<void>((resolve) => engine.listen(join(dir, 'vllm.sock'), resolve));
     agent = spawnXimAgent({

@@ -30,15 +30,16 @@ export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
 }
 
-/** Enrollment settings with fresh router keys (what main.ts builds from config). */
-export function testEnrollment(overrides: Partial<EnrollmentSettings> = {}): EnrollmentSettings & { curveSecretKey: string } {
+/** Enrollment settings with fresh router keys (what the router builds from its settings), for app-only tests. */
+export function testEnrollment(overrides: Partial<Omit<EnrollmentSettings, 'meshEndpoint'>> & { meshEndpoint?: string } = {}): EnrollmentSettings & { curveSecretKey: string } {
   const curve = generateCurveKeyPair();
+  const { meshEndpoint = 'tcp://127.0.0.1:5555', ...rest } = overrides;
   return {
     tokens: createAgentTokens(randomBytes(32).toString('hex'), 3_600),
     routerCurvePublicKey: curve.publicKey,
     curveSecretKey: curve.secretKey,
-    meshEndpoint: 'tcp://127.0.0.1:5555',
+    meshEndpoint: () => meshEndpoint,
     leaseRenewalIntervalMs: 10_000,
-    ...overrides,
+    ...rest,
   };
 }

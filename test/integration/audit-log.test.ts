@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditSigner, publicKeyHex, signCheckpoint, type Checkpoint } from '../../services/router/audit/checkpoint.js';
-import { fileSink, startCheckpointer } from '../../services/router/audit/checkpointer.js';
+import { fileSink, createCheckpointer } from '../../services/router/audit/checkpointer.js';
 import { verifyAudit } from '../../services/router/audit/verify.js';
 import { appendAudit, appendAuditBatch, verifyAuditChain } from '../../services/router/store/audit-log.js';
 import { withTransaction } from '../../services/router/store/db.js';
@@ -110,7 +110,7 @@ describe('the hash-chained execution audit log', () => {
     /** Writes entries, lets the checkpointer sign the head into its file, and reads the checkpoint back from there. */
     async function checkpointAfter(entries: number): Promise<Checkpoint> {
       for (let index = 0; index < entries; index += 1) await appendAudit(pool, entry(3, index));
-      const checkpointer = startCheckpointer({ db: pool, signer, sinks: [fileSink(dir)], logger: silentLogger(), intervalMs: 60_000 });
+      const checkpointer = createCheckpointer({ db: pool, signer, sinks: [fileSink(dir)], logger: silentLogger(), intervalMs: 60_000 });
       const signed = await checkpointer.tick(true);
       await checkpointer.close();
       const lines = readFileSync(join(dir, 'checkpoints.jsonl'), 'utf8').trim().split('\n');

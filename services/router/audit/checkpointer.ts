@@ -1,7 +1,9 @@
 import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SigningKeyPair } from '../../protocol/signing.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
+import { createPeriodic } from '../../runtime/periodic.js';
 import { claimCheckpointTurn, checkpointSubscribers } from '../store/audit-checkpoints.js';
 import type { Queryable } from '../store/db.js';
 import { enqueueDelivery } from '../store/webhooks.js';
@@ -51,10 +53,11 @@ export interface CheckpointerOptions {
   readonly sinks: readonly CheckpointSink[];
   readonly logger: Logger;
   readonly intervalMs: number;
-  readonly now?: () => Date;
+  readonly clock?: Clock;
 }
 
 export interface Checkpointer {
+  start(): void;
   /** Signs and emits a checkpoint of the head, if the chain grew since the last one (any router's); `now` skips the interval. */
   tick(now?: boolean): Promise<Checkpoint | undefined>;
   close(): Promise<void>;
@@ -65,24 +68,25 @@ export interface Checkpointer {
  * every sink. A sink that fails is logged and the others still get it: one broken disk must not
  * silence the webhook stream.
  */
-export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
+export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
+  const clock = options.clock ?? systemClock;
   let running: Promise<Checkpoint | undefined> | undefined;
   const emit = async (now: boolean): Promise<Checkpoint | undefined> => {
     const head = await claimCheckpointTurn(options.db, now ? 0 : options.intervalMs * 0.9);
     if (!head) return undefined;
-    const checkpoint = signCheckpoint({ chain: 'global', position: head.position, hash: head.hash, at: (options.now?.() ?? new Date()).toISOString() }, options.signer);
+    const checkpoint = signCheckpoint({ chain: 'global', position: head.position, hash: head.hash, at: new Date(clock.now()).toISOString() }, options.signer);
     for (const sink of options.sinks) {
       await sink.write(checkpoint).catch((error: unknown) => options.logger.error({ err: error, sink: sink.name }, 'an audit checkpoint sink failed'));
     }
     return checkpoint;
   };
   const tick = (now = false) => (running ??= emit(now).finally(() => (running = undefined)));
-  const timer = setInterval(() => void tick().catch((error: unknown) => options.logger.warning({ err: error }, 'audit checkpoint failed')), options.intervalMs);
-  timer.unref();
+  const periodic = createPeriodic({ name: 'audit checkpoint', intervalMs: options.intervalMs, logger: options.logger, clock, run: () => tick() });
   return {
+    start: () => periodic.start(),
     tick,
     async close() {
-      clearInterval(timer);
+      await periodic.close();
       await running?.catch(() => undefined);
     },
   };

@@ -23,7 +23,8 @@ export interface EnrollmentRequest {
 export interface EnrollmentSettings {
   readonly tokens: AgentTokens;
   readonly routerCurvePublicKey: string;
-  readonly meshEndpoint: string;
+  /** Where agents dial the mesh: read when asked, since a `*` port is resolved only once the mesh binds. */
+  meshEndpoint(): string;
   readonly leaseRenewalIntervalMs: number;
 }
 

@@ -1,3 +1,4 @@
+import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import { withTransaction } from '../store/db.js';
@@ -23,6 +24,7 @@ export interface DispatcherOptions {
   readonly admitDispatch?: (agentId: string) => Promise<boolean>;
   /** Invocations claimed per transaction. @default 64 */
   readonly batchSize?: number;
+  readonly clock: Clock;
   /** Told each attempt written (the report-ownership cache), before any agent hears of it. */
   readonly onAttempt?: (invocationId: string, owner: { attempt: number; agentId: string; projectId: string }) => void;
 }
@@ -46,7 +48,7 @@ interface Assignment {
  * an attempt exists in the database before any agent can hear of it. Replicas claim disjoint
  * rows, so no attempt is sent twice.
  */
-export function startDispatcher(options: DispatcherOptions): Dispatcher {
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const batchSize = options.batchSize ?? 64;
   let running: Promise<void> | undefined;
   let again = false;
@@ -115,7 +117,7 @@ async function deliver(options: DispatcherOptions, { invocation, agentId, attemp
     invocation_id: invocation.id, attempt, tool: invocation.tool, workspace_id: invocation.workspace_id, risk: invocation.risk, args: invocation.args,
     // What the agent recomputes and must match: for a dangerous call, the hash a person approved.
     request_hash: invocation.approval_hash ?? invocation.request_hash,
-    timeout_ms: invocation.timeout_ms, not_after: Date.now() + (options.dispatchTtlMs ?? 30_000),
+    timeout_ms: invocation.timeout_ms, not_after: options.clock.now() + (options.dispatchTtlMs ?? 30_000),
   }));
   if (sent) return;
   await withTransaction(options.pool, (client) =>

@@ -1,10 +1,12 @@
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import type { Logger } from '../../runtime/logger.js';
-import { listen } from '../store/listener.js';
+import { listen, type Listener } from '../store/listener.js';
 import type { Pool } from '../store/pool.js';
-import { startDispatcher, type Dispatcher } from './dispatcher.js';
+import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, ExecEventHub, parseControlOrder } from './exec-events.js';
-import { startWatchdog } from './watchdog.js';
+import { createWatchdog } from './watchdog.js';
+import { createPeriodic } from '../../runtime/periodic.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { AttemptOwners } from './attempt-owners.js';
 import { agentWindow } from '../limits/exec-limits.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
@@ -28,48 +30,57 @@ export interface ExecRuntimeOptions {
   readonly watchdogIntervalMs?: number;
   /** Shared with the mesh's report handlers: who holds each attempt this router dispatched. */
   readonly owners?: AttemptOwners;
+  readonly clock?: Clock;
 }
 
 export interface ExecRuntime {
   readonly hub: ExecEventHub;
   readonly dispatcher: Dispatcher;
+  /** LISTENs, polls and sweeps. */
+  start(): void;
   close(): Promise<void>;
 }
 
 /**
  * This router's part of execution: a dispatcher for the agents it holds, the LISTEN connection
- * that wakes it and carries events and cancel orders between routers, and the watchdog.
+ * that wakes it and carries events and cancel orders between routers, and the watchdog. Built
+ * without I/O; start() connects.
  */
-export function startExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
+export function createExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
+  const clock = options.clock ?? systemClock;
   const dispatchTtlMs = options.dispatchTtlMs ?? 30_000;
   const hub = new ExecEventHub();
-  const dispatcher = startDispatcher({
-    pool: options.pool, logger: options.logger, dispatchTtlMs,
+  const dispatcher = createDispatcher({
+    pool: options.pool, logger: options.logger, dispatchTtlMs, clock,
     ...(options.agentLimit ? { admitDispatch: admitAgent(options.agentLimit) } : {}),
     ...(options.owners ? { onAttempt: (id: string, owner: { attempt: number; agentId: string; projectId: string }) => options.owners!.note(id, owner) } : {}),
     localAgents: () => options.mesh.boundAgents(), capacityOf: (id) => options.mesh.capacityOf(id), send: (id, frame) => options.mesh.send(id, frame),
   });
-  const listener = listen(options.databaseUrl, options.logger, {
-    [EXEC_QUEUE_CHANNEL]: () => dispatcher.wake(),
-    [EXEC_EVENTS_CHANNEL]: (payload) => hub.deliver(payload),
-    [EXEC_CONTROL_CHANNEL]: (payload) => {
-      const order = parseControlOrder(payload);
-      if (!order || !options.mesh.boundAgents().includes(order.agent_id)) return;
-      void options.mesh.send(order.agent_id, makeFrame('exec.cancel', { invocation_id: order.invocation_id, attempt: order.attempt, reason: 'cancelled by an operator' }));
-    },
-  }, () => dispatcher.wake());
   // Agents bind and renew leases without telling the queue; a short poll covers that.
-  const poll = setInterval(() => dispatcher.wake(), options.pollIntervalMs ?? 500);
-  poll.unref();
-  const watchdog = startWatchdog({ pool: options.pool, logger: options.logger, dispatchTtlMs, ...(options.watchdogIntervalMs ? { intervalMs: options.watchdogIntervalMs } : {}) });
+  const poll = createPeriodic({ name: 'dispatch poll', intervalMs: options.pollIntervalMs ?? 500, logger: options.logger, clock, run: async () => dispatcher.wake() });
+  const watchdog = createWatchdog({ pool: options.pool, logger: options.logger, dispatchTtlMs, clock, ...(options.watchdogIntervalMs ? { intervalMs: options.watchdogIntervalMs } : {}) });
+  let listener: Listener | undefined;
   return {
     hub,
     dispatcher,
+    start() {
+      listener = listen(options.databaseUrl, options.logger, {
+        [EXEC_QUEUE_CHANNEL]: () => dispatcher.wake(),
+        [EXEC_EVENTS_CHANNEL]: (payload) => hub.deliver(payload),
+        [EXEC_CONTROL_CHANNEL]: (payload) => {
+          const order = parseControlOrder(payload);
+          if (!order || !options.mesh.boundAgents().includes(order.agent_id)) return;
+          void options.mesh.send(order.agent_id, makeFrame('exec.cancel', { invocation_id: order.invocation_id, attempt: order.attempt, reason: 'cancelled by an operator' }));
+        },
+      }, () => dispatcher.wake());
+      poll.start();
+      watchdog.start();
+    },
     async close() {
-      clearInterval(poll);
+      await poll.close();
       await watchdog.close();
       await dispatcher.close();
-      await listener.close();
+      await listener?.close();
     },
   };
 }

@@ -52,7 +52,7 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
         token: outcome.token,
         expires_at: outcome.expiresAt.toISOString(),
         router_curve_public_key: deps.settings.routerCurvePublicKey,
-        mesh_endpoint: deps.settings.meshEndpoint,
+        mesh_endpoint: deps.settings.meshEndpoint(),
         lease_renewal_interval_ms: deps.settings.leaseRenewalIntervalMs,
       });
     });
@@ -65,7 +65,7 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
         token: refreshed.token,
         expires_at: refreshed.expiresAt.toISOString(),
         router_curve_public_key: deps.settings.routerCurvePublicKey,
-        mesh_endpoint: deps.settings.meshEndpoint,
+        mesh_endpoint: deps.settings.meshEndpoint(),
         lease_renewal_interval_ms: deps.settings.leaseRenewalIntervalMs,
       };
     });

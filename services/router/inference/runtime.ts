@@ -1,6 +1,4 @@
 import type { Frame } from '../../protocol/frame.js';
-import type { FrameType } from '../../protocol/frame-bodies.js';
-import type { FrameHandler } from '../mesh/server.js';
 import type { Lease } from '../mesh/leases.js';
 import type { Registry } from 'prom-client';
 import type { Queryable } from '../store/db.js';
@@ -48,15 +46,3 @@ export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh, optio
 
 /** For an app built without a mesh (tests of other surfaces): no agent, so every request is refused. */
 export const NO_MESH: InferenceMesh = { boundAgents: () => [], leaseOf: () => undefined, send: async () => false };
-
-/**
- * The mesh handlers for `infer.*`, bound late: the mesh starts before the runtime that needs its
- * send. Reports arriving before that have no stream to feed and are acknowledged.
- */
-export function inferenceHandlers(runtime: () => InferenceRuntime | undefined): Partial<Record<FrameType, FrameHandler>> {
-  const handle: FrameHandler = async (agent, frame) => {
-    const broker = runtime()?.broker;
-    return broker ? broker.deliver(agent, frame) : { status: 'ok' };
-  };
-  return { 'infer.chunk': handle, 'infer.done': handle, 'infer.error': handle };
-}

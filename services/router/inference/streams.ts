@@ -4,7 +4,8 @@ import type { AdmittedAgent } from '../mesh/admission.js';
 import type { FrameHandler } from '../mesh/server.js';
 
 export type StreamEvent =
-  | { readonly kind: 'chunks'; readonly chunks: readonly Record<string, unknown>[] }
+  /** `seq` numbers the first chunk (the agent's count of chunks sent before it). */
+  | { readonly kind: 'chunks'; readonly seq: number; readonly chunks: readonly Record<string, unknown>[] }
   | { readonly kind: 'done'; readonly usage?: Record<string, unknown> }
   | { readonly kind: 'error'; readonly code: string; readonly message: string; readonly retryable: boolean };
 
@@ -134,7 +135,7 @@ export class StreamBroker {
     }
     if (frame.type === 'infer.chunk') {
       this.lastReport.set(stream.requestId, Date.now());
-      stream.push({ kind: 'chunks', chunks: frame.body.chunks });
+      stream.push({ kind: 'chunks', seq: frame.body.seq, chunks: frame.body.chunks });
     } else if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
     else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
     return { status: 'ok' };

@@ -1,15 +1,18 @@
 import { createFrameCodec } from '../../protocol/codec.js';
+import type { FrameType } from '../../protocol/frame-bodies.js';
+import type { Frame } from '../../protocol/frame.js';
+import { systemClock, type Clock, type Timer } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import { agentStatuses, findAgentById, listAdmissibleAgents } from '../store/agents.js';
+import type { Listener } from '../store/listener.js';
 import type { Pool } from '../store/pool.js';
 import { listenForAgentChanges, RETIRED_BECAUSE, type AgentChange } from './agent-changes.js';
 import { createAdmission, type Admission, type AgentKeys } from './admission.js';
-import { LeaseBook, type Lease } from './leases.js';
 import { HandshakeBudget, type HandshakeBudgetOptions } from './handshake-budget.js';
-import { createMeshPersistence } from './persistence.js';
-import { startMeshServer, type FrameHandler, type MeshServer } from './server.js';
+import { LeaseBook, type Lease } from './leases.js';
+import { createMeshPersistence, type MeshPersistence } from './persistence.js';
+import { createMeshServer, type FrameHandler, type MeshServer } from './server.js';
 import { createZapHandler, type ZapHandler } from './zap.js';
-import type { FrameType } from '../../protocol/frame-bodies.js';
 
 export interface MeshOptions {
   readonly pool: Pool;
@@ -28,11 +31,14 @@ export interface MeshOptions {
   readonly onAgentLost?: (agentId: string) => void;
   /** Off only in tests that prove the router outlives an aborted gateway. @default true */
   readonly scrambleAutoIds?: boolean;
+  readonly clock?: Clock;
 }
 
 export interface Mesh {
   readonly server: MeshServer;
   readonly zap: ZapHandler;
+  /** Loads who may connect, binds the socket, starts the lease timers. May follow a close() (a restart on the same endpoint). */
+  start(): Promise<void>;
   /** Admit a just-enrolled agent before its enrollment response leaves. */
   agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
   agentRevoked(agentId: string): void;
@@ -42,35 +48,58 @@ export interface Mesh {
   capacityOf(agentId: string): number | undefined;
   /** The agent's lease as this router holds it (capacity, engine health). */
   leaseOf(agentId: string): Lease | undefined;
+  send(agentId: string, frame: Frame): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/** Starts the mesh: admission from the database, the ZAP handler, the socket, lease timers. */
-export async function startMesh(options: MeshOptions): Promise<Mesh> {
+interface Parts {
+  readonly admission: Admission;
+  readonly leases: LeaseBook;
+  readonly persistence: MeshPersistence;
+  readonly server: MeshServer;
+  readonly clock: Clock;
+}
+
+/**
+ * The mesh: admission (from the database, kept in memory for ZAP), the CURVE socket, leases and
+ * the LISTEN connection that carries other routers' enrollments and revocations. Built without
+ * I/O; start() loads and binds.
+ */
+export function createMesh(options: MeshOptions): Mesh {
+  const clock = options.clock ?? systemClock;
   const admission = createAdmission();
-  admission.replaceAll(await listAdmissibleAgents(options.pool));
   const persistence = createMeshPersistence(options.pool, options.logger);
-  const known = await persistence.manifestHashes();
+  const known = new Map<string, string>();
   const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
-  for (const lease of await persistence.activeLeases()) leases.adopt(lease.agentId, lease.lastHeartbeat);
-  const zap = createZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger);
-  const server = await startMeshServer({
-    bind: options.bind, curveSecretKey: options.curveSecretKey, admission, zap, leases, persistence, logger: options.logger,
+  const zap = createZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger, () => clock.now());
+  const server = createMeshServer({
+    bind: options.bind, curveSecretKey: options.curveSecretKey, admission, zap, leases, persistence, logger: options.logger, clock,
     ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
     codec: createFrameCodec(), leaseRenewalIntervalMs: options.leaseRenewalIntervalMs, ...(options.handlers ? { handlers: options.handlers } : {}),
   });
-  const timers = startTimers(options, { admission, leases, persistence, server });
-  const refreshAdmission = () => refreshFromDatabase(options, admission, server);
-  const listener = options.databaseUrl
-    ? listenForAgentChanges(options.databaseUrl, options.logger, {
-        onChange: (change) => void applyChange(options, admission, server, change),
-        onResync: () => void refreshAdmission(),
-      })
-    : undefined;
-  options.logger.info({ endpoint: server.endpoint, admitted: admission.size }, 'mesh listening');
+  const parts: Parts = { admission, leases, persistence, server, clock };
+  let timers: Timer[] = [];
+  let listener: Listener | undefined;
+  let boundEndpoint: string | undefined;
   return {
     server,
     zap,
+    async start() {
+      zap.open();
+      admission.replaceAll(await listAdmissibleAgents(options.pool));
+      for (const [id, hash] of await persistence.manifestHashes()) known.set(id, hash);
+      for (const lease of await persistence.activeLeases()) leases.adopt(lease.agentId, lease.lastHeartbeat);
+      await server.start(boundEndpoint);
+      boundEndpoint = server.endpoint;
+      timers = startTimers(options, parts);
+      listener = options.databaseUrl
+        ? listenForAgentChanges(options.databaseUrl, options.logger, {
+            onChange: (change) => void applyChange(options, parts, change),
+            onResync: () => void refreshFromDatabase(options, parts),
+          })
+        : undefined;
+      options.logger.info({ endpoint: server.endpoint, admitted: admission.size }, 'mesh listening');
+    },
     agentEnrolled(keys, superseded) {
       for (const old of superseded) void server.revoke(old, RETIRED_BECAUSE.superseded);
       admission.admit(keys);
@@ -82,9 +111,12 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     boundAgents: () => server.connections.boundAgents(),
     capacityOf: (agentId) => leases.get(agentId)?.capacity?.max_concurrent,
     leaseOf: (agentId) => leases.get(agentId),
+    send: (agentId, frame) => server.send(agentId, frame),
     async close() {
-      for (const timer of timers) clearInterval(timer);
+      for (const timer of timers) clock.clearInterval(timer);
+      timers = [];
       await listener?.close();
+      listener = undefined;
       await persistence.heartbeats(leases.takeDirty());
       zap.close();
       await server.close();
@@ -92,27 +124,24 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   };
 }
 
-function startTimers(
-  options: MeshOptions,
-  parts: { admission: ReturnType<typeof createAdmission>; leases: LeaseBook; persistence: ReturnType<typeof createMeshPersistence>; server: MeshServer },
-): NodeJS.Timeout[] {
-  const { admission, leases, persistence, server } = parts;
-  const sweep = setInterval(() => {
-    for (const agentId of leases.sweep(Date.now(), options.heartbeatTimeoutMs)) {
+function startTimers(options: MeshOptions, parts: Parts): Timer[] {
+  const { admission, leases, persistence, clock } = parts;
+  const sweep = clock.setInterval(() => {
+    for (const agentId of leases.sweep(clock.now(), options.heartbeatTimeoutMs)) {
       const agent = admission.agent(agentId);
       options.logger.notice({ agent_id: agentId }, 'agent lease expired: stale');
       options.onAgentLost?.(agentId);
       if (agent) void persistence.statusChanged(agentId, agent.projectId, 'stale', { timeout_ms: options.heartbeatTimeoutMs });
     }
   }, 250);
-  const flush = setInterval(() => void persistence.heartbeats(leases.takeDirty()), 1_000);
+  const flush = clock.setInterval(() => void persistence.heartbeats(leases.takeDirty()), 1_000);
   // A safety net under LISTEN/NOTIFY: whatever a lost notification missed is caught here.
-  const refresh = setInterval(() => void refreshFromDatabase(options, admission, server), options.refreshIntervalMs ?? 5_000);
+  const refresh = clock.setInterval(() => void refreshFromDatabase(options, parts), options.refreshIntervalMs ?? 5_000);
   for (const timer of [sweep, flush, refresh]) timer.unref();
   return [sweep, flush, refresh];
 }
 
-async function refreshFromDatabase(options: MeshOptions, admission: Admission, server: MeshServer): Promise<void> {
+async function refreshFromDatabase(options: MeshOptions, { admission, server }: Parts): Promise<void> {
   try {
     const dropped = admission.replaceAll(await listAdmissibleAgents(options.pool));
     if (dropped.length === 0) return;
@@ -123,7 +152,7 @@ async function refreshFromDatabase(options: MeshOptions, admission: Admission, s
   }
 }
 
-async function applyChange(options: MeshOptions, admission: Admission, server: MeshServer, change: AgentChange): Promise<void> {
+async function applyChange(options: MeshOptions, { admission, server }: Parts, change: AgentChange): Promise<void> {
   if (change.change !== 'enrolled') {
     if (admission.agent(change.agent_id)) await server.revoke(change.agent_id, RETIRED_BECAUSE[change.change]);
     return;

@@ -2,15 +2,16 @@ import type { FrameCodec } from '../../protocol/codec.js';
 import { isProtocolError, ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { FrameType } from '../../protocol/frame-bodies.js';
 import { makeFrame, type AnyFrame, type Frame } from '../../protocol/frame.js';
-import { routingIdSpeaksFor } from '../../protocol/routing-id.js';
 import { verifyFrame } from '../../protocol/signing.js';
+import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Admission, AdmittedAgent } from './admission.js';
 import { ConnectionTable, RecentFrames, type RoutingKey } from './connections.js';
+import { startMeshGateway, type MeshGateway } from './gateway.js';
+import { onHello } from './handshake.js';
+import { Lanes } from './lanes.js';
 import type { LeaseBook } from './leases.js';
 import type { MeshPersistence } from './persistence.js';
-import { startMeshGateway } from './gateway.js';
-import { Lanes } from './lanes.js';
 import type { ZapHandler } from './zap.js';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -27,8 +28,9 @@ export interface MeshServerOptions {
   readonly persistence: MeshPersistence;
   readonly codec: FrameCodec;
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly leaseRenewalIntervalMs: number;
-  /** Extra frame types (exec.*, infer.*) added by later subsystems. */
+  /** Frame types (exec.*, infer.*) handled by the router's subsystems. */
   readonly handlers?: Partial<Record<FrameType, FrameHandler>>;
   /** Off only in tests that prove the router outlives an aborted gateway. @default true */
   readonly scrambleAutoIds?: boolean;
@@ -43,60 +45,67 @@ export interface MeshStats {
 }
 
 export interface MeshServer {
+  /** The bound endpoint (a `*` port resolved); the configured one before start. */
   readonly endpoint: string;
   readonly stats: MeshStats;
   readonly connections: ConnectionTable;
+  /** Binds the socket (in its gateway process). `bind` overrides the configured endpoint (a restart on the same port). */
+  start(bind?: string): Promise<void>;
+  /** False when the agent has no bound connection here (or the server is not started). */
   send(agentId: string, frame: Frame): Promise<boolean>;
   /** Tells a connected agent its credentials are gone and forgets its connection. */
   revoke(agentId: string, reason: string): Promise<void>;
   close(): Promise<void>;
 }
 
+type State = { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number>; handling: Set<string> };
+type Context = { options: MeshServerOptions; state: State; lanes: Lanes; sendFrame: (routing: RoutingKey, frame: Frame) => boolean };
+
 /**
  * The router's end of the mesh. The CURVE ROUTER socket lives in a gateway child process
  * (gateway.ts) that only moves bytes, so a libzmq abort costs a reconnect, not the router.
  * Routing ids are the peers' own and bind nothing (routing-id.ts). Every frame is size-capped,
  * decoded with limits, schema-checked, signature-checked and de-duplicated here before any
- * handler sees it; a bad frame is counted and dropped, never fatal.
+ * handler sees it; a bad frame is counted and dropped, never fatal. Nothing runs until start().
  */
-export async function startMeshServer(options: MeshServerOptions): Promise<MeshServer> {
-  const state = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map<RoutingKey, number>(), handling: new Set<string>() };
-  // Frames go out through the gateway once it is up; until then there is nobody to send to.
-  const link: { send?: (routing: RoutingKey, bytes: Buffer) => boolean } = {};
-  const sendFrame = (routing: RoutingKey, frame: Frame) => link.send?.(routing, options.codec.encode(frame)) ?? false;
+export function createMeshServer(options: MeshServerOptions): MeshServer {
+  const state: State = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map(), handling: new Set() };
+  let gateway: MeshGateway | undefined;
+  let housekeeping: ReturnType<Clock['setInterval']> | undefined;
+  const sendFrame = (routing: RoutingKey, frame: Frame) => gateway?.send(routing, options.codec.encode(frame)) ?? false;
   const context: Context = { options, state, sendFrame, lanes: new Lanes() };
   // Decoded, verified and de-duplicated one at a time, in arrival order; exec frames are then
   // handled in per-invocation lanes (lanes.ts), so an agent's progress never overtakes its own
   // result while different invocations' database writes overlap.
   let inbound: Promise<void> = Promise.resolve();
-  const gateway = await startMeshGateway({
-    bind: options.bind, curveSecretKey: options.curveSecretKey, maxMessageBytes: MAX_MESSAGE_BYTES, logger: options.logger,
-    ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
-    decide: (keyHex, address) => options.zap.decide(keyHex, address),
-    onMessage(routing, parts, payload) {
-      inbound = inbound.then(() => receive(context, routing, parts, payload)).catch((error: unknown) => options.logger.error({ err: error }, 'mesh frame handling failed'));
-    },
-    // A peer the gateway could not reach is gone: forget its binding (it says hello when back).
-    onUnreachable: (routing) => state.connections.unbind(routing),
-    onRestart() {
-      state.stats.gatewayRestarts += 1;
-      state.connections = new ConnectionTable();
-    },
-  });
-  link.send = (routing, bytes) => gateway.send(routing, bytes);
-  const housekeeping = setInterval(() => {
-    state.connections.expirePending(Date.now());
-    state.lastComplaint.clear();
-  }, 10_000);
-  housekeeping.unref();
-
   return {
     get endpoint() {
-      return gateway.endpoint;
+      return gateway?.endpoint ?? options.bind;
     },
     stats: state.stats,
     get connections() {
       return state.connections;
+    },
+    async start(bind) {
+      gateway = await startMeshGateway({
+        bind: bind ?? options.bind, curveSecretKey: options.curveSecretKey, maxMessageBytes: MAX_MESSAGE_BYTES, logger: options.logger,
+        ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
+        decide: (keyHex, address) => options.zap.decide(keyHex, address),
+        onMessage(routing, parts, payload) {
+          inbound = inbound.then(() => receive(context, routing, parts, payload)).catch((error: unknown) => options.logger.error({ err: error }, 'mesh frame handling failed'));
+        },
+        // A peer the gateway could not reach is gone: forget its binding (it says hello when back).
+        onUnreachable: (routing) => state.connections.unbind(routing),
+        onRestart() {
+          state.stats.gatewayRestarts += 1;
+          state.connections = new ConnectionTable();
+        },
+      });
+      housekeeping = options.clock.setInterval(() => {
+        state.connections.expirePending(options.clock.now());
+        state.lastComplaint.clear();
+      }, 10_000);
+      housekeeping.unref();
     },
     async send(agentId, frame) {
       const routing = state.connections.routingOf(agentId);
@@ -109,18 +118,13 @@ export async function startMeshServer(options: MeshServerOptions): Promise<MeshS
       if (routing !== undefined) sendFrame(routing, makeFrame('lease.revoked', { reason }));
     },
     async close() {
-      clearInterval(housekeeping);
-      await gateway.close();
+      options.clock.clearInterval(housekeeping);
+      await gateway?.close();
+      gateway = undefined;
+      state.connections = new ConnectionTable();
     },
   };
 }
-
-type Context = {
-  options: MeshServerOptions;
-  state: { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number>; handling: Set<string> };
-  lanes: Lanes;
-  sendFrame: (routing: RoutingKey, frame: Frame) => boolean;
-};
 
 async function receive(context: Context, routing: RoutingKey, parts: number, payload: Buffer): Promise<void> {
   const { options, state } = context;
@@ -137,39 +141,28 @@ async function receive(context: Context, routing: RoutingKey, parts: number, pay
     return;
   }
   try {
-    if (frame.type === 'hello') await onHello(context, frame, routing);
+    if (frame.type === 'hello') hello(context, frame, routing);
     else await onAgentFrame(context, frame, routing);
   } catch (error) {
     options.logger.error({ err: error, type: frame.type }, 'mesh frame handling failed');
   }
 }
 
-async function onHello(context: Context, frame: Frame<'hello'>, routing: RoutingKey): Promise<void> {
+function hello(context: Context, frame: Frame<'hello'>, routing: RoutingKey): void {
   const { options, state } = context;
-  const agent = options.admission.agent(frame.body.agent_id);
-  if (!agent || agent.role !== frame.body.role) {
-    complain(context, routing, { agent_id: frame.body.agent_id }, 'hello from an agent that is not admitted');
-    return;
-  }
-  if (!routingIdSpeaksFor(routing, agent.id)) {
+  const outcome = onHello({
+    admission: options.admission, connections: state.connections, leaseRenewalIntervalMs: options.leaseRenewalIntervalMs,
+    knownManifest: (id) => options.leases.get(id)?.manifestHash ?? null, send: context.sendFrame, now: () => options.clock.now(),
+  }, frame, routing);
+  if (outcome.result === 'bound') options.logger.info({ agent_id: outcome.agentId }, 'agent bound to mesh connection');
+  else if (outcome.result === 'not_admitted') complain(context, routing, { agent_id: outcome.agentId }, 'hello from an agent that is not admitted');
+  else if (outcome.result === 'foreign_routing_id') {
     state.stats.dropped.foreignRoutingId += 1;
-    complain(context, routing, { agent_id: agent.id }, 'hello on a connection whose routing id was not chosen for that agent');
-    return;
-  }
-  if (frame.body.nonce === undefined) {
-    void context.sendFrame(routing, makeFrame('challenge', { nonce: state.connections.challenge(routing, agent.id) }));
-    return;
-  }
-  if (!state.connections.expects(routing, agent.id, frame.body.nonce) || !verifyFrame(frame, agent.signingKey)) {
+    complain(context, routing, { agent_id: outcome.agentId }, 'hello on a connection whose routing id was not chosen for that agent');
+  } else if (outcome.result === 'identity_not_proven') {
     state.stats.dropped.badSignature += 1;
-    complain(context, routing, { agent_id: agent.id }, 'hello with a wrong nonce or signature: identity not proven');
-    return;
+    complain(context, routing, { agent_id: outcome.agentId }, 'hello with a wrong nonce or signature: identity not proven');
   }
-  state.connections.bind(routing, agent.id);
-  const renewal = options.leaseRenewalIntervalMs;
-  const known = options.leases.get(agent.id)?.manifestHash ?? null;
-  void context.sendFrame(routing, makeFrame('welcome', { agent_id: agent.id, lease_renewal_interval_ms: renewal, lease_duration_ms: renewal * 3, send_manifest: known === null }));
-  options.logger.info({ agent_id: agent.id }, 'agent bound to mesh connection');
 }
 
 async function onAgentFrame(context: Context, frame: AnyFrame, routing: RoutingKey): Promise<void> {
@@ -192,8 +185,7 @@ async function onAgentFrame(context: Context, frame: AnyFrame, routing: RoutingK
     complain(context, routing, { agent_id: agentId, type: frame.type }, 'frame with a bad signature');
     return;
   }
-  const seen = state.recent.seen(agentId, frame.id);
-  if (seen !== undefined) {
+  if (state.recent.seen(agentId, frame.id) !== undefined) {
     state.stats.duplicates += 1;
     void context.sendFrame(routing, makeFrame('ack', { ack_id: frame.id, status: 'duplicate' }));
     return;
@@ -238,8 +230,8 @@ async function handle(context: Context, agent: AdmittedAgent, frame: AnyFrame): 
 }
 
 async function renewLease(context: Context, agent: AdmittedAgent, frame: Frame<'lease_renewal'>): ReturnType<FrameHandler> {
-  const { leases, persistence } = context.options;
-  const outcome = leases.renew(agent.id, frame.body, Date.now());
+  const { leases, persistence, clock } = context.options;
+  const outcome = leases.renew(agent.id, frame.body, clock.now());
   if (outcome.becameActive) void persistence.statusChanged(agent.id, agent.projectId, 'active');
   if (outcome.manifestChanged) void persistence.manifest(agent.id, frame.body.manifest_hash, frame.body.manifest_version, frame.body.manifest ?? null);
   return { status: 'ok', sendManifest: outcome.needManifest };
@@ -248,7 +240,7 @@ async function renewLease(context: Context, agent: AdmittedAgent, frame: Frame<'
 // One log line per connection per 10 s: a hostile or broken peer cannot flood the log. The
 // routing id is not logged: an agent's id is its only defence against being squatted.
 function complain(context: Context, routing: RoutingKey, detail: Record<string, unknown>, message: string): void {
-  const now = Date.now();
+  const now = context.options.clock.now();
   if ((context.state.lastComplaint.get(routing) ?? 0) + 10_000 > now) return;
   context.state.lastComplaint.set(routing, now);
   context.options.logger.warning(detail, message);

@@ -13,6 +13,8 @@ export interface ZapHandler {
   readonly decisions: Record<ZapDecision, number>;
   /** Stops answering: from then on every handshake fails (the mesh fails closed). */
   close(): void;
+  /** Answers again (the mesh started again after a close). */
+  open(): void;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface ZapHandler {
  * gateway's ZAP socket asks this for every handshake and enforces the domain, so a handler that
  * is gone or silent means no handshakes, never open doors.
  */
-export function createZapHandler(admission: Admission, budget: HandshakeBudget, logger: Logger): ZapHandler {
+export function createZapHandler(admission: Admission, budget: HandshakeBudget, logger: Logger, now: () => number = Date.now): ZapHandler {
   const decisions: Record<ZapDecision, number> = { admitted: 0, refused: 0, throttled: 0 };
   const warned = new Map<string, number>();
   let closed = false;
@@ -30,10 +32,10 @@ export function createZapHandler(admission: Admission, budget: HandshakeBudget, 
     decide(keyHex, address) {
       if (closed) return undefined;
       const agent = admission.agentByCurveKey(keyHex);
-      const decision: ZapDecision = !agent ? 'refused' : budget.spend(keyHex, Date.now()) ? 'admitted' : 'throttled';
+      const decision: ZapDecision = !agent ? 'refused' : budget.spend(keyHex, now()) ? 'admitted' : 'throttled';
       decisions[decision] += 1;
       if (decision === 'refused') logger.info({ key: keyHex.slice(0, 16), address }, 'mesh handshake refused: key not enrolled or revoked');
-      if (decision === 'throttled') warnThrottled(logger, warned, agent!.id);
+      if (decision === 'throttled') warnThrottled(logger, warned, agent!.id, now());
       // Every admission is logged: honest agents always name their connection, so the last key
       // admitted before a gateway abort points at whoever opened an id-less connection.
       if (decision === 'admitted') logger.info({ agent_id: agent!.id, address }, 'mesh handshake admitted');
@@ -42,11 +44,13 @@ export function createZapHandler(admission: Admission, budget: HandshakeBudget, 
     close() {
       closed = true;
     },
+    open() {
+      closed = false;
+    },
   };
 }
 
-function warnThrottled(logger: Logger, warned: Map<string, number>, agentId: string): void {
-  const now = Date.now();
+function warnThrottled(logger: Logger, warned: Map<string, number>, agentId: string, now: number): void {
   if ((warned.get(agentId) ?? 0) + 60_000 > now) return;
   if (warned.size > 10_000) warned.clear();
   warned.set(agentId, now);

@@ -1,4 +1,6 @@
+import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
+import { createPeriodic, type Periodic } from '../../runtime/periodic.js';
 import { open } from '../auth/sealed.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
@@ -20,6 +22,7 @@ export interface WebhookWorkerOptions {
   readonly allow: TargetAllowlist;
   /** Name resolution; tests point names at chosen addresses. */
   readonly resolve?: PostOptions['resolve'];
+  readonly clock?: Clock;
 }
 
 /**
@@ -28,22 +31,14 @@ export interface WebhookWorkerOptions {
  * and no delivery is attempted twice at once. Delivery is at least once; receivers dedupe on
  * the event id.
  */
-export function startWebhookWorker(options: WebhookWorkerOptions): { close(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const tick = async () => {
-    await scan(options.pool);
-    await deliverDue(options);
-  };
-  const timer = setInterval(() => {
-    running ??= tick().catch((error: unknown) => options.logger.warning({ err: error }, 'webhook worker round failed')).finally(() => (running = undefined));
-  }, options.intervalMs ?? 1_000);
-  timer.unref();
-  return {
-    async close() {
-      clearInterval(timer);
-      await running;
+export function createWebhookWorker(options: WebhookWorkerOptions): Periodic {
+  return createPeriodic({
+    name: 'webhook worker', intervalMs: options.intervalMs ?? 1_000, logger: options.logger, ...(options.clock ? { clock: options.clock } : {}),
+    run: async () => {
+      await scan(options.pool);
+      await deliverDue(options);
     },
-  };
+  });
 }
 
 async function scan(pool: Pool): Promise<void> {

@@ -11,7 +11,7 @@ function started(events: StreamEvent[]): StartedInference {
   const stream = new InferenceStream('inf_1', 'agt_1');
   for (const event of events) stream.push(event);
   const rest = stream[Symbol.asyncIterator]();
-  return { requestId: 'inf_1', agentId: 'agt_1', first: { kind: 'chunks', chunks: [chunk('a')] }, rest };
+  return { requestId: 'inf_1', agentId: 'agt_1', first: { kind: 'chunks', seq: 0, chunks: [chunk('a')] }, rest };
 }
 
 function fakeSse(backlog: () => number): SseStream & { written: number } {
@@ -33,7 +33,7 @@ describe('consume', () => {
   it('feeds every chunk in order and reports the usage of infer.done', async () => {
     const seen: string[] = [];
     const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
-    const result = await consume(started([{ kind: 'chunks', chunks: [chunk('b'), chunk('c')] }, { kind: 'done', usage }]), performance.now(), undefined, new StreamBroker({ send: async () => true }), (value) => {
+    const result = await consume(started([{ kind: 'chunks', seq: 0, chunks: [chunk('b'), chunk('c')] }, { kind: 'done', usage }]), performance.now(), undefined, new StreamBroker({ send: async () => true }), (value) => {
       seen.push(value.choices![0]!.delta!.content!);
     });
     expect(seen).toEqual(['a', 'b', 'c']);
@@ -49,7 +49,7 @@ describe('consume', () => {
       },
     });
     const stream = await broker.open('agt_1', { request_id: 'inf_1', project_id: 'proj_1', model: 'm', request: {} });
-    stream.push({ kind: 'chunks', chunks: [chunk('a')] });
+    stream.push({ kind: 'chunks', seq: 0, chunks: [chunk('a')] });
     const rest = stream[Symbol.asyncIterator]();
     const first = (await rest.next()).value as StreamEvent;
     const sse = fakeSse(() => 9 * 1024 * 1024);
