@@ -1,196 +1,288 @@
 import { createFrameCodec } from '../protocol/codec.js';
 import type { AnyFrame } from '../protocol/frame.js';
-import type { FrameBody } from '../protocol/frame-bodies.js';
+import type { FrameBody, FrameType } from '../protocol/frame-bodies.js';
 import { hashManifest, type Manifest } from '../protocol/manifest.js';
+import type { SigningKeyPair } from '../protocol/signing.js';
+import { backoffDelay } from '../runtime/backoff.js';
+import { sleep, systemClock, type Clock, type Timer } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
-import { enroll, EnrollmentError, loadEnrollment, refreshToken, retireEnrollment, saveEnrollment, type Enrollment } from './enrollment-client.js';
-import { AgentRetired } from './retired.js';
+import { enroll, EnrollmentError, loadEnrollment, reauthenticate, refreshToken, retireEnrollment, saveEnrollment, type Enrollment } from './enrollment-client.js';
 import { loadOrCreateCurveKey, loadOrCreateSigningKey } from './key-files.js';
-import { startMeshClient, type MeshClient } from './mesh-client.js';
+import { createMeshClient, type MeshClient } from './mesh-client.js';
+import { AgentRetired } from './retired.js';
 
-export interface AgentOptions {
+/** Where an agent is in its life; every change is logged and reported (a metric). */
+export type AgentState = 'created' | 'enrolling' | 'connecting' | 'bound' | 'retired' | 'stopped';
+
+export interface AgentIdentity {
   readonly role: 'xem' | 'xim';
   readonly registrationName: string;
-  readonly routerUrl: string;
-  readonly joinKey: string | undefined;
-  readonly allowInsecure: boolean;
   readonly signingKeyPath: string;
   readonly curveKeyPath: string;
   readonly enrollmentPath: string;
   readonly agentVersion: string;
-  /** The agent's own renewal cadence; the router's (from welcome) when unset. */
-  readonly leaseRenewalIntervalMs?: number;
-  readonly logger: Logger;
-  /** What the agent offers; its hash goes in every lease renewal, the body when asked. */
+}
+
+export interface AgentRouter {
+  readonly url: string;
+  readonly joinKey: string | undefined;
+  readonly allowInsecure: boolean;
+}
+
+/** What the agent offers, read at every lease renewal. */
+export interface AgentOffer {
+  /** Its hash goes in every renewal, the body when the router asks. */
   readonly manifest: () => { manifest: Manifest; version: number };
   readonly capacity: () => FrameBody<'lease_renewal'>['capacity'];
   readonly inFlight?: () => FrameBody<'lease_renewal'>['in_flight'];
-  /** Engine health and load, sent with every renewal (XIM: what the router's scheduler weighs). */
+  /** Engine health and load (XIM: what the router's scheduler weighs). */
   readonly health?: () => Record<string, unknown>;
+}
+
+export interface AgentEvents {
   /** Router frames the agent's own subsystems handle (exec.*, infer.*). */
   readonly onFrame?: (frame: AnyFrame) => void;
   /** The router acknowledged one of this agent's frames. */
   readonly onAck?: (ack: FrameBody<'ack'>) => void;
   /** A mesh connection was (re)bound: whatever awaits delivery can go. */
   readonly onBound?: () => void;
-  /** Nothing more can be done without an operator (re-enrollment required); called once. */
-  readonly onFatal: (reason: string) => void;
+  /** The router revoked or replaced this agent while it ran; called once. */
+  readonly onRetired: (reason: string) => void;
+  readonly onState?: (state: AgentState) => void;
 }
 
-export interface RunningAgent {
-  readonly agentId: string;
-  readonly mesh: MeshClient;
+export interface AgentOptions {
+  readonly identity: AgentIdentity;
+  readonly router: AgentRouter;
+  readonly offer: AgentOffer;
+  readonly events: AgentEvents;
+  readonly logger: Logger;
+  /** The agent's own renewal cadence; the router's (from welcome) when unset. */
+  readonly leaseRenewalIntervalMs?: number;
+  readonly clock?: Clock;
+}
+
+export interface Agent {
+  readonly state: AgentState;
+  /** Known once started. */
+  readonly agentId: string | undefined;
+  readonly bound: boolean;
+  /**
+   * Loads its keys, resumes its enrollment (proving its key when the token has run out) or
+   * enrolls with the join key, connects the mesh. Throws AgentRetired when the router no longer
+   * admits it; waits out router outages, unless the signal aborts.
+   */
+  start(signal?: AbortSignal): Promise<string>;
+  /** Signs and queues a frame; false while no connection is bound. */
+  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string }): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/**
- * Brings an agent up: its persisted keys, a persisted enrollment (or a new one with the join
- * key), a token refresh loop, the mesh connection and the lease loop.
- */
-export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
-  const signing = await loadOrCreateSigningKey(options.signingKeyPath);
-  const curve = await loadOrCreateCurveKey(options.curveKeyPath);
-  let enrollment = await currentEnrollment(options, Buffer.from(signing.publicKey).toString('hex'), curve.publicKey);
-  let leaseTimer: NodeJS.Timeout | undefined;
+/** Builds an agent without touching disk or network; start() does both. */
+export function createAgent(options: AgentOptions): Agent {
+  const clock = options.clock ?? systemClock;
+  let state: AgentState = 'created';
+  let enrollment: Enrollment | undefined;
+  let mesh: MeshClient | undefined;
+  let refresh: { cancel(): void } | undefined;
+  let leaseTimer: Timer | undefined;
   let sendManifest = true;
-  const fatal = (reason: string) => {
-    void retireEnrollment(options.enrollmentPath, reason).finally(() => options.onFatal(reason));
+  const move = (next: AgentState) => {
+    if (next === state) return;
+    options.logger.info({ from: state, to: next }, 'agent state changed');
+    state = next;
+    options.events.onState?.(next);
   };
-
-  const renew = (mesh: MeshClient) => {
-    const { manifest, version } = options.manifest();
-    const body: FrameBody<'lease_renewal'> = {
-      manifest_hash: hashManifest(manifest), manifest_version: version, capacity: options.capacity(), in_flight: options.inFlight?.() ?? [],
-      ...(sendManifest ? { manifest } : {}), ...(options.health ? { health: options.health() } : {}),
-    };
+  const retire = (reason: string) => {
+    if (state === 'retired' || state === 'stopped') return;
+    move('retired');
+    void retireEnrollment(options.identity.enrollmentPath, reason).finally(() => options.events.onRetired(reason));
+  };
+  const renew = () => {
+    if (!mesh?.bound) return;
+    const { manifest, version } = options.offer.manifest();
+    void mesh.send('lease_renewal', {
+      manifest_hash: hashManifest(manifest), manifest_version: version, capacity: options.offer.capacity(), in_flight: options.offer.inFlight?.() ?? [],
+      ...(sendManifest ? { manifest } : {}), ...(options.offer.health ? { health: options.offer.health() } : {}),
+    });
     sendManifest = false;
-    void mesh.send('lease_renewal', body);
   };
-  const mesh: MeshClient = startMeshClient({
-    endpoint: enrollment.mesh_endpoint, routerCurvePublicKey: enrollment.router_curve_public_key, curve, signing,
-    agentId: enrollment.agent_id, role: options.role, agentVersion: options.agentVersion, codec: createFrameCodec(), logger: options.logger,
-    onBound(welcome) {
-      options.logger.info({ agent_id: welcome.agent_id, lease_renewal_interval_ms: welcome.lease_renewal_interval_ms }, 'bound to the router');
-      sendManifest ||= welcome.send_manifest;
-      clearInterval(leaseTimer);
-      renew(mesh);
-      leaseTimer = setInterval(() => mesh.bound && renew(mesh), options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
-      options.onBound?.();
-    },
-    onFrame(frame) {
-      if (frame.type !== 'ack') return options.onFrame?.(frame);
-      if (frame.body.send_manifest) sendManifest = true;
-      options.onAck?.(frame.body);
-    },
-    onReenrollRequired: (reason) => fatal(reason),
-  });
-  const refresh = scheduleRefresh(options, () => enrollment, (next) => (enrollment = next), fatal);
   return {
-    agentId: enrollment.agent_id,
-    mesh,
+    get state() {
+      return state;
+    },
+    get agentId() {
+      return enrollment?.agent_id;
+    },
+    get bound() {
+      return mesh?.bound ?? false;
+    },
+    async start(signal) {
+      move('enrolling');
+      const signing = await loadOrCreateSigningKey(options.identity.signingKeyPath);
+      const curve = await loadOrCreateCurveKey(options.identity.curveKeyPath);
+      try {
+        enrollment = await resumeOrEnroll(options, { signing, signingHex: Buffer.from(signing.publicKey).toString('hex'), curvePublicKey: curve.publicKey }, clock, signal);
+      } catch (error) {
+        if (error instanceof AgentRetired) move('retired');
+        throw error;
+      }
+      move('connecting');
+      mesh = createMeshClient({
+        endpoint: enrollment.mesh_endpoint, routerCurvePublicKey: enrollment.router_curve_public_key, curve, signing, clock,
+        agentId: enrollment.agent_id, role: options.identity.role, agentVersion: options.identity.agentVersion, codec: createFrameCodec(), logger: options.logger,
+        onBound(welcome) {
+          move('bound');
+          sendManifest ||= welcome.send_manifest;
+          clock.clearInterval(leaseTimer);
+          renew();
+          leaseTimer = clock.setInterval(renew, options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
+          options.events.onBound?.();
+        },
+        onUnbound: () => state === 'bound' && move('connecting'),
+        onFrame(frame) {
+          if (frame.type !== 'ack') return options.events.onFrame?.(frame);
+          if (frame.body.send_manifest) sendManifest = true;
+          options.events.onAck?.(frame.body);
+        },
+        onReenrollRequired: retire,
+      });
+      mesh.connect();
+      refresh = scheduleRefresh(options, clock, { current: () => enrollment!, update: (next) => (enrollment = next), signing, retire });
+      return enrollment.agent_id;
+    },
+    send: (type, body, sendOptions) => mesh?.send(type, body, sendOptions) ?? Promise.resolve(false),
     async close() {
-      clearInterval(leaseTimer);
-      refresh.cancel();
-      mesh.close();
+      clock.clearInterval(leaseTimer);
+      refresh?.cancel();
+      mesh?.close();
+      if (state !== 'retired') move('stopped');
     },
   };
 }
 
-/** `enroll` subcommands: keys made or loaded, an enrollment made or refreshed and persisted, nothing started. */
-export async function ensureEnrolled(options: AgentOptions): Promise<Enrollment> {
-  const signing = await loadOrCreateSigningKey(options.signingKeyPath);
-  const curve = await loadOrCreateCurveKey(options.curveKeyPath);
-  return currentEnrollment(options, Buffer.from(signing.publicKey).toString('hex'), curve.publicKey);
+/** `enroll` subcommands: keys made or loaded, an enrollment made or resumed and persisted, nothing started. */
+export async function ensureEnrolled(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>): Promise<Enrollment> {
+  const signing = await loadOrCreateSigningKey(options.identity.signingKeyPath);
+  const curve = await loadOrCreateCurveKey(options.identity.curveKeyPath);
+  return resumeOrEnroll(options, { signing, signingHex: Buffer.from(signing.publicKey).toString('hex'), curvePublicKey: curve.publicKey }, systemClock);
 }
 
-async function currentEnrollment(options: AgentOptions, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
-  const saved = loadEnrollment(options.enrollmentPath);
-  if (saved?.retired && saved.registration_name === options.registrationName) return reenrollRetired(options, saved, signingKeyHex, curvePublicKey);
-  // The router may have moved (a new address for the same deployment): keep the identity, talk
-  // to the configured URL. A different router refuses the token and re-enrollment follows.
-  if (saved && saved.registration_name === options.registrationName) {
-    options.logger.info({ agent_id: saved.agent_id }, 'using the persisted enrollment');
-    const current = await refreshUntilAnswered({ ...saved, router_url: options.routerUrl }, options).catch(async (error: unknown) => {
+interface Keys {
+  readonly signing: SigningKeyPair;
+  readonly signingHex: string;
+  readonly curvePublicKey: string;
+}
+
+async function resumeOrEnroll(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>, keys: Keys, clock: Clock, signal?: AbortSignal): Promise<Enrollment> {
+  const saved = loadEnrollment(options.identity.enrollmentPath);
+  const mine = saved?.registration_name === options.identity.registrationName ? saved : undefined;
+  if (mine?.retired) return reenrollRetired(options, mine, keys);
+  // The router may have moved (a new address for the same deployment): keep the identity, talk to the configured URL.
+  if (mine) {
+    options.logger.info({ agent_id: mine.agent_id }, 'using the persisted enrollment');
+    const resumed = await untilAnswered(() => resume({ ...mine, router_url: options.router.url }, keys.signing, options.router.allowInsecure), options.logger, clock, signal).catch(async (error: unknown) => {
       if (!(error instanceof EnrollmentError) || error.retryable) throw error;
-      await retireEnrollment(options.enrollmentPath, error.message);
+      await retireEnrollment(options.identity.enrollmentPath, error.message);
       throw new AgentRetired(error.message);
     });
-    await saveEnrollment(options.enrollmentPath, current);
-    return current;
+    await saveEnrollment(options.identity.enrollmentPath, resumed);
+    return resumed;
   }
-  if (!options.joinKey) throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
-  return enrollWithKey(options, options.joinKey, signingKeyHex, curvePublicKey);
+  if (!options.router.joinKey) throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
+  return enrollWithKey(options, options.router.joinKey, keys);
+}
+
+/** A valid token is refreshed; an expired one (an outage longer than its life) is replaced by proving the enrolled key. */
+async function resume(enrollment: Enrollment, signing: SigningKeyPair, allowInsecure: boolean): Promise<Enrollment> {
+  if (new Date(enrollment.expires_at).getTime() - Date.now() > 5_000) {
+    try {
+      return await refreshToken(enrollment, allowInsecure);
+    } catch (error) {
+      // Only a token it no longer takes (expired while the agent was down) is worth the challenge.
+      if (!(error instanceof EnrollmentError) || error.code !== 'invalid_token') throw error;
+    }
+  }
+  return reauthenticate(enrollment, signing, allowInsecure);
 }
 
 /**
  * A retired identity comes back only through a new join key: one attempt per start with the
  * configured key (a spent one is refused, and the agent stays retired saying so).
  */
-async function reenrollRetired(options: AgentOptions, saved: Enrollment, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
+async function reenrollRetired(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>, saved: Enrollment, keys: Keys): Promise<Enrollment> {
   const why = `${saved.retired!.reason} (at ${saved.retired!.at})`;
-  if (!options.joinKey) throw new AgentRetired(why);
+  if (!options.router.joinKey) throw new AgentRetired(why);
   try {
-    return await enrollWithKey(options, options.joinKey, signingKeyHex, curvePublicKey);
+    return await enrollWithKey(options, options.router.joinKey, keys);
   } catch (error) {
     if (error instanceof EnrollmentError && !error.retryable) throw new AgentRetired(`${why}; the configured join key was refused: ${error.message}`);
     throw error;
   }
 }
 
-async function enrollWithKey(options: AgentOptions, joinKey: string, signingKeyHex: string, curvePublicKey: string): Promise<Enrollment> {
+async function enrollWithKey(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>, joinKey: string, keys: Keys): Promise<Enrollment> {
   const enrolled = await enroll({
-    routerUrl: options.routerUrl, allowInsecure: options.allowInsecure, joinKey, role: options.role,
-    registrationName: options.registrationName, signingPublicKeyHex: signingKeyHex, curvePublicKey, manifest: options.manifest().manifest,
+    routerUrl: options.router.url, allowInsecure: options.router.allowInsecure, joinKey, role: options.identity.role,
+    registrationName: options.identity.registrationName, signingPublicKeyHex: keys.signingHex, curvePublicKey: keys.curvePublicKey, manifest: options.offer.manifest().manifest,
   });
-  await saveEnrollment(options.enrollmentPath, enrolled);
+  await saveEnrollment(options.identity.enrollmentPath, enrolled);
   options.logger.info({ agent_id: enrolled.agent_id, project_id: enrolled.project_id }, 'enrolled');
   return enrolled;
 }
 
-/** At start: a fresh token and the router's current mesh endpoint, waiting out router outages. */
-async function refreshUntilAnswered(saved: Enrollment, options: AgentOptions): Promise<Enrollment> {
-  for (let attempt = 0; ; attempt++) {
+/** Retries what failed retryably (the router unreachable) with jittered backoff up to 30 s, until the signal aborts. */
+async function untilAnswered<T>(attempt: () => Promise<T>, logger: Logger, clock: Clock, signal?: AbortSignal): Promise<T> {
+  for (let failures = 0; ; failures += 1) {
     try {
-      return await refreshToken(saved, options.allowInsecure);
+      return await attempt();
     } catch (error) {
       if (!(error instanceof EnrollmentError) || !error.retryable) throw error;
-      const delay = Math.min(30_000, 1_000 * 2 ** attempt);
-      options.logger.warning({ err: error, retry_in_ms: delay }, 'router not reachable; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      const delay = backoffDelay(failures, { initialMs: 1_000, maxMs: 30_000 });
+      logger.warning({ err: error, retry_in_ms: delay }, 'router not reachable; retrying');
+      if (!(await sleep(delay, signal, clock))) throw error;
     }
   }
 }
 
-/** Refreshes the token at 80% of its remaining life; a refusal is fatal, an outage retried in 10 s. */
+/**
+ * Refreshes the token at 80% of its remaining life. An outage is retried (jittered, 10 s); a
+ * token the router no longer takes is replaced by proving the enrolled key; revocation or
+ * replacement retires the agent.
+ */
 function scheduleRefresh(
   options: AgentOptions,
-  current: () => Enrollment,
-  update: (next: Enrollment) => void,
-  fatal: (reason: string) => void,
+  clock: Clock,
+  session: { current(): Enrollment; update(next: Enrollment): void; signing: SigningKeyPair; retire(reason: string): void },
 ): { cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
+  let cancelled = false;
   const arm = (delayMs: number) => {
-    timer = setTimeout(() => {
-      refreshToken(current(), options.allowInsecure)
+    if (cancelled) return;
+    timer = clock.setTimeout(() => {
+      resume(session.current(), session.signing, options.router.allowInsecure)
         .then(async (next) => {
-          update(next);
-          await saveEnrollment(options.enrollmentPath, next);
-          arm(untilRefresh(next));
+          session.update(next);
+          await saveEnrollment(options.identity.enrollmentPath, next);
+          arm(untilRefresh(next, clock));
         })
         .catch((error: unknown) => {
-          if (error instanceof EnrollmentError && !error.retryable) fatal(error.message);
-          else {
-            options.logger.warning({ err: error }, 'token refresh failed; retrying in 10 s');
-            arm(10_000);
-          }
+          if (error instanceof EnrollmentError && !error.retryable) return session.retire(error.message);
+          options.logger.warning({ err: error }, 'token refresh failed; retrying soon');
+          arm(backoffDelay(1, { initialMs: 5_000, maxMs: 10_000 }));
         });
     }, delayMs);
     timer.unref();
   };
-  arm(untilRefresh(current()));
-  return { cancel: () => clearTimeout(timer) };
+  arm(untilRefresh(session.current(), clock));
+  return {
+    cancel() {
+      cancelled = true;
+      clock.clearTimeout(timer);
+    },
+  };
 }
 
-function untilRefresh(enrollment: Enrollment): number {
-  return Math.max(1_000, (new Date(enrollment.expires_at).getTime() - Date.now()) * 0.8);
+function untilRefresh(enrollment: Enrollment, clock: Clock): number {
+  return Math.max(1_000, (new Date(enrollment.expires_at).getTime() - clock.now()) * 0.8);
 }

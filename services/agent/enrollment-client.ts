@@ -1,3 +1,5 @@
+import { signChallenge } from '../protocol/reauth.js';
+import type { SigningKeyPair } from '../protocol/signing.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 
@@ -22,6 +24,8 @@ export class EnrollmentError extends Error {
     message: string,
     /** False when retrying cannot help (refused key, insecure URL). */
     readonly retryable: boolean,
+    /** The router's error code, when it answered with one. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -70,7 +74,7 @@ export async function refreshToken(enrollment: Enrollment, allowInsecure: boolea
   const response = await post(url, undefined, enrollment.token);
   if (response.status === 401) {
     const code = await errorCode(response);
-    throw new EnrollmentError(REFRESH_REFUSALS[code] ?? 'the router refused the agent token: re-enroll required', false);
+    throw new EnrollmentError(REFRESH_REFUSALS[code] ?? 'the router refused the agent token: re-enroll required', false, code);
   }
   if (!response.ok) throw new EnrollmentError(`token refresh failed with HTTP ${response.status}`, true);
   const refreshed = (await response.json()) as Pick<Enrollment, 'token' | 'expires_at' | 'router_curve_public_key' | 'mesh_endpoint' | 'lease_renewal_interval_ms'>;
@@ -86,8 +90,30 @@ const ENROLL_REFUSALS: Readonly<Record<string, string>> = {
 const REFRESH_REFUSALS: Readonly<Record<string, string>> = {
   agent_revoked: 'an operator revoked this agent\'s credentials: it needs a new join key to enroll again',
   agent_superseded: 'this agent was replaced by a newer enrollment under its name or key: it needs a new join key to enroll again',
-  invalid_token: 'the router refused the agent token (signed by another key, or malformed): re-enroll required',
+  invalid_token: 'the router refused the agent token (expired, signed by another key, or malformed)',
+  reauthentication_failed: 'the router does not know this agent under its enrolled key (another deployment, or its record was deleted): a new join key is needed',
 };
+
+/**
+ * A fresh token without a valid one: asks the router for a nonce and answers it signed with the
+ * enrolled Ed25519 key. What brings an agent back after an outage longer than its token's life;
+ * only revocation or replacement refuses it, and the error says which.
+ */
+export async function reauthenticate(enrollment: Enrollment, signing: SigningKeyPair, allowInsecure: boolean): Promise<Enrollment> {
+  const base = checkRouterUrl(enrollment.router_url, allowInsecure);
+  const challenge = await post(new URL('/v1/enroll/challenge', base), { agent_id: enrollment.agent_id }, undefined);
+  if (!challenge.ok) throw new EnrollmentError(`re-authentication challenge failed with HTTP ${challenge.status}: ${await errorCode(challenge)}`, challenge.status >= 500 || challenge.status === 429);
+  const { nonce } = (await challenge.json()) as { nonce: string };
+  const answer = { agent_id: enrollment.agent_id, nonce, signature: signChallenge(enrollment.agent_id, nonce, signing) };
+  const response = await post(new URL('/v1/enroll/reauthenticate', base), answer, undefined);
+  if (response.status === 401) {
+    const code = await errorCode(response);
+    throw new EnrollmentError(REFRESH_REFUSALS[code] ?? `the router refused this agent's key: ${code}`, false, code);
+  }
+  if (!response.ok) throw new EnrollmentError(`re-authentication failed with HTTP ${response.status}`, true);
+  const refreshed = (await response.json()) as Pick<Enrollment, 'token' | 'expires_at' | 'router_curve_public_key' | 'mesh_endpoint' | 'lease_renewal_interval_ms'>;
+  return { ...enrollment, ...refreshed };
+}
 
 async function post(url: URL, body: unknown, token: string | undefined): Promise<Response> {
   try {

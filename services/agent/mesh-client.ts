@@ -6,6 +6,8 @@ import type { FrameBody, FrameType } from '../protocol/frame-bodies.js';
 import { makeFrame, type AnyFrame, type Frame } from '../protocol/frame.js';
 import { meshRoutingId } from '../protocol/routing-id.js';
 import { signFrame, type SigningKeyPair } from '../protocol/signing.js';
+import { backoffDelay } from '../runtime/backoff.js';
+import { systemClock, type Clock, type Timer } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 
 export interface MeshClientOptions {
@@ -20,6 +22,9 @@ export interface MeshClientOptions {
   readonly logger: Logger;
   /** After every successful HELLO (first connect and every reconnect). */
   readonly onBound: (welcome: FrameBody<'welcome'>) => void;
+  /** The bound connection was lost (a reconnect follows by itself). */
+  readonly onUnbound?: () => void;
+  readonly clock?: Clock;
   /** Router frames other than the handshake's own. */
   readonly onFrame: (frame: AnyFrame) => void;
   /** The router no longer admits this agent: stop and re-enroll. Called once. */
@@ -27,7 +32,9 @@ export interface MeshClientOptions {
 }
 
 export interface MeshClient {
-  /** Signs and queues a frame; false when the socket refused it. */
+  /** Opens the socket; it reconnects by itself from then on. */
+  connect(): void;
+  /** Signs and queues a frame; false when there is no socket or it refused it. */
   send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string }): Promise<boolean>;
   readonly bound: boolean;
   close(): void;
@@ -38,7 +45,10 @@ const BIND_DEADLINE_MS = 10_000;
 /** Transport settings of an agent's mesh socket (exported so the mesh benchmark's agents match). */
 export const MESH_SOCKET_OPTIONS = {
   reconnectInterval: 250,
-  reconnectMaxInterval: 30_000,
+  // libzmq doubles the interval while the router is away; capped low, so an agent whose router
+  // came back dials it within seconds, well inside its lease (a 30 s cap once let a restart of a
+  // few seconds outlast the heartbeat timeout).
+  reconnectMaxInterval: 3_000,
   // Finds a router that vanished without closing the connection; a lost RST is rare, and each
   // ping costs the router a CURVE box, so this is slow on purpose.
   heartbeatInterval: 20_000,
@@ -54,10 +64,12 @@ export const MESH_SOCKET_OPTIONS = {
  * (routing-id.ts). libzmq reconnects a socket by itself but keeps its routing id, and a router
  * that has not yet noticed the old connection die ignores the new one; so when a connection
  * drops, or a handshake is not followed by a welcome in time, the socket is replaced with a new
- * one under a new id, with backoff up to 30 s.
+ * one under a new id, after a jittered backoff (100 ms, doubling to 5 s, reset by a welcome).
+ * Nothing connects until connect().
  */
-export function startMeshClient(options: MeshClientOptions): MeshClient {
-  const state: State = { socket: undefined, bound: false, closed: false, reenrollReported: false, lastHandshakeComplaint: 0, backoffMs: 250, timer: undefined };
+export function createMeshClient(options: MeshClientOptions): MeshClient {
+  const clock = options.clock ?? systemClock;
+  const state: State = { socket: undefined, bound: false, closed: false, reenrollReported: false, lastHandshakeComplaint: 0, failures: 0, timer: undefined };
   let tail: Promise<unknown> = Promise.resolve();
   const sendRaw = (frame: Frame): Promise<boolean> => {
     const bytes = options.codec.encode(signFrame(frame, options.signing));
@@ -75,26 +87,39 @@ export function startMeshClient(options: MeshClientOptions): MeshClient {
     },
     replace(why) {
       if (state.closed || state.timer) return;
-      options.logger.info({ reason: why, retry_in_ms: state.backoffMs }, 'replacing the mesh connection');
-      state.bound = false;
+      const delay = backoffDelay(state.failures++, { initialMs: 100, maxMs: 5_000 });
+      options.logger.info({ reason: why, retry_in_ms: delay }, 'replacing the mesh connection');
+      unbind();
       state.socket?.close();
-      state.timer = setTimeout(() => {
+      state.timer = clock.setTimeout(() => {
         state.timer = undefined;
         connect(options, state, peer);
-      }, state.backoffMs);
-      state.backoffMs = Math.min(30_000, state.backoffMs * 2);
+      }, delay);
     },
+    bound(welcome) {
+      state.bound = true;
+      state.failures = 0;
+      options.onBound(welcome);
+    },
+    unbind,
   };
-  connect(options, state, peer);
+  function unbind(): void {
+    if (!state.bound) return;
+    state.bound = false;
+    options.onUnbound?.();
+  }
 
   return {
+    connect() {
+      if (!state.socket && !state.closed) connect(options, state, peer);
+    },
     send: (type, body, sendOptions) => sendRaw(makeFrame(type, body, sendOptions?.id ? { id: sendOptions.id } : {})),
     get bound() {
       return state.bound;
     },
     close() {
       state.closed = true;
-      clearTimeout(state.timer);
+      clock.clearTimeout(state.timer);
       state.socket?.close();
     },
   };
@@ -106,14 +131,17 @@ interface State {
   closed: boolean;
   reenrollReported: boolean;
   lastHandshakeComplaint: number;
-  backoffMs: number;
-  timer: NodeJS.Timeout | undefined;
+  /** Replacements since the last welcome: the backoff's exponent. */
+  failures: number;
+  timer: Timer | undefined;
 }
 
 interface Peer {
   hello(nonce?: string): Promise<boolean>;
   reenroll(reason: string): void;
   replace(why: string): void;
+  bound(welcome: FrameBody<'welcome'>): void;
+  unbind(): void;
 }
 
 function connect(options: MeshClientOptions, state: State, peer: Peer): void {
@@ -135,12 +163,11 @@ async function watchEvents(socket: Dealer, options: MeshClientOptions, state: St
   try {
     for await (const event of socket.events) {
       if (event.type === 'handshake') {
-        state.bound = false;
+        peer.unbind();
         await peer.hello();
         clearTimeout(deadline);
         deadline = setTimeout(() => !state.bound && state.socket === socket && peer.replace('no welcome after the handshake'), BIND_DEADLINE_MS);
       } else if (event.type === 'disconnect') {
-        state.bound = false;
         peer.replace('connection lost');
       } else if (event.type === 'handshake:error:auth' && (event.error as { status?: number }).status === 400) {
         peer.reenroll('the router refused this agent\'s CURVE key (not enrolled or revoked)');
@@ -168,11 +195,7 @@ async function receiveLoop(socket: Dealer, options: MeshClientOptions, state: St
         continue;
       }
       if (frame.type === 'challenge') await peer.hello(frame.body.nonce);
-      else if (frame.type === 'welcome') {
-        state.bound = true;
-        state.backoffMs = 250;
-        options.onBound(frame.body);
-      } else if (frame.type === 'lease.revoked') peer.reenroll(`the router revoked this agent: ${frame.body.reason}`);
+      else if (frame.type === 'welcome') peer.bound(frame.body); else if (frame.type === 'lease.revoked') peer.reenroll(`the router revoked this agent: ${frame.body.reason}`);
       else options.onFrame(frame);
     }
   } catch (error) {

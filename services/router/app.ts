@@ -20,6 +20,7 @@ import { WorkspaceCatalogs } from './exec/workspace-catalog.js';
 import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
 import { requestIdFor } from './http/request-id.js';
+import { OpenStreams } from './http/sse.js';
 import { wireSafeKeyword } from './http/wire-safe.js';
 import { databaseAnswers, type Pool } from './store/pool.js';
 
@@ -63,8 +64,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false }, plugins: [wireSafeKeyword] },
   });
   let draining = false;
+  app.decorate('sseStreams', new OpenStreams());
+  const inference = deps.inference ?? createInferenceRuntime(deps.pool, NO_MESH);
   app.addHook('preClose', async () => {
     draining = true;
+    // Inference streams end with their own protocol's failure event; every other stream with `shutdown`.
+    inference.broker.shutdown('the router is shutting down');
+    app.sseStreams.endAll();
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -89,7 +95,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     prefix: '/:project_id/v1/management',
   });
   void app.register(inferenceRoutes({
-    pool: deps.pool, logger: deps.logger, inference: deps.inference ?? createInferenceRuntime(deps.pool, NO_MESH), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
+    pool: deps.pool, logger: deps.logger, inference, ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
   }), { prefix: '/:project_id/:endpoint_slug/v1' });
   void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
   return app;

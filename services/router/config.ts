@@ -95,8 +95,8 @@ export const routerConfigSchema = defineConfigSchema({
       description: 'Host names or CIDR ranges webhooks may reach although they are loopback, private, link-local or metadata addresses (internal receivers)',
     },
     agent_token_ttl_seconds: {
-      kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 60, max: 86_400,
-      description: 'Lifetime of agent bearer tokens; agents refresh them before expiry',
+      kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 5, max: 86_400,
+      description: 'Lifetime of agent bearer tokens; agents refresh them before expiry, and after an outage past it prove their enrolled key for a new one',
     },
     webhooks_allow_http: {
       kind: 'boolean', env: 'XEROTIER_WEBHOOKS_ALLOW_HTTP', default: false,

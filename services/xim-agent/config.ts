@@ -115,6 +115,13 @@ export const ximAgentConfigSchema = defineConfigSchema({
       description: 'Where the enrollment (agent id, token, router key) is kept so restarts skip enrollment',
     },
   },
+  check(config) {
+    // Compiled with every other problem, not discovered when the engine starts.
+    if (config.model === undefined && config.engine_url === undefined) {
+      return [{ key: 'model', expected: 'the model vLLM serves (or set XEROTIER_AGENT_ENGINE_URL to attach to a running engine)' }];
+    }
+    return [];
+  },
 });
 
 export type XIMAgentConfig = ConfigOf<typeof ximAgentConfigSchema.keys>;

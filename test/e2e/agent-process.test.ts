@@ -5,6 +5,9 @@ import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { cleanEnv, spawnGroup, spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 import { bearer } from '../helpers/fixtures.js';
+import { loadEnrollment } from '../../services/agent/enrollment-client.js';
+import { signChallenge } from '../../services/protocol/reauth.js';
+import { generateSigningKeyPair } from '../../services/protocol/signing.js';
 
 const INTERVAL_MS = 1_000;
 const TIMEOUT_MS = 3_000;
@@ -104,5 +107,63 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv());
     expect((await run.exited).code).toBe(78);
     expect(run.stderr()).toContain('missing required xem-agent settings: router_url, join_key, registration_name');
+  });
+});
+
+describe('an agent down longer than its token lives comes back by proving its enrolled key', () => {
+  let router: RouterHarness;
+  const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'agent-e2e-reauth-'));
+  const runs: Spawned[] = [];
+  beforeAll(async () => {
+    router = await startRouterHarness({ leaseRenewalIntervalMs: INTERVAL_MS, heartbeatTimeoutMs: TIMEOUT_MS, env: { XEROTIER_AGENT_TOKEN_TTL_SECONDS: '5' } });
+  });
+  afterAll(async () => {
+    for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await router.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('restarts after its token expired, with the spent join key still configured, and is active again without a new key', async () => {
+    const joinKey = await router.mintJoinKey();
+    const start = () => {
+      const run = spawnXemAgent({ routerUrl: router.url, joinKey, name: 'xem-sleeper', dir, intervalMs: INTERVAL_MS });
+      runs.push(run);
+      return run;
+    };
+    const first = start();
+    const id = await new Promise<string>((resolve) => first.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+    await waitFor('active', 10_000, async () => ((await agentStatus(router.pool, id)) === 'active' ? true : undefined));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Down until the token it kept has run out (5 s tokens): a refresh can no longer help.
+    const expiresAt = new Date((loadEnrollment(join(dir, 'enrollment.json'))!).expires_at).getTime();
+    await waitFor('the kept token to expire', 15_000, () => (Date.now() > expiresAt + 1_000 ? true : undefined));
+    const refused = await router.app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(loadEnrollment(join(dir, 'enrollment.json'))!.token) });
+    expect(refused.json().error.code).toBe('invalid_token');
+
+    const second = start();
+    expect(await new Promise<string>((resolve) => second.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)))).toBe(id);
+    const restartedAt = Date.now();
+    await waitFor('a renewal after the restart', 15_000, async () => {
+      const row = (await router.pool.query<{ last_heartbeat: Date | null; status: string }>('SELECT last_heartbeat, status FROM agents WHERE id = $1', [id])).rows[0]!;
+      return row.status === 'active' && row.last_heartbeat && row.last_heartbeat.getTime() >= restartedAt - 500 ? true : undefined;
+    });
+    const events = await router.pool.query<{ event: string }>("SELECT event FROM execution_audit_log WHERE subject = $1 AND event IN ('agent.enrolled', 'agent.reauthenticated')", [id]);
+    expect(events.rows.map((row) => row.event).sort()).toEqual(['agent.enrolled', 'agent.reauthenticated']);
+    expect(second.stdout()).not.toContain('agent retired');
+  });
+
+  it('refuses a challenge answered with any key but the enrolled one, and a challenge used twice', async () => {
+    const peer = await router.enrollPeer('xem-challenged');
+    const ask = async () => (await router.app.inject({ method: 'POST', url: '/v1/enroll/challenge', payload: { agent_id: peer.agentId } })).json() as { nonce: string };
+    const answer = (nonce: string, key = peer.signing) => router.app.inject({ method: 'POST', url: '/v1/enroll/reauthenticate', payload: { agent_id: peer.agentId, nonce, signature: signChallenge(peer.agentId, nonce, key) } });
+    const forged = await answer((await ask()).nonce, generateSigningKeyPair());
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json().error.code).toBe('reauthentication_failed');
+    const { nonce } = await ask();
+    expect((await answer(nonce)).statusCode).toBe(200);
+    expect((await answer(nonce)).json().error.code).toBe('reauthentication_failed');
+    await router.app.inject({ method: 'POST', url: `/${router.project.project.id}/v1/management/agents/${peer.agentId}/revoke-credentials`, headers: bearer(router.project.adminKey) });
+    expect((await answer((await ask()).nonce)).json().error.code).toBe('agent_revoked');
   });
 });

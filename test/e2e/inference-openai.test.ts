@@ -61,7 +61,7 @@ describe('inference through a router process, XIM agent processes and scripted e
     router = await spawnRouterProcess(cleanEnv({
       ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_BOOTSTRAP_PROJECT: 'acme',
       XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'), XEROTIER_API_RATE_LIMIT_RPM: '300',
-      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '250', XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '1500', XEROTIER_LOG_LEVEL: 'warning',
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '250', XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '1500', XEROTIER_LOG_LEVEL: 'debug', XEROTIER_SHUTDOWN_GRACE_SECONDS: '20',
     }));
     startEngine(ALPHA, join(dir, 'alpha.sock'), 40);
     startEngine(BETA, join(dir, 'beta.sock'), 400);
@@ -219,5 +219,29 @@ describe('inference through a router process, XIM agent processes and scripted e
       const { response: next } = await client.chat.completions.create({ model: ALPHA, messages: [{ role: 'user', content: `after ${n}` }] }).withResponse();
       expect(next.headers.get('x-xerotier-agent-id')).toBe(survivor);
     }
+  });
+
+  // Last: it stops the router.
+  it('on SIGTERM ends an open Responses stream and an open event stream with their last events, and closes everything in order', async () => {
+    const events = fetch(`${router.http_url}/acme/v1/exec/events`, { headers: { authorization: `Bearer ${admin}` } });
+    const stream = await client.responses.create({ model: ALPHA, input: 'a long answer please, about leases approvals audits routers fences and queues and more', stream: true });
+    const types: string[] = [];
+    let failure: unknown;
+    const reading = (async () => {
+      for await (const event of stream) {
+        if (types.length === 0) router.run.child.kill('SIGTERM');
+        types.push(event.type);
+        if (event.type === 'response.failed') failure = event.response.error;
+      }
+    })();
+    const exec = await (await events).text();
+    await reading;
+    expect(types.at(-1)).toBe('response.failed');
+    expect(failure).toMatchObject({ code: 'server_shutting_down' });
+    expect(exec).toContain('event: shutdown');
+    // Streams did not hold the drain: it finished in the grace (a forced exit is code 1 and skips closers).
+    expect((await router.run.exited).code).toBe(0);
+    const closed = [...router.run.stdout().matchAll(/"resource":"([a-z ]+)"[^\n]*"msg":"closed"/g)].map((match) => match[1]);
+    expect(closed).toEqual(['http server', 'metrics server', 'audit checkpointer', 'webhook worker', 'exec runtime', 'mesh', 'rate limiter', 'database pool', 'router', 'tracing']);
   });
 });

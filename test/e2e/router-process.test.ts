@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase, createTestDatabase, TEST_APP_ROLE, type TestDatabase } from '../helpers/database.js';
@@ -59,6 +64,30 @@ describe('router process', () => {
       expect(Object.fromEntries(rights.rows.map((row) => [row.privilege, row.granted]))).toEqual({ SELECT: true, INSERT: true, UPDATE: false, DELETE: false, TRUNCATE: false });
     } finally {
       await empty.drop();
+    }
+  });
+
+  it('with TLS configured, serves HTTPS and announces https:// URLs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-tls-'));
+    try {
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+      expect(made.status, made.stderr?.toString()).toBe(0);
+      const env = cleanEnv({ ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_TLS_CERT_PATH: join(dir, 'cert.pem'), XEROTIER_TLS_KEY_PATH: join(dir, 'key.pem') });
+      const run = spawnGroup(process.execPath, ROUTER, env, true);
+      const listening = await nextMessage<Record<string, string>>(run.child);
+      expect(listening['http_url']).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        get(`${listening['http_url']}/healthz`, { ca: readFileSync(join(dir, 'cert.pem')) }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        }).once('error', reject);
+      });
+      expect(status).toBe(200);
+      run.child.kill('SIGTERM');
+      expect((await run.exited).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

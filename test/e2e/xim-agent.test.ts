@@ -109,8 +109,12 @@ describe('XIM agent process attached to the scripted engine', () => {
     expect((await router.app.inject({ url: `/${project}/v1/management/endpoints/default`, headers: bearer(router.project.adminKey) })).statusCode).toBe(200);
   });
 
-  it('drains on SIGTERM and exits 0', async () => {
+  it('on SIGTERM with a stream in flight, lets it finish within the grace and exits 0', async () => {
+    const inFlight = infer('a long answer about leases approvals audits routers fences and queues');
+    await waitFor('the first chunks', 10_000, () => ((frames.get(inFlight)?.length ?? 0) >= 1 ? true : undefined));
     process.kill(agent.child.pid!, 'SIGTERM');
     expect(await agent.exited).toEqual({ code: 0, signal: null });
+    // Finished (done), or stopped at the grace and said so: never left open.
+    expect(['infer.done', 'infer.error']).toContain((await ended(inFlight)).at(-1)!.type);
   });
 });

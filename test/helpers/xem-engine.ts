@@ -1,7 +1,7 @@
 import { requestHash } from '../../services/protocol/request-hash.js';
 import type { FrameBody } from '../../services/protocol/frame-bodies.js';
 import type { LoadedTool } from '../../services/xem-agent/bundles/loader.js';
-import { createExecutionEngine, type ExecutionEngine } from '../../services/xem-agent/execution/engine.js';
+import { createExecutionEngine, plainEnvironment, type ExecutionEngine } from '../../services/xem-agent/execution/engine.js';
 import type { RouterCallback } from '../../services/xem-agent/executors/router-callback.js';
 import { openOutbox, type Outbox } from '../../services/xem-agent/outbox.js';
 import { silentLogger } from './logger.js';
@@ -20,7 +20,7 @@ export function engineHarness(options: { tools: () => ReadonlyMap<string, Loaded
   const outbox = openOutbox(':memory:');
   const engine = createExecutionEngine({
     outbox, tools: options.tools, workspaces: () => [options.workspace], credentialsDir: options.credentialsDir, maxConcurrent: 4, logger: silentLogger(),
-    send: () => undefined, deliver: () => undefined, ...(options.routerCallback ? { routerCallback: options.routerCallback } : {}),
+    send: () => undefined, deliver: () => undefined, baseEnv: plainEnvironment(process.env), ...(options.routerCallback ? { routerCallback: options.routerCallback } : {}),
   });
   let counter = 0;
   return {

@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent } from '../../services/agent/agent.js';
+import { startTestAgent } from '../helpers/test-agent.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { meshRoutingId } from '../../services/protocol/routing-id.js';
-import { silentLogger } from '../helpers/logger.js';
 import { waitFor } from '../helpers/processes.js';
 import { RawPeer, type RawPeerOptions } from '../helpers/raw-agent.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
@@ -99,12 +98,8 @@ describe('mesh fails closed and survives hostile transports', () => {
     const exposed = await startRouterHarness({ scrambleAutoIds: false, leaseRenewalIntervalMs: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'xerotier-squat-'));
     try {
-      const honest = await startAgent({
-        role: 'xem', registrationName: 'xem-bystander', routerUrl: exposed.url, joinKey: await exposed.mintJoinKey(), allowInsecure: true,
-        signingKeyPath: join(dir, 'sign.hex'), curveKeyPath: join(dir, 'curve.hex'), enrollmentPath: join(dir, 'enrollment.json'), agentVersion: 'test',
-        logger: silentLogger(), manifest: () => ({ manifest: { tools: [] }, version: 1 }), capacity: () => ({ max_concurrent: 1, in_use: 0 }), onFatal: () => undefined,
-      });
-      const before = await waitFor('bystander bound', 5_000, () => (honest.mesh.bound ? exposed.mesh.server.connections.routingOf(honest.agentId) : undefined));
+      const { agent: honest, agentId: honestId } = await startTestAgent({ name: 'xem-bystander', routerUrl: exposed.url, joinKey: await exposed.mintJoinKey() });
+      const before = await waitFor('bystander bound', 5_000, () => (honest.bound ? exposed.mesh.server.connections.routingOf(honestId) : undefined));
       const squatter = await exposed.enrollPeer('xem-squatter');
       const hello = { agent_id: squatter.agentId, role: 'xem', agent_version: 'x' } as const;
       const attackers: RawPeer[] = [];
@@ -116,7 +111,7 @@ describe('mesh fails closed and survives hostile transports', () => {
 
       await waitFor('the gateway to abort and come back', 5_000, () => (exposed.mesh.server.stats.gatewayRestarts === 1 ? true : undefined));
       expect((await exposed.app.inject('/readyz')).statusCode).toBe(200);
-      const after = await waitFor('bystander bound again', 10_000, () => (honest.mesh.bound ? exposed.mesh.server.connections.routingOf(honest.agentId) : undefined));
+      const after = await waitFor('bystander bound again', 10_000, () => (honest.bound ? exposed.mesh.server.connections.routingOf(honestId) : undefined));
       expect(after).not.toBe(before);
       for (const attacker of attackers) attacker.close();
       await honest.close();

@@ -1,20 +1,18 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from '../../services/agent/agent.js';
+import type { Agent } from '../../services/agent/agent.js';
+import { startTestAgent } from '../helpers/test-agent.js';
 import { loadEnrollment } from '../../services/agent/enrollment-client.js';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { meshRoutingId } from '../../services/protocol/routing-id.js';
 import { bearer } from '../helpers/fixtures.js';
-import { silentLogger } from '../helpers/logger.js';
 import { waitFor } from '../helpers/processes.js';
 import { RawPeer, type RawPeerOptions } from '../helpers/raw-agent.js';
 import { agentStatus, startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 describe('mesh: enrolled agents bind, renew leases and are dropped when revoked', () => {
   let router: RouterHarness;
-  const running: RunningAgent[] = [];
+  const running: Agent[] = [];
   const peers: RawPeer[] = [];
 
   beforeAll(async () => {
@@ -26,16 +24,10 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     await router.close();
   });
 
-  async function agent(name: string, fatal: (reason: string) => void = () => undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'xerotier-agent-'));
-    const started = await startAgent({
-      role: 'xem', registrationName: name, routerUrl: router.url, joinKey: await router.mintJoinKey(), allowInsecure: true,
-      signingKeyPath: join(dir, 'sign.hex'), curveKeyPath: join(dir, 'curve.hex'), enrollmentPath: join(dir, 'enrollment.json'),
-      agentVersion: 'test', logger: silentLogger(), manifest: () => ({ manifest: { tools: [], workspaces: [] }, version: 1 }),
-      capacity: () => ({ max_concurrent: 1, in_use: 0 }), onFatal: fatal,
-    });
+  async function agent(name: string, retired: (reason: string) => void = () => undefined) {
+    const { agent: started, agentId, dir } = await startTestAgent({ name, routerUrl: router.url, joinKey: await router.mintJoinKey(), onRetired: retired });
     running.push(started);
-    return { started, dir };
+    return { started: { agentId, get bound() { return started.bound; } }, dir };
   }
   const peer = (options: RawPeerOptions = {}) => {
     const created = new RawPeer(router.mesh.server.endpoint, router.routerCurvePublicKey, options);
@@ -56,10 +48,10 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
 
   it('an agent whose connection drops (router restart) comes back on a new socket and renews again', async () => {
     const { started } = await agent('xem-survivor');
-    const before = await waitFor('bound', 5_000, () => (started.mesh.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
+    const before = await waitFor('bound', 5_000, () => (started.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
     await router.restartMesh();
     const restartedAt = new Date();
-    const after = await waitFor('bound again', 10_000, () => (started.mesh.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
+    const after = await waitFor('bound again', 10_000, () => (started.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
     expect(after).not.toBe(before);
     await waitFor('a renewal on the new mesh', 5_000, async () => {
       const row = await router.pool.query<{ last_heartbeat: Date }>('SELECT last_heartbeat FROM agents WHERE id = $1', [started.agentId]);

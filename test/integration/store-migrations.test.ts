@@ -26,7 +26,7 @@ describe('store migrations', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     expect(tables.rows.map((row) => row.table_name)).toEqual([
-      'agents', 'api_keys', 'approval_policies', 'approvals', 'audit_checkpoint_schedule', 'endpoints', 'exec_output_chunks', 'exec_results', 'execution_audit_log',
+      'agent_auth_challenges', 'agents', 'api_keys', 'approval_policies', 'approvals', 'audit_checkpoint_schedule', 'endpoints', 'exec_output_chunks', 'exec_results', 'execution_audit_log',
       'inference_usage', 'invocations', 'join_keys', 'projects', 'responses', 'schema_migrations', 'tool_conflicts', 'tool_risk_overrides', 'webhook_cursor',
       'webhook_deliveries', 'webhook_endpoints', 'workspace_agent_bindings', 'workspaces',
     ]);

@@ -53,7 +53,8 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
     const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
     const identity = { id: `chatcmpl-${started.requestId.slice(4)}`, created: Math.floor(Date.now() / 1_000), model };
     const accumulator = new ChatAccumulator();
-    const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
+    // On shutdown the broker fails the stream, and the in-band error below ends it.
+    const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId), () => undefined) : undefined;
     const includeUsage = body.stream_options?.include_usage === true;
     const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) => {
       accumulator.add(chunk);
@@ -62,13 +63,18 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
     const outcome = failure ? (failure.code === 'cancelled' ? 'cancelled' : 'failed') : 'completed';
     countUsage(deps, { projectId: project.id, endpointId: endpoint.id, api: 'chat.completions', model, agentId: started.agentId, requestId: started.requestId, outcome, firstTokenMs, durationMs: Math.round(performance.now() - began) }, usage);
     if (sse) {
-      sse.data(failure ? { error: { message: `The engine failed the request: ${failure.message}`, type: 'service_error', code: 'inference_failed', param: null } } : '[DONE]');
+      sse.data(failure ? inBandError(failure) : '[DONE]');
       sse.end();
       return reply;
     }
     if (failure) throw new ApiError('inference_failed', `The engine failed the request: ${failure.message}`);
     return completion(identity, accumulator, usage);
   });
+}
+
+function inBandError(failure: { code: string; message: string }) {
+  if (failure.code === 'server_shutting_down') return { error: { message: 'The router is shutting down; retry the request', type: 'service_error', code: 'shutting_down', param: null } };
+  return { error: { message: `The engine failed the request: ${failure.message}`, type: 'service_error', code: 'inference_failed', param: null } };
 }
 
 function forward(sse: ReturnType<typeof openSse>, chunk: Record<string, unknown>, identity: { id: string; created: number; model: string }, includeUsage: boolean): void {

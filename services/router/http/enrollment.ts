@@ -4,6 +4,7 @@ import { isCurveKey } from '../../protocol/curve-keys.js';
 import type { AgentKeys } from '../mesh/admission.js';
 import { enrollAgent, refreshAgentToken, type EnrollmentSettings } from '../enrollment/enroll.js';
 import { createFailureThrottle, type FailureThrottle } from '../enrollment/failure-throttle.js';
+import { issueChallenge, reauthenticate } from '../enrollment/reauthenticate.js';
 import type { Pool } from '../store/pool.js';
 import { bearerToken } from './auth.js';
 import { ApiError } from './errors.js';
@@ -23,14 +24,19 @@ const EnrollBody = Type.Object(
 
 export const ENROLL_BODY_LIMIT = 512 * 1024;
 
+const AgentId = Type.String({ pattern: '^agt_[0-9a-f]{12,64}$' });
+const ChallengeBody = Type.Object({ agent_id: AgentId }, strict);
+const ReauthBody = Type.Object({ agent_id: AgentId, nonce: Type.String({ pattern: '^[0-9a-f]{64}$' }), signature: Type.String({ minLength: 80, maxLength: 100 }) }, strict);
+
 export interface MeshHooks {
   agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
   agentRevoked(agentId: string): void;
 }
 
 /** `POST /v1/enroll` (join key → agent id and token) and `POST /v1/enroll/refresh` (token → token). */
-export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings; mesh?: MeshHooks; throttle?: FailureThrottle }) {
+export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSettings; mesh?: MeshHooks; throttle?: FailureThrottle; now?: () => Date }) {
   const throttle = deps.throttle ?? createFailureThrottle({ limit: 20, windowMs: 60_000 });
+  const now = deps.now ?? (() => new Date());
   return async function register(app: FastifyInstance): Promise<void> {
     // A manifest must fit the mesh's lease renewal frame later; larger bodies are refused (413) here.
     app.post<{ Body: Static<typeof EnrollBody> }>('/v1/enroll', { schema: { body: EnrollBody }, bodyLimit: ENROLL_BODY_LIMIT }, async (request, reply) => {
@@ -60,14 +66,37 @@ export function enrollmentRoutes(deps: { pool: Pool; settings: EnrollmentSetting
     app.post('/v1/enroll/refresh', async (request) => {
       const refreshed = await refreshAgentToken(deps.pool, deps.settings.tokens, bearerToken(request) ?? '');
       if ('refusal' in refreshed) throw new ApiError(refreshed.refusal);
-      // Connection details too: a restarted router may listen elsewhere or hand out another cadence.
+      return session(refreshed);
+    });
+
+    // After an outage longer than its token's life, an agent proves its enrolled key instead.
+    app.post<{ Body: Static<typeof ChallengeBody> }>('/v1/enroll/challenge', { schema: { body: ChallengeBody } }, async (request) => {
+      const wait = throttle.retryAfter(request.ip);
+      if (wait > 0) throw ApiError.rateLimited(wait, 'Too many refused re-authentications from this address; retry later');
+      const issued = await issueChallenge(deps.pool, request.body.agent_id, now());
+      return { nonce: issued.nonce, expires_at: issued.expiresAt.toISOString() };
+    });
+
+    app.post<{ Body: Static<typeof ReauthBody> }>('/v1/enroll/reauthenticate', { schema: { body: ReauthBody } }, async (request) => {
+      const { agent_id: agentId, nonce, signature } = request.body;
+      const answered = await reauthenticate(deps.pool, deps.settings.tokens, { agentId, nonce, signature }, { now: now(), from: request.ip });
+      if ('refusal' in answered) {
+        if (answered.refusal === 'reauthentication_failed') throttle.recordFailure(request.ip);
+        throw new ApiError(answered.refusal);
+      }
+      request.log.info({ agent_id: agentId }, 'agent re-authenticated with its enrolled key');
+      return session(answered);
+    });
+
+    // Connection details too: a restarted router may listen elsewhere or hand out another cadence.
+    function session(issued: { token: string; expiresAt: Date }) {
       return {
-        token: refreshed.token,
-        expires_at: refreshed.expiresAt.toISOString(),
+        token: issued.token,
+        expires_at: issued.expiresAt.toISOString(),
         router_curve_public_key: deps.settings.routerCurvePublicKey,
         mesh_endpoint: deps.settings.meshEndpoint(),
         lease_renewal_interval_ms: deps.settings.leaseRenewalIntervalMs,
       };
-    });
+    }
   };
 }

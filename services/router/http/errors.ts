@@ -13,6 +13,7 @@ export const errorCatalog = {
   agent_key_in_use: { status: 409, type: 'invalid_request_error', message: 'A live agent holds this CURVE key; replacing it needs a join key of its project minted with allow_replace' },
   registration_name_not_allowed: { status: 403, type: 'forbidden_error', message: 'This join key is bound to another registration name' },
   agent_revoked: { status: 401, type: 'authentication_error', message: 'This agent\'s credentials were revoked: it needs a new join key' },
+  reauthentication_failed: { status: 401, type: 'authentication_error', message: 'The challenge is unknown, spent or expired, or its signature is not by this agent\'s enrolled key' },
   agent_superseded: { status: 401, type: 'authentication_error', message: 'This agent was replaced by a newer enrollment under its name or key' },
   scope_insufficient: { status: 403, type: 'authentication_error', message: 'The API key lacks the scope this endpoint needs' },
   cross_project_access: { status: 403, type: 'authorization_error', message: 'The API key belongs to another project' },

@@ -49,11 +49,12 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
     const { history, chat } = turn(body, previous, endpoint);
     const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
     const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
-    const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId)) : undefined;
+    // On shutdown the broker fails the stream, and the translator's response.failed ends it.
+    const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId), () => undefined) : undefined;
     const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
     emit(translator.start());
     const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) => emit(translator.chunk(chunk)));
-    const error = failure && { code: failure.code === 'cancelled' ? 'cancelled' : 'server_error', message: `The engine failed the request: ${failure.message}` };
+    const error = failure && failedWith(failure);
     const ending = error ? translator.fail(error.code, error.message) : translator.complete(usage);
     emit(ending);
     sse?.end();
@@ -98,6 +99,11 @@ function shell(body: Body, model: string, endpoint: EndpointRecord) {
     metadata: body.metadata ?? {}, store: body.store !== false, service_tier: endpoint.service_tier, text: { format: { type: 'text' } }, truncation: 'disabled',
     reasoning: null,
   };
+}
+
+function failedWith(failure: { code: string; message: string }): { code: string; message: string } {
+  if (failure.code === 'server_shutting_down') return { code: 'server_shutting_down', message: 'The router is shutting down; retry the request' };
+  return { code: failure.code === 'cancelled' ? 'cancelled' : 'server_error', message: `The engine failed the request: ${failure.message}` };
 }
 
 function newItemId(prefix: string): string {

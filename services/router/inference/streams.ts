@@ -109,6 +109,14 @@ export class StreamBroker {
     this.idle.set(stream.requestId, setTimeout(check, idleMs).unref());
   }
 
+  /** The router stops: every stream fails with `server_shutting_down` (the client may retry elsewhere) and its agent is told to stop. */
+  shutdown(reason: string): void {
+    for (const stream of [...this.streams.values()]) {
+      void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: stream.requestId, reason }));
+      this.finish(stream, { kind: 'error', code: 'server_shutting_down', message: reason, retryable: true });
+    }
+  }
+
   agentLost(agentId: string): void {
     for (const stream of this.streams.values()) {
       if (stream.agentId === agentId) this.finish(stream, { kind: 'error', code: 'agent_lost', message: 'the XIM agent serving this request went away', retryable: true });

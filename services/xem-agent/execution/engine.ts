@@ -31,9 +31,13 @@ export interface ExecutionOptions {
   readonly routerCallback?: RouterCallback;
   /** Told about every finished call (metrics). */
   readonly onFinished?: (tool: string, status: Result['status']) => void;
+  /** What tools start from: a plain part of the process environment (plainEnvironment), never the agent's own. */
+  readonly baseEnv: Record<string, string>;
 }
 
 export interface ExecutionEngine {
+  /** Reports the calls a crash interrupted as interrupted (never runs them again); once, at start. */
+  recover(): void;
   dispatch(dispatch: Dispatch): void;
   cancel(cancel: FrameBody<'exec.cancel'>): void;
   inFlight(): FrameBody<'lease_renewal'>['in_flight'];
@@ -71,13 +75,6 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
     options.onFinished?.(tool, body.status);
     options.deliver();
   };
-  for (const lost of options.outbox.unfinished()) {
-    // Whatever it left running would keep acting after its result says interrupted: stop it.
-    const stopped = lost.pgid !== null && stopLeftoverGroup(lost.pgid, lost.started_ticks);
-    options.logger.warning({ invocation_id: lost.invocation_id, attempt: lost.attempt, stopped_leftover_processes: stopped }, 'a call was running when the agent stopped: reporting it interrupted, not running it again');
-    const detail = stopped ? '; the processes it had started were stopped' : '';
-    finish(lost, outcomeless(lost, 'interrupted', 'agent_restarted', `the agent stopped while this call ran; its outcome is unknown${detail}`));
-  }
 
   const run = async (dispatch: Dispatch, tool: LoadedTool) => {
     const key = keyOf(dispatch);
@@ -98,6 +95,15 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
   };
 
   return {
+    recover() {
+      for (const lost of options.outbox.unfinished()) {
+        // Whatever it left running would keep acting after its result says interrupted: stop it.
+        const stopped = lost.pgid !== null && stopLeftoverGroup(lost.pgid, lost.started_ticks);
+        options.logger.warning({ invocation_id: lost.invocation_id, attempt: lost.attempt, stopped_leftover_processes: stopped }, 'a call was running when the agent stopped: reporting it interrupted, not running it again');
+        const detail = stopped ? '; the processes it had started were stopped' : '';
+        finish(lost, outcomeless(lost, 'interrupted', 'agent_restarted', `the agent stopped while this call ran; its outcome is unknown${detail}`));
+      }
+    },
     dispatch(dispatch) {
       if (!options.outbox.claim(dispatch, Date.now())) {
         options.logger.info({ invocation_id: dispatch.invocation_id, attempt: dispatch.attempt }, 'dispatch seen before: not run again');
@@ -138,7 +144,7 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
 async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: LoadedTool, signal: AbortSignal, entry: { stopping?: 'cancelled' | 'interrupted' }): Promise<Result> {
   const credentials = tool.spec.credentials_ref ? resolveCredentials(options.credentialsDir, dispatch.workspace_id, tool.spec.credentials_ref) : { env: {}, secrets: [] };
   const redactor = createRedactor(credentials.secrets);
-  const base = plainEnvironment();
+  const base = options.baseEnv;
   const timeoutMs = Math.min(dispatch.timeout_ms, tool.spec.timeout_ms);
   const started = Date.now();
   const done = { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt };
@@ -184,8 +190,8 @@ async function execute(options: ExecutionOptions, dispatch: Dispatch, tool: Load
 }
 
 /** The environment tools and MCP servers start with: the basics, never the agent's own settings. */
-export function plainEnvironment(): Record<string, string> {
-  return Object.fromEntries(PASSED_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+export function plainEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(PASSED_ENV.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]!]])));
 }
 
 /** How a call ended, whatever ran it: stopped by us, out of time, or its own verdict. */

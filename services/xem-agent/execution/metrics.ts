@@ -8,12 +8,12 @@ export interface ExecutionMetrics {
 }
 
 /** What operators watch on an XEM agent: calls by outcome, calls running, results awaiting an ack. */
-export function registerExecutionMetrics(registry: Registry, sources: { engine: () => ExecutionEngine | undefined; outbox: Outbox }): ExecutionMetrics {
+export function registerExecutionMetrics(registry: Registry, sources: { engine: () => ExecutionEngine; outbox: Outbox }): ExecutionMetrics {
   const finished = new Counter({ name: 'xerotier_xem_executions_total', help: 'Tool calls finished, by tool and result status', labelNames: ['tool', 'status'], registers: [registry] });
   new Gauge({
     name: 'xerotier_xem_executions_running', help: 'Tool calls running now', registers: [registry],
     collect() {
-      this.set(sources.engine()?.running ?? 0);
+      this.set(sources.engine().running);
     },
   });
   new Gauge({

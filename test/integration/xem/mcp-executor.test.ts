@@ -27,7 +27,7 @@ describe('mcp executor: a stdio MCP server\'s tools, with risks from their annot
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
     writeFileSync(join(dir, 'credentials', WORKSPACE, 'demo.env'), `DEMO_TOKEN=${TOKEN}\n`);
     const loaded = loadBundles(join(dir, 'tools'));
-    const discovered = await discoverMcpTools(loaded.mcp, plainEnvironment());
+    const discovered = await discoverMcpTools(loaded.mcp, plainEnvironment(process.env));
     for (const tool of discovered.tools) tools.set(tool.spec.name, tool);
     problems = [...loaded.problems, ...discovered.problems];
     local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: join(dir, 'credentials') });

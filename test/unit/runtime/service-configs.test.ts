@@ -13,7 +13,7 @@ const ROUTER = {
   XEROTIER_TOKEN_SIGNING_KEY: 'b'.repeat(64), XEROTIER_ROUTER_CURVE_SECRET_KEY: 'c'.repeat(40),
   XEROTIER_AUDIT_SIGNING_KEY: 'd'.repeat(64),
 };
-const XIM = { XEROTIER_AGENT_ROUTER_URL: 'https://router.example', XEROTIER_AGENT_REGISTRATION_NAME: 'gpu-01' };
+const XIM = { XEROTIER_AGENT_ROUTER_URL: 'https://router.example', XEROTIER_AGENT_REGISTRATION_NAME: 'gpu-01', XEROTIER_AGENT_MODEL: 'org/model' };
 
 function messageOf(fn: () => unknown): string {
   try {
@@ -74,6 +74,12 @@ describe('router settings', () => {
 });
 
 describe('XIM agent settings', () => {
+  it('needs the model to supervise vLLM unless it attaches to an engine, reported with every other problem', () => {
+    const { XEROTIER_AGENT_MODEL: _model, ...noModel } = XIM;
+    expect(messageOf(() => loadConfig(ximAgentConfigSchema, { env: noModel, readFile: noFile }))).toContain('model: expected the model vLLM serves');
+    expect(loadConfig(ximAgentConfigSchema, { env: { ...noModel, XEROTIER_AGENT_ENGINE_URL: 'unix:///run/vllm.sock' }, readFile: noFile }).model).toBeUndefined();
+  });
+
   it('uses the XEROTIER_AGENT_* prefix with the documented defaults', () => {
     const config = loadConfig(ximAgentConfigSchema, { env: XIM, readFile: noFile });
     expect(config).toMatchObject({
