@@ -13,6 +13,7 @@ import { awsExposure } from './components/exposure.js';
 import { image } from './components/k8s-common.js';
 import { RouterServices } from './components/router-services.js';
 import type { PlatformSecrets } from './components/secrets.js';
+import { outsideTracing } from './components/tracing-env.js';
 import { ec2Agents, type ClusterTarget, type PlatformOutputs } from './kubernetes.js';
 import type { AwsSettings, StackSettings } from './settings.js';
 
@@ -70,10 +71,12 @@ export function awsFoundations(settings: StackSettings, secrets: PlatformSecrets
 function ec2Hosts(settings: StackSettings, secrets: PlatformSecrets, network: Network, stack: string, tags: Record<string, string>): void {
   const agents = ec2Agents(settings);
   if (agents.length === 0) return;
+  const tracing = outsideTracing(settings.monitoring.tracing);
   const group = new aws.ec2.SecurityGroup('xem-hosts', { vpcId: network.vpcId, description: 'XEM agents on EC2: outbound only', egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }], tags });
   agents.forEach(({ name: registrationName, host }, index) => new XemEc2Host(registrationName, {
     registrationName, instanceType: host.instanceType, subnetId: network.privateSubnetIds[index % network.privateSubnetIds.length]!, image: image(settings.images, 'xem-agent'),
     routerUrl: `https://${settings.hostname}`, joinKey: secrets.joinKey('xem', registrationName), region: aws.getRegionOutput().region, stack, securityGroupId: group.id, tags,
+    ...(tracing ? { tracing } : {}),
   }));
 }
 

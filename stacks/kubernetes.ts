@@ -7,6 +7,7 @@ import { InClusterDataServices } from './components/data-services.js';
 import { clusterExposure, type RouterExposure } from './components/exposure.js';
 import { image } from './components/k8s-common.js';
 import { Monitoring } from './components/monitoring.js';
+import { collectorPort } from './components/tracing-env.js';
 import { NetworkPolicies } from './components/network-policies.js';
 import { APP_ROLE } from './components/router-env.js';
 import { PlatformSecrets } from './components/secrets.js';
@@ -76,16 +77,17 @@ export function deployToCluster(settings: StackSettings, target: ClusterTarget, 
   const opts = { provider: target.provider, dependsOn: [...target.ready] };
   const namespace = new k8s.core.v1.Namespace('xerotier', { metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/name': 'xerotier' } } }, opts);
   const inNamespace = { ...opts, dependsOn: [...target.ready, namespace] };
-  new NetworkPolicies('network', { namespace: namespace.metadata.name, protectedCidrs: target.protectedCidrs }, inNamespace);
+  const tracing = settings.monitoring.tracing;
+  new NetworkPolicies('network', { namespace: namespace.metadata.name, protectedCidrs: target.protectedCidrs, ...(tracing ? { collectorPort: collectorPort(tracing) } : {}) }, inNamespace);
   const data = dataServices(settings, target, secrets, namespace.metadata.name, inNamespace);
   const controlPlane = new ControlPlane('control-plane', {
     namespace: namespace.metadata.name, image: image(settings.images, 'router'), hostname: settings.hostname, bootstrapProject: settings.bootstrapProject,
     router: settings.router, secrets, database: data.database, exposure: target.exposure, appPasswordGeneration: settings.rotation.databaseApp,
-    ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}), ...(target.trustedCaPath ? { trustedCaPath: target.trustedCaPath } : {}),
+    ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}), ...(target.trustedCaPath ? { trustedCaPath: target.trustedCaPath } : {}), ...(tracing ? { tracing } : {}),
   }, inNamespace);
   // Agents enroll over HTTPS (they refuse plain HTTP: join keys and tokens cross that link), and
   // reach the mesh on the internal Service under its public name.
-  const agents = { namespace: namespace.metadata.name, routerUrl: controlPlane.routerUrl, meshAlias: controlPlane.meshAlias, secrets, ...(target.storage.className ? { storageClassName: target.storage.className } : {}) };
+  const agents = { namespace: namespace.metadata.name, routerUrl: controlPlane.routerUrl, meshAlias: controlPlane.meshAlias, secrets, ...(target.storage.className ? { storageClassName: target.storage.className } : {}), ...(tracing ? { tracing } : {}) };
   const afterRouter = { ...inNamespace, dependsOn: [...inNamespace.dependsOn, controlPlane.deployment] };
   if (settings.ximFleet.length > 0) {
     new XimFleet('xim', {

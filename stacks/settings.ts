@@ -51,7 +51,10 @@ function resolve(raw: RawSettings, base: Pick<StackSettings, 'target' | 'environ
     ximFleet: (raw.ximFleet ?? []).map((model) => ximModel(model, aws?.gpuNodePools ?? [], base.target)),
     xemHosts: (raw.xemHosts ?? []).map(xemHost),
     xemEc2Hosts: base.target === 'aws' ? (raw.xemEc2Hosts ?? []).map((host) => ({ count: 1, instanceType: 't3.small', ...host })) : [],
-    monitoring: { podMonitors: raw.monitoring?.podMonitors ?? false },
+    monitoring: {
+      podMonitors: raw.monitoring?.podMonitors ?? false,
+      ...(raw.monitoring?.tracing ? { tracing: { sampleRate: 1, ...raw.monitoring.tracing } } : {}),
+    },
     rotation: { databaseApp: 0, databaseOwner: 0, cache: 0, ...raw.rotation },
     huggingFaceToken: context.secrets?.has('huggingFaceToken') ?? false,
     ...(aws ? { aws } : {}),

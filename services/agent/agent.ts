@@ -3,6 +3,7 @@ import type { AnyFrame } from '../protocol/frame.js';
 import type { FrameBody, FrameType } from '../protocol/frame-bodies.js';
 import { hashManifest, type Manifest } from '../protocol/manifest.js';
 import type { SigningKeyPair } from '../protocol/signing.js';
+import type { TraceCarrier } from '../protocol/frame.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import { sleep, systemClock, type Clock, type Timer } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
@@ -74,7 +75,7 @@ export interface Agent {
    */
   start(signal?: AbortSignal): Promise<string>;
   /** Signs and queues a frame; false while no connection is bound. */
-  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string }): Promise<boolean>;
+  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string; trace?: TraceCarrier }): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@ import type { FrameCodec } from '../protocol/codec.js';
 import type { CurveKeyPair } from '../protocol/curve-keys.js';
 import { isProtocolError } from '../protocol/errors.js';
 import type { FrameBody, FrameType } from '../protocol/frame-bodies.js';
-import { makeFrame, type AnyFrame, type Frame } from '../protocol/frame.js';
+import { makeFrame, type AnyFrame, type Frame, type TraceCarrier } from '../protocol/frame.js';
 import { meshRoutingId } from '../protocol/routing-id.js';
 import { signFrame, type SigningKeyPair } from '../protocol/signing.js';
 import { backoffDelay } from '../runtime/backoff.js';
@@ -35,7 +35,7 @@ export interface MeshClient {
   /** Opens the socket; it reconnects by itself from then on. */
   connect(): void;
   /** Signs and queues a frame; false when there is no socket or it refused it. */
-  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string }): Promise<boolean>;
+  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string; trace?: TraceCarrier }): Promise<boolean>;
   readonly bound: boolean;
   close(): void;
 }
@@ -113,7 +113,7 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
     connect() {
       if (!state.socket && !state.closed) connect(options, state, peer);
     },
-    send: (type, body, sendOptions) => sendRaw(makeFrame(type, body, sendOptions?.id ? { id: sendOptions.id } : {})),
+    send: (type, body, sendOptions) => sendRaw(makeFrame(type, body, { ...(sendOptions?.id ? { id: sendOptions.id } : {}), ...(sendOptions?.trace ? { trace: sendOptions.trace } : {}) })),
     get bound() {
       return state.bound;
     },

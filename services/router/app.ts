@@ -21,6 +21,7 @@ import { RouterLogController } from './http/log-controller.js';
 import { clientErrorHandler, DEFAULT_TIMEOUTS, serverFactory, type ServerTimeouts } from './http/server-factory.js';
 import { requestIdFor } from './http/request-id.js';
 import { OpenStreams } from './http/sse.js';
+import { traceRequests } from './http/request-tracing.js';
 import { wireSafeKeyword } from './http/wire-safe.js';
 import { databaseAnswers, type Pool } from './store/pool.js';
 
@@ -64,6 +65,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false }, plugins: [wireSafeKeyword] },
   });
   let draining = false;
+  traceRequests(app);
   app.decorate('sseStreams', new OpenStreams());
   const inference = deps.inference ?? createInferenceRuntime(deps.pool, NO_MESH);
   app.addHook('preClose', async () => {

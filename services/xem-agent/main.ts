@@ -8,6 +8,8 @@ import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js'
 import { createLogger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
+import { telemetryConfigSchema } from '../runtime/telemetry-config.js';
+import { startTracing } from '../runtime/tracing.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema, type XEMAgentConfig } from './config.js';
 import { createXemAgent, FLUSH_MS } from './xem-agent.js';
 
@@ -21,6 +23,9 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const graceMs = config.shutdown_grace_seconds * 1_000;
   const lifecycle = createLifecycle({ logger, graceMs: graceMs + FLUSH_MS });
   handleShutdownSignals({ lifecycle, logger, graceMs: graceMs + FLUSH_MS });
+  // Closed last: spans of the calls that drain during shutdown are still exported.
+  const tracing = startTracing(loadConfig(telemetryConfigSchema, { env }), 'xerotier-xem-agent');
+  lifecycle.defer('tracing', () => tracing.shutdown());
   const registry = createMetricsRegistry('xem-agent');
   const metrics = await startMetricsServer(registry, { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());

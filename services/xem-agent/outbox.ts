@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../protocol/frame.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +8,8 @@ export interface OutboxFrame {
   readonly frameId: string;
   readonly type: string;
   readonly body: Record<string, unknown>;
+  /** The trace the call ran in: the router's handling of the frame continues it. */
+  readonly trace?: TraceCarrier;
 }
 
 /** An outbox frame with its place in the queue. */
@@ -46,7 +49,7 @@ export interface Outbox {
   close(): void;
 }
 
-const SCHEMA = `
+const BASE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dispatches (
   invocation_id TEXT NOT NULL,
   attempt INTEGER NOT NULL,
@@ -64,6 +67,29 @@ CREATE TABLE IF NOT EXISTS outbox (
 );`;
 
 /**
+ * Schema steps, numbered by SQLite's user_version: a file written by any older agent is brought
+ * up to date in order, each step in its own transaction. Step 1 also adopts files from before
+ * the numbering (their tables exist, maybe without the process-group columns).
+ */
+const STEPS: readonly ((db: Database.Database) => void)[] = [
+  (db) => {
+    db.exec(BASE_SCHEMA);
+    const columns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(dispatches)').all().map((column) => column.name));
+    if (!columns.has('pgid')) db.exec('ALTER TABLE dispatches ADD COLUMN pgid INTEGER; ALTER TABLE dispatches ADD COLUMN started_ticks TEXT;');
+  },
+  (db) => db.exec('ALTER TABLE outbox ADD COLUMN trace TEXT'),
+];
+
+function upgrade(db: Database.Database): void {
+  for (let version = db.pragma('user_version', { simple: true }) as number; version < STEPS.length; version += 1) {
+    db.transaction(() => {
+      STEPS[version]!(db);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+/**
  * The XEM agent's durable state (SQLite at XEM_QUEUE_DB_PATH, WAL, synchronous=FULL): which
  * dispatches it has seen, and the result frames the router has not acknowledged yet. A result
  * is on disk before it is sent and leaves only on the router's ack, so neither an agent crash
@@ -75,15 +101,12 @@ export function openOutbox(path: string): Outbox {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec(SCHEMA);
-  // Files written by an older agent lack the newer columns: add them in place.
-  const columns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(dispatches)').all().map((column) => column.name));
-  if (!columns.has('pgid')) db.exec('ALTER TABLE dispatches ADD COLUMN pgid INTEGER; ALTER TABLE dispatches ADD COLUMN started_ticks TEXT;');
+  upgrade(db);
   const statements = {
     claim: db.prepare('INSERT OR IGNORE INTO dispatches (invocation_id, attempt, received_at) VALUES (?, ?, ?)'),
     finish: db.prepare('UPDATE dispatches SET finished = 1 WHERE invocation_id = ? AND attempt = ?'),
-    enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body) VALUES (?, ?, ?)'),
-    pending: db.prepare<[number], { seq: number; frame_id: string; type: string; body: string }>('SELECT seq, frame_id, type, body FROM outbox WHERE seq > ? ORDER BY seq'),
+    enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body, trace) VALUES (?, ?, ?, ?)'),
+    pending: db.prepare<[number], { seq: number; frame_id: string; type: string; body: string; trace: string | null }>('SELECT seq, frame_id, type, body, trace FROM outbox WHERE seq > ? ORDER BY seq'),
     pendingCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
     acknowledged: db.prepare('DELETE FROM outbox WHERE frame_id = ?'),
     started: db.prepare('UPDATE dispatches SET pgid = ?, started_ticks = ? WHERE invocation_id = ? AND attempt = ?'),
@@ -92,7 +115,7 @@ export function openOutbox(path: string): Outbox {
   };
   const finish = db.transaction((dispatch: DispatchKey, frames: OutboxFrame[]) => {
     statements.finish.run(dispatch.invocation_id, dispatch.attempt);
-    for (const frame of frames) statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body));
+    for (const frame of frames) statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body), frame.trace ? JSON.stringify(frame.trace) : null);
   });
   // Losing an acknowledgement to a crash only means the router hears a duplicate: one
   // transaction (one fsync) for many.
@@ -102,7 +125,9 @@ export function openOutbox(path: string): Outbox {
   return {
     claim: (dispatch, now) => statements.claim.run(dispatch.invocation_id, dispatch.attempt, now).changes === 1,
     finish: (dispatch, ...frames) => finish(dispatch, frames),
-    pending: (afterSeq = 0) => statements.pending.all(afterSeq).map((row) => ({ seq: row.seq, frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown> })),
+    pending: (afterSeq = 0) => statements.pending.all(afterSeq).map((row) => ({
+      seq: row.seq, frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown>, ...(row.trace ? { trace: JSON.parse(row.trace) as TraceCarrier } : {}),
+    })),
     pendingCount: () => statements.pendingCount.get()!.n,
     acknowledged: (...frameIds) => void acknowledge(frameIds),
     started: (dispatch, pgid, startedTicks) => void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),

@@ -56,12 +56,12 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
   const outbox = openOutbox(config.queue_db_path);
   const delivery = createDelivery({
     outbox, logger, bound: () => agent.bound,
-    send: (type, body, frameId) => void agent.send(type, body as never, { id: frameId }),
+    send: (type, body, frameId, trace) => void agent.send(type, body as never, { id: frameId, ...(trace ? { trace } : {}) }),
   });
   const engine = createExecutionEngine({
     outbox, logger, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions, routerCallback, baseEnv,
     tools: () => tools, workspaces: () => servedWorkspaces(config.credentials_dir),
-    send: (type, body) => void agent.send(type, body),
+    send: (type, body, trace) => void agent.send(type, body, trace ? { trace } : {}),
     deliver: () => delivery.flush(),
     onFinished: (tool, status) => metrics.finished(tool, status),
   });
@@ -78,7 +78,7 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
     },
     events: {
       onFrame(frame) {
-        if (frame.type === 'exec.dispatch') engine.dispatch(frame.body);
+        if (frame.type === 'exec.dispatch') engine.dispatch(frame.body, frame.trace);
         else if (frame.type === 'exec.cancel') engine.cancel(frame.body);
       },
       onAck: (ack) => delivery.acknowledged(ack),

@@ -7,6 +7,8 @@ import { createLifecycle, handleShutdownSignals } from '../runtime/lifecycle.js'
 import { createLogger } from '../runtime/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../runtime/metrics.js';
 import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
+import { telemetryConfigSchema } from '../runtime/telemetry-config.js';
+import { startTracing } from '../runtime/tracing.js';
 import { ximAgentConfigSchema, type XIMAgentConfig } from './config.js';
 import { createXimAgent, enrollXim } from './xim-agent.js';
 
@@ -19,6 +21,9 @@ async function run(config: XIMAgentConfig, env: Env): Promise<void> {
   const graceMs = config.shutdown_grace_seconds * 1_000;
   const lifecycle = createLifecycle({ logger, graceMs });
   handleShutdownSignals({ lifecycle, logger, graceMs });
+  // Closed last: spans of the calls that drain during shutdown are still exported.
+  const tracing = startTracing(loadConfig(telemetryConfigSchema, { env }), 'xerotier-xim-agent');
+  lifecycle.defer('tracing', () => tracing.shutdown());
   const registry = createMetricsRegistry('xim-agent');
   const metrics = config.disable_metrics_server ? undefined : await startMetricsServer(registry, { port: config.metrics_port });
   if (metrics) lifecycle.defer('metrics server', () => metrics.close());

@@ -52,7 +52,7 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
   const versions = new ManifestVersions();
   const runner = createInferenceRunner({
     engine: () => address, maxConcurrent: slots, saltSecret: config.vllm_salt_secret, logger,
-    send: (type, body) => agent.send(type as 'infer.chunk', body as never),
+    send: (type, body, trace) => agent.send(type as 'infer.chunk', body as never, trace ? { trace } : {}),
   });
   const agent = createAgent({
     ...agentOptions(config, logger),
@@ -63,7 +63,7 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
     },
     events: {
       onFrame(frame) {
-        if (frame.type === 'infer.request') runner.request(frame.body);
+        if (frame.type === 'infer.request') runner.request(frame.body, frame.trace);
         else if (frame.type === 'infer.cancel') runner.cancel(frame.body);
       },
       // Revoked or replaced while running: stop serving, finish what runs, then stay retired.

@@ -4,6 +4,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { routerScaling } from '../rules/router-scaling.js';
 import type { RouterExposure } from './exposure.js';
 import { checksum, disruptionBudget, hardened, labels, podSecurity, preStopSleep, serviceAccount, spread } from './k8s-common.js';
+import type { TracingSettings } from '../settings/types.js';
+import { tracingEnv } from './tracing-env.js';
 import { HTTP_PORT, MESH_PORT, METRICS_PORT, migrateEnv, ROUTER_DRAIN_SECONDS, routerEnv } from './router-env.js';
 import { RouterServices } from './router-services.js';
 import type { PlatformSecrets } from './secrets.js';
@@ -31,6 +33,8 @@ export interface ControlPlaneArgs {
   readonly replicaLimit?: number;
   /** A CA bundle in the router image Node must trust (RDS), for the router and `migrate`. @default none */
   readonly trustedCaPath?: string;
+  /** OTLP export for this component's processes (settings `monitoring.tracing`). @default none */
+  readonly tracing?: TracingSettings;
   /**
    * The web UI beside the router: not built yet. Issue 18 adds its Deployment, Service, Ingress
    * path, PDB and HPA here (settings `frontend.enabled`, refused until then).
@@ -104,7 +108,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     const selector = labels('router');
     const scaling = routerScaling(args.router, args.replicaLimit);
     const account = serviceAccount(this, `${name}-router`, args.namespace, selector);
-    const env = routerEnv({ secretName: secret.metadata.name, hasRedis: Boolean(args.redisUrl), bootstrapProject: args.bootstrapProject, meshEndpoint: this.meshEndpoint, webhooksAllowedTargets: args.router.webhooksAllowedTargets, ...(args.trustedCaPath ? { trustedCaPath: args.trustedCaPath } : {}) });
+    const env = routerEnv({ secretName: secret.metadata.name, hasRedis: Boolean(args.redisUrl), bootstrapProject: args.bootstrapProject, meshEndpoint: this.meshEndpoint, webhooksAllowedTargets: args.router.webhooksAllowedTargets, ...(args.trustedCaPath ? { trustedCaPath: args.trustedCaPath } : {}) }).concat(tracingEnv(args.tracing));
     return new k8s.apps.v1.Deployment(`${name}-router`, {
       metadata: { namespace: args.namespace, labels: selector },
       spec: {

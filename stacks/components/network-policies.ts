@@ -11,6 +11,8 @@ export interface NetworkPoliciesArgs {
    * @default []
    */
   readonly protectedCidrs?: readonly string[];
+  /** The trace collector's port (settings `monitoring.tracing`), which XIM agents may also reach. @default none */
+  readonly collectorPort?: number;
 }
 
 type Policy = k8s.types.input.networking.v1.NetworkPolicySpec;
@@ -46,7 +48,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['xim', 'xem'] }] }, policyTypes: ['Ingress'],
         ingress: [{ ports: [tcp(9094), tcp(9095)] }],
       },
-      'xim-egress': agentEgress('xim', fenced, [tcp(443)]),
+      'xim-egress': agentEgress('xim', fenced, [tcp(443), ...(args.collectorPort && args.collectorPort !== 443 ? [tcp(args.collectorPort)] : [])]),
       'xim-weights-egress': agentEgress('xim-weights', fenced, [tcp(443)]),
       'xem-egress': agentEgress('xem', fenced),
     };

@@ -3,6 +3,8 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { xemAgentConfigSchema } from '../../services/xem-agent/config.js';
 import { serviceEnv } from '../env.js';
+import type { TracingSettings } from '../settings/types.js';
+import { tracingEnv } from './tracing-env.js';
 import type { XemHost } from '../settings.js';
 import { agentEntrypoint, disruptionBudget, hardened, labels, podSecurity, serviceAccount } from './k8s-common.js';
 import type { PlatformSecrets } from './secrets.js';
@@ -18,6 +20,8 @@ export interface XemHostsArgs {
   readonly secrets: PlatformSecrets;
   /** ReadWriteOnce class for agent state. @default the cluster's default class */
   readonly storageClassName?: string;
+  /** OTLP export for this component's processes (settings `monitoring.tracing`). @default none */
+  readonly tracing?: TracingSettings;
 }
 
 const UID = 5153;
@@ -65,6 +69,7 @@ export class XemHosts extends pulumi.ComponentResource {
         router_url: args.routerUrl, registration_name: '$(POD_NAME)', tools_dir: '/opt/xerotier/tools', credentials_dir: CREDENTIALS,
         signing_key_path: '/var/lib/xerotier/state/agent-signing-key.hex', curve_key_path: '/var/lib/xerotier/state/agent-curve-key.hex', queue_db_path: '/var/lib/xerotier/state/queue.sqlite',
       }),
+      ...tracingEnv(args.tracing),
     ];
     new k8s.apps.v1.StatefulSet(name, {
       metadata: { namespace: args.namespace, labels: selector, name },

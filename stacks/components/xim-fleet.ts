@@ -7,6 +7,8 @@ import { agentEntrypoint, disruptionBudget, hardened, labels, podSecurity, servi
 import { ModelCache } from './model-cache.js';
 import type { PlatformSecrets } from './secrets.js';
 import { startupBudgetSeconds } from '../rules/models.js';
+import type { TracingSettings } from '../settings/types.js';
+import { tracingEnv } from './tracing-env.js';
 import { AGENT_DRAIN_SECONDS, engineContainer, podVolumes, SOCKET, SOCKET_DIR, XIM_TERMINATION_SECONDS, XIM_UID } from './xim-pod.js';
 
 export interface XimFleetArgs {
@@ -24,6 +26,8 @@ export interface XimFleetArgs {
   readonly storageClassName?: string;
   /** The Hugging Face token (secret) for gated models. @default none */
   readonly huggingFaceToken?: pulumi.Input<string>;
+  /** OTLP export for this component's processes (settings `monitoring.tracing`). @default none */
+  readonly tracing?: TracingSettings;
 }
 
 /**
@@ -95,6 +99,7 @@ export class XimFleet extends pulumi.ComponentResource {
         vllm_salt_secret: { secretName: salt.metadata.name, key: 'salt_secret' }, max_concurrent: String(model.maxNumSeqs), shutdown_grace_seconds: String(AGENT_DRAIN_SECONDS),
         signing_key_path: '/var/lib/xerotier/agent-signing-key.hex', curve_key_path: '/var/lib/xerotier/agent-curve-key.hex', enrollment_path: '/var/lib/xerotier/enrollment.json',
       }),
+      ...tracingEnv(args.tracing),
     ];
     return hardened({
       name: 'xim-agent', image: args.image, command: agentEntrypoint('xerotier-xim-agent', 'XEROTIER_AGENT_JOIN_KEY'), env,

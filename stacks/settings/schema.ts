@@ -67,7 +67,14 @@ export const SETTINGS_SCHEMA = {
   ximFleet: Type.Array(XimModelSchema, { maxItems: 32 }),
   xemHosts: Type.Array(XemHostSchema, { maxItems: 32 }),
   xemEc2Hosts: Type.Array(Type.Object({ name: Label, count: opt(int(0, 16)), instanceType: opt(Type.String({ minLength: 3 })) }, strict), { maxItems: 16 }),
-  monitoring: Type.Object({ podMonitors: opt(Type.Boolean()) }, strict),
+  monitoring: Type.Object({
+    podMonitors: opt(Type.Boolean()),
+    tracing: opt(Type.Object({
+      endpoint: Type.String({ pattern: '^https?://[^\\s/?#]+(:[0-9]{1,5})?(/[^\\s?#]*)?$', maxLength: 2048, description: 'an OTLP/HTTP traces URL, e.g. http://otel-collector.observability:4318/v1/traces' }),
+      sampleRate: opt(Type.Number({ minimum: 0, maximum: 1 })),
+      outsideEndpoint: opt(Type.String({ pattern: '^https?://[^\\s/?#]+(:[0-9]{1,5})?(/[^\\s?#]*)?$', maxLength: 2048, description: 'the collector as hosts outside the cluster (XEM on EC2) reach it' })),
+    }, strict)),
+  }, strict),
   rotation: Type.Object({ databaseApp: opt(int(0, 1000)), databaseOwner: opt(int(0, 1000)), cache: opt(int(0, 1000)) }, strict),
   frontend: Type.Object({ enabled: opt(Type.Literal(false, { description: 'the web UI (issue 18) is not built yet' })) }, strict),
   aws: Type.Object({

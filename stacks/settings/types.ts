@@ -91,10 +91,19 @@ export interface StackSettings {
   readonly ximFleet: readonly XimModel[];
   readonly xemHosts: readonly XemHost[];
   readonly xemEc2Hosts: readonly XemEc2Hosts[];
-  readonly monitoring: { readonly podMonitors: boolean };
+  /** Prometheus Operator PodMonitors; OTLP traces from the router and every agent when `tracing` is set. */
+  readonly monitoring: { readonly podMonitors: boolean; readonly tracing?: TracingSettings };
   /** Bump a number to rotate that generated secret (a new value on the next `up`). */
   readonly rotation: { readonly databaseApp: number; readonly databaseOwner: number; readonly cache: number };
   /** Set when the stack's config holds a Hugging Face token (xerotier:huggingFaceToken, secret). */
   readonly huggingFaceToken: boolean;
   readonly aws?: AwsSettings;
+}
+
+/** Where every service sends its spans (XEROTIER_OTEL_*), and the share of root traces sampled. */
+export interface TracingSettings {
+  readonly endpoint: string;
+  readonly sampleRate: number;
+  /** The collector for hosts outside the cluster; absent, they use `endpoint` unless it is a cluster-only name. */
+  readonly outsideEndpoint?: string;
 }

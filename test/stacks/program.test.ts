@@ -77,4 +77,19 @@ describe.each(listStacks())('the program for %s', (stack) => {
     const router = synth.component('router')[0]!.spec.template.spec.containers[0]!;
     expect(router.env).toContainEqual({ name: 'XEROTIER_MESH_PUBLIC_ENDPOINT', value: `tcp://mesh.${config['xerotier:hostname']}:5555` });
   });
+
+  it('exports every service\'s spans to the stack\'s collector when monitoring.tracing is set, and only then', () => {
+    const monitoring = config['xerotier:monitoring'];
+    const tracing = monitoring ? (JSON.parse(monitoring) as { tracing?: { endpoint: string } }).tracing : undefined;
+    const services = synth.workloads().flatMap((workload) => workload.spec.template.spec.containers).filter((container) => ['router', 'xim-agent', 'xem-agent'].includes(container.name));
+    for (const container of services) {
+      const endpoint = container.env?.find((variable) => variable.name === 'XEROTIER_OTEL_ENDPOINT');
+      if (!tracing) expect(endpoint, container.name).toBeUndefined();
+      else expect([endpoint?.value, container.env?.find((variable) => variable.name === 'XEROTIER_OTEL_ENABLED')?.value], container.name).toEqual([tracing.endpoint, 'true']);
+    }
+    if (!tracing) return;
+    // XIM agents' egress is fenced to HTTPS: the collector's port is let through as well.
+    const egress = synth.one('kubernetes:networking.k8s.io/v1:NetworkPolicy', 'network-xim-egress').inputs as { spec: { egress: { ports?: { port: number }[] }[] } };
+    expect(egress.spec.egress.flatMap((rule) => rule.ports ?? []).map((port) => port.port)).toContain(Number(new URL(tracing.endpoint).port));
+  });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { outsideTracing } from '../../stacks/components/tracing-env.js';
 import { readSettings, SettingsError } from '../../stacks/settings.js';
 
 const kubernetes: Record<string, string> = { target: 'kubernetes', environment: 'dev', hostname: 'x.example.com', images: '{"tag":"0123abcd"}', ingress: '{"className":"traefik"}' };
@@ -39,6 +40,9 @@ describe('readSettings', () => {
     expect(refused(kubernetes, { ximFleet: '[{"name":"ok"}]' })).toMatch(/^xerotier:ximFleet\[0\]: must have required properties model/);
     expect(refused(aws, { aws: '{"cpuNodes":{"instanceType":"p5.48xlarge"}}' })).toMatch(/^xerotier:aws\.cpuNodes: must have required properties min, max/);
     expect(refused(kubernetes, { frontend: '{"enabled":true}' })).toMatch(/^xerotier:frontend\.enabled: must be false/);
+    expect(refused(kubernetes, { monitoring: '{"tracing":{"endpoint":"collector:4318"}}' })).toMatch(/^xerotier:monitoring\.tracing\.endpoint: /);
+    expect(refused(kubernetes, { monitoring: '{"tracing":{"endpoint":"http://c:4318/v1/traces","sampleRate":2}}' })).toMatch(/^xerotier:monitoring\.tracing\.sampleRate: must be <= 1/);
+    expect(read(kubernetes, { monitoring: '{"tracing":{"endpoint":"http://c:4318/v1/traces"}}' }).monitoring.tracing).toEqual({ endpoint: 'http://c:4318/v1/traces', sampleRate: 1 });
   });
 
   it('requires an image tag that cannot move', () => {
@@ -93,5 +97,17 @@ describe('readSettings', () => {
     expect(refused(kubernetes, { ingress: '{}' })).toMatch(/^xerotier:ingress\.className: is required on the kubernetes target/);
     expect(refused(kubernetes, { rotation: '{"databaseOwner":1}' })).toMatch(/^xerotier:rotation\.databaseOwner: cannot rotate the in-cluster Postgres superuser/);
     expect(refused(kubernetes, { rotation: '{"tokenSigning":1}' })).toBe('xerotier:rotation: has unknown fields tokenSigning');
+  });
+});
+
+describe('tracing for hosts outside the cluster', () => {
+  const tracing = (endpoint: string, outsideEndpoint?: string) => ({ endpoint, sampleRate: 0.5, ...(outsideEndpoint ? { outsideEndpoint } : {}) });
+  it('uses the outside endpoint when given, the endpoint when DNS outside the cluster resolves it, and nothing for a Service name', () => {
+    expect(outsideTracing(tracing('http://otel.observability.svc:4318/v1/traces', 'https://otel.example.com/v1/traces'))).toEqual({ endpoint: 'https://otel.example.com/v1/traces', sampleRate: 0.5 });
+    expect(outsideTracing(tracing('https://otel.example.com/v1/traces'))).toMatchObject({ endpoint: 'https://otel.example.com/v1/traces' });
+    for (const local of ['http://otel-collector:4318/v1/traces', 'http://otel.observability.svc:4318/v1/traces', 'http://otel.observability.svc.cluster.local:4318/v1/traces']) {
+      expect(outsideTracing(tracing(local)), local).toBeUndefined();
+    }
+    expect(outsideTracing(undefined)).toBeUndefined();
   });
 });

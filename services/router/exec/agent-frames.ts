@@ -1,6 +1,7 @@
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { AnyFrame } from '../../protocol/frame.js';
 import type { Logger } from '../../runtime/logger.js';
+import { inSpan } from '../../runtime/tracing.js';
 import type { AdmittedAgent } from '../mesh/admission.js';
 import type { FrameHandler } from '../mesh/server.js';
 import type { Transactor } from '../store/batcher.js';
@@ -76,7 +77,7 @@ export function execFrameHandlers(deps: ExecFrameDependencies): Partial<Record<F
       await recordOutputChunk(pool, { id: agent.id, projectId: agent.projectId }, frame.body);
       return { status: 'ok' };
     }),
-    'exec.result': owned(async (agent, frame) => {
+    'exec.result': owned(async (agent, frame) => inSpan('exec.result', frame.trace, async () => {
       if (frame.type !== 'exec.result') return { status: 'rejected', reason: 'not a result' };
       const { body } = frame;
       const signature = frame.sig ? Buffer.from(frame.sig).toString('base64') : null;
@@ -94,8 +95,8 @@ export function execFrameHandlers(deps: ExecFrameDependencies): Partial<Record<F
       if (recording === 'not_owner') return refusals.refuse(agent, { type: frame.type, reason: 'stale_attempt', subject: body.invocation_id, attempt: body.attempt });
       if (recording === 'duplicate') logger.info({ agent_id: agent.id, invocation_id: body.invocation_id, attempt: body.attempt }, 'result already recorded; acknowledged again');
       events.result?.(agent.id, body.invocation_id, body.attempt, recording === 'recorded');
-      return { status: 'ok' };
-    }),
+      return { status: 'ok' as const };
+    }, { 'xerotier.invocation_id': frame.body.invocation_id, 'xerotier.agent_id': agent.id })),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../../runtime/tracing.js';
 import type pg from 'pg';
 import { ApiError } from '../http/errors.js';
 import type { Transactor } from '../store/batcher.js';
@@ -23,6 +24,8 @@ export interface InvocationRequest {
   readonly args: Record<string, unknown>;
   readonly timeoutMs?: number;
   readonly requestedBy: string;
+  /** The requesting span's trace context: the dispatch and the agent's run continue it. */
+  readonly trace?: TraceCarrier;
 }
 
 /**
@@ -63,6 +66,7 @@ function newInvocation(request: InvocationRequest): NewInvocation {
     id: newId('inv'), project_id: request.projectId, workspace_id: request.workspaceId, tool: request.tool.name, risk: request.tool.risk, args: request.args,
     request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
     requested_by: request.requestedBy, state: initialState(request.tool.risk).state, timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
+    trace: request.trace ?? null,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../../runtime/clock.js';
+import { inSpan, type TraceCarrier } from '../../runtime/tracing.js';
 import type { Logger } from '../../runtime/logger.js';
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import { withTransaction } from '../store/db.js';
@@ -112,13 +113,18 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
   return assignments.length;
 }
 
-async function deliver(options: DispatcherOptions, { invocation, agentId, attempt }: Assignment): Promise<void> {
+async function deliver(options: DispatcherOptions, assignment: Assignment): Promise<void> {
+  const attributes = { 'xerotier.invocation_id': assignment.invocation.id, 'xerotier.tool': assignment.invocation.tool, 'xerotier.agent_id': assignment.agentId };
+  await inSpan('exec.dispatch', assignment.invocation.trace ?? undefined, (trace) => send(options, assignment, trace), attributes);
+}
+
+async function send(options: DispatcherOptions, { invocation, agentId, attempt }: Assignment, trace: TraceCarrier | undefined): Promise<void> {
   const sent = await options.send(agentId, makeFrame('exec.dispatch', {
     invocation_id: invocation.id, attempt, tool: invocation.tool, workspace_id: invocation.workspace_id, risk: invocation.risk, args: invocation.args,
     // What the agent recomputes and must match: for a dangerous call, the hash a person approved.
     request_hash: invocation.approval_hash ?? invocation.request_hash,
     timeout_ms: invocation.timeout_ms, not_after: options.clock.now() + (options.dispatchTtlMs ?? 30_000),
-  }));
+  }, trace ? { trace } : {}));
   if (sent) return;
   await withTransaction(options.pool, (client) =>
     advanceInvocation(client, invocation.id, { type: 'undelivered', attempt }, { actor: 'router', detail: { reason: 'agent connection gone before the dispatch left' } }),

@@ -4,6 +4,7 @@ import { ChatAccumulator, type ChatUsage } from '../inference/chat-accumulator.j
 import { engineChatFromChat, type ChatMessage } from '../inference/chat-request.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
+import { traced } from './request-tracing.js';
 import { beginInference, consume, countUsage, resolveEndpoint, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import { EndpointPath, FreeObject, InferenceParameters } from './inference-schemas.js';
 import { openSse } from './sse.js';
@@ -50,7 +51,7 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
     const body = request.body;
     const { endpoint, model } = await resolveEndpoint(deps.endpoints, project.id, request.params.endpoint_slug, body.model, body.service_tier);
     const chat = engineChatFromChat(stripNulls(body) as Record<string, unknown> & { messages: readonly ChatMessage[] }, endpoint.defaults);
-    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
+    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}), ...traced(request) });
     const identity = { id: `chatcmpl-${started.requestId.slice(4)}`, created: Math.floor(Date.now() / 1_000), model };
     const accumulator = new ChatAccumulator();
     // On shutdown the broker fails the stream, and the in-band error below ends it.

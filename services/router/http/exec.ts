@@ -20,6 +20,7 @@ import { ApiError } from './errors.js';
 import { invocationView, toolView } from './exec-views.js';
 import { idParams, PageQuery, pagedList, ProjectParams, strict, type Page } from './schemas.js';
 import { openSse } from './sse.js';
+import { traced } from './request-tracing.js';
 
 const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' });
 const ToolParams = Type.Object({ project_id: ProjectParams.properties.project_id, name: ToolName }, strict);
@@ -76,7 +77,7 @@ export function execRoutes(deps: ExecRouteDependencies) {
       if (!tool) throw new ApiError('exec_tool_not_found', `Tool '${request.body.tool}' is not offered by any XEM agent bound to workspace ${workspaceId}`, 'tool', 400);
       await deps.admitInvocation?.(request, { projectId: project.id, workspaceId, tool: tool.name });
       const created = await createInvocation(deps.pool, deps.validator, {
-        projectId: project.id, workspaceId, tool, args: request.body.args, requestedBy: request.principal!.keyId,
+        projectId: project.id, workspaceId, tool, args: request.body.args, requestedBy: request.principal!.keyId, ...traced(request),
         ...(request.body.timeout_ms ? { timeoutMs: request.body.timeout_ms } : {}),
       }, deps.transact);
       return reply.status(201).send(invocationView(created.invocation, { approval_id: created.approval?.id ?? null }));

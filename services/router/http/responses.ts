@@ -7,6 +7,7 @@ import { findResponse, insertResponse } from '../store/responses.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
+import { traced } from './request-tracing.js';
 import { beginInference, consume, countUsage, resolveEndpoint, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import { EndpointPath, FreeObject, InferenceParameters } from './inference-schemas.js';
 import { openSse } from './sse.js';
@@ -47,7 +48,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
     const previous = body.previous_response_id ? await findResponse(deps.pool, project.id, body.previous_response_id) : undefined;
     if (body.previous_response_id && !previous) throw new ApiError('response_not_found', `No stored response ${body.previous_response_id} in this project`, 'previous_response_id');
     const { history, chat } = turn(body, previous, endpoint);
-    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}) });
+    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}), ...traced(request) });
     const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
     // On shutdown the broker fails the stream, and the translator's response.failed ends it.
     const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId), () => undefined) : undefined;

@@ -1,3 +1,4 @@
+import { inSpan, type TraceCarrier } from '../../runtime/tracing.js';
 import { randomBytes } from 'node:crypto';
 import { prefixHashes } from './prefix-hash.js';
 import { PrefixIndex } from './prefix-index.js';
@@ -16,6 +17,8 @@ export interface InferenceTarget {
   readonly tier?: string;
   readonly chat: EngineChat;
   readonly promptCacheKey?: string;
+  /** The request's trace context: the agent's run continues it. */
+  readonly trace?: TraceCarrier;
 }
 
 /** A stream whose first report is in: chunks are coming, or it ended at once. */
@@ -84,7 +87,8 @@ export class InferenceDispatch {
 
   private async open(agentId: string, target: InferenceTarget): Promise<StartedInference> {
     const requestId = `inf_${randomBytes(12).toString('hex')}`;
-    const stream = await this.broker.open(agentId, { request_id: requestId, project_id: target.projectId, model: target.model, request: target.chat as Record<string, unknown> });
+    const body = { request_id: requestId, project_id: target.projectId, model: target.model, request: target.chat as Record<string, unknown> };
+    const stream = await inSpan('infer.dispatch', target.trace, (trace) => this.broker.open(agentId, body, trace), { 'xerotier.agent_id': agentId, 'xerotier.model': target.model });
     const rest = stream[Symbol.asyncIterator]();
     const first = await rest.next();
     return { requestId, agentId, first: first.done ? { kind: 'error', code: 'empty_stream', message: 'the stream ended without a report', retryable: true } : first.value, rest };

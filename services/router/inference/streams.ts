@@ -1,3 +1,4 @@
+import { inSpan, type TraceCarrier } from '../../runtime/tracing.js';
 import { makeFrame, type Frame } from '../../protocol/frame.js';
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { AdmittedAgent } from '../mesh/admission.js';
@@ -69,12 +70,12 @@ export class StreamBroker {
 
   constructor(private readonly options: StreamBrokerOptions) {}
 
-  async open(agentId: string, body: FrameBody<'infer.request'>): Promise<InferenceStream> {
+  async open(agentId: string, body: FrameBody<'infer.request'>, trace?: TraceCarrier): Promise<InferenceStream> {
     const stream = new InferenceStream(body.request_id, agentId);
     this.streams.set(body.request_id, stream);
     this.perAgent.set(agentId, (this.perAgent.get(agentId) ?? 0) + 1);
     this.watch(stream);
-    if (!(await this.options.send(agentId, makeFrame('infer.request', body)))) {
+    if (!(await this.options.send(agentId, makeFrame('infer.request', body, trace ? { trace } : {})))) {
       this.finish(stream, { kind: 'error', code: 'agent_unreachable', message: 'the XIM agent is not connected to this router', retryable: true });
     }
     return stream;
@@ -144,8 +145,13 @@ export class StreamBroker {
     if (frame.type === 'infer.chunk') {
       this.lastReport.set(stream.requestId, Date.now());
       stream.push({ kind: 'chunks', seq: frame.body.seq, chunks: frame.body.chunks });
-    } else if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
-    else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
+      return { status: 'ok' };
+    }
+    // The end of a stream continues the agent's span (one span per stream, not per chunk).
+    await inSpan(`${frame.type}`, frame.trace, async () => {
+      if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
+      else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
+    }, { 'xerotier.request_id': body.request_id });
     return { status: 'ok' };
   };
 

@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../../runtime/tracing.js';
 import type { InvocationState, Risk } from '../exec/invocation-state.js';
 import type { Queryable } from './db.js';
 
@@ -29,9 +30,11 @@ export interface InvocationRecord {
   readonly queued_at: Date | null;
   readonly dispatched_at: Date | null;
   readonly finished_at: Date | null;
+  /** The W3C trace context of the request that made the call (its dispatch and run continue it). */
+  readonly trace: TraceCarrier | null;
 }
 
-export type NewInvocation = Pick<InvocationRecord, 'id' | 'project_id' | 'workspace_id' | 'tool' | 'risk' | 'args' | 'request_hash' | 'requested_by' | 'state' | 'timeout_ms'>;
+export type NewInvocation = Pick<InvocationRecord, 'id' | 'project_id' | 'workspace_id' | 'tool' | 'risk' | 'args' | 'request_hash' | 'requested_by' | 'state' | 'timeout_ms' | 'trace'>;
 
 /** Locks the row for a transition; with a project, only that project's. */
 export async function lockInvocation(db: Queryable, id: string, projectId?: string): Promise<InvocationRecord | undefined> {

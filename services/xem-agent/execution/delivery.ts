@@ -1,11 +1,12 @@
+import type { TraceCarrier } from '../../protocol/frame.js';
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Outbox } from '../outbox.js';
 
 export interface DeliveryOptions {
   readonly outbox: Outbox;
-  /** Signs and sends a frame under a fixed id (the id is the router's idempotency key). */
-  readonly send: (type: FrameType, body: Record<string, unknown>, frameId: string) => void;
+  /** Signs and sends a frame under a fixed id (the id is the router's idempotency key), in its trace. */
+  readonly send: (type: FrameType, body: Record<string, unknown>, frameId: string, trace: TraceCarrier | undefined) => void;
   readonly bound: () => boolean;
   readonly logger: Logger;
   /** An unacknowledged frame is sent again after this long. @default 5000 */
@@ -38,7 +39,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       const last = sentAt.get(frame.frameId);
       if (!force && last !== undefined && now - last < resendAfterMs) continue;
       sentAt.set(frame.frameId, now);
-      options.send(frame.type as FrameType, frame.body, frame.frameId);
+      options.send(frame.type as FrameType, frame.body, frame.frameId, frame.trace);
     }
   };
   const forget = () => {

@@ -1,5 +1,7 @@
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
 import type { Logger } from '../../runtime/logger.js';
+import { TaskSet } from '../../runtime/task-set.js';
+import { inSpan, type TraceCarrier } from '../../runtime/tracing.js';
 import { tenantSalt } from '../../protocol/cache-salt.js';
 import { EngineError, streamChat } from '../engine/client.js';
 import type { EngineAddress } from '../engine/http.js';
@@ -9,12 +11,13 @@ export interface InferenceRunnerOptions {
   readonly maxConcurrent: () => number;
   /** XEROTIER_AGENT_VLLM_SALT_SECRET: each project gets its own prefix-cache salt. */
   readonly saltSecret: string | undefined;
-  readonly send: (type: FrameType, body: Record<string, unknown>) => Promise<boolean>;
+  /** Sends a frame continuing the request's trace. */
+  readonly send: (type: FrameType, body: Record<string, unknown>, trace: TraceCarrier | undefined) => Promise<boolean>;
   readonly logger: Logger;
 }
 
 export interface InferenceRunner {
-  request(body: FrameBody<'infer.request'>): void;
+  request(body: FrameBody<'infer.request'>, trace?: TraceCarrier): void;
   cancel(body: FrameBody<'infer.cancel'>): void;
   readonly running: number;
   /** Requests by how they ended since start (for metrics). */
@@ -32,35 +35,37 @@ export interface InferenceRunner {
  * router knows other agents.
  */
 export function createInferenceRunner(options: InferenceRunnerOptions): InferenceRunner {
-  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const running = new TaskSet<{ controller: AbortController; done: Promise<void>; stop(): void }>();
   const outcomes = { completed: 0, failed: 0, cancelled: 0, refused: 0 };
-  const run = async (body: FrameBody<'infer.request'>, controller: AbortController) => {
-    const batch = chunkBatcher((chunks, seq) => options.send('infer.chunk', { request_id: body.request_id, seq, chunks }));
+  const run = (body: FrameBody<'infer.request'>, controller: AbortController, parent: TraceCarrier | undefined) =>
+    inSpan('xim.infer', parent, (trace) => stream(body, controller, trace), { 'xerotier.request_id': body.request_id, 'xerotier.model': body.model });
+  const stream = async (body: FrameBody<'infer.request'>, controller: AbortController, trace: TraceCarrier | undefined) => {
+    const send = (type: FrameType, frameBody: Record<string, unknown>) => options.send(type, frameBody, trace);
+    const batch = chunkBatcher((chunks, seq) => send('infer.chunk', { request_id: body.request_id, seq, chunks }));
     const request = { ...body.request, model: body.model, ...(options.saltSecret ? { cache_salt: tenantSalt(options.saltSecret, body.project_id) } : {}) };
     try {
       const outcome = await streamChat(options.engine(), request, (chunk) => batch.push(chunk), controller.signal);
       await batch.flushed();
-      await options.send('infer.done', { request_id: body.request_id, ...(outcome.usage ? { usage: outcome.usage } : {}) });
+      await send('infer.done', { request_id: body.request_id, ...(outcome.usage ? { usage: outcome.usage } : {}) });
       outcomes.completed += 1;
     } catch (error) {
       await batch.flushed();
       const engineError = error instanceof EngineError ? error : new EngineError('engine_failed', (error as Error).message, false);
       outcomes[engineError.code === 'cancelled' ? 'cancelled' : 'failed'] += 1;
       if (engineError.code !== 'cancelled') options.logger.warning({ request_id: body.request_id, code: engineError.code, err: { message: engineError.message } }, 'inference failed');
-      await options.send('infer.error', { request_id: body.request_id, code: engineError.code, message: engineError.message.slice(0, 500), retryable: engineError.retryable && !engineError.started });
+      await send('infer.error', { request_id: body.request_id, code: engineError.code, message: engineError.message.slice(0, 500), retryable: engineError.retryable && !engineError.started });
     }
   };
   return {
-    request(body) {
+    request(body, trace) {
       if (running.has(body.request_id)) return;
       if (running.size >= options.maxConcurrent()) {
         outcomes.refused += 1;
-        void options.send('infer.error', { request_id: body.request_id, code: 'capacity_exhausted', message: `all ${options.maxConcurrent()} inference slots are busy`, retryable: true });
+        void options.send('infer.error', { request_id: body.request_id, code: 'capacity_exhausted', message: `all ${options.maxConcurrent()} inference slots are busy`, retryable: true }, trace);
         return;
       }
       const controller = new AbortController();
-      const done = run(body, controller).finally(() => running.delete(body.request_id));
-      running.set(body.request_id, { controller, done });
+      running.add(body.request_id, { controller, done: run(body, controller, trace), stop: () => controller.abort() });
     },
     cancel(body) {
       running.get(body.request_id)?.controller.abort();
@@ -69,12 +74,7 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
       return running.size;
     },
     outcomes,
-    async drain(graceMs) {
-      const all = () => Promise.all([...running.values()].map((entry) => entry.done));
-      await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
-      for (const entry of running.values()) entry.controller.abort();
-      await all();
-    },
+    drain: (graceMs) => running.drain(graceMs),
   };
 }
 

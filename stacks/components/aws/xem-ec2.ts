@@ -1,7 +1,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { xemAgentConfigSchema } from '../../../services/xem-agent/config.js';
+import type { TracingSettings } from '../../settings/types.js';
 import type { JoinKey } from '../secrets.js';
+import { tracingVariables } from '../tracing-env.js';
 import { serviceRole } from './iam.js';
 
 export interface XemEc2HostArgs {
@@ -18,6 +20,8 @@ export interface XemEc2HostArgs {
   /** A group with egress only: nothing connects to the host (SSM is outbound). */
   readonly securityGroupId: pulumi.Input<string>;
   readonly tags: Record<string, string>;
+  /** OTLP export (settings `monitoring.tracing`): the endpoint must be reachable from the VPC, not only in the cluster. @default none */
+  readonly tracing?: TracingSettings;
 }
 
 /**
@@ -53,10 +57,11 @@ export class XemEc2Host extends pulumi.ComponentResource {
 }
 
 /** The boot script: Docker, the join key from Secrets Manager, the agent as a restarting container. */
-export function userData(args: Pick<XemEc2HostArgs, 'registrationName' | 'image' | 'routerUrl'>, joinKeyArn: string, region: string): string {
+export function userData(args: Pick<XemEc2HostArgs, 'registrationName' | 'image' | 'routerUrl' | 'tracing'>, joinKeyArn: string, region: string): string {
   const keys = xemAgentConfigSchema.keys;
   const env = [[keys.router_url.env, args.routerUrl], [keys.registration_name.env, args.registrationName], [keys.tools_dir.env, '/opt/xerotier/tools'], [keys.credentials_dir.env, '/var/lib/xerotier/credentials'],
-    [keys.signing_key_path.env, '/var/lib/xerotier/state/agent-signing-key.hex'], [keys.curve_key_path.env, '/var/lib/xerotier/state/agent-curve-key.hex'], [keys.queue_db_path.env, '/var/lib/xerotier/state/queue.sqlite']];
+    [keys.signing_key_path.env, '/var/lib/xerotier/state/agent-signing-key.hex'], [keys.curve_key_path.env, '/var/lib/xerotier/state/agent-curve-key.hex'], [keys.queue_db_path.env, '/var/lib/xerotier/state/queue.sqlite'],
+    ...tracingVariables(args.tracing)];
   return [
     '#!/bin/bash',
     'set -euo pipefail',
