@@ -65,8 +65,13 @@ describe('one trace per request across the router, the mesh and the agents (real
     const response = await fetch(`${router.http_url}/acme/v1${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  // Spans leave each process in batches; a short delay keeps the wait for them short.
-  const tracingEnv = () => ({ XEROTIER_OTEL_ENABLED: '1', XEROTIER_OTEL_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '100' });
+  // Spans leave each process in batches; a short delay keeps the wait for them short. Nothing
+  // starts a trace of its own (rate 0): only the callers' sampled traceparents are continued.
+  const tracingEnv = (serviceName?: string) => ({
+    XEROTIER_OTEL_ENABLED: '1', XEROTIER_OTEL_ENDPOINT: collector.url, XEROTIER_OTEL_SAMPLE_RATE: '0', OTEL_BSP_SCHEDULE_DELAY: '100',
+    ...(serviceName ? { XEROTIER_OTEL_SERVICE_NAME: serviceName } : {}),
+  });
+  const traced = new Set<string>();
   const spansOfTrace = (traceId: string) => collector.spans.filter((span) => span.traceId === traceId);
   const named = (traceId: string, name: string) => waitFor(`span ${name}`, 15_000, () => spansOfTrace(traceId).find((span) => span.name === name));
 
@@ -96,13 +101,14 @@ describe('one trace per request across the router, the mesh and the agents (real
     const workspace = workspaces.find((row) => row.is_default)!.id;
     mkdirSync(join(dir, 'xem', 'credentials', workspace), { recursive: true });
     const joinKey = (await api('/management/join-keys', { role: 'xem', name: 'xem-traced' })).body['key'] as string;
-    const agent = spawnXemAgent({ routerUrl: router.http_url, joinKey, name: 'xem-traced', dir: join(dir, 'xem'), env: tracingEnv() });
+    const agent = spawnXemAgent({ routerUrl: router.http_url, joinKey, name: 'xem-traced', dir: join(dir, 'xem'), env: tracingEnv('xem-on-db-host') });
     processes.push(agent);
     const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(agent.child);
     expect((await api(`/management/workspaces/${workspace}/bindings`, { agent_id: agentId })).status).toBe(201);
     await waitFor('the tool served by an online agent', 15_000, async () => ((await api('/exec/tools/echo_text')).body['online_agents'] as number | undefined ?? 0) > 0 || undefined);
 
     const traceId = randomBytes(16).toString('hex');
+    traced.add(traceId);
     const callerSpan = randomBytes(8).toString('hex');
     const created = await fetch(`${router.http_url}/acme/v1/exec/invocations`, {
       method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` },
@@ -116,8 +122,10 @@ describe('one trace per request across the router, the mesh and the agents (real
     const dispatch = await named(traceId, 'exec.dispatch');
     expect(dispatch).toMatchObject({ service: 'xerotier-router', parentSpanId: request.spanId });
     const run = await named(traceId, 'xem.execute echo_text');
-    expect(run).toMatchObject({ service: 'xerotier-xem-agent', parentSpanId: dispatch.spanId });
+    expect(run).toMatchObject({ service: 'xem-on-db-host', parentSpanId: dispatch.spanId });
     expect(result).toMatchObject({ service: 'xerotier-router', parentSpanId: run.spanId });
+    // The setup's requests carried no traceparent: at a sample rate of 0 none of them was traced.
+    expect(collector.spans.filter((span) => !traced.has(span.traceId))).toEqual([]);
   });
 
   it('follows a Responses request through the scheduler\'s dispatch, the XIM agent\'s stream and its end', async () => {
@@ -131,6 +139,7 @@ describe('one trace per request across the router, the mesh and the agents (real
     await waitFor('the model available', 15_000, async () => (await client.models.list()).data.some((model) => (model as unknown as { available: boolean }).available) || undefined);
 
     const traceId = randomBytes(16).toString('hex');
+    traced.add(traceId);
     const response = await client.responses.create({ model: MODEL, input: 'trace me' }, { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` } });
     expect(response.status).toBe('completed');
 
@@ -142,5 +151,6 @@ describe('one trace per request across the router, the mesh and the agents (real
     const run = await named(traceId, 'xim.infer');
     expect(run).toMatchObject({ service: 'xerotier-xim-agent', parentSpanId: dispatch.spanId });
     expect(done).toMatchObject({ service: 'xerotier-router', parentSpanId: run.spanId });
+    expect(collector.spans.filter((span) => !traced.has(span.traceId))).toEqual([]);
   });
 });
