@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
+    // After each test file: fails it if it left a server, socket, process or harness open.
+    setupFiles: ['test/helpers/leak-check.ts'],
     reporters: process.env['CI'] ? ['default'] : ['default'],
     pool: 'forks',
     projects: [

@@ -30,6 +30,7 @@ export async function runCodecBench(): Promise<Figures> {
   const rejections: number[] = [];
   const lag = monitorEventLoopDelay({ resolution: 1 });
   lag.enable();
+  // The delay monitor needs a few samples before the measured part begins.
   await new Promise((resolve) => setTimeout(resolve, 20));
   lag.reset();
   for (let i = 0; i < 200; i++) {

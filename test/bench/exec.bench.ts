@@ -95,6 +95,7 @@ async function startStack(databaseUrl: string, dir: string, noopPort: number, pr
     const tool = (await request(stack, 'GET', '/exec/tools/noop', undefined, true)) as { online_agents?: number };
     if (tool.online_agents === 1) break;
     if (tries > 100) throw new Error('the bench agent never came online');
+    // Polled: the catalog is the only place that says the agent is online.
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return stack;

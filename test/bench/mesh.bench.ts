@@ -49,10 +49,12 @@ export async function runMeshBench(shape: MeshBenchShape = MESH_SHAPES.mesh): Pr
     const workers = startWorkers(router.meshEndpoint, router.routerKey, agents, workerCount, intervalMs);
     children.push(...workers.map((worker) => worker.child));
     await waitFor(() => workers.reduce((sum, worker) => sum + worker.bound, 0), count, Math.max(120_000, count * 30), router.metricsUrl);
+    // Warm-up: every agent renews at least once before the measured window.
     await new Promise((resolve) => setTimeout(resolve, 2 * intervalMs));
     const receivedStart = await framesReceived(router.metricsUrl);
     const cpuStart = cpuMicros(router.child.pid!);
     const acksStart = workers.reduce((sum, worker) => sum + worker.acks, 0);
+    // The measured window itself: a rate is frames over a span of time.
     await new Promise((resolve) => setTimeout(resolve, windowMs));
     const cpu = cpuMicros(router.child.pid!) - cpuStart;
     const received = (await framesReceived(router.metricsUrl)) - receivedStart;
@@ -153,6 +155,7 @@ async function waitFor(bound: () => number, count: number, timeoutMs: number, me
       process.stderr.write(`mesh bench: ${bound()}/${count} agents bound after ${Math.round((said - started) / 1_000)} s (zap ${zap.join(' ')})\n`);
     }
     if (Date.now() - started > timeoutMs) throw new Error(`only ${bound()} of ${count} simulated agents bound in ${timeoutMs / 1_000} s`);
+    // Polled: the workers' counts live in other processes.
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

@@ -119,6 +119,7 @@ async function startStack(databaseUrl: string, dir: string, processes: Spawned[]
     const models = await fetch(`${router.http_url}/bench/default/v1/models`, { headers: { authorization: `Bearer ${key}` } }).then(async (response) => (await response.json()) as { data?: { available: boolean }[] });
     if (models.data?.[0]?.available) break;
     if (tries > 150) throw new Error('the bench XIM agent never served its model');
+    // Polled: /models is the only place that says the model is served.
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { routerUrl: router.http_url, engineUrl, key };

@@ -120,7 +120,9 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
 
     const drop = await api.invoke(operator.key, 'pg_drop_database', { name: APPROVED });
     expect(drop.body).toMatchObject({ state: 'pending_approval', approval_id: expect.stringMatching(/^apr_/) });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A dispatch round that saw the held call: it was not sent.
+    await router.exec.dispatcher.settle();
+    expect(await api.invocation(operator.key, drop.body['id'] as string)).toMatchObject({ state: 'pending_approval', attempt: 0 });
     expect(await databaseExists(APPROVED)).toBe(true);
     const approvalId = drop.body['approval_id'] as string;
     const self = await api.call('POST', `/exec/approvals/${approvalId}/approve`, operator.key, {});
@@ -148,7 +150,8 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     await waitFor('expiry', 10_000, async () => ((await api.invocation(operator.key, expiring.body['id'] as string)).state === 'expired' ? true : undefined));
     const late = await api.call('POST', `/exec/approvals/${expiring.body['approval_id'] as string}/approve`, reviewer.key, {});
     expect(late).toMatchObject({ status: 409, body: { error: { code: 'approval_expired' } } });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await router.exec.dispatcher.settle();
+    expect(await api.invocation(operator.key, expiring.body['id'] as string)).toMatchObject({ state: 'expired', attempt: 0 });
     expect(await databaseExists(KEPT)).toBe(true);
     await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 3600 });
   });
@@ -222,7 +225,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     expect((await api.call('POST', `/management/agents/${agentId}/pause-exec`, admin)).body).toMatchObject({ exec_paused: true, status: 'active' });
     const held = await api.invoke(operator.key, 'pg_list_databases', {});
     expect(held.status).toBe(201);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await router.exec.dispatcher.settle();
     expect((await api.invocation(operator.key, held.body['id'] as string)).state).toBe('queued');
     expect((await api.call('GET', `/management/agents/${agentId}`, admin)).body['status']).toBe('active');
     await api.call('POST', `/management/agents/${agentId}/resume-exec`, admin);
@@ -251,7 +254,9 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     const ambiguous = await api.until(operator.key, call.body['id'] as string, 'ambiguous', 20_000);
     expect(ambiguous.attempt).toBe(1);
     start();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Back and able to take work: had the call been eligible, this round would have sent it.
+    await waitFor('the restarted agent bound and online', 20_000, async () => (router.mesh.server.connections.routingOf(agentId) && (await api.call('GET', '/exec/tools/mark_read', operator.key)).body['online_agents'] === 1 ? true : undefined));
+    await router.exec.dispatcher.settle();
     expect((await api.invocation(operator.key, call.body['id'] as string)).state).toBe('ambiguous');
     expect(spawnSync('cat', [marks]).stdout.toString().trim().split('\n')).toHaveLength(1);
     const resolved = await api.call('POST', `/exec/invocations/${call.body['id'] as string}/resolve`, operator.key, { outcome: 'failed', note: 'checked by hand' });

@@ -67,7 +67,7 @@ describe('a router killed while a call runs', () => {
   });
 
   it('gets the result after its restart, recorded once', async () => {
-    const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(agent.child);
+    const { agent_id: agentId, metrics_url: agentMetrics } = await nextMessage<{ agent_id: string; metrics_url: string }>(agent.child);
     await waitFor('the agent active', 15_000, async () => ((await (await api(`/agents/${agentId}`)).json()) as { status: string }).status === 'active' || undefined);
     expect((await api(`/workspaces/${workspace}/bindings`, { method: 'POST', body: JSON.stringify({ agent_id: agentId }) })).status).toBe(201);
     await waitFor('the tool in the catalog', 15_000, async () => (await exec('/tools/sleep_for')).status === 200 || undefined);
@@ -76,7 +76,6 @@ describe('a router killed while a call runs', () => {
     const { id: invocationId } = (await created.json()) as { id: string };
     await waitFor('the call running', 10_000, async () => ((await (await exec(`/invocations/${invocationId}`)).json()) as { state: string }).state === 'running' || undefined);
 
-    await new Promise((resolve) => setTimeout(resolve, 500));
     process.kill(-router.child.pid!, 'SIGKILL');
     await router.exited;
     // The same addresses again, as a restarted pod behind the same service would have.
@@ -87,7 +86,8 @@ describe('a router killed while a call runs', () => {
       return body.state === 'running' ? undefined : body;
     });
     expect(result).toMatchObject({ state: 'succeeded', agent_id: agentId, attempt: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Every frame acknowledged: the agent resends nothing more, so the count is final.
+    await waitFor('the agent\'s outbox empty', 10_000, async () => (/^xerotier_xem_outbox_pending(\{[^}]*\})? 0$/m.test(await (await fetch(agentMetrics)).text()) ? true : undefined));
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     const rows = await client.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId]);
@@ -101,7 +101,13 @@ describe('a router killed while a call runs', () => {
     expect(created.state).toBe('pending_approval');
     process.kill(-router.child.pid!, 'SIGKILL');
     await router.exited;
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    // The deadline passes while no router runs (the database's clock is the one approvals use).
+    await waitFor('the approval deadline past', 10_000, async () => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const due = await client.query<{ due: boolean }>('SELECT expires_at < now() AS due FROM approvals WHERE id = $1', [created.approval_id]).finally(() => client.end());
+      return due.rows[0]?.due ? true : undefined;
+    });
     await startRouter({ XEROTIER_HTTP_PORT: new URL(url).port, XEROTIER_MESH_BIND: meshEndpoint });
     const ended = await waitFor('the expiry', 10_000, async () => {
       const body = (await (await exec(`/invocations/${created.id}`)).json()) as { state: string; attempt: number };

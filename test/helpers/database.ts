@@ -48,6 +48,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         return;
       } catch (error) {
         if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;
+        // The template is busy (another file cloning it): jittered retry, as Postgres gives no notice.
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
       }
     }

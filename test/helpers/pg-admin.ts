@@ -32,6 +32,7 @@ export async function dropDatabase(serverUrl: string, name: string): Promise<voi
         return;
       } catch (error) {
         if ((error as { code?: string }).code !== '55006') throw error;
+        // Sessions still leaving the database: retried shortly, then forced below.
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { trackOpen } from './open-resources.js';
 
 /** The environment minus every XEROTIER_* variable (a new user's shell), plus overrides. */
 export function cleanEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -25,7 +26,21 @@ export function spawnGroup(command: string, args: readonly string[], env: NodeJS
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  // Open until the leader has exited and nothing else in its group (a tool it started) lives on.
+  const what = `process ${[command, ...args].join(' ').slice(0, 120)}`;
+  trackGroup(what, child, exited);
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+function trackGroup(what: string, child: ChildProcess, exited: Promise<unknown>): void {
+  const closed = trackOpen(what);
+  const pgid = child.pid;
+  if (pgid === undefined) return closed();
+  void exited.then(async () => {
+    // A group outliving its leader has no event of its own: polled until it is gone.
+    while (groupAlive(pgid)) await new Promise((resolve) => setTimeout(resolve, 50).unref());
+    closed();
+  });
 }
 
 export function groupAlive(pgid: number): boolean {
@@ -43,6 +58,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    // A condition in another process or the database: polled (each probe is one cheap read).
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -67,6 +67,7 @@ export class RawPeer {
       if (index >= 0) return this.inbox.splice(index, 1)[0] as unknown as Frame<T>;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
+      // Woken by the next frame; the timer is only the deadline.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => (clearTimeout(timer), resolve()));

@@ -129,6 +129,7 @@ describe('mesh fails closed and survives hostile transports', () => {
     expect(await real.bind(victim.agentId)).toBeDefined();
     const thief = peer({ curve: attacker.curve, signing: attacker.signing, routingId });
     await thief.send('hello', { agent_id: victim.agentId, role: 'xem', agent_version: 'x' }, { sign: false });
+    // Showing that nothing happens needs a window: the thief's hello has no answer to wait for.
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     await real.send('lease_renewal', real.renewal(), { id: 'after-squat' });

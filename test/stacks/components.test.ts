@@ -70,7 +70,7 @@ const statefulSet = (name: string) => recorded('kubernetes:apps/v1:StatefulSet',
 const rulesOf = (type: string, name: string) => (recorded(type, name)?.inputs['rules'] ?? []) as { resources: string[]; verbs: string[]; resourceNames?: string[] }[];
 const alias = { ip: '10.100.0.1', hostnames: ['mesh.x.example.com'] };
 
-/** Registrations reach the mocks asynchronously: wait until these have. */
+/** Registrations reach the mocks asynchronously, with no event when done: polled until these have. */
 async function registered(...wanted: [type: string, name: string][]): Promise<void> {
   for (let tries = 0; tries < 200 && !wanted.every(([type, name]) => recorded(type, name)); tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
 }

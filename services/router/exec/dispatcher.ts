@@ -33,6 +33,12 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Something may be dispatchable: run a round soon (calls coalesce). */
   wake(): void;
+  /**
+   * A round that starts now (after any in progress) and everything it leads to, done: what is
+   * dispatchable at the call has been dispatched when it resolves. Tests await it to show a held
+   * call was not sent, instead of sleeping.
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,6 +80,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
   return {
     wake,
+    async settle() {
+      wake();
+      await running;
+    },
     async close() {
       closed = true;
       await running;

@@ -57,15 +57,18 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
     const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) => emit(translator.chunk(chunk)));
     const error = failure && failedWith(failure);
     const ending = error ? translator.fail(error.code, error.message) : translator.complete(usage);
-    emit(ending);
-    sse?.end();
     const status: ResponseStatus = error ? 'failed' : ending.at(-1)!.type === 'response.incomplete' ? 'incomplete' : 'completed';
     const final = translator.response(status, error ?? null);
     const outcome = failure?.code === 'cancelled' ? 'cancelled' : status;
     countUsage(deps, { projectId: project.id, endpointId: endpoint.id, api: 'responses', model, agentId: started.agentId, requestId: started.requestId, outcome, firstTokenMs, durationMs: Math.round(performance.now() - began) }, usage);
+    // Stored before the client hears it ended: a client that reads it back (or continues it with
+    // previous_response_id) at once must find it.
     if (body.store !== false && outcome !== 'cancelled') {
-      await insertResponse(deps.pool, { projectId: project.id, endpointId: endpoint.id, previousResponseId: body.previous_response_id ?? null, status: outcome, history, response: final as Record<string, unknown> & { id: string } });
+      await insertResponse(deps.pool, { projectId: project.id, endpointId: endpoint.id, previousResponseId: body.previous_response_id ?? null, status: outcome, history, response: final as Record<string, unknown> & { id: string } })
+        .catch((storeError: unknown) => request.log.error({ err: storeError, response_id: final.id }, 'the response could not be stored; it was still delivered'));
     }
+    emit(ending);
+    sse?.end();
     if (sse) return reply;
     if (failure) throw new ApiError('inference_failed', `The engine failed the request: ${failure.message}`);
     return final;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { loadBundles } from '../../../services/xem-agent/bundles/loader.js';
 import { buildManifest, ManifestVersions, servedWorkspaces } from '../../../services/xem-agent/bundles/manifest.js';
 import { renderArgv } from '../../../services/xem-agent/executors/argv.js';
 import { runCommand } from '../../../services/xem-agent/executors/command.js';
+import { waitFor } from '../../helpers/processes.js';
 
 const roots: string[] = [];
 function toolsRoot(bundles: Record<string, string>): string {
@@ -103,11 +105,11 @@ describe('tool bundles', () => {
 
 describe('command executor', () => {
   it('kills a command past its timeout, with its children', async () => {
-    const started = Date.now();
-    const outcome = await runCommand({ argv: ['/bin/sh', '-c', 'sleep 30 & sleep 30'], env: {}, timeoutMs: 300, killGraceMs: 200 });
+    const outcome = await runCommand({ argv: ['/bin/sh', '-c', 'sleep 31 & sleep 31'], env: {}, timeoutMs: 300, killGraceMs: 200 });
     expect(outcome.timedOut).toBe(true);
     expect(outcome.signal).toBe('SIGTERM');
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // The background child too: nothing of the group is left.
+    expect(await waitFor('the children gone', 5_000, () => (spawnSync('pgrep', ['-f', 'sleep 31']).status === 1 ? true : undefined))).toBe(true);
   });
 
   it('caps captured output and says so, while streaming all of it', async () => {

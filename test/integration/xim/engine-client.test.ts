@@ -7,6 +7,7 @@ import { EngineError, streamChat } from '../../../services/xim-agent/engine/clie
 import type { EngineAddress } from '../../../services/xim-agent/engine/http.js';
 import { parseVllmMetrics, probeEngine } from '../../../services/xim-agent/engine/probe.js';
 import { createScriptedEngine } from '../../../services/xim-agent/scripted-engine/server.js';
+import { waitFor } from '../../helpers/processes.js';
 
 const MODEL = 'scripted/tiny';
 
@@ -61,8 +62,7 @@ describe('the XIM agent\'s engine client, against the scripted engine', () => {
     }, controller.signal);
     await expect(streaming).rejects.toBeInstanceOf(EngineError);
     await expect(streaming).rejects.toMatchObject({ code: 'cancelled' });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await probeEngine(slow)).running).toBe(0);
+    expect(await waitFor('the engine to stop counting it', 5_000, async () => ((await probeEngine(slow)).running === 0 ? 0 : undefined))).toBe(0);
   });
 
   it('probes health, models and load; an engine that is gone reads as down', async () => {
