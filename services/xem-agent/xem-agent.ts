@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import type { Registry } from 'prom-client';
 import { createAgent, type Agent } from '../agent/agent.js';
 import { registerAgentState } from '../agent/state-metric.js';
@@ -28,6 +29,8 @@ export interface XemAgentDependencies {
   readonly allowInsecure: boolean;
   /** The router revoked or replaced the agent while it ran (after it stopped taking work). */
   readonly onRetired: (reason: string) => void;
+  /** Resends, dispatch deadlines, leases and reconnect waits. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface XemAgent {
@@ -54,12 +57,13 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
   let tools = new Map<string, LoadedTool>();
   // A local file, opened now: what the engine and delivery are built on.
   const outbox = openOutbox(config.queue_db_path);
+  const clock = deps.clock ?? systemClock;
   const delivery = createDelivery({
-    outbox, logger, bound: () => agent.bound,
+    outbox, logger, clock, bound: () => agent.bound,
     send: (type, body, frameId, trace) => void agent.send(type, body as never, { id: frameId, ...(trace ? { trace } : {}) }),
   });
   const engine = createExecutionEngine({
-    outbox, logger, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions, routerCallback, baseEnv,
+    outbox, logger, clock, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions, routerCallback, baseEnv,
     tools: () => tools, workspaces: () => servedWorkspaces(config.credentials_dir),
     send: (type, body, trace) => void agent.send(type, body, trace ? { trace } : {}),
     deliver: () => delivery.flush(),
@@ -86,7 +90,7 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
       // Revoked or replaced while running: stop taking work, let running calls end, then stay retired.
       onRetired: (reason) => void agent.close().then(() => engine.drain(config.shutdown_grace_seconds * 1_000)).finally(() => deps.onRetired(reason)),
     },
-    logger, leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+    logger, clock, leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
   });
   const metrics = registerExecutionMetrics(deps.registry, { engine: () => engine, outbox });
   registerAgentState(deps.registry, () => agent.state);
@@ -94,7 +98,7 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
     agent,
     async start(signal) {
       tools = await loadTools(config.tools_dir, builtIn, baseEnv, logger);
-      outbox.prune(Date.now() - DISPATCH_MEMORY_MS);
+      outbox.prune(clock.now() - DISPATCH_MEMORY_MS);
       // Results of calls a crash interrupted, reported (never re-run) before any new dispatch.
       engine.recover();
       return agent.start(signal);

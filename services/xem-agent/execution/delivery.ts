@@ -1,5 +1,6 @@
 import type { TraceCarrier } from '../../protocol/frame.js';
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import { sleep, systemClock, type Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Outbox } from '../outbox.js';
 
@@ -11,6 +12,7 @@ export interface DeliveryOptions {
   readonly logger: Logger;
   /** An unacknowledged frame is sent again after this long. @default 5000 */
   readonly resendAfterMs?: number;
+  readonly clock?: Clock;
 }
 
 export interface Delivery {
@@ -27,13 +29,14 @@ export interface Delivery {
 /** Moves outbox frames to the router until each is acknowledged; ordered, at least once. */
 export function createDelivery(options: DeliveryOptions): Delivery {
   const resendAfterMs = options.resendAfterMs ?? 5_000;
+  const clock = options.clock ?? systemClock;
   const sentAt = new Map<string, number>();
   // Frames up to this seq were sent at least once; a flush reads only what came after.
   let sentThrough = 0;
   let acked: string[] = [];
   const send = (force: boolean, newOnly = false) => {
     if (!options.bound()) return;
-    const now = Date.now();
+    const now = clock.now();
     for (const frame of options.outbox.pending(newOnly ? sentThrough : 0)) {
       sentThrough = Math.max(sentThrough, frame.seq);
       const last = sentAt.get(frame.frameId);
@@ -47,8 +50,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     options.outbox.acknowledged(...acked);
     acked = [];
   };
-  const timer = setInterval(() => send(false), Math.max(250, resendAfterMs / 2));
-  const ackTimer = setInterval(forget, 100);
+  // Resends are checked at half the delay; acks are written in batches, at most 100 ms late.
+  const timer = clock.setInterval(() => send(false), Math.max(250, resendAfterMs / 2));
+  const ackTimer = clock.setInterval(forget, 100);
   timer.unref();
   ackTimer.unref();
   return {
@@ -65,12 +69,13 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       while (options.outbox.pendingCount() > 0 && !signal.aborted) {
         forget();
         send(false);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        // Acks arrive as frames, not as an event of the outbox: looked at again shortly.
+        await sleep(100, signal, clock);
       }
     },
     close() {
-      clearInterval(timer);
-      clearInterval(ackTimer);
+      clock.clearInterval(timer);
+      clock.clearInterval(ackTimer);
       forget();
     },
   };

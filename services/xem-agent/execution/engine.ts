@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FrameBody, FrameType } from '../../protocol/frame-bodies.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import { TaskSet } from '../../runtime/task-set.js';
 import { inSpan, type TraceCarrier } from '../../runtime/tracing.js';
@@ -29,6 +30,8 @@ export interface ExecutionOptions {
   readonly onFinished?: (tool: string, status: Result['status']) => void;
   /** What tools start from: a plain part of the process environment (plainEnvironment), never the agent's own. */
   readonly baseEnv: Record<string, string>;
+  /** Judges dispatch deadlines (not_after) and stamps claims. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface ExecutionEngine {
@@ -94,11 +97,12 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
       }
     },
     dispatch(dispatch, trace) {
-      if (!options.outbox.claim(dispatch, Date.now())) {
+      const now = (options.clock ?? systemClock).now();
+      if (!options.outbox.claim(dispatch, now)) {
         options.logger.info({ invocation_id: dispatch.invocation_id, attempt: dispatch.attempt }, 'dispatch seen before: not run again');
         return;
       }
-      const checked = checkDispatch(dispatch, { tools: options.tools(), workspaces: options.workspaces(), running: running.size, maxConcurrent: options.maxConcurrent, accepting: state.accepting, now: Date.now() });
+      const checked = checkDispatch(dispatch, { tools: options.tools(), workspaces: options.workspaces(), running: running.size, maxConcurrent: options.maxConcurrent, accepting: state.accepting, now });
       if ('refusal' in checked) {
         finish(dispatch, outcomeless(dispatch, 'rejected', checked.refusal.code, checked.refusal.message), dispatch.tool, trace);
         return;
