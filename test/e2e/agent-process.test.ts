@@ -54,8 +54,11 @@ describe('XEM agent process: restarts, pauses and leases', () => {
   });
 
   it('goes stale when stopped (SIGSTOP) past the heartbeat timeout, and active again on SIGCONT', async () => {
-    const run = started[started.length - 1]!;
-    const id = (await router.pool.query<{ id: string }>("SELECT id FROM agents WHERE registration_name = 'xem-e2e' AND status = 'active'")).rows[0]!.id;
+    // An agent of its own, whatever the other cases left running.
+    const run = spawnXemAgent({ routerUrl: router.url, joinKey: await router.mintJoinKey(), name: 'xem-sigstop', dir: mkdtempSync(join(dir, 'sigstop-')), intervalMs: INTERVAL_MS });
+    started.push(run);
+    const id = await agentId(run);
+    await waitFor('active', 10_000, statusIs(id, 'active'));
     process.kill(run.child.pid!, 'SIGSTOP');
     try {
       await waitFor('stale', TIMEOUT_MS + 5_000, statusIs(id, 'stale'));
@@ -83,7 +86,8 @@ describe('XEM agent process: restarts, pauses and leases', () => {
       const retired = await new Promise<{ reason: string }>((resolve) => victim.child.on('message', (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message)));
       expect(retired.reason).toContain('superseded');
       expect(victim.child.exitCode).toBeNull();
-      expect(victim.stdout()).toContain('agent retired');
+      // The report (IPC) and the log line (stdout) travel on different pipes: waited for, not raced.
+      await waitFor('the retirement logged', 5_000, () => (victim.stdout().includes('agent retired') ? true : undefined));
       victim.child.kill('SIGTERM');
       expect((await victim.exited).code).toBe(0);
 

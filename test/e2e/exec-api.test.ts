@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { execClient } from '../helpers/exec-client.js';
@@ -69,7 +69,17 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     await waitFor('the agent\'s manifest', 20_000, async () => ((await api.call('GET', `/management/agents/${agentId}/tools`, admin)).status === 200 ? true : undefined));
     await api.bind(admin, workspace, agentId);
     await waitFor('the agent online in the workspace', 20_000, async () => ((await api.call('GET', '/exec/tools/pg_drop_database', operator.key)).body['online_agents'] === 1 ? true : undefined));
+    // The database the dangerous calls aim at, which must outlive every one of them.
+    await withPgClient(router.db.ownerUrl, (client) => client.query(`CREATE DATABASE ${KEPT}`));
   }, 60_000);
+  // Every case starts from the same place, whatever ran before it: the default approval policy,
+  // the agent taking work, bound, and online (a case may have killed and restarted it).
+  beforeEach(async () => {
+    await router.pool.query('DELETE FROM approval_policies WHERE workspace_id = $1', [workspace]);
+    await api.call('POST', `/management/agents/${agentId}/resume-exec`, admin);
+    await api.call('POST', `/management/workspaces/${workspace}/bindings`, admin, { agent_id: agentId });
+    await waitFor('the agent bound and online', 20_000, async () => (router.mesh.server.connections.routingOf(agentId) && (await api.call('GET', '/exec/tools/mark_read', operator.key)).body['online_agents'] === 1 ? true : undefined));
+  }, 30_000);
   afterAll(async () => {
     for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     for (const name of [APPROVED, KEPT, OTHER]) await withPgClient(router.db.ownerUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name}`)).catch(() => undefined);
@@ -138,7 +148,6 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   });
 
   it('never runs a rejected call, nor an expired one', async () => {
-    await api.until(operator.key, (await api.invoke(operator.key, 'pg_create_database', { name: KEPT })).body['id'] as string, 'succeeded');
     const rejected = await api.invoke(operator.key, 'pg_drop_database', { name: KEPT });
     const reject = await api.call('POST', `/exec/approvals/${rejected.body['approval_id'] as string}/reject`, reviewer.key, { reason: 'not during business hours' });
     expect(reject.body).toMatchObject({ state: 'rejected', note: 'not during business hours' });
@@ -153,7 +162,6 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     await router.exec.dispatcher.settle();
     expect(await api.invocation(operator.key, expiring.body['id'] as string)).toMatchObject({ state: 'expired', attempt: 0 });
     expect(await databaseExists(KEPT)).toBe(true);
-    await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 3600 });
   });
 
   it('escalates a timed-out approval to the escalation reviewers, as an audited event', async () => {
@@ -166,7 +174,6 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     await waitFor('expiry after escalation', 10_000, async () => ((await api.invocation(reviewer.key, drop.body['id'] as string)).state === 'expired' ? true : undefined));
     const audit = await api.call('GET', `/management/audit?subject=${approvalId}`, admin);
     expect((audit.body['data'] as { event: string }[]).map((entry) => entry.event).reverse()).toEqual(['approval.requested', 'approval.escalated', 'approval.expired']);
-    await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, { timeout_seconds_irreversible: 3600, on_timeout_irreversible: 'expire', escalation_reviewers: [] });
     expect(await databaseExists(KEPT)).toBe(true);
   });
 
@@ -233,6 +240,8 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   });
 
   it('lists invocations with filters and cursors, and keeps an intact audit chain', async () => {
+    // Three of its own, so the pages do not depend on what other cases left.
+    const held = await Promise.all([1, 2, 3].map(() => api.invoke(operator.key, 'pg_drop_database', { name: OTHER })));
     const page = await api.call('GET', '/exec/invocations?risk=irreversible&limit=2', operator.key);
     expect(page.body).toMatchObject({ has_more: true, next_cursor: expect.stringMatching(/^inv_/) });
     const next = await api.call('GET', `/exec/invocations?risk=irreversible&limit=2&after=${page.body['next_cursor'] as string}`, operator.key);
@@ -240,6 +249,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     expect(new Set(ids).size).toBe(ids.length);
     expect((await api.call('GET', "/exec/invocations?tool=x'%20OR%201=1", operator.key)).status).toBe(400);
     expect((await api.call('GET', '/management/audit/verify', admin)).body).toMatchObject({ ok: true });
+    for (const call of held) await api.call('POST', `/exec/approvals/${call.body['approval_id'] as string}/reject`, reviewer.key, {});
   });
 
   it('SIGKILL during a destructive call: ambiguous, never re-run, until an operator resolves it', async () => {
@@ -264,8 +274,6 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   });
 
   it('SIGKILL during a read call: dispatched again as a new attempt and completed once', async () => {
-    // Bound to the mesh and recorded active again: only then can a call be dispatched (else 503).
-    await waitFor('the restarted agent bound and online', 20_000, async () => (router.mesh.server.connections.routingOf(agentId) && (await api.call('GET', '/exec/tools/mark_read', operator.key)).body['online_agents'] === 1 ? true : undefined));
     const marks = join(dir, 'read-marks');
     const call = await api.invoke(operator.key, 'mark_read', { file: marks, seconds: '4' });
     expect(call.status).toBe(201);

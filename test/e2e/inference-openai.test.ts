@@ -6,29 +6,34 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineRequest, readAll } from '../../services/xim-agent/engine/http.js';
 import { parseVllmMetrics } from '../../services/xim-agent/engine/probe.js';
-import { createPool, type Pool } from '../../services/router/store/pool.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createPool } from '../../services/router/store/pool.js';
+import { createTestDatabase } from '../helpers/database.js';
 import { silentLogger } from '../helpers/logger.js';
 import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnGroup, spawnRouterProcess, spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
 
 const ALPHA = 'scripted/alpha';
 const BETA = 'scripted/beta';
+const GAMMA = 'scripted/gamma';
 const WEATHER_TOOL = { type: 'function' as const, name: 'get_weather', description: 'Weather for a city', strict: false, parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
 // Every type the Responses stream may carry here (research/inference-anchors.md §1.4).
 const STANDARD = new Set(['response.created', 'response.in_progress', 'response.output_item.added', 'response.output_item.done', 'response.content_part.added', 'response.content_part.done', 'response.output_text.delta', 'response.output_text.done', 'response.function_call_arguments.delta', 'response.function_call_arguments.done', 'response.completed', 'response.failed', 'response.incomplete']);
 
-describe('inference through a router process, XIM agent processes and scripted engines, with the official openai SDK', () => {
-  let db: TestDatabase;
-  let pool: Pool;
-  let router: { run: Spawned; http_url: string; metrics_url: string };
+/**
+ * A router process on a database of its own, with scripted engines and XIM agent processes
+ * started on demand: each describe below has its own, so no case depends on another's leftovers.
+ */
+async function startInferenceStack(dir: string) {
+  const db = await createTestDatabase();
+  const pool = createPool({ connectionString: db.url, max: 2, logger: silentLogger() });
   const processes: Spawned[] = [];
   const agents = new Map<string, Spawned>();
-  const dir = mkdtempSync(join(tmpdir(), 'inference-e2e-'));
   const secret = randomBytes(32).toString('base64url');
   const admin = `xero_acme_${secret}`;
-  let inferenceKey: string;
-  let client: OpenAI;
-
+  const router = await spawnRouterProcess(cleanEnv({
+    ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_BOOTSTRAP_PROJECT: 'acme',
+    XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'), XEROTIER_API_RATE_LIMIT_RPM: '300',
+    XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '250', XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '1500', XEROTIER_LOG_LEVEL: 'debug', XEROTIER_SHUTDOWN_GRACE_SECONDS: '20',
+  }));
   const api = async (path: string, init: { method?: string; body?: unknown; key?: string } = {}) => {
     const response = await fetch(`${router.http_url}/acme/v1${path}`, {
       method: init.method ?? 'GET', headers: { authorization: `Bearer ${init.key ?? admin}`, 'content-type': 'application/json' },
@@ -36,52 +41,65 @@ describe('inference through a router process, XIM agent processes and scripted e
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const clientFor = (key: string, endpoint = 'default') => new OpenAI({ apiKey: key, baseURL: `${router.http_url}/acme/${endpoint}/v1`, maxRetries: 0 });
-  const startEngine = (model: string, socket: string, rate: number) => {
-    const run = spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', model, '--uds', socket, '--tokens-per-second', String(rate)], cleanEnv());
-    processes.push(run);
-    return run;
-  };
-  const startAgent = async (name: string, socket: string) => {
-    const joinKey = (await api('/management/join-keys', { method: 'POST', body: { role: 'xim', name } })).body['key'] as string;
-    const run = spawnXimAgent({ routerUrl: router.http_url, joinKey, name, dir: mkdtempSync(join(dir, `${name}-`)), engineUrl: `unix://${socket}`, env: { XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '250', XEROTIER_AGENT_MAX_CONCURRENT: '4', XEROTIER_AGENT_VLLM_SALT_SECRET: 'e2e-salt' } });
-    processes.push(run);
-    const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(run.child);
-    agents.set(agentId, run);
-    return agentId;
-  };
-  const usageOf = async (requestId: string) => (await pool.query<{ agent_id: string; outcome: string; output_tokens: number; input_tokens: number }>('SELECT agent_id, outcome, output_tokens, input_tokens FROM inference_usage WHERE request_id = $1', [requestId])).rows[0];
   const engineRunning = async (socket: string) => parseVllmMetrics(await readAll(await engineRequest({ socketPath: socket }, '/metrics', { timeoutMs: 2_000 }))).running;
+  const stack = {
+    db, pool, router, admin, api, agents, engineRunning,
+    clientFor: (key: string, endpoint = 'default') => new OpenAI({ apiKey: key, baseURL: `${router.http_url}/acme/${endpoint}/v1`, maxRetries: 0 }),
+    async startEngine(model: string, socket: string, rate: number) {
+      processes.push(spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', model, '--uds', socket, '--tokens-per-second', String(rate)], cleanEnv()));
+      await waitFor(`the ${model} engine listening`, 20_000, async () => ((await engineRunning(socket).catch(() => undefined)) === 0 ? true : undefined));
+    },
+    async startAgent(name: string, socket: string) {
+      const joinKey = (await api('/management/join-keys', { method: 'POST', body: { role: 'xim', name } })).body['key'] as string;
+      const run = spawnXimAgent({ routerUrl: router.http_url, joinKey, name, dir: mkdtempSync(join(dir, `${name}-`)), engineUrl: `unix://${socket}`, env: { XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '250', XEROTIER_AGENT_MAX_CONCURRENT: '4', XEROTIER_AGENT_VLLM_SALT_SECRET: 'e2e-salt' } });
+      processes.push(run);
+      const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(run.child);
+      agents.set(agentId, run);
+      return agentId;
+    },
+    /** Waits until the endpoint's models list shows `count` of its models served. */
+    async available(client: OpenAI, count: number) {
+      await waitFor(`${count} models available`, 20_000, async () => {
+        const models = await client.models.list();
+        return models.data.filter((model) => (model as unknown as { available: boolean }).available).length >= count || undefined;
+      });
+    },
+    async close() {
+      for (const run of [...processes, router.run]) if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+      await Promise.all([...processes, router.run].map((run) => run.exited));
+      await pool.end();
+      await db.drop();
+    },
+  };
+  return stack;
+}
+
+describe('inference through a router process, XIM agent processes and scripted engines, with the official openai SDK', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'inference-e2e-'));
+  let stack: Awaited<ReturnType<typeof startInferenceStack>>;
+  let router: Awaited<ReturnType<typeof startInferenceStack>>['router'];
+  let api: Awaited<ReturnType<typeof startInferenceStack>>['api'];
+  let clientFor: Awaited<ReturnType<typeof startInferenceStack>>['clientFor'];
+  let inferenceKey: string;
+  let client: OpenAI;
   let alphaAgents: string[];
   let betaAgent: string;
+  const usageOf = async (requestId: string) => (await stack.pool.query<{ agent_id: string; outcome: string; output_tokens: number; input_tokens: number }>('SELECT agent_id, outcome, output_tokens, input_tokens FROM inference_usage WHERE request_id = $1', [requestId])).rows[0];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 2, logger: silentLogger() });
-    router = await spawnRouterProcess(cleanEnv({
-      ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: db.url, XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'), XEROTIER_API_RATE_LIMIT_RPM: '300',
-      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '250', XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '1500', XEROTIER_LOG_LEVEL: 'debug', XEROTIER_SHUTDOWN_GRACE_SECONDS: '20',
-    }));
-    startEngine(ALPHA, join(dir, 'alpha.sock'), 40);
-    startEngine(BETA, join(dir, 'beta.sock'), 400);
+    stack = await startInferenceStack(dir);
+    ({ router, api, clientFor } = stack);
+    await Promise.all([stack.startEngine(ALPHA, join(dir, 'alpha.sock'), 40), stack.startEngine(BETA, join(dir, 'beta.sock'), 400)]);
     inferenceKey = (await api('/management/api-keys', { method: 'POST', body: { name: 'sdk', scopes: ['inference'] } })).body['key'] as string;
     expect((await api('/management/endpoints', { method: 'POST', body: { slug: 'default', models: [ALPHA, BETA], service_tier: 'self_hosted' } })).status).toBe(201);
     expect((await api('/management/endpoints', { method: 'POST', body: { slug: 'nobody', models: ['scripted/nobody'], service_tier: 'self_hosted' } })).status).toBe(201);
-    await waitFor('both engines listening', 20_000, async () => (await Promise.all(['alpha', 'beta'].map((name) => engineRunning(join(dir, `${name}.sock`)).catch(() => undefined)))).every((value) => value === 0) || undefined);
-    alphaAgents = [await startAgent('xim-alpha-1', join(dir, 'alpha.sock')), await startAgent('xim-alpha-2', join(dir, 'alpha.sock'))];
-    betaAgent = await startAgent('xim-beta', join(dir, 'beta.sock'));
+    alphaAgents = [await stack.startAgent('xim-alpha-1', join(dir, 'alpha.sock')), await stack.startAgent('xim-alpha-2', join(dir, 'alpha.sock'))];
+    betaAgent = await stack.startAgent('xim-beta', join(dir, 'beta.sock'));
     client = clientFor(inferenceKey);
-    await waitFor('both models available', 20_000, async () => {
-      const models = await client.models.list();
-      return models.data.filter((model) => (model as unknown as { available: boolean }).available).length === 2 || undefined;
-    });
+    await stack.available(client, 2);
   }, 120_000);
   afterAll(async () => {
-    for (const run of processes) if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
-    if (router && router.run.child.exitCode === null) process.kill(-router.run.child.pid!, 'SIGKILL');
-    await pool?.end();
-    await db?.drop();
+    await stack?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -159,6 +177,7 @@ describe('inference through a router process, XIM agent processes and scripted e
     const plain = await client.chat.completions.create({ model: BETA, messages: [{ role: 'user', content: 'hello there' }] });
     expect(plain.choices[0]!.message.content).toBe('This is a scripted answer to: "hello there".');
     expect(plain.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(await (await fetch(router.metrics_url)).text()).toMatch(/xerotier_inference_requests_total\{api="chat.completions",outcome="completed"[^}]*\} [1-9]/);
   });
 
   it('maps refusals to the SDK\'s error classes: 401, 403, 404, 429, 503 with retry-after', async () => {
@@ -171,6 +190,7 @@ describe('inference through a router process, XIM agent processes and scripted e
     expect(refused).toBeInstanceOf(OpenAI.InternalServerError);
     expect(refused).toMatchObject({ status: 503, code: 'no_capacity' });
     expect((refused as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBe('1');
+    expect(await (await fetch(router.metrics_url)).text()).toMatch(/xerotier_inference_refusals_total\{reason="no_worker_for_model"[^}]*\} [1-9]/);
     const burst = (await api('/management/api-keys', { method: 'POST', body: { name: 'burst', scopes: ['inference'] } })).body['key'] as string;
     await Promise.all(Array.from({ length: 300 }, () => fetch(`${router.http_url}/acme/nobody/v1/models`, { headers: { authorization: `Bearer ${burst}` } }).then((response) => response.arrayBuffer())));
     await expect(clientFor(burst).responses.create({ model: BETA, input: 'x' })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
@@ -193,36 +213,55 @@ describe('inference through a router process, XIM agent processes and scripted e
     const { data: stream, response } = await client.responses.create({ model: ALPHA, input: 'tell me a very long story about leases, approvals, audits and routers and fences', stream: true }).withResponse();
     for await (const event of stream) if (event.type === 'response.output_text.delta') break;
     // Breaking out of the loop aborts the request; the agent is told, and the engine stops.
-    await waitFor('the engine idle again', 3_000, async () => ((await engineRunning(join(dir, 'alpha.sock'))) === 0 ? true : undefined));
+    await waitFor('the engine idle again', 3_000, async () => ((await stack.engineRunning(join(dir, 'alpha.sock'))) === 0 ? true : undefined));
     const agent = response.headers.get('x-xerotier-agent-id')!;
-    const row = await waitFor('the cancelled usage row', 5_000, async () => (await pool.query<{ outcome: string }>("SELECT outcome FROM inference_usage WHERE agent_id = $1 AND outcome = 'cancelled'", [agent])).rows[0]);
+    const row = await waitFor('the cancelled usage row', 5_000, async () => (await stack.pool.query<{ outcome: string }>("SELECT outcome FROM inference_usage WHERE agent_id = $1 AND outcome = 'cancelled'", [agent])).rows[0]);
     expect(row.outcome).toBe('cancelled');
   });
 
   it('fails a stream in-band when its agent dies, and sends later requests to the survivor', async () => {
-    const { data: stream, response } = await client.responses.create({ model: ALPHA, input: 'a long answer please, about leases approvals audits routers fences and queues', stream: true }).withResponse();
+    // A model of its own, on two agents of its own: killing one leaves the other cases' agents be.
+    await stack.startEngine(GAMMA, join(dir, 'gamma.sock'), 40);
+    const pair = [await stack.startAgent('xim-gamma-1', join(dir, 'gamma.sock')), await stack.startAgent('xim-gamma-2', join(dir, 'gamma.sock'))];
+    expect((await api('/management/endpoints', { method: 'POST', body: { slug: 'gamma', models: [GAMMA], service_tier: 'self_hosted' } })).status).toBe(201);
+    const gamma = clientFor(inferenceKey, 'gamma');
+    await stack.available(gamma, 1);
+    const { data: stream, response } = await gamma.responses.create({ model: GAMMA, input: 'a long answer please, about leases approvals audits routers fences and queues', stream: true }).withResponse();
     const victim = response.headers.get('x-xerotier-agent-id')!;
+    expect(pair).toContain(victim);
     const types: string[] = [];
     for await (const event of stream) {
-      if (types.length === 0) process.kill(-agents.get(victim)!.child.pid!, 'SIGKILL');
+      if (types.length === 0) process.kill(-stack.agents.get(victim)!.child.pid!, 'SIGKILL');
       types.push(event.type);
       if (event.type === 'response.failed') expect(event.response.error).toMatchObject({ code: 'server_error' });
     }
     expect(types[0]).toBe('response.created');
     expect(types.at(-1)).toBe('response.failed');
-    const metrics = await (await fetch(router.metrics_url)).text();
-    expect(metrics).toMatch(/xerotier_inference_requests_total\{api="responses",outcome="failed"[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/xerotier_inference_requests_total\{api="chat.completions",outcome="completed"[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/xerotier_inference_refusals_total\{reason="no_worker_for_model"[^}]*\} [1-9]/);
-    const survivor = alphaAgents.find((agent) => agent !== victim)!;
+    expect(await (await fetch(router.metrics_url)).text()).toMatch(/xerotier_inference_requests_total\{api="responses",outcome="failed"[^}]*\} [1-9]/);
+    const survivor = pair.find((agent) => agent !== victim)!;
     for (let n = 0; n < 3; n += 1) {
-      const { response: next } = await client.chat.completions.create({ model: ALPHA, messages: [{ role: 'user', content: `after ${n}` }] }).withResponse();
+      const { response: next } = await gamma.chat.completions.create({ model: GAMMA, messages: [{ role: 'user', content: `after ${n}` }] }).withResponse();
       expect(next.headers.get('x-xerotier-agent-id')).toBe(survivor);
     }
   });
+});
 
-  // Last: it stops the router.
+describe('a router process stopped with streams open', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'inference-sigterm-'));
+  let stack: Awaited<ReturnType<typeof startInferenceStack>>;
+  afterAll(async () => {
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('on SIGTERM ends an open Responses stream and an open event stream with their last events, and closes everything in order', async () => {
+    stack = await startInferenceStack(dir);
+    const { router, admin } = stack;
+    await stack.startEngine(ALPHA, join(dir, 'alpha.sock'), 40);
+    expect((await stack.api('/management/endpoints', { method: 'POST', body: { slug: 'default', models: [ALPHA], service_tier: 'self_hosted' } })).status).toBe(201);
+    await stack.startAgent('xim-alpha', join(dir, 'alpha.sock'));
+    const client = stack.clientFor((await stack.api('/management/api-keys', { method: 'POST', body: { name: 'sdk', scopes: ['inference'] } })).body['key'] as string);
+    await stack.available(client, 1);
     const events = fetch(`${router.http_url}/acme/v1/exec/events`, { headers: { authorization: `Bearer ${admin}` } });
     const stream = await client.responses.create({ model: ALPHA, input: 'a long answer please, about leases approvals audits routers fences and queues and more', stream: true });
     const types: string[] = [];

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -40,6 +40,8 @@ describe('a router killed while a call runs', () => {
   const api = call('management');
   const exec = call('exec');
   let workspace: string;
+  let agentId: string;
+  let agentMetrics: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -59,7 +61,14 @@ describe('a router killed while a call runs', () => {
     mkdirSync(join(dir, 'credentials', workspace), { recursive: true });
     const joinKey = ((await (await api('/join-keys', { method: 'POST', body: JSON.stringify({ role: 'xem', name: 'crash' }) })).json()) as { key: string }).key;
     agent = spawnXemAgent({ routerUrl: url, joinKey, name: 'xem-crash', dir });
-  });
+    ({ agent_id: agentId, metrics_url: agentMetrics } = await nextMessage<{ agent_id: string; metrics_url: string }>(agent.child));
+    await waitFor('the agent active', 15_000, async () => ((await (await api(`/agents/${agentId}`)).json()) as { status: string }).status === 'active' || undefined);
+    expect((await api(`/workspaces/${workspace}/bindings`, { method: 'POST', body: JSON.stringify({ agent_id: agentId }) })).status).toBe(201);
+  }, 60_000);
+  // Each case kills the router and starts it again: the next begins once the agent is back on it.
+  beforeEach(async () => {
+    await waitFor('the tools served by an online agent', 20_000, async () => ((await (await exec('/tools/sleep_for')).json()) as { online_agents?: number }).online_agents === 1 || undefined);
+  }, 30_000);
   afterAll(async () => {
     for (const run of [agent, router]) if (run && run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
     await db.drop();
@@ -67,10 +76,6 @@ describe('a router killed while a call runs', () => {
   });
 
   it('gets the result after its restart, recorded once', async () => {
-    const { agent_id: agentId, metrics_url: agentMetrics } = await nextMessage<{ agent_id: string; metrics_url: string }>(agent.child);
-    await waitFor('the agent active', 15_000, async () => ((await (await api(`/agents/${agentId}`)).json()) as { status: string }).status === 'active' || undefined);
-    expect((await api(`/workspaces/${workspace}/bindings`, { method: 'POST', body: JSON.stringify({ agent_id: agentId }) })).status).toBe(201);
-    await waitFor('the tool in the catalog', 15_000, async () => (await exec('/tools/sleep_for')).status === 200 || undefined);
     const created = await exec('/invocations', { method: 'POST', body: JSON.stringify({ tool: 'sleep_for', args: { seconds: '2' } }) });
     expect(created.status).toBe(201);
     const { id: invocationId } = (await created.json()) as { id: string };

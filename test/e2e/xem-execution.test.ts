@@ -3,7 +3,7 @@ import { requestHash, type Risk } from '../../services/protocol/request-hash.js'
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { makeFrame } from '../../services/protocol/frame.js';
@@ -88,6 +88,22 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   };
   const resultOf = (invocationId: string, timeoutMs = 10_000) => waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () => findExecResult(router.pool, invocationId, 1));
   const rowsFor = async (invocationId: string) => (await router.pool.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId])).rows[0].n as number;
+
+  // Every case starts with a running agent bound to the router: cases that stop it (SIGKILL,
+  // SIGTERM) leave the next one to start it again, whatever order they run in.
+  beforeEach(async () => {
+    if (current.child.exitCode === null && current.child.signalCode === null) {
+      await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+      return;
+    }
+    const stale = router.mesh.server.connections.routingOf(agentId);
+    current = start();
+    expect(await agentIdOf(current)).toBe(agentId);
+    await waitFor('the new connection bound', 10_000, () => {
+      const routing = router.mesh.server.connections.routingOf(agentId);
+      return routing !== undefined && routing !== stale ? true : undefined;
+    });
+  }, 30_000);
 
   it('publishes its tools and workspaces, which the management API lists', async () => {
     const listed = await waitFor('the tool catalog', 10_000, async () => {
@@ -195,7 +211,6 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   });
 
   it('delivers a result held in the outbox across an agent crash while the router was down, exactly once', async () => {
-    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
     const { invocationId } = dispatch('sleep_for', { seconds: '1' });
     await waitFor('accepted', 5_000, () => accepted.get(invocationId));
     await router.restartMesh(async () => {
@@ -214,17 +229,24 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   });
 
   it('reloads its bundles on SIGHUP without dropping a running call, and publishes the new manifest', async () => {
-    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
     const running = dispatch('sleep_for', { seconds: '1' });
     await waitFor('accepted', 5_000, () => accepted.get(running.invocationId));
     mkdirSync(join(dir, 'tools', 'extra'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'extra', 'bundle.yaml'), stringify({ ...BUNDLE, name: 'extra', tools: [{ ...BUNDLE.tools[0], name: 'extra_echo' }] }));
     current.child.kill('SIGHUP');
     const published = async () => (await router.pool.query<{ manifest: { tools: { name: string }[] } }>('SELECT manifest FROM agents WHERE id = $1', [agentId])).rows[0]!.manifest;
-    await waitFor('the new tool in the stored manifest', 10_000, async () => ((await published()).tools.some((tool) => tool.name === 'extra_echo') ? true : undefined));
-    expect(await resultOf(running.invocationId)).toMatchObject({ status: 'succeeded' });
-    const { invocationId } = dispatch('extra_echo', { text: 'new tool' });
-    expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded', output: 'new tool\n' });
+    const offers = async (name: string) => (await published()).tools.some((tool) => tool.name === name);
+    try {
+      await waitFor('the new tool in the stored manifest', 10_000, async () => ((await offers('extra_echo')) ? true : undefined));
+      expect(await resultOf(running.invocationId)).toMatchObject({ status: 'succeeded' });
+      const { invocationId } = dispatch('extra_echo', { text: 'new tool' });
+      expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded', output: 'new tool\n' });
+    } finally {
+      // The bundle goes again (and with it the tool), so the catalog other cases see is the usual one.
+      rmSync(join(dir, 'tools', 'extra'), { recursive: true, force: true });
+      current.child.kill('SIGHUP');
+      await waitFor('the extra tool gone from the manifest', 10_000, async () => ((await offers('extra_echo')) ? undefined : true));
+    }
   });
 
   it('counts finished calls by tool and status, and what awaits an ack, on its metrics endpoint', async () => {
@@ -237,7 +259,6 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   });
 
   it('on SIGTERM stops taking work, lets a running call finish within the grace, and exits 0', async () => {
-    await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
     const { invocationId } = dispatch('sleep_for', { seconds: '1' });
     await waitFor('accepted', 5_000, () => accepted.get(invocationId));
     current.child.kill('SIGTERM');
@@ -246,13 +267,6 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   });
 
   it('on SIGTERM stops a call that outlives the grace, reports it interrupted before exiting, and exits 0', async () => {
-    const stale = router.mesh.server.connections.routingOf(agentId);
-    current = start();
-    await agentIdOf(current);
-    await waitFor('the new connection bound', 10_000, () => {
-      const routing = router.mesh.server.connections.routingOf(agentId);
-      return routing !== undefined && routing !== stale ? true : undefined;
-    });
     const { invocationId } = dispatch('sleep_for', { seconds: '30' });
     await waitFor('accepted', 5_000, () => accepted.get(invocationId));
     current.child.kill('SIGTERM');

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeFrame } from '../../services/protocol/frame.js';
 import type { StreamEvent } from '../../services/router/inference/streams.js';
 import { tenantSalt } from '../../services/protocol/cache-salt.js';
@@ -37,15 +37,22 @@ describe('XIM agent process attached to the scripted engine', () => {
     return id;
   };
 
+  let joinKey: string;
+  // Restarts pass the spent join key too, as a deployment would: the persisted enrollment wins.
+  const startAgent = async () => {
+    agent = spawnXimAgent({
+      routerUrl: router.url, joinKey, name: 'xim-e2e', dir, engineUrl: `unix://${join(dir, 'vllm.sock')}`,
+      env: { XEROTIER_AGENT_MAX_CONCURRENT: '2', XEROTIER_AGENT_VLLM_SALT_SECRET: SALT_SECRET },
+    });
+    return (await new Promise<{ agent_id: string }>((resolve) => agent.child.once('message', resolve))).agent_id;
+  };
+
   beforeAll(async () => {
     router = await startRouterHarness({ leaseRenewalIntervalMs: 500 });
     engine = createScriptedEngine({ model: MODEL, tokensPerSecond: 40, observe: (body) => seenByEngine.push(body) });
     await new Promise<void>((resolve) => engine.listen(join(dir, 'vllm.sock'), resolve));
-    agent = spawnXimAgent({
-      routerUrl: router.url, joinKey: await router.mintJoinKey('xim'), name: 'xim-e2e', dir, engineUrl: `unix://${join(dir, 'vllm.sock')}`,
-      env: { XEROTIER_AGENT_MAX_CONCURRENT: '2', XEROTIER_AGENT_VLLM_SALT_SECRET: SALT_SECRET },
-    });
-    agentId = await new Promise<string>((resolve) => agent.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+    joinKey = await router.mintJoinKey('xim');
+    agentId = await startAgent();
     await waitFor('the manifest with the engine\'s model', 15_000, async () => {
       const row = (await router.pool.query<{ manifest: { models?: string[] } | null }>('SELECT manifest FROM agents WHERE id = $1', [agentId])).rows[0];
       return row?.manifest?.models?.includes(MODEL) ? true : undefined;
@@ -58,6 +65,18 @@ describe('XIM agent process attached to the scripted engine', () => {
     await new Promise((resolve) => engine.close(resolve));
     rmSync(dir, { recursive: true, force: true });
   });
+
+  // A case that stops the agent (SIGTERM) leaves the next one to start it again.
+  beforeEach(async () => {
+    if (agent.child.exitCode !== null || agent.child.signalCode !== null) {
+      const stale = router.mesh.server.connections.routingOf(agentId);
+      expect(await startAgent()).toBe(agentId);
+      await waitFor('the agent bound again', 10_000, () => {
+        const routing = router.mesh.server.connections.routingOf(agentId);
+        return routing !== undefined && routing !== stale ? true : undefined;
+      });
+    }
+  }, 30_000);
 
   it('streams the engine\'s chunks back in order, then the usage, salting the cache per project', async () => {
     const id = infer('What is a lease?');

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { bearer } from '../helpers/fixtures.js';
 import { spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
@@ -36,6 +36,20 @@ describe('XIM agent supervising vLLM (the scripted engine started as vLLM would 
     }
   };
 
+  let joinKey: string;
+  // Restarts pass the spent join key too, as a deployment would: the persisted enrollment wins.
+  const startAgent = async () => {
+    agent = spawnXimAgent({
+      routerUrl: router.url, joinKey, name: 'xim-supervised', dir,
+      env: {
+        XEROTIER_AGENT_MODEL: MODEL, XEROTIER_AGENT_VLLM_PATH: join(dir, 'vllm'), XEROTIER_AGENT_VLLM_SOCKET_PATH: socket, XEROTIER_AGENT_MAX_NUM_SEQS: '8',
+        XEROTIER_AGENT_VLLM_ARGS: '--tokens-per-second 500 --tool-call-parser hermes', XEROTIER_AGENT_VLLM_ENV: 'FOO=from-vllm-env EMPTY=', XEROTIER_AGENT_SHUTDOWN_GRACE_SECONDS: '5',
+      },
+    });
+    metricsUrl = (await new Promise<{ metrics_url: string }>((resolve) => agent.child.once('message', resolve))).metrics_url;
+    await waitFor('the supervised engine to serve', 30_000, async () => ((await ask().catch(() => undefined)) ? true : undefined));
+  };
+
   beforeAll(async () => {
     router = await startRouterHarness({ leaseRenewalIntervalMs: 200 });
     const vllm = join(dir, 'vllm');
@@ -44,16 +58,13 @@ describe('XIM agent supervising vLLM (the scripted engine started as vLLM would 
     writeFileSync(launches, '');
     const created = await router.app.inject({ method: 'POST', url: `/${router.project.project.id}/v1/management/endpoints`, headers: bearer(router.project.adminKey), payload: { slug: 'default', models: [MODEL], service_tier: 'self_hosted' } });
     expect(created.statusCode).toBe(201);
-    agent = spawnXimAgent({
-      routerUrl: router.url, joinKey: await router.mintJoinKey('xim'), name: 'xim-supervised', dir,
-      env: {
-        XEROTIER_AGENT_MODEL: MODEL, XEROTIER_AGENT_VLLM_PATH: vllm, XEROTIER_AGENT_VLLM_SOCKET_PATH: socket, XEROTIER_AGENT_MAX_NUM_SEQS: '8',
-        XEROTIER_AGENT_VLLM_ARGS: '--tokens-per-second 500 --tool-call-parser hermes', XEROTIER_AGENT_VLLM_ENV: 'FOO=from-vllm-env EMPTY=', XEROTIER_AGENT_SHUTDOWN_GRACE_SECONDS: '5',
-      },
-    });
-    metricsUrl = (await new Promise<{ metrics_url: string }>((resolve) => agent.child.once('message', resolve))).metrics_url;
+    joinKey = await router.mintJoinKey('xim');
     client = new OpenAI({ apiKey: router.project.adminKey, baseURL: `${router.url}/${router.project.project.id}/default/v1`, maxRetries: 0 });
-    await waitFor('the supervised engine to serve', 30_000, async () => ((await ask().catch(() => undefined)) ? true : undefined));
+    await startAgent();
+  }, 60_000);
+  // A case that stops the agent (SIGTERM) leaves the next one to start it again.
+  beforeEach(async () => {
+    if (agent.child.exitCode !== null || agent.child.signalCode !== null) await startAgent();
   }, 60_000);
   afterAll(async () => {
     if (agent && agent.child.exitCode === null) process.kill(-agent.child.pid!, 'SIGKILL');
@@ -63,17 +74,18 @@ describe('XIM agent supervising vLLM (the scripted engine started as vLLM would 
   });
 
   it('starts vLLM with serve <model>, --uds, prefix caching, the sizing keys, then the extra args and env', async () => {
-    expect(started()).toHaveLength(1);
-    const [launch] = started();
+    // Every launch (a restart in another case included) has the same command line.
+    const launch = started().at(-1);
     expect(launch!.args).toEqual(['serve', MODEL, '--uds', socket, '--enable-prefix-caching', '--gpu-memory-utilization', '0.9', '--tensor-parallel-size', '1', '--max-num-seqs', '8', '--tokens-per-second', '500', '--tool-call-parser', 'hermes']);
     expect(launch!.fooEnv).toBe('from-vllm-env');
     expect(await ask()).toBe('This is a scripted answer to: "are you there".');
   });
 
   it('restarts the engine when it dies, and serves again once it is healthy', async () => {
-    const first = started()[0]!;
+    const launches = started().length;
+    const first = started().at(-1)!;
     process.kill(first.pid, 'SIGKILL');
-    const second = await waitFor('a restarted engine', 15_000, () => started()[1]);
+    const second = await waitFor('a restarted engine', 15_000, () => started()[launches]);
     expect(second.pid).not.toBe(first.pid);
     await waitFor('answers from the restarted engine', 20_000, async () => ((await ask().catch(() => undefined)) ? true : undefined));
     expect(agent.stdout() + agent.stderr()).toMatch(/engine exited; restarting/);

@@ -51,12 +51,15 @@ describe('API keys and management auth', () => {
   });
 
   it('pages the list with a cursor, newest first', async () => {
-    for (const name of ['k1', 'k2', 'k3']) await create(acme.adminKey, { name, scopes: ['inference'] });
-    const first = await app.inject({ url: `/${acme.project.id}/v1/management/api-keys?limit=2`, headers: bearer(acme.adminKey) });
+    // A project of its own: what other tests create does not move the pages.
+    const paged = await seedProject(pool);
+    for (const name of ['k1', 'k2', 'k3']) await create(paged.adminKey, { name, scopes: ['inference'] }, paged.project.id);
+    const first = await app.inject({ url: `/${paged.project.id}/v1/management/api-keys?limit=2`, headers: bearer(paged.adminKey) });
     expect(first.json().data.map((key: { name: string }) => key.name)).toEqual(['k3', 'k2']);
     expect(first.json().has_more).toBe(true);
-    const second = await app.inject({ url: `/${acme.project.id}/v1/management/api-keys?limit=2&after=${first.json().next_cursor}`, headers: bearer(acme.adminKey) });
-    expect(second.json().data.map((key: { name: string }) => key.name)).toEqual(['k1', 'ci']);
+    const second = await app.inject({ url: `/${paged.project.id}/v1/management/api-keys?limit=2&after=${first.json().next_cursor}`, headers: bearer(paged.adminKey) });
+    expect(second.json().data.map((key: { name: string }) => key.name)).toEqual(['k1', 'test inference+management+execution']);
+    expect(second.json().has_more).toBe(false);
   });
 
   it.each([

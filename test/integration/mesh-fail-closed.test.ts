@@ -58,6 +58,7 @@ describe('mesh fails closed and survives hostile transports', () => {
   };
   beforeAll(async () => {
     router = await startRouterHarness();
+    earlyAutoIds = JSON.parse(runModule(EARLY_AUTO_IDS).stdout) as string[];
   });
   afterAll(async () => {
     for (const each of peers) each.close();
@@ -67,8 +68,6 @@ describe('mesh fails closed and survives hostile transports', () => {
   let earlyAutoIds: string[] = [];
 
   it('control: the routing-id squat aborts a bare libzmq ROUTER process', () => {
-    const early = runModule(EARLY_AUTO_IDS);
-    earlyAutoIds = JSON.parse(early.stdout) as string[];
     expect(earlyAutoIds[0]).toBe('006b8b4567');
     const run = runModule(bareRouterSquat(earlyAutoIds[0]!));
     expect(run.signal).toBe('SIGABRT');
@@ -166,7 +165,13 @@ describe('mesh fails closed and survives hostile transports', () => {
   it('admits nobody once the ZAP handler is gone, not even an enrolled agent', async () => {
     const enrolled = await router.enrollPeer('xem-after-zap');
     router.mesh.zap.close();
-    const late = peer({ curve: enrolled.curve, signing: enrolled.signing, routingId: meshRoutingId(enrolled.agentId) });
-    expect(await late.bind(enrolled.agentId)).toBeUndefined();
+    try {
+      const late = peer({ curve: enrolled.curve, signing: enrolled.signing, routingId: meshRoutingId(enrolled.agentId) });
+      expect(await late.bind(enrolled.agentId)).toBeUndefined();
+      late.close();
+    } finally {
+      // Open again for whatever case runs next; the refused peer is gone, so nothing slips in.
+      router.mesh.zap.open();
+    }
   });
 });
