@@ -20,7 +20,10 @@ export const CONFIG_SECTIONS: Record<string, SchemaShape> = {
 export const CONFIG_DOC = join(REPO_ROOT, 'docs/configuration.md');
 
 export function renderConfigDoc(document: string): string {
-  return Object.entries(CONFIG_SECTIONS).reduce((doc, [name, schema]) => replaceMarkedSection(doc, name, renderConfigTable(schema)), document);
+  return Object.entries(CONFIG_SECTIONS).reduce(
+    (doc, [name, schema]) => replaceMarkedSection(doc, name, renderConfigTable(schema)),
+    document,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

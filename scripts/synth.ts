@@ -15,15 +15,25 @@ const target = args.find((arg, index) => !arg.startsWith('--') && args[index - 1
 const outIndex = args.indexOf('--out');
 const stacks = listStacks();
 if (!target || !(stacks.includes(target) || (target.endsWith('.yaml') && existsSync(target)))) {
-  process.stderr.write(`usage: npm run synth -- <stack | Pulumi.<stack>.yaml> [--out DIR]; stacks in config/stacks: ${stacks.join(', ')}\n`);
+  process.stderr.write(
+    `usage: npm run synth -- <stack | Pulumi.<stack>.yaml> [--out DIR]; stacks in config/stacks: ${stacks.join(', ')}\n`,
+  );
   process.exit(2);
 }
 const stack = readStackFile(target.endsWith('.yaml') ? resolve(target) : target).stack;
-const out = outIndex >= 0 && args[outIndex + 1] ? resolve(args[outIndex + 1]!) : join(REPO_ROOT, '.xerotier', 'synth', stack);
+const out =
+  outIndex >= 0 && args[outIndex + 1] ? resolve(args[outIndex + 1]!) : join(REPO_ROOT, '.xerotier', 'synth', stack);
 try {
   const synthesis = await synthesize(target.endsWith('.yaml') ? resolve(target) : target);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'resources.json'), `${JSON.stringify(synthesis.resources.map(({ type, name, inputs }) => ({ type, name, inputs })), null, 2)}\n`);
+  writeFileSync(
+    join(out, 'resources.json'),
+    `${JSON.stringify(
+      synthesis.resources.map(({ type, name, inputs }) => ({ type, name, inputs })),
+      null,
+      2,
+    )}\n`,
+  );
   writeFileSync(join(out, 'manifests.yaml'), synthesis.manifests);
   process.stdout.write(`${stack}: ${synthesis.resources.length} resources -> ${out}\n`);
   await pulumi.runtime.disconnect();

@@ -35,22 +35,63 @@ export function awsFoundations(settings: StackSettings, secrets: PlatformSecrets
   const prod = settings.environment === 'prod';
   const tags = { 'xerotier:stack': stack, 'xerotier:environment': settings.environment };
   const network = new Network('network', { cidr: cloud.vpcCidr, azCount: cloud.azCount, natPerAz: prod, tags });
-  const database = new Database('database', {
-    subnetIds: network.dataSubnetIds, securityGroupId: network.databaseSecurityGroupId, instanceClass: settings.database.instanceClass, storageGi: settings.database.storageGi,
-    multiAz: settings.database.multiAz, deletionProtection: settings.database.deletionProtection, password: secrets.databasePassword, appPassword: secrets.databaseAppPassword,
-    caBundlePath: RDS_CA_BUNDLE, stack, tags,
-  }, { protect: settings.database.deletionProtection });
-  const cache = new Cache('cache', { subnetIds: network.dataSubnetIds, securityGroupId: network.cacheSecurityGroupId, nodeType: settings.cache.nodeType, replicas: prod ? 2 : 1, authToken: secrets.cachePassword, tags });
-  const models = settings.ximFleet.length > 0 ? new ModelStorage('models', { subnetIds: network.dataSubnetIds, securityGroupId: network.efsSecurityGroupId, tags }) : undefined;
+  const database = new Database(
+    'database',
+    {
+      subnetIds: network.dataSubnetIds,
+      securityGroupId: network.databaseSecurityGroupId,
+      instanceClass: settings.database.instanceClass,
+      storageGi: settings.database.storageGi,
+      multiAz: settings.database.multiAz,
+      deletionProtection: settings.database.deletionProtection,
+      password: secrets.databasePassword,
+      appPassword: secrets.databaseAppPassword,
+      caBundlePath: RDS_CA_BUNDLE,
+      stack,
+      tags,
+    },
+    { protect: settings.database.deletionProtection },
+  );
+  const cache = new Cache('cache', {
+    subnetIds: network.dataSubnetIds,
+    securityGroupId: network.cacheSecurityGroupId,
+    nodeType: settings.cache.nodeType,
+    replicas: prod ? 2 : 1,
+    authToken: secrets.cachePassword,
+    tags,
+  });
+  const models =
+    settings.ximFleet.length > 0
+      ? new ModelStorage('models', {
+          subnetIds: network.dataSubnetIds,
+          securityGroupId: network.efsSecurityGroupId,
+          tags,
+        })
+      : undefined;
   const cluster = new Cluster('cluster', {
-    version: cloud.eksVersion, privateSubnetIds: network.privateSubnetIds, nodeSecurityGroupId: network.nodeSecurityGroupId,
-    cpuNodes: cloud.cpuNodes, gpuNodePools: cloud.gpuNodePools, clusterAdmins: cloud.clusterAdmins, endpointPublicAccessCidrs: cloud.endpointPublicAccessCidrs, tags,
+    version: cloud.eksVersion,
+    privateSubnetIds: network.privateSubnetIds,
+    nodeSecurityGroupId: network.nodeSecurityGroupId,
+    cpuNodes: cloud.cpuNodes,
+    gpuNodePools: cloud.gpuNodePools,
+    clusterAdmins: cloud.clusterAdmins,
+    endpointPublicAccessCidrs: cloud.endpointPublicAccessCidrs,
+    tags,
   });
   const nodeGroups = [...cluster.nodeGroups.values()];
   // The Kubernetes provider exists only once someone may use the cluster and there are nodes.
-  const provider = new k8s.Provider('cluster', { kubeconfig: cluster.access.kubeconfig, enableServerSideApply: true, enableSecretMutable: true }, { dependsOn: [...cluster.access.associations, ...nodeGroups] });
+  const provider = new k8s.Provider(
+    'cluster',
+    { kubeconfig: cluster.access.kubeconfig, enableServerSideApply: true, enableSecretMutable: true },
+    { dependsOn: [...cluster.access.associations, ...nodeGroups] },
+  );
   const addons = new ClusterAddons('addons', {
-    clusterName: cluster.cluster.name, vpcId: network.vpcId, region: aws.getRegionOutput().region, nodeGroups, provider, tags,
+    clusterName: cluster.cluster.name,
+    vpcId: network.vpcId,
+    region: aws.getRegionOutput().region,
+    nodeGroups,
+    provider,
+    tags,
     ...(models ? { modelFileSystemId: models.fileSystemId, modelMountTargets: models.mountTargets } : {}),
   });
   const dns = new Dns('dns', { hostname: settings.hostname, ...cloud.dns, tags });
@@ -58,35 +99,81 @@ export function awsFoundations(settings: StackSettings, secrets: PlatformSecrets
   platformVault(secrets, stack, prod, tags);
   return {
     target: {
-      provider, ready: addons.ready, exposure: awsExposure(dns.certificateArn, settings.mesh), storage: addons.storageClasses,
-      database: { ownerUrl: database.ownerUrl, appUrl: database.appUrl }, redisUrl: cache.url, trustedCaPath: RDS_CA_BUNDLE, protectedCidrs: network.plan.dataSubnets,
+      provider,
+      ready: addons.ready,
+      exposure: awsExposure(dns.certificateArn, settings.mesh),
+      storage: addons.storageClasses,
+      database: { ownerUrl: database.ownerUrl, appUrl: database.appUrl },
+      redisUrl: cache.url,
+      trustedCaPath: RDS_CA_BUNDLE,
+      protectedCidrs: network.plan.dataSubnets,
     },
-    afterPlatform: (platform) => dns.pointAt({
-      api: RouterServices.hostnameOf(platform.controlPlane.services.ingress.status),
-      ...(platform.controlPlane.services.meshBalancer ? { mesh: RouterServices.hostnameOf(platform.controlPlane.services.meshBalancer.status) } : {}),
-    }),
+    afterPlatform: (platform) =>
+      dns.pointAt({
+        api: RouterServices.hostnameOf(platform.controlPlane.services.ingress.status),
+        ...(platform.controlPlane.services.meshBalancer
+          ? { mesh: RouterServices.hostnameOf(platform.controlPlane.services.meshBalancer.status) }
+          : {}),
+      }),
   };
 }
 
-function ec2Hosts(settings: StackSettings, secrets: PlatformSecrets, network: Network, stack: string, tags: Record<string, string>): void {
+function ec2Hosts(
+  settings: StackSettings,
+  secrets: PlatformSecrets,
+  network: Network,
+  stack: string,
+  tags: Record<string, string>,
+): void {
   const agents = ec2Agents(settings);
   if (agents.length === 0) return;
   const tracing = outsideTracing(settings.monitoring.tracing);
-  const group = new aws.ec2.SecurityGroup('xem-hosts', { vpcId: network.vpcId, description: 'XEM agents on EC2: outbound only', egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }], tags });
-  agents.forEach(({ name: registrationName, host }, index) => new XemEc2Host(registrationName, {
-    registrationName, instanceType: host.instanceType, subnetId: network.privateSubnetIds[index % network.privateSubnetIds.length]!, image: image(settings.images, 'xem-agent'),
-    routerUrl: `https://${settings.hostname}`, joinKey: secrets.joinKey('xem', registrationName), region: aws.getRegionOutput().region, stack, securityGroupId: group.id, tags,
-    ...(tracing ? { tracing } : {}),
-  }));
+  const group = new aws.ec2.SecurityGroup('xem-hosts', {
+    vpcId: network.vpcId,
+    description: 'XEM agents on EC2: outbound only',
+    egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }],
+    tags,
+  });
+  agents.forEach(
+    ({ name: registrationName, host }, index) =>
+      new XemEc2Host(registrationName, {
+        registrationName,
+        instanceType: host.instanceType,
+        subnetId: network.privateSubnetIds[index % network.privateSubnetIds.length]!,
+        image: image(settings.images, 'xem-agent'),
+        routerUrl: `https://${settings.hostname}`,
+        joinKey: secrets.joinKey('xem', registrationName),
+        region: aws.getRegionOutput().region,
+        stack,
+        securityGroupId: group.id,
+        tags,
+        ...(tracing ? { tracing } : {}),
+      }),
+  );
 }
 
 /** The admin key and every join key, for operators and hosts outside the cluster: `xerotier/<stack>/platform`. */
 function platformVault(secrets: PlatformSecrets, stack: string, prod: boolean, tags: Record<string, string>): void {
-  const vault = new aws.secretsmanager.Secret('platform-secrets', { name: `xerotier/${stack}/platform`, description: 'Xerotier admin API key and agent join keys', recoveryWindowInDays: prod ? 30 : 0, tags });
+  const vault = new aws.secretsmanager.Secret('platform-secrets', {
+    name: `xerotier/${stack}/platform`,
+    description: 'Xerotier admin API key and agent join keys',
+    recoveryWindowInDays: prod ? 30 : 0,
+    tags,
+  });
   new aws.secretsmanager.SecretVersion('platform-secrets', {
     secretId: vault.id,
-    secretString: pulumi.secret(pulumi.all([secrets.adminApiKey, pulumi.all([...secrets.joinKeys].map(([agent, joinKey]) => joinKey.key.apply((key) => [agent, key] as const)))])
-      .apply(([admin, joinKeys]) => JSON.stringify({ admin_api_key: admin, join_keys: Object.fromEntries(joinKeys) }))),
+    secretString: pulumi.secret(
+      pulumi
+        .all([
+          secrets.adminApiKey,
+          pulumi.all(
+            [...secrets.joinKeys].map(([agent, joinKey]) => joinKey.key.apply((key) => [agent, key] as const)),
+          ),
+        ])
+        .apply(([admin, joinKeys]) =>
+          JSON.stringify({ admin_api_key: admin, join_keys: Object.fromEntries(joinKeys) }),
+        ),
+    ),
   });
 }
 

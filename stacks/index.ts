@@ -10,11 +10,16 @@ import { SECRET_KEYS } from './settings/schema.js';
  * lives here; every piece is a component under components/.
  */
 const config = new pulumi.Config('xerotier');
-const secretConfig = Object.fromEntries(SECRET_KEYS.flatMap((key) => {
-  const value = config.getSecret(key);
-  return value === undefined ? [] : [[key, value] as const];
-}));
-const settings = readSettings((key) => config.get(key), { region: new pulumi.Config('aws').get('region'), secrets: new Set(Object.keys(secretConfig) as (typeof SECRET_KEYS)[number][]) });
+const secretConfig = Object.fromEntries(
+  SECRET_KEYS.flatMap((key) => {
+    const value = config.getSecret(key);
+    return value === undefined ? [] : [[key, value] as const];
+  }),
+);
+const settings = readSettings((key) => config.get(key), {
+  region: new pulumi.Config('aws').get('region'),
+  secrets: new Set(Object.keys(secretConfig) as (typeof SECRET_KEYS)[number][]),
+});
 
 const secrets = platformSecrets(settings);
 const foundations = settings.target === 'aws' ? awsFoundations(settings, secrets, pulumi.getStack()) : undefined;

@@ -45,25 +45,63 @@ export interface PlatformOutputs {
 }
 
 /** The kubernetes target: a cluster that exists, with what it must already run checked first. */
-export function existingCluster(settings: StackSettings, secrets: ExistingClusterSecrets, platform: PlatformSecrets): ClusterTarget {
-  const provider = new k8s.Provider('cluster', { ...(secrets.kubeconfig ? { kubeconfig: secrets.kubeconfig } : {}), enableServerSideApply: true, enableSecretMutable: true });
+export function existingCluster(
+  settings: StackSettings,
+  secrets: ExistingClusterSecrets,
+  platform: PlatformSecrets,
+): ClusterTarget {
+  const provider = new k8s.Provider('cluster', {
+    ...(secrets.kubeconfig ? { kubeconfig: secrets.kubeconfig } : {}),
+    enableServerSideApply: true,
+    enableSecretMutable: true,
+  });
   const { className, sharedClassName } = settings.storage;
-  const prerequisites = new ClusterPrerequisites('prerequisites', {
-    ingressClassName: settings.ingress.className, tlsIssuer: settings.ingress.tlsIssuer,
-    storageClassNames: [className, sharedClassName].filter((name): name is string => Boolean(name)), targetNamespaces: [...new Set(settings.xemHosts.flatMap((host) => host.targetNamespaces))],
-  }, { provider });
+  const prerequisites = new ClusterPrerequisites(
+    'prerequisites',
+    {
+      ingressClassName: settings.ingress.className,
+      tlsIssuer: settings.ingress.tlsIssuer,
+      storageClassNames: [className, sharedClassName].filter((name): name is string => Boolean(name)),
+      targetNamespaces: [...new Set(settings.xemHosts.flatMap((host) => host.targetNamespaces))],
+    },
+    { provider },
+  );
   return {
-    provider, ready: prerequisites.checks, exposure: clusterExposure(settings.ingress, settings.mesh), storage: settings.storage, protectedCidrs: [],
+    provider,
+    ready: prerequisites.checks,
+    exposure: clusterExposure(settings.ingress, settings.mesh),
+    storage: settings.storage,
+    protectedCidrs: [],
     ...externalData(settings, secrets, platform),
   };
 }
 
-function externalData(settings: StackSettings, secrets: ExistingClusterSecrets, platform: PlatformSecrets): Pick<ClusterTarget, 'database' | 'redisUrl'> {
-  if (settings.database.external && !secrets.databaseUrl) throw new SettingsError('databaseUrl', 'is required (as a secret: the schema owner\'s URL) when database.external is true');
-  if (settings.cache.external && !secrets.redisUrl) throw new SettingsError('redisUrl', 'is required (as a secret) when cache.external is true');
+function externalData(
+  settings: StackSettings,
+  secrets: ExistingClusterSecrets,
+  platform: PlatformSecrets,
+): Pick<ClusterTarget, 'database' | 'redisUrl'> {
+  if (settings.database.external && !secrets.databaseUrl)
+    throw new SettingsError(
+      'databaseUrl',
+      "is required (as a secret: the schema owner's URL) when database.external is true",
+    );
+  if (settings.cache.external && !secrets.redisUrl)
+    throw new SettingsError('redisUrl', 'is required (as a secret) when cache.external is true');
   const ownerUrl = settings.database.external ? pulumi.secret(secrets.databaseUrl!) : undefined;
   return {
-    ...(ownerUrl ? { database: { ownerUrl, appUrl: pulumi.secret(pulumi.all([ownerUrl, platform.databaseAppPassword]).apply(([url, password]) => withRole(url, APP_ROLE, password))) } } : {}),
+    ...(ownerUrl
+      ? {
+          database: {
+            ownerUrl,
+            appUrl: pulumi.secret(
+              pulumi
+                .all([ownerUrl, platform.databaseAppPassword])
+                .apply(([url, password]) => withRole(url, APP_ROLE, password)),
+            ),
+          },
+        }
+      : {}),
     ...(settings.cache.external ? { redisUrl: pulumi.secret(secrets.redisUrl!) } : {}),
   };
 }
@@ -73,31 +111,86 @@ function externalData(settings: StackSettings, secrets: ExistingClusterSecrets, 
  * unless the target brings them), the control plane, the XIM fleet and the XEM hosts — all of it
  * after the target is ready (add-ons installed, prerequisites found), the agents after the router.
  */
-export function deployToCluster(settings: StackSettings, target: ClusterTarget, secrets: PlatformSecrets, huggingFaceToken?: pulumi.Output<string>): PlatformOutputs {
+export function deployToCluster(
+  settings: StackSettings,
+  target: ClusterTarget,
+  secrets: PlatformSecrets,
+  huggingFaceToken?: pulumi.Output<string>,
+): PlatformOutputs {
   const opts = { provider: target.provider, dependsOn: [...target.ready] };
-  const namespace = new k8s.core.v1.Namespace('xerotier', { metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/name': 'xerotier' } } }, opts);
+  const namespace = new k8s.core.v1.Namespace(
+    'xerotier',
+    { metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/name': 'xerotier' } } },
+    opts,
+  );
   const inNamespace = { ...opts, dependsOn: [...target.ready, namespace] };
   const tracing = settings.monitoring.tracing;
-  new NetworkPolicies('network', { namespace: namespace.metadata.name, protectedCidrs: target.protectedCidrs, ...(tracing ? { collectorPort: collectorPort(tracing) } : {}) }, inNamespace);
+  new NetworkPolicies(
+    'network',
+    {
+      namespace: namespace.metadata.name,
+      protectedCidrs: target.protectedCidrs,
+      ...(tracing ? { collectorPort: collectorPort(tracing) } : {}),
+    },
+    inNamespace,
+  );
   const data = dataServices(settings, target, secrets, namespace.metadata.name, inNamespace);
-  const controlPlane = new ControlPlane('control-plane', {
-    namespace: namespace.metadata.name, image: image(settings.images, 'router'), hostname: settings.hostname, bootstrapProject: settings.bootstrapProject,
-    router: settings.router, secrets, database: data.database, exposure: target.exposure, appPasswordGeneration: settings.rotation.databaseApp,
-    ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}), ...(target.trustedCaPath ? { trustedCaPath: target.trustedCaPath } : {}), ...(tracing ? { tracing } : {}),
-  }, inNamespace);
+  const controlPlane = new ControlPlane(
+    'control-plane',
+    {
+      namespace: namespace.metadata.name,
+      image: image(settings.images, 'router'),
+      hostname: settings.hostname,
+      bootstrapProject: settings.bootstrapProject,
+      router: settings.router,
+      secrets,
+      database: data.database,
+      exposure: target.exposure,
+      appPasswordGeneration: settings.rotation.databaseApp,
+      ...(data.redisUrl ? { redisUrl: data.redisUrl } : {}),
+      ...(target.trustedCaPath ? { trustedCaPath: target.trustedCaPath } : {}),
+      ...(tracing ? { tracing } : {}),
+    },
+    inNamespace,
+  );
   // Agents enroll over HTTPS (they refuse plain HTTP: join keys and tokens cross that link), and
   // reach the mesh on the internal Service under its public name.
-  const agents = { namespace: namespace.metadata.name, routerUrl: controlPlane.routerUrl, meshAlias: controlPlane.meshAlias, secrets, ...(target.storage.className ? { storageClassName: target.storage.className } : {}), ...(tracing ? { tracing } : {}) };
+  const agents = {
+    namespace: namespace.metadata.name,
+    routerUrl: controlPlane.routerUrl,
+    meshAlias: controlPlane.meshAlias,
+    secrets,
+    ...(target.storage.className ? { storageClassName: target.storage.className } : {}),
+    ...(tracing ? { tracing } : {}),
+  };
   const afterRouter = { ...inNamespace, dependsOn: [...inNamespace.dependsOn, controlPlane.deployment] };
   if (settings.ximFleet.length > 0) {
-    new XimFleet('xim', {
-      ...agents, image: image(settings.images, 'xim-agent'), models: settings.ximFleet,
-      ...(target.storage.sharedClassName ? { sharedClassName: target.storage.sharedClassName } : {}), ...(huggingFaceToken ? { huggingFaceToken } : {}),
-    }, afterRouter);
+    new XimFleet(
+      'xim',
+      {
+        ...agents,
+        image: image(settings.images, 'xim-agent'),
+        models: settings.ximFleet,
+        ...(target.storage.sharedClassName ? { sharedClassName: target.storage.sharedClassName } : {}),
+        ...(huggingFaceToken ? { huggingFaceToken } : {}),
+      },
+      afterRouter,
+    );
   }
-  if (settings.xemHosts.length > 0) new XemHosts('xem', { ...agents, image: image(settings.images, 'xem-agent'), hosts: settings.xemHosts }, afterRouter);
-  if (settings.monitoring.podMonitors) new Monitoring('monitoring', { namespace: namespace.metadata.name }, inNamespace);
-  return { routerUrl: controlPlane.routerUrl, meshEndpoint: controlPlane.meshEndpoint, controlPlane, namespace: namespace.metadata.name };
+  if (settings.xemHosts.length > 0)
+    new XemHosts(
+      'xem',
+      { ...agents, image: image(settings.images, 'xem-agent'), hosts: settings.xemHosts },
+      afterRouter,
+    );
+  if (settings.monitoring.podMonitors)
+    new Monitoring('monitoring', { namespace: namespace.metadata.name }, inNamespace);
+  return {
+    routerUrl: controlPlane.routerUrl,
+    meshEndpoint: controlPlane.meshEndpoint,
+    controlPlane,
+    namespace: namespace.metadata.name,
+  };
 }
 
 /** Every agent the settings run, by registration name: each needs its own join key. */
@@ -105,21 +198,48 @@ export function platformSecrets(settings: StackSettings): PlatformSecrets {
   const agents = [
     ...XimFleet.agentNames(settings.ximFleet).map((name) => ({ role: 'xim' as const, name })),
     ...XemHosts.agentNames(settings.xemHosts).map((name) => ({ role: 'xem' as const, name })),
-    ...ec2Agents(settings).map(({ name }) => ({ role: 'xem' as const, name, keeper: image(settings.images, 'xem-agent') })),
+    ...ec2Agents(settings).map(({ name }) => ({
+      role: 'xem' as const,
+      name,
+      keeper: image(settings.images, 'xem-agent'),
+    })),
   ];
-  return new PlatformSecrets('platform', { bootstrapProject: settings.bootstrapProject, agents, rotation: settings.rotation });
+  return new PlatformSecrets('platform', {
+    bootstrapProject: settings.bootstrapProject,
+    agents,
+    rotation: settings.rotation,
+  });
 }
 
 /** The XEM agents on EC2 (aws target), each with its registration name `xem-ec2-<name>-<n>`. */
 export function ec2Agents(settings: StackSettings): { readonly name: string; readonly host: XemEc2Hosts }[] {
-  return settings.xemEc2Hosts.flatMap((host) => Array.from({ length: host.count }, (_, index) => ({ name: `xem-ec2-${host.name}-${index}`, host })));
+  return settings.xemEc2Hosts.flatMap((host) =>
+    Array.from({ length: host.count }, (_, index) => ({ name: `xem-ec2-${host.name}-${index}`, host })),
+  );
 }
 
-function dataServices(settings: StackSettings, target: ClusterTarget, secrets: PlatformSecrets, namespace: pulumi.Input<string>, opts: pulumi.ComponentResourceOptions) {
-  const inCluster = target.database && target.redisUrl !== undefined ? undefined : new InClusterDataServices('data', {
-    namespace, databasePassword: secrets.databasePassword, databaseAppPassword: secrets.databaseAppPassword, cachePassword: secrets.cachePassword, storageGi: settings.database.storageGi,
-    ...(target.storage.className ? { storageClassName: target.storage.className } : {}),
-  }, opts);
+function dataServices(
+  settings: StackSettings,
+  target: ClusterTarget,
+  secrets: PlatformSecrets,
+  namespace: pulumi.Input<string>,
+  opts: pulumi.ComponentResourceOptions,
+) {
+  const inCluster =
+    target.database && target.redisUrl !== undefined
+      ? undefined
+      : new InClusterDataServices(
+          'data',
+          {
+            namespace,
+            databasePassword: secrets.databasePassword,
+            databaseAppPassword: secrets.databaseAppPassword,
+            cachePassword: secrets.cachePassword,
+            storageGi: settings.database.storageGi,
+            ...(target.storage.className ? { storageClassName: target.storage.className } : {}),
+          },
+          opts,
+        );
   return {
     database: target.database ?? { ownerUrl: inCluster!.ownerDatabaseUrl, appUrl: inCluster!.appDatabaseUrl },
     redisUrl: target.redisUrl ?? inCluster?.redisUrl,

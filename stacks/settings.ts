@@ -34,23 +34,43 @@ export function readSettings(read: Read, context: SettingsContext = {}): StackSe
   return Object.freeze(settings);
 }
 
-function resolve(raw: RawSettings, base: Pick<StackSettings, 'target' | 'environment' | 'hostname'>, context: SettingsContext): StackSettings {
+function resolve(
+  raw: RawSettings,
+  base: Pick<StackSettings, 'target' | 'environment' | 'hostname'>,
+  context: SettingsContext,
+): StackSettings {
   const prod = base.environment === 'prod';
-  const aws = base.target === 'aws' ? awsDefaults(raw.aws, { environment: base.environment, ...(context.region ? { region: context.region } : {}) }) : undefined;
+  const aws =
+    base.target === 'aws'
+      ? awsDefaults(raw.aws, { environment: base.environment, ...(context.region ? { region: context.region } : {}) })
+      : undefined;
   return {
     ...base,
     namespace: raw.namespace ?? 'xerotier',
     bootstrapProject: raw.bootstrapProject ?? 'platform',
     images: { registry: raw.images?.registry ?? 'ghcr.io/xerotier', tag: raw.images?.tag ?? '' },
     router: routerDefaults(raw.router),
-    ingress: { className: raw.ingress?.className ?? (aws ? 'alb' : ''), tlsIssuer: raw.ingress?.tlsIssuer ?? 'letsencrypt', annotations: raw.ingress?.annotations ?? {} },
-    mesh: { expose: raw.mesh?.expose ?? Boolean(aws), sourceCidrs: raw.mesh?.sourceCidrs ?? (aws?.vpcCidr ? [aws.vpcCidr] : []) },
+    ingress: {
+      className: raw.ingress?.className ?? (aws ? 'alb' : ''),
+      tlsIssuer: raw.ingress?.tlsIssuer ?? 'letsencrypt',
+      annotations: raw.ingress?.annotations ?? {},
+    },
+    mesh: {
+      expose: raw.mesh?.expose ?? Boolean(aws),
+      sourceCidrs: raw.mesh?.sourceCidrs ?? (aws?.vpcCidr ? [aws.vpcCidr] : []),
+    },
     database: databaseDefaults(raw.database, prod),
-    cache: { external: raw.cache?.external ?? false, nodeType: raw.cache?.nodeType ?? (prod ? 'cache.r6g.large' : 'cache.t4g.small') },
+    cache: {
+      external: raw.cache?.external ?? false,
+      nodeType: raw.cache?.nodeType ?? (prod ? 'cache.r6g.large' : 'cache.t4g.small'),
+    },
     storage: aws ? { className: 'gp3', sharedClassName: 'efs' } : { ...raw.storage },
     ximFleet: (raw.ximFleet ?? []).map((model) => ximModel(model, aws?.gpuNodePools ?? [], base.target)),
     xemHosts: (raw.xemHosts ?? []).map(xemHost),
-    xemEc2Hosts: base.target === 'aws' ? (raw.xemEc2Hosts ?? []).map((host) => ({ count: 1, instanceType: 't3.small', ...host })) : [],
+    xemEc2Hosts:
+      base.target === 'aws'
+        ? (raw.xemEc2Hosts ?? []).map((host) => ({ count: 1, instanceType: 't3.small', ...host }))
+        : [],
     monitoring: {
       podMonitors: raw.monitoring?.podMonitors ?? false,
       ...(raw.monitoring?.tracing ? { tracing: { sampleRate: 1, ...raw.monitoring.tracing } } : {}),
@@ -61,8 +81,12 @@ function resolve(raw: RawSettings, base: Pick<StackSettings, 'target' | 'environ
   };
 }
 
-function required<K extends 'target' | 'environment' | 'hostname'>(raw: RawSettings, key: K): NonNullable<RawSettings[K]> {
+function required<K extends 'target' | 'environment' | 'hostname'>(
+  raw: RawSettings,
+  key: K,
+): NonNullable<RawSettings[K]> {
   const value = raw[key];
-  if (value === undefined || value === '') throw new SettingsError(key, 'is required: set it in the stack file (config/stacks/Pulumi.<stack>.yaml)');
+  if (value === undefined || value === '')
+    throw new SettingsError(key, 'is required: set it in the stack file (config/stacks/Pulumi.<stack>.yaml)');
   return value as NonNullable<RawSettings[K]>;
 }

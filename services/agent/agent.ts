@@ -7,7 +7,16 @@ import type { TraceCarrier } from '../protocol/frame.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import { sleep, systemClock, type Clock, type Timer } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
-import { enroll, EnrollmentError, loadEnrollment, reauthenticate, refreshToken, retireEnrollment, saveEnrollment, type Enrollment } from './enrollment-client.js';
+import {
+  enroll,
+  EnrollmentError,
+  loadEnrollment,
+  reauthenticate,
+  refreshToken,
+  retireEnrollment,
+  saveEnrollment,
+  type Enrollment,
+} from './enrollment-client.js';
 import { loadOrCreateCurveKey, loadOrCreateSigningKey } from './key-files.js';
 import { createMeshClient, type MeshClient } from './mesh-client.js';
 import { AgentRetired } from './retired.js';
@@ -75,7 +84,11 @@ export interface Agent {
    */
   start(signal?: AbortSignal): Promise<string>;
   /** Signs and queues a frame; false while no connection is bound. */
-  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string; trace?: TraceCarrier }): Promise<boolean>;
+  send<T extends FrameType>(
+    type: T,
+    body: FrameBody<T>,
+    options?: { id?: string; trace?: TraceCarrier },
+  ): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -103,8 +116,12 @@ export function createAgent(options: AgentOptions): Agent {
     if (!mesh?.bound) return;
     const { manifest, version } = options.offer.manifest();
     void mesh.send('lease_renewal', {
-      manifest_hash: hashManifest(manifest), manifest_version: version, capacity: options.offer.capacity(), in_flight: options.offer.inFlight?.() ?? [],
-      ...(sendManifest ? { manifest } : {}), ...(options.offer.health ? { health: options.offer.health() } : {}),
+      manifest_hash: hashManifest(manifest),
+      manifest_version: version,
+      capacity: options.offer.capacity(),
+      in_flight: options.offer.inFlight?.() ?? [],
+      ...(sendManifest ? { manifest } : {}),
+      ...(options.offer.health ? { health: options.offer.health() } : {}),
     });
     sendManifest = false;
   };
@@ -123,15 +140,28 @@ export function createAgent(options: AgentOptions): Agent {
       const signing = await loadOrCreateSigningKey(options.identity.signingKeyPath);
       const curve = await loadOrCreateCurveKey(options.identity.curveKeyPath);
       try {
-        enrollment = await resumeOrEnroll(options, { signing, signingHex: Buffer.from(signing.publicKey).toString('hex'), curvePublicKey: curve.publicKey }, clock, signal);
+        enrollment = await resumeOrEnroll(
+          options,
+          { signing, signingHex: Buffer.from(signing.publicKey).toString('hex'), curvePublicKey: curve.publicKey },
+          clock,
+          signal,
+        );
       } catch (error) {
         if (error instanceof AgentRetired) move('retired');
         throw error;
       }
       move('connecting');
       mesh = createMeshClient({
-        endpoint: enrollment.mesh_endpoint, routerCurvePublicKey: enrollment.router_curve_public_key, curve, signing, clock,
-        agentId: enrollment.agent_id, role: options.identity.role, agentVersion: options.identity.agentVersion, codec: createFrameCodec(), logger: options.logger,
+        endpoint: enrollment.mesh_endpoint,
+        routerCurvePublicKey: enrollment.router_curve_public_key,
+        curve,
+        signing,
+        clock,
+        agentId: enrollment.agent_id,
+        role: options.identity.role,
+        agentVersion: options.identity.agentVersion,
+        codec: createFrameCodec(),
+        logger: options.logger,
         onBound(welcome) {
           move('bound');
           sendManifest ||= welcome.send_manifest;
@@ -149,7 +179,12 @@ export function createAgent(options: AgentOptions): Agent {
         onReenrollRequired: retire,
       });
       mesh.connect();
-      refresh = scheduleRefresh(options, clock, { current: () => enrollment!, update: (next) => (enrollment = next), signing, retire });
+      refresh = scheduleRefresh(options, clock, {
+        current: () => enrollment!,
+        update: (next) => (enrollment = next),
+        signing,
+        retire,
+      });
       return enrollment.agent_id;
     },
     send: (type, body, sendOptions) => mesh?.send(type, body, sendOptions) ?? Promise.resolve(false),
@@ -163,10 +198,16 @@ export function createAgent(options: AgentOptions): Agent {
 }
 
 /** `enroll` subcommands: keys made or loaded, an enrollment made or resumed and persisted, nothing started. */
-export async function ensureEnrolled(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>): Promise<Enrollment> {
+export async function ensureEnrolled(
+  options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>,
+): Promise<Enrollment> {
   const signing = await loadOrCreateSigningKey(options.identity.signingKeyPath);
   const curve = await loadOrCreateCurveKey(options.identity.curveKeyPath);
-  return resumeOrEnroll(options, { signing, signingHex: Buffer.from(signing.publicKey).toString('hex'), curvePublicKey: curve.publicKey }, systemClock);
+  return resumeOrEnroll(
+    options,
+    { signing, signingHex: Buffer.from(signing.publicKey).toString('hex'), curvePublicKey: curve.publicKey },
+    systemClock,
+  );
 }
 
 interface Keys {
@@ -175,14 +216,24 @@ interface Keys {
   readonly curvePublicKey: string;
 }
 
-async function resumeOrEnroll(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>, keys: Keys, clock: Clock, signal?: AbortSignal): Promise<Enrollment> {
+async function resumeOrEnroll(
+  options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>,
+  keys: Keys,
+  clock: Clock,
+  signal?: AbortSignal,
+): Promise<Enrollment> {
   const saved = loadEnrollment(options.identity.enrollmentPath);
   const mine = saved?.registration_name === options.identity.registrationName ? saved : undefined;
   if (mine?.retired) return reenrollRetired(options, mine, keys);
   // The router may have moved (a new address for the same deployment): keep the identity, talk to the configured URL.
   if (mine) {
     options.logger.info({ agent_id: mine.agent_id }, 'using the persisted enrollment');
-    const resumed = await untilAnswered(() => resume({ ...mine, router_url: options.router.url }, keys.signing, options.router.allowInsecure), options.logger, clock, signal).catch(async (error: unknown) => {
+    const resumed = await untilAnswered(
+      () => resume({ ...mine, router_url: options.router.url }, keys.signing, options.router.allowInsecure),
+      options.logger,
+      clock,
+      signal,
+    ).catch(async (error: unknown) => {
       if (!(error instanceof EnrollmentError) || error.retryable) throw error;
       await retireEnrollment(options.identity.enrollmentPath, error.message);
       throw new AgentRetired(error.message);
@@ -190,7 +241,8 @@ async function resumeOrEnroll(options: Pick<AgentOptions, 'identity' | 'router' 
     await saveEnrollment(options.identity.enrollmentPath, resumed);
     return resumed;
   }
-  if (!options.router.joinKey) throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
+  if (!options.router.joinKey)
+    throw new EnrollmentError('not enrolled and no join key given: set the join key to enroll', false);
   return enrollWithKey(options, options.router.joinKey, keys);
 }
 
@@ -211,21 +263,36 @@ async function resume(enrollment: Enrollment, signing: SigningKeyPair, allowInse
  * A retired identity comes back only through a new join key: one attempt per start with the
  * configured key (a spent one is refused, and the agent stays retired saying so).
  */
-async function reenrollRetired(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>, saved: Enrollment, keys: Keys): Promise<Enrollment> {
+async function reenrollRetired(
+  options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>,
+  saved: Enrollment,
+  keys: Keys,
+): Promise<Enrollment> {
   const why = `${saved.retired!.reason} (at ${saved.retired!.at})`;
   if (!options.router.joinKey) throw new AgentRetired(why);
   try {
     return await enrollWithKey(options, options.router.joinKey, keys);
   } catch (error) {
-    if (error instanceof EnrollmentError && !error.retryable) throw new AgentRetired(`${why}; the configured join key was refused: ${error.message}`);
+    if (error instanceof EnrollmentError && !error.retryable)
+      throw new AgentRetired(`${why}; the configured join key was refused: ${error.message}`);
     throw error;
   }
 }
 
-async function enrollWithKey(options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>, joinKey: string, keys: Keys): Promise<Enrollment> {
+async function enrollWithKey(
+  options: Pick<AgentOptions, 'identity' | 'router' | 'offer' | 'logger'>,
+  joinKey: string,
+  keys: Keys,
+): Promise<Enrollment> {
   const enrolled = await enroll({
-    routerUrl: options.router.url, allowInsecure: options.router.allowInsecure, joinKey, role: options.identity.role,
-    registrationName: options.identity.registrationName, signingPublicKeyHex: keys.signingHex, curvePublicKey: keys.curvePublicKey, manifest: options.offer.manifest().manifest,
+    routerUrl: options.router.url,
+    allowInsecure: options.router.allowInsecure,
+    joinKey,
+    role: options.identity.role,
+    registrationName: options.identity.registrationName,
+    signingPublicKeyHex: keys.signingHex,
+    curvePublicKey: keys.curvePublicKey,
+    manifest: options.offer.manifest().manifest,
   });
   await saveEnrollment(options.identity.enrollmentPath, enrolled);
   options.logger.info({ agent_id: enrolled.agent_id, project_id: enrolled.project_id }, 'enrolled');
@@ -233,7 +300,12 @@ async function enrollWithKey(options: Pick<AgentOptions, 'identity' | 'router' |
 }
 
 /** Retries what failed retryably (the router unreachable) with jittered backoff up to 30 s, until the signal aborts. */
-async function untilAnswered<T>(attempt: () => Promise<T>, logger: Logger, clock: Clock, signal?: AbortSignal): Promise<T> {
+async function untilAnswered<T>(
+  attempt: () => Promise<T>,
+  logger: Logger,
+  clock: Clock,
+  signal?: AbortSignal,
+): Promise<T> {
   for (let failures = 0; ; failures += 1) {
     try {
       return await attempt();
@@ -254,7 +326,12 @@ async function untilAnswered<T>(attempt: () => Promise<T>, logger: Logger, clock
 function scheduleRefresh(
   options: AgentOptions,
   clock: Clock,
-  session: { current(): Enrollment; update(next: Enrollment): void; signing: SigningKeyPair; retire(reason: string): void },
+  session: {
+    current(): Enrollment;
+    update(next: Enrollment): void;
+    signing: SigningKeyPair;
+    retire(reason: string): void;
+  },
 ): { cancel(): void } {
   let timer: Timer | undefined;
   let cancelled = false;

@@ -32,7 +32,8 @@ export async function loadOrCreateCurveKey(path: string): Promise<CurveKeyPair> 
 function readKeyFile(path: string): Uint8Array | undefined {
   if (!existsSync(path)) return undefined;
   const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) throw new KeyFileError(`key file ${path} is readable by others (mode ${mode.toString(8)}); chmod 600 it`);
+  if ((mode & 0o077) !== 0)
+    throw new KeyFileError(`key file ${path} is readable by others (mode ${mode.toString(8)}); chmod 600 it`);
   const text = readFileSync(path, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/i.test(text)) throw new KeyFileError(`key file ${path} does not hold 64 hex characters`);
   return Buffer.from(text, 'hex');

@@ -35,7 +35,11 @@ export interface MeshClient {
   /** Opens the socket; it reconnects by itself from then on. */
   connect(): void;
   /** Signs and queues a frame; false when there is no socket or it refused it. */
-  send<T extends FrameType>(type: T, body: FrameBody<T>, options?: { id?: string; trace?: TraceCarrier }): Promise<boolean>;
+  send<T extends FrameType>(
+    type: T,
+    body: FrameBody<T>,
+    options?: { id?: string; trace?: TraceCarrier },
+  ): Promise<boolean>;
   readonly bound: boolean;
   close(): void;
 }
@@ -69,17 +73,38 @@ export const MESH_SOCKET_OPTIONS = {
  */
 export function createMeshClient(options: MeshClientOptions): MeshClient {
   const clock = options.clock ?? systemClock;
-  const state: State = { socket: undefined, bound: false, closed: false, reenrollReported: false, lastHandshakeComplaint: 0, failures: 0, timer: undefined };
+  const state: State = {
+    socket: undefined,
+    bound: false,
+    closed: false,
+    reenrollReported: false,
+    lastHandshakeComplaint: 0,
+    failures: 0,
+    timer: undefined,
+  };
   let tail: Promise<unknown> = Promise.resolve();
   const sendRaw = (frame: Frame): Promise<boolean> => {
     const bytes = options.codec.encode(signFrame(frame, options.signing));
     const socket = state.socket;
-    const result = tail.then(() => (socket && !socket.closed ? socket.send(bytes) : Promise.reject(new Error('no socket')))).then(() => true, () => false);
+    const result = tail
+      .then(() => (socket && !socket.closed ? socket.send(bytes) : Promise.reject(new Error('no socket'))))
+      .then(
+        () => true,
+        () => false,
+      );
     tail = result;
     return result;
   };
   const peer: Peer = {
-    hello: (nonce) => sendRaw(makeFrame('hello', { agent_id: options.agentId, role: options.role, agent_version: options.agentVersion, ...(nonce ? { nonce } : {}) })),
+    hello: (nonce) =>
+      sendRaw(
+        makeFrame('hello', {
+          agent_id: options.agentId,
+          role: options.role,
+          agent_version: options.agentVersion,
+          ...(nonce ? { nonce } : {}),
+        }),
+      ),
     reenroll(reason) {
       if (state.reenrollReported) return;
       state.reenrollReported = true;
@@ -113,7 +138,13 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
     connect() {
       if (!state.socket && !state.closed) connect(options, state, peer);
     },
-    send: (type, body, sendOptions) => sendRaw(makeFrame(type, body, { ...(sendOptions?.id ? { id: sendOptions.id } : {}), ...(sendOptions?.trace ? { trace: sendOptions.trace } : {}) })),
+    send: (type, body, sendOptions) =>
+      sendRaw(
+        makeFrame(type, body, {
+          ...(sendOptions?.id ? { id: sendOptions.id } : {}),
+          ...(sendOptions?.trace ? { trace: sendOptions.trace } : {}),
+        }),
+      ),
     get bound() {
       return state.bound;
     },
@@ -166,14 +197,20 @@ async function watchEvents(socket: Dealer, options: MeshClientOptions, state: St
         peer.unbind();
         await peer.hello();
         clearTimeout(deadline);
-        deadline = setTimeout(() => !state.bound && state.socket === socket && peer.replace('no welcome after the handshake'), BIND_DEADLINE_MS);
+        deadline = setTimeout(
+          () => !state.bound && state.socket === socket && peer.replace('no welcome after the handshake'),
+          BIND_DEADLINE_MS,
+        );
       } else if (event.type === 'disconnect') {
         peer.replace('connection lost');
       } else if (event.type === 'handshake:error:auth' && (event.error as { status?: number }).status === 400) {
-        peer.reenroll('the router refused this agent\'s CURVE key (not enrolled or revoked)');
+        peer.reenroll("the router refused this agent's CURVE key (not enrolled or revoked)");
       } else if (event.type.startsWith('handshake:error') && Date.now() - state.lastHandshakeComplaint > 60_000) {
         state.lastHandshakeComplaint = Date.now();
-        options.logger.warning({ endpoint: options.endpoint, event: event.type }, 'mesh handshake failing: is the router CURVE key right? retrying with backoff');
+        options.logger.warning(
+          { endpoint: options.endpoint, event: event.type },
+          'mesh handshake failing: is the router CURVE key right? retrying with backoff',
+        );
       }
     }
   } catch (error) {
@@ -195,7 +232,8 @@ async function receiveLoop(socket: Dealer, options: MeshClientOptions, state: St
         continue;
       }
       if (frame.type === 'challenge') await peer.hello(frame.body.nonce);
-      else if (frame.type === 'welcome') peer.bound(frame.body); else if (frame.type === 'lease.revoked') peer.reenroll(`the router revoked this agent: ${frame.body.reason}`);
+      else if (frame.type === 'welcome') peer.bound(frame.body);
+      else if (frame.type === 'lease.revoked') peer.reenroll(`the router revoked this agent: ${frame.body.reason}`);
       else options.onFrame(frame);
     }
   } catch (error) {

@@ -17,8 +17,17 @@ const REMIND_EVERY_MS = 10 * 60_000;
  * loop hammering the router with a spent join key. It reports `retired` to a parent process,
  * repeats the reason every ten minutes, and stops cleanly on the first signal.
  */
-export function holdRetired(options: { readonly logger: Logger; readonly lifecycle: Lifecycle; readonly reason: string; readonly report?: (message: Record<string, unknown>) => void }): void {
-  const say = () => options.logger.error({ reason: options.reason }, 'agent retired: it runs nothing until re-enrolled (mint a new join key, set it, and restart the agent)');
+export function holdRetired(options: {
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly reason: string;
+  readonly report?: (message: Record<string, unknown>) => void;
+}): void {
+  const say = () =>
+    options.logger.error(
+      { reason: options.reason },
+      'agent retired: it runs nothing until re-enrolled (mint a new join key, set it, and restart the agent)',
+    );
   say();
   const reminder = setInterval(say, REMIND_EVERY_MS);
   options.lifecycle.defer('retired reminder', () => clearInterval(reminder));

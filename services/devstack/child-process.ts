@@ -67,14 +67,24 @@ function pipeLines(child: ChildProcess, onLine: (line: string) => void): void {
   }
 }
 
-function waitForMessage(child: ChildProcess, name: string, type: string | readonly string[], timeoutMs: number): Promise<Record<string, unknown>> {
+function waitForMessage(
+  child: ChildProcess,
+  name: string,
+  type: string | readonly string[],
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
   const types: readonly unknown[] = typeof type === 'string' ? [type] : type;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${name} did not report ${types.join(' or ')} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`${name} did not report ${types.join(' or ')} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onMessage = (message: unknown): void => {
-      if (message && typeof message === 'object' && types.includes((message as { type?: unknown }).type)) done(undefined, message as Record<string, unknown>);
+      if (message && typeof message === 'object' && types.includes((message as { type?: unknown }).type))
+        done(undefined, message as Record<string, unknown>);
     };
-    const onExit = (code: number | null): void => done(new Error(`${name} exited (code ${code}) before reporting ${types.join(' or ')}`));
+    const onExit = (code: number | null): void =>
+      done(new Error(`${name} exited (code ${code}) before reporting ${types.join(' or ')}`));
     function done(error?: Error, message?: Record<string, unknown>): void {
       clearTimeout(timer);
       child.off('message', onMessage);

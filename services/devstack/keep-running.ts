@@ -39,8 +39,16 @@ export async function keepRunning(options: KeepRunningOptions): Promise<{ curren
     void service.exited.then(({ code, signal }) => {
       if (options.lifecycle.closing) return;
       if (now() - startedAt > (options.stableMs ?? 60_000)) attempt = 0;
-      const delay = relaunchDelay(attempt++, options.initialDelayMs ?? 1_000, options.maxDelayMs ?? 30_000, options.random ?? Math.random);
-      options.logger.warning({ component: options.name, code, signal, restart_in_ms: delay }, 'a dev agent exited; starting it again');
+      const delay = relaunchDelay(
+        attempt++,
+        options.initialDelayMs ?? 1_000,
+        options.maxDelayMs ?? 30_000,
+        options.random ?? Math.random,
+      );
+      options.logger.warning(
+        { component: options.name, code, signal, restart_in_ms: delay },
+        'a dev agent exited; starting it again',
+      );
       timer = setTimeout(() => void relaunch(), delay);
     });
   };

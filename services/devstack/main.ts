@@ -20,9 +20,15 @@ runMain(async () => {
   const echo = env['XEROTIER_DEV_QUIET'] === '1' ? undefined : process.stderr;
   try {
     const info = await startStack({
-      env, paths, logger, lifecycle, ...(echo ? { echo } : {}),
+      env,
+      paths,
+      logger,
+      lifecycle,
+      ...(echo ? { echo } : {}),
       onServiceExit: (name, code, lastOutput) => {
-        process.stderr.write(`\n--- last output of ${name} (full log in ${paths.logs}/${name}.log) ---\n${lastOutput.join('\n')}\n---\n`);
+        process.stderr.write(
+          `\n--- last output of ${name} (full log in ${paths.logs}/${name}.log) ---\n${lastOutput.join('\n')}\n---\n`,
+        );
         logger.error({ component: name, code }, 'a service exited on its own; stopping the stack');
         void lifecycle.close(`${name} exited`).finally(() => process.exit(1));
       },
@@ -45,7 +51,9 @@ function printSummary(info: StackInfo, stackFile: string): void {
       `  mesh        ${info.mesh_endpoint}`,
       `  inference   ${info.router_url}/${info.project_id}/default/v1  (OpenAI base URL; model scripted/tiny-chat is the scripted engine, not a real model)`,
       ...info.agents.map((agent) => `  ${agent.role} agent   ${agent.name} ${agent.agent_id} (${agent.status})`),
-      `  metrics     ${Object.entries(info.metrics_urls).map(([name, url]) => `${name} ${url}`).join(', ')}`,
+      `  metrics     ${Object.entries(info.metrics_urls)
+        .map(([name, url]) => `${name} ${url}`)
+        .join(', ')}`,
       `  database    ${info.database === 'embedded' ? 'embedded Postgres' : 'XEROTIER_DATABASE_URL'}`,
       `  stack file  ${stackFile}`,
       'Press Ctrl-C to stop.',

@@ -9,7 +9,14 @@ import { startDevXemAgent, type DevAgent } from './agents.js';
 import { startDevInference } from './inference.js';
 import { spawnService, type ServiceProcess } from './child-process.js';
 import { databaseUrl, ensureDatabase } from './database.js';
-import { DEV_PROJECT, REPO_ROOT, loadOrCreateDevSecrets, writePrivateJson, type DevPaths, type DevSecrets } from './dev-state.js';
+import {
+  DEV_PROJECT,
+  REPO_ROOT,
+  loadOrCreateDevSecrets,
+  writePrivateJson,
+  type DevPaths,
+  type DevSecrets,
+} from './dev-state.js';
 import { choosePort } from './ports.js';
 
 export interface StackInfo {
@@ -52,7 +59,11 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   const secrets = await loadOrCreateDevSecrets(paths.secrets);
   const database = await provideDatabase(options, secrets);
   // Migrations as the owner; the router as the app role, which cannot rewrite the audit log.
-  await migrate({ databaseUrl: database.url, logger, appRole: { name: DEV_APP_ROLE, password: secrets.app_db_password } });
+  await migrate({
+    databaseUrl: database.url,
+    logger,
+    appRole: { name: DEV_APP_ROLE, password: secrets.app_db_password },
+  });
 
   const mesh = options.env['XEROTIER_MESH_BIND'] ?? `tcp://127.0.0.1:${await choosePort(5555)}`;
   const router = spawnService({
@@ -71,11 +82,26 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
 
   const { project, workspace } = await devProject(database.url);
   const xem = await startDevXemAgent({
-    env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, workspaceId: workspace, databaseUrl: database.url,
+    env: options.env,
+    paths,
+    logger,
+    lifecycle,
+    routerUrl,
+    projectId: project,
+    adminKey: secrets.admin_api_key,
+    workspaceId: workspace,
+    databaseUrl: database.url,
     ...(options.echo ? { echo: options.echo } : {}),
   });
   const xim = await startDevInference({
-    env: options.env, paths, logger, lifecycle, routerUrl, projectId: project, adminKey: secrets.admin_api_key, saltSeed: secrets.completion_encryption_key,
+    env: options.env,
+    paths,
+    logger,
+    lifecycle,
+    routerUrl,
+    projectId: project,
+    adminKey: secrets.admin_api_key,
+    saltSeed: secrets.completion_encryption_key,
     ...(options.echo ? { echo: options.echo } : {}),
   });
   const info: StackInfo = {
@@ -84,7 +110,11 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
     workspace_id: workspace,
     admin_api_key: secrets.admin_api_key,
     mesh_endpoint: typeof listening['mesh_endpoint'] === 'string' ? listening['mesh_endpoint'] : mesh,
-    metrics_urls: { router: String(listening['metrics_url']), 'xem-agent': xem.metrics_url, 'xim-agent': xim.metrics_url },
+    metrics_urls: {
+      router: String(listening['metrics_url']),
+      'xem-agent': xem.metrics_url,
+      'xim-agent': xim.metrics_url,
+    },
     agents: [xem, xim],
     database_url: database.url,
     database: database.kind,
@@ -96,7 +126,10 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   return info;
 }
 
-async function provideDatabase(options: StackOptions, secrets: DevSecrets): Promise<{ url: string; kind: 'embedded' | 'external' }> {
+async function provideDatabase(
+  options: StackOptions,
+  secrets: DevSecrets,
+): Promise<{ url: string; kind: 'embedded' | 'external' }> {
   const external = options.env['XEROTIER_DATABASE_URL'];
   if (external) return { url: external, kind: 'external' };
   const port = await choosePort(54329);
@@ -104,7 +137,15 @@ async function provideDatabase(options: StackOptions, secrets: DevSecrets): Prom
     name: 'postgres',
     entry: join(REPO_ROOT, 'services/devstack/postgres-main.ts'),
     cwd: REPO_ROOT,
-    env: { ...options.env, XEROTIER_EMBEDDED_PG: JSON.stringify({ dataDir: options.paths.pgData, port, user: 'postgres', password: secrets.postgres_password }) },
+    env: {
+      ...options.env,
+      XEROTIER_EMBEDDED_PG: JSON.stringify({
+        dataDir: options.paths.pgData,
+        port,
+        user: 'postgres',
+        password: secrets.postgres_password,
+      }),
+    },
     logFile: join(options.paths.logs, 'postgres.log'),
   });
   options.lifecycle.defer('embedded postgres', () => postgres.stop(CHILD_STOP_GRACE_MS));
@@ -118,7 +159,12 @@ async function provideDatabase(options: StackOptions, secrets: DevSecrets): Prom
   return { url: databaseUrl(port, 'postgres', secrets.postgres_password, 'xerotier'), kind: 'embedded' };
 }
 
-async function routerEnv(env: NodeJS.ProcessEnv, database: string, secrets: DevSecrets, mesh: string): Promise<NodeJS.ProcessEnv> {
+async function routerEnv(
+  env: NodeJS.ProcessEnv,
+  database: string,
+  secrets: DevSecrets,
+  mesh: string,
+): Promise<NodeJS.ProcessEnv> {
   return {
     ...env,
     XEROTIER_DATABASE_URL: database,
@@ -132,7 +178,9 @@ async function routerEnv(env: NodeJS.ProcessEnv, database: string, secrets: DevS
     XEROTIER_ROUTER_METRICS_PORT: env['XEROTIER_ROUTER_METRICS_PORT'] ?? String(await choosePort(9092)),
     XEROTIER_MESH_BIND: env['XEROTIER_MESH_BIND'] ?? mesh,
     XEROTIER_BOOTSTRAP_PROJECT: DEV_PROJECT,
-    XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secrets.admin_api_key.slice(`xero_${DEV_PROJECT}_`.length)).digest('hex'),
+    XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256')
+      .update(secrets.admin_api_key.slice(`xero_${DEV_PROJECT}_`.length))
+      .digest('hex'),
   };
 }
 

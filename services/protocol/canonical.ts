@@ -32,7 +32,8 @@ function wireObject(value: object | null, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
     // Refused here as the decoder refuses them; assigning `__proto__` would also swap out's prototype.
-    if (FORBIDDEN_KEYS.has(key)) throw new ProtocolError(ProtocolErrorCode.forbiddenKey, `map key "${key}" cannot be sent`);
+    if (FORBIDDEN_KEYS.has(key))
+      throw new ProtocolError(ProtocolErrorCode.forbiddenKey, `map key "${key}" cannot be sent`);
     const member = (value as Record<string, unknown>)[key];
     if (member !== undefined) out[key] = toWireValue(member, depth + 1);
   }

@@ -30,7 +30,10 @@ export function createFrameCodec(limits: Partial<DecodeLimits> = {}): FrameCodec
       checkFrame(frame);
       const bytes = packr.pack(toWireValue(frame));
       if (bytes.length > resolved.maxBytes) {
-        throw new ProtocolError(ProtocolErrorCode.frameTooLarge, `encoded ${frame.type} frame is ${bytes.length} bytes; the limit is ${resolved.maxBytes}`);
+        throw new ProtocolError(
+          ProtocolErrorCode.frameTooLarge,
+          `encoded ${frame.type} frame is ${bytes.length} bytes; the limit is ${resolved.maxBytes}`,
+        );
       }
       return bytes;
     },
@@ -51,12 +54,18 @@ export function createFrameCodec(limits: Partial<DecodeLimits> = {}): FrameCodec
 /** Validates an envelope and its body against the frame type's schema. */
 export function checkFrame(value: unknown): asserts value is AnyFrame {
   if (!envelopeValidator.Check(value)) {
-    throw new ProtocolError(ProtocolErrorCode.invalidEnvelope, `invalid frame envelope: ${firstError(envelopeValidator, value)}`);
+    throw new ProtocolError(
+      ProtocolErrorCode.invalidEnvelope,
+      `invalid frame envelope: ${firstError(envelopeValidator, value)}`,
+    );
   }
   // The envelope schema guarantees v is an integer and type a short string.
   const { v, type, body } = value as { v: number; type: string; body: unknown };
   if (v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(ProtocolErrorCode.unsupportedVersion, `frame version ${v} is not supported (expected ${PROTOCOL_VERSION})`);
+    throw new ProtocolError(
+      ProtocolErrorCode.unsupportedVersion,
+      `frame version ${v} is not supported (expected ${PROTOCOL_VERSION})`,
+    );
   }
   if (!isFrameType(type)) throw new ProtocolError(ProtocolErrorCode.unknownFrameType, `unknown frame type "${type}"`);
   checkBody(type, body);

@@ -9,7 +9,12 @@ const Attempt = Type.Integer({ minimum: 1, maximum: 1_000 });
 const Millis = Type.Integer({ minimum: 0 });
 const FreeObject = Type.Record(Type.String(), Type.Unknown());
 const ShortText = Type.String({ maxLength: 1024 });
-const Risk = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('destructive'), Type.Literal('irreversible')]);
+const Risk = Type.Union([
+  Type.Literal('read'),
+  Type.Literal('write'),
+  Type.Literal('destructive'),
+  Type.Literal('irreversible'),
+]);
 const Role = Type.Union([Type.Literal('xem'), Type.Literal('xim')]);
 const strict = { additionalProperties: false } as const;
 
@@ -56,7 +61,12 @@ export const frameBodySchemas = {
   // Without a nonce, hello asks for a challenge; with the router's nonce, and signed by the
   // agent's enrolled key, it binds the connection to the agent.
   hello: Type.Object(
-    { agent_id: Id, role: Role, nonce: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })), agent_version: ShortText },
+    {
+      agent_id: Id,
+      role: Role,
+      nonce: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+      agent_version: ShortText,
+    },
     strict,
   ),
   lease_renewal: Type.Object(
@@ -82,7 +92,12 @@ export const frameBodySchemas = {
     strict,
   ),
   'exec.output': Type.Object(
-    { invocation_id: Id, attempt: Attempt, index: Type.Integer({ minimum: 1, maximum: 64 }), data: Type.String({ maxLength: 256 * 1024 }) },
+    {
+      invocation_id: Id,
+      attempt: Attempt,
+      index: Type.Integer({ minimum: 1, maximum: 64 }),
+      data: Type.String({ maxLength: 256 * 1024 }),
+    },
     strict,
   ),
   'exec.result': Type.Object(
@@ -109,7 +124,14 @@ export const frameBodySchemas = {
     strict,
   ),
   // Chunks that arrived together from the engine travel together; seq numbers the first.
-  'infer.chunk': Type.Object({ request_id: Id, seq: Type.Integer({ minimum: 0 }), chunks: Type.Array(FreeObject, { minItems: 1, maxItems: 4_096 }) }, strict),
+  'infer.chunk': Type.Object(
+    {
+      request_id: Id,
+      seq: Type.Integer({ minimum: 0 }),
+      chunks: Type.Array(FreeObject, { minItems: 1, maxItems: 4_096 }),
+    },
+    strict,
+  ),
   'infer.done': Type.Object({ request_id: Id, usage: Type.Optional(FreeObject) }, strict),
   'infer.error': Type.Object({ request_id: Id, code: Id, message: ShortText, retryable: Type.Boolean() }, strict),
 

@@ -59,7 +59,13 @@ export function makeFrame<T extends FrameType>(
   body: FrameBody<T>,
   options: { id?: string; ts?: number; trace?: TraceCarrier } = {},
 ): Frame<T> {
-  const frame: Frame<T> = { v: PROTOCOL_VERSION, type, id: options.id ?? newFrameId(), ts: options.ts ?? Date.now(), body };
+  const frame: Frame<T> = {
+    v: PROTOCOL_VERSION,
+    type,
+    id: options.id ?? newFrameId(),
+    ts: options.ts ?? Date.now(),
+    body,
+  };
   if (options.trace) frame.trace = options.trace;
   return frame;
 }

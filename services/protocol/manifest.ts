@@ -6,5 +6,7 @@ export type Manifest = Record<string, unknown>;
 
 /** sha256 of the canonical JSON (sorted keys, no undefined): equal manifests, equal hashes. */
 export function hashManifest(manifest: Manifest): string {
-  return createHash('sha256').update(JSON.stringify(toWireValue(manifest))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(toWireValue(manifest)))
+    .digest('hex');
 }

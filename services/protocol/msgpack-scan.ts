@@ -90,22 +90,44 @@ class Scanner {
 
   private wide(b: number): void {
     switch (b) {
-      case 0xc4: case 0xd9: return this.skip(this.u8());
-      case 0xc5: case 0xda: return this.skip(this.u16());
-      case 0xc6: case 0xdb: return this.skip(this.u32());
-      case 0xca: return this.skip(4);
-      case 0xcb: return this.skip(8);
-      case 0xcc: case 0xd0: return this.skip(1);
-      case 0xcd: case 0xd1: return this.skip(2);
-      case 0xce: case 0xd2: return this.skip(4);
-      case 0xcf: return this.int64(false);
-      case 0xd3: return this.int64(true);
-      case 0xdc: return this.open(this.u16(), false);
-      case 0xdd: return this.open(this.u32(), false);
-      case 0xde: return this.open(this.u16(), true);
-      case 0xdf: return this.open(this.u32(), true);
-      case 0xc1: return fail(ProtocolErrorCode.malformedFrame, 'reserved byte 0xc1 in frame');
-      default: return fail(ProtocolErrorCode.unsupportedType, `extension type 0x${b.toString(16)} is not accepted`);
+      case 0xc4:
+      case 0xd9:
+        return this.skip(this.u8());
+      case 0xc5:
+      case 0xda:
+        return this.skip(this.u16());
+      case 0xc6:
+      case 0xdb:
+        return this.skip(this.u32());
+      case 0xca:
+        return this.skip(4);
+      case 0xcb:
+        return this.skip(8);
+      case 0xcc:
+      case 0xd0:
+        return this.skip(1);
+      case 0xcd:
+      case 0xd1:
+        return this.skip(2);
+      case 0xce:
+      case 0xd2:
+        return this.skip(4);
+      case 0xcf:
+        return this.int64(false);
+      case 0xd3:
+        return this.int64(true);
+      case 0xdc:
+        return this.open(this.u16(), false);
+      case 0xdd:
+        return this.open(this.u32(), false);
+      case 0xde:
+        return this.open(this.u16(), true);
+      case 0xdf:
+        return this.open(this.u32(), true);
+      case 0xc1:
+        return fail(ProtocolErrorCode.malformedFrame, 'reserved byte 0xc1 in frame');
+      default:
+        return fail(ProtocolErrorCode.unsupportedType, `extension type 0x${b.toString(16)} is not accepted`);
     }
   }
 
@@ -129,7 +151,10 @@ class Scanner {
       fail(ProtocolErrorCode.frameTooDeep, `frame nests deeper than ${this.limits.maxDepth} levels`);
     }
     if (length > this.limits.maxCollectionLength) {
-      fail(ProtocolErrorCode.collectionTooLarge, `a ${isMap ? 'map' : 'array'} of ${length} exceeds ${this.limits.maxCollectionLength}`);
+      fail(
+        ProtocolErrorCode.collectionTooLarge,
+        `a ${isMap ? 'map' : 'array'} of ${length} exceeds ${this.limits.maxCollectionLength}`,
+      );
     }
     const values = isMap ? length * 2 : length;
     // Every value takes at least one byte, so a header promising more than is left is a lie.

@@ -46,7 +46,8 @@ export function signingSeed(pair: SigningKeyPair): Uint8Array {
 
 /** A reusable verification key from the raw 32 bytes (cache it per agent). */
 export function signingPublicKey(raw: Uint8Array): KeyObject {
-  if (raw.length !== 32) throw new ProtocolError(ProtocolErrorCode.invalidKey, `an Ed25519 public key is 32 bytes, got ${raw.length}`);
+  if (raw.length !== 32)
+    throw new ProtocolError(ProtocolErrorCode.invalidKey, `an Ed25519 public key is 32 bytes, got ${raw.length}`);
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 

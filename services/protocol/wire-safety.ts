@@ -42,10 +42,14 @@ export function wireProblem(value: unknown, limits: WireLimits = PAYLOAD_LIMITS)
     }
     if (typeof current !== 'object' || current === null) continue;
     if (depth > limits.maxDepth) return { path, message: `nests deeper than ${limits.maxDepth} levels` };
-    const entries = Array.isArray(current) ? current.map((item, index) => [String(index), item] as const) : Object.entries(current);
-    if (entries.length > limits.maxCollectionLength) return { path, message: `has more than ${limits.maxCollectionLength} members` };
+    const entries = Array.isArray(current)
+      ? current.map((item, index) => [String(index), item] as const)
+      : Object.entries(current);
+    if (entries.length > limits.maxCollectionLength)
+      return { path, message: `has more than ${limits.maxCollectionLength} members` };
     for (const [key, member] of entries) {
-      if (!Array.isArray(current) && FORBIDDEN_KEYS.has(key)) return { path: `${path}/${key}`, message: `uses the reserved key "${key}"` };
+      if (!Array.isArray(current) && FORBIDDEN_KEYS.has(key))
+        return { path: `${path}/${key}`, message: `uses the reserved key "${key}"` };
       stack.push({ value: member, path: `${path}/${key}`, depth: depth + 1 });
     }
   }

@@ -8,7 +8,10 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 export function z85Encode(bytes: Uint8Array): string {
   if (bytes.length % 4 !== 0) {
-    throw new ProtocolError(ProtocolErrorCode.invalidKey, `Z85 input must be a multiple of 4 bytes, got ${bytes.length}`);
+    throw new ProtocolError(
+      ProtocolErrorCode.invalidKey,
+      `Z85 input must be a multiple of 4 bytes, got ${bytes.length}`,
+    );
   }
   let out = '';
   for (let i = 0; i < bytes.length; i += 4) {
@@ -25,7 +28,10 @@ export function z85Encode(bytes: Uint8Array): string {
 
 export function z85Decode(text: string): Uint8Array {
   if (text.length % 5 !== 0) {
-    throw new ProtocolError(ProtocolErrorCode.invalidKey, `Z85 text must be a multiple of 5 characters, got ${text.length}`);
+    throw new ProtocolError(
+      ProtocolErrorCode.invalidKey,
+      `Z85 text must be a multiple of 5 characters, got ${text.length}`,
+    );
   }
   const out = new Uint8Array((text.length / 5) * 4);
   for (let i = 0, o = 0; i < text.length; i += 5, o += 4) {
@@ -42,6 +48,7 @@ export function z85Decode(text: string): Uint8Array {
 
 function digit(code: number): number {
   const value = code < 128 ? DECODE[code]! : -1;
-  if (value < 0) throw new ProtocolError(ProtocolErrorCode.invalidKey, 'Z85 text holds a character outside the alphabet');
+  if (value < 0)
+    throw new ProtocolError(ProtocolErrorCode.invalidKey, 'Z85 text holds a character outside the alphabet');
   return value;
 }

@@ -35,7 +35,12 @@ export interface AppDependencies {
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
   /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
-  readonly exec?: { readonly hub: ExecEventHub; wake(): void; readonly transact?: Transactor; readonly catalogs?: WorkspaceCatalogs };
+  readonly exec?: {
+    readonly hub: ExecEventHub;
+    wake(): void;
+    readonly transact?: Transactor;
+    readonly catalogs?: WorkspaceCatalogs;
+  };
   /** This router's inference serving; without it every inference request is refused (no agents). */
   readonly inference?: InferenceRuntime;
   /** Webhook endpoints (sealing key, http allowed); the routes exist only when set. */
@@ -62,7 +67,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return503OnClosing: false,
     genReqId: requestIdFor,
     logController: new RouterLogController(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false }, plugins: [wireSafeKeyword] },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+      plugins: [wireSafeKeyword],
+    },
   });
   let draining = false;
   traceRequests(app);
@@ -83,22 +91,44 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   void app.register(healthRoutes({ ready: () => databaseAnswers(deps.pool, 2_000) }));
   void app.register(
     enrollmentRoutes({
-      pool: deps.pool, settings: deps.enrollment, ...(deps.mesh ? { mesh: deps.mesh } : {}),
+      pool: deps.pool,
+      settings: deps.enrollment,
+      ...(deps.mesh ? { mesh: deps.mesh } : {}),
       ...(deps.enrollmentThrottle ? { throttle: deps.enrollmentThrottle } : {}),
     }),
   );
-  void app.register(managementRoutes({
-    pool: deps.pool, auditKeyHex: deps.auditKeyHex ?? '0'.repeat(64),
-    ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
-    ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
-    ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
-    ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
-  }), {
-    prefix: '/:project_id/v1/management',
-  });
-  void app.register(inferenceRoutes({
-    pool: deps.pool, logger: deps.logger, inference, ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
-  }), { prefix: '/:project_id/:endpoint_slug/v1' });
-  void app.register(execSurface({ pool: deps.pool, hub: deps.exec?.hub ?? new ExecEventHub(), validator: new ArgumentValidator(), catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool), ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}), ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), { prefix: '/:project_id/v1/exec' });
+  void app.register(
+    managementRoutes({
+      pool: deps.pool,
+      auditKeyHex: deps.auditKeyHex ?? '0'.repeat(64),
+      ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
+      ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
+      ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
+      ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+    }),
+    {
+      prefix: '/:project_id/v1/management',
+    },
+  );
+  void app.register(
+    inferenceRoutes({
+      pool: deps.pool,
+      logger: deps.logger,
+      inference,
+      ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
+    }),
+    { prefix: '/:project_id/:endpoint_slug/v1' },
+  );
+  void app.register(
+    execSurface({
+      pool: deps.pool,
+      hub: deps.exec?.hub ?? new ExecEventHub(),
+      validator: new ArgumentValidator(),
+      catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
+      ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
+      ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
+    }),
+    { prefix: '/:project_id/v1/exec' },
+  );
   return app;
 }

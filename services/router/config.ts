@@ -10,158 +10,282 @@ export const routerConfigSchema = defineConfigSchema({
   file: { defaultPath: '/etc/xerotier/router.yaml' },
   keys: {
     database_url: {
-      kind: 'url', protocols: ['postgres', 'postgresql'], env: 'XEROTIER_DATABASE_URL', required: true, secret: true, envOnly: true,
+      kind: 'url',
+      protocols: ['postgres', 'postgresql'],
+      env: 'XEROTIER_DATABASE_URL',
+      required: true,
+      secret: true,
+      envOnly: true,
       description: 'PostgreSQL connection URL (holds all durable state)',
     },
     database_pool_max: {
-      kind: 'integer', env: 'XEROTIER_DATABASE_POOL_MAX', default: 20, min: 1, max: 1_000,
+      kind: 'integer',
+      env: 'XEROTIER_DATABASE_POOL_MAX',
+      default: 20,
+      min: 1,
+      max: 1_000,
       description: 'Largest number of pooled Postgres connections',
     },
     redis_url: {
-      kind: 'url', protocols: ['redis', 'rediss'], env: 'XEROTIER_REDIS_URL', secret: true, envOnly: true,
+      kind: 'url',
+      protocols: ['redis', 'rediss'],
+      env: 'XEROTIER_REDIS_URL',
+      secret: true,
+      envOnly: true,
       description: 'Redis URL; required when cache_backend is redis',
     },
     cache_backend: {
-      kind: 'enum', values: ['memory', 'redis'], env: 'XEROTIER_CACHE_BACKEND', default: 'memory',
+      kind: 'enum',
+      values: ['memory', 'redis'],
+      env: 'XEROTIER_CACHE_BACKEND',
+      default: 'memory',
       description: 'Where rate-limit windows and caches live: memory (one process) or redis (shared by replicas)',
     },
     api_rate_limit_rpm: {
-      kind: 'integer', env: 'XEROTIER_API_RATE_LIMIT_RPM', default: 600, min: 0, max: 1_000_000,
+      kind: 'integer',
+      env: 'XEROTIER_API_RATE_LIMIT_RPM',
+      default: 600,
+      min: 0,
+      max: 1_000_000,
       description: 'Requests per minute allowed per API key (0 disables the per-key limit)',
     },
     exec_rate_limit_global_rpm: {
-      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_GLOBAL_RPM', default: 120_000, min: 0, max: 100_000_000,
+      kind: 'integer',
+      env: 'XEROTIER_EXEC_RATE_LIMIT_GLOBAL_RPM',
+      default: 120_000,
+      min: 0,
+      max: 100_000_000,
       description: 'Invocations per minute across every project (0: no limit)',
     },
     exec_rate_limit_project_rpm: {
-      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_PROJECT_RPM', default: 12_000, min: 0, max: 100_000_000,
+      kind: 'integer',
+      env: 'XEROTIER_EXEC_RATE_LIMIT_PROJECT_RPM',
+      default: 12_000,
+      min: 0,
+      max: 100_000_000,
       description: 'Invocations per minute per project (0: no limit)',
     },
     exec_rate_limit_workspace_rpm: {
-      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_WORKSPACE_RPM', default: 6_000, min: 0, max: 100_000_000,
+      kind: 'integer',
+      env: 'XEROTIER_EXEC_RATE_LIMIT_WORKSPACE_RPM',
+      default: 6_000,
+      min: 0,
+      max: 100_000_000,
       description: 'Invocations per minute per workspace (0: no limit)',
     },
     exec_rate_limit_agent_rpm: {
-      kind: 'integer', env: 'XEROTIER_EXEC_RATE_LIMIT_AGENT_RPM', default: 6_000, min: 0, max: 100_000_000,
+      kind: 'integer',
+      env: 'XEROTIER_EXEC_RATE_LIMIT_AGENT_RPM',
+      default: 6_000,
+      min: 0,
+      max: 100_000_000,
       description: 'Dispatches per minute to one XEM agent; past it, calls wait queued (0: no limit)',
     },
     heartbeat_timeout_ms: {
-      kind: 'integer', env: 'XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS', default: 30_000, min: 100, max: 3_600_000,
+      kind: 'integer',
+      env: 'XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS',
+      default: 30_000,
+      min: 100,
+      max: 3_600_000,
       description: 'Time without a lease renewal after which an agent is stale',
     },
     lease_renewal_interval_ms: {
-      kind: 'integer', env: 'XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS', default: 10_000, min: 100, max: 600_000,
+      kind: 'integer',
+      env: 'XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS',
+      default: 10_000,
+      min: 100,
+      max: 600_000,
       description: 'Lease renewal interval handed to agents at enrollment',
     },
     completion_encryption_key: {
-      kind: 'string', env: 'XEROTIER_COMPLETION_ENCRYPTION_KEY', required: true, secret: true, envOnly: true,
-      pattern: /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, patternHint: 'a 32-byte key as 64 hex characters or 44 base64 characters',
+      kind: 'string',
+      env: 'XEROTIER_COMPLETION_ENCRYPTION_KEY',
+      required: true,
+      secret: true,
+      envOnly: true,
+      pattern: /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/,
+      patternHint: 'a 32-byte key as 64 hex characters or 44 base64 characters',
       description: 'At-rest encryption key for stored completions and credentials',
     },
     token_signing_key: {
-      kind: 'string', env: 'XEROTIER_TOKEN_SIGNING_KEY', required: true, secret: true, envOnly: true, pattern: /^[0-9a-fA-F]{64}$/,
+      kind: 'string',
+      env: 'XEROTIER_TOKEN_SIGNING_KEY',
+      required: true,
+      secret: true,
+      envOnly: true,
+      pattern: /^[0-9a-fA-F]{64}$/,
       patternHint: 'an Ed25519 seed as 64 hex characters',
       description: 'Signs agent bearer tokens (EdDSA); rotating it makes agents re-enroll',
     },
     curve_secret_key: {
-      kind: 'string', env: 'XEROTIER_ROUTER_CURVE_SECRET_KEY', required: true, secret: true, envOnly: true,
-      pattern: /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, patternHint: 'a CURVE secret key as 40 Z85 characters',
-      description: 'The mesh server\'s CURVE secret key; its public half is derived and handed to agents at enrollment',
+      kind: 'string',
+      env: 'XEROTIER_ROUTER_CURVE_SECRET_KEY',
+      required: true,
+      secret: true,
+      envOnly: true,
+      pattern: /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/,
+      patternHint: 'a CURVE secret key as 40 Z85 characters',
+      description: "The mesh server's CURVE secret key; its public half is derived and handed to agents at enrollment",
     },
     audit_signing_key: {
-      kind: 'string', env: 'XEROTIER_AUDIT_SIGNING_KEY', required: true, secret: true, envOnly: true, pattern: /^[0-9a-fA-F]{64}$/,
+      kind: 'string',
+      env: 'XEROTIER_AUDIT_SIGNING_KEY',
+      required: true,
+      secret: true,
+      envOnly: true,
+      pattern: /^[0-9a-fA-F]{64}$/,
       patternHint: 'an Ed25519 seed as 64 hex characters',
       description: 'Signs audit-chain checkpoints (Ed25519); `audit verify` checks them with its public half',
     },
     audit_checkpoint_dir: {
-      kind: 'path', env: 'XEROTIER_AUDIT_CHECKPOINT_DIR',
-      description: 'Directory the router appends signed audit checkpoints to (checkpoints.jsonl); put it where the database\'s operators cannot rewrite it',
+      kind: 'path',
+      env: 'XEROTIER_AUDIT_CHECKPOINT_DIR',
+      description:
+        "Directory the router appends signed audit checkpoints to (checkpoints.jsonl); put it where the database's operators cannot rewrite it",
     },
     audit_checkpoint_interval_seconds: {
-      kind: 'integer', env: 'XEROTIER_AUDIT_CHECKPOINT_INTERVAL_SECONDS', default: 60, min: 1, max: 86_400,
+      kind: 'integer',
+      env: 'XEROTIER_AUDIT_CHECKPOINT_INTERVAL_SECONDS',
+      default: 60,
+      min: 1,
+      max: 86_400,
       description: 'How often the router signs a checkpoint of the audit chain head (when the chain grew)',
     },
     database_app_role: {
-      kind: 'string', env: 'XEROTIER_DATABASE_APP_ROLE', default: 'xerotier_app', pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+      kind: 'string',
+      env: 'XEROTIER_DATABASE_APP_ROLE',
+      default: 'xerotier_app',
+      pattern: /^[a-z_][a-z0-9_]{0,62}$/,
       patternHint: 'a lower-case Postgres role name',
-      description: 'migrate: the role the router connects as; granted what it needs, and only INSERT and SELECT on the audit log',
+      description:
+        'migrate: the role the router connects as; granted what it needs, and only INSERT and SELECT on the audit log',
     },
     database_app_password: {
-      kind: 'string', env: 'XEROTIER_DATABASE_APP_PASSWORD', secret: true, envOnly: true, maxLength: 256,
-      description: 'migrate: creates the app role with this password (LOGIN) or sets it; unset, the role must already exist',
+      kind: 'string',
+      env: 'XEROTIER_DATABASE_APP_PASSWORD',
+      secret: true,
+      envOnly: true,
+      maxLength: 256,
+      description:
+        'migrate: creates the app role with this password (LOGIN) or sets it; unset, the role must already exist',
     },
     webhooks_allowed_targets: {
-      kind: 'list', env: 'XEROTIER_WEBHOOKS_ALLOWED_TARGETS', default: [],
-      description: 'Host names or CIDR ranges webhooks may reach although they are loopback, private, link-local or metadata addresses (internal receivers)',
+      kind: 'list',
+      env: 'XEROTIER_WEBHOOKS_ALLOWED_TARGETS',
+      default: [],
+      description:
+        'Host names or CIDR ranges webhooks may reach although they are loopback, private, link-local or metadata addresses (internal receivers)',
     },
     agent_token_ttl_seconds: {
-      kind: 'integer', env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS', default: 3_600, min: 5, max: 86_400,
-      description: 'Lifetime of agent bearer tokens; agents refresh them before expiry, and after an outage past it prove their enrolled key for a new one',
+      kind: 'integer',
+      env: 'XEROTIER_AGENT_TOKEN_TTL_SECONDS',
+      default: 3_600,
+      min: 5,
+      max: 86_400,
+      description:
+        'Lifetime of agent bearer tokens; agents refresh them before expiry, and after an outage past it prove their enrolled key for a new one',
     },
     webhooks_allow_http: {
-      kind: 'boolean', env: 'XEROTIER_WEBHOOKS_ALLOW_HTTP', default: false,
+      kind: 'boolean',
+      env: 'XEROTIER_WEBHOOKS_ALLOW_HTTP',
+      default: false,
       description: 'Development and tests only: accept plain-http webhook endpoint URLs (https is required otherwise)',
     },
     http_host: {
-      kind: 'string', env: 'XEROTIER_HTTP_HOST', default: '0.0.0.0',
+      kind: 'string',
+      env: 'XEROTIER_HTTP_HOST',
+      default: '0.0.0.0',
       description: 'Address the HTTP(S) API listens on',
     },
     http_port: {
-      kind: 'port', env: 'XEROTIER_HTTP_PORT', default: 8080,
+      kind: 'port',
+      env: 'XEROTIER_HTTP_PORT',
+      default: 8080,
       description: 'Port the HTTP(S) API listens on (0 picks a free port)',
     },
     tls_cert_path: {
-      kind: 'path', env: 'XEROTIER_TLS_CERT_PATH',
+      kind: 'path',
+      env: 'XEROTIER_TLS_CERT_PATH',
       description: 'PEM certificate chain; with tls_key_path the API serves HTTPS',
     },
     tls_key_path: {
-      kind: 'path', env: 'XEROTIER_TLS_KEY_PATH',
+      kind: 'path',
+      env: 'XEROTIER_TLS_KEY_PATH',
       description: 'PEM private key for tls_cert_path',
     },
     mesh_bind: {
-      kind: 'string', env: 'XEROTIER_MESH_BIND', default: 'tcp://0.0.0.0:5555', pattern: /^tcp:\/\/[^/\s]+:(\d{1,5}|\*)$/,
+      kind: 'string',
+      env: 'XEROTIER_MESH_BIND',
+      default: 'tcp://0.0.0.0:5555',
+      pattern: /^tcp:\/\/[^/\s]+:(\d{1,5}|\*)$/,
       patternHint: 'a ZeroMQ TCP endpoint such as tcp://0.0.0.0:5555 (port * picks a free one)',
       description: 'ZeroMQ endpoint the CURVE mesh binds',
     },
     mesh_public_endpoint: {
-      kind: 'url', protocols: ['tcp'], env: 'XEROTIER_MESH_PUBLIC_ENDPOINT',
+      kind: 'url',
+      protocols: ['tcp'],
+      env: 'XEROTIER_MESH_PUBLIC_ENDPOINT',
       description: 'Mesh endpoint agents are told to dial (default: mesh_bind)',
     },
     metrics_host: {
-      kind: 'string', env: 'XEROTIER_ROUTER_METRICS_HOST', default: '0.0.0.0',
+      kind: 'string',
+      env: 'XEROTIER_ROUTER_METRICS_HOST',
+      default: '0.0.0.0',
       description: 'Address the Prometheus metrics server listens on',
     },
     metrics_port: {
-      kind: 'port', env: 'XEROTIER_ROUTER_METRICS_PORT', default: 9092,
+      kind: 'port',
+      env: 'XEROTIER_ROUTER_METRICS_PORT',
+      default: 9092,
       description: 'Prometheus metrics port (0 picks a free port)',
     },
     bootstrap_project: {
-      kind: 'string', env: 'XEROTIER_BOOTSTRAP_PROJECT', pattern: /^[a-z0-9][a-z0-9-]{0,62}$/,
+      kind: 'string',
+      env: 'XEROTIER_BOOTSTRAP_PROJECT',
+      pattern: /^[a-z0-9][a-z0-9-]{0,62}$/,
       patternHint: 'a project slug (lower-case letters, digits and dashes)',
       description: 'Project created at start-up if missing, with its default workspace',
     },
     bootstrap_admin_key_sha256: {
-      kind: 'string', env: 'XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256', secret: true, pattern: /^[0-9a-f]{64}$/,
-      patternHint: '64 hex characters: SHA-256 of the admin key\'s secret part',
-      description: 'Admin API key (all scopes) of the bootstrap project, given as a hash; the router never sees the key',
+      kind: 'string',
+      env: 'XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256',
+      secret: true,
+      pattern: /^[0-9a-f]{64}$/,
+      patternHint: "64 hex characters: SHA-256 of the admin key's secret part",
+      description:
+        'Admin API key (all scopes) of the bootstrap project, given as a hash; the router never sees the key',
     },
     bootstrap_join_keys: {
-      kind: 'list', env: 'XEROTIER_BOOTSTRAP_JOIN_KEYS', secret: true, default: [],
-      description: 'Pre-provisioned join keys of the bootstrap project, as role:name:sha256hex entries (space-separated)',
+      kind: 'list',
+      env: 'XEROTIER_BOOTSTRAP_JOIN_KEYS',
+      secret: true,
+      default: [],
+      description:
+        'Pre-provisioned join keys of the bootstrap project, as role:name:sha256hex entries (space-separated)',
     },
     log_level: {
-      kind: 'enum', values: LOG_LEVELS, env: 'XEROTIER_LOG_LEVEL', default: 'info',
+      kind: 'enum',
+      values: LOG_LEVELS,
+      env: 'XEROTIER_LOG_LEVEL',
+      default: 'info',
       description: 'Log verbosity: trace, debug, info, notice, warning, error',
     },
     shutdown_grace_seconds: {
-      kind: 'integer', env: 'XEROTIER_SHUTDOWN_GRACE_SECONDS', default: 30, min: 0, max: 3_600,
+      kind: 'integer',
+      env: 'XEROTIER_SHUTDOWN_GRACE_SECONDS',
+      default: 30,
+      min: 0,
+      max: 3_600,
       description: 'Time to drain in-flight requests on SIGTERM before forcing exit',
     },
   },
   check(config) {
     const problems: CrossKeyProblem[] = [];
     if (config.cache_backend === 'redis' && config.redis_url === undefined) {
-      problems.push({ key: 'redis_url', expected: 'a Redis URL because cache_backend is redis (set XEROTIER_REDIS_URL)' });
+      problems.push({
+        key: 'redis_url',
+        expected: 'a Redis URL because cache_backend is redis (set XEROTIER_REDIS_URL)',
+      });
     }
     if ((config.tls_cert_path === undefined) !== (config.tls_key_path === undefined)) {
       problems.push({ key: 'tls_cert_path', expected: 'tls_cert_path and tls_key_path to be set together' });
@@ -169,11 +293,23 @@ export const routerConfigSchema = defineConfigSchema({
     if (config.heartbeat_timeout_ms <= config.lease_renewal_interval_ms) {
       problems.push({ key: 'heartbeat_timeout_ms', expected: 'a timeout longer than lease_renewal_interval_ms' });
     }
-    if ((config.bootstrap_admin_key_sha256 !== undefined || config.bootstrap_join_keys.length > 0) && config.bootstrap_project === undefined) {
-      problems.push({ key: 'bootstrap_project', expected: 'a project slug because a bootstrap admin key or join keys are set' });
+    if (
+      (config.bootstrap_admin_key_sha256 !== undefined || config.bootstrap_join_keys.length > 0) &&
+      config.bootstrap_project === undefined
+    ) {
+      problems.push({
+        key: 'bootstrap_project',
+        expected: 'a project slug because a bootstrap admin key or join keys are set',
+      });
     }
-    const badJoinKey = config.bootstrap_join_keys.find((entry) => !/^(xem|xim):[A-Za-z0-9][A-Za-z0-9_.-]{0,99}:[0-9a-f]{64}$/.test(entry));
-    if (badJoinKey !== undefined) problems.push({ key: 'bootstrap_join_keys', expected: 'entries of the form role:name:sha256hex (role xem or xim)' });
+    const badJoinKey = config.bootstrap_join_keys.find(
+      (entry) => !/^(xem|xim):[A-Za-z0-9][A-Za-z0-9_.-]{0,99}:[0-9a-f]{64}$/.test(entry),
+    );
+    if (badJoinKey !== undefined)
+      problems.push({
+        key: 'bootstrap_join_keys',
+        expected: 'entries of the form role:name:sha256hex (role xem or xim)',
+      });
     return problems;
   },
 });

@@ -13,7 +13,12 @@ import { createRouter } from './router.js';
 import { compileRouterSettings } from './settings.js';
 import { migrate } from './store/migrate.js';
 
-const migrateSchema = pickConfigSchema(routerConfigSchema, ['database_url', 'log_level', 'database_app_role', 'database_app_password']);
+const migrateSchema = pickConfigSchema(routerConfigSchema, [
+  'database_url',
+  'log_level',
+  'database_app_role',
+  'database_app_password',
+]);
 
 async function serve(config: RouterConfig, env: Env): Promise<void> {
   const settings = compileRouterSettings(config);
@@ -27,28 +32,49 @@ async function serve(config: RouterConfig, env: Env): Promise<void> {
   lifecycle.defer('router', () => router.close());
   const addresses = await router.start();
   logger.info({ url: addresses.httpUrl, metrics: addresses.metricsUrl, tracing: tracing.enabled }, 'router listening');
-  reportToParent({ type: 'listening', http_url: addresses.httpUrl, metrics_url: addresses.metricsUrl, mesh_endpoint: addresses.meshEndpoint }, () => {
-    void lifecycle.close('parent process went away').finally(() => process.exit(0));
-  });
+  reportToParent(
+    {
+      type: 'listening',
+      http_url: addresses.httpUrl,
+      metrics_url: addresses.metricsUrl,
+      mesh_endpoint: addresses.meshEndpoint,
+    },
+    () => {
+      void lifecycle.close('parent process went away').finally(() => process.exit(0));
+    },
+  );
 }
 
 async function runMigrations(config: ConfigOf<typeof migrateSchema.keys>): Promise<void> {
-  const logger = createLogger({ service: 'router', level: config.log_level, secrets: [config.database_url, config.database_app_password].filter((value): value is string => value !== undefined) });
-  const appRole = { name: config.database_app_role, ...(config.database_app_password === undefined ? {} : { password: config.database_app_password }) };
+  const logger = createLogger({
+    service: 'router',
+    level: config.log_level,
+    secrets: [config.database_url, config.database_app_password].filter(
+      (value): value is string => value !== undefined,
+    ),
+  });
+  const appRole = {
+    name: config.database_app_role,
+    ...(config.database_app_password === undefined ? {} : { password: config.database_app_password }),
+  };
   await migrate({ databaseUrl: config.database_url, logger, appRole });
 }
 
 function program(env: Env): Command {
-  const root = new Command('xerotier-router').description('Xerotier router: HTTPS APIs, mesh, scheduler, approvals, audit');
+  const root = new Command('xerotier-router').description(
+    'Xerotier router: HTTPS APIs, mesh, scheduler, approvals, audit',
+  );
   addConfigOptions(root.command('serve', { isDefault: true }).description('run the router'), routerConfigSchema).action(
-    async (options: Record<string, unknown>) => serve(loadConfig(routerConfigSchema, { env, ...configArgsFromOptions(routerConfigSchema, options) }), env),
+    async (options: Record<string, unknown>) =>
+      serve(loadConfig(routerConfigSchema, { env, ...configArgsFromOptions(routerConfigSchema, options) }), env),
   );
-  addConfigOptions(root.command('migrate').description('apply pending database migrations and exit'), migrateSchema).action(
-    async (options: Record<string, unknown>) => {
-      const config = loadConfig(migrateSchema, { env, ...configArgsFromOptions(migrateSchema, options) });
-      await runMigrations(config);
-    },
-  );
+  addConfigOptions(
+    root.command('migrate').description('apply pending database migrations and exit'),
+    migrateSchema,
+  ).action(async (options: Record<string, unknown>) => {
+    const config = loadConfig(migrateSchema, { env, ...configArgsFromOptions(migrateSchema, options) });
+    await runMigrations(config);
+  });
   return root;
 }
 

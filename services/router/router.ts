@@ -78,47 +78,108 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
   const transact = createTransactionBatcher(pool, logger);
   const owners = new AttemptOwners((id) => findAttemptOwner(pool, id));
   const trust = registerTrustMetrics(registry);
-  const refusals = new FrameRefusals({ db: pool, logger: log('mesh'), count: (type, reason) => trust.refused(type, reason), now: () => clock.now() });
+  const refusals = new FrameRefusals({
+    db: pool,
+    logger: log('mesh'),
+    count: (type, reason) => trust.refused(type, reason),
+    now: () => clock.now(),
+  });
   const catalogs = new WorkspaceCatalogs(pool, { logger: log('exec'), onConflict: () => trust.conflict() });
   const mesh = createMesh({
-    pool, databaseUrl: settings.databaseUrl, logger: log('mesh'), clock, bind: settings.mesh.bind, curveSecretKey: settings.mesh.curveSecretKey,
-    leaseRenewalIntervalMs: settings.mesh.leaseRenewalIntervalMs, heartbeatTimeoutMs: settings.mesh.heartbeatTimeoutMs, refreshIntervalMs: settings.mesh.refreshIntervalMs,
-    scrambleAutoIds: settings.mesh.scrambleAutoIds, ...(settings.mesh.handshakeBudget ? { handshakeBudget: settings.mesh.handshakeBudget } : {}),
+    pool,
+    databaseUrl: settings.databaseUrl,
+    logger: log('mesh'),
+    clock,
+    bind: settings.mesh.bind,
+    curveSecretKey: settings.mesh.curveSecretKey,
+    leaseRenewalIntervalMs: settings.mesh.leaseRenewalIntervalMs,
+    heartbeatTimeoutMs: settings.mesh.heartbeatTimeoutMs,
+    refreshIntervalMs: settings.mesh.refreshIntervalMs,
+    scrambleAutoIds: settings.mesh.scrambleAutoIds,
+    ...(settings.mesh.handshakeBudget ? { handshakeBudget: settings.mesh.handshakeBudget } : {}),
     onAgentLost: (agentId) => inference.agentLost(agentId),
     handlers: {
-      ...execFrameHandlers({ pool, logger: log('exec'), transact, owners, refusals, ...(deps.execEvents ? { events: deps.execEvents } : {}) }),
+      ...execFrameHandlers({
+        pool,
+        logger: log('exec'),
+        transact,
+        owners,
+        refusals,
+        ...(deps.execEvents ? { events: deps.execEvents } : {}),
+      }),
       'infer.chunk': (agent, frame) => inference.broker.deliver(agent, frame),
       'infer.done': (agent, frame) => inference.broker.deliver(agent, frame),
       'infer.error': (agent, frame) => inference.broker.deliver(agent, frame),
     },
   });
   const inference = createInferenceRuntime(pool, mesh, { registry, refusals });
-  const limiter = settings.limits.backend === 'redis' ? createRedisLimiter(settings.limits.redisUrl!, logger) : createMemoryLimiter();
+  const limiter =
+    settings.limits.backend === 'redis' ? createRedisLimiter(settings.limits.redisUrl!, logger) : createMemoryLimiter();
   const rateLimits = { limiter, apiKeyRpm: settings.limits.apiKeyRpm, exec: settings.limits.exec };
   const exec = createExecRuntime({
-    pool, databaseUrl: settings.databaseUrl, logger: log('exec'), clock, owners, mesh, agentLimit: { limiter, perMinute: settings.limits.exec.agent }, ...settings.exec,
+    pool,
+    databaseUrl: settings.databaseUrl,
+    logger: log('exec'),
+    clock,
+    owners,
+    mesh,
+    agentLimit: { limiter, perMinute: settings.limits.exec.agent },
+    ...settings.exec,
   });
-  const webhooks = { secretKey: atRestKey(settings.encryptionKey), allowHttp: settings.webhooks.allowHttp, allow: parseAllowlist(settings.webhooks.allowedTargets) };
+  const webhooks = {
+    secretKey: atRestKey(settings.encryptionKey),
+    allowHttp: settings.webhooks.allowHttp,
+    allow: parseAllowlist(settings.webhooks.allowedTargets),
+  };
   const webhookWorker = createWebhookWorker({
-    pool, logger: log('webhooks'), clock, secretKey: webhooks.secretKey, allow: webhooks.allow, intervalMs: settings.webhooks.intervalMs, ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}),
+    pool,
+    logger: log('webhooks'),
+    clock,
+    secretKey: webhooks.secretKey,
+    allow: webhooks.allow,
+    intervalMs: settings.webhooks.intervalMs,
+    ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}),
   });
   const auditKey = auditSigner(settings.audit.signingKey);
   const checkpointer = createCheckpointer({
-    db: pool, signer: auditKey, logger: log('audit'), clock, intervalMs: settings.audit.checkpointIntervalMs,
-    sinks: [logSink(log('audit')), webhookSink(pool), ...(settings.audit.checkpointDir ? [fileSink(settings.audit.checkpointDir)] : [])],
+    db: pool,
+    signer: auditKey,
+    logger: log('audit'),
+    clock,
+    intervalMs: settings.audit.checkpointIntervalMs,
+    sinks: [
+      logSink(log('audit')),
+      webhookSink(pool),
+      ...(settings.audit.checkpointDir ? [fileSink(settings.audit.checkpointDir)] : []),
+    ],
   });
   registerMeshMetrics(registry, mesh);
   const app = buildApp({
-    logger, pool, mesh, rateLimits, webhooks, inference, tls: settings.http.tls, auditKeyHex: publicKeyHex(auditKey),
+    logger,
+    pool,
+    mesh,
+    rateLimits,
+    webhooks,
+    inference,
+    tls: settings.http.tls,
+    auditKeyHex: publicKeyHex(auditKey),
     enrollment: {
-      tokens: createAgentTokens(settings.agentTokens.signingKey, settings.agentTokens.ttlSeconds), routerCurvePublicKey: curvePublicFromSecret(settings.mesh.curveSecretKey),
-      meshEndpoint: () => settings.mesh.publicEndpoint ?? mesh.server.endpoint, leaseRenewalIntervalMs: settings.mesh.leaseRenewalIntervalMs,
+      tokens: createAgentTokens(settings.agentTokens.signingKey, settings.agentTokens.ttlSeconds),
+      routerCurvePublicKey: curvePublicFromSecret(settings.mesh.curveSecretKey),
+      meshEndpoint: () => settings.mesh.publicEndpoint ?? mesh.server.endpoint,
+      leaseRenewalIntervalMs: settings.mesh.leaseRenewalIntervalMs,
     },
     exec: { hub: exec.hub, wake: () => exec.dispatcher.wake(), transact, catalogs },
   });
   const running = createLifecycle({ logger, graceMs: settings.shutdownGraceMs });
   return {
-    app, pool, mesh, exec, inference, checkpointer, registry,
+    app,
+    pool,
+    mesh,
+    exec,
+    inference,
+    checkpointer,
+    registry,
     async start() {
       running.defer('database pool', () => pool.end());
       running.defer('rate limiter', () => limiter.close());
@@ -135,7 +196,11 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
       running.defer('metrics server', () => metrics.close());
       const listened = await app.listen({ host: settings.http.host, port: settings.http.port });
       running.defer('http server', () => app.close());
-      return { httpUrl: announced(listened, settings), metricsUrl: metrics.url, meshEndpoint: settings.mesh.publicEndpoint ?? mesh.server.endpoint };
+      return {
+        httpUrl: announced(listened, settings),
+        metricsUrl: metrics.url,
+        meshEndpoint: settings.mesh.publicEndpoint ?? mesh.server.endpoint,
+      };
     },
     close: () => running.close('router closing'),
   };
@@ -145,17 +210,24 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
 async function prepareDatabase(settings: RouterSettings, pool: Pool, logger: Logger): Promise<void> {
   if (settings.bootstrap) {
     const { project } = await ensureBootstrap(pool, {
-      projectSlug: settings.bootstrap.projectSlug, joinKeys: settings.bootstrap.joinKeys,
+      projectSlug: settings.bootstrap.projectSlug,
+      joinKeys: settings.bootstrap.joinKeys,
       ...(settings.bootstrap.adminKeySha256 ? { adminKeySha256: settings.bootstrap.adminKeySha256 } : {}),
     });
     logger.info({ project_id: project.id, slug: project.slug }, 'bootstrap project ready');
   }
   const privileges = await auditPrivileges(pool);
   if (privileges.owner || privileges.superuser || privileges.canRewrite) {
-    logger.warning({ ...privileges }, 'the router\'s database role could rewrite the audit log: connect as the app role that `migrate` creates (XEROTIER_DATABASE_APP_ROLE)');
+    logger.warning(
+      { ...privileges },
+      "the router's database role could rewrite the audit log: connect as the app role that `migrate` creates (XEROTIER_DATABASE_APP_ROLE)",
+    );
   }
   if (settings.mesh.publicEndpoint === undefined && /^tcp:\/\/(0\.0\.0\.0|\*|\[::\]):/.test(settings.mesh.bind)) {
-    logger.warning({ mesh_bind: settings.mesh.bind }, 'agents are told to dial 0.0.0.0: set XEROTIER_MESH_PUBLIC_ENDPOINT to an address they can reach');
+    logger.warning(
+      { mesh_bind: settings.mesh.bind },
+      'agents are told to dial 0.0.0.0: set XEROTIER_MESH_PUBLIC_ENDPOINT to an address they can reach',
+    );
   }
 }
 

@@ -12,7 +12,11 @@ import type { RouterConfig } from './config.js';
 export interface RouterSettings {
   readonly databaseUrl: string;
   readonly databasePoolMax: number;
-  readonly http: { readonly host: string; readonly port: number; readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  };
   readonly metrics: { readonly host: string; readonly port: number };
   readonly mesh: {
     readonly bind: string;
@@ -25,17 +29,40 @@ export interface RouterSettings {
     readonly scrambleAutoIds: boolean;
   };
   readonly agentTokens: { readonly signingKey: string; readonly ttlSeconds: number };
-  readonly exec: { readonly dispatchTtlMs: number; readonly pollIntervalMs: number; readonly watchdogIntervalMs: number };
+  readonly exec: {
+    readonly dispatchTtlMs: number;
+    readonly pollIntervalMs: number;
+    readonly watchdogIntervalMs: number;
+  };
   readonly limits: {
     readonly backend: 'memory' | 'redis';
     readonly redisUrl: string | undefined;
     readonly apiKeyRpm: number;
-    readonly exec: { readonly global: number; readonly project: number; readonly workspace: number; readonly agent: number };
+    readonly exec: {
+      readonly global: number;
+      readonly project: number;
+      readonly workspace: number;
+      readonly agent: number;
+    };
   };
   readonly encryptionKey: string;
-  readonly webhooks: { readonly allowHttp: boolean; readonly allowedTargets: readonly string[]; readonly intervalMs: number };
-  readonly audit: { readonly signingKey: string; readonly checkpointDir: string | undefined; readonly checkpointIntervalMs: number };
-  readonly bootstrap: { readonly projectSlug: string; readonly adminKeySha256: string | undefined; readonly joinKeys: readonly BootstrapJoinKey[] } | undefined;
+  readonly webhooks: {
+    readonly allowHttp: boolean;
+    readonly allowedTargets: readonly string[];
+    readonly intervalMs: number;
+  };
+  readonly audit: {
+    readonly signingKey: string;
+    readonly checkpointDir: string | undefined;
+    readonly checkpointIntervalMs: number;
+  };
+  readonly bootstrap:
+    | {
+        readonly projectSlug: string;
+        readonly adminKeySha256: string | undefined;
+        readonly joinKeys: readonly BootstrapJoinKey[];
+      }
+    | undefined;
   readonly shutdownGraceMs: number;
   /** Values to scrub from every log line and error. */
   readonly secrets: readonly string[];
@@ -48,32 +75,67 @@ export interface RouterTuning {
 }
 
 export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning = {}): RouterSettings {
-  const tls = config.tls_cert_path !== undefined && config.tls_key_path !== undefined ? { cert: readFileSync(config.tls_cert_path), key: readFileSync(config.tls_key_path) } : undefined;
+  const tls =
+    config.tls_cert_path !== undefined && config.tls_key_path !== undefined
+      ? { cert: readFileSync(config.tls_cert_path), key: readFileSync(config.tls_key_path) }
+      : undefined;
   return deepFreeze({
     databaseUrl: config.database_url,
     databasePoolMax: config.database_pool_max,
     http: { host: config.http_host, port: config.http_port, tls },
     metrics: { host: config.metrics_host, port: config.metrics_port },
     mesh: {
-      bind: config.mesh_bind, publicEndpoint: config.mesh_public_endpoint, curveSecretKey: config.curve_secret_key,
-      leaseRenewalIntervalMs: config.lease_renewal_interval_ms, heartbeatTimeoutMs: config.heartbeat_timeout_ms,
-      refreshIntervalMs: tuning.mesh?.refreshIntervalMs ?? 5_000, handshakeBudget: tuning.mesh?.handshakeBudget, scrambleAutoIds: tuning.mesh?.scrambleAutoIds ?? true,
+      bind: config.mesh_bind,
+      publicEndpoint: config.mesh_public_endpoint,
+      curveSecretKey: config.curve_secret_key,
+      leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+      heartbeatTimeoutMs: config.heartbeat_timeout_ms,
+      refreshIntervalMs: tuning.mesh?.refreshIntervalMs ?? 5_000,
+      handshakeBudget: tuning.mesh?.handshakeBudget,
+      scrambleAutoIds: tuning.mesh?.scrambleAutoIds ?? true,
     },
     agentTokens: { signingKey: config.token_signing_key, ttlSeconds: config.agent_token_ttl_seconds },
     exec: { dispatchTtlMs: 30_000, pollIntervalMs: 500, watchdogIntervalMs: 1_000, ...tuning.exec },
     limits: {
-      backend: config.cache_backend as 'memory' | 'redis', redisUrl: config.redis_url, apiKeyRpm: config.api_rate_limit_rpm,
-      exec: { global: config.exec_rate_limit_global_rpm, project: config.exec_rate_limit_project_rpm, workspace: config.exec_rate_limit_workspace_rpm, agent: config.exec_rate_limit_agent_rpm },
+      backend: config.cache_backend as 'memory' | 'redis',
+      redisUrl: config.redis_url,
+      apiKeyRpm: config.api_rate_limit_rpm,
+      exec: {
+        global: config.exec_rate_limit_global_rpm,
+        project: config.exec_rate_limit_project_rpm,
+        workspace: config.exec_rate_limit_workspace_rpm,
+        agent: config.exec_rate_limit_agent_rpm,
+      },
     },
     encryptionKey: config.completion_encryption_key,
-    webhooks: { allowHttp: config.webhooks_allow_http, allowedTargets: config.webhooks_allowed_targets, intervalMs: tuning.webhooks?.intervalMs ?? 1_000 },
-    audit: { signingKey: config.audit_signing_key, checkpointDir: config.audit_checkpoint_dir, checkpointIntervalMs: config.audit_checkpoint_interval_seconds * 1_000 },
-    bootstrap: config.bootstrap_project === undefined ? undefined : {
-      projectSlug: config.bootstrap_project, adminKeySha256: config.bootstrap_admin_key_sha256, joinKeys: parseBootstrapJoinKeys(config.bootstrap_join_keys),
+    webhooks: {
+      allowHttp: config.webhooks_allow_http,
+      allowedTargets: config.webhooks_allowed_targets,
+      intervalMs: tuning.webhooks?.intervalMs ?? 1_000,
     },
+    audit: {
+      signingKey: config.audit_signing_key,
+      checkpointDir: config.audit_checkpoint_dir,
+      checkpointIntervalMs: config.audit_checkpoint_interval_seconds * 1_000,
+    },
+    bootstrap:
+      config.bootstrap_project === undefined
+        ? undefined
+        : {
+            projectSlug: config.bootstrap_project,
+            adminKeySha256: config.bootstrap_admin_key_sha256,
+            joinKeys: parseBootstrapJoinKeys(config.bootstrap_join_keys),
+          },
     shutdownGraceMs: config.shutdown_grace_seconds * 1_000,
-    secrets: [config.database_url, config.redis_url, config.completion_encryption_key, config.token_signing_key, config.curve_secret_key, config.audit_signing_key, config.database_app_password]
-      .filter((value): value is string => value !== undefined),
+    secrets: [
+      config.database_url,
+      config.redis_url,
+      config.completion_encryption_key,
+      config.token_signing_key,
+      config.curve_secret_key,
+      config.audit_signing_key,
+      config.database_app_password,
+    ].filter((value): value is string => value !== undefined),
   });
 }
 

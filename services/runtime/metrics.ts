@@ -22,7 +22,10 @@ export function createMetricsRegistry(service: string): Registry {
  * Serves `GET /metrics` (Prometheus text format) and nothing else. Its own tiny HTTP server, so
  * scraping never competes with the API's routes, auth or rate limits.
  */
-export async function startMetricsServer(registry: Registry, options: { port: number; host?: string }): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  options: { port: number; host?: string },
+): Promise<MetricsServer> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -26,9 +26,14 @@ export function createPeriodic(options: PeriodicOptions): Periodic {
   const clock = options.clock ?? systemClock;
   let running: Promise<void> | undefined;
   let timer: Timer | undefined;
-  const tick = () => (running ??= options.run()
-    .then(() => undefined, (error: unknown) => options.logger.warning({ err: error, job: options.name }, `${options.name} round failed`))
-    .finally(() => (running = undefined)));
+  const tick = () =>
+    (running ??= options
+      .run()
+      .then(
+        () => undefined,
+        (error: unknown) => options.logger.warning({ err: error, job: options.name }, `${options.name} round failed`),
+      )
+      .finally(() => (running = undefined)));
   return {
     start() {
       timer ??= clock.setInterval(() => void tick(), options.intervalMs);

@@ -7,8 +7,10 @@ export const REDACTED = '[REDACTED]';
 
 // Matches names like authorization, join_key, api_key, x-api-key, curve_secret_key,
 // router_auth_token, vllm_salt_secret, completion_encryption_key, password, cookie.
-const SECRET_NAME = /(?:^|[_-])(?:authorization|cookie|set-cookie|password|passwd|secret|token|join[_-]?key|api[_-]?key|secret[_-]?key|private[_-]?key|signing[_-]?key|encryption[_-]?key|credentials?)$/i;
-const SECRET_NAME_EXACT = /^(?:authorization|cookie|token|secret|password|joinKey|apiKey|secretKey|privateKey|accessToken|refreshToken)$/;
+const SECRET_NAME =
+  /(?:^|[_-])(?:authorization|cookie|set-cookie|password|passwd|secret|token|join[_-]?key|api[_-]?key|secret[_-]?key|private[_-]?key|signing[_-]?key|encryption[_-]?key|credentials?)$/i;
+const SECRET_NAME_EXACT =
+  /^(?:authorization|cookie|token|secret|password|joinKey|apiKey|secretKey|privateKey|accessToken|refreshToken)$/;
 
 // Our own credential formats, scrubbed wherever they appear in text.
 const CREDENTIAL_PATTERNS: readonly RegExp[] = [
@@ -39,12 +41,14 @@ export function createRedactor(initialSecrets: Iterable<string | undefined> = []
   const redactor: Redactor = {
     addSecrets(values) {
       // Very short values would blank out ordinary words; they are not credentials anyway.
-      for (const value of values) if (value !== undefined && value.length >= 6) for (const form of encodedForms(value)) secrets.add(form);
+      for (const value of values)
+        if (value !== undefined && value.length >= 6) for (const form of encodedForms(value)) secrets.add(form);
     },
     text(value) {
       let out = value;
       // Longest first, so a secret's encoding is never half-replaced by a shorter match inside it.
-      for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+      for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        if (out.includes(secret)) out = out.split(secret).join(REDACTED);
       for (const pattern of CREDENTIAL_PATTERNS) out = out.replace(pattern, REDACTED);
       return out;
     },
@@ -52,9 +56,12 @@ export function createRedactor(initialSecrets: Iterable<string | undefined> = []
     spans(value) {
       const found: { start: number; end: number }[] = [];
       for (const secret of secrets) {
-        for (let at = value.indexOf(secret); at >= 0; at = value.indexOf(secret, at + 1)) found.push({ start: at, end: at + secret.length });
+        for (let at = value.indexOf(secret); at >= 0; at = value.indexOf(secret, at + 1))
+          found.push({ start: at, end: at + secret.length });
       }
-      for (const pattern of CREDENTIAL_PATTERNS) for (const match of value.matchAll(pattern)) found.push({ start: match.index, end: match.index + match[0].length });
+      for (const pattern of CREDENTIAL_PATTERNS)
+        for (const match of value.matchAll(pattern))
+          found.push({ start: match.index, end: match.index + match[0].length });
       return found;
     },
     value(value) {
@@ -93,7 +100,10 @@ function scrub(value: unknown, redactor: Redactor, depth: number, seen: WeakSet<
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.length} bytes]`;
   const out: Record<string, unknown> = {};
   for (const [key, member] of Object.entries(value)) {
-    out[key] = isSecretName(key) && member !== undefined && member !== null ? REDACTED : scrub(member, redactor, depth + 1, seen);
+    out[key] =
+      isSecretName(key) && member !== undefined && member !== null
+        ? REDACTED
+        : scrub(member, redactor, depth + 1, seen);
   }
   return out;
 }

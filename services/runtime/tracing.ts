@@ -1,4 +1,12 @@
-import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Tracer,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -67,7 +75,12 @@ export function contextFromTraceCarrier(carrier: TraceCarrier | undefined, base:
  * Runs `fn` in a span that continues `parent` (a frame's or a stored call's trace context) and
  * hands it the carrier its outgoing frames should take. Spans are no-ops unless tracing is on.
  */
-export async function inSpan<T>(name: string, parent: TraceCarrier | undefined, fn: (carrier: TraceCarrier | undefined) => Promise<T>, attributes: Record<string, string | number> = {}): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  parent: TraceCarrier | undefined,
+  fn: (carrier: TraceCarrier | undefined) => Promise<T>,
+  attributes: Record<string, string | number> = {},
+): Promise<T> {
   const tracer = trace.getTracer('xerotier');
   const span = tracer.startSpan(name, { attributes }, contextFromTraceCarrier(parent, ROOT_CONTEXT));
   const active = trace.setSpan(ROOT_CONTEXT, span);

@@ -17,7 +17,11 @@ export { AGENT_VERSION } from './xem-agent.js';
 
 async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const early = loadConfig(xemMetricsPortSchema, { env });
-  const logger = createLogger({ service: 'xem-agent', level: config.log_level, secrets: [config.join_key, config.router_auth_token] });
+  const logger = createLogger({
+    service: 'xem-agent',
+    level: config.log_level,
+    secrets: [config.join_key, config.router_auth_token],
+  });
   logCrashes(logger);
   logger.info({ config: describeConfig(xemAgentConfigSchema, config) }, 'starting');
   const graceMs = config.shutdown_grace_seconds * 1_000;
@@ -30,7 +34,13 @@ async function run(config: XEMAgentConfig, env: Env): Promise<void> {
   const metrics = await startMetricsServer(registry, { port: early.metrics_port });
   lifecycle.defer('metrics server', () => metrics.close());
   const parentGone = () => void lifecycle.close('parent process went away').finally(() => process.exit(0));
-  const retire = (reason: string) => holdRetired({ logger, lifecycle, reason, report: (message) => reportToParent({ ...message, metrics_url: metrics.url }, parentGone) });
+  const retire = (reason: string) =>
+    holdRetired({
+      logger,
+      lifecycle,
+      reason,
+      report: (message) => reportToParent({ ...message, metrics_url: metrics.url }, parentGone),
+    });
 
   const xem = createXemAgent(config, { logger, registry, env, allowInsecure: early.allow_insecure, onRetired: retire });
   // Running calls drain first, then their results are flushed, then the connection closes.

@@ -74,8 +74,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 const STEPS: readonly ((db: Database.Database) => void)[] = [
   (db) => {
     db.exec(BASE_SCHEMA);
-    const columns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(dispatches)').all().map((column) => column.name));
-    if (!columns.has('pgid')) db.exec('ALTER TABLE dispatches ADD COLUMN pgid INTEGER; ALTER TABLE dispatches ADD COLUMN started_ticks TEXT;');
+    const columns = new Set(
+      db
+        .prepare<[], { name: string }>('PRAGMA table_info(dispatches)')
+        .all()
+        .map((column) => column.name),
+    );
+    if (!columns.has('pgid'))
+      db.exec('ALTER TABLE dispatches ADD COLUMN pgid INTEGER; ALTER TABLE dispatches ADD COLUMN started_ticks TEXT;');
   },
   (db) => db.exec('ALTER TABLE outbox ADD COLUMN trace TEXT'),
 ];
@@ -106,16 +112,26 @@ export function openOutbox(path: string): Outbox {
     claim: db.prepare('INSERT OR IGNORE INTO dispatches (invocation_id, attempt, received_at) VALUES (?, ?, ?)'),
     finish: db.prepare('UPDATE dispatches SET finished = 1 WHERE invocation_id = ? AND attempt = ?'),
     enqueue: db.prepare('INSERT OR IGNORE INTO outbox (frame_id, type, body, trace) VALUES (?, ?, ?, ?)'),
-    pending: db.prepare<[number], { seq: number; frame_id: string; type: string; body: string; trace: string | null }>('SELECT seq, frame_id, type, body, trace FROM outbox WHERE seq > ? ORDER BY seq'),
+    pending: db.prepare<[number], { seq: number; frame_id: string; type: string; body: string; trace: string | null }>(
+      'SELECT seq, frame_id, type, body, trace FROM outbox WHERE seq > ? ORDER BY seq',
+    ),
     pendingCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
     acknowledged: db.prepare('DELETE FROM outbox WHERE frame_id = ?'),
     started: db.prepare('UPDATE dispatches SET pgid = ?, started_ticks = ? WHERE invocation_id = ? AND attempt = ?'),
-    unfinished: db.prepare<[], UnfinishedDispatch>('SELECT invocation_id, attempt, pgid, started_ticks FROM dispatches WHERE finished = 0 ORDER BY received_at'),
+    unfinished: db.prepare<[], UnfinishedDispatch>(
+      'SELECT invocation_id, attempt, pgid, started_ticks FROM dispatches WHERE finished = 0 ORDER BY received_at',
+    ),
     prune: db.prepare('DELETE FROM dispatches WHERE finished = 1 AND received_at < ?'),
   };
   const finish = db.transaction((dispatch: DispatchKey, frames: OutboxFrame[]) => {
     statements.finish.run(dispatch.invocation_id, dispatch.attempt);
-    for (const frame of frames) statements.enqueue.run(frame.frameId, frame.type, JSON.stringify(frame.body), frame.trace ? JSON.stringify(frame.trace) : null);
+    for (const frame of frames)
+      statements.enqueue.run(
+        frame.frameId,
+        frame.type,
+        JSON.stringify(frame.body),
+        frame.trace ? JSON.stringify(frame.trace) : null,
+      );
   });
   // Losing an acknowledgement to a crash only means the router hears a duplicate: one
   // transaction (one fsync) for many.
@@ -125,12 +141,18 @@ export function openOutbox(path: string): Outbox {
   return {
     claim: (dispatch, now) => statements.claim.run(dispatch.invocation_id, dispatch.attempt, now).changes === 1,
     finish: (dispatch, ...frames) => finish(dispatch, frames),
-    pending: (afterSeq = 0) => statements.pending.all(afterSeq).map((row) => ({
-      seq: row.seq, frameId: row.frame_id, type: row.type, body: JSON.parse(row.body) as Record<string, unknown>, ...(row.trace ? { trace: JSON.parse(row.trace) as TraceCarrier } : {}),
-    })),
+    pending: (afterSeq = 0) =>
+      statements.pending.all(afterSeq).map((row) => ({
+        seq: row.seq,
+        frameId: row.frame_id,
+        type: row.type,
+        body: JSON.parse(row.body) as Record<string, unknown>,
+        ...(row.trace ? { trace: JSON.parse(row.trace) as TraceCarrier } : {}),
+      })),
     pendingCount: () => statements.pendingCount.get()!.n,
     acknowledged: (...frameIds) => void acknowledge(frameIds),
-    started: (dispatch, pgid, startedTicks) => void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),
+    started: (dispatch, pgid, startedTicks) =>
+      void statements.started.run(pgid, startedTicks, dispatch.invocation_id, dispatch.attempt),
     unfinished: () => statements.unfinished.all(),
     prune: (olderThan) => void statements.prune.run(olderThan),
     close: () => db.close(),

@@ -50,7 +50,11 @@ export interface XemAgent {
  */
 export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencies): XemAgent {
   const { logger } = deps;
-  const routerCallback = { routerUrl: config.router_url, token: config.router_auth_token, projectExternalId: config.project_external_id };
+  const routerCallback = {
+    routerUrl: config.router_url,
+    token: config.router_auth_token,
+    projectExternalId: config.project_external_id,
+  };
   const builtIn = routerCallbackTools(routerCallback);
   const versions = new ManifestVersions();
   const baseEnv = plainEnvironment(deps.env);
@@ -59,20 +63,35 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
   const outbox = openOutbox(config.queue_db_path);
   const clock = deps.clock ?? systemClock;
   const delivery = createDelivery({
-    outbox, logger, clock, bound: () => agent.bound,
-    send: (type, body, frameId, trace) => void agent.send(type, body as never, { id: frameId, ...(trace ? { trace } : {}) }),
+    outbox,
+    logger,
+    clock,
+    bound: () => agent.bound,
+    send: (type, body, frameId, trace) =>
+      void agent.send(type, body as never, { id: frameId, ...(trace ? { trace } : {}) }),
   });
   const engine = createExecutionEngine({
-    outbox, logger, clock, credentialsDir: config.credentials_dir, maxConcurrent: config.max_concurrent_executions, routerCallback, baseEnv,
-    tools: () => tools, workspaces: () => servedWorkspaces(config.credentials_dir),
+    outbox,
+    logger,
+    clock,
+    credentialsDir: config.credentials_dir,
+    maxConcurrent: config.max_concurrent_executions,
+    routerCallback,
+    baseEnv,
+    tools: () => tools,
+    workspaces: () => servedWorkspaces(config.credentials_dir),
     send: (type, body, trace) => void agent.send(type, body, trace ? { trace } : {}),
     deliver: () => delivery.flush(),
     onFinished: (tool, status) => metrics.finished(tool, status),
   });
   const agent = createAgent({
     identity: {
-      role: 'xem', registrationName: config.registration_name, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,
-      enrollmentPath: join(dirname(config.signing_key_path), 'enrollment.json'), agentVersion: AGENT_VERSION,
+      role: 'xem',
+      registrationName: config.registration_name,
+      signingKeyPath: config.signing_key_path,
+      curveKeyPath: config.curve_key_path,
+      enrollmentPath: join(dirname(config.signing_key_path), 'enrollment.json'),
+      agentVersion: AGENT_VERSION,
     },
     router: { url: config.router_url, joinKey: config.join_key, allowInsecure: deps.allowInsecure },
     offer: {
@@ -88,9 +107,15 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
       onAck: (ack) => delivery.acknowledged(ack),
       onBound: () => delivery.rebound(),
       // Revoked or replaced while running: stop taking work, let running calls end, then stay retired.
-      onRetired: (reason) => void agent.close().then(() => engine.drain(config.shutdown_grace_seconds * 1_000)).finally(() => deps.onRetired(reason)),
+      onRetired: (reason) =>
+        void agent
+          .close()
+          .then(() => engine.drain(config.shutdown_grace_seconds * 1_000))
+          .finally(() => deps.onRetired(reason)),
     },
-    logger, clock, leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+    logger,
+    clock,
+    leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
   });
   const metrics = registerExecutionMetrics(deps.registry, { engine: () => engine, outbox });
   registerAgentState(deps.registry, () => agent.state);
@@ -116,7 +141,12 @@ export function createXemAgent(config: XEMAgentConfig, deps: XemAgentDependencie
   };
 }
 
-async function loadTools(toolsDir: string, builtIn: readonly LoadedTool[], baseEnv: Record<string, string>, logger: Logger): Promise<Map<string, LoadedTool>> {
+async function loadTools(
+  toolsDir: string,
+  builtIn: readonly LoadedTool[],
+  baseEnv: Record<string, string>,
+  logger: Logger,
+): Promise<Map<string, LoadedTool>> {
   const { tools, mcp, problems } = loadBundles(toolsDir);
   const discovered = await discoverMcpTools(mcp, baseEnv);
   for (const tool of [...discovered.tools, ...builtIn]) offerTool(tools, tool, problems);

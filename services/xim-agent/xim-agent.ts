@@ -44,22 +44,36 @@ export interface XimAgent {
  */
 export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencies): XimAgent {
   const { logger } = deps;
-  const address: EngineAddress = config.engine_url !== undefined ? engineAddress(config.engine_url) : { socketPath: config.vllm_socket_path };
+  const address: EngineAddress =
+    config.engine_url !== undefined ? engineAddress(config.engine_url) : { socketPath: config.vllm_socket_path };
   let engine: EngineState = { healthy: false, models: [], scripted: [], running: 0, waiting: 0, kvUsage: 0 };
   let probe: NodeJS.Timeout | undefined;
   let restarts = () => 0;
   const slots = () => config.max_concurrent ?? config.max_num_seqs ?? DEFAULT_SLOTS;
   const versions = new ManifestVersions();
   const runner = createInferenceRunner({
-    engine: () => address, maxConcurrent: slots, saltSecret: config.vllm_salt_secret, logger,
+    engine: () => address,
+    maxConcurrent: slots,
+    saltSecret: config.vllm_salt_secret,
+    logger,
     send: (type, body, trace) => agent.send(type as 'infer.chunk', body as never, trace ? { trace } : {}),
   });
   const agent = createAgent({
     ...agentOptions(config, logger),
     offer: {
-      manifest: () => versions.current({ models: [...engine.models].sort(), scripted_models: [...engine.scripted].sort(), engine: { healthy: engine.healthy, attached: config.engine_url !== undefined } }),
+      manifest: () =>
+        versions.current({
+          models: [...engine.models].sort(),
+          scripted_models: [...engine.scripted].sort(),
+          engine: { healthy: engine.healthy, attached: config.engine_url !== undefined },
+        }),
       capacity: () => ({ max_concurrent: engine.healthy ? slots() : 0, in_use: runner.running }),
-      health: () => ({ healthy: engine.healthy, running: engine.running, waiting: engine.waiting, kv_usage: engine.kvUsage }),
+      health: () => ({
+        healthy: engine.healthy,
+        running: engine.running,
+        waiting: engine.waiting,
+        kv_usage: engine.kvUsage,
+      }),
     },
     events: {
       onFrame(frame) {
@@ -67,7 +81,11 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
         else if (frame.type === 'infer.cancel') runner.cancel(frame.body);
       },
       // Revoked or replaced while running: stop serving, finish what runs, then stay retired.
-      onRetired: (reason) => void agent.close().then(() => runner.drain(config.shutdown_grace_seconds * 1_000)).finally(() => deps.onRetired(reason)),
+      onRetired: (reason) =>
+        void agent
+          .close()
+          .then(() => runner.drain(config.shutdown_grace_seconds * 1_000))
+          .finally(() => deps.onRetired(reason)),
     },
   });
   registerXimMetrics(deps.registry, { engine: () => engine, runner, restarts: () => restarts() });
@@ -77,7 +95,10 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
     async start(signal) {
       if (config.engine_url === undefined) restarts = superviseVllm(config, deps, address);
       engine = await probeEngine(address);
-      logger.info({ engine: describeAddress(address), healthy: engine.healthy, models: engine.models }, 'engine probed');
+      logger.info(
+        { engine: describeAddress(address), healthy: engine.healthy, models: engine.models },
+        'engine probed',
+      );
       probe = setInterval(() => void probeEngine(address).then((state) => (engine = state)), 2_000);
       return agent.start(signal);
     },
@@ -91,33 +112,65 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
 
 /** vLLM started now, stopped last (after requests drain); returns its restart count. */
 function superviseVllm(config: XIMAgentConfig, deps: XimAgentDependencies, address: EngineAddress): () => number {
-  const command = vllmCommand({
-    model: config.model!, vllmPath: config.vllm_path, socketPath: config.vllm_socket_path, extraArgs: config.vllm_args, extraEnv: config.vllm_env,
-    gpuMemoryUtilization: config.gpu_memory_utilization, tensorParallelSize: config.tensor_parallel_size,
-    ...(config.max_num_seqs ? { maxNumSeqs: config.max_num_seqs } : {}), ...(config.max_model_len ? { maxModelLen: config.max_model_len } : {}),
-    ...(config.vllm_quantization ? { quantization: config.vllm_quantization } : {}),
-  }, deps.env);
-  const supervisor = superviseEngine({ command, socketPath: 'socketPath' in address ? address.socketPath : config.vllm_socket_path, logger: deps.logger });
+  const command = vllmCommand(
+    {
+      model: config.model!,
+      vllmPath: config.vllm_path,
+      socketPath: config.vllm_socket_path,
+      extraArgs: config.vllm_args,
+      extraEnv: config.vllm_env,
+      gpuMemoryUtilization: config.gpu_memory_utilization,
+      tensorParallelSize: config.tensor_parallel_size,
+      ...(config.max_num_seqs ? { maxNumSeqs: config.max_num_seqs } : {}),
+      ...(config.max_model_len ? { maxModelLen: config.max_model_len } : {}),
+      ...(config.vllm_quantization ? { quantization: config.vllm_quantization } : {}),
+    },
+    deps.env,
+  );
+  const supervisor = superviseEngine({
+    command,
+    socketPath: 'socketPath' in address ? address.socketPath : config.vllm_socket_path,
+    logger: deps.logger,
+  });
   deps.lifecycle.defer('engine', () => supervisor.stop(config.shutdown_grace_seconds * 1_000));
   return () => supervisor.restarts;
 }
 
-function agentOptions(config: XIMAgentConfig, logger: Logger): Pick<AgentOptions, 'identity' | 'router' | 'logger' | 'leaseRenewalIntervalMs'> {
+function agentOptions(
+  config: XIMAgentConfig,
+  logger: Logger,
+): Pick<AgentOptions, 'identity' | 'router' | 'logger' | 'leaseRenewalIntervalMs'> {
   return {
     identity: {
-      role: 'xim', registrationName: config.registration_name, signingKeyPath: config.signing_key_path, curveKeyPath: config.curve_key_path,
-      enrollmentPath: config.enrollment_path, agentVersion: AGENT_VERSION,
+      role: 'xim',
+      registrationName: config.registration_name,
+      signingKeyPath: config.signing_key_path,
+      curveKeyPath: config.curve_key_path,
+      enrollmentPath: config.enrollment_path,
+      agentVersion: AGENT_VERSION,
     },
     router: { url: config.router_url, joinKey: config.join_key, allowInsecure: config.allow_insecure },
-    logger, leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
+    logger,
+    leaseRenewalIntervalMs: config.lease_renewal_interval_ms,
   };
 }
 
 /** `enroll`: keys and enrollment persisted, nothing started — for images that enroll at build or init time. */
-export async function enrollXim(config: XIMAgentConfig, logger: Logger): Promise<{ agentId: string; projectId: string }> {
+export async function enrollXim(
+  config: XIMAgentConfig,
+  logger: Logger,
+): Promise<{ agentId: string; projectId: string }> {
   const enrollment = await ensureEnrolled({
     ...agentOptions(config, logger),
-    offer: { manifest: () => new ManifestVersions().current({ models: [], scripted_models: [], engine: { healthy: false, attached: config.engine_url !== undefined } }), capacity: () => ({ max_concurrent: 0, in_use: 0 }) },
+    offer: {
+      manifest: () =>
+        new ManifestVersions().current({
+          models: [],
+          scripted_models: [],
+          engine: { healthy: false, attached: config.engine_url !== undefined },
+        }),
+      capacity: () => ({ max_concurrent: 0, in_use: 0 }),
+    },
   });
   return { agentId: enrollment.agent_id, projectId: enrollment.project_id };
 }

@@ -25,9 +25,18 @@ export class ClusterPrerequisites extends pulumi.ComponentResource {
     const child = { parent: this };
     this.checks.push(
       k8s.networking.v1.IngressClass.get(`${name}-ingress-class`, args.ingressClassName, child),
-      k8s.apiextensions.CustomResource.get(`${name}-cluster-issuer`, { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', id: args.tlsIssuer, ...child }),
-      ...args.storageClassNames.map((storageClass) => k8s.storage.v1.StorageClass.get(`${name}-storage-${storageClass}`, storageClass, child)),
-      ...(args.targetNamespaces ?? []).map((namespace) => k8s.core.v1.Namespace.get(`${name}-namespace-${namespace}`, namespace, child)),
+      k8s.apiextensions.CustomResource.get(`${name}-cluster-issuer`, {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'ClusterIssuer',
+        id: args.tlsIssuer,
+        ...child,
+      }),
+      ...args.storageClassNames.map((storageClass) =>
+        k8s.storage.v1.StorageClass.get(`${name}-storage-${storageClass}`, storageClass, child),
+      ),
+      ...(args.targetNamespaces ?? []).map((namespace) =>
+        k8s.core.v1.Namespace.get(`${name}-namespace-${namespace}`, namespace, child),
+      ),
     );
     this.registerOutputs({});
   }

@@ -35,27 +35,59 @@ export class InClusterDataServices extends pulumi.ComponentResource {
   constructor(name: string, args: DataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:platform:InClusterDataServices', name, {}, opts);
     const child = { parent: this };
-    const secret = new k8s.core.v1.Secret(`${name}-passwords`, {
-      metadata: { namespace: args.namespace, labels: labels('data') },
-      stringData: { POSTGRES_PASSWORD: args.databasePassword, REDIS_PASSWORD: args.cachePassword },
-    }, child);
+    const secret = new k8s.core.v1.Secret(
+      `${name}-passwords`,
+      {
+        metadata: { namespace: args.namespace, labels: labels('data') },
+        stringData: { POSTGRES_PASSWORD: args.databasePassword, REDIS_PASSWORD: args.cachePassword },
+      },
+      child,
+    );
     // Secrets change in place: the checksum restarts Redis on a new password (Postgres reads its own only at initdb).
     const restartOn = checksum({ cache: args.cachePassword });
-    const volumes = { storageGi: args.storageGi, ...(args.storageClassName ? { storageClassName: args.storageClassName } : {}) };
+    const volumes = {
+      storageGi: args.storageGi,
+      ...(args.storageClassName ? { storageClassName: args.storageClassName } : {}),
+    };
     const postgres = statefulService(this, `${name}-postgres`, args.namespace, 5432, {
-      image: POSTGRES_IMAGE, uid: 70, ...volumes, dataPath: '/var/lib/postgresql/data',
-      env: [{ name: 'POSTGRES_DB', value: 'xerotier' }, { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }, { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'POSTGRES_PASSWORD' } } }],
+      image: POSTGRES_IMAGE,
+      uid: 70,
+      ...volumes,
+      dataPath: '/var/lib/postgresql/data',
+      env: [
+        { name: 'POSTGRES_DB', value: 'xerotier' },
+        { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+        {
+          name: 'POSTGRES_PASSWORD',
+          valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'POSTGRES_PASSWORD' } },
+        },
+      ],
       probe: { exec: { command: ['pg_isready', '-U', 'postgres'] } },
     });
     const redis = statefulService(this, `${name}-redis`, args.namespace, 6379, {
-      image: REDIS_IMAGE, uid: 999, ...volumes, storageGi: 5, dataPath: '/data', annotations: { 'xerotier.io/secret-checksum': restartOn },
+      image: REDIS_IMAGE,
+      uid: 999,
+      ...volumes,
+      storageGi: 5,
+      dataPath: '/data',
+      annotations: { 'xerotier.io/secret-checksum': restartOn },
       args: ['sh', '-c', 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes'],
-      env: [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'REDIS_PASSWORD' } } }],
+      env: [
+        { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'REDIS_PASSWORD' } } },
+      ],
       probe: { tcpSocket: { port: 6379 } },
     });
-    this.ownerDatabaseUrl = pulumi.secret(pulumi.interpolate`postgres://postgres:${args.databasePassword}@${postgres.metadata.name}.${args.namespace}.svc:5432/xerotier`);
-    this.appDatabaseUrl = pulumi.secret(pulumi.all([this.ownerDatabaseUrl, args.databaseAppPassword]).apply(([url, password]) => withRole(url, APP_ROLE, password)));
-    this.redisUrl = pulumi.secret(pulumi.interpolate`redis://:${args.cachePassword}@${redis.metadata.name}.${args.namespace}.svc:6379`);
+    this.ownerDatabaseUrl = pulumi.secret(
+      pulumi.interpolate`postgres://postgres:${args.databasePassword}@${postgres.metadata.name}.${args.namespace}.svc:5432/xerotier`,
+    );
+    this.appDatabaseUrl = pulumi.secret(
+      pulumi
+        .all([this.ownerDatabaseUrl, args.databaseAppPassword])
+        .apply(([url, password]) => withRole(url, APP_ROLE, password)),
+    );
+    this.redisUrl = pulumi.secret(
+      pulumi.interpolate`redis://:${args.cachePassword}@${redis.metadata.name}.${args.namespace}.svc:6379`,
+    );
     this.registerOutputs({});
   }
 }
@@ -72,27 +104,72 @@ interface StatefulSpec {
   readonly annotations?: Record<string, pulumi.Input<string>>;
 }
 
-function statefulService(parent: pulumi.Resource, name: string, namespace: pulumi.Input<string>, port: number, spec: StatefulSpec): k8s.core.v1.Service {
+function statefulService(
+  parent: pulumi.Resource,
+  name: string,
+  namespace: pulumi.Input<string>,
+  port: number,
+  spec: StatefulSpec,
+): k8s.core.v1.Service {
   const selector = labels('data', name);
-  const service = new k8s.core.v1.Service(name, { metadata: { namespace, labels: selector }, spec: { type: 'ClusterIP', selector, ports: [{ port, targetPort: port }] } }, { parent });
-  new k8s.apps.v1.StatefulSet(name, {
-    metadata: { namespace, labels: selector },
-    spec: {
-      serviceName: service.metadata.name, replicas: 1, selector: { matchLabels: selector },
-      template: {
-        metadata: { labels: selector, ...(spec.annotations ? { annotations: spec.annotations } : {}) },
-        spec: {
-          serviceAccountName: serviceAccount(parent, name, namespace, selector).metadata.name, automountServiceAccountToken: false, securityContext: podSecurity(spec.uid),
-          containers: [hardened({
-            name: 'main', image: spec.image, ports: [{ containerPort: port }], env: spec.env, ...(spec.args ? { command: spec.args } : {}),
-            volumeMounts: [{ name: 'data', mountPath: spec.dataPath }, { name: 'run', mountPath: '/var/run/postgresql' }, { name: 'tmp', mountPath: '/tmp' }],
-            readinessProbe: { ...spec.probe, periodSeconds: 5 }, livenessProbe: { ...spec.probe, periodSeconds: 20, failureThreshold: 6 }, resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } },
-          })],
-          volumes: [{ name: 'run', emptyDir: {} }, { name: 'tmp', emptyDir: {} }],
-        },
-      },
-      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}), resources: { requests: { storage: `${spec.storageGi}Gi` } } } }],
+  const service = new k8s.core.v1.Service(
+    name,
+    {
+      metadata: { namespace, labels: selector },
+      spec: { type: 'ClusterIP', selector, ports: [{ port, targetPort: port }] },
     },
-  }, { parent });
+    { parent },
+  );
+  new k8s.apps.v1.StatefulSet(
+    name,
+    {
+      metadata: { namespace, labels: selector },
+      spec: {
+        serviceName: service.metadata.name,
+        replicas: 1,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: selector, ...(spec.annotations ? { annotations: spec.annotations } : {}) },
+          spec: {
+            serviceAccountName: serviceAccount(parent, name, namespace, selector).metadata.name,
+            automountServiceAccountToken: false,
+            securityContext: podSecurity(spec.uid),
+            containers: [
+              hardened({
+                name: 'main',
+                image: spec.image,
+                ports: [{ containerPort: port }],
+                env: spec.env,
+                ...(spec.args ? { command: spec.args } : {}),
+                volumeMounts: [
+                  { name: 'data', mountPath: spec.dataPath },
+                  { name: 'run', mountPath: '/var/run/postgresql' },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+                readinessProbe: { ...spec.probe, periodSeconds: 5 },
+                livenessProbe: { ...spec.probe, periodSeconds: 20, failureThreshold: 6 },
+                resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } },
+              }),
+            ],
+            volumes: [
+              { name: 'run', emptyDir: {} },
+              { name: 'tmp', emptyDir: {} },
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
+              resources: { requests: { storage: `${spec.storageGi}Gi` } },
+            },
+          },
+        ],
+      },
+    },
+    { parent },
+  );
   return service;
 }

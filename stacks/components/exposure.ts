@@ -24,35 +24,52 @@ export interface RouterExposure {
 }
 
 /** aws: an internet-facing ALB for HTTPS (ACM), an NLB for the mesh, internal unless a source is public. */
-export function awsExposure(certificateArn: pulumi.Input<string>, mesh: { expose: boolean; sourceCidrs: readonly string[] }): RouterExposure {
+export function awsExposure(
+  certificateArn: pulumi.Input<string>,
+  mesh: { expose: boolean; sourceCidrs: readonly string[] },
+): RouterExposure {
   const scheme = mesh.sourceCidrs.every((cidr) => isPrivate(parseCidr(cidr))) ? 'internal' : 'internet-facing';
   return {
     ingress: {
       className: 'alb',
       annotations: {
-        'alb.ingress.kubernetes.io/scheme': 'internet-facing', 'alb.ingress.kubernetes.io/target-type': 'ip',
-        'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]', 'alb.ingress.kubernetes.io/certificate-arn': certificateArn,
-        'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06', 'alb.ingress.kubernetes.io/healthcheck-path': '/readyz',
+        'alb.ingress.kubernetes.io/scheme': 'internet-facing',
+        'alb.ingress.kubernetes.io/target-type': 'ip',
+        'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]',
+        'alb.ingress.kubernetes.io/certificate-arn': certificateArn,
+        'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+        'alb.ingress.kubernetes.io/healthcheck-path': '/readyz',
         // Streams (SSE) stay open for as long as a generation takes.
         'alb.ingress.kubernetes.io/load-balancer-attributes': 'idle_timeout.timeout_seconds=3600',
       },
     },
-    ...(mesh.expose ? {
-      mesh: {
-        annotations: {
-          'service.beta.kubernetes.io/aws-load-balancer-type': 'external', 'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
-          'service.beta.kubernetes.io/aws-load-balancer-scheme': scheme,
-        },
-        loadBalancerClass: 'service.k8s.aws/nlb', sourceRanges: mesh.sourceCidrs,
-      },
-    } : {}),
+    ...(mesh.expose
+      ? {
+          mesh: {
+            annotations: {
+              'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+              'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
+              'service.beta.kubernetes.io/aws-load-balancer-scheme': scheme,
+            },
+            loadBalancerClass: 'service.k8s.aws/nlb',
+            sourceRanges: mesh.sourceCidrs,
+          },
+        }
+      : {}),
   };
 }
 
 /** kubernetes: the cluster's ingress class and cert-manager issuer; a plain LoadBalancer for the mesh. */
-export function clusterExposure(ingress: { className: string; tlsIssuer: string; annotations: Readonly<Record<string, string>> }, mesh: { expose: boolean; sourceCidrs: readonly string[] }): RouterExposure {
+export function clusterExposure(
+  ingress: { className: string; tlsIssuer: string; annotations: Readonly<Record<string, string>> },
+  mesh: { expose: boolean; sourceCidrs: readonly string[] },
+): RouterExposure {
   return {
-    ingress: { className: ingress.className, annotations: { ...ingress.annotations, 'cert-manager.io/cluster-issuer': ingress.tlsIssuer }, certManagerIssuer: ingress.tlsIssuer },
+    ingress: {
+      className: ingress.className,
+      annotations: { ...ingress.annotations, 'cert-manager.io/cluster-issuer': ingress.tlsIssuer },
+      certManagerIssuer: ingress.tlsIssuer,
+    },
     ...(mesh.expose ? { mesh: { annotations: {}, sourceRanges: mesh.sourceCidrs } } : {}),
   };
 }

@@ -22,14 +22,21 @@ export class Monitoring extends pulumi.ComponentResource {
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:platform:Monitoring', name, {}, opts);
     for (const target of SCRAPE_TARGETS) {
-      new k8s.apiextensions.CustomResource(`${name}-${target.component}`, {
-        apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor',
-        metadata: { namespace: args.namespace, labels: labels('monitoring') },
-        spec: {
-          selector: { matchLabels: { 'app.kubernetes.io/name': 'xerotier', 'app.kubernetes.io/component': target.component } },
-          podMetricsEndpoints: [{ port: target.port, path: '/metrics', interval: '30s' }],
+      new k8s.apiextensions.CustomResource(
+        `${name}-${target.component}`,
+        {
+          apiVersion: 'monitoring.coreos.com/v1',
+          kind: 'PodMonitor',
+          metadata: { namespace: args.namespace, labels: labels('monitoring') },
+          spec: {
+            selector: {
+              matchLabels: { 'app.kubernetes.io/name': 'xerotier', 'app.kubernetes.io/component': target.component },
+            },
+            podMetricsEndpoints: [{ port: target.port, path: '/metrics', interval: '30s' }],
+          },
         },
-      }, { parent: this });
+        { parent: this },
+      );
     }
     this.registerOutputs({});
   }

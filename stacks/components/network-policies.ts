@@ -18,11 +18,16 @@ export interface NetworkPoliciesArgs {
 type Policy = k8s.types.input.networking.v1.NetworkPolicySpec;
 type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 
-const component = (name: string) => ({ matchLabels: { 'app.kubernetes.io/name': 'xerotier', 'app.kubernetes.io/component': name } });
-const anywhere = (except: readonly string[] = []): Peer => ({ ipBlock: { cidr: '0.0.0.0/0', ...(except.length > 0 ? { except: [...except] } : {}) } });
+const component = (name: string) => ({
+  matchLabels: { 'app.kubernetes.io/name': 'xerotier', 'app.kubernetes.io/component': name },
+});
+const anywhere = (except: readonly string[] = []): Peer => ({
+  ipBlock: { cidr: '0.0.0.0/0', ...(except.length > 0 ? { except: [...except] } : {}) },
+});
 const tcp = (port: number) => ({ protocol: 'TCP', port });
 const DNS: k8s.types.input.networking.v1.NetworkPolicyEgressRule = {
-  to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }], ports: [{ protocol: 'UDP', port: 53 }, tcp(53)],
+  to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }],
+  ports: [{ protocol: 'UDP', port: 53 }, tcp(53)],
 };
 
 /**
@@ -41,19 +46,41 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     const routerPeers: Peer[] = [{ podSelector: component('router') }, { podSelector: component('migrate') }];
     const policies: Record<string, Policy> = {
       'default-deny-ingress': { podSelector: {}, policyTypes: ['Ingress'] },
-      postgres: { podSelector: { matchLabels: { ...labels('data', 'data-postgres') } }, policyTypes: ['Ingress'], ingress: [{ from: routerPeers, ports: [tcp(5432)] }] },
-      redis: { podSelector: { matchLabels: { ...labels('data', 'data-redis') } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: component('router') }], ports: [tcp(6379)] }] },
-      router: { podSelector: component('router'), policyTypes: ['Ingress'], ingress: [{ ports: [tcp(HTTP_PORT), tcp(MESH_PORT), tcp(METRICS_PORT)] }] },
+      postgres: {
+        podSelector: { matchLabels: { ...labels('data', 'data-postgres') } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: routerPeers, ports: [tcp(5432)] }],
+      },
+      redis: {
+        podSelector: { matchLabels: { ...labels('data', 'data-redis') } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ podSelector: component('router') }], ports: [tcp(6379)] }],
+      },
+      router: {
+        podSelector: component('router'),
+        policyTypes: ['Ingress'],
+        ingress: [{ ports: [tcp(HTTP_PORT), tcp(MESH_PORT), tcp(METRICS_PORT)] }],
+      },
       'agent-metrics': {
-        podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['xim', 'xem'] }] }, policyTypes: ['Ingress'],
+        podSelector: {
+          matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['xim', 'xem'] }],
+        },
+        policyTypes: ['Ingress'],
         ingress: [{ ports: [tcp(9094), tcp(9095)] }],
       },
-      'xim-egress': agentEgress('xim', fenced, [tcp(443), ...(args.collectorPort && args.collectorPort !== 443 ? [tcp(args.collectorPort)] : [])]),
+      'xim-egress': agentEgress('xim', fenced, [
+        tcp(443),
+        ...(args.collectorPort && args.collectorPort !== 443 ? [tcp(args.collectorPort)] : []),
+      ]),
       'xim-weights-egress': agentEgress('xim-weights', fenced, [tcp(443)]),
       'xem-egress': agentEgress('xem', fenced),
     };
     for (const [policy, spec] of Object.entries(policies)) {
-      new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { namespace: args.namespace, labels: labels('network-policy') }, spec }, { parent: this });
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-${policy}`,
+        { metadata: { namespace: args.namespace, labels: labels('network-policy') }, spec },
+        { parent: this },
+      );
     }
     this.registerOutputs({});
   }
@@ -62,7 +89,12 @@ export class NetworkPolicies extends pulumi.ComponentResource {
 /** An agent reaches DNS, the router (mesh, and HTTP for enrollment), and the rest of the world minus the fenced CIDRs. */
 function agentEgress(agent: string, fenced: readonly string[], ports?: { protocol: string; port: number }[]): Policy {
   return {
-    podSelector: component(agent), policyTypes: ['Egress'],
-    egress: [DNS, { to: [{ podSelector: component('router') }], ports: [tcp(MESH_PORT), tcp(HTTP_PORT)] }, { to: [anywhere(fenced)], ...(ports ? { ports } : {}) }],
+    podSelector: component(agent),
+    policyTypes: ['Egress'],
+    egress: [
+      DNS,
+      { to: [{ podSelector: component('router') }], ports: [tcp(MESH_PORT), tcp(HTTP_PORT)] },
+      { to: [anywhere(fenced)], ...(ports ? { ports } : {}) },
+    ],
   };
 }

@@ -28,13 +28,26 @@ export function routerEnv(args: RouterEnvArgs): EnvVar[] {
   const fromSecret = (key: string) => ({ secretName: args.secretName, key });
   return [
     ...serviceEnv(routerConfigSchema, {
-      database_url: fromSecret('database_url'), ...(args.hasRedis ? { redis_url: fromSecret('redis_url'), cache_backend: 'redis' } : { cache_backend: 'memory' }),
-      completion_encryption_key: fromSecret('completion_encryption_key'), token_signing_key: fromSecret('token_signing_key'), audit_signing_key: fromSecret('audit_signing_key'),
-      curve_secret_key: fromSecret('curve_secret_key'), bootstrap_admin_key_sha256: fromSecret('bootstrap_admin_key_sha256'),
-      bootstrap_join_keys: fromSecret('bootstrap_join_keys'), bootstrap_project: args.bootstrapProject,
-      http_host: '0.0.0.0', http_port: String(HTTP_PORT), mesh_bind: `tcp://0.0.0.0:${MESH_PORT}`, mesh_public_endpoint: args.meshEndpoint,
-      metrics_host: '0.0.0.0', metrics_port: String(METRICS_PORT), log_level: 'info', shutdown_grace_seconds: String(ROUTER_DRAIN_SECONDS),
-      ...(args.webhooksAllowedTargets.length > 0 ? { webhooks_allowed_targets: args.webhooksAllowedTargets.join(' ') } : {}),
+      database_url: fromSecret('database_url'),
+      ...(args.hasRedis ? { redis_url: fromSecret('redis_url'), cache_backend: 'redis' } : { cache_backend: 'memory' }),
+      completion_encryption_key: fromSecret('completion_encryption_key'),
+      token_signing_key: fromSecret('token_signing_key'),
+      audit_signing_key: fromSecret('audit_signing_key'),
+      curve_secret_key: fromSecret('curve_secret_key'),
+      bootstrap_admin_key_sha256: fromSecret('bootstrap_admin_key_sha256'),
+      bootstrap_join_keys: fromSecret('bootstrap_join_keys'),
+      bootstrap_project: args.bootstrapProject,
+      http_host: '0.0.0.0',
+      http_port: String(HTTP_PORT),
+      mesh_bind: `tcp://0.0.0.0:${MESH_PORT}`,
+      mesh_public_endpoint: args.meshEndpoint,
+      metrics_host: '0.0.0.0',
+      metrics_port: String(METRICS_PORT),
+      log_level: 'info',
+      shutdown_grace_seconds: String(ROUTER_DRAIN_SECONDS),
+      ...(args.webhooksAllowedTargets.length > 0
+        ? { webhooks_allowed_targets: args.webhooksAllowedTargets.join(' ') }
+        : {}),
     }),
     ...trustEnv(args.trustedCaPath),
   ];
@@ -47,8 +60,10 @@ export function routerEnv(args: RouterEnvArgs): EnvVar[] {
 export function migrateEnv(secretName: pulumi.Input<string>, trustedCaPath?: string): EnvVar[] {
   return [
     ...serviceEnv(routerConfigSchema, {
-      database_url: { secretName, key: 'owner_database_url' }, database_app_role: APP_ROLE,
-      database_app_password: { secretName, key: 'app_password' }, log_level: 'info',
+      database_url: { secretName, key: 'owner_database_url' },
+      database_app_role: APP_ROLE,
+      database_app_password: { secretName, key: 'app_password' },
+      log_level: 'info',
     }),
     ...trustEnv(trustedCaPath),
   ];

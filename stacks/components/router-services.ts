@@ -27,36 +27,85 @@ export class RouterServices extends pulumi.ComponentResource {
     super('xerotier:platform:RouterServices', name, {}, opts);
     const child = { parent: this };
     const metadata = { namespace: args.namespace, labels: args.selector };
-    this.http = new k8s.core.v1.Service(`${name}-router`, {
-      metadata, spec: { type: 'ClusterIP', selector: args.selector, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'metrics', port: METRICS_PORT, targetPort: 'metrics' }] },
-    }, child);
-    this.internalMesh = new k8s.core.v1.Service(`${name}-mesh-internal`, {
-      metadata, spec: { type: 'ClusterIP', selector: args.selector, ports: [{ name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' }] },
-    }, child);
+    this.http = new k8s.core.v1.Service(
+      `${name}-router`,
+      {
+        metadata,
+        spec: {
+          type: 'ClusterIP',
+          selector: args.selector,
+          ports: [
+            { name: 'http', port: 80, targetPort: 'http' },
+            { name: 'metrics', port: METRICS_PORT, targetPort: 'metrics' },
+          ],
+        },
+      },
+      child,
+    );
+    this.internalMesh = new k8s.core.v1.Service(
+      `${name}-mesh-internal`,
+      {
+        metadata,
+        spec: {
+          type: 'ClusterIP',
+          selector: args.selector,
+          ports: [{ name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' }],
+        },
+      },
+      child,
+    );
     const mesh = args.exposure.mesh;
     if (mesh) {
-      this.meshBalancer = new k8s.core.v1.Service(`${name}-mesh`, {
-        metadata: { ...metadata, annotations: mesh.annotations },
-        spec: {
-          type: 'LoadBalancer', selector: args.selector, ...(mesh.loadBalancerClass ? { loadBalancerClass: mesh.loadBalancerClass } : {}),
-          loadBalancerSourceRanges: [...mesh.sourceRanges], ports: [{ name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' }],
+      this.meshBalancer = new k8s.core.v1.Service(
+        `${name}-mesh`,
+        {
+          metadata: { ...metadata, annotations: mesh.annotations },
+          spec: {
+            type: 'LoadBalancer',
+            selector: args.selector,
+            ...(mesh.loadBalancerClass ? { loadBalancerClass: mesh.loadBalancerClass } : {}),
+            loadBalancerSourceRanges: [...mesh.sourceRanges],
+            ports: [{ name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' }],
+          },
         },
-      }, child);
+        child,
+      );
     }
     const { ingress } = args.exposure;
-    this.ingress = new k8s.networking.v1.Ingress(`${name}-router`, {
-      metadata: { ...metadata, annotations: ingress.annotations },
-      spec: {
-        ingressClassName: ingress.className,
-        ...(ingress.certManagerIssuer ? { tls: [{ hosts: [args.hostname], secretName: `${name}-router-tls` }] } : {}),
-        rules: [{ host: args.hostname, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: this.http.metadata.name, port: { name: 'http' } } } }] } }],
+    this.ingress = new k8s.networking.v1.Ingress(
+      `${name}-router`,
+      {
+        metadata: { ...metadata, annotations: ingress.annotations },
+        spec: {
+          ingressClassName: ingress.className,
+          ...(ingress.certManagerIssuer ? { tls: [{ hosts: [args.hostname], secretName: `${name}-router-tls` }] } : {}),
+          rules: [
+            {
+              host: args.hostname,
+              http: {
+                paths: [
+                  {
+                    path: '/',
+                    pathType: 'Prefix',
+                    backend: { service: { name: this.http.metadata.name, port: { name: 'http' } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
       },
-    }, child);
+      child,
+    );
     this.registerOutputs({});
   }
 
   /** The load balancer's DNS name, once the controller has made it (the provider waits for it). */
-  static hostnameOf(status: pulumi.Output<{ loadBalancer?: { ingress?: { hostname?: string; ip?: string }[] } } | undefined>): pulumi.Output<string> {
-    return status.apply((value) => value?.loadBalancer?.ingress?.[0]?.hostname ?? value?.loadBalancer?.ingress?.[0]?.ip ?? '');
+  static hostnameOf(
+    status: pulumi.Output<{ loadBalancer?: { ingress?: { hostname?: string; ip?: string }[] } } | undefined>,
+  ): pulumi.Output<string> {
+    return status.apply(
+      (value) => value?.loadBalancer?.ingress?.[0]?.hostname ?? value?.loadBalancer?.ingress?.[0]?.ip ?? '',
+    );
   }
 }

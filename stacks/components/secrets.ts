@@ -58,11 +58,14 @@ export class PlatformSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:platform:Secrets', name, {}, opts);
     const child = { parent: this };
-    const bytes = (id: string, keeper?: string) => new random.RandomBytes(`${name}-${id}`, { length: 32, ...(keeper ? { keepers: { keeper } } : {}) }, child);
+    const bytes = (id: string, keeper?: string) =>
+      new random.RandomBytes(`${name}-${id}`, { length: 32, ...(keeper ? { keepers: { keeper } } : {}) }, child);
     this.tokenSigningKey = pulumi.secret(bytes('token-signing').hex);
     this.completionEncryptionKey = pulumi.secret(bytes('completion-encryption').hex);
     this.auditSigningKey = pulumi.secret(bytes('audit-signing').hex);
-    this.routerCurveSecretKey = pulumi.secret(bytes('router-curve').base64.apply((b64) => z85Encode(Buffer.from(b64, 'base64'))));
+    this.routerCurveSecretKey = pulumi.secret(
+      bytes('router-curve').base64.apply((b64) => z85Encode(Buffer.from(b64, 'base64'))),
+    );
     this.routerCurvePublicKey = pulumi.unsecret(this.routerCurveSecretKey.apply(curvePublicFromSecret));
     const admin = pulumi.secret(bytes('admin-key').base64.apply(base64url));
     this.adminApiKey = pulumi.interpolate`xero_${args.bootstrapProject}_${admin}`;
@@ -70,15 +73,29 @@ export class PlatformSecrets extends pulumi.ComponentResource {
     this.ximSaltSecret = pulumi.secret(bytes('xim-salt').hex);
     const password = (id: string, rotation: RotatedPassword) => {
       const generation = args.rotation?.[rotation] ?? 0;
-      return pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length: 40, special: false, ...(generation > 0 ? { keepers: { generation: String(generation) } } : {}) }, child).result);
+      return pulumi.secret(
+        new random.RandomPassword(
+          `${name}-${id}`,
+          { length: 40, special: false, ...(generation > 0 ? { keepers: { generation: String(generation) } } : {}) },
+          child,
+        ).result,
+      );
     };
     this.databasePassword = password('database-password', 'databaseOwner');
     this.databaseAppPassword = password('database-app-password', 'databaseApp');
     this.cachePassword = password('cache-password', 'cache');
-    this.joinKeys = new Map(args.agents.map((agent) => {
-      const secret = pulumi.secret(bytes(`join-${agent.role}-${agent.name}`, agent.keeper).base64.apply(base64url));
-      return [`${agent.role}:${agent.name}`, { key: pulumi.interpolate`xjk_${secret}`, routerEntry: secret.apply((value) => `${agent.role}:${agent.name}:${sha256Hex(value)}`) }];
-    }));
+    this.joinKeys = new Map(
+      args.agents.map((agent) => {
+        const secret = pulumi.secret(bytes(`join-${agent.role}-${agent.name}`, agent.keeper).base64.apply(base64url));
+        return [
+          `${agent.role}:${agent.name}`,
+          {
+            key: pulumi.interpolate`xjk_${secret}`,
+            routerEntry: secret.apply((value) => `${agent.role}:${agent.name}:${sha256Hex(value)}`),
+          },
+        ];
+      }),
+    );
     this.registerOutputs({ routerCurvePublicKey: this.routerCurvePublicKey });
   }
 
@@ -90,7 +107,9 @@ export class PlatformSecrets extends pulumi.ComponentResource {
 
   /** XEROTIER_BOOTSTRAP_JOIN_KEYS: every agent's entry, space-separated. */
   get routerJoinKeyEntries(): pulumi.Output<string> {
-    return pulumi.all([...this.joinKeys.values()].map((joinKey) => joinKey.routerEntry)).apply((entries) => entries.join(' '));
+    return pulumi
+      .all([...this.joinKeys.values()].map((joinKey) => joinKey.routerEntry))
+      .apply((entries) => entries.join(' '));
   }
 }
 

@@ -15,7 +15,11 @@ export function tracingEnv(tracing: TracingSettings | undefined): k8s.types.inpu
 export function tracingVariables(tracing: TracingSettings | undefined): [string, string][] {
   if (!tracing) return [];
   const keys = telemetryConfigSchema.keys;
-  return [[keys.otel_enabled.env, 'true'], [keys.otel_endpoint.env, tracing.endpoint], [keys.otel_sample_rate.env, String(tracing.sampleRate)]];
+  return [
+    [keys.otel_enabled.env, 'true'],
+    [keys.otel_endpoint.env, tracing.endpoint],
+    [keys.otel_sample_rate.env, String(tracing.sampleRate)],
+  ];
 }
 
 /**

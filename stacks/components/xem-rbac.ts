@@ -13,9 +13,16 @@ const READ = ['get', 'list', 'watch'];
  * patching workloads is limited to `operateResources` when listed: an agent that runs
  * model-proposed tools cannot rewrite a Deployment to mount another's Secrets.
  */
-export function namespacedRules(access: Exclude<KubernetesAccess, 'none'>, operateResources: readonly string[]): Rule[] {
+export function namespacedRules(
+  access: Exclude<KubernetesAccess, 'none'>,
+  operateResources: readonly string[],
+): Rule[] {
   const read: Rule[] = [
-    { apiGroups: [''], resources: ['pods', 'pods/log', 'services', 'endpoints', 'events', 'persistentvolumeclaims'], verbs: READ },
+    {
+      apiGroups: [''],
+      resources: ['pods', 'pods/log', 'services', 'endpoints', 'events', 'persistentvolumeclaims'],
+      verbs: READ,
+    },
     { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: READ },
     { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: READ },
   ];
@@ -23,7 +30,12 @@ export function namespacedRules(access: Exclude<KubernetesAccess, 'none'>, opera
   const names = operateResources.length > 0 ? { resourceNames: [...operateResources] } : {};
   return [
     ...read,
-    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'deployments/scale', 'statefulsets/scale'], verbs: ['patch', 'update'], ...names },
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'statefulsets', 'deployments/scale', 'statefulsets/scale'],
+      verbs: ['patch', 'update'],
+      ...names,
+    },
     { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
   ];
 }

@@ -31,10 +31,18 @@ export function engineProbe(path = '/health'): k8s.types.input.core.v1.ExecActio
 }
 
 /** Startup allows for loading (and, without a shared cache, downloading) the weights; then readiness and liveness. */
-export function engineProbes(model: XimModel, prewarmed: boolean): { startupProbe: Probe; readinessProbe: Probe; livenessProbe: Probe } {
+export function engineProbes(
+  model: XimModel,
+  prewarmed: boolean,
+): { startupProbe: Probe; readinessProbe: Probe; livenessProbe: Probe } {
   const period = 10;
   return {
-    startupProbe: { exec: engineProbe(), periodSeconds: period, timeoutSeconds: 5, failureThreshold: Math.ceil(startupBudgetSeconds(model.weightsGi, prewarmed) / period) },
+    startupProbe: {
+      exec: engineProbe(),
+      periodSeconds: period,
+      timeoutSeconds: 5,
+      failureThreshold: Math.ceil(startupBudgetSeconds(model.weightsGi, prewarmed) / period),
+    },
     readinessProbe: { exec: engineProbe(), periodSeconds: period, timeoutSeconds: 5, failureThreshold: 3 },
     livenessProbe: { exec: engineProbe(), periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 4 },
   };
@@ -46,14 +54,24 @@ export function engineProbes(model: XimModel, prewarmed: boolean): { startupProb
  * the Hugging Face cache are all writable mounts), HF_TOKEN from the model's Secret when it is
  * gated, and offline mode when the weights were fetched ahead into the shared cache.
  */
-export function engineEnv(options: { hfTokenSecret?: pulumi.Input<string>; prewarmed: boolean }): k8s.types.input.core.v1.EnvVar[] {
+export function engineEnv(options: {
+  hfTokenSecret?: pulumi.Input<string>;
+  prewarmed: boolean;
+}): k8s.types.input.core.v1.EnvVar[] {
   return [
-    { name: 'HOME', value: HOME }, { name: 'USER', value: 'xim' }, { name: 'HF_HOME', value: MODELS_DIR },
-    { name: 'XDG_CACHE_HOME', value: CACHES }, { name: 'VLLM_CACHE_ROOT', value: `${CACHES}/vllm` },
-    { name: 'TORCHINDUCTOR_CACHE_DIR', value: `${CACHES}/torchinductor` }, { name: 'TRITON_CACHE_DIR', value: `${CACHES}/triton` },
-    { name: 'VLLM_NO_USAGE_STATS', value: '1' }, { name: 'DO_NOT_TRACK', value: '1' },
+    { name: 'HOME', value: HOME },
+    { name: 'USER', value: 'xim' },
+    { name: 'HF_HOME', value: MODELS_DIR },
+    { name: 'XDG_CACHE_HOME', value: CACHES },
+    { name: 'VLLM_CACHE_ROOT', value: `${CACHES}/vllm` },
+    { name: 'TORCHINDUCTOR_CACHE_DIR', value: `${CACHES}/torchinductor` },
+    { name: 'TRITON_CACHE_DIR', value: `${CACHES}/triton` },
+    { name: 'VLLM_NO_USAGE_STATS', value: '1' },
+    { name: 'DO_NOT_TRACK', value: '1' },
     ...(options.prewarmed ? [{ name: 'HF_HUB_OFFLINE', value: '1' }] : []),
-    ...(options.hfTokenSecret ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: options.hfTokenSecret, key: 'HF_TOKEN' } } }] : []),
+    ...(options.hfTokenSecret
+      ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: options.hfTokenSecret, key: 'HF_TOKEN' } } }]
+      : []),
   ];
 }
 
@@ -68,26 +86,51 @@ export interface EngineContainerArgs {
 export function engineContainer(args: EngineContainerArgs): Container {
   const { model } = args;
   const extraArgs = [...(model.revision ? ['--revision', model.revision] : []), ...model.vllmArgs];
-  return hardened({
-    name: 'vllm', image: args.image, command: ['vllm'],
-    args: vllmArgs({ model: model.model, socketPath: SOCKET, tensorParallelSize: model.gpus, maxNumSeqs: model.maxNumSeqs, maxModelLen: model.maxModelLen, extraArgs }),
-    env: engineEnv({ prewarmed: args.prewarmed, ...(args.hfTokenSecret ? { hfTokenSecret: args.hfTokenSecret } : {}) }),
-    ...engineProbes(model, args.prewarmed),
-    // The agent drains first (AGENT_DRAIN_SECONDS); vLLM keeps serving it until then.
-    lifecycle: preStopSleep(AGENT_DRAIN_SECONDS + 5),
-    resources: { limits: { 'nvidia.com/gpu': String(model.gpus) }, requests: { 'nvidia.com/gpu': String(model.gpus), cpu: model.resources.cpu, memory: model.resources.memory } },
-    volumeMounts: [
-      { name: 'socket', mountPath: SOCKET_DIR }, { name: 'models', mountPath: MODELS_DIR }, { name: 'home', mountPath: HOME },
-      { name: 'caches', mountPath: CACHES }, { name: 'shm', mountPath: '/dev/shm' }, { name: 'tmp', mountPath: '/tmp' },
-    ],
-  }, false);
+  return hardened(
+    {
+      name: 'vllm',
+      image: args.image,
+      command: ['vllm'],
+      args: vllmArgs({
+        model: model.model,
+        socketPath: SOCKET,
+        tensorParallelSize: model.gpus,
+        maxNumSeqs: model.maxNumSeqs,
+        maxModelLen: model.maxModelLen,
+        extraArgs,
+      }),
+      env: engineEnv({
+        prewarmed: args.prewarmed,
+        ...(args.hfTokenSecret ? { hfTokenSecret: args.hfTokenSecret } : {}),
+      }),
+      ...engineProbes(model, args.prewarmed),
+      // The agent drains first (AGENT_DRAIN_SECONDS); vLLM keeps serving it until then.
+      lifecycle: preStopSleep(AGENT_DRAIN_SECONDS + 5),
+      resources: {
+        limits: { 'nvidia.com/gpu': String(model.gpus) },
+        requests: { 'nvidia.com/gpu': String(model.gpus), cpu: model.resources.cpu, memory: model.resources.memory },
+      },
+      volumeMounts: [
+        { name: 'socket', mountPath: SOCKET_DIR },
+        { name: 'models', mountPath: MODELS_DIR },
+        { name: 'home', mountPath: HOME },
+        { name: 'caches', mountPath: CACHES },
+        { name: 'shm', mountPath: '/dev/shm' },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+    },
+    false,
+  );
 }
 
 /** The volumes of an XIM pod other than the model cache (a claim of the StatefulSet or the shared PVC). */
 export function podVolumes(joinSecret: pulumi.Input<string>): k8s.types.input.core.v1.Volume[] {
   return [
-    { name: 'socket', emptyDir: {} }, { name: 'home', emptyDir: { sizeLimit: '1Gi' } }, { name: 'caches', emptyDir: { sizeLimit: '20Gi' } },
-    { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '8Gi' } }, { name: 'tmp', emptyDir: {} },
+    { name: 'socket', emptyDir: {} },
+    { name: 'home', emptyDir: { sizeLimit: '1Gi' } },
+    { name: 'caches', emptyDir: { sizeLimit: '20Gi' } },
+    { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '8Gi' } },
+    { name: 'tmp', emptyDir: {} },
     // The whole Secret, not per-key items: a new replica's key then changes no pod template.
     { name: 'join', secret: { secretName: joinSecret } },
   ];

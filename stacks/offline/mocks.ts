@@ -34,7 +34,14 @@ export function platformMocks(): { mocks: pulumi.runtime.Mocks; resources: Recor
       const inputs = args.inputs as Record<string, unknown>;
       const secretPaths: string[] = [];
       if (args.type !== 'pulumi:pulumi:Stack') {
-        resources.push({ type: args.type, name: args.name, inputs: redact(inputs, '', secretPaths) as Record<string, unknown>, secretPaths, revealed: reveal(inputs) as Record<string, unknown>, read: Boolean(args.id) });
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs: redact(inputs, '', secretPaths) as Record<string, unknown>,
+          secretPaths,
+          revealed: reveal(inputs) as Record<string, unknown>,
+          read: Boolean(args.id),
+        });
       }
       return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
     },
@@ -45,14 +52,22 @@ export function platformMocks(): { mocks: pulumi.runtime.Mocks; resources: Recor
 
 function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   const bytes = createHash('sha256').update(`mock:${name}`).digest();
-  if (type === 'random:index/randomBytes:RandomBytes') return { base64: pulumi.secret(bytes.toString('base64')), hex: pulumi.secret(bytes.toString('hex')) };
-  if (type === 'random:index/randomPassword:RandomPassword') return { result: pulumi.secret(bytes.toString('base64url').slice(0, 40)) };
-  if (type.startsWith('aws:')) return { arn: `arn:aws:mock:::${name}`, name: inputs['name'] ?? name, ...AWS_COMPUTED[type]?.(name) };
+  if (type === 'random:index/randomBytes:RandomBytes')
+    return { base64: pulumi.secret(bytes.toString('base64')), hex: pulumi.secret(bytes.toString('hex')) };
+  if (type === 'random:index/randomPassword:RandomPassword')
+    return { result: pulumi.secret(bytes.toString('base64url').slice(0, 40)) };
+  if (type.startsWith('aws:'))
+    return { arn: `arn:aws:mock:::${name}`, name: inputs['name'] ?? name, ...AWS_COMPUTED[type]?.(name) };
   if (type.startsWith('kubernetes:')) return kubernetesComputed(type, name, inputs, bytes);
   return {};
 }
 
-function kubernetesComputed(type: string, name: string, inputs: Record<string, unknown>, bytes: Buffer): Record<string, unknown> {
+function kubernetesComputed(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  bytes: Buffer,
+): Record<string, unknown> {
   const metadata = (inputs['metadata'] ?? {}) as Record<string, unknown>;
   const spec = (inputs['spec'] ?? {}) as Record<string, unknown>;
   const state: Record<string, unknown> = { metadata: { ...metadata, name: metadata['name'] ?? name } };
@@ -66,22 +81,44 @@ function kubernetesComputed(type: string, name: string, inputs: Record<string, u
 }
 
 const AWS_CALLS: Record<string, Record<string, unknown>> = {
-  'aws:index/getAvailabilityZones:getAvailabilityZones': { names: ['zone-a', 'zone-b', 'zone-c'], zoneIds: ['z1', 'z2', 'z3'] },
+  'aws:index/getAvailabilityZones:getAvailabilityZones': {
+    names: ['zone-a', 'zone-b', 'zone-c'],
+    zoneIds: ['z1', 'z2', 'z3'],
+  },
   'aws:index/getRegion:getRegion': { name: 'mock-region-1', region: 'mock-region-1' },
-  'aws:index/getCallerIdentity:getCallerIdentity': { accountId: '111122223333', arn: 'arn:aws:sts::111122223333:assumed-role/mock/session', userId: 'mock' },
+  'aws:index/getCallerIdentity:getCallerIdentity': {
+    accountId: '111122223333',
+    arn: 'arn:aws:sts::111122223333:assumed-role/mock/session',
+    userId: 'mock',
+  },
   'aws:ssm/getParameter:getParameter': { name: 'ami', type: 'String', value: 'ami-mock' },
 };
 
 // What AWS computes and the program reads.
 const AWS_COMPUTED: Record<string, (name: string) => Record<string, unknown>> = {
-  'aws:rds/instance:Instance': (name) => ({ address: `${name}.mock.rds.amazonaws.com`, endpoint: `${name}.mock.rds.amazonaws.com:5432` }),
-  'aws:elasticache/replicationGroup:ReplicationGroup': (name) => ({ primaryEndpointAddress: `master.${name}.mock.cache.amazonaws.com` }),
+  'aws:rds/instance:Instance': (name) => ({
+    address: `${name}.mock.rds.amazonaws.com`,
+    endpoint: `${name}.mock.rds.amazonaws.com:5432`,
+  }),
+  'aws:elasticache/replicationGroup:ReplicationGroup': (name) => ({
+    primaryEndpointAddress: `master.${name}.mock.cache.amazonaws.com`,
+  }),
   'aws:eks/cluster:Cluster': (name) => ({
-    endpoint: `https://${name}.mock.eks.amazonaws.com`, certificateAuthority: { data: 'bW9jay1jYQ==' },
+    endpoint: `https://${name}.mock.eks.amazonaws.com`,
+    certificateAuthority: { data: 'bW9jay1jYQ==' },
     vpcConfig: { clusterSecurityGroupId: `${name}-cluster-sg-id` },
   }),
   'aws:ec2/launchTemplate:LaunchTemplate': () => ({ latestVersion: 1 }),
-  'aws:acm/certificate:Certificate': (name) => ({ domainValidationOptions: [{ domainName: 'mock', resourceRecordName: `_x.${name}.mock.`, resourceRecordType: 'CNAME', resourceRecordValue: `_y.${name}.acm-validations.aws.` }] }),
+  'aws:acm/certificate:Certificate': (name) => ({
+    domainValidationOptions: [
+      {
+        domainName: 'mock',
+        resourceRecordName: `_x.${name}.mock.`,
+        resourceRecordType: 'CNAME',
+        resourceRecordValue: `_y.${name}.acm-validations.aws.`,
+      },
+    ],
+  }),
 };
 
 function redact(value: unknown, path: string, secretPaths: string[]): unknown {
@@ -92,7 +129,9 @@ function redact(value: unknown, path: string, secretPaths: string[]): unknown {
       secretPaths.push(path);
       return '[secret]';
     }
-    return Object.fromEntries(Object.entries(record).map(([key, inner]) => [key, redact(inner, path ? `${path}.${key}` : key, secretPaths)]));
+    return Object.fromEntries(
+      Object.entries(record).map(([key, inner]) => [key, redact(inner, path ? `${path}.${key}` : key, secretPaths)]),
+    );
   }
   return value;
 }
@@ -109,10 +148,12 @@ function reveal(value: unknown): unknown {
 
 /** An output's value (mocks resolve everything when not previewing). */
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply((value) => {
-    resolve(value);
-    return value;
-  }));
+  return new Promise((resolve) =>
+    output.apply((value) => {
+      resolve(value);
+      return value;
+    }),
+  );
 }
 
 /** Registrations arrive asynchronously (inputs resolve first): waits until none came for `quietMs`. */

@@ -36,11 +36,20 @@ export class ResourceGraph {
     const opts = args.opts as pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
     const parent = opts.parent ? this.keys.get(opts.parent) : undefined;
     const provider = opts.provider ? this.keys.get(opts.provider) : undefined;
-    const dependsOn = ([] as unknown[]).concat(opts.dependsOn ?? []).flatMap((dependency) => this.keys.get(dependency as object) ?? []);
+    const dependsOn = ([] as unknown[])
+      .concat(opts.dependsOn ?? [])
+      .flatMap((dependency) => this.keys.get(dependency as object) ?? []);
     this.nodes.set(key, {
-      key, type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), ...(provider ? { provider } : {}),
-      ...(opts.protect !== undefined ? { protect: opts.protect } : {}), ...(opts.ignoreChanges ? { ignoreChanges: opts.ignoreChanges } : {}),
-      ...(opts.customTimeouts ? { customTimeouts: opts.customTimeouts } : {}), ...(opts.deleteBeforeReplace !== undefined ? { deleteBeforeReplace: opts.deleteBeforeReplace } : {}),
+      key,
+      type: args.type,
+      name: args.name,
+      dependsOn,
+      ...(parent ? { parent } : {}),
+      ...(provider ? { provider } : {}),
+      ...(opts.protect !== undefined ? { protect: opts.protect } : {}),
+      ...(opts.ignoreChanges ? { ignoreChanges: opts.ignoreChanges } : {}),
+      ...(opts.customTimeouts ? { customTimeouts: opts.customTimeouts } : {}),
+      ...(opts.deleteBeforeReplace !== undefined ? { deleteBeforeReplace: opts.deleteBeforeReplace } : {}),
     });
     if (parent) this.children.set(parent, [...(this.children.get(parent) ?? []), key]);
     return undefined;

@@ -29,13 +29,19 @@ export interface StackConfig {
 
 /** Every stack file in the directory, by stack name: nothing is listed by hand. */
 export function listStacks(dir = STACK_DIR): string[] {
-  return readdirSync(dir).flatMap((file) => /^Pulumi\.(.+)\.ya?ml$/.exec(file)?.[1] ?? []).sort();
+  return readdirSync(dir)
+    .flatMap((file) => /^Pulumi\.(.+)\.ya?ml$/.exec(file)?.[1] ?? [])
+    .sort();
 }
 
 export function readStackFile(stackOrPath: string, dir = STACK_DIR): StackFile {
   const path = stackOrPath.endsWith('.yaml') ? stackOrPath : join(dir, `Pulumi.${stackOrPath}.yaml`);
   const parsed = parse(readFileSync(path, 'utf8')) as { config?: Record<string, unknown> } | null;
-  return { stack: /^Pulumi\.(.+)\.ya?ml$/.exec(basename(path))?.[1] ?? stackOrPath, path, config: parsed?.config ?? {} };
+  return {
+    stack: /^Pulumi\.(.+)\.ya?ml$/.exec(basename(path))?.[1] ?? stackOrPath,
+    path,
+    config: parsed?.config ?? {},
+  };
 }
 
 export function stackConfig(file: StackFile): StackConfig {

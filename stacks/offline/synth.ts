@@ -39,7 +39,13 @@ export async function synthesize(stackOrPath: string, program = '../index.js'): 
 /** `kubernetes:apps/v1:Deployment` inputs → `apiVersion: apps/v1, kind: Deployment, …`. */
 export function manifestsOf(resources: readonly RecordedResource[]): string {
   return resources
-    .filter((resource) => resource.type.startsWith('kubernetes:') && !resource.read && !resource.type.startsWith('kubernetes:index') && !resource.type.startsWith('kubernetes:helm.sh'))
+    .filter(
+      (resource) =>
+        resource.type.startsWith('kubernetes:') &&
+        !resource.read &&
+        !resource.type.startsWith('kubernetes:index') &&
+        !resource.type.startsWith('kubernetes:helm.sh'),
+    )
     .map((resource) => {
       const [, group, kind] = /^kubernetes:([^:]+):(.+)$/.exec(resource.type)!;
       const apiVersion = group!.startsWith('core/') ? group!.slice('core/'.length) : group!;

@@ -9,7 +9,8 @@ export interface Cidr {
   readonly prefix: number;
 }
 
-export const CIDR_PATTERN = '^(25[0-5]|2[0-4]\\d|1?\\d?\\d)(\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)){3}/([0-9]|[12]\\d|3[0-2])$';
+export const CIDR_PATTERN =
+  '^(25[0-5]|2[0-4]\\d|1?\\d?\\d)(\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)){3}/([0-9]|[12]\\d|3[0-2])$';
 
 export function parseCidr(text: string): Cidr {
   const match = new RegExp(CIDR_PATTERN).exec(text);
@@ -17,7 +18,10 @@ export function parseCidr(text: string): Cidr {
   const [address, prefix] = text.split('/') as [string, string];
   const base = address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
   const cidr = { base, prefix: Number(prefix) };
-  if (base % size(cidr) !== 0) throw new Error(`${text} has host bits set (the network is ${formatCidr({ base: base - (base % size(cidr)), prefix: cidr.prefix })})`);
+  if (base % size(cidr) !== 0)
+    throw new Error(
+      `${text} has host bits set (the network is ${formatCidr({ base: base - (base % size(cidr)), prefix: cidr.prefix })})`,
+    );
   return cidr;
 }
 
@@ -39,7 +43,9 @@ export function subBlock(parent: Cidr, prefix: number, index: number): Cidr {
 }
 
 export function contains(outer: Cidr, inner: Cidr): boolean {
-  return inner.prefix >= outer.prefix && inner.base >= outer.base && inner.base + size(inner) <= outer.base + size(outer);
+  return (
+    inner.prefix >= outer.prefix && inner.base >= outer.base && inner.base + size(inner) <= outer.base + size(outer)
+  );
 }
 
 export function overlaps(a: Cidr, b: Cidr): boolean {

@@ -44,5 +44,8 @@ const ALLOCATABLE = 0.8;
 /** A pod with `gpus` of the instance's GPUs asks for the same share of its CPUs and memory. */
 export function hostShare(instance: GpuInstance, gpus: number): { readonly cpu: string; readonly memory: string } {
   const share = (gpus / instance.gpus) * ALLOCATABLE;
-  return { cpu: String(Math.max(1, Math.floor(instance.vcpus * share))), memory: `${Math.max(4, Math.floor(instance.memoryGi * share))}Gi` };
+  return {
+    cpu: String(Math.max(1, Math.floor(instance.vcpus * share))),
+    memory: `${Math.max(4, Math.floor(instance.memoryGi * share))}Gi`,
+  };
 }

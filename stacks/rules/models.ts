@@ -29,12 +29,19 @@ export interface Fit {
 }
 
 /** Whether weights plus one full-length sequence's KV cache fit the GPUs vLLM shards over. */
-export function gpuFit(model: { weightsGi: number; kvKiBPerToken?: number; maxModelLen: number }, gpus: number, gpuMemoryGi: number): Fit {
+export function gpuFit(
+  model: { weightsGi: number; kvKiBPerToken?: number; maxModelLen: number },
+  gpus: number,
+  gpuMemoryGi: number,
+): Fit {
   const usable = gpus * (gpuMemoryGi * GPU_MEMORY_UTILIZATION - RUNTIME_OVERHEAD_GI);
   const kvGi = model.kvKiBPerToken === undefined ? 0 : (model.maxModelLen * model.kvKiBPerToken) / 2 ** 20;
   const needed = model.weightsGi + kvGi;
   const ok = needed <= usable;
-  return { ok, reason: `${needed.toFixed(1)} GiB (weights ${model.weightsGi} + KV for ${model.maxModelLen} tokens ${kvGi.toFixed(1)}) ${ok ? 'fits' : 'does not fit'} in ${usable.toFixed(1)} GiB usable on ${gpus} × ${gpuMemoryGi} GiB` };
+  return {
+    ok,
+    reason: `${needed.toFixed(1)} GiB (weights ${model.weightsGi} + KV for ${model.maxModelLen} tokens ${kvGi.toFixed(1)}) ${ok ? 'fits' : 'does not fit'} in ${usable.toFixed(1)} GiB usable on ${gpus} × ${gpuMemoryGi} GiB`,
+  };
 }
 
 /** A model cache comfortably larger than the weights (tokenizer, config, a revision in flight). */

@@ -41,5 +41,7 @@ export function imageRef(registry: string, name: string, tag: string): string {
  * major or `latest`; a digest may follow (`image:1.2.3@sha256:…`) and is then what pulls.
  */
 export function pinnedThirdParty(image: string): boolean {
-  return /:[v]?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?(@sha256:[0-9a-f]{64})?$/.test(image) || /@sha256:[0-9a-f]{64}$/.test(image);
+  return (
+    /:[v]?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?(@sha256:[0-9a-f]{64})?$/.test(image) || /@sha256:[0-9a-f]{64}$/.test(image)
+  );
 }

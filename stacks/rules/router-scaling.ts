@@ -12,7 +12,10 @@ export interface RouterScaling {
  * issue 21). The settings refuse more before this runs; the clamp is the second line, so a stack
  * never deploys routers that answer `no_capacity`. Pure; the limit is a parameter for tests.
  */
-export function routerScaling(router: { readonly replicas: number; readonly maxReplicas: number }, limit = ROUTER_REPLICA_LIMIT): RouterScaling {
+export function routerScaling(
+  router: { readonly replicas: number; readonly maxReplicas: number },
+  limit = ROUTER_REPLICA_LIMIT,
+): RouterScaling {
   const replicas = Math.min(router.replicas, limit);
   const maxReplicas = Math.max(replicas, Math.min(router.maxReplicas, limit));
   return { replicas, maxReplicas, autoscale: maxReplicas > replicas };

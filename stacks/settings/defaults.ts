@@ -16,13 +16,22 @@ export interface DefaultsContext {
 
 export function routerDefaults(raw: RawSettings['router']): StackSettings['router'] {
   const replicas = raw?.replicas ?? 1;
-  return { replicas, maxReplicas: raw?.maxReplicas ?? replicas, cpu: raw?.cpu ?? '500m', memory: raw?.memory ?? '512Mi', webhooksAllowedTargets: raw?.webhooksAllowedTargets ?? [] };
+  return {
+    replicas,
+    maxReplicas: raw?.maxReplicas ?? replicas,
+    cpu: raw?.cpu ?? '500m',
+    memory: raw?.memory ?? '512Mi',
+    webhooksAllowedTargets: raw?.webhooksAllowedTargets ?? [],
+  };
 }
 
 export function databaseDefaults(raw: RawSettings['database'], prod: boolean): StackSettings['database'] {
   return {
-    external: raw?.external ?? false, storageGi: raw?.storageGi ?? (prod ? 100 : 20), instanceClass: raw?.instanceClass ?? (prod ? 'db.r6g.large' : 'db.t4g.medium'),
-    multiAz: raw?.multiAz ?? prod, deletionProtection: raw?.deletionProtection ?? prod,
+    external: raw?.external ?? false,
+    storageGi: raw?.storageGi ?? (prod ? 100 : 20),
+    instanceClass: raw?.instanceClass ?? (prod ? 'db.r6g.large' : 'db.t4g.medium'),
+    multiAz: raw?.multiAz ?? prod,
+    deletionProtection: raw?.deletionProtection ?? prod,
   };
 }
 
@@ -46,12 +55,21 @@ export function ximModel(raw: RawXimModel, pools: readonly GpuNodePool[], target
   const known = KNOWN_MODELS[raw.model];
   const weightsGi = raw.weightsGi ?? known?.weightsGi ?? 0;
   const gpus = raw.gpus ?? 1;
-  const pool = target === 'aws' ? pools.find((candidate) => candidate.name === (raw.nodePool ?? pools[0]?.name)) : undefined;
+  const pool =
+    target === 'aws' ? pools.find((candidate) => candidate.name === (raw.nodePool ?? pools[0]?.name)) : undefined;
   const instance = pool ? GPU_INSTANCES[pool.instanceType] : undefined;
   return {
-    name: raw.name, model: raw.model, ...(raw.revision ? { revision: raw.revision } : {}),
-    replicas: raw.replicas ?? 1, gpus, maxNumSeqs: raw.maxNumSeqs ?? 64, maxModelLen: raw.maxModelLen ?? 8192, vllmArgs: raw.vllmArgs ?? [],
-    weightsGi, cacheSizeGi: raw.cacheSizeGi ?? defaultCacheSizeGi(weightsGi), gated: raw.gated ?? known?.gated ?? false,
+    name: raw.name,
+    model: raw.model,
+    ...(raw.revision ? { revision: raw.revision } : {}),
+    replicas: raw.replicas ?? 1,
+    gpus,
+    maxNumSeqs: raw.maxNumSeqs ?? 64,
+    maxModelLen: raw.maxModelLen ?? 8192,
+    vllmArgs: raw.vllmArgs ?? [],
+    weightsGi,
+    cacheSizeGi: raw.cacheSizeGi ?? defaultCacheSizeGi(weightsGi),
+    gated: raw.gated ?? known?.gated ?? false,
     nodeSelector: pool ? { 'xerotier.io/pool': pool.name } : (raw.nodeSelector ?? { 'xerotier.io/pool': 'gpu' }),
     ...(instance ? { gpuMemoryGi: instance.gpuMemoryGi } : raw.gpuMemoryGi ? { gpuMemoryGi: raw.gpuMemoryGi } : {}),
     resources: raw.resources ?? (instance ? hostShare(instance, gpus) : { cpu: '4', memory: '32Gi' }),
@@ -60,7 +78,11 @@ export function ximModel(raw: RawXimModel, pools: readonly GpuNodePool[], target
 
 export function xemHost(raw: RawXemHost): XemHost {
   return {
-    name: raw.name, replicas: raw.replicas ?? 1, kubernetesAccess: raw.kubernetesAccess ?? 'none',
-    targetNamespaces: raw.targetNamespaces ?? [], operateResources: raw.operateResources ?? [], workspaces: raw.workspaces ?? [],
+    name: raw.name,
+    replicas: raw.replicas ?? 1,
+    kubernetesAccess: raw.kubernetesAccess ?? 'none',
+    targetNamespaces: raw.targetNamespaces ?? [],
+    operateResources: raw.operateResources ?? [],
+    workspaces: raw.workspaces ?? [],
   };
 }

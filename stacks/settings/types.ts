@@ -79,12 +79,28 @@ export interface StackSettings {
   readonly hostname: string;
   readonly bootstrapProject: string;
   readonly images: { readonly registry: string; readonly tag: string };
-  readonly router: { readonly replicas: number; readonly maxReplicas: number; readonly cpu: string; readonly memory: string; readonly webhooksAllowedTargets: readonly string[] };
+  readonly router: {
+    readonly replicas: number;
+    readonly maxReplicas: number;
+    readonly cpu: string;
+    readonly memory: string;
+    readonly webhooksAllowedTargets: readonly string[];
+  };
   /** kubernetes target: the cluster's ingress class and cert-manager issuer (checked to exist). */
-  readonly ingress: { readonly className: string; readonly tlsIssuer: string; readonly annotations: Readonly<Record<string, string>> };
+  readonly ingress: {
+    readonly className: string;
+    readonly tlsIssuer: string;
+    readonly annotations: Readonly<Record<string, string>>;
+  };
   /** The mesh load balancer for agents outside the cluster; in-cluster agents use the internal Service. */
   readonly mesh: { readonly expose: boolean; readonly sourceCidrs: readonly string[] };
-  readonly database: { readonly external: boolean; readonly storageGi: number; readonly instanceClass: string; readonly multiAz: boolean; readonly deletionProtection: boolean };
+  readonly database: {
+    readonly external: boolean;
+    readonly storageGi: number;
+    readonly instanceClass: string;
+    readonly multiAz: boolean;
+    readonly deletionProtection: boolean;
+  };
   readonly cache: { readonly external: boolean; readonly nodeType: string };
   /** Storage classes: RWO for state volumes, RWX for shared model caches (aws: created by the stack). */
   readonly storage: { readonly className?: string; readonly sharedClassName?: string };

@@ -3,7 +3,10 @@ import { SETTINGS_SCHEMA, type RawSettings, type SettingsKey } from './schema.js
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
-  constructor(readonly key: string, message: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
     super(`xerotier:${key}: ${message}`);
   }
 }
@@ -34,7 +37,10 @@ function parseJson(key: string, text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new SettingsError(key, 'is not valid JSON (objects and lists are set with `pulumi config set --path` or as YAML in the stack file)');
+    throw new SettingsError(
+      key,
+      'is not valid JSON (objects and lists are set with `pulumi config set --path` or as YAML in the stack file)',
+    );
   }
 }
 
@@ -43,17 +49,30 @@ function firstProblem(key: SettingsKey, value: unknown): SettingsError | undefin
   // "schema is false" repeats an additionalProperties error on the field itself; the parent's names it better.
   const error = errors.find((candidate) => candidate.keyword !== 'boolean') ?? errors[0];
   if (!error) return undefined;
-  const path = error.instancePath.split('/').slice(1).map((segment) => (/^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`)).join('');
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((segment) => (/^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`))
+    .join('');
   return new SettingsError(`${key}${path}`, explain(error, value, error.instancePath));
 }
 
-function explain(error: { keyword: string; message: string; params: Record<string, unknown> }, root: unknown, pointer: string): string {
+function explain(
+  error: { keyword: string; message: string; params: Record<string, unknown> },
+  root: unknown,
+  pointer: string,
+): string {
   const found = JSON.stringify(Value.Pointer.Get(root as object, pointer) ?? null);
   switch (error.keyword) {
-    case 'additionalProperties': return `has unknown fields ${(error.params['additionalProperties'] as string[]).join(', ')}`;
-    case 'enum': return `must be one of ${(error.params['allowedValues'] as string[]).join(', ')}, not ${found}`;
-    case 'const': return `must be ${JSON.stringify(error.params['allowedValue'])}, not ${found}`;
-    case 'pattern': return `${found} is not well-formed (${error.message})`;
-    default: return `${error.message}, not ${found}`;
+    case 'additionalProperties':
+      return `has unknown fields ${(error.params['additionalProperties'] as string[]).join(', ')}`;
+    case 'enum':
+      return `must be one of ${(error.params['allowedValues'] as string[]).join(', ')}, not ${found}`;
+    case 'const':
+      return `must be ${JSON.stringify(error.params['allowedValue'])}, not ${found}`;
+    case 'pattern':
+      return `${found} is not well-formed (${error.message})`;
+    default:
+      return `${error.message}, not ${found}`;
   }
 }

@@ -14,8 +14,13 @@ export async function runCodecBench(): Promise<Figures> {
   const codec = createFrameCodec();
   const keys = generateSigningKeyPair();
   const result = makeFrame('exec.result', {
-    invocation_id: 'inv_01HZX', attempt: 1, status: 'succeeded', exit_code: 0,
-    output: 'NAME   STATUS   AGE\n'.repeat(40), output_truncated: false, duration_ms: 153,
+    invocation_id: 'inv_01HZX',
+    attempt: 1,
+    status: 'succeeded',
+    exit_code: 0,
+    output: 'NAME   STATUS   AGE\n'.repeat(40),
+    output_truncated: false,
+    duration_ms: 153,
   });
   const signed = signFrame(result, keys);
   const bytes = codec.encode(signed);

@@ -8,14 +8,24 @@ import { stringify } from 'yaml';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { withPgClient } from '../helpers/pg-admin.js';
 import { concurrently, stop, withBenchDatabase } from './harness.js';
-import { cleanEnv, LOOPBACK_ROUTER_ENV, nextMessage, routerSecretsEnv, spawnRouterProcess, spawnXemAgent, type Spawned } from '../helpers/processes.js';
+import {
+  cleanEnv,
+  LOOPBACK_ROUTER_ENV,
+  nextMessage,
+  routerSecretsEnv,
+  spawnRouterProcess,
+  spawnXemAgent,
+  type Spawned,
+} from '../helpers/processes.js';
 import { percentile, round, type Figures } from './report.js';
 import { FINAL_STATES } from '../../services/router/exec/invocation-state.js';
 
 const C1_CALLS = Number(process.env['XEROTIER_BENCH_C1_CALLS'] ?? 400);
 const C64_SECONDS = Number(process.env['XEROTIER_BENCH_C64_SECONDS'] ?? 10);
 // XEROTIER_BENCH_PROFILE_DIR: the router and the agent write CPU profiles there.
-const PROFILE = process.env['XEROTIER_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['XEROTIER_BENCH_PROFILE_DIR']}`] : [];
+const PROFILE = process.env['XEROTIER_BENCH_PROFILE_DIR']
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env['XEROTIER_BENCH_PROFILE_DIR']}`]
+  : [];
 
 /**
  * `exec`: an invocation's round trip through a real router and XEM agent — HTTP in, stored,
@@ -47,10 +57,18 @@ export async function runExecBench(): Promise<Figures> {
       const sortedFloor = floor.sort((a, b) => a - b);
       const sortedC1 = c1.sort((a, b) => a - b);
       return {
-        floor_p50_ms: round(percentile(sortedFloor, 50), 3), floor_p99_ms: round(percentile(sortedFloor, 99), 3),
-        c1_p50_ms: round(percentile(sortedC1, 50)), c1_p99_ms: round(percentile(sortedC1, 99)),
+        floor_p50_ms: round(percentile(sortedFloor, 50), 3),
+        floor_p99_ms: round(percentile(sortedFloor, 99), 3),
+        c1_p50_ms: round(percentile(sortedC1, 50)),
+        c1_p99_ms: round(percentile(sortedC1, 99)),
         added_p50_ms: round(percentile(sortedC1, 50) - percentile(sortedFloor, 50)),
-        c64_per_s: round(c64.completed / (c64.elapsedMs / 1_000)), c64_p99_ms: round(percentile(c64.latencies.sort((a, b) => a - b), 99)),
+        c64_per_s: round(c64.completed / (c64.elapsedMs / 1_000)),
+        c64_p99_ms: round(
+          percentile(
+            c64.latencies.sort((a, b) => a - b),
+            99,
+          ),
+        ),
         c64_errors: c64.errors,
         ...phases,
         ...c64Phases,
@@ -71,23 +89,59 @@ interface Stack {
 
 async function startStack(databaseUrl: string, dir: string, noopPort: number, processes: Spawned[]): Promise<Stack> {
   const secret = randomBytes(32).toString('base64url');
-  const router = await spawnRouterProcess(cleanEnv({
-    ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: databaseUrl, XEROTIER_LOG_LEVEL: 'warning', XEROTIER_DATABASE_POOL_MAX: '30',
-    XEROTIER_BOOTSTRAP_PROJECT: 'bench', XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
-    XEROTIER_API_RATE_LIMIT_RPM: '0', XEROTIER_EXEC_RATE_LIMIT_GLOBAL_RPM: '0', XEROTIER_EXEC_RATE_LIMIT_PROJECT_RPM: '0',
-    XEROTIER_EXEC_RATE_LIMIT_WORKSPACE_RPM: '0', XEROTIER_EXEC_RATE_LIMIT_AGENT_RPM: '0',
-  }), PROFILE);
+  const router = await spawnRouterProcess(
+    cleanEnv({
+      ...routerSecretsEnv(),
+      ...LOOPBACK_ROUTER_ENV,
+      XEROTIER_DATABASE_URL: databaseUrl,
+      XEROTIER_LOG_LEVEL: 'warning',
+      XEROTIER_DATABASE_POOL_MAX: '30',
+      XEROTIER_BOOTSTRAP_PROJECT: 'bench',
+      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      XEROTIER_API_RATE_LIMIT_RPM: '0',
+      XEROTIER_EXEC_RATE_LIMIT_GLOBAL_RPM: '0',
+      XEROTIER_EXEC_RATE_LIMIT_PROJECT_RPM: '0',
+      XEROTIER_EXEC_RATE_LIMIT_WORKSPACE_RPM: '0',
+      XEROTIER_EXEC_RATE_LIMIT_AGENT_RPM: '0',
+    }),
+    PROFILE,
+  );
   processes.push(router.run);
   const stack = { url: router.http_url, key: `xero_bench_${secret}`, project: 'bench' };
-  const workspace = ((await request(stack, 'GET', '/management/workspaces')) as { data: { id: string; is_default: boolean }[] }).data.find((row) => row.is_default)!.id;
+  const workspace = (
+    (await request(stack, 'GET', '/management/workspaces')) as { data: { id: string; is_default: boolean }[] }
+  ).data.find((row) => row.is_default)!.id;
   mkdirSync(join(dir, 'tools', 'bench'), { recursive: true });
-  writeFileSync(join(dir, 'tools', 'bench', 'bundle.yaml'), stringify({
-    name: 'bench', version: '1', domain: 'bench',
-    tools: [{ name: 'noop', description: 'Do nothing', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { n: { type: 'integer' } }, additionalProperties: false }, http: { base_url: `http://127.0.0.1:${noopPort}/`, method: 'GET', path: 'noop' } }],
-  }));
+  writeFileSync(
+    join(dir, 'tools', 'bench', 'bundle.yaml'),
+    stringify({
+      name: 'bench',
+      version: '1',
+      domain: 'bench',
+      tools: [
+        {
+          name: 'noop',
+          description: 'Do nothing',
+          risk: 'read',
+          timeout_ms: 10_000,
+          parameters: { type: 'object', properties: { n: { type: 'integer' } }, additionalProperties: false },
+          http: { base_url: `http://127.0.0.1:${noopPort}/`, method: 'GET', path: 'noop' },
+        },
+      ],
+    }),
+  );
   mkdirSync(join(dir, 'credentials', workspace), { recursive: true });
-  const joinKey = ((await request(stack, 'POST', '/management/join-keys', { role: 'xem', name: 'bench' })) as { key: string }).key;
-  const agent = spawnXemAgent({ routerUrl: stack.url, joinKey, name: 'xem-bench', dir, env: { XEM_MAX_CONCURRENT_EXECUTIONS: '128', XEROTIER_LOG_LEVEL: 'warning' }, nodeArgs: PROFILE });
+  const joinKey = (
+    (await request(stack, 'POST', '/management/join-keys', { role: 'xem', name: 'bench' })) as { key: string }
+  ).key;
+  const agent = spawnXemAgent({
+    routerUrl: stack.url,
+    joinKey,
+    name: 'xem-bench',
+    dir,
+    env: { XEM_MAX_CONCURRENT_EXECUTIONS: '128', XEROTIER_LOG_LEVEL: 'warning' },
+    nodeArgs: PROFILE,
+  });
   processes.push(agent);
   const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(agent.child);
   await request(stack, 'POST', `/management/workspaces/${workspace}/bindings`, { agent_id: agentId });
@@ -103,7 +157,9 @@ async function startStack(databaseUrl: string, dir: string, noopPort: number, pr
 
 async function request(stack: Stack, method: string, path: string, body?: unknown, tolerate = false): Promise<unknown> {
   const response = await fetch(`${stack.url}/${stack.project}/v1${path}`, {
-    method, headers: { authorization: `Bearer ${stack.key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}),
+    method,
+    headers: { authorization: `Bearer ${stack.key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
   });
   if (!response.ok && !tolerate) throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`);
   return response.json();
@@ -140,7 +196,9 @@ function openEventStream(url: string, key: string, project: string): EventStream
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
           buffer = buffer.slice(end + 2);
-          const event = data ? (JSON.parse(data) as { kind: string; invocation_id: string; state?: string }) : undefined;
+          const event = data
+            ? (JSON.parse(data) as { kind: string; invocation_id: string; state?: string })
+            : undefined;
           if (event?.kind !== 'state' || !FINAL.has(event.state!)) continue;
           const record = { state: event.state!, at: performance.now() };
           const waiter = waiting.get(event.invocation_id);
@@ -155,7 +213,10 @@ function openEventStream(url: string, key: string, project: string): EventStream
     }
   };
   const ready = (async () => {
-    const response = await fetch(`${url}/${project}/v1/exec/events`, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
+    const response = await fetch(`${url}/${project}/v1/exec/events`, {
+      headers: { authorization: `Bearer ${key}` },
+      signal: controller.signal,
+    });
     if (!response.ok || !response.body) throw new Error(`event stream: HTTP ${response.status}`);
     void pump(response.body as unknown as AsyncIterable<Uint8Array>);
   })();
@@ -179,7 +240,12 @@ async function curveRoundTrips(count: number): Promise<number[]> {
   const client = generateCurveKeyPair();
   const router = new Router({ curveServer: true, curveSecretKey: server.secretKey, linger: 0 });
   await router.bind('tcp://127.0.0.1:*');
-  const dealer = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey, linger: 0 });
+  const dealer = new Dealer({
+    curveServerKey: server.publicKey,
+    curvePublicKey: client.publicKey,
+    curveSecretKey: client.secretKey,
+    linger: 0,
+  });
   dealer.connect(router.lastEndpoint!);
   const echo = (async () => {
     for await (const [routing, payload] of router) await router.send([routing!, payload!]);
@@ -206,7 +272,12 @@ async function startNoopServer(): Promise<{ server: Server; port: number }> {
 }
 
 async function auditPosition(databaseUrl: string): Promise<string> {
-  return withPgClient(databaseUrl, async (client) => (await client.query<{ p: string }>('SELECT coalesce(max(position), 0)::text AS p FROM execution_audit_log')).rows[0]!.p);
+  return withPgClient(
+    databaseUrl,
+    async (client) =>
+      (await client.query<{ p: string }>('SELECT coalesce(max(position), 0)::text AS p FROM execution_audit_log'))
+        .rows[0]!.p,
+  );
 }
 
 /** Where a call spends its time, from the audit log's clock: p50 of each step in ms. */
@@ -220,6 +291,11 @@ async function phaseMedians(databaseUrl: string, fromPosition: string, label: st
          FROM steps WHERE before IS NOT NULL GROUP BY 1`,
       [fromPosition],
     );
-    return Object.fromEntries(found.rows.map((row) => [`${label}_step_${row.phase.replaceAll('invocation.', '').replace('->', '_to_')}_p50_ms`, round(row.p50, 3)]));
+    return Object.fromEntries(
+      found.rows.map((row) => [
+        `${label}_step_${row.phase.replaceAll('invocation.', '').replace('->', '_to_')}_p50_ms`,
+        round(row.p50, 3),
+      ]),
+    );
   });
 }

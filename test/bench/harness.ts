@@ -19,7 +19,9 @@ export async function withBenchDatabase<T>(run: (databaseUrl: string) => Promise
     await migrate({ databaseUrl, logger: silentLogger() });
     return await run(databaseUrl);
   } finally {
-    await withPgClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => undefined);
+    await withPgClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(
+      () => undefined,
+    );
     await server?.stop();
   }
 }
@@ -30,15 +32,17 @@ export async function concurrently(workers: number, durationMs: number, call: ()
   let errors = 0;
   const started = performance.now();
   const deadline = started + durationMs;
-  await Promise.all(Array.from({ length: workers }, async () => {
-    while (performance.now() < deadline) {
-      try {
-        latencies.push(await call());
-      } catch {
-        errors += 1;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (performance.now() < deadline) {
+        try {
+          latencies.push(await call());
+        } catch {
+          errors += 1;
+        }
       }
-    }
-  }));
+    }),
+  );
   return { completed: latencies.length, elapsedMs: performance.now() - started, latencies, errors };
 }
 

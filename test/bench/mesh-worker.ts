@@ -29,13 +29,27 @@ const hash = 'ab'.repeat(32);
 
 function run(input: WorkerInput, agent: SimulatedAgent): void {
   const signing = signingKeyPairFromSeed(Buffer.from(agent.signing_seed, 'hex'));
-  const socket = new Dealer({ ...MESH_SOCKET_OPTIONS, routingId: meshRoutingId(agent.agent_id), curveServerKey: input.routerKey, curvePublicKey: agent.curve.publicKey, curveSecretKey: agent.curve.secretKey });
+  const socket = new Dealer({
+    ...MESH_SOCKET_OPTIONS,
+    routingId: meshRoutingId(agent.agent_id),
+    curveServerKey: input.routerKey,
+    curvePublicKey: agent.curve.publicKey,
+    curveSecretKey: agent.curve.secretKey,
+  });
   let tail: Promise<unknown> = Promise.resolve();
   const send = (frame: Frame) => {
     const bytes = codec.encode(signFrame(frame, signing));
     tail = tail.then(() => socket.send(bytes)).catch(() => undefined);
   };
-  const hello = (nonce?: string) => send(makeFrame('hello', { agent_id: agent.agent_id, role: 'xem', agent_version: 'bench', ...(nonce ? { nonce } : {}) }));
+  const hello = (nonce?: string) =>
+    send(
+      makeFrame('hello', {
+        agent_id: agent.agent_id,
+        role: 'xem',
+        agent_version: 'bench',
+        ...(nonce ? { nonce } : {}),
+      }),
+    );
   socket.connect(input.endpoint);
   hello();
   void (async () => {
@@ -44,7 +58,15 @@ function run(input: WorkerInput, agent: SimulatedAgent): void {
       if (frame.type === 'challenge') hello(frame.body.nonce);
       else if (frame.type === 'welcome') {
         bound += 1;
-        const renew = () => send(makeFrame('lease_renewal', { manifest_hash: hash, manifest_version: 1, capacity: { max_concurrent: 1, in_use: 0 }, in_flight: [] }));
+        const renew = () =>
+          send(
+            makeFrame('lease_renewal', {
+              manifest_hash: hash,
+              manifest_version: 1,
+              capacity: { max_concurrent: 1, in_use: 0 },
+              in_flight: [],
+            }),
+          );
         setTimeout(() => setInterval(renew, input.intervalMs), Math.random() * input.intervalMs);
       } else if (frame.type === 'ack') acks += 1;
     }

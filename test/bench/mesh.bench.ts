@@ -48,7 +48,12 @@ export async function runMeshBench(shape: MeshBenchShape = MESH_SHAPES.mesh): Pr
     const agents = await enrollAgents(router.url, router.adminKey, router.projectId, count);
     const workers = startWorkers(router.meshEndpoint, router.routerKey, agents, workerCount, intervalMs);
     children.push(...workers.map((worker) => worker.child));
-    await waitFor(() => workers.reduce((sum, worker) => sum + worker.bound, 0), count, Math.max(120_000, count * 30), router.metricsUrl);
+    await waitFor(
+      () => workers.reduce((sum, worker) => sum + worker.bound, 0),
+      count,
+      Math.max(120_000, count * 30),
+      router.metricsUrl,
+    );
     // Warm-up: every agent renews at least once before the measured window.
     await new Promise((resolve) => setTimeout(resolve, 2 * intervalMs));
     const receivedStart = await framesReceived(router.metricsUrl);
@@ -72,28 +77,54 @@ export async function runMeshBench(shape: MeshBenchShape = MESH_SHAPES.mesh): Pr
   } finally {
     for (const child of children.slice(1)) child.kill('SIGKILL');
     await stopGently(children[0]);
-    await withPgClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => undefined);
+    await withPgClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(
+      () => undefined,
+    );
     await server?.stop();
   }
 }
 
 async function startRouter(databaseUrl: string, intervalMs: number) {
   const adminSecret = randomBytes(32).toString('base64url');
-  const profile = process.env['XEROTIER_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['XEROTIER_BENCH_PROFILE_DIR']}`] : [];
+  const profile = process.env['XEROTIER_BENCH_PROFILE_DIR']
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env['XEROTIER_BENCH_PROFILE_DIR']}`]
+    : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'services/router/main.ts')], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', process.env['XEROTIER_BENCH_ROUTER_LOG'] ? openSync(process.env['XEROTIER_BENCH_ROUTER_LOG'], 'w') : 'ignore', 'inherit', 'ipc'],
+    stdio: [
+      'ignore',
+      process.env['XEROTIER_BENCH_ROUTER_LOG'] ? openSync(process.env['XEROTIER_BENCH_ROUTER_LOG'], 'w') : 'ignore',
+      'inherit',
+      'ipc',
+    ],
     env: {
-      ...process.env, ...routerSecretsEnv(), ...LOOPBACK_ROUTER_ENV, XEROTIER_DATABASE_URL: databaseUrl, XEROTIER_LOG_LEVEL: 'warning', XEROTIER_DATABASE_POOL_MAX: '30',
-      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(intervalMs), XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(intervalMs * 3),
-      XEROTIER_BOOTSTRAP_PROJECT: 'bench', XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(adminSecret).digest('hex'),
+      ...process.env,
+      ...routerSecretsEnv(),
+      ...LOOPBACK_ROUTER_ENV,
+      XEROTIER_DATABASE_URL: databaseUrl,
+      XEROTIER_LOG_LEVEL: 'warning',
+      XEROTIER_DATABASE_POOL_MAX: '30',
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(intervalMs),
+      XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(intervalMs * 3),
+      XEROTIER_BOOTSTRAP_PROJECT: 'bench',
+      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(adminSecret).digest('hex'),
     },
   });
   const listening = await nextMessage<{ http_url: string; mesh_endpoint: string; metrics_url: string }>(child);
   const adminKey = `xero_bench_${adminSecret}`;
-  const projects = await withPgClient(databaseUrl, (client) => client.query<{ id: string }>("SELECT id FROM projects WHERE slug = 'bench'"));
+  const projects = await withPgClient(databaseUrl, (client) =>
+    client.query<{ id: string }>("SELECT id FROM projects WHERE slug = 'bench'"),
+  );
   const routerKey = await fetchRouterKey(listening.http_url, adminKey, projects.rows[0]!.id);
-  return { child, url: listening.http_url, meshEndpoint: listening.mesh_endpoint, metricsUrl: listening.metrics_url, adminKey, projectId: projects.rows[0]!.id, routerKey };
+  return {
+    child,
+    url: listening.http_url,
+    meshEndpoint: listening.mesh_endpoint,
+    metricsUrl: listening.metrics_url,
+    adminKey,
+    projectId: projects.rows[0]!.id,
+    routerKey,
+  };
 }
 
 async function fetchRouterKey(url: string, adminKey: string, projectId: string): Promise<string> {
@@ -104,37 +135,61 @@ async function fetchRouterKey(url: string, adminKey: string, projectId: string):
 
 async function enrollAgents(url: string, adminKey: string, projectId: string, count: number) {
   const agents: Awaited<ReturnType<typeof enrollBatch>> = [];
-  for (let start = 0; start < count; start += 50) agents.push(...(await enrollBatch(url, adminKey, projectId, Math.min(50, count - start), `a${start}`)));
+  for (let start = 0; start < count; start += 50)
+    agents.push(...(await enrollBatch(url, adminKey, projectId, Math.min(50, count - start), `a${start}`)));
   return agents;
 }
 
 async function enrollBatch(url: string, adminKey: string, projectId: string, count: number, prefix: string) {
   return Promise.all(
     Array.from({ length: count }, async (_, index) => {
-      const minted = await post(`${url}/${projectId}/v1/management/join-keys`, { role: 'xem', name: 'bench' }, adminKey);
+      const minted = await post(
+        `${url}/${projectId}/v1/management/join-keys`,
+        { role: 'xem', name: 'bench' },
+        adminKey,
+      );
       const curve = generateCurveKeyPair();
       const signing = generateSigningKeyPair();
       const enrolled = await post(`${url}/v1/enroll`, {
-        join_key: minted['key'], role: 'xem', registration_name: `${prefix}-${index}`,
-        signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: curve.publicKey,
+        join_key: minted['key'],
+        role: 'xem',
+        registration_name: `${prefix}-${index}`,
+        signing_public_key: Buffer.from(signing.publicKey).toString('hex'),
+        curve_public_key: curve.publicKey,
       });
-      return { agent_id: String(enrolled['agent_id']), curve, signing_seed: Buffer.from(signing.seed).toString('hex'), routerKey: String(enrolled['router_curve_public_key']) };
+      return {
+        agent_id: String(enrolled['agent_id']),
+        curve,
+        signing_seed: Buffer.from(signing.seed).toString('hex'),
+        routerKey: String(enrolled['router_curve_public_key']),
+      };
     }),
   );
 }
 
 async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return (await response.json()) as Record<string, unknown>;
 }
 
-function startWorkers(endpoint: string, routerKey: string, agents: { agent_id: string; curve: { publicKey: string; secretKey: string }; signing_seed: string }[], workerCount: number, intervalMs: number) {
+function startWorkers(
+  endpoint: string,
+  routerKey: string,
+  agents: { agent_id: string; curve: { publicKey: string; secretKey: string }; signing_seed: string }[],
+  workerCount: number,
+  intervalMs: number,
+) {
   const per = Math.ceil(agents.length / workerCount);
   return Array.from({ length: workerCount }, (_, index) => {
     const slice = agents.slice(index * per, (index + 1) * per);
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/bench/mesh-worker.ts')], {
-      cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     // Over IPC, not the environment: thousands of agents' keys exceed the kernel's limit per variable.
     child.send({ endpoint, routerKey, intervalMs, agents: slice });
@@ -151,10 +206,17 @@ async function waitFor(bound: () => number, count: number, timeoutMs: number, me
   while (bound() < count) {
     if (Date.now() - said >= 10_000) {
       said = Date.now();
-      const zap = [...(await (await fetch(metricsUrl)).text()).matchAll(/^xerotier_mesh_zap_decisions\{[^}]*decision="(\w+)"[^}]*\} (\d+)/gm)].map((match) => `${match[1]}=${match[2]}`);
-      process.stderr.write(`mesh bench: ${bound()}/${count} agents bound after ${Math.round((said - started) / 1_000)} s (zap ${zap.join(' ')})\n`);
+      const zap = [
+        ...(await (await fetch(metricsUrl)).text()).matchAll(
+          /^xerotier_mesh_zap_decisions\{[^}]*decision="(\w+)"[^}]*\} (\d+)/gm,
+        ),
+      ].map((match) => `${match[1]}=${match[2]}`);
+      process.stderr.write(
+        `mesh bench: ${bound()}/${count} agents bound after ${Math.round((said - started) / 1_000)} s (zap ${zap.join(' ')})\n`,
+      );
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`only ${bound()} of ${count} simulated agents bound in ${timeoutMs / 1_000} s`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`only ${bound()} of ${count} simulated agents bound in ${timeoutMs / 1_000} s`);
     // Polled: the workers' counts live in other processes.
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -162,7 +224,9 @@ async function waitFor(bound: () => number, count: number, timeoutMs: number, me
 
 /** The router and its mesh gateway child: the router's cost is theirs together (Linux /proc). */
 function routerProcesses(pid: number): number[] {
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
   return [pid, ...children];
 }
 
@@ -175,7 +239,10 @@ function cpuMicros(pid: number): number {
 }
 
 function rssKb(pid: number): number {
-  return routerProcesses(pid).reduce((sum, each) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${each}/status`, 'utf8'))?.[1] ?? 0), 0);
+  return routerProcesses(pid).reduce(
+    (sum, each) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${each}/status`, 'utf8'))?.[1] ?? 0),
+    0,
+  );
 }
 
 // SIGTERM first, so the router drains (and writes its CPU profile when one was asked for).

@@ -16,16 +16,23 @@ export async function runSchedulerBench(): Promise<Figures> {
   const timings: number[] = [];
   for (const workload of [w1(SEED), w2(SEED), w3(SEED), w5(SEED)]) {
     const policies: Record<string, () => Policy> = {
-      round_robin: roundRobin, least_loaded: leastLoaded, chash_bounded: () => consistentHashBounded(),
-      router: () => routerPolicy(workload.capacityBlocks, timings), oracle,
+      round_robin: roundRobin,
+      least_loaded: leastLoaded,
+      chash_bounded: () => consistentHashBounded(),
+      router: () => routerPolicy(workload.capacityBlocks, timings),
+      oracle,
     };
     for (const [name, make] of Object.entries(policies)) {
       const result = simulate(workload, make());
       Object.assign(figures, {
-        [`${workload.name}.${name}.hit_rate`]: round(result.hitRate, 4), [`${workload.name}.${name}.ttft_p50_ms`]: round(result.ttftP50, 1),
-        [`${workload.name}.${name}.ttft_p99_ms`]: round(result.ttftP99, 1), [`${workload.name}.${name}.max_mean_load`]: round(result.maxMeanLoad, 3),
+        [`${workload.name}.${name}.hit_rate`]: round(result.hitRate, 4),
+        [`${workload.name}.${name}.ttft_p50_ms`]: round(result.ttftP50, 1),
+        [`${workload.name}.${name}.ttft_p99_ms`]: round(result.ttftP99, 1),
+        [`${workload.name}.${name}.max_mean_load`]: round(result.maxMeanLoad, 3),
       });
-      process.stdout.write(`${workload.name} ${name.padEnd(13)} hit ${(result.hitRate * 100).toFixed(1)}%  ttft p50 ${result.ttftP50.toFixed(0)} p99 ${result.ttftP99.toFixed(0)} ms  max/mean ${result.maxMeanLoad.toFixed(2)}  (${result.completed} requests)\n`);
+      process.stdout.write(
+        `${workload.name} ${name.padEnd(13)} hit ${(result.hitRate * 100).toFixed(1)}%  ttft p50 ${result.ttftP50.toFixed(0)} p99 ${result.ttftP99.toFixed(0)} ms  max/mean ${result.maxMeanLoad.toFixed(2)}  (${result.completed} requests)\n`,
+      );
     }
     Object.assign(figures, targets(workload, figures));
   }
@@ -37,7 +44,13 @@ export async function runSchedulerBench(): Promise<Figures> {
 function targets(workload: Workload, figures: Figures): Figures {
   const of = (policy: string, metric: string) => figures[`${workload.name}.${policy}.${metric}`]!;
   return {
-    [`${workload.name}.router.hit_rate_vs_oracle`]: round(of('router', 'hit_rate') / Math.max(1e-9, of('oracle', 'hit_rate')), 3),
-    [`${workload.name}.router.ttft_p99_vs_round_robin`]: round(of('router', 'ttft_p99_ms') / Math.max(1e-9, of('round_robin', 'ttft_p99_ms')), 3),
+    [`${workload.name}.router.hit_rate_vs_oracle`]: round(
+      of('router', 'hit_rate') / Math.max(1e-9, of('oracle', 'hit_rate')),
+      3,
+    ),
+    [`${workload.name}.router.ttft_p99_vs_round_robin`]: round(
+      of('router', 'ttft_p99_ms') / Math.max(1e-9, of('round_robin', 'ttft_p99_ms')),
+      3,
+    ),
   };
 }

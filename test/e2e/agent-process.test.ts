@@ -23,7 +23,8 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     joinKey = await router.mintJoinKey();
   });
   afterAll(async () => {
-    for (const run of started) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    for (const run of started)
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     await router.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -33,9 +34,15 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     started.push(run);
     return run;
   }
-  const agentId = (run: Spawned) => new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
-  const heartbeat = async (id: string) => (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [id])).rows[0]?.last_heartbeat as Date | null;
-  const statusIs = (id: string, status: string) => async () => ((await agentStatus(router.pool, id)) === status ? true : undefined);
+  const agentId = (run: Spawned) =>
+    new Promise<string>((resolve) =>
+      run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
+    );
+  const heartbeat = async (id: string) =>
+    (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [id])).rows[0]
+      ?.last_heartbeat as Date | null;
+  const statusIs = (id: string, status: string) => async () =>
+    (await agentStatus(router.pool, id)) === status ? true : undefined;
 
   it('comes back after SIGKILL with its persisted keys, without enrolling again', async () => {
     const first = startAgentProcess();
@@ -47,15 +54,26 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     const second = startAgentProcess();
     expect(await agentId(second)).toBe(id);
     const restartedAt = Date.now();
-    await waitFor('a renewal from the restarted agent', 15_000, async () => ((await heartbeat(id))!.getTime() > restartedAt ? true : undefined));
-    const enrollments = await router.pool.query("SELECT count(*)::int AS n FROM execution_audit_log WHERE subject = $1 AND event = 'agent.enrolled'", [id]);
+    await waitFor('a renewal from the restarted agent', 15_000, async () =>
+      (await heartbeat(id))!.getTime() > restartedAt ? true : undefined,
+    );
+    const enrollments = await router.pool.query(
+      "SELECT count(*)::int AS n FROM execution_audit_log WHERE subject = $1 AND event = 'agent.enrolled'",
+      [id],
+    );
     expect(enrollments.rows[0].n).toBe(1);
     expect(second.stdout()).toContain('using the persisted enrollment');
   });
 
   it('goes stale when stopped (SIGSTOP) past the heartbeat timeout, and active again on SIGCONT', async () => {
     // An agent of its own, whatever the other cases left running.
-    const run = spawnXemAgent({ routerUrl: router.url, joinKey: await router.mintJoinKey(), name: 'xem-sigstop', dir: mkdtempSync(join(dir, 'sigstop-')), intervalMs: INTERVAL_MS });
+    const run = spawnXemAgent({
+      routerUrl: router.url,
+      joinKey: await router.mintJoinKey(),
+      name: 'xem-sigstop',
+      dir: mkdtempSync(join(dir, 'sigstop-')),
+      intervalMs: INTERVAL_MS,
+    });
     started.push(run);
     const id = await agentId(run);
     await waitFor('active', 10_000, statusIs(id, 'active'));
@@ -66,8 +84,13 @@ describe('XEM agent process: restarts, pauses and leases', () => {
       process.kill(run.child.pid!, 'SIGCONT');
     }
     await waitFor('active again', 10_000, statusIs(id, 'active'));
-    const events = await router.pool.query<{ event: string }>('SELECT event FROM execution_audit_log WHERE subject = $1 ORDER BY position', [id]);
-    expect(events.rows.map((row) => row.event)).toEqual(expect.arrayContaining(['agent.lease_stale', 'agent.lease_active']));
+    const events = await router.pool.query<{ event: string }>(
+      'SELECT event FROM execution_audit_log WHERE subject = $1 ORDER BY position',
+      [id],
+    );
+    expect(events.rows.map((row) => row.event)).toEqual(
+      expect.arrayContaining(['agent.lease_stale', 'agent.lease_active']),
+    );
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
   });
@@ -76,24 +99,53 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     const victimDir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'agent-e2e-victim-'));
     try {
       const spent = await router.mintJoinKey();
-      const victim = spawnXemAgent({ routerUrl: router.url, joinKey: spent, name: 'xem-replaced', dir: victimDir, intervalMs: INTERVAL_MS });
+      const victim = spawnXemAgent({
+        routerUrl: router.url,
+        joinKey: spent,
+        name: 'xem-replaced',
+        dir: victimDir,
+        intervalMs: INTERVAL_MS,
+      });
       started.push(victim);
       const victimId = await agentId(victim);
       await waitFor('active', 10_000, statusIs(victimId, 'active'));
       // The operator replaces it explicitly (a re-imaged host): a key minted to allow it.
-      const replacing = await router.app.inject({ method: 'POST', url: `/${router.project.project.id}/v1/management/join-keys`, headers: bearer(router.project.adminKey), payload: { role: 'xem', name: 'rebuild', allow_replace: true } });
+      const replacing = await router.app.inject({
+        method: 'POST',
+        url: `/${router.project.project.id}/v1/management/join-keys`,
+        headers: bearer(router.project.adminKey),
+        payload: { role: 'xem', name: 'rebuild', allow_replace: true },
+      });
       await router.enrollPeer('xem-replaced', replacing.json().key);
-      const retired = await new Promise<{ reason: string }>((resolve) => victim.child.on('message', (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message)));
+      const retired = await new Promise<{ reason: string }>((resolve) =>
+        victim.child.on(
+          'message',
+          (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message),
+        ),
+      );
       expect(retired.reason).toContain('superseded');
       expect(victim.child.exitCode).toBeNull();
       // The report (IPC) and the log line (stdout) travel on different pipes: waited for, not raced.
-      await waitFor('the retirement logged', 5_000, () => (victim.stdout().includes('agent retired') ? true : undefined));
+      await waitFor('the retirement logged', 5_000, () =>
+        victim.stdout().includes('agent retired') ? true : undefined,
+      );
       victim.child.kill('SIGTERM');
       expect((await victim.exited).code).toBe(0);
 
-      const again = spawnXemAgent({ routerUrl: router.url, joinKey: spent, name: 'xem-replaced', dir: victimDir, intervalMs: INTERVAL_MS });
+      const again = spawnXemAgent({
+        routerUrl: router.url,
+        joinKey: spent,
+        name: 'xem-replaced',
+        dir: victimDir,
+        intervalMs: INTERVAL_MS,
+      });
       started.push(again);
-      const stillRetired = await new Promise<{ reason: string }>((resolve) => again.child.on('message', (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message)));
+      const stillRetired = await new Promise<{ reason: string }>((resolve) =>
+        again.child.on(
+          'message',
+          (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message),
+        ),
+      );
       expect(stillRetired.reason).toContain('the configured join key was refused');
       expect(again.child.exitCode).toBeNull();
       again.child.kill('SIGTERM');
@@ -116,7 +168,11 @@ describe('an agent down longer than its token lives comes back by proving its en
   const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'agent-e2e-reauth-'));
   const runs: Spawned[] = [];
   beforeAll(async () => {
-    router = await startRouterHarness({ leaseRenewalIntervalMs: INTERVAL_MS, heartbeatTimeoutMs: TIMEOUT_MS, env: { XEROTIER_AGENT_TOKEN_TTL_SECONDS: '5' } });
+    router = await startRouterHarness({
+      leaseRenewalIntervalMs: INTERVAL_MS,
+      heartbeatTimeoutMs: TIMEOUT_MS,
+      env: { XEROTIER_AGENT_TOKEN_TTL_SECONDS: '5' },
+    });
   });
   afterAll(async () => {
     for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
@@ -132,39 +188,71 @@ describe('an agent down longer than its token lives comes back by proving its en
       return run;
     };
     const first = start();
-    const id = await new Promise<string>((resolve) => first.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)));
+    const id = await new Promise<string>((resolve) =>
+      first.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
+    );
     await waitFor('active', 10_000, async () => ((await agentStatus(router.pool, id)) === 'active' ? true : undefined));
     first.child.kill('SIGKILL');
     await first.exited;
     // Down until the token it kept has run out (5 s tokens): a refresh can no longer help.
-    const expiresAt = new Date((loadEnrollment(join(dir, 'enrollment.json'))!).expires_at).getTime();
+    const expiresAt = new Date(loadEnrollment(join(dir, 'enrollment.json'))!.expires_at).getTime();
     await waitFor('the kept token to expire', 15_000, () => (Date.now() > expiresAt + 1_000 ? true : undefined));
-    const refused = await router.app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(loadEnrollment(join(dir, 'enrollment.json'))!.token) });
+    const refused = await router.app.inject({
+      method: 'POST',
+      url: '/v1/enroll/refresh',
+      headers: bearer(loadEnrollment(join(dir, 'enrollment.json'))!.token),
+    });
     expect(refused.json().error.code).toBe('invalid_token');
 
     const second = start();
-    expect(await new Promise<string>((resolve) => second.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)))).toBe(id);
+    expect(
+      await new Promise<string>((resolve) =>
+        second.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
+      ),
+    ).toBe(id);
     const restartedAt = Date.now();
     await waitFor('a renewal after the restart', 15_000, async () => {
-      const row = (await router.pool.query<{ last_heartbeat: Date | null; status: string }>('SELECT last_heartbeat, status FROM agents WHERE id = $1', [id])).rows[0]!;
-      return row.status === 'active' && row.last_heartbeat && row.last_heartbeat.getTime() >= restartedAt - 500 ? true : undefined;
+      const row = (
+        await router.pool.query<{ last_heartbeat: Date | null; status: string }>(
+          'SELECT last_heartbeat, status FROM agents WHERE id = $1',
+          [id],
+        )
+      ).rows[0]!;
+      return row.status === 'active' && row.last_heartbeat && row.last_heartbeat.getTime() >= restartedAt - 500
+        ? true
+        : undefined;
     });
-    const events = await router.pool.query<{ event: string }>("SELECT event FROM execution_audit_log WHERE subject = $1 AND event IN ('agent.enrolled', 'agent.reauthenticated')", [id]);
+    const events = await router.pool.query<{ event: string }>(
+      "SELECT event FROM execution_audit_log WHERE subject = $1 AND event IN ('agent.enrolled', 'agent.reauthenticated')",
+      [id],
+    );
     expect(events.rows.map((row) => row.event).sort()).toEqual(['agent.enrolled', 'agent.reauthenticated']);
     expect(second.stdout()).not.toContain('agent retired');
   });
 
   it('refuses a challenge answered with any key but the enrolled one, and a challenge used twice', async () => {
     const peer = await router.enrollPeer('xem-challenged');
-    const ask = async () => (await router.app.inject({ method: 'POST', url: '/v1/enroll/challenge', payload: { agent_id: peer.agentId } })).json() as { nonce: string };
-    const answer = (nonce: string, key = peer.signing) => router.app.inject({ method: 'POST', url: '/v1/enroll/reauthenticate', payload: { agent_id: peer.agentId, nonce, signature: signChallenge(peer.agentId, nonce, key) } });
+    const ask = async () =>
+      (
+        await router.app.inject({ method: 'POST', url: '/v1/enroll/challenge', payload: { agent_id: peer.agentId } })
+      ).json() as { nonce: string };
+    const answer = (nonce: string, key = peer.signing) =>
+      router.app.inject({
+        method: 'POST',
+        url: '/v1/enroll/reauthenticate',
+        payload: { agent_id: peer.agentId, nonce, signature: signChallenge(peer.agentId, nonce, key) },
+      });
     const forged = await answer((await ask()).nonce, generateSigningKeyPair());
     expect(forged.statusCode).toBe(401);
     expect(forged.json().error.code).toBe('reauthentication_failed');
     const { nonce } = await ask();
     expect((await answer(nonce)).statusCode).toBe(200);
     expect((await answer(nonce)).json().error.code).toBe('reauthentication_failed');
-    await router.app.inject({ method: 'POST', url: `/${router.project.project.id}/v1/management/agents/${peer.agentId}/revoke-credentials`, headers: bearer(router.project.adminKey) });
+    await router.app.inject({
+      method: 'POST',
+      url: `/${router.project.project.id}/v1/management/agents/${peer.agentId}/revoke-credentials`,
+      headers: bearer(router.project.adminKey),
+    });
     expect((await answer((await ask()).nonce)).json().error.code).toBe('agent_revoked');
   });
 });

@@ -16,13 +16,71 @@ const WORKSPACE = 'ws_0123456789ab';
 const CANARY = `canary-${Date.now()}-s3cr3t`;
 
 const BUNDLE = {
-  name: 'testkit', version: '1', domain: 'test',
+  name: 'testkit',
+  version: '1',
+  domain: 'test',
   tools: [
-    { name: 'echo_text', description: 'Echo a text', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { text: { type: 'string', maxLength: 200 } }, required: ['text'], additionalProperties: false }, command: { argv: ['echo', '{{text}}'] } },
-    { name: 'sleep_for', description: 'Sleep', risk: 'read', timeout_ms: 60_000, parameters: { type: 'object', properties: { seconds: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$' } }, required: ['seconds'], additionalProperties: false }, command: { argv: ['sleep', '{{seconds}}'] } },
-    { name: 'count_to', description: 'Print the numbers up to n', risk: 'read', timeout_ms: 10_000, parameters: { type: 'object', properties: { n: { type: 'string', pattern: '^[0-9]{1,7}$' } }, required: ['n'], additionalProperties: false }, command: { argv: ['seq', '{{n}}'] } },
-    { name: 'show_secret', description: 'Print the database password', risk: 'read', timeout_ms: 10_000, credentials_ref: 'db.env', parameters: { type: 'object', properties: {}, additionalProperties: false }, command: { argv: ['printenv', 'DB_PASSWORD'] } },
-    { name: 'purge_cache', description: 'Destroys a cache', risk: 'destructive', timeout_ms: 10_000, parameters: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z]+$' } }, required: ['name'], additionalProperties: false }, command: { argv: ['echo', 'purged', '{{name}}'] } },
+    {
+      name: 'echo_text',
+      description: 'Echo a text',
+      risk: 'read',
+      timeout_ms: 10_000,
+      parameters: {
+        type: 'object',
+        properties: { text: { type: 'string', maxLength: 200 } },
+        required: ['text'],
+        additionalProperties: false,
+      },
+      command: { argv: ['echo', '{{text}}'] },
+    },
+    {
+      name: 'sleep_for',
+      description: 'Sleep',
+      risk: 'read',
+      timeout_ms: 60_000,
+      parameters: {
+        type: 'object',
+        properties: { seconds: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$' } },
+        required: ['seconds'],
+        additionalProperties: false,
+      },
+      command: { argv: ['sleep', '{{seconds}}'] },
+    },
+    {
+      name: 'count_to',
+      description: 'Print the numbers up to n',
+      risk: 'read',
+      timeout_ms: 10_000,
+      parameters: {
+        type: 'object',
+        properties: { n: { type: 'string', pattern: '^[0-9]{1,7}$' } },
+        required: ['n'],
+        additionalProperties: false,
+      },
+      command: { argv: ['seq', '{{n}}'] },
+    },
+    {
+      name: 'show_secret',
+      description: 'Print the database password',
+      risk: 'read',
+      timeout_ms: 10_000,
+      credentials_ref: 'db.env',
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['printenv', 'DB_PASSWORD'] },
+    },
+    {
+      name: 'purge_cache',
+      description: 'Destroys a cache',
+      risk: 'destructive',
+      timeout_ms: 10_000,
+      parameters: {
+        type: 'object',
+        properties: { name: { type: 'string', pattern: '^[a-z]+$' } },
+        required: ['name'],
+        additionalProperties: false,
+      },
+      command: { argv: ['echo', 'purged', '{{name}}'] },
+    },
   ],
 };
 
@@ -38,11 +96,19 @@ describe('XEM agent process: executes dispatched calls and reports each result e
   let joinKey: string;
 
   beforeAll(async () => {
-    router = await startRouterHarness({ leaseRenewalIntervalMs: 1_000, heartbeatTimeoutMs: 5_000, execEvents: {
-      accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1),
-      progress: (_, id, __, data, stream) => (stream === 'status' ? endings.set(id, data) : progress.set(id, (progress.get(id) ?? '') + data)),
-    } });
-    await router.pool.query("INSERT INTO workspaces (id, project_id, name) VALUES ($1, $2, 'xem-exec')", [WORKSPACE, router.project.project.id]);
+    router = await startRouterHarness({
+      leaseRenewalIntervalMs: 1_000,
+      heartbeatTimeoutMs: 5_000,
+      execEvents: {
+        accepted: (_, id) => accepted.set(id, (accepted.get(id) ?? 0) + 1),
+        progress: (_, id, __, data, stream) =>
+          stream === 'status' ? endings.set(id, data) : progress.set(id, (progress.get(id) ?? '') + data),
+      },
+    });
+    await router.pool.query("INSERT INTO workspaces (id, project_id, name) VALUES ($1, $2, 'xem-exec')", [
+      WORKSPACE,
+      router.project.project.id,
+    ]);
     mkdirSync(join(dir, 'tools', 'testkit'), { recursive: true });
     writeFileSync(join(dir, 'tools', 'testkit', 'bundle.yaml'), stringify(BUNDLE));
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
@@ -60,40 +126,85 @@ describe('XEM agent process: executes dispatched calls and reports each result e
 
   // Restarts pass the spent join key too, as a deployment would: the persisted enrollment wins.
   function start(): Spawned {
-    const run = spawnXemAgent({ routerUrl: router.url, joinKey, name: 'xem-exec', dir, env: { XEM_MAX_CONCURRENT_EXECUTIONS: '1', XEM_SHUTDOWN_GRACE_SECONDS: '2' } });
+    const run = spawnXemAgent({
+      routerUrl: router.url,
+      joinKey,
+      name: 'xem-exec',
+      dir,
+      env: { XEM_MAX_CONCURRENT_EXECUTIONS: '1', XEM_SHUTDOWN_GRACE_SECONDS: '2' },
+    });
     runs.push(run);
     return run;
   }
   let metricsUrl = '';
-  const outboxPending = async () => Number(/^xerotier_xem_outbox_pending(?:\{[^}]*\})? (\d+)$/m.exec(await (await fetch(metricsUrl)).text())?.[1] ?? NaN);
-  const agentIdOf = (run: Spawned) => new Promise<string>((resolve) => run.child.once('message', (message: { agent_id: string; metrics_url: string }) => {
-    metricsUrl = message.metrics_url;
-    resolve(message.agent_id);
-  }));
+  const outboxPending = async () =>
+    Number(
+      /^xerotier_xem_outbox_pending(?:\{[^}]*\})? (\d+)$/m.exec(await (await fetch(metricsUrl)).text())?.[1] ?? NaN,
+    );
+  const agentIdOf = (run: Spawned) =>
+    new Promise<string>((resolve) =>
+      run.child.once('message', (message: { agent_id: string; metrics_url: string }) => {
+        metricsUrl = message.metrics_url;
+        resolve(message.agent_id);
+      }),
+    );
   /**
    * A dispatch as the router's dispatcher makes one, straight onto the mesh: the invocation row
    * first (attempt 1, this agent), since the router takes reports only from the attempt's holder.
    */
-  const dispatch = (tool: string, args: Record<string, unknown>, options: { timeoutMs?: number; risk?: Risk; requestHash?: string } = {}) => {
+  const dispatch = (
+    tool: string,
+    args: Record<string, unknown>,
+    options: { timeoutMs?: number; risk?: Risk; requestHash?: string } = {},
+  ) => {
     const invocationId = `inv_${randomBytes(12).toString('hex')}`;
     const request_hash = options.requestHash ?? requestHash({ tool, args, workspace_id: WORKSPACE });
     const risk = options.risk ?? 'read';
-    const frame = makeFrame('exec.dispatch', { invocation_id: invocationId, attempt: 1, tool, workspace_id: WORKSPACE, risk, args, request_hash, timeout_ms: options.timeoutMs ?? 30_000, not_after: Date.now() + 60_000 });
-    const sent = router.pool.query(
-      `INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, attempt, agent_id, timeout_ms, dispatched_at)
+    const frame = makeFrame('exec.dispatch', {
+      invocation_id: invocationId,
+      attempt: 1,
+      tool,
+      workspace_id: WORKSPACE,
+      risk,
+      args,
+      request_hash,
+      timeout_ms: options.timeoutMs ?? 30_000,
+      not_after: Date.now() + 60_000,
+    });
+    const sent = router.pool
+      .query(
+        `INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, attempt, agent_id, timeout_ms, dispatched_at)
        VALUES ($1, $2, $3, $4, $9, $5, $6, 'test', 'dispatched', 1, $7, $8, now())`,
-      [invocationId, router.project.project.id, WORKSPACE, tool, args, request_hash, agentId, options.timeoutMs ?? 30_000, risk],
-    ).then(() => router.mesh.server.send(agentId, frame));
+        [
+          invocationId,
+          router.project.project.id,
+          WORKSPACE,
+          tool,
+          args,
+          request_hash,
+          agentId,
+          options.timeoutMs ?? 30_000,
+          risk,
+        ],
+      )
+      .then(() => router.mesh.server.send(agentId, frame));
     return { invocationId, frame, sent };
   };
-  const resultOf = (invocationId: string, timeoutMs = 10_000) => waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () => findExecResult(router.pool, invocationId, 1));
-  const rowsFor = async (invocationId: string) => (await router.pool.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId])).rows[0].n as number;
+  const resultOf = (invocationId: string, timeoutMs = 10_000) =>
+    waitFor<ExecResultRecord>(`result of ${invocationId}`, timeoutMs, () =>
+      findExecResult(router.pool, invocationId, 1),
+    );
+  const rowsFor = async (invocationId: string) =>
+    (await router.pool.query('SELECT count(*)::int AS n FROM exec_results WHERE invocation_id = $1', [invocationId]))
+      .rows[0].n as number;
 
   // Every case starts with a running agent bound to the router: cases that stop it (SIGKILL,
   // SIGTERM) leave the next one to start it again, whatever order they run in.
   beforeEach(async () => {
     if (current.child.exitCode === null && current.child.signalCode === null) {
-      await waitFor('agent bound', 10_000, () => (router.mesh.server.connections.routingOf(agentId) ? true : undefined));
+      await waitFor('agent bound', 10_000, () =>
+        router.mesh.server.connections.routingOf(agentId) ? true : undefined,
+      );
       return;
     }
     const stale = router.mesh.server.connections.routingOf(agentId);
@@ -107,12 +218,25 @@ describe('XEM agent process: executes dispatched calls and reports each result e
 
   it('publishes its tools and workspaces, which the management API lists', async () => {
     const listed = await waitFor('the tool catalog', 10_000, async () => {
-      const response = await router.app.inject({ url: `/${router.project.project.id}/v1/management/agents/${agentId}/tools`, headers: bearer(router.project.adminKey) });
-      const body = response.json() as { workspaces: string[]; data: { name: string; risk: string; available?: boolean }[] };
+      const response = await router.app.inject({
+        url: `/${router.project.project.id}/v1/management/agents/${agentId}/tools`,
+        headers: bearer(router.project.adminKey),
+      });
+      const body = response.json() as {
+        workspaces: string[];
+        data: { name: string; risk: string; available?: boolean }[];
+      };
       return body.data.length > 0 ? body : undefined;
     });
     expect(listed.workspaces).toEqual([WORKSPACE]);
-    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual(['count_to:read', 'deep_think:read', 'echo_text:read', 'purge_cache:destructive', 'show_secret:read', 'sleep_for:read']);
+    expect(listed.data.map((tool) => `${tool.name}:${tool.risk}`)).toEqual([
+      'count_to:read',
+      'deep_think:read',
+      'echo_text:read',
+      'purge_cache:destructive',
+      'show_secret:read',
+      'sleep_for:read',
+    ]);
     expect(listed.data.find((tool) => tool.name === 'deep_think')).toMatchObject({ available: false });
   });
 
@@ -146,9 +270,24 @@ describe('XEM agent process: executes dispatched calls and reports each result e
 
   it('attack: refuses a dispatch milder than its own declaration of the tool, or whose hash does not match, before anything runs', async () => {
     const mislabelled = dispatch('purge_cache', { name: 'everything' }, { risk: 'read' });
-    expect(await resultOf(mislabelled.invocationId)).toMatchObject({ status: 'rejected', error: { code: 'risk_mismatch' }, output: '' });
-    const swapped = dispatch('purge_cache', { name: 'prod' }, { risk: 'destructive', requestHash: requestHash({ tool: 'purge_cache', args: { name: 'scratch' }, workspace_id: WORKSPACE }) });
-    expect(await resultOf(swapped.invocationId)).toMatchObject({ status: 'rejected', error: { code: 'request_hash_mismatch' }, output: '' });
+    expect(await resultOf(mislabelled.invocationId)).toMatchObject({
+      status: 'rejected',
+      error: { code: 'risk_mismatch' },
+      output: '',
+    });
+    const swapped = dispatch(
+      'purge_cache',
+      { name: 'prod' },
+      {
+        risk: 'destructive',
+        requestHash: requestHash({ tool: 'purge_cache', args: { name: 'scratch' }, workspace_id: WORKSPACE }),
+      },
+    );
+    expect(await resultOf(swapped.invocationId)).toMatchObject({
+      status: 'rejected',
+      error: { code: 'request_hash_mismatch' },
+      output: '',
+    });
     expect(accepted.get(mislabelled.invocationId)).toBeUndefined();
     expect(accepted.get(swapped.invocationId)).toBeUndefined();
     const honest = dispatch('purge_cache', { name: 'scratch' }, { risk: 'destructive' });
@@ -171,7 +310,10 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     expect(result.status).toBe('succeeded');
     expect(result.output).toBe('[REDACTED]\n');
     expect(progress.get(invocationId)).toBe('[REDACTED]\n');
-    const leaks = await router.pool.query("SELECT count(*)::int AS n FROM exec_results WHERE output LIKE '%' || $1 || '%'", [CANARY]);
+    const leaks = await router.pool.query(
+      "SELECT count(*)::int AS n FROM exec_results WHERE output LIKE '%' || $1 || '%'",
+      [CANARY],
+    );
     expect(leaks.rows[0].n).toBe(0);
     expect(current.stdout() + current.stderr()).not.toContain(CANARY);
   });
@@ -180,7 +322,10 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     const long = dispatch('sleep_for', { seconds: '20' });
     await waitFor('the long call accepted', 5_000, () => accepted.get(long.invocationId));
     const extra = dispatch('echo_text', { text: 'no room' });
-    expect(await resultOf(extra.invocationId)).toMatchObject({ status: 'rejected', error: { code: 'capacity_exhausted' } });
+    expect(await resultOf(extra.invocationId)).toMatchObject({
+      status: 'rejected',
+      error: { code: 'capacity_exhausted' },
+    });
     await router.mesh.server.send(agentId, makeFrame('exec.cancel', { invocation_id: long.invocationId, attempt: 1 }));
     expect(await resultOf(long.invocationId)).toMatchObject({ status: 'cancelled' });
   });
@@ -232,12 +377,23 @@ describe('XEM agent process: executes dispatched calls and reports each result e
     const running = dispatch('sleep_for', { seconds: '1' });
     await waitFor('accepted', 5_000, () => accepted.get(running.invocationId));
     mkdirSync(join(dir, 'tools', 'extra'), { recursive: true });
-    writeFileSync(join(dir, 'tools', 'extra', 'bundle.yaml'), stringify({ ...BUNDLE, name: 'extra', tools: [{ ...BUNDLE.tools[0], name: 'extra_echo' }] }));
+    writeFileSync(
+      join(dir, 'tools', 'extra', 'bundle.yaml'),
+      stringify({ ...BUNDLE, name: 'extra', tools: [{ ...BUNDLE.tools[0], name: 'extra_echo' }] }),
+    );
     current.child.kill('SIGHUP');
-    const published = async () => (await router.pool.query<{ manifest: { tools: { name: string }[] } }>('SELECT manifest FROM agents WHERE id = $1', [agentId])).rows[0]!.manifest;
+    const published = async () =>
+      (
+        await router.pool.query<{ manifest: { tools: { name: string }[] } }>(
+          'SELECT manifest FROM agents WHERE id = $1',
+          [agentId],
+        )
+      ).rows[0]!.manifest;
     const offers = async (name: string) => (await published()).tools.some((tool) => tool.name === name);
     try {
-      await waitFor('the new tool in the stored manifest', 10_000, async () => ((await offers('extra_echo')) ? true : undefined));
+      await waitFor('the new tool in the stored manifest', 10_000, async () =>
+        (await offers('extra_echo')) ? true : undefined,
+      );
       expect(await resultOf(running.invocationId)).toMatchObject({ status: 'succeeded' });
       const { invocationId } = dispatch('extra_echo', { text: 'new tool' });
       expect(await resultOf(invocationId)).toMatchObject({ status: 'succeeded', output: 'new tool\n' });
@@ -245,7 +401,9 @@ describe('XEM agent process: executes dispatched calls and reports each result e
       // The bundle goes again (and with it the tool), so the catalog other cases see is the usual one.
       rmSync(join(dir, 'tools', 'extra'), { recursive: true, force: true });
       current.child.kill('SIGHUP');
-      await waitFor('the extra tool gone from the manifest', 10_000, async () => ((await offers('extra_echo')) ? undefined : true));
+      await waitFor('the extra tool gone from the manifest', 10_000, async () =>
+        (await offers('extra_echo')) ? undefined : true,
+      );
     }
   });
 

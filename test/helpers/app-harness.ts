@@ -20,14 +20,23 @@ export interface AppHarness {
  * The router's HTTP app (not listening: tests inject) on a fresh database with one seeded
  * project. `app` adds or overrides dependencies; `prepare` runs before the app is built.
  */
-export async function startAppHarness(options: { poolMax?: number; app?: Partial<AppDependencies>; prepare?: (pool: Pool, acme: SeededProject) => Promise<void> } = {}): Promise<AppHarness> {
+export async function startAppHarness(
+  options: {
+    poolMax?: number;
+    app?: Partial<AppDependencies>;
+    prepare?: (pool: Pool, acme: SeededProject) => Promise<void>;
+  } = {},
+): Promise<AppHarness> {
   const db = await createTestDatabase();
   const pool = createPool({ connectionString: db.url, max: options.poolMax ?? 4, logger: silentLogger() });
   const acme = await seedProject(pool);
   await options.prepare?.(pool, acme);
   const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool, ...options.app });
   return {
-    db, pool, app, acme,
+    db,
+    pool,
+    app,
+    acme,
     async close() {
       await app.close();
       await pool.end();
@@ -45,13 +54,30 @@ export interface FakeTool {
  * An active XEM agent row offering `tools` in the project's default workspace, bound to it, as
  * its manifest would say — no process: nothing is dispatched to it.
  */
-export async function insertFakeXemAgent(db: Queryable, project: SeededProject, name: string, tools: readonly FakeTool[]): Promise<string> {
+export async function insertFakeXemAgent(
+  db: Queryable,
+  project: SeededProject,
+  name: string,
+  tools: readonly FakeTool[],
+): Promise<string> {
   const agent = `agt_${randomBytes(12).toString('hex')}`;
-  const manifest = { workspaces: [project.workspace.id], tools: tools.map((tool) => ({ ...tool, description: tool.name, parameters: { type: 'object' }, timeout_ms: 1_000 })) };
+  const manifest = {
+    workspaces: [project.workspace.id],
+    tools: tools.map((tool) => ({
+      ...tool,
+      description: tool.name,
+      parameters: { type: 'object' },
+      timeout_ms: 1_000,
+    })),
+  };
   await db.query(
     `INSERT INTO agents (id, project_id, role, registration_name, signing_public_key, curve_public_key, status, manifest) VALUES ($1, $2, 'xem', $3, $4, $5, 'active', $6)`,
     [agent, project.project.id, name, randomBytes(32), randomBytes(32), manifest],
   );
-  await db.query('INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id) VALUES ($1, $2, $3)', [project.workspace.id, agent, project.project.id]);
+  await db.query('INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id) VALUES ($1, $2, $3)', [
+    project.workspace.id,
+    agent,
+    project.project.id,
+  ]);
   return agent;
 }

@@ -15,22 +15,42 @@ export interface InvocationBody {
 
 /** The exec and management APIs as a test drives them (through inject: no sockets). */
 export function execClient(app: FastifyInstance, projectId: string) {
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, key: string, payload?: object) => {
-    const response = await app.inject({ method, url: `/${projectId}/v1${path}`, headers: bearer(key), ...(payload ? { payload } : {}) });
-    return { status: response.statusCode, body: response.json() as Record<string, unknown> & { error?: { code: string; param: string | null } } };
+  const call = async (
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    key: string,
+    payload?: object,
+  ) => {
+    const response = await app.inject({
+      method,
+      url: `/${projectId}/v1${path}`,
+      headers: bearer(key),
+      ...(payload ? { payload } : {}),
+    });
+    return {
+      status: response.statusCode,
+      body: response.json() as Record<string, unknown> & { error?: { code: string; param: string | null } },
+    };
   };
   const client = {
     call,
-    async mintKey(adminKey: string, name: string, scopes: string[] = ['execution']): Promise<{ id: string; key: string }> {
+    async mintKey(
+      adminKey: string,
+      name: string,
+      scopes: string[] = ['execution'],
+    ): Promise<{ id: string; key: string }> {
       const minted = await call('POST', '/management/api-keys', adminKey, { name, scopes });
       if (minted.status !== 201) throw new Error(`could not mint a key: ${JSON.stringify(minted.body)}`);
       return { id: minted.body['id'] as string, key: minted.body['key'] as string };
     },
     async bind(adminKey: string, workspaceId: string, agentId: string): Promise<void> {
-      const bound = await call('POST', `/management/workspaces/${workspaceId}/bindings`, adminKey, { agent_id: agentId });
+      const bound = await call('POST', `/management/workspaces/${workspaceId}/bindings`, adminKey, {
+        agent_id: agentId,
+      });
       if (bound.status !== 201) throw new Error(`could not bind: ${JSON.stringify(bound.body)}`);
     },
-    invoke: (key: string, tool: string, args: Record<string, unknown>, extra: object = {}) => call('POST', '/exec/invocations', key, { tool, args, ...extra }),
+    invoke: (key: string, tool: string, args: Record<string, unknown>, extra: object = {}) =>
+      call('POST', '/exec/invocations', key, { tool, args, ...extra }),
     async invocation(key: string, id: string): Promise<InvocationBody> {
       return (await call('GET', `/exec/invocations/${id}`, key)).body as unknown as InvocationBody;
     },
@@ -39,7 +59,8 @@ export function execClient(app: FastifyInstance, projectId: string) {
       return waitFor(`${id} to be ${state}`, timeoutMs, async () => {
         const current = await client.invocation(key, id);
         if (current.state === state) return current;
-        if ((FINAL_STATE_LIST as readonly string[]).includes(current.state)) throw new Error(`${id} ended ${current.state}, not ${state}: ${JSON.stringify(current)}`);
+        if ((FINAL_STATE_LIST as readonly string[]).includes(current.state))
+          throw new Error(`${id} ended ${current.state}, not ${state}: ${JSON.stringify(current)}`);
         return undefined;
       });
     },

@@ -20,7 +20,14 @@ export async function seedProject(db: Queryable, slug = `p-${randomBytes(4).toSt
   const { project, workspace } = await createProject(db, { slug, name: slug });
   const keyWith = async (scopes: readonly Scope[], options: { expiresAt?: Date } = {}) => {
     const minted = mintApiKey(project.slug);
-    await insertApiKey(db, { projectId: project.id, name: `test ${scopes.join('+')}`, scopes, secretHash: minted.hash, prefix: minted.prefix, expiresAt: options.expiresAt ?? null });
+    await insertApiKey(db, {
+      projectId: project.id,
+      name: `test ${scopes.join('+')}`,
+      scopes,
+      secretHash: minted.hash,
+      prefix: minted.prefix,
+      expiresAt: options.expiresAt ?? null,
+    });
     return minted.token;
   };
   return { project, workspace, adminKey: await keyWith(['inference', 'management', 'execution']), keyWith };
@@ -31,7 +38,9 @@ export function bearer(token: string): { authorization: string } {
 }
 
 /** Enrollment settings with fresh router keys (what the router builds from its settings), for app-only tests. */
-export function testEnrollment(overrides: Partial<Omit<EnrollmentSettings, 'meshEndpoint'>> & { meshEndpoint?: string } = {}): EnrollmentSettings & { curveSecretKey: string } {
+export function testEnrollment(
+  overrides: Partial<Omit<EnrollmentSettings, 'meshEndpoint'>> & { meshEndpoint?: string } = {},
+): EnrollmentSettings & { curveSecretKey: string } {
   const curve = generateCurveKeyPair();
   const { meshEndpoint = 'tcp://127.0.0.1:5555', ...rest } = overrides;
   return {

@@ -62,7 +62,8 @@ async function prepare(): Promise<() => Promise<void>> {
 
 function migrationsHash(): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(MIGRATIONS_DIR).sort()) hash.update(name).update(readFileSync(join(MIGRATIONS_DIR, name)));
+  for (const name of readdirSync(MIGRATIONS_DIR).sort())
+    hash.update(name).update(readFileSync(join(MIGRATIONS_DIR, name)));
   // The grants the app role gets are part of the template too.
   hash.update(readFileSync(join(MIGRATIONS_DIR, '..', 'app-role.ts')));
   return hash.digest('hex').slice(0, 16);
@@ -88,11 +89,15 @@ async function dropDeadRunDatabases(client: pg.Client): Promise<void> {
   const rows = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '^xt_[0-9]+_'");
   for (const { datname } of rows.rows) {
     const pid = Number(datname.split('_')[1]);
-    if (!isProcessAlive(pid)) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    if (!isProcessAlive(pid))
+      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
   }
 }
 
 async function dropRunDatabases(client: pg.Client, runId: number): Promise<void> {
-  const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`xt_${runId}_%`]);
-  for (const { datname } of rows.rows) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+  const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+    `xt_${runId}_%`,
+  ]);
+  for (const { datname } of rows.rows)
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
 }

@@ -9,7 +9,15 @@ import { stillOpen } from './open-resources.js';
  * list a tick after `close()`, a killed process exits later), so it waits for things to settle,
  * up to a deadline, before it judges.
  */
-const WATCHED = new Set(['TCPSocketWrap', 'TCPServerWrap', 'PipeWrap', 'PipeServerWrap', 'ProcessWrap', 'UDPWrap', 'TTYWrap']);
+const WATCHED = new Set([
+  'TCPSocketWrap',
+  'TCPServerWrap',
+  'PipeWrap',
+  'PipeServerWrap',
+  'ProcessWrap',
+  'UDPWrap',
+  'TTYWrap',
+]);
 const SETTLE_MS = 5_000;
 let baseline = new Map<string, number>();
 
@@ -30,12 +38,15 @@ afterAll(async () => {
 
 function currentLeaks(): string[] {
   const now = handleCounts();
-  const handles = [...now].flatMap(([type, count]) => (count > (baseline.get(type) ?? 0) ? [`${count - (baseline.get(type) ?? 0)} × ${type}`] : []));
+  const handles = [...now].flatMap(([type, count]) =>
+    count > (baseline.get(type) ?? 0) ? [`${count - (baseline.get(type) ?? 0)} × ${type}`] : [],
+  );
   return [...stillOpen(), ...handles];
 }
 
 function handleCounts(): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const type of process.getActiveResourcesInfo()) if (WATCHED.has(type)) counts.set(type, (counts.get(type) ?? 0) + 1);
+  for (const type of process.getActiveResourcesInfo())
+    if (WATCHED.has(type)) counts.set(type, (counts.get(type) ?? 0) + 1);
   return counts;
 }

@@ -20,12 +20,19 @@ export interface Spawned {
 
 /** Spawns a command in its own process group (so a signal can reach the group like Ctrl-C). */
 export function spawnGroup(command: string, args: readonly string[], env: NodeJS.ProcessEnv, ipc = false): Spawned {
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])] });
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
+  });
   let out = '';
   let err = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   // Open until the leader has exited and nothing else in its group (a tool it started) lives on.
   const what = `process ${[command, ...args].join(' ').slice(0, 120)}`;
   trackGroup(what, child, exited);
@@ -52,7 +59,11 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -83,7 +94,10 @@ export function routerSecretsEnv(): Record<string, string> {
 
 /** A router on loopback with every port picked by the kernel. */
 export const LOOPBACK_ROUTER_ENV: Readonly<Record<string, string>> = {
-  XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0',
+  XEROTIER_HTTP_HOST: '127.0.0.1',
+  XEROTIER_HTTP_PORT: '0',
+  XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1',
+  XEROTIER_ROUTER_METRICS_PORT: '0',
   XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
 };
 
@@ -99,36 +113,85 @@ export function nextMessage<T>(child: ChildProcess): Promise<T> {
  * A real XEM agent process (own process group, IPC for its `listening` report) whose keys,
  * enrollment, tools, credentials and outbox all live under `dir`.
  */
-export function spawnXemAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; intervalMs?: number; env?: Record<string, string>; nodeArgs?: readonly string[] }): Spawned {
+export function spawnXemAgent(options: {
+  routerUrl: string;
+  joinKey: string;
+  name: string;
+  dir: string;
+  intervalMs?: number;
+  env?: Record<string, string>;
+  nodeArgs?: readonly string[];
+}): Spawned {
   const { dir } = options;
-  return spawnGroup(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'services/xem-agent/main.ts'], cleanEnv({
-    XEM_ROUTER_URL: options.routerUrl, XEM_JOIN_KEY: options.joinKey, XEM_REGISTRATION_NAME: options.name,
-    XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEM_LEASE_RENEWAL_INTERVAL_MS: String(options.intervalMs ?? 1_000),
-    XEM_TOOLS_DIR: join(dir, 'tools'), XEM_CREDENTIALS_DIR: join(dir, 'credentials'), XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'),
-    XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_XEM_METRICS_PORT: '0', ...options.env,
-  }), true);
+  return spawnGroup(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', 'services/xem-agent/main.ts'],
+    cleanEnv({
+      XEM_ROUTER_URL: options.routerUrl,
+      XEM_JOIN_KEY: options.joinKey,
+      XEM_REGISTRATION_NAME: options.name,
+      XEM_SIGNING_KEY_PATH: join(dir, 'sign.hex'),
+      XEM_CURVE_KEY_PATH: join(dir, 'curve.hex'),
+      XEM_LEASE_RENEWAL_INTERVAL_MS: String(options.intervalMs ?? 1_000),
+      XEM_TOOLS_DIR: join(dir, 'tools'),
+      XEM_CREDENTIALS_DIR: join(dir, 'credentials'),
+      XEM_QUEUE_DB_PATH: join(dir, 'state', 'queue.sqlite'),
+      XEROTIER_AGENT_ALLOW_INSECURE: '1',
+      XEROTIER_XEM_METRICS_PORT: '0',
+      ...options.env,
+    }),
+    true,
+  );
 }
 
 /** A real XIM agent process attached to an engine (or supervising one), with its keys and enrollment under `dir`. */
-export function spawnXimAgent(options: { routerUrl: string; joinKey: string; name: string; dir: string; engineUrl?: string; env?: Record<string, string>; args?: readonly string[] }): Spawned {
+export function spawnXimAgent(options: {
+  routerUrl: string;
+  joinKey: string;
+  name: string;
+  dir: string;
+  engineUrl?: string;
+  env?: Record<string, string>;
+  args?: readonly string[];
+}): Spawned {
   const { dir } = options;
-  return spawnGroup(process.execPath, ['--import', 'tsx', 'services/xim-agent/main.ts', ...(options.args ?? [])], cleanEnv({
-    XEROTIER_AGENT_ROUTER_URL: options.routerUrl, XEROTIER_AGENT_JOIN_KEY: options.joinKey, XEROTIER_AGENT_REGISTRATION_NAME: options.name,
-    XEROTIER_AGENT_SIGNING_KEY_PATH: join(dir, 'sign.hex'), XEROTIER_AGENT_CURVE_KEY_PATH: join(dir, 'curve.hex'), XEROTIER_AGENT_ENROLLMENT_PATH: join(dir, 'enrollment.json'),
-    ...(options.engineUrl ? { XEROTIER_AGENT_ENGINE_URL: options.engineUrl } : {}), XEROTIER_AGENT_ALLOW_INSECURE: '1', XEROTIER_AGENT_METRICS_PORT: '0', XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '500',
-    ...options.env,
-  }), true);
+  return spawnGroup(
+    process.execPath,
+    ['--import', 'tsx', 'services/xim-agent/main.ts', ...(options.args ?? [])],
+    cleanEnv({
+      XEROTIER_AGENT_ROUTER_URL: options.routerUrl,
+      XEROTIER_AGENT_JOIN_KEY: options.joinKey,
+      XEROTIER_AGENT_REGISTRATION_NAME: options.name,
+      XEROTIER_AGENT_SIGNING_KEY_PATH: join(dir, 'sign.hex'),
+      XEROTIER_AGENT_CURVE_KEY_PATH: join(dir, 'curve.hex'),
+      XEROTIER_AGENT_ENROLLMENT_PATH: join(dir, 'enrollment.json'),
+      ...(options.engineUrl ? { XEROTIER_AGENT_ENGINE_URL: options.engineUrl } : {}),
+      XEROTIER_AGENT_ALLOW_INSECURE: '1',
+      XEROTIER_AGENT_METRICS_PORT: '0',
+      XEROTIER_AGENT_LEASE_RENEWAL_INTERVAL_MS: '500',
+      ...options.env,
+    }),
+    true,
+  );
 }
 
 /** A router process (own process group); resolves once it reports listening. */
-export async function spawnRouterProcess(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string; metrics_url: string }> {
+export async function spawnRouterProcess(
+  env: NodeJS.ProcessEnv,
+  nodeArgs: readonly string[] = [],
+): Promise<{ run: Spawned; http_url: string; mesh_endpoint: string; metrics_url: string }> {
   const run = spawnGroup(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/router/main.ts'], env, true);
   const listening = await nextMessage<{ http_url: string; mesh_endpoint: string; metrics_url: string }>(run.child);
   return { run, ...listening };
 }
 
 /** Reads a Server-Sent Events stream until `until` says stop (or the stream ends); returns the events. */
-export async function readSse(url: string, headers: Record<string, string>, until: (event: { event: string; data: unknown }) => boolean, timeoutMs = 30_000): Promise<{ event: string; data: unknown }[]> {
+export async function readSse(
+  url: string,
+  headers: Record<string, string>,
+  until: (event: { event: string; data: unknown }) => boolean,
+  timeoutMs = 30_000,
+): Promise<{ event: string; data: unknown }[]> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const events: { event: string; data: unknown }[] = [];

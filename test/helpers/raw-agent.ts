@@ -29,7 +29,13 @@ export class RawPeer {
     this.curve = options.curve ?? generateCurveKeyPair();
     this.signing = options.signing ?? generateSigningKeyPair();
     const routingId = options.routingId === undefined ? `peer.${randomBytes(8).toString('hex')}` : options.routingId;
-    this.socket = new Dealer({ curveServerKey: routerKey, curvePublicKey: this.curve.publicKey, curveSecretKey: this.curve.secretKey, linger: 0, reconnectInterval: 100 });
+    this.socket = new Dealer({
+      curveServerKey: routerKey,
+      curvePublicKey: this.curve.publicKey,
+      curveSecretKey: this.curve.secretKey,
+      linger: 0,
+      reconnectInterval: 100,
+    });
     // zeromq.js types the option as a string (sent as UTF-8) but passes a Buffer's bytes as they
     // are, as an attacker's own ZMTP stack would.
     if (routingId !== null) this.socket.routingId = routingId as string;
@@ -52,7 +58,11 @@ export class RawPeer {
     return this.socket.send(bytes);
   }
 
-  send<T extends FrameType>(type: T, body: FrameBody<T>, options: { id?: string; sign?: SigningKeyPair | false } = {}): Promise<Frame<T>> {
+  send<T extends FrameType>(
+    type: T,
+    body: FrameBody<T>,
+    options: { id?: string; sign?: SigningKeyPair | false } = {},
+  ): Promise<Frame<T>> {
     const frame = makeFrame(type, body, options.id ? { id: options.id } : {});
     const signer = options.sign === undefined ? this.signing : options.sign;
     const out = signer ? signFrame(frame, signer) : frame;
@@ -76,16 +86,29 @@ export class RawPeer {
   }
 
   /** hello → challenge → signed hello → welcome; the welcome, or undefined. */
-  async bind(agentId: string, role: 'xem' | 'xim' = 'xem', signer: SigningKeyPair = this.signing): Promise<FrameBody<'welcome'> | undefined> {
+  async bind(
+    agentId: string,
+    role: 'xem' | 'xim' = 'xem',
+    signer: SigningKeyPair = this.signing,
+  ): Promise<FrameBody<'welcome'> | undefined> {
     await this.send('hello', { agent_id: agentId, role, agent_version: 'test' }, { sign: false });
     const challenge = await this.next('challenge');
     if (!challenge) return undefined;
-    await this.send('hello', { agent_id: agentId, role, agent_version: 'test', nonce: challenge.body.nonce }, { sign: signer });
+    await this.send(
+      'hello',
+      { agent_id: agentId, role, agent_version: 'test', nonce: challenge.body.nonce },
+      { sign: signer },
+    );
     return (await this.next('welcome'))?.body;
   }
 
   renewal(): FrameBody<'lease_renewal'> {
-    return { manifest_hash: randomBytes(32).toString('hex'), manifest_version: 1, capacity: { max_concurrent: 1, in_use: 0 }, in_flight: [] };
+    return {
+      manifest_hash: randomBytes(32).toString('hex'),
+      manifest_version: 1,
+      capacity: { max_concurrent: 1, in_use: 0 },
+      in_flight: [],
+    };
   }
 
   close(): void {

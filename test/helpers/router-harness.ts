@@ -73,23 +73,46 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
   const curve = generateCurveKeyPair();
   const config = loadConfig(routerConfigSchema, {
     env: {
-      XEROTIER_DATABASE_URL: db.url, XEROTIER_DATABASE_POOL_MAX: '10', XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'), XEROTIER_ROUTER_CURVE_SECRET_KEY: curve.secretKey, XEROTIER_AUDIT_SIGNING_KEY: randomBytes(32).toString('hex'),
-      XEROTIER_HTTP_HOST: '127.0.0.1', XEROTIER_HTTP_PORT: '0', XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1', XEROTIER_ROUTER_METRICS_PORT: '0', XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
-      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(options.leaseRenewalIntervalMs ?? 200), XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(options.heartbeatTimeoutMs ?? 1_000),
+      XEROTIER_DATABASE_URL: db.url,
+      XEROTIER_DATABASE_POOL_MAX: '10',
+      XEROTIER_COMPLETION_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
+      XEROTIER_ROUTER_CURVE_SECRET_KEY: curve.secretKey,
+      XEROTIER_AUDIT_SIGNING_KEY: randomBytes(32).toString('hex'),
+      XEROTIER_HTTP_HOST: '127.0.0.1',
+      XEROTIER_HTTP_PORT: '0',
+      XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1',
+      XEROTIER_ROUTER_METRICS_PORT: '0',
+      XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: String(options.leaseRenewalIntervalMs ?? 200),
+      XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: String(options.heartbeatTimeoutMs ?? 1_000),
       // Plain-http webhook receivers on loopback, allowed explicitly as an operator would allow an internal one.
-      XEROTIER_WEBHOOKS_ALLOW_HTTP: 'true', XEROTIER_WEBHOOKS_ALLOWED_TARGETS: (options.webhookTargets ?? ['127.0.0.1']).join(' '),
-      XEROTIER_API_RATE_LIMIT_RPM: '0', XEROTIER_SHUTDOWN_GRACE_SECONDS: '5',
+      XEROTIER_WEBHOOKS_ALLOW_HTTP: 'true',
+      XEROTIER_WEBHOOKS_ALLOWED_TARGETS: (options.webhookTargets ?? ['127.0.0.1']).join(' '),
+      XEROTIER_API_RATE_LIMIT_RPM: '0',
+      XEROTIER_SHUTDOWN_GRACE_SECONDS: '5',
       ...options.env,
     },
     readFile: () => null,
   });
   const settings = compileRouterSettings(config, {
-    exec: { pollIntervalMs: 200, watchdogIntervalMs: 200, ...(options.dispatchTtlMs ? { dispatchTtlMs: options.dispatchTtlMs } : {}) },
-    mesh: { refreshIntervalMs: 500, ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}), ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }) },
+    exec: {
+      pollIntervalMs: 200,
+      watchdogIntervalMs: 200,
+      ...(options.dispatchTtlMs ? { dispatchTtlMs: options.dispatchTtlMs } : {}),
+    },
+    mesh: {
+      refreshIntervalMs: 500,
+      ...(options.handshakeBudget ? { handshakeBudget: options.handshakeBudget } : {}),
+      ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
+    },
     webhooks: { intervalMs: 200 },
   });
-  const router = createRouter(settings, { logger, ...(options.execEvents ? { execEvents: options.execEvents } : {}), ...(options.resolve ? { resolveHost: options.resolve } : {}) });
+  const router = createRouter(settings, {
+    logger,
+    ...(options.execEvents ? { execEvents: options.execEvents } : {}),
+    ...(options.resolve ? { resolveHost: options.resolve } : {}),
+  });
   const untrack = trackOpen('router harness');
   const started = await router.start().catch(async (error: unknown) => {
     await router.close().catch(() => undefined);
@@ -98,12 +121,26 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
   });
   const project = await seedProject(router.pool, ownDatabase ? 'acme' : undefined);
   const mintJoinKey = async (role: 'xem' | 'xim' = 'xem') => {
-    const response = await router.app.inject({ method: 'POST', url: `/${project.project.id}/v1/management/join-keys`, headers: bearer(project.adminKey), payload: { role, name: 'test' } });
+    const response = await router.app.inject({
+      method: 'POST',
+      url: `/${project.project.id}/v1/management/join-keys`,
+      headers: bearer(project.adminKey),
+      payload: { role, name: 'test' },
+    });
     return (response.json() as { key: string }).key;
   };
   return {
-    db, pool: router.pool, app: router.app, url: started.httpUrl, project, router, mintJoinKey, routerCurvePublicKey: curve.publicKey,
-    mesh: router.mesh, exec: router.exec, inference: router.inference,
+    db,
+    pool: router.pool,
+    app: router.app,
+    url: started.httpUrl,
+    project,
+    router,
+    mintJoinKey,
+    routerCurvePublicKey: curve.publicKey,
+    mesh: router.mesh,
+    exec: router.exec,
+    inference: router.inference,
     async restartMesh(whileDown) {
       await router.mesh.close();
       await whileDown?.();
@@ -113,8 +150,15 @@ export async function startRouterHarness(options: RouterHarnessOptions = {}): Pr
       const peerCurve = generateCurveKeyPair();
       const signing = generateSigningKeyPair();
       const response = await router.app.inject({
-        method: 'POST', url: '/v1/enroll',
-        payload: { join_key: joinKey ?? (await mintJoinKey()), role: 'xem', registration_name: name, signing_public_key: Buffer.from(signing.publicKey).toString('hex'), curve_public_key: peerCurve.publicKey },
+        method: 'POST',
+        url: '/v1/enroll',
+        payload: {
+          join_key: joinKey ?? (await mintJoinKey()),
+          role: 'xem',
+          registration_name: name,
+          signing_public_key: Buffer.from(signing.publicKey).toString('hex'),
+          curve_public_key: peerCurve.publicKey,
+        },
       });
       if (response.statusCode !== 201) throw new Error(`enrollment of ${name} failed: ${response.body}`);
       return { agentId: (response.json() as { agent_id: string }).agent_id, curve: peerCurve, signing };

@@ -28,17 +28,31 @@ describe('API keys and management auth', () => {
   });
 
   const create = (token: string, body: unknown, project = acme.project.id) =>
-    app.inject({ method: 'POST', url: `/${project}/v1/management/api-keys`, headers: bearer(token), payload: body as object });
+    app.inject({
+      method: 'POST',
+      url: `/${project}/v1/management/api-keys`,
+      headers: bearer(token),
+      payload: body as object,
+    });
 
   it('creates a key, shows its secret once, and the key works', async () => {
     const created = await create(acme.adminKey, { name: 'ci', scopes: ['management'] });
     expect(created.statusCode).toBe(201);
     const body = created.json();
     expect(body.key).toMatch(/^xero_acme_[A-Za-z0-9_-]{43}$/);
-    expect(body).toMatchObject({ object: 'api_key', name: 'ci', scopes: ['management'], active: true, prefix: body.key.slice(10, 18) });
+    expect(body).toMatchObject({
+      object: 'api_key',
+      name: 'ci',
+      scopes: ['management'],
+      active: true,
+      prefix: body.key.slice(10, 18),
+    });
     expect(JSON.stringify(body)).not.toMatch(/hash/);
 
-    const shown = await app.inject({ url: `/${acme.project.id}/v1/management/api-keys/${body.id}`, headers: bearer(body.key) });
+    const shown = await app.inject({
+      url: `/${acme.project.id}/v1/management/api-keys/${body.id}`,
+      headers: bearer(body.key),
+    });
     expect(shown.statusCode).toBe(200);
     expect(shown.json().key).toBeUndefined();
     expect(shown.json().last_used_at).not.toBeNull();
@@ -53,12 +67,22 @@ describe('API keys and management auth', () => {
   it('pages the list with a cursor, newest first', async () => {
     // A project of its own: what other tests create does not move the pages.
     const paged = await seedProject(pool);
-    for (const name of ['k1', 'k2', 'k3']) await create(paged.adminKey, { name, scopes: ['inference'] }, paged.project.id);
-    const first = await app.inject({ url: `/${paged.project.id}/v1/management/api-keys?limit=2`, headers: bearer(paged.adminKey) });
+    for (const name of ['k1', 'k2', 'k3'])
+      await create(paged.adminKey, { name, scopes: ['inference'] }, paged.project.id);
+    const first = await app.inject({
+      url: `/${paged.project.id}/v1/management/api-keys?limit=2`,
+      headers: bearer(paged.adminKey),
+    });
     expect(first.json().data.map((key: { name: string }) => key.name)).toEqual(['k3', 'k2']);
     expect(first.json().has_more).toBe(true);
-    const second = await app.inject({ url: `/${paged.project.id}/v1/management/api-keys?limit=2&after=${first.json().next_cursor}`, headers: bearer(paged.adminKey) });
-    expect(second.json().data.map((key: { name: string }) => key.name)).toEqual(['k1', 'test inference+management+execution']);
+    const second = await app.inject({
+      url: `/${paged.project.id}/v1/management/api-keys?limit=2&after=${first.json().next_cursor}`,
+      headers: bearer(paged.adminKey),
+    });
+    expect(second.json().data.map((key: { name: string }) => key.name)).toEqual([
+      'k1',
+      'test inference+management+execution',
+    ]);
     expect(second.json().has_more).toBe(false);
   });
 
@@ -75,14 +99,22 @@ describe('API keys and management auth', () => {
 
   it('refuses a key presented under another project slug', async () => {
     const forged = acme.adminKey.replace('xero_acme_', 'xero_other_');
-    expect((await app.inject({ url: '/other/v1/management/api-keys', headers: bearer(forged) })).json().error.code).toBe('invalid_api_key');
+    expect(
+      (await app.inject({ url: '/other/v1/management/api-keys', headers: bearer(forged) })).json().error.code,
+    ).toBe('invalid_api_key');
   });
 
   it('refuses another project (403 cross_project_access) and unknown projects (404)', async () => {
-    const cross = await app.inject({ url: `/${other.project.id}/v1/management/api-keys`, headers: bearer(acme.adminKey) });
+    const cross = await app.inject({
+      url: `/${other.project.id}/v1/management/api-keys`,
+      headers: bearer(acme.adminKey),
+    });
     expect(cross.statusCode).toBe(403);
     expect(cross.json().error.code).toBe('cross_project_access');
-    const missing = await app.inject({ url: '/proj_ffffffffffff/v1/management/api-keys', headers: bearer(acme.adminKey) });
+    const missing = await app.inject({
+      url: '/proj_ffffffffffff/v1/management/api-keys',
+      headers: bearer(acme.adminKey),
+    });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error).toMatchObject({ code: 'project_not_found', param: 'project_id' });
   });
@@ -91,7 +123,11 @@ describe('API keys and management auth', () => {
     const inferenceOnly = await acme.keyWith(['inference', 'execution']);
     const calls = [
       { method: 'GET' as const, url: `/${acme.project.id}/v1/management/api-keys` },
-      { method: 'POST' as const, url: `/${acme.project.id}/v1/management/api-keys`, payload: { name: 'x', scopes: ['inference'] } },
+      {
+        method: 'POST' as const,
+        url: `/${acme.project.id}/v1/management/api-keys`,
+        payload: { name: 'x', scopes: ['inference'] },
+      },
       { method: 'GET' as const, url: `/${acme.project.id}/v1/management/api-keys/key_000000000000` },
       { method: 'DELETE' as const, url: `/${acme.project.id}/v1/management/api-keys/key_000000000000` },
       { method: 'POST' as const, url: `/${acme.project.id}/v1/management/api-keys/key_000000000000/rotate` },
@@ -103,43 +139,69 @@ describe('API keys and management auth', () => {
     }
   });
 
-  it('finds keys only within the caller\'s project', async () => {
+  it("finds keys only within the caller's project", async () => {
     const otherKey = await create(other.adminKey, { name: 'theirs', scopes: ['inference'] }, other.project.id);
-    const response = await app.inject({ url: `/${acme.project.id}/v1/management/api-keys/${otherKey.json().id}`, headers: bearer(acme.adminKey) });
+    const response = await app.inject({
+      url: `/${acme.project.id}/v1/management/api-keys/${otherKey.json().id}`,
+      headers: bearer(acme.adminKey),
+    });
     expect(response.statusCode).toBe(404);
     expect(response.json().error.code).toBe('api_key_not_found');
   });
 
   it('validates bodies and parameters strictly', async () => {
     expect((await create(acme.adminKey, { name: 'x', scopes: ['root'] })).json().error.code).toBe('invalid_body');
-    expect((await create(acme.adminKey, { name: 'x', scopes: ['inference'], admin: true })).json().error.code).toBe('invalid_body');
+    expect((await create(acme.adminKey, { name: 'x', scopes: ['inference'], admin: true })).json().error.code).toBe(
+      'invalid_body',
+    );
     expect((await create(acme.adminKey, { name: 'x', scopes: [] })).json().error.code).toBe('invalid_body');
-    const badId = await app.inject({ url: `/${acme.project.id}/v1/management/api-keys/key_' OR 1=1--`, headers: bearer(acme.adminKey) });
+    const badId = await app.inject({
+      url: `/${acme.project.id}/v1/management/api-keys/key_' OR 1=1--`,
+      headers: bearer(acme.adminKey),
+    });
     expect(badId.json().error.code).toBe('invalid_parameter');
   });
 
   it('stops accepting a revoked key at once', async () => {
     const created = (await create(acme.adminKey, { name: 'doomed', scopes: ['management'] })).json();
-    const revoked = await app.inject({ method: 'DELETE', url: `/${acme.project.id}/v1/management/api-keys/${created.id}`, headers: bearer(acme.adminKey) });
+    const revoked = await app.inject({
+      method: 'DELETE',
+      url: `/${acme.project.id}/v1/management/api-keys/${created.id}`,
+      headers: bearer(acme.adminKey),
+    });
     expect(revoked.json()).toMatchObject({ active: false, revoked_at: expect.any(String) });
-    const refused = await app.inject({ url: `/${acme.project.id}/v1/management/api-keys`, headers: bearer(created.key) });
+    const refused = await app.inject({
+      url: `/${acme.project.id}/v1/management/api-keys`,
+      headers: bearer(created.key),
+    });
     expect(refused.statusCode).toBe(401);
   });
 
   it('refuses an expired key', async () => {
     const expired = await acme.keyWith(['management'], { expiresAt: new Date(Date.now() - 1_000) });
-    expect((await app.inject({ url: `/${acme.project.id}/v1/management/api-keys`, headers: bearer(expired) })).statusCode).toBe(401);
+    expect(
+      (await app.inject({ url: `/${acme.project.id}/v1/management/api-keys`, headers: bearer(expired) })).statusCode,
+    ).toBe(401);
   });
 
   it('rotates with a grace window: both keys work until it closes, then only the new one', async () => {
     const created = (await create(acme.adminKey, { name: 'rotating', scopes: ['management'] })).json();
-    const rotated = await app.inject({ method: 'POST', url: `/${acme.project.id}/v1/management/api-keys/${created.id}/rotate`, headers: bearer(acme.adminKey), payload: { grace_seconds: 60 } });
+    const rotated = await app.inject({
+      method: 'POST',
+      url: `/${acme.project.id}/v1/management/api-keys/${created.id}/rotate`,
+      headers: bearer(acme.adminKey),
+      payload: { grace_seconds: 60 },
+    });
     expect(rotated.statusCode).toBe(201);
     expect(rotated.json()).toMatchObject({ name: 'rotating', scopes: ['management'], replaces: created.id });
     const list = `/${acme.project.id}/v1/management/api-keys`;
     expect((await app.inject({ url: list, headers: bearer(created.key) })).statusCode).toBe(200);
     expect((await app.inject({ url: list, headers: bearer(rotated.json().key) })).statusCode).toBe(200);
-    const again = await app.inject({ method: 'POST', url: `${list}/${created.id}/rotate`, headers: bearer(acme.adminKey) });
+    const again = await app.inject({
+      method: 'POST',
+      url: `${list}/${created.id}/rotate`,
+      headers: bearer(acme.adminKey),
+    });
     expect(again.json().error.code).toBe('api_key_not_rotatable');
 
     await pool.query("UPDATE api_keys SET grace_until = now() - interval '1 second' WHERE id = $1", [created.id]);

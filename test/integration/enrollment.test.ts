@@ -25,7 +25,10 @@ describe('join keys and enrollment', () => {
     pool = createPool({ connectionString: db.url, max: 30, logger: silentLogger() });
     acme = await seedProject(pool, 'acme');
     app = buildApp({
-      logger: logs.logger, pool, enrollment: settings, mesh: { agentEnrolled: () => undefined, agentRevoked: (id) => revoked.push(id) },
+      logger: logs.logger,
+      pool,
+      enrollment: settings,
+      mesh: { agentEnrolled: () => undefined, agentRevoked: (id) => revoked.push(id) },
       enrollmentThrottle: createFailureThrottle({ limit: 1_000, windowMs: 60_000 }),
     });
   });
@@ -37,13 +40,25 @@ describe('join keys and enrollment', () => {
 
   const mgmt = (path: string) => `/${acme.project.id}/v1/management${path}`;
   async function mint(body: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
-    const response = await app.inject({ method: 'POST', url: mgmt('/join-keys'), headers: bearer(acme.adminKey), payload: { role: 'xem', name: 'test', ...body } });
+    const response = await app.inject({
+      method: 'POST',
+      url: mgmt('/join-keys'),
+      headers: bearer(acme.adminKey),
+      payload: { role: 'xem', name: 'test', ...body },
+    });
     expect(response.statusCode).toBe(201);
     return response.json();
   }
-  function enrollBody(joinKey: string, name = `xem-${randomBytes(3).toString('hex')}`, role = 'xem', curve = generateCurveKeyPair().publicKey) {
+  function enrollBody(
+    joinKey: string,
+    name = `xem-${randomBytes(3).toString('hex')}`,
+    role = 'xem',
+    curve = generateCurveKeyPair().publicKey,
+  ) {
     return {
-      join_key: joinKey, role, registration_name: name,
+      join_key: joinKey,
+      role,
+      registration_name: name,
       signing_public_key: Buffer.from(generateSigningKeyPair().publicKey).toString('hex'),
       curve_public_key: curve,
     };
@@ -51,7 +66,12 @@ describe('join keys and enrollment', () => {
   const enroll = (body: object) => app.inject({ method: 'POST', url: '/v1/enroll', payload: body });
   let auditFrom = '0';
   const reasons = async () =>
-    (await pool.query<{ reason: string }>("SELECT detail->>'reason' AS reason FROM execution_audit_log WHERE event = 'agent.enrollment_refused' AND position > $1 ORDER BY position", [auditFrom])).rows.map((row) => row.reason);
+    (
+      await pool.query<{ reason: string }>(
+        "SELECT detail->>'reason' AS reason FROM execution_audit_log WHERE event = 'agent.enrollment_refused' AND position > $1 ORDER BY position",
+        [auditFrom],
+      )
+    ).rows.map((row) => row.reason);
 
   it('mints a join key shown once, and enrolls an agent with it', async () => {
     const key = await mint({ region: 'us-east-1' });
@@ -64,13 +84,21 @@ describe('join keys and enrollment', () => {
     expect(response.statusCode).toBe(201);
     const body = response.json();
     expect(body).toMatchObject({
-      agent_id: expect.stringMatching(/^agt_[0-9a-f]{24}$/), project_id: acme.project.id, router_curve_public_key: settings.routerCurvePublicKey,
-      mesh_endpoint: 'tcp://127.0.0.1:5999', lease_renewal_interval_ms: 2_000,
+      agent_id: expect.stringMatching(/^agt_[0-9a-f]{24}$/),
+      project_id: acme.project.id,
+      router_curve_public_key: settings.routerCurvePublicKey,
+      mesh_endpoint: 'tcp://127.0.0.1:5999',
+      lease_renewal_interval_ms: 2_000,
     });
     expect(new Date(body.expires_at).getTime()).toBeGreaterThan(Date.now());
 
     const agent = await app.inject({ url: mgmt(`/agents/${body.agent_id}`), headers: bearer(acme.adminKey) });
-    expect(agent.json()).toMatchObject({ status: 'pending', registration_name: 'xem-first', region: 'us-east-1', role: 'xem' });
+    expect(agent.json()).toMatchObject({
+      status: 'pending',
+      registration_name: 'xem-first',
+      region: 'us-east-1',
+      role: 'xem',
+    });
     expect(JSON.stringify(agent.json())).not.toMatch(/public_key/);
     const used = await app.inject({ url: mgmt(`/join-keys/${key.id}`), headers: bearer(acme.adminKey) });
     expect(used.json()).toMatchObject({ status: 'used', used_by_agent: body.agent_id });
@@ -78,7 +106,9 @@ describe('join keys and enrollment', () => {
 
   it('lets exactly one of 20 concurrent enrollments spend a key', async () => {
     const key = await mint();
-    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => enroll(enrollBody(key.key, `racer-${i}`))));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => enroll(enrollBody(key.key, `racer-${i}`))),
+    );
     const statuses = responses.map((response) => response.statusCode).sort();
     expect(statuses.filter((status) => status === 201)).toHaveLength(1);
     expect(statuses.filter((status) => status === 401)).toHaveLength(19);
@@ -89,7 +119,9 @@ describe('join keys and enrollment', () => {
   });
 
   it('answers expired, reused, revoked, unknown and wrong-role keys alike, and audits which it was', async () => {
-    auditFrom = (await pool.query<{ last: string }>('SELECT coalesce(max(position), 0)::text AS last FROM execution_audit_log')).rows[0]!.last;
+    auditFrom = (
+      await pool.query<{ last: string }>('SELECT coalesce(max(position), 0)::text AS last FROM execution_audit_log')
+    ).rows[0]!.last;
     const reused = await mint();
     expect((await enroll(enrollBody(reused.key))).statusCode).toBe(201);
     const expired = await mint();
@@ -108,7 +140,14 @@ describe('join keys and enrollment', () => {
     ];
     for (const answer of answers) {
       expect(answer.statusCode).toBe(401);
-      expect(answer.json()).toEqual({ error: { message: 'The join key is not valid', type: 'authentication_error', code: 'enrollment_denied', param: null } });
+      expect(answer.json()).toEqual({
+        error: {
+          message: 'The join key is not valid',
+          type: 'authentication_error',
+          code: 'enrollment_denied',
+          param: null,
+        },
+      });
     }
     expect(await reasons()).toEqual(['expired', 'reused', 'revoked', 'unknown', 'role_mismatch', 'malformed']);
     // A refused wrong-role attempt does not burn the key.
@@ -123,8 +162,13 @@ describe('join keys and enrollment', () => {
     const refused = await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(first.token) });
     expect(refused.statusCode).toBe(401);
     expect(refused.json().error.code).toBe('agent_superseded');
-    expect((await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(second.token) })).statusCode).toBe(200);
-    const audit = await pool.query("SELECT detail FROM execution_audit_log WHERE event = 'agent.superseded' AND subject = $1", [first.agent_id]);
+    expect(
+      (await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(second.token) })).statusCode,
+    ).toBe(200);
+    const audit = await pool.query(
+      "SELECT detail FROM execution_audit_log WHERE event = 'agent.superseded' AND subject = $1",
+      [first.agent_id],
+    );
     expect(audit.rows[0].detail).toMatchObject({ by: second.agent_id, registration_name: 'xem-reborn' });
   });
 
@@ -134,10 +178,19 @@ describe('join keys and enrollment', () => {
     const attempt = await enroll(enrollBody(stolen.key, 'xem-victim'));
     expect(attempt.statusCode).toBe(409);
     expect(attempt.json().error).toMatchObject({ code: 'registration_name_in_use', param: 'registration_name' });
-    expect((await app.inject({ url: mgmt(`/agents/${victim.agent_id}`), headers: bearer(acme.adminKey) })).json().status).toBe('pending');
-    expect((await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(victim.token) })).statusCode).toBe(200);
-    expect((await app.inject({ url: mgmt(`/join-keys/${stolen.id}`), headers: bearer(acme.adminKey) })).json().status).toBe('active');
-    const refusal = await pool.query("SELECT detail FROM execution_audit_log WHERE event = 'agent.enrollment_refused' AND subject = $1", [stolen.id]);
+    expect(
+      (await app.inject({ url: mgmt(`/agents/${victim.agent_id}`), headers: bearer(acme.adminKey) })).json().status,
+    ).toBe('pending');
+    expect(
+      (await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(victim.token) })).statusCode,
+    ).toBe(200);
+    expect(
+      (await app.inject({ url: mgmt(`/join-keys/${stolen.id}`), headers: bearer(acme.adminKey) })).json().status,
+    ).toBe('active');
+    const refusal = await pool.query(
+      "SELECT detail FROM execution_audit_log WHERE event = 'agent.enrollment_refused' AND subject = $1",
+      [stolen.id],
+    );
     expect(refusal.rows[0].detail).toMatchObject({ reason: 'registration_name_in_use' });
   });
 
@@ -145,11 +198,18 @@ describe('join keys and enrollment', () => {
     const curve = generateCurveKeyPair().publicKey;
     const victim = (await enroll(enrollBody((await mint()).key, 'xem-keyed', 'xem', curve))).json();
     const intruder = await seedProject(pool, `intruder-${randomBytes(3).toString('hex')}`);
-    const theirs = await app.inject({ method: 'POST', url: `/${intruder.project.id}/v1/management/join-keys`, headers: bearer(intruder.adminKey), payload: { role: 'xem', name: 'x', allow_replace: true } });
+    const theirs = await app.inject({
+      method: 'POST',
+      url: `/${intruder.project.id}/v1/management/join-keys`,
+      headers: bearer(intruder.adminKey),
+      payload: { role: 'xem', name: 'x', allow_replace: true },
+    });
     const attempt = await enroll(enrollBody(theirs.json().key, 'anything', 'xem', curve));
     expect(attempt.statusCode).toBe(409);
     expect(attempt.json().error.code).toBe('agent_key_in_use');
-    expect((await app.inject({ url: mgmt(`/agents/${victim.agent_id}`), headers: bearer(acme.adminKey) })).json().status).toBe('pending');
+    expect(
+      (await app.inject({ url: mgmt(`/agents/${victim.agent_id}`), headers: bearer(acme.adminKey) })).json().status,
+    ).toBe('pending');
   });
 
   it('lets an operator bind a join key to one registration name', async () => {
@@ -166,23 +226,45 @@ describe('join keys and enrollment', () => {
     expect(refreshed.statusCode).toBe(200);
     expect(refreshed.json().token).not.toBe(enrolled.token);
 
-    const revoke = await app.inject({ method: 'POST', url: mgmt(`/agents/${enrolled.agent_id}/revoke-credentials`), headers: bearer(acme.adminKey) });
+    const revoke = await app.inject({
+      method: 'POST',
+      url: mgmt(`/agents/${enrolled.agent_id}/revoke-credentials`),
+      headers: bearer(acme.adminKey),
+    });
     expect(revoke.json().status).toBe('revoked');
     expect(revoked).toContain(enrolled.agent_id);
-    for (const [token, code] of [[enrolled.token, 'agent_revoked'], [refreshed.json().token, 'agent_revoked'], ['garbage', 'invalid_token'], ['', 'invalid_token']] as const) {
+    for (const [token, code] of [
+      [enrolled.token, 'agent_revoked'],
+      [refreshed.json().token, 'agent_revoked'],
+      ['garbage', 'invalid_token'],
+      ['', 'invalid_token'],
+    ] as const) {
       const refused = await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(token) });
       expect(refused.statusCode).toBe(401);
       expect(refused.json().error.code).toBe(code);
     }
-    const events = await app.inject({ url: mgmt(`/agents/${enrolled.agent_id}/events`), headers: bearer(acme.adminKey) });
-    expect(events.json().data.map((event: { event: string }) => event.event)).toEqual(['agent.credentials_revoked', 'agent.enrolled']);
+    const events = await app.inject({
+      url: mgmt(`/agents/${enrolled.agent_id}/events`),
+      headers: bearer(acme.adminKey),
+    });
+    expect(events.json().data.map((event: { event: string }) => event.event)).toEqual([
+      'agent.credentials_revoked',
+      'agent.enrolled',
+    ]);
   });
 
   it('validates enrollment bodies', async () => {
     const key = await mint();
-    expect((await enroll({ ...enrollBody(key.key), registration_name: 'bad_name!' })).json().error).toMatchObject({ code: 'invalid_body' });
-    expect((await enroll({ ...enrollBody(key.key), registration_name: 'a'.repeat(49) })).json().error.code).toBe('invalid_body');
-    expect((await enroll({ ...enrollBody(key.key), curve_public_key: ' '.repeat(40) })).json().error).toMatchObject({ code: 'invalid_body', param: 'curve_public_key' });
+    expect((await enroll({ ...enrollBody(key.key), registration_name: 'bad_name!' })).json().error).toMatchObject({
+      code: 'invalid_body',
+    });
+    expect((await enroll({ ...enrollBody(key.key), registration_name: 'a'.repeat(49) })).json().error.code).toBe(
+      'invalid_body',
+    );
+    expect((await enroll({ ...enrollBody(key.key), curve_public_key: ' '.repeat(40) })).json().error).toMatchObject({
+      code: 'invalid_body',
+      param: 'curve_public_key',
+    });
     expect((await enroll({ ...enrollBody(key.key), role: 'admin' })).json().error.code).toBe('invalid_body');
     expect((await enroll({ ...enrollBody(key.key), extra: 1 })).json().error.code).toBe('invalid_body');
     expect((await enroll(enrollBody(key.key))).statusCode).toBe(201);
@@ -190,26 +272,61 @@ describe('join keys and enrollment', () => {
 
   it('guards join-key and agent management with the management scope', async () => {
     const key = await acme.keyWith(['inference', 'execution']);
-    for (const url of [mgmt('/join-keys'), mgmt('/agents'), mgmt('/agents/agt_000000000000'), mgmt('/agents/agt_000000000000/events'), mgmt('/agents/agt_000000000000/tools')]) {
+    for (const url of [
+      mgmt('/join-keys'),
+      mgmt('/agents'),
+      mgmt('/agents/agt_000000000000'),
+      mgmt('/agents/agt_000000000000/events'),
+      mgmt('/agents/agt_000000000000/tools'),
+    ]) {
       expect((await app.inject({ url, headers: bearer(key) })).json().error.code).toBe('scope_insufficient');
     }
-    expect((await app.inject({ method: 'POST', url: mgmt('/join-keys'), headers: bearer(key), payload: { role: 'xem', name: 'x' } })).statusCode).toBe(403);
-    expect((await app.inject({ method: 'POST', url: mgmt('/agents/agt_000000000000/revoke-credentials'), headers: bearer(key) })).statusCode).toBe(403);
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: mgmt('/join-keys'),
+          headers: bearer(key),
+          payload: { role: 'xem', name: 'x' },
+        })
+      ).statusCode,
+    ).toBe(403);
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: mgmt('/agents/agt_000000000000/revoke-credentials'),
+          headers: bearer(key),
+        })
+      ).statusCode,
+    ).toBe(403);
   });
 
-  it('refuses another project\'s key on every management endpoint', async () => {
+  it("refuses another project's key on every management endpoint", async () => {
     const other = await seedProject(pool, 'intruder');
     const calls = [
-      { method: 'GET' as const, path: '/api-keys' }, { method: 'POST' as const, path: '/api-keys', payload: { name: 'x', scopes: ['inference'] } },
-      { method: 'GET' as const, path: '/api-keys/key_000000000000' }, { method: 'DELETE' as const, path: '/api-keys/key_000000000000' },
+      { method: 'GET' as const, path: '/api-keys' },
+      { method: 'POST' as const, path: '/api-keys', payload: { name: 'x', scopes: ['inference'] } },
+      { method: 'GET' as const, path: '/api-keys/key_000000000000' },
+      { method: 'DELETE' as const, path: '/api-keys/key_000000000000' },
       { method: 'POST' as const, path: '/api-keys/key_000000000000/rotate' },
-      { method: 'GET' as const, path: '/join-keys' }, { method: 'POST' as const, path: '/join-keys', payload: { role: 'xem', name: 'x' } },
-      { method: 'GET' as const, path: '/join-keys/jk_000000000000' }, { method: 'DELETE' as const, path: '/join-keys/jk_000000000000' },
-      { method: 'GET' as const, path: '/agents' }, { method: 'GET' as const, path: '/agents/agt_000000000000' },
-      { method: 'GET' as const, path: '/agents/agt_000000000000/events' }, { method: 'GET' as const, path: '/agents/agt_000000000000/tools' }, { method: 'POST' as const, path: '/agents/agt_000000000000/revoke-credentials' },
+      { method: 'GET' as const, path: '/join-keys' },
+      { method: 'POST' as const, path: '/join-keys', payload: { role: 'xem', name: 'x' } },
+      { method: 'GET' as const, path: '/join-keys/jk_000000000000' },
+      { method: 'DELETE' as const, path: '/join-keys/jk_000000000000' },
+      { method: 'GET' as const, path: '/agents' },
+      { method: 'GET' as const, path: '/agents/agt_000000000000' },
+      { method: 'GET' as const, path: '/agents/agt_000000000000/events' },
+      { method: 'GET' as const, path: '/agents/agt_000000000000/tools' },
+      { method: 'POST' as const, path: '/agents/agt_000000000000/revoke-credentials' },
     ];
     for (const call of calls) {
-      const response = await app.inject({ method: call.method, url: mgmt(call.path), headers: bearer(other.adminKey), ...(call.payload ? { payload: call.payload } : {}) });
+      const response = await app.inject({
+        method: call.method,
+        url: mgmt(call.path),
+        headers: bearer(other.adminKey),
+        ...(call.payload ? { payload: call.payload } : {}),
+      });
       expect(response.statusCode, `${call.method} ${call.path}`).toBe(403);
       expect(response.json().error.code).toBe('cross_project_access');
     }
@@ -228,13 +345,29 @@ describe('join keys and enrollment', () => {
   });
 
   it('makes an address that keeps presenting bad join keys wait (429 with Retry-After)', async () => {
-    const strictApp = buildApp({ logger: silentLogger(), pool, enrollment: settings, enrollmentThrottle: createFailureThrottle({ limit: 3, windowMs: 60_000 }) });
-    const attempt = (remoteAddress: string) => strictApp.inject({ method: 'POST', url: '/v1/enroll', remoteAddress, payload: enrollBody(`xjk_${randomBytes(32).toString('base64url')}`) });
+    const strictApp = buildApp({
+      logger: silentLogger(),
+      pool,
+      enrollment: settings,
+      enrollmentThrottle: createFailureThrottle({ limit: 3, windowMs: 60_000 }),
+    });
+    const attempt = (remoteAddress: string) =>
+      strictApp.inject({
+        method: 'POST',
+        url: '/v1/enroll',
+        remoteAddress,
+        payload: enrollBody(`xjk_${randomBytes(32).toString('base64url')}`),
+      });
     for (let i = 0; i < 3; i++) expect((await attempt('10.9.9.9')).statusCode).toBe(401);
     const limited = await attempt('10.9.9.9');
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    expect(limited.json().error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error', retry_after: expect.any(Number), retry_strategy: { type: 'exponential_backoff' } });
+    expect(limited.json().error).toMatchObject({
+      code: 'rate_limited',
+      type: 'rate_limit_error',
+      retry_after: expect.any(Number),
+      retry_strategy: { type: 'exponential_backoff' },
+    });
     expect((await attempt('10.8.8.8')).statusCode).toBe(401);
     await strictApp.close();
   });
@@ -245,6 +378,7 @@ describe('join keys and enrollment', () => {
     await app.inject({ method: 'POST', url: '/v1/enroll/refresh', headers: bearer(enrolled.token) });
     const text = logs.lines().join('');
     expect(text).toContain('agent enrolled');
-    for (const secret of [key.key.slice(4), enrolled.token, acme.adminKey.slice(10)]) expect(text).not.toContain(secret);
+    for (const secret of [key.key.slice(4), enrolled.token, acme.adminKey.slice(10)])
+      expect(text).not.toContain(secret);
   });
 });

@@ -46,7 +46,12 @@ await router.receive();
 process.exit(0);
 `;
 
-const runModule = (source: string) => spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 20_000 });
+const runModule = (source: string) =>
+  spawnSync(process.execPath, ['--input-type=module', '-e', source], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
 
 describe('mesh fails closed and survives hostile transports', () => {
   let router: RouterHarness;
@@ -79,12 +84,21 @@ describe('mesh fails closed and survives hostile transports', () => {
     const squatter = await router.enrollPeer('xem-squatter');
     const hello = { agent_id: squatter.agentId, role: 'xem', agent_version: 'x' } as const;
     const before = router.mesh.server.stats.dropped.foreignRoutingId;
-    for (const id of earlyAutoIds) await peer({ curve: squatter.curve, signing: squatter.signing, routingId: Buffer.from(id, 'hex') }).send('hello', hello, { sign: false });
-    await waitFor('the squats', 3_000, () => (router.mesh.server.stats.dropped.foreignRoutingId >= before + 8 ? true : undefined));
+    for (const id of earlyAutoIds)
+      await peer({ curve: squatter.curve, signing: squatter.signing, routingId: Buffer.from(id, 'hex') }).send(
+        'hello',
+        hello,
+        { sign: false },
+      );
+    await waitFor('the squats', 3_000, () =>
+      router.mesh.server.stats.dropped.foreignRoutingId >= before + 8 ? true : undefined,
+    );
     // Unscrambled, the gateway's id would be the second of the list (its ZAP socket took the first).
     const idless = peer({ curve: squatter.curve, signing: squatter.signing, routingId: null });
     await idless.send('hello', hello, { sign: false });
-    await waitFor('its hello refused', 3_000, () => (router.mesh.server.stats.dropped.foreignRoutingId >= before + 9 ? true : undefined));
+    await waitFor('its hello refused', 3_000, () =>
+      router.mesh.server.stats.dropped.foreignRoutingId >= before + 9 ? true : undefined,
+    );
     expect(await idless.next('challenge', 300)).toBeUndefined();
 
     const honest = await router.enrollPeer('xem-honest');
@@ -97,20 +111,45 @@ describe('mesh fails closed and survives hostile transports', () => {
     const exposed = await startRouterHarness({ scrambleAutoIds: false, leaseRenewalIntervalMs: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'xerotier-squat-'));
     try {
-      const { agent: honest, agentId: honestId } = await startTestAgent({ name: 'xem-bystander', routerUrl: exposed.url, joinKey: await exposed.mintJoinKey() });
-      const before = await waitFor('bystander bound', 5_000, () => (honest.bound ? exposed.mesh.server.connections.routingOf(honestId) : undefined));
+      const { agent: honest, agentId: honestId } = await startTestAgent({
+        name: 'xem-bystander',
+        routerUrl: exposed.url,
+        joinKey: await exposed.mintJoinKey(),
+      });
+      const before = await waitFor('bystander bound', 5_000, () =>
+        honest.bound ? exposed.mesh.server.connections.routingOf(honestId) : undefined,
+      );
       const squatter = await exposed.enrollPeer('xem-squatter');
       const hello = { agent_id: squatter.agentId, role: 'xem', agent_version: 'x' } as const;
       const attackers: RawPeer[] = [];
-      for (const id of earlyAutoIds) attackers.push(new RawPeer(exposed.mesh.server.endpoint, exposed.routerCurvePublicKey, { curve: squatter.curve, signing: squatter.signing, routingId: Buffer.from(id, 'hex') }));
+      for (const id of earlyAutoIds)
+        attackers.push(
+          new RawPeer(exposed.mesh.server.endpoint, exposed.routerCurvePublicKey, {
+            curve: squatter.curve,
+            signing: squatter.signing,
+            routingId: Buffer.from(id, 'hex'),
+          }),
+        );
       for (const attacker of attackers) await attacker.send('hello', hello, { sign: false });
-      await waitFor('the squats', 3_000, () => (exposed.mesh.server.stats.dropped.foreignRoutingId >= 8 ? true : undefined));
-      attackers.push(new RawPeer(exposed.mesh.server.endpoint, exposed.routerCurvePublicKey, { curve: squatter.curve, signing: squatter.signing, routingId: null }));
+      await waitFor('the squats', 3_000, () =>
+        exposed.mesh.server.stats.dropped.foreignRoutingId >= 8 ? true : undefined,
+      );
+      attackers.push(
+        new RawPeer(exposed.mesh.server.endpoint, exposed.routerCurvePublicKey, {
+          curve: squatter.curve,
+          signing: squatter.signing,
+          routingId: null,
+        }),
+      );
       await attackers.at(-1)!.send('hello', hello, { sign: false });
 
-      await waitFor('the gateway to abort and come back', 5_000, () => (exposed.mesh.server.stats.gatewayRestarts === 1 ? true : undefined));
+      await waitFor('the gateway to abort and come back', 5_000, () =>
+        exposed.mesh.server.stats.gatewayRestarts === 1 ? true : undefined,
+      );
       expect((await exposed.app.inject('/readyz')).statusCode).toBe(200);
-      const after = await waitFor('bystander bound again', 10_000, () => (honest.bound ? exposed.mesh.server.connections.routingOf(honestId) : undefined));
+      const after = await waitFor('bystander bound again', 10_000, () =>
+        honest.bound ? exposed.mesh.server.connections.routingOf(honestId) : undefined,
+      );
       expect(after).not.toBe(before);
       for (const attacker of attackers) attacker.close();
       await honest.close();
@@ -120,7 +159,7 @@ describe('mesh fails closed and survives hostile transports', () => {
     }
   });
 
-  it('an attacker holding an agent\'s exact routing id neither hears its traffic nor stops it', async () => {
+  it("an attacker holding an agent's exact routing id neither hears its traffic nor stops it", async () => {
     const victim = await router.enrollPeer('xem-victim-of-squat');
     const attacker = await router.enrollPeer('xem-id-thief');
     const routingId = meshRoutingId(victim.agentId);
@@ -155,7 +194,9 @@ describe('mesh fails closed and survives hostile transports', () => {
       const opened = peer({ curve: noisy.curve, signing: noisy.signing, routingId: meshRoutingId(noisy.agentId) });
       await opened.send('hello', { agent_id: noisy.agentId, role: 'xem', agent_version: 'x' }, { sign: false });
     }
-    await waitFor('throttled handshakes', 5_000, () => (router.mesh.zap.decisions.throttled >= throttled + 2 ? true : undefined));
+    await waitFor('throttled handshakes', 5_000, () =>
+      router.mesh.zap.decisions.throttled >= throttled + 2 ? true : undefined,
+    );
 
     const quiet = await router.enrollPeer('xem-quiet');
     const fine = peer({ curve: quiet.curve, signing: quiet.signing, routingId: meshRoutingId(quiet.agentId) });
@@ -166,7 +207,11 @@ describe('mesh fails closed and survives hostile transports', () => {
     const enrolled = await router.enrollPeer('xem-after-zap');
     router.mesh.zap.close();
     try {
-      const late = peer({ curve: enrolled.curve, signing: enrolled.signing, routingId: meshRoutingId(enrolled.agentId) });
+      const late = peer({
+        curve: enrolled.curve,
+        signing: enrolled.signing,
+        routingId: meshRoutingId(enrolled.agentId),
+      });
       expect(await late.bind(enrolled.agentId)).toBeUndefined();
       late.close();
     } finally {

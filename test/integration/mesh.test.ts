@@ -27,9 +27,21 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
   });
 
   async function agent(name: string, retired: (reason: string) => void = () => undefined) {
-    const { agent: started, agentId, dir } = await startTestAgent({ name, routerUrl: router.url, joinKey: await router.mintJoinKey(), onRetired: retired });
+    const {
+      agent: started,
+      agentId,
+      dir,
+    } = await startTestAgent({ name, routerUrl: router.url, joinKey: await router.mintJoinKey(), onRetired: retired });
     running.push(started);
-    return { started: { agentId, get bound() { return started.bound; } }, dir };
+    return {
+      started: {
+        agentId,
+        get bound() {
+          return started.bound;
+        },
+      },
+      dir,
+    };
   }
   const peer = (options: RawPeerOptions = {}) => {
     const created = new RawPeer(router.mesh.server.endpoint, router.routerCurvePublicKey, options);
@@ -39,24 +51,38 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
 
   it('an enrolled agent goes pending → active and keeps its heartbeat fresh', async () => {
     const { started } = await agent('xem-one');
-    expect(await waitFor('active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined))).toBe(true);
-    const beat = async () => (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [started.agentId])).rows[0].last_heartbeat as Date | null;
+    expect(
+      await waitFor('active', 5_000, async () =>
+        (await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined,
+      ),
+    ).toBe(true);
+    const beat = async () =>
+      (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [started.agentId])).rows[0]
+        .last_heartbeat as Date | null;
     const first = await waitFor('a heartbeat', 3_000, beat);
     await waitFor('a newer heartbeat', 3_000, async () => ((await beat())! > first! ? true : undefined));
-    const manifest = await router.pool.query('SELECT manifest_hash, manifest FROM agents WHERE id = $1', [started.agentId]);
+    const manifest = await router.pool.query('SELECT manifest_hash, manifest FROM agents WHERE id = $1', [
+      started.agentId,
+    ]);
     expect(manifest.rows[0].manifest_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.rows[0].manifest).toEqual({ tools: [], workspaces: [] });
   });
 
   it('an agent whose connection drops (router restart) comes back on a new socket and renews again', async () => {
     const { started } = await agent('xem-survivor');
-    const before = await waitFor('bound', 5_000, () => (started.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
+    const before = await waitFor('bound', 5_000, () =>
+      started.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined,
+    );
     await router.restartMesh();
     const restartedAt = new Date();
-    const after = await waitFor('bound again', 10_000, () => (started.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined));
+    const after = await waitFor('bound again', 10_000, () =>
+      started.bound ? router.mesh.server.connections.routingOf(started.agentId) : undefined,
+    );
     expect(after).not.toBe(before);
     await waitFor('a renewal on the new mesh', 5_000, async () => {
-      const row = await router.pool.query<{ last_heartbeat: Date }>('SELECT last_heartbeat FROM agents WHERE id = $1', [started.agentId]);
+      const row = await router.pool.query<{ last_heartbeat: Date }>('SELECT last_heartbeat FROM agents WHERE id = $1', [
+        started.agentId,
+      ]);
       return row.rows[0]!.last_heartbeat > restartedAt ? true : undefined;
     });
   });
@@ -64,14 +90,22 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
   it('revocation reaches a connected agent over the mesh, which keeps its identity on disk marked retired', async () => {
     let reason: string | undefined;
     const { started, dir } = await agent('xem-doomed', (why) => (reason = why));
-    await waitFor('active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined));
+    await waitFor('active', 5_000, async () =>
+      (await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined,
+    );
     await router.app.inject({
-      method: 'POST', url: `/${router.project.project.id}/v1/management/agents/${started.agentId}/revoke-credentials`, headers: bearer(router.project.adminKey),
+      method: 'POST',
+      url: `/${router.project.project.id}/v1/management/agents/${started.agentId}/revoke-credentials`,
+      headers: bearer(router.project.adminKey),
     });
     // Told by the router's lease.revoked frame, not by a failed token refresh (tokens live an hour here).
     await waitFor('the agent to hear it', 10_000, () => reason);
     expect(reason).toContain('revoked');
-    const retired = await waitFor('enrollment marked retired', 5_000, () => loadEnrollment(join(dir, 'enrollment.json'))?.retired);
+    const retired = await waitFor(
+      'enrollment marked retired',
+      5_000,
+      () => loadEnrollment(join(dir, 'enrollment.json'))?.retired,
+    );
     expect(retired.reason).toContain('revoked');
   });
 
@@ -89,8 +123,12 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
 
   it('never hears a peer that holds the wrong router key', async () => {
     const { started } = await agent('xem-wrong-key-victim');
-    await waitFor('victim active', 5_000, async () => ((await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined));
-    const impostor = new RawPeer(router.mesh.server.endpoint, generateCurveKeyPair().publicKey, { routingId: meshRoutingId(started.agentId) });
+    await waitFor('victim active', 5_000, async () =>
+      (await agentStatus(router.pool, started.agentId)) === 'active' ? true : undefined,
+    );
+    const impostor = new RawPeer(router.mesh.server.endpoint, generateCurveKeyPair().publicKey, {
+      routingId: meshRoutingId(started.agentId),
+    });
     peers.push(impostor);
     expect(await impostor.bind(started.agentId)).toBeUndefined();
     // The CURVE handshake fails before authentication: ZAP is never asked about this key (other
@@ -99,11 +137,15 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     expect(logs.lines().filter((line) => line.includes('mesh handshake') && line.includes(key))).toEqual([]);
   });
 
-  it('does not let a valid agent claim another agent\'s identity', async () => {
+  it("does not let a valid agent claim another agent's identity", async () => {
     const { started: victim } = await agent('xem-victim');
     const enrolled = await router.enrollPeer('xem-attacker');
     // Even on a connection whose id names the victim, the attacker cannot sign as the victim.
-    const attacker = peer({ curve: enrolled.curve, signing: enrolled.signing, routingId: meshRoutingId(victim.agentId) });
+    const attacker = peer({
+      curve: enrolled.curve,
+      signing: enrolled.signing,
+      routingId: meshRoutingId(victim.agentId),
+    });
     const dropsBefore = router.mesh.server.stats.dropped.badSignature;
     expect(await attacker.bind(victim.agentId)).toBeUndefined();
     expect(router.mesh.server.stats.dropped.badSignature).toBe(dropsBefore + 1);
@@ -133,7 +175,9 @@ describe('mesh: enrolled agents bind, renew leases and are dropped when revoked'
     const malformedBefore = router.mesh.server.stats.dropped.malformed;
     await replayer.sendRaw(Buffer.from([0x81, 0xa1, 0x78, ...Buffer.alloc(1000, 0x91)]));
     await replayer.sendRaw(Buffer.from('not msgpack at all'));
-    await waitFor('malformed drops', 2_000, () => (router.mesh.server.stats.dropped.malformed >= malformedBefore + 2 ? true : undefined));
+    await waitFor('malformed drops', 2_000, () =>
+      router.mesh.server.stats.dropped.malformed >= malformedBefore + 2 ? true : undefined,
+    );
     await replayer.sendRaw(Buffer.alloc(2 * 1024 * 1024, 0x41));
     expect((await router.app.inject('/readyz')).statusCode).toBe(200);
   });

@@ -11,13 +11,18 @@ import type { SeededProject } from '../helpers/fixtures.js';
 import { silentLogger } from '../helpers/logger.js';
 
 const redisUrl = process.env['XEROTIER_TEST_REDIS_URL'];
-if (!redisUrl) process.stdout.write('rate limits: the redis backend is skipped (set XEROTIER_TEST_REDIS_URL to run it); the memory backend runs\n');
+if (!redisUrl)
+  process.stdout.write(
+    'rate limits: the redis backend is skipped (set XEROTIER_TEST_REDIS_URL to run it); the memory backend runs\n',
+  );
 
 // One prefix per run, so runs sharing a Redis never count each other's requests.
 const prefix = `xerotier-test:${randomBytes(6).toString('hex')}:`;
 const backends: { name: string; make: () => RateLimiter; shared: boolean }[] = [
   { name: 'memory', make: () => createMemoryLimiter(), shared: false },
-  ...(redisUrl ? [{ name: 'redis', make: () => createRedisLimiter(redisUrl, silentLogger(), prefix), shared: true }] : []),
+  ...(redisUrl
+    ? [{ name: 'redis', make: () => createRedisLimiter(redisUrl, silentLogger(), prefix), shared: true }]
+    : []),
 ];
 const W = 60_000;
 
@@ -52,7 +57,8 @@ describe.each(backends)('rate limits with the $name backend', ({ make, shared })
     const otherWorkspace = { key: key(), limit: 10, windowMs: W };
     const t0 = 20_000 * W;
     expect((await rl.hit([project, workspace], t0)).allowed).toBe(true);
-    for (let index = 0; index < 5; index += 1) expect(await rl.hit([project, workspace], t0 + 1 + index)).toMatchObject({ allowed: false, key: workspace.key });
+    for (let index = 0; index < 5; index += 1)
+      expect(await rl.hit([project, workspace], t0 + 1 + index)).toMatchObject({ allowed: false, key: workspace.key });
     // Only one of the project's three was spent.
     expect((await rl.hit([project, otherWorkspace], t0 + 10)).allowed).toBe(true);
     expect((await rl.hit([project, otherWorkspace], t0 + 11)).allowed).toBe(true);
@@ -63,7 +69,9 @@ describe.each(backends)('rate limits with the $name backend', ({ make, shared })
     const [a, b] = [limiter(), limiter()];
     const window = [{ key: key(), limit: 4, windowMs: W }];
     const t0 = 30_000 * W;
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? a : b).hit(window, t0 + index)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? a : b).hit(window, t0 + index)),
+    );
     expect(answers.filter((answer) => answer.allowed)).toHaveLength(4);
   });
 
@@ -74,7 +82,13 @@ describe.each(backends)('rate limits with the $name backend', ({ make, shared })
     let acme: SeededProject;
 
     beforeAll(async () => {
-      harness = await startAppHarness({ prepare: async (db, project) => void (await insertFakeXemAgent(db, project, 'xem-limits', [{ name: 'noop', risk: 'read' }])), app: { rateLimits: { limiter: limiter(), apiKeyRpm: 8, exec: { global: 0, project: 3, workspace: 0, agent: 0 } } } });
+      harness = await startAppHarness({
+        prepare: async (db, project) =>
+          void (await insertFakeXemAgent(db, project, 'xem-limits', [{ name: 'noop', risk: 'read' }])),
+        app: {
+          rateLimits: { limiter: limiter(), apiKeyRpm: 8, exec: { global: 0, project: 3, workspace: 0, agent: 0 } },
+        },
+      });
       ({ pool, app, acme } = harness);
     });
     afterAll(() => harness.close());
@@ -83,12 +97,26 @@ describe.each(backends)('rate limits with the $name backend', ({ make, shared })
       const api = execClient(app, acme.project.id);
       const key = await acme.keyWith(['execution']);
       for (let index = 0; index < 3; index += 1) expect((await api.invoke(key, 'noop', {})).status).toBe(201);
-      const response = await app.inject({ method: 'POST', url: `/${acme.project.id}/v1/exec/invocations`, headers: { authorization: `Bearer ${key}` }, payload: { tool: 'noop', args: {} } });
+      const response = await app.inject({
+        method: 'POST',
+        url: `/${acme.project.id}/v1/exec/invocations`,
+        headers: { authorization: `Bearer ${key}` },
+        payload: { tool: 'noop', args: {} },
+      });
       expect(response.statusCode).toBe(429);
       expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(response.json().error).toMatchObject({
-        code: 'rate_limited', type: 'rate_limit_error', retry_after: Number(response.headers['retry-after']), message: expect.stringContaining('project'),
-        retry_strategy: { type: 'exponential_backoff', initial_delay_ms: expect.any(Number), max_delay_ms: expect.any(Number), multiplier: 2, jitter: 'full' },
+        code: 'rate_limited',
+        type: 'rate_limit_error',
+        retry_after: Number(response.headers['retry-after']),
+        message: expect.stringContaining('project'),
+        retry_strategy: {
+          type: 'exponential_backoff',
+          initial_delay_ms: expect.any(Number),
+          max_delay_ms: expect.any(Number),
+          multiplier: 2,
+          jitter: 'full',
+        },
       });
       expect((await pool.query('SELECT count(*)::int AS n FROM invocations')).rows[0].n).toBe(3);
     });

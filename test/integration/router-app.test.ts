@@ -31,11 +31,17 @@ describe('router HTTP app', () => {
   });
 
   it('is not ready while the database does not answer', async () => {
-    const dead = createPool({ connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none`, max: 1, logger: silentLogger() });
+    const dead = createPool({
+      connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none`,
+      max: 1,
+      logger: silentLogger(),
+    });
     const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool: dead });
     const response = await app.inject('/readyz');
     expect(response.statusCode).toBe(503);
-    expect(response.json()).toEqual({ error: { message: 'The database does not answer', type: 'service_error', code: 'not_ready', param: null } });
+    expect(response.json()).toEqual({
+      error: { message: 'The database does not answer', type: 'service_error', code: 'not_ready', param: null },
+    });
     expect((await app.inject('/healthz')).statusCode).toBe(200);
     await app.close();
     await dead.end();
@@ -56,7 +62,20 @@ describe('router HTTP app', () => {
   it('answers unknown routes and every error with the documented envelope', async () => {
     const { logger, lines } = capturingLogger('info');
     const app = buildApp({ enrollment: testEnrollment(), logger, pool });
-    app.post('/t/schema', { schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' } } } } }, async () => ({}));
+    app.post(
+      '/t/schema',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['name'],
+            additionalProperties: false,
+            properties: { name: { type: 'string' } },
+          },
+        },
+      },
+      async () => ({}),
+    );
     app.get('/t/api-error', async () => {
       throw new ApiError('invalid_parameter', 'limit must be positive', 'limit');
     });
@@ -66,13 +85,20 @@ describe('router HTTP app', () => {
 
     const missing = await app.inject('/missing?x=1');
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toEqual({ error: { message: 'No route for GET /missing', type: 'invalid_request_error', code: 'not_found', param: null } });
+    expect(missing.json()).toEqual({
+      error: { message: 'No route for GET /missing', type: 'invalid_request_error', code: 'not_found', param: null },
+    });
 
     const unknown = await app.inject({ method: 'POST', url: '/t/schema', payload: { name: 'x', role: 'admin' } });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().error.code).toBe('invalid_body');
 
-    const badJson = await app.inject({ method: 'POST', url: '/t/schema', headers: { 'content-type': 'application/json' }, payload: '{"name":' });
+    const badJson = await app.inject({
+      method: 'POST',
+      url: '/t/schema',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().error.code).toBe('invalid_body');
 
@@ -81,12 +107,19 @@ describe('router HTTP app', () => {
     expect(tooLarge.json().error.code).toBe('payload_too_large');
 
     expect((await app.inject('/t/api-error')).json()).toEqual({
-      error: { message: 'limit must be positive', type: 'invalid_request_error', code: 'invalid_parameter', param: 'limit' },
+      error: {
+        message: 'limit must be positive',
+        type: 'invalid_request_error',
+        code: 'invalid_parameter',
+        param: 'limit',
+      },
     });
 
     const crash = await app.inject('/t/crash');
     expect(crash.statusCode).toBe(500);
-    expect(crash.json()).toEqual({ error: { message: 'Internal error', type: 'server_error', code: 'internal_error', param: null } });
+    expect(crash.json()).toEqual({
+      error: { message: 'Internal error', type: 'server_error', code: 'internal_error', param: null },
+    });
     expect(crash.body).not.toContain('hunter2');
     expect(lines().join('')).toContain('request failed');
     await app.close();
@@ -117,7 +150,12 @@ describe('router HTTP server limits', () => {
   }
 
   it('answers a slow-header client with 408 and the envelope near the headers timeout', async () => {
-    const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool: null as never, timeouts: { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000 } });
+    const app = buildApp({
+      enrollment: testEnrollment(),
+      logger: silentLogger(),
+      pool: null as never,
+      timeouts: { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 5_000 },
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
     // Bounded by the headers timeout: Node's default (60 s) would outlast this test's timeout.
@@ -148,22 +186,30 @@ describe('router HTTP server limits', () => {
     let release: () => void = () => undefined;
     let arrived: () => void = () => undefined;
     const slowArrived = new Promise<void>((resolve) => (arrived = resolve));
-    app.get('/t/slow', () => new Promise((resolve) => {
-      release = () => resolve({ done: true });
-      arrived();
-    }));
+    app.get(
+      '/t/slow',
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve({ done: true });
+          arrived();
+        }),
+    );
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
-    const answer = await rawExchange(port, (socket) => void (async () => {
-      socket.write('GET /t/slow HTTP/1.1\r\nHost: x\r\n\r\n');
-      await slowArrived;
-      void app.close();
-      // A second request pipelined on the open connection, while the first is still held.
-      const second = new Promise((resolve) => app.server.once('request', resolve));
-      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-      await second;
-      release();
-    })());
+    const answer = await rawExchange(
+      port,
+      (socket) =>
+        void (async () => {
+          socket.write('GET /t/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+          await slowArrived;
+          void app.close();
+          // A second request pipelined on the open connection, while the first is still held.
+          const second = new Promise((resolve) => app.server.once('request', resolve));
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+          await second;
+          release();
+        })(),
+    );
     expect(answer).toContain('{"done":true}');
     expect(answer).toContain('"code":"shutting_down"');
   });

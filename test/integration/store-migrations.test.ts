@@ -5,7 +5,9 @@ import { MIGRATIONS_DIR, migrate } from '../../services/router/store/migrate.js'
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { silentLogger } from '../helpers/logger.js';
 
-const ALL = readdirSync(MIGRATIONS_DIR).sort().map((name) => name.replace(/\.sql$/, ''));
+const ALL = readdirSync(MIGRATIONS_DIR)
+  .sort()
+  .map((name) => name.replace(/\.sql$/, ''));
 
 describe('store migrations', () => {
   let db: TestDatabase;
@@ -26,18 +28,44 @@ describe('store migrations', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     expect(tables.rows.map((row) => row.table_name)).toEqual([
-      'agent_auth_challenges', 'agents', 'api_keys', 'approval_policies', 'approvals', 'audit_checkpoint_schedule', 'endpoints', 'exec_output_chunks', 'exec_results', 'execution_audit_log',
-      'inference_usage', 'invocations', 'join_keys', 'projects', 'responses', 'schema_migrations', 'tool_conflicts', 'tool_risk_overrides', 'webhook_cursor',
-      'webhook_deliveries', 'webhook_endpoints', 'workspace_agent_bindings', 'workspaces',
+      'agent_auth_challenges',
+      'agents',
+      'api_keys',
+      'approval_policies',
+      'approvals',
+      'audit_checkpoint_schedule',
+      'endpoints',
+      'exec_output_chunks',
+      'exec_results',
+      'execution_audit_log',
+      'inference_usage',
+      'invocations',
+      'join_keys',
+      'projects',
+      'responses',
+      'schema_migrations',
+      'tool_conflicts',
+      'tool_risk_overrides',
+      'webhook_cursor',
+      'webhook_deliveries',
+      'webhook_endpoints',
+      'workspace_agent_bindings',
+      'workspaces',
     ]);
   });
 
   it('enforces id formats, one default workspace per project and known scopes', async () => {
     await client.query("INSERT INTO projects (id, slug, name) VALUES ('proj_abc123', 'acme', 'Acme')");
-    await expect(client.query("INSERT INTO projects (id, slug, name) VALUES ('p1', 'other', 'x')")).rejects.toThrow(/check constraint/);
-    await client.query("INSERT INTO workspaces (id, project_id, name, is_default) VALUES ('ws_0123456789ab', 'proj_abc123', 'default', true)");
+    await expect(client.query("INSERT INTO projects (id, slug, name) VALUES ('p1', 'other', 'x')")).rejects.toThrow(
+      /check constraint/,
+    );
+    await client.query(
+      "INSERT INTO workspaces (id, project_id, name, is_default) VALUES ('ws_0123456789ab', 'proj_abc123', 'default', true)",
+    );
     await expect(
-      client.query("INSERT INTO workspaces (id, project_id, name, is_default) VALUES ('ws_0123456789ac', 'proj_abc123', 'second', true)"),
+      client.query(
+        "INSERT INTO workspaces (id, project_id, name, is_default) VALUES ('ws_0123456789ac', 'proj_abc123', 'second', true)",
+      ),
     ).rejects.toThrow(/workspaces_one_default/);
     await expect(
       client.query(
@@ -51,7 +79,9 @@ describe('store migrations', () => {
     try {
       expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(ALL);
       expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual([]);
-      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger(), direction: 'down', count: ALL.length })).toEqual([...ALL].reverse());
+      expect(
+        await migrate({ databaseUrl: empty.url, logger: silentLogger(), direction: 'down', count: ALL.length }),
+      ).toEqual([...ALL].reverse());
       expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toEqual(ALL);
     } finally {
       await empty.drop();
@@ -61,7 +91,9 @@ describe('store migrations', () => {
   it('applies each migration once when several processes migrate at the same time', async () => {
     const empty = await createEmptyDatabase();
     try {
-      const runs = await Promise.all(Array.from({ length: 4 }, () => migrate({ databaseUrl: empty.url, logger: silentLogger() })));
+      const runs = await Promise.all(
+        Array.from({ length: 4 }, () => migrate({ databaseUrl: empty.url, logger: silentLogger() })),
+      );
       expect(runs.flat()).toEqual(ALL);
     } finally {
       await empty.drop();

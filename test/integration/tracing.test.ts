@@ -19,7 +19,11 @@ async function collector() {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`, bodies, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    bodies,
+    close: () => server.close(),
+  };
 }
 
 describe('tracing', () => {
@@ -35,7 +39,11 @@ describe('tracing', () => {
 
   it('exports spans over OTLP and carries W3C context through a mesh frame', async () => {
     const otlp = await collector();
-    const env = { XEROTIER_OTEL_ENABLED: '1', XEROTIER_OTEL_ENDPOINT: otlp.url, XEROTIER_OTEL_SERVICE_NAME: 'router-under-test' };
+    const env = {
+      XEROTIER_OTEL_ENABLED: '1',
+      XEROTIER_OTEL_ENDPOINT: otlp.url,
+      XEROTIER_OTEL_SERVICE_NAME: 'router-under-test',
+    };
     const tracing = startTracing(loadConfig(telemetryConfigSchema, { env }), 'router');
     try {
       expect(tracing.enabled).toBe(true);

@@ -15,12 +15,23 @@ describe('exec watchdog on a manual clock', () => {
   // Each test starts its clock at the database's now: rows are stamped by it.
   let clock: ManualClock;
   const watchdog = () => createWatchdog({ pool: harness.pool, logger: silentLogger(), clock, dispatchTtlMs: TTL_MS });
-  const startClock = async () => (clock = new ManualClock((await harness.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now.getTime()));
-  const stateOf = async (id: string) => (await harness.pool.query<{ state: string; attempt: number }>('SELECT state, attempt FROM invocations WHERE id = $1', [id])).rows[0]!;
+  const startClock = async () =>
+    (clock = new ManualClock((await harness.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now.getTime()));
+  const stateOf = async (id: string) =>
+    (
+      await harness.pool.query<{ state: string; attempt: number }>(
+        'SELECT state, attempt FROM invocations WHERE id = $1',
+        [id],
+      )
+    ).rows[0]!;
 
   beforeAll(async () => {
     harness = await startAppHarness({
-      prepare: async (db, project) => void (agentId = await insertFakeXemAgent(db, project, 'xem-clock', [{ name: 'drop_it', risk: 'destructive' }, { name: 'look', risk: 'read' }])),
+      prepare: async (db, project) =>
+        void (agentId = await insertFakeXemAgent(db, project, 'xem-clock', [
+          { name: 'drop_it', risk: 'destructive' },
+          { name: 'look', risk: 'read' },
+        ])),
     });
   });
   afterAll(() => harness.close());
@@ -30,7 +41,11 @@ describe('exec watchdog on a manual clock', () => {
     const api = execClient(harness.app, harness.acme.project.id);
     const call = await api.invoke(harness.acme.adminKey, 'drop_it', {});
     expect(call.body['state']).toBe('pending_approval');
-    const { expires_at: deadline } = (await harness.pool.query<{ expires_at: Date }>('SELECT expires_at FROM approvals WHERE id = $1', [call.body['approval_id']])).rows[0]!;
+    const { expires_at: deadline } = (
+      await harness.pool.query<{ expires_at: Date }>('SELECT expires_at FROM approvals WHERE id = $1', [
+        call.body['approval_id'],
+      ])
+    ).rows[0]!;
     const sweep = watchdog();
     await clock.advance(deadline.getTime() - clock.now() - 1_000);
     await sweep.tick();
@@ -45,8 +60,13 @@ describe('exec watchdog on a manual clock', () => {
     const api = execClient(harness.app, harness.acme.project.id);
     const sent: string[] = [];
     const dispatcher = createDispatcher({
-      pool: harness.pool, logger: silentLogger(), clock, dispatchTtlMs: TTL_MS,
-      localAgents: () => [agentId], capacityOf: () => 4, send: async (_, frame) => (sent.push(frame.type), true),
+      pool: harness.pool,
+      logger: silentLogger(),
+      clock,
+      dispatchTtlMs: TTL_MS,
+      localAgents: () => [agentId],
+      capacityOf: () => 4,
+      send: async (_, frame) => (sent.push(frame.type), true),
     });
     const call = await api.invoke(harness.acme.adminKey, 'look', {});
     await dispatcher.settle();

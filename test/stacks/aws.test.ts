@@ -34,7 +34,15 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
     const sources = new Set(admitted.map((rulesForPort) => rulesForPort[0]!.sourceSecurityGroupId));
     expect(sources.size).toBe(1);
     const [source] = [...sources];
-    const templates = new Map(synth.ofType('aws:ec2/launchTemplate:LaunchTemplate').map((template) => [`${template.name}-id`, template.inputs as { vpcSecurityGroupIds: string[]; metadataOptions: { httpTokens: string; httpPutResponseHopLimit: number } }]));
+    const templates = new Map(
+      synth.ofType('aws:ec2/launchTemplate:LaunchTemplate').map((template) => [
+        `${template.name}-id`,
+        template.inputs as {
+          vpcSecurityGroupIds: string[];
+          metadataOptions: { httpTokens: string; httpPutResponseHopLimit: number };
+        },
+      ]),
+    );
     const nodeGroups = synth.ofType('aws:eks/nodeGroup:NodeGroup');
     expect(nodeGroups.length).toBeGreaterThanOrEqual(2);
     for (const group of nodeGroups) {
@@ -45,9 +53,15 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
       expect(template!.metadataOptions).toMatchObject({ httpTokens: 'required', httpPutResponseHopLimit: 1 });
     }
     // The databases' own groups are what RDS and ElastiCache carry, in the data subnets.
-    expect(synth.one('aws:rds/instance:Instance').inputs['vpcSecurityGroupIds']).toEqual([idOf('aws:ec2/securityGroup:SecurityGroup', 'network-database')]);
-    expect(synth.one('aws:elasticache/replicationGroup:ReplicationGroup').inputs['securityGroupIds']).toEqual([idOf('aws:ec2/securityGroup:SecurityGroup', 'network-cache')]);
-    expect(synth.one('aws:rds/subnetGroup:SubnetGroup').inputs['subnetIds']).toEqual(expect.arrayContaining(['network-data-0-id']));
+    expect(synth.one('aws:rds/instance:Instance').inputs['vpcSecurityGroupIds']).toEqual([
+      idOf('aws:ec2/securityGroup:SecurityGroup', 'network-database'),
+    ]);
+    expect(synth.one('aws:elasticache/replicationGroup:ReplicationGroup').inputs['securityGroupIds']).toEqual([
+      idOf('aws:ec2/securityGroup:SecurityGroup', 'network-cache'),
+    ]);
+    expect(synth.one('aws:rds/subnetGroup:SubnetGroup').inputs['subnetIds']).toEqual(
+      expect.arrayContaining(['network-data-0-id']),
+    );
   });
 
   it('trusts the RDS CA bundle the router image ships, with full verification, in the router and the migration', () => {
@@ -60,34 +74,67 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
       expect(url.searchParams.get('sslrootcert'), name).toBe(RDS_CA_BUNDLE);
     }
     for (const workload of [...synth.component('router'), ...synth.component('migrate')]) {
-      expect(workload.spec.template.spec.containers[0]!.env).toContainEqual({ name: 'NODE_EXTRA_CA_CERTS', value: RDS_CA_BUNDLE });
+      expect(workload.spec.template.spec.containers[0]!.env).toContainEqual({
+        name: 'NODE_EXTRA_CA_CERTS',
+        value: RDS_CA_BUNDLE,
+      });
     }
-    expect(synth.one('aws:rds/parameterGroup:ParameterGroup').inputs['parameters']).toContainEqual({ name: 'rds.force_ssl', value: '1' });
+    expect(synth.one('aws:rds/parameterGroup:ParameterGroup').inputs['parameters']).toContainEqual({
+      name: 'rds.force_ssl',
+      value: '1',
+    });
   });
 
   it('keeps Postgres private, encrypted and backed up, Multi-AZ and protected in prod, its final snapshot named for the stack', () => {
     const prod = config['xerotier:environment'] === 'prod';
     const instance = synth.one('aws:rds/instance:Instance').inputs;
-    expect(instance).toMatchObject({ publiclyAccessible: false, storageEncrypted: true, password: '[secret]', multiAz: prod, deletionProtection: prod });
+    expect(instance).toMatchObject({
+      publiclyAccessible: false,
+      storageEncrypted: true,
+      password: '[secret]',
+      multiAz: prod,
+      deletionProtection: prod,
+    });
     expect(instance['backupRetentionPeriod'] as number).toBeGreaterThanOrEqual(7);
     if (prod) expect(instance['finalSnapshotIdentifier']).toBe(`xerotier-${stack}-final`);
     expect(synth.options('aws:rds/instance:Instance', 'database').parent).toMatch(/Database::database$/);
-    expect(synth.one('aws:elasticache/replicationGroup:ReplicationGroup').inputs).toMatchObject({ transitEncryptionEnabled: true, atRestEncryptionEnabled: true, authToken: '[secret]', automaticFailoverEnabled: prod });
+    expect(synth.one('aws:elasticache/replicationGroup:ReplicationGroup').inputs).toMatchObject({
+      transitEncryptionEnabled: true,
+      atRestEncryptionEnabled: true,
+      authToken: '[secret]',
+      automaticFailoverEnabled: prod,
+    });
   });
 
   it('gives the listed roles cluster-admin access entries and nobody implicit; a supported version', () => {
-    const cluster = synth.one('aws:eks/cluster:Cluster').inputs as { version: string; accessConfig: { authenticationMode: string; bootstrapClusterCreatorAdminPermissions: boolean } };
+    const cluster = synth.one('aws:eks/cluster:Cluster').inputs as {
+      version: string;
+      accessConfig: { authenticationMode: string; bootstrapClusterCreatorAdminPermissions: boolean };
+    };
     expect(cluster.accessConfig).toEqual({ authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: false });
     expect(EKS_VERSIONS).toContain(cluster.version);
-    const admins = (settingsOf('aws')['clusterAdmins'] as string[]);
-    expect(synth.ofType('aws:eks/accessEntry:AccessEntry').map((entry) => entry.inputs['principalArn'])).toEqual(admins);
+    const admins = settingsOf('aws')['clusterAdmins'] as string[];
+    expect(synth.ofType('aws:eks/accessEntry:AccessEntry').map((entry) => entry.inputs['principalArn'])).toEqual(
+      admins,
+    );
     for (const association of synth.ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation')) {
-      expect(association.inputs).toMatchObject({ policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', accessScope: { type: 'cluster' } });
+      expect(association.inputs).toMatchObject({
+        policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+        accessScope: { type: 'cluster' },
+      });
     }
   });
 
   it('has GPU capacity that exists (a pool minimum per model) and places each model on its pool', () => {
-    const groups = synth.ofType('aws:eks/nodeGroup:NodeGroup').map((group) => group.inputs as { labels: Record<string, string>; scalingConfig: { minSize: number; desiredSize: number }; taints: { key: string }[]; amiType: string });
+    const groups = synth.ofType('aws:eks/nodeGroup:NodeGroup').map(
+      (group) =>
+        group.inputs as {
+          labels: Record<string, string>;
+          scalingConfig: { minSize: number; desiredSize: number };
+          taints: { key: string }[];
+          amiType: string;
+        },
+    );
     for (const workload of synth.component('xim').filter((candidate) => candidate.type.endsWith('StatefulSet'))) {
       const pool = workload.spec.template.spec.nodeSelector!['xerotier.io/pool'];
       const group = groups.find((candidate) => candidate.labels['xerotier.io/pool'] === pool);
@@ -102,7 +149,9 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
   it('installs the add-ons before anything waits on them, the VPC CNI (network policy on) before the nodes', () => {
     const addon = (name: string) => synth.one('aws:eks/addon:Addon', `addons-${name}`);
     const ebs = addon('aws-ebs-csi-driver');
-    expect(ebs.inputs['podIdentityAssociations']).toEqual([expect.objectContaining({ serviceAccount: 'ebs-csi-controller-sa' })]);
+    expect(ebs.inputs['podIdentityAssociations']).toEqual([
+      expect.objectContaining({ serviceAccount: 'ebs-csi-controller-sa' }),
+    ]);
     expect(synth.waitsFor(ebs, addon('eks-pod-identity-agent'))).toBe(true);
     const gp3 = synth.one('kubernetes:storage.k8s.io/v1:StorageClass', 'addons-gp3');
     expect(synth.waitsFor(gp3, ebs)).toBe(true);
@@ -111,10 +160,13 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
     expect(JSON.parse(cni.inputs['configurationValues'] as string)).toEqual({ enableNetworkPolicy: 'true' });
     for (const group of synth.ofType('aws:eks/nodeGroup:NodeGroup')) {
       expect(synth.waitsFor(group, cni), group.name).toBe(true);
-      for (const dependant of [ebs, addon('metrics-server'), balancer]) expect(synth.waitsFor(dependant, group), `${dependant.name} after ${group.name}`).toBe(true);
+      for (const dependant of [ebs, addon('metrics-server'), balancer])
+        expect(synth.waitsFor(dependant, group), `${dependant.name} after ${group.name}`).toBe(true);
     }
     // Every workload with a volume waits for the class and driver; the Ingress and the mesh NLB for the controller.
-    for (const workload of synth.workloads().filter((candidate) => (candidate.spec.volumeClaimTemplates ?? []).length > 0)) {
+    for (const workload of synth
+      .workloads()
+      .filter((candidate) => (candidate.spec.volumeClaimTemplates ?? []).length > 0)) {
       expect(synth.waitsFor(workload, gp3), workload.name).toBe(true);
       expect(synth.waitsFor(workload, ebs), workload.name).toBe(true);
     }
@@ -123,30 +175,53 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
       const fill = synth.ofType('kubernetes:batch/v1:Job').find((job) => job.name.startsWith(`${claim.name}-`))!;
       expect(synth.waitsFor(fill, claim), fill.name).toBe(true);
     }
-    const waitingOnBalancers = [synth.one('kubernetes:networking.k8s.io/v1:Ingress'), ...synth.ofType('kubernetes:core/v1:Service').filter((service) => (service.inputs['spec'] as { type: string }).type === 'LoadBalancer')];
+    const waitingOnBalancers = [
+      synth.one('kubernetes:networking.k8s.io/v1:Ingress'),
+      ...synth
+        .ofType('kubernetes:core/v1:Service')
+        .filter((service) => (service.inputs['spec'] as { type: string }).type === 'LoadBalancer'),
+    ];
     for (const resource of waitingOnBalancers) expect(synth.waitsFor(resource, balancer), resource.name).toBe(true);
     // The Kubernetes provider (so every Kubernetes resource) waits for the access entries.
-    for (const association of synth.ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation')) expect(synth.waitsFor(synth.one('kubernetes:core/v1:Namespace'), association)).toBe(true);
+    for (const association of synth.ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation'))
+      expect(synth.waitsFor(synth.one('kubernetes:core/v1:Namespace'), association)).toBe(true);
   });
 
   it('restricts the mesh load balancer with the real field, internal when every source is private', () => {
-    const mesh = synth.one('kubernetes:core/v1:Service', 'control-plane-mesh').inputs as { metadata: { annotations: Record<string, string> }; spec: { loadBalancerSourceRanges: string[]; loadBalancerClass: string } };
+    const mesh = synth.one('kubernetes:core/v1:Service', 'control-plane-mesh').inputs as {
+      metadata: { annotations: Record<string, string> };
+      spec: { loadBalancerSourceRanges: string[]; loadBalancerClass: string };
+    };
     expect(mesh.spec.loadBalancerSourceRanges).toEqual(settingsOf('mesh')['sourceCidrs']);
     expect(mesh.spec.loadBalancerClass).toBe('service.k8s.aws/nlb');
     expect(mesh.metadata.annotations).not.toHaveProperty('service.beta.kubernetes.io/aws-load-balancer-source-ranges');
     expect(mesh.metadata.annotations['service.beta.kubernetes.io/aws-load-balancer-scheme']).toBe('internal');
-    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress').inputs as { metadata: { annotations: Record<string, string> }; spec: { ingressClassName: string } };
+    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress').inputs as {
+      metadata: { annotations: Record<string, string> };
+      spec: { ingressClassName: string };
+    };
     expect(ingress.spec.ingressClassName).toBe('alb');
     expect(ingress.metadata.annotations['alb.ingress.kubernetes.io/certificate-arn']).toBe('arn:aws:mock:::dns');
   });
 
   it('fences agents off the data subnets and names account-wide things after the stack', () => {
-    const egress = synth.ofType('kubernetes:networking.k8s.io/v1:NetworkPolicy').filter((policy) => policy.name.endsWith('-egress'));
+    const egress = synth
+      .ofType('kubernetes:networking.k8s.io/v1:NetworkPolicy')
+      .filter((policy) => policy.name.endsWith('-egress'));
     for (const policy of egress) {
-      const blocks = ((policy.inputs['spec'] as { egress: { to?: { ipBlock?: { except?: string[] } }[] }[] }).egress).flatMap((rule) => rule.to ?? []).flatMap((peer) => peer.ipBlock ? [peer.ipBlock] : []);
+      const blocks = (policy.inputs['spec'] as { egress: { to?: { ipBlock?: { except?: string[] } }[] }[] }).egress
+        .flatMap((rule) => rule.to ?? [])
+        .flatMap((peer) => (peer.ipBlock ? [peer.ipBlock] : []));
       expect(blocks.length, policy.name).toBe(1);
-      expect(blocks[0]!.except, policy.name).toEqual(synth.one('aws:rds/subnetGroup:SubnetGroup') && synth.ofType('aws:ec2/subnet:Subnet').filter((subnet) => subnet.name.startsWith('network-data-')).map((subnet) => subnet.inputs['cidrBlock']));
+      expect(blocks[0]!.except, policy.name).toEqual(
+        synth.one('aws:rds/subnetGroup:SubnetGroup') &&
+          synth
+            .ofType('aws:ec2/subnet:Subnet')
+            .filter((subnet) => subnet.name.startsWith('network-data-'))
+            .map((subnet) => subnet.inputs['cidrBlock']),
+      );
     }
-    for (const secret of synth.ofType('aws:secretsmanager/secret:Secret')) expect(secret.inputs['name'] as string).toContain(`xerotier/${stack}/`);
+    for (const secret of synth.ofType('aws:secretsmanager/secret:Secret'))
+      expect(secret.inputs['name'] as string).toContain(`xerotier/${stack}/`);
   });
 });

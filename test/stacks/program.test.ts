@@ -16,13 +16,23 @@ describe.each(listStacks())('the program for %s', (stack) => {
 
   it('creates the namespace, the router with its migration job, a TLS ingress of a class, the internal mesh Service and a PDB', () => {
     const types = new Set(synth.resources.map((resource) => resource.type));
-    for (const type of ['kubernetes:core/v1:Namespace', 'kubernetes:apps/v1:Deployment', 'kubernetes:batch/v1:Job', 'kubernetes:networking.k8s.io/v1:Ingress', 'kubernetes:policy/v1:PodDisruptionBudget']) {
+    for (const type of [
+      'kubernetes:core/v1:Namespace',
+      'kubernetes:apps/v1:Deployment',
+      'kubernetes:batch/v1:Job',
+      'kubernetes:networking.k8s.io/v1:Ingress',
+      'kubernetes:policy/v1:PodDisruptionBudget',
+    ]) {
       expect(types).toContain(type);
     }
-    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress').inputs as { spec: { ingressClassName: string; rules: { host: string }[] } };
+    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress').inputs as {
+      spec: { ingressClassName: string; rules: { host: string }[] };
+    };
     expect(ingress.spec.rules[0]!.host).toBe(config['xerotier:hostname']);
     expect(ingress.spec.ingressClassName).toMatch(/^[a-z0-9-]+$/);
-    const internal = synth.one('kubernetes:core/v1:Service', 'control-plane-mesh-internal').inputs as { spec: { type: string; ports: { port: number }[] } };
+    const internal = synth.one('kubernetes:core/v1:Service', 'control-plane-mesh-internal').inputs as {
+      spec: { type: string; ports: { port: number }[] };
+    };
     expect(internal.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 5555 }] });
   });
 
@@ -32,17 +42,25 @@ describe.each(listStacks())('the program for %s', (stack) => {
       const found = containers.filter((container) => container.name === name);
       for (const container of found) {
         const names = new Set((container.env ?? []).map((variable) => variable.name));
-        for (const key of requiredSettings(schema)) if (!setByEntrypoint.includes(key)) expect(names, `${name} lacks ${key}`).toContain(schema.keys[key]!.env);
+        for (const key of requiredSettings(schema))
+          if (!setByEntrypoint.includes(key)) expect(names, `${name} lacks ${key}`).toContain(schema.keys[key]!.env);
         for (const [key, spec] of Object.entries(schema.keys)) {
           const variable = container.env?.find((entry) => entry.name === spec.env);
-          if (spec.secret && variable) expect(variable, `${name}: ${key} inline`).toMatchObject({ valueFrom: { secretKeyRef: expect.anything() } });
+          if (spec.secret && variable)
+            expect(variable, `${name}: ${key} inline`).toMatchObject({
+              valueFrom: { secretKeyRef: expect.anything() },
+            });
         }
       }
       return found.length;
     };
     expect(check('router', routerConfigSchema)).toBe(1);
     // Agents refuse plain-HTTP routers (join keys cross that link): they are given the HTTPS URL.
-    const routerUrls = containers.flatMap((container) => (container.env ?? []).filter((variable) => ['XEM_ROUTER_URL', 'XEROTIER_AGENT_ROUTER_URL'].includes(variable.name)));
+    const routerUrls = containers.flatMap((container) =>
+      (container.env ?? []).filter((variable) =>
+        ['XEM_ROUTER_URL', 'XEROTIER_AGENT_ROUTER_URL'].includes(variable.name),
+      ),
+    );
     expect(routerUrls.length).toBeGreaterThan(0);
     for (const variable of routerUrls) expect(variable.value).toBe(`https://${config['xerotier:hostname']}`);
     // Agents read their join key from the mounted Secret at start (one key per replica).
@@ -50,18 +68,25 @@ describe.each(listStacks())('the program for %s', (stack) => {
     if (config['xerotier:ximFleet']) expect(check('xim-agent', ximAgentConfigSchema, ['join_key'])).toBeGreaterThan(0);
   });
 
-  it('keeps every Secret\'s data secret, and no secret value inline in any other resource', () => {
+  it("keeps every Secret's data secret, and no secret value inline in any other resource", () => {
     for (const secret of synth.ofType('kubernetes:core/v1:Secret')) {
       // The SDK marks the whole of stringData secret; the mocks show it as "[secret]".
       expect(secret.inputs['stringData'], secret.name).toBe('[secret]');
     }
     // Where a secret is meant to go: the cloud resources that take one, and the cluster provider's kubeconfig.
     const allowed: Record<string, string[]> = {
-      'aws:rds/instance:Instance': ['password'], 'aws:elasticache/replicationGroup:ReplicationGroup': ['authToken'],
-      'aws:secretsmanager/secretVersion:SecretVersion': ['secretString'], 'pulumi:providers:kubernetes': ['kubeconfig'],
+      'aws:rds/instance:Instance': ['password'],
+      'aws:elasticache/replicationGroup:ReplicationGroup': ['authToken'],
+      'aws:secretsmanager/secretVersion:SecretVersion': ['secretString'],
+      'pulumi:providers:kubernetes': ['kubeconfig'],
     };
-    const elsewhere = synth.resources.filter((resource) => resource.type !== 'kubernetes:core/v1:Secret' && !resource.type.startsWith('random:'))
-      .flatMap((resource) => resource.secretPaths.filter((path) => !(allowed[resource.type] ?? []).includes(path)).map((path) => `${resource.name}: ${path}`));
+    const elsewhere = synth.resources
+      .filter((resource) => resource.type !== 'kubernetes:core/v1:Secret' && !resource.type.startsWith('random:'))
+      .flatMap((resource) =>
+        resource.secretPaths
+          .filter((path) => !(allowed[resource.type] ?? []).includes(path))
+          .map((path) => `${resource.name}: ${path}`),
+      );
     expect(elsewhere).toEqual([]);
   });
 
@@ -75,21 +100,35 @@ describe.each(listStacks())('the program for %s', (stack) => {
       expect(alias?.ip).toMatch(/^10\.100\.\d+\.\d+$/);
     }
     const router = synth.component('router')[0]!.spec.template.spec.containers[0]!;
-    expect(router.env).toContainEqual({ name: 'XEROTIER_MESH_PUBLIC_ENDPOINT', value: `tcp://mesh.${config['xerotier:hostname']}:5555` });
+    expect(router.env).toContainEqual({
+      name: 'XEROTIER_MESH_PUBLIC_ENDPOINT',
+      value: `tcp://mesh.${config['xerotier:hostname']}:5555`,
+    });
   });
 
-  it('exports every service\'s spans to the stack\'s collector when monitoring.tracing is set, and only then', () => {
+  it("exports every service's spans to the stack's collector when monitoring.tracing is set, and only then", () => {
     const monitoring = config['xerotier:monitoring'];
     const tracing = monitoring ? (JSON.parse(monitoring) as { tracing?: { endpoint: string } }).tracing : undefined;
-    const services = synth.workloads().flatMap((workload) => workload.spec.template.spec.containers).filter((container) => ['router', 'xim-agent', 'xem-agent'].includes(container.name));
+    const services = synth
+      .workloads()
+      .flatMap((workload) => workload.spec.template.spec.containers)
+      .filter((container) => ['router', 'xim-agent', 'xem-agent'].includes(container.name));
     for (const container of services) {
       const endpoint = container.env?.find((variable) => variable.name === 'XEROTIER_OTEL_ENDPOINT');
       if (!tracing) expect(endpoint, container.name).toBeUndefined();
-      else expect([endpoint?.value, container.env?.find((variable) => variable.name === 'XEROTIER_OTEL_ENABLED')?.value], container.name).toEqual([tracing.endpoint, 'true']);
+      else
+        expect(
+          [endpoint?.value, container.env?.find((variable) => variable.name === 'XEROTIER_OTEL_ENABLED')?.value],
+          container.name,
+        ).toEqual([tracing.endpoint, 'true']);
     }
     if (!tracing) return;
     // XIM agents' egress is fenced to HTTPS: the collector's port is let through as well.
-    const egress = synth.one('kubernetes:networking.k8s.io/v1:NetworkPolicy', 'network-xim-egress').inputs as { spec: { egress: { ports?: { port: number }[] }[] } };
-    expect(egress.spec.egress.flatMap((rule) => rule.ports ?? []).map((port) => port.port)).toContain(Number(new URL(tracing.endpoint).port));
+    const egress = synth.one('kubernetes:networking.k8s.io/v1:NetworkPolicy', 'network-xim-egress').inputs as {
+      spec: { egress: { ports?: { port: number }[] }[] };
+    };
+    expect(egress.spec.egress.flatMap((rule) => rule.ports ?? []).map((port) => port.port)).toContain(
+      Number(new URL(tracing.endpoint).port),
+    );
   });
 });

@@ -13,7 +13,9 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** docs/deploy.md "A region from nothing", step 2 and 3: copy a stack file, change what must differ. */
 function copyStack(from: string, to: string, edit: (config: Record<string, unknown>) => void): string {
-  const document = parse(readFileSync(join(STACK_DIR, `Pulumi.${from}.yaml`), 'utf8')) as { config: Record<string, unknown> };
+  const document = parse(readFileSync(join(STACK_DIR, `Pulumi.${from}.yaml`), 'utf8')) as {
+    config: Record<string, unknown>;
+  };
   edit(document.config);
   const path = join(scratch, `Pulumi.${to}.yaml`);
   writeFileSync(path, stringify(document));
@@ -32,61 +34,105 @@ describe('a new region from one stack file', () => {
     const vpc = resources.find((resource) => resource.type === 'aws:ec2/vpc:Vpc')!.inputs['cidrBlock'] as string;
     expect(vpc).toBe('10.80.0.0/16');
     for (const stack of awsStacks()) expect(overlaps(parseCidr(vpc), parseCidr(vpcOf(stack))), stack).toBe(false);
-    expect(resources.find((resource) => resource.type === 'aws:rds/instance:Instance')!.inputs['finalSnapshotIdentifier']).toBe('xerotier-prod-ap-south-1-final');
-    for (const secret of resources.filter((resource) => resource.type === 'aws:secretsmanager/secret:Secret')) expect(secret.inputs['name']).toMatch(/^xerotier\/prod-ap-south-1\//);
-    expect(resources.filter((resource) => resource.type === 'kubernetes:apps/v1:StatefulSet').length).toBeGreaterThan(0);
+    expect(
+      resources.find((resource) => resource.type === 'aws:rds/instance:Instance')!.inputs['finalSnapshotIdentifier'],
+    ).toBe('xerotier-prod-ap-south-1-final');
+    for (const secret of resources.filter((resource) => resource.type === 'aws:secretsmanager/secret:Secret'))
+      expect(secret.inputs['name']).toMatch(/^xerotier\/prod-ap-south-1\//);
+    expect(resources.filter((resource) => resource.type === 'kubernetes:apps/v1:StatefulSet').length).toBeGreaterThan(
+      0,
+    );
   }, 60_000);
 
   it('synthesizes a minimal new region: target, environment, hostname, region, image, admins and DNS, the rest defaulted', async () => {
     const path = join(scratch, 'Pulumi.staging-eu-central-1.yaml');
-    writeFileSync(path, stringify({
-      config: {
-        'aws:region': 'eu-central-1', 'xerotier:target': 'aws', 'xerotier:environment': 'staging', 'xerotier:hostname': 'eu-central-1.staging.example.com',
-        'xerotier:images': { tag: '41a69d94108227a5254dcc003c61bffb91b20912' },
-        'xerotier:aws': { clusterAdmins: ['arn:aws:iam::111122223333:role/deploy'], dns: { hostedZoneId: 'Z0123456789EXAMPLE' } },
-      },
-    }));
+    writeFileSync(
+      path,
+      stringify({
+        config: {
+          'aws:region': 'eu-central-1',
+          'xerotier:target': 'aws',
+          'xerotier:environment': 'staging',
+          'xerotier:hostname': 'eu-central-1.staging.example.com',
+          'xerotier:images': { tag: '41a69d94108227a5254dcc003c61bffb91b20912' },
+          'xerotier:aws': {
+            clusterAdmins: ['arn:aws:iam::111122223333:role/deploy'],
+            dns: { hostedZoneId: 'Z0123456789EXAMPLE' },
+          },
+        },
+      }),
+    );
     vi.resetModules();
     const { resources } = await synthesize(path);
-    expect(resources.find((resource) => resource.type === 'aws:ec2/vpc:Vpc')!.inputs['cidrBlock']).toBe('10.123.0.0/16');
+    expect(resources.find((resource) => resource.type === 'aws:ec2/vpc:Vpc')!.inputs['cidrBlock']).toBe(
+      '10.123.0.0/16',
+    );
     expect(resources.find((resource) => resource.type === 'kubernetes:apps/v1:Deployment')).toBeDefined();
   }, 60_000);
 
   it('serves a gated model when the stack holds the Hugging Face token (as the CLI hands a secure value)', async () => {
     const path = copyStack('dev-us-east-1', 'dev-gated', (config) => {
-      (config['xerotier:ximFleet'] as { model: string; maxModelLen: number }[])[0]!.model = 'meta-llama/Llama-3.1-8B-Instruct';
+      (config['xerotier:ximFleet'] as { model: string; maxModelLen: number }[])[0]!.model =
+        'meta-llama/Llama-3.1-8B-Instruct';
       config['xerotier:huggingFaceToken'] = { secure: 'v1:ciphertext' };
     });
     vi.resetModules();
     const { resources } = await synthesize(path);
-    const token = resources.find((resource) => resource.type === 'kubernetes:core/v1:Secret' && resource.name.endsWith('-hf'))!;
+    const token = resources.find(
+      (resource) => resource.type === 'kubernetes:core/v1:Secret' && resource.name.endsWith('-hf'),
+    )!;
     expect(token.inputs['stringData']).toBe('[secret]');
-    const fleet = resources.find((resource) => resource.type === 'kubernetes:apps/v1:StatefulSet' && resource.name.startsWith('xim-'))!;
-    const vllm = (fleet.inputs['spec'] as { template: { spec: { containers: { name: string; env: { name: string; valueFrom?: unknown }[] }[] } } }).template.spec.containers.find((container) => container.name === 'vllm')!;
-    expect(vllm.env.find((variable) => variable.name === 'HF_TOKEN')?.valueFrom).toEqual({ secretKeyRef: { name: token.name, key: 'HF_TOKEN' } });
+    const fleet = resources.find(
+      (resource) => resource.type === 'kubernetes:apps/v1:StatefulSet' && resource.name.startsWith('xim-'),
+    )!;
+    const vllm = (
+      fleet.inputs['spec'] as {
+        template: { spec: { containers: { name: string; env: { name: string; valueFrom?: unknown }[] }[] } };
+      }
+    ).template.spec.containers.find((container) => container.name === 'vllm')!;
+    expect(vllm.env.find((variable) => variable.name === 'HF_TOKEN')?.valueFrom).toEqual({
+      secretKeyRef: { name: token.name, key: 'HF_TOKEN' },
+    });
   }, 60_000);
 
-  it('rotates the app role\'s password by a setting: a new migration sets it before the router rolls onto it', async () => {
-    const jobOf = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) => resources.find((resource) => resource.type === 'kubernetes:batch/v1:Job' && resource.name.startsWith('control-plane-migrate-'))!.name;
+  it("rotates the app role's password by a setting: a new migration sets it before the router rolls onto it", async () => {
+    const jobOf = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) =>
+      resources.find(
+        (resource) => resource.type === 'kubernetes:batch/v1:Job' && resource.name.startsWith('control-plane-migrate-'),
+      )!.name;
     vi.resetModules();
     const before = await synthesize('dev-us-east-1');
     vi.resetModules();
-    const after = await synthesize(copyStack('dev-us-east-1', 'dev-rotated', (config) => {
-      config['xerotier:rotation'] = { databaseApp: 1 };
-    }));
+    const after = await synthesize(
+      copyStack('dev-us-east-1', 'dev-rotated', (config) => {
+        config['xerotier:rotation'] = { databaseApp: 1 };
+      }),
+    );
     expect(jobOf(after.resources)).not.toBe(jobOf(before.resources));
-    const password = after.resources.find((resource) => resource.type === 'random:index/randomPassword:RandomPassword' && resource.name === 'platform-database-app-password')!;
+    const password = after.resources.find(
+      (resource) =>
+        resource.type === 'random:index/randomPassword:RandomPassword' &&
+        resource.name === 'platform-database-app-password',
+    )!;
     expect(password.inputs['keepers']).toEqual({ generation: '1' });
     const router = after.graph.get('kubernetes:apps/v1:Deployment', 'control-plane-router')!;
-    expect(after.graph.waitsFor(router, after.graph.get('kubernetes:batch/v1:Job', jobOf(after.resources))!)).toBe(true);
-    const redis = after.resources.find((resource) => resource.type === 'kubernetes:apps/v1:StatefulSet' && resource.name === 'data-redis')!;
-    expect((redis.inputs['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations['xerotier.io/secret-checksum']).toMatch(/^[0-9a-f]{64}$/);
+    expect(after.graph.waitsFor(router, after.graph.get('kubernetes:batch/v1:Job', jobOf(after.resources))!)).toBe(
+      true,
+    );
+    const redis = after.resources.find(
+      (resource) => resource.type === 'kubernetes:apps/v1:StatefulSet' && resource.name === 'data-redis',
+    )!;
+    expect(
+      (redis.inputs['spec'] as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata
+        .annotations['xerotier.io/secret-checksum'],
+    ).toMatch(/^[0-9a-f]{64}$/);
   }, 60_000);
 
-  it('keeps the repository\'s aws stacks in address spaces that do not overlap', () => {
+  it("keeps the repository's aws stacks in address spaces that do not overlap", () => {
     const stacks = awsStacks();
     for (const [index, stack] of stacks.entries()) {
-      for (const other of stacks.slice(index + 1)) expect(overlaps(parseCidr(vpcOf(stack)), parseCidr(vpcOf(other))), `${stack} / ${other}`).toBe(false);
+      for (const other of stacks.slice(index + 1))
+        expect(overlaps(parseCidr(vpcOf(stack)), parseCidr(vpcOf(other))), `${stack} / ${other}`).toBe(false);
     }
   });
 });

@@ -18,7 +18,11 @@ const scratch = mkdtempSync(join(tmpdir(), 'xerotier-rules-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the VPC plan', () => {
-  it.each([['10.64.0.0/16', 3], ['10.1.0.0/20', 2], ['172.20.0.0/18', 3]] as const)('keeps every subnet of %s inside it and apart (%i AZs)', (vpc, azs) => {
+  it.each([
+    ['10.64.0.0/16', 3],
+    ['10.1.0.0/20', 2],
+    ['172.20.0.0/18', 3],
+  ] as const)('keeps every subnet of %s inside it and apart (%i AZs)', (vpc, azs) => {
     const plan = vpcPlan(vpc, azs);
     const subnets = [...plan.privateSubnets, ...plan.publicSubnets, ...plan.dataSubnets].map(parseCidr);
     expect(subnets).toHaveLength(azs * 3);
@@ -29,7 +33,9 @@ describe('the VPC plan', () => {
   });
 
   it('gives every region and environment its own default VPC, none overlapping', () => {
-    const cidrs = REGIONS.flatMap((region) => (['prod', 'staging', 'dev', 'preview'] as const).map((environment) => defaultVpcCidr(region, environment)!));
+    const cidrs = REGIONS.flatMap((region) =>
+      (['prod', 'staging', 'dev', 'preview'] as const).map((environment) => defaultVpcCidr(region, environment)!),
+    );
     expect(new Set(cidrs).size).toBe(cidrs.length);
     for (const cidr of cidrs) expect(parseCidr(cidr).prefix).toBe(16);
     expect(defaultVpcCidr('xx-nowhere-1', 'prod')).toBeUndefined();
@@ -63,16 +69,27 @@ describe('router scaling', () => {
   it('runs one router with no autoscaler today, and lets an HPA own the count once the limit is lifted (issue 21)', () => {
     expect(routerScaling({ replicas: 1, maxReplicas: 1 })).toEqual({ replicas: 1, maxReplicas: 1, autoscale: false });
     expect(routerScaling({ replicas: 3, maxReplicas: 10 })).toEqual({ replicas: 1, maxReplicas: 1, autoscale: false });
-    expect(routerScaling({ replicas: 3, maxReplicas: 10 }, 10)).toEqual({ replicas: 3, maxReplicas: 10, autoscale: true });
+    expect(routerScaling({ replicas: 3, maxReplicas: 10 }, 10)).toEqual({
+      replicas: 3,
+      maxReplicas: 10,
+      autoscale: true,
+    });
   });
 });
 
 describe('image references', () => {
   it('accepts only what cannot move for our images, and full versions for others', () => {
-    for (const tag of ['41a69d94108227a5254dcc003c61bffb91b20912', '41a69d9', `sha256:${'0'.repeat(64)}`]) expect(immutableTag(tag), tag).toBe(true);
+    for (const tag of ['41a69d94108227a5254dcc003c61bffb91b20912', '41a69d9', `sha256:${'0'.repeat(64)}`])
+      expect(immutableTag(tag), tag).toBe(true);
     for (const tag of ['latest', 'main', 'pr-7', 'v0.1.0', 'MAIN']) expect(immutableTag(tag), tag).toBe(false);
-    for (const image of ['postgres:16.10-alpine', 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0', `redis:7.4.2-alpine@sha256:${'a'.repeat(64)}`]) expect(pinnedThirdParty(image), image).toBe(true);
-    for (const image of ['postgres:16-alpine', 'redis:latest', 'redis']) expect(pinnedThirdParty(image), image).toBe(false);
+    for (const image of [
+      'postgres:16.10-alpine',
+      'nvcr.io/nvidia/k8s-device-plugin:v0.17.0',
+      `redis:7.4.2-alpine@sha256:${'a'.repeat(64)}`,
+    ])
+      expect(pinnedThirdParty(image), image).toBe(true);
+    for (const image of ['postgres:16-alpine', 'redis:latest', 'redis'])
+      expect(pinnedThirdParty(image), image).toBe(false);
   });
 });
 
@@ -81,7 +98,9 @@ describe('Postgres URLs', () => {
     const ca = join(scratch, 'bundle.pem');
     writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     const url = verifiedTls('postgres://xerotier:secret@db.example.com:5432/xerotier', ca);
-    const client = new pg.Client({ connectionString: url }) as unknown as { connectionParameters: { ssl: { ca?: string; rejectUnauthorized?: boolean; checkServerIdentity?: unknown } } };
+    const client = new pg.Client({ connectionString: url }) as unknown as {
+      connectionParameters: { ssl: { ca?: string; rejectUnauthorized?: boolean; checkServerIdentity?: unknown } };
+    };
     const ssl = client.connectionParameters.ssl;
     expect(ssl.ca).toContain('BEGIN CERTIFICATE');
     expect(ssl.rejectUnauthorized).not.toBe(false);
@@ -91,7 +110,13 @@ describe('Postgres URLs', () => {
   it('differ for the app role only in user and password', () => {
     const owner = 'postgres://xerotier:owner@db.example.com:5432/xerotier?sslmode=verify-full';
     const app = new URL(withRole(owner, 'xerotier_app', 'p@ss/word'));
-    expect([app.username, decodeURIComponent(app.password), app.host, app.pathname, app.search]).toEqual(['xerotier_app', 'p@ss/word', 'db.example.com:5432', '/xerotier', '?sslmode=verify-full']);
+    expect([app.username, decodeURIComponent(app.password), app.host, app.pathname, app.search]).toEqual([
+      'xerotier_app',
+      'p@ss/word',
+      'db.example.com:5432',
+      '/xerotier',
+      '?sslmode=verify-full',
+    ]);
   });
 });
 
@@ -99,17 +124,25 @@ describe('the vLLM probe', () => {
   const python = spawnSync('python3', ['--version']).status === 0;
   const servers: Server[] = [];
   afterAll(() => servers.forEach((server) => server.close()));
-  const serve = (status: number) => new Promise<string>((resolve) => {
-    const path = join(scratch, `engine-${status}.sock`);
-    const server = createServer((request, response) => response.writeHead(request.url === '/health' ? status : 404).end());
-    servers.push(server);
-    server.listen(path, () => resolve(path));
-  });
+  const serve = (status: number) =>
+    new Promise<string>((resolve) => {
+      const path = join(scratch, `engine-${status}.sock`);
+      const server = createServer((request, response) =>
+        response.writeHead(request.url === '/health' ? status : 404).end(),
+      );
+      servers.push(server);
+      server.listen(path, () => resolve(path));
+    });
   // Asynchronously: the engine stand-in answers from this process's event loop.
-  const probe = (socket: string) => new Promise<number | null>((resolve) => {
-    const [command, ...args] = engineProbe().command as string[];
-    spawn(command!, args.map((arg) => (arg === SOCKET ? socket : arg)), { stdio: 'ignore' }).on('exit', resolve);
-  });
+  const probe = (socket: string) =>
+    new Promise<number | null>((resolve) => {
+      const [command, ...args] = engineProbe().command as string[];
+      spawn(
+        command!,
+        args.map((arg) => (arg === SOCKET ? socket : arg)),
+        { stdio: 'ignore' },
+      ).on('exit', resolve);
+    });
 
   it.skipIf(!python)('passes on /health 200 over the Unix socket, and fails on 503 or no engine', async () => {
     expect(await probe(await serve(200))).toBe(0);

@@ -5,7 +5,10 @@ import { synthesize } from '../../stacks/offline/synth.js';
 
 /** Checks an object against the Kubernetes OpenAPI schema of its kind (kubernetes-models). */
 async function validateManifest(object: { apiVersion: string; kind: string; stringData?: unknown }): Promise<void> {
-  const module = (await import(`kubernetes-models/${object.apiVersion}/${object.kind}`)) as Record<string, new (value: unknown) => { validate(): void }>;
+  const module = (await import(`kubernetes-models/${object.apiVersion}/${object.kind}`)) as Record<
+    string,
+    new (value: unknown) => { validate(): void }
+  >;
   // The redacted stringData is a marker, not the object it stands for.
   const value = object.stringData === '[secret]' ? { ...object, stringData: { redacted: 'x' } } : object;
   expect(() => new module[object.kind]!(value).validate(), `${object.kind} against its schema`).not.toThrow();
@@ -20,7 +23,10 @@ describe.each(listStacks())('synth of %s', (stack) => {
     vi.resetModules();
     const { manifests } = await synthesize(stack, '../index.js');
     await expect(manifests).toMatchFileSnapshot(`__snapshots__/${stack}.manifests.yaml`);
-    const objects = parseAllDocuments(manifests).map((document) => document.toJS() as { apiVersion: string; kind: string; metadata: { name: string }; stringData?: unknown });
+    const objects = parseAllDocuments(manifests).map(
+      (document) =>
+        document.toJS() as { apiVersion: string; kind: string; metadata: { name: string }; stringData?: unknown },
+    );
     for (const object of objects) {
       expect(object.apiVersion, object.kind).toMatch(/^([a-z0-9.-]+\/)?v\d+(beta\d+)?$/);
       expect(object.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);

@@ -5,22 +5,53 @@ import { synthesize, type Synthesis } from '../../stacks/offline/synth.js';
 
 /** Accessors over one synthesized stack, for the property tests that apply each rule to every stack file. */
 export type Container = {
-  name: string; image: string; command?: string[]; args?: string[];
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
   env?: { name: string; value?: unknown; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { drop?: string[] } };
-  startupProbe?: Probe; readinessProbe?: Probe; livenessProbe?: Probe;
+  securityContext?: {
+    readOnlyRootFilesystem?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    capabilities?: { drop?: string[] };
+  };
+  startupProbe?: Probe;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
   lifecycle?: { preStop?: { sleep?: { seconds: number } } };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 };
-export type Probe = { exec?: { command: string[] }; httpGet?: { path: string }; periodSeconds?: number; failureThreshold?: number };
-export type PodSpec = {
-  containers: Container[]; serviceAccountName?: string; automountServiceAccountToken?: boolean; securityContext?: { runAsUser?: number; runAsNonRoot?: boolean };
-  tolerations?: { key: string }[]; nodeSelector?: Record<string, string>; topologySpreadConstraints?: { topologyKey: string }[];
-  hostAliases?: { ip: string; hostnames: string[] }[]; terminationGracePeriodSeconds?: number;
-  volumes?: { name: string; secret?: { secretName: string; items?: unknown[] }; persistentVolumeClaim?: { claimName: string }; emptyDir?: unknown }[];
+export type Probe = {
+  exec?: { command: string[] };
+  httpGet?: { path: string };
+  periodSeconds?: number;
+  failureThreshold?: number;
 };
-export type Workload = RecordedResource & { spec: { replicas?: number; template: { metadata: { labels: Record<string, string> }; spec: PodSpec }; volumeClaimTemplates?: { metadata: { name: string }; spec: { storageClassName?: string } }[] } };
+export type PodSpec = {
+  containers: Container[];
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean };
+  tolerations?: { key: string }[];
+  nodeSelector?: Record<string, string>;
+  topologySpreadConstraints?: { topologyKey: string }[];
+  hostAliases?: { ip: string; hostnames: string[] }[];
+  terminationGracePeriodSeconds?: number;
+  volumes?: {
+    name: string;
+    secret?: { secretName: string; items?: unknown[] };
+    persistentVolumeClaim?: { claimName: string };
+    emptyDir?: unknown;
+  }[];
+};
+export type Workload = RecordedResource & {
+  spec: {
+    replicas?: number;
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+    volumeClaimTemplates?: { metadata: { name: string }; spec: { storageClassName?: string } }[];
+  };
+};
 
 export class Synthesized {
   constructor(readonly synthesis: Synthesis) {}
@@ -52,7 +83,9 @@ export class Synthesized {
   }
 
   component(name: string): Workload[] {
-    return this.workloads().filter((workload) => workload.spec.template.metadata?.labels?.['app.kubernetes.io/component'] === name);
+    return this.workloads().filter(
+      (workload) => workload.spec.template.metadata?.labels?.['app.kubernetes.io/component'] === name,
+    );
   }
 
   options(type: string, name: string): RecordedOptions {

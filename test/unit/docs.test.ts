@@ -13,8 +13,13 @@ describe('docs stay true to the code', () => {
 
   it('docs/errors.md documents every router error code, with its status, and no stale ones', () => {
     const document = readFileSync(join(REPO_ROOT, 'docs/errors.md'), 'utf8');
-    const documented = [...document.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((match) => [match[1], Number(match[2])]);
-    expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(Object.entries(errorCatalog).map(([code, entry]) => [code, entry.status])));
+    const documented = [...document.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((match) => [
+      match[1],
+      Number(match[2]),
+    ]);
+    expect(Object.fromEntries(documented)).toEqual(
+      Object.fromEntries(Object.entries(errorCatalog).map(([code, entry]) => [code, entry.status])),
+    );
   });
 
   it('the README links only to docs that exist', () => {

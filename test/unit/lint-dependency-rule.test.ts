@@ -12,25 +12,38 @@ describe('lint: dependency rule between services', () => {
     const eslint = new ESLint({ cwd: REPO_ROOT, ignore: false });
     const linted = await eslint.lintFiles(['test/fixtures/lint/**/*.ts']);
     const name = (path: string) => path.slice(REPO_ROOT.length + '/test/fixtures/lint/'.length);
-    cycles = new Map(linted.map((result) => [name(result.filePath), result.messages.filter((m) => m.ruleId === 'import-x/no-cycle').length]));
+    cycles = new Map(
+      linted.map((result) => [
+        name(result.filePath),
+        result.messages.filter((m) => m.ruleId === 'import-x/no-cycle').length,
+      ]),
+    );
     results = new Map(
       linted.map((result) => [
         result.filePath.slice(REPO_ROOT.length + '/test/fixtures/lint/'.length),
-        result.messages.filter((message) => message.ruleId === 'no-restricted-imports').map((message) => message.message),
+        result.messages
+          .filter((message) => message.ruleId === 'no-restricted-imports')
+          .map((message) => message.message),
       ]),
     );
   }, 60_000);
 
   it('rejects protocol importing runtime', () => {
-    expect(results.get('services/protocol/imports-runtime.ts')).toEqual([expect.stringContaining('protocol is the wire contract')]);
+    expect(results.get('services/protocol/imports-runtime.ts')).toEqual([
+      expect.stringContaining('protocol is the wire contract'),
+    ]);
   });
 
   it('rejects the router importing an agent', () => {
-    expect(results.get('services/router/imports-xem-agent.ts')).toEqual([expect.stringContaining('never another service')]);
+    expect(results.get('services/router/imports-xem-agent.ts')).toEqual([
+      expect.stringContaining('never another service'),
+    ]);
   });
 
   it('rejects the agent runtime importing the router', () => {
-    expect(results.get('services/agent/imports-router.ts')).toEqual([expect.stringContaining('agent may import only protocol and runtime')]);
+    expect(results.get('services/agent/imports-router.ts')).toEqual([
+      expect.stringContaining('agent may import only protocol and runtime'),
+    ]);
   });
 
   it('lets the frontend import router types but not router values', () => {

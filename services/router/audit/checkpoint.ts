@@ -27,7 +27,12 @@ export type UnsignedCheckpoint = Omit<Checkpoint, 'signature' | 'key' | 'object'
 const DOMAIN = 'xerotier-audit-checkpoint-v1';
 
 function signedText(checkpoint: Omit<Checkpoint, 'signature'>): Buffer {
-  return Buffer.from([DOMAIN, checkpoint.v, checkpoint.chain, checkpoint.position, checkpoint.hash, checkpoint.at, checkpoint.key].join('\n'), 'utf8');
+  return Buffer.from(
+    [DOMAIN, checkpoint.v, checkpoint.chain, checkpoint.position, checkpoint.hash, checkpoint.at, checkpoint.key].join(
+      '\n',
+    ),
+    'utf8',
+  );
 }
 
 export function auditSigner(seedHex: string): SigningKeyPair {
@@ -45,9 +50,19 @@ export function signCheckpoint(head: UnsignedCheckpoint, pair: SigningKeyPair): 
 
 /** True when the checkpoint is well formed and signed by `publicKeyHex` (the pinned key, not the one it names). */
 export function checkpointSignedBy(checkpoint: Checkpoint, expectedKeyHex: string): boolean {
-  if (checkpoint.key !== expectedKeyHex || !/^[0-9a-f]{64}$/.test(checkpoint.hash) || !Number.isSafeInteger(checkpoint.position)) return false;
+  if (
+    checkpoint.key !== expectedKeyHex ||
+    !/^[0-9a-f]{64}$/.test(checkpoint.hash) ||
+    !Number.isSafeInteger(checkpoint.position)
+  )
+    return false;
   try {
-    return verify(null, signedText(checkpoint), signingPublicKey(Buffer.from(expectedKeyHex, 'hex')), Buffer.from(checkpoint.signature, 'base64'));
+    return verify(
+      null,
+      signedText(checkpoint),
+      signingPublicKey(Buffer.from(expectedKeyHex, 'hex')),
+      Buffer.from(checkpoint.signature, 'base64'),
+    );
   } catch {
     return false;
   }

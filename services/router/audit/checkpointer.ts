@@ -41,8 +41,15 @@ export function webhookSink(db: Queryable): CheckpointSink {
   return {
     name: 'webhooks',
     async write(checkpoint) {
-      const event = { id: `evt_ckpt_${checkpoint.position.toString(16).padStart(16, '0')}`, object: 'event', type: 'audit.checkpoint', created_at: checkpoint.at, data: checkpoint };
-      for (const endpoint of await checkpointSubscribers(db)) await enqueueDelivery(db, endpoint, { id: event.id, type: event.type, payload: event });
+      const event = {
+        id: `evt_ckpt_${checkpoint.position.toString(16).padStart(16, '0')}`,
+        object: 'event',
+        type: 'audit.checkpoint',
+        created_at: checkpoint.at,
+        data: checkpoint,
+      };
+      for (const endpoint of await checkpointSubscribers(db))
+        await enqueueDelivery(db, endpoint, { id: event.id, type: event.type, payload: event });
     },
   };
 }
@@ -74,14 +81,27 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   const emit = async (now: boolean): Promise<Checkpoint | undefined> => {
     const head = await claimCheckpointTurn(options.db, now ? 0 : options.intervalMs * 0.9);
     if (!head) return undefined;
-    const checkpoint = signCheckpoint({ chain: 'global', position: head.position, hash: head.hash, at: new Date(clock.now()).toISOString() }, options.signer);
+    const checkpoint = signCheckpoint(
+      { chain: 'global', position: head.position, hash: head.hash, at: new Date(clock.now()).toISOString() },
+      options.signer,
+    );
     for (const sink of options.sinks) {
-      await sink.write(checkpoint).catch((error: unknown) => options.logger.error({ err: error, sink: sink.name }, 'an audit checkpoint sink failed'));
+      await sink
+        .write(checkpoint)
+        .catch((error: unknown) =>
+          options.logger.error({ err: error, sink: sink.name }, 'an audit checkpoint sink failed'),
+        );
     }
     return checkpoint;
   };
   const tick = (now = false) => (running ??= emit(now).finally(() => (running = undefined)));
-  const periodic = createPeriodic({ name: 'audit checkpoint', intervalMs: options.intervalMs, logger: options.logger, clock, run: () => tick() });
+  const periodic = createPeriodic({
+    name: 'audit checkpoint',
+    intervalMs: options.intervalMs,
+    logger: options.logger,
+    clock,
+    run: () => tick(),
+  });
   return {
     start: () => periodic.start(),
     tick,

@@ -17,7 +17,12 @@ export interface AuditVerdict {
   readonly first_broken: { readonly position: number; readonly problem: ChainProblem } | null;
   readonly signatures: { readonly verified: number; readonly unverifiable: number };
   /** Against a checkpoint the caller kept: does the chain still hold what it signed? */
-  readonly checkpoint: { readonly position: number; readonly ok: boolean; readonly problem: CheckpointProblem | null; readonly head: number } | null;
+  readonly checkpoint: {
+    readonly position: number;
+    readonly ok: boolean;
+    readonly problem: CheckpointProblem | null;
+    readonly head: number;
+  } | null;
 }
 
 const BATCH = 1_000;
@@ -28,10 +33,16 @@ const BATCH = 1_000;
  * checkpoint kept outside the database, which reveals rows deleted from the tail or a chain
  * recomputed after a forgery — what the chain alone cannot show.
  */
-export async function verifyAudit(db: Queryable, options: { readonly checkpoint?: Checkpoint; readonly auditKeyHex: string }): Promise<AuditVerdict> {
+export async function verifyAudit(
+  db: Queryable,
+  options: { readonly checkpoint?: Checkpoint; readonly auditKeyHex: string },
+): Promise<AuditVerdict> {
   const chain = await verifyAuditChain(db);
   const signatures = await verifySignatures(db);
-  const broken = [chain.ok ? undefined : { position: Number(chain.first_broken.position), problem: chain.first_broken.problem }, signatures.firstBroken]
+  const broken = [
+    chain.ok ? undefined : { position: Number(chain.first_broken.position), problem: chain.first_broken.problem },
+    signatures.firstBroken,
+  ]
     .filter((item): item is { position: number; problem: ChainProblem } => item !== undefined)
     .sort((a, b) => a.position - b.position)[0];
   const checkpoint = options.checkpoint ? await againstCheckpoint(db, options.checkpoint, options.auditKeyHex) : null;
@@ -44,7 +55,9 @@ export async function verifyAudit(db: Queryable, options: { readonly checkpoint?
   };
 }
 
-async function verifySignatures(db: Queryable): Promise<{ verified: number; unverifiable: number; firstBroken?: { position: number; problem: ChainProblem } }> {
+async function verifySignatures(
+  db: Queryable,
+): Promise<{ verified: number; unverifiable: number; firstBroken?: { position: number; problem: ChainProblem } }> {
   let after = '0';
   let verified = 0;
   let unverifiable = 0;
@@ -69,22 +82,44 @@ function checkEntry(entry: SignedEntry): 'verified' | 'unverifiable' | 'signatur
   // Results stored before what the signature covers was kept cannot be checked (counted, not failed).
   if (result.frame_v === null || result.frame_ts === null) return 'unverifiable';
   if (entry.actor !== `agent:${result.agent_id}` || !entry.signing_public_key) return 'signature_invalid';
-  const frame: Frame<'exec.result'> = { v: result.frame_v as 1, type: 'exec.result', id: result.frame_id, ts: Number(result.frame_ts), body: resultBody(result), sig: Buffer.from(entry.signature, 'base64') };
+  const frame: Frame<'exec.result'> = {
+    v: result.frame_v as 1,
+    type: 'exec.result',
+    id: result.frame_id,
+    ts: Number(result.frame_ts),
+    body: resultBody(result),
+    sig: Buffer.from(entry.signature, 'base64'),
+  };
   return verifyFrame(frame, entry.signing_public_key) ? 'verified' : 'signature_invalid';
 }
 
 /** The result body exactly as the agent sent it: optional members present only when they were. */
 function resultBody(result: NonNullable<SignedEntry['result']>): FrameBody<'exec.result'> {
   return {
-    invocation_id: result.invocation_id, attempt: result.attempt, status: result.status as FrameBody<'exec.result'>['status'], exit_code: result.exit_code,
-    output: result.output, output_truncated: result.output_truncated, duration_ms: result.duration_ms,
-    ...(result.output_chunks > 0 ? { output_chunks: result.output_chunks } : {}), ...(result.error ? { error: result.error } : {}),
+    invocation_id: result.invocation_id,
+    attempt: result.attempt,
+    status: result.status as FrameBody<'exec.result'>['status'],
+    exit_code: result.exit_code,
+    output: result.output,
+    output_truncated: result.output_truncated,
+    duration_ms: result.duration_ms,
+    ...(result.output_chunks > 0 ? { output_chunks: result.output_chunks } : {}),
+    ...(result.error ? { error: result.error } : {}),
   };
 }
 
-async function againstCheckpoint(db: Queryable, checkpoint: Checkpoint, auditKeyHex: string): Promise<NonNullable<AuditVerdict['checkpoint']>> {
+async function againstCheckpoint(
+  db: Queryable,
+  checkpoint: Checkpoint,
+  auditKeyHex: string,
+): Promise<NonNullable<AuditVerdict['checkpoint']>> {
   const at = await chainAt(db, Number(checkpoint.position));
-  const verdict = (problem: CheckpointProblem | null) => ({ position: Number(checkpoint.position), ok: problem === null, problem, head: at.head });
+  const verdict = (problem: CheckpointProblem | null) => ({
+    position: Number(checkpoint.position),
+    ok: problem === null,
+    problem,
+    head: at.head,
+  });
   if (!checkpointSignedBy(checkpoint, auditKeyHex)) return verdict('checkpoint_invalid');
   if (at.hash === null) return verdict(at.head < checkpoint.position ? 'truncated' : 'rechained');
   return verdict(at.hash === checkpoint.hash ? null : 'rechained');

@@ -38,9 +38,18 @@ export function createAgentTokens(seedHex: string, ttlSeconds: number): AgentTok
       return { token, expiresAt };
     },
     async verify(token) {
-      const { payload } = await jwtVerify(token, publicKey, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['EdDSA'] });
+      const { payload } = await jwtVerify(token, publicKey, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['EdDSA'],
+      });
       const role = payload['role'];
-      if (typeof payload.sub !== 'string' || typeof payload['prj'] !== 'string' || (role !== 'xem' && role !== 'xim') || typeof payload.iat !== 'number') {
+      if (
+        typeof payload.sub !== 'string' ||
+        typeof payload['prj'] !== 'string' ||
+        (role !== 'xem' && role !== 'xim') ||
+        typeof payload.iat !== 'number'
+      ) {
         throw new Error('agent token lacks its claims');
       }
       return { agentId: payload.sub, projectId: payload['prj'], role, issuedAt: payload.iat };

@@ -15,7 +15,11 @@ export const CHALLENGE_TTL_MS = 60_000;
  * A fresh nonce for an agent to sign. Answered for any well-formed id (an unknown one gets a
  * nonce that can never be spent), so the endpoint says nothing about which agents exist.
  */
-export async function issueChallenge(pool: Pool, agentId: string, now: Date): Promise<{ nonce: string; expiresAt: Date }> {
+export async function issueChallenge(
+  pool: Pool,
+  agentId: string,
+  now: Date,
+): Promise<{ nonce: string; expiresAt: Date }> {
   const nonce = randomBytes(32).toString('hex');
   const expiresAt = new Date(now.getTime() + CHALLENGE_TTL_MS);
   await insertChallenge(pool, { nonce, agentId, expiresAt });
@@ -37,12 +41,28 @@ export async function reauthenticate(
 ): Promise<{ token: string; expiresAt: Date } | { refusal: ReauthRefusal }> {
   const spent = await consumeChallenge(pool, answer.nonce, answer.agentId, context.now);
   const agent = spent ? await findAgentById(pool, answer.agentId) : undefined;
-  if (!agent || !challengeSignedBy(answer.agentId, answer.nonce, answer.signature, signingPublicKey(agent.signing_public_key))) {
-    if (agent) await appendAudit(pool, { projectId: agent.project_id, actor: 'router', event: 'agent.reauthentication_refused', subject: agent.id, detail: { reason: 'bad_signature', from: context.from } });
+  if (
+    !agent ||
+    !challengeSignedBy(answer.agentId, answer.nonce, answer.signature, signingPublicKey(agent.signing_public_key))
+  ) {
+    if (agent)
+      await appendAudit(pool, {
+        projectId: agent.project_id,
+        actor: 'router',
+        event: 'agent.reauthentication_refused',
+        subject: agent.id,
+        detail: { reason: 'bad_signature', from: context.from },
+      });
     return { refusal: 'reauthentication_failed' };
   }
   if (agent.status === 'superseded') return { refusal: 'agent_superseded' };
   if (agent.status === 'revoked') return { refusal: 'agent_revoked' };
-  await appendAudit(pool, { projectId: agent.project_id, actor: `agent:${agent.id}`, event: 'agent.reauthenticated', subject: agent.id, detail: { from: context.from } });
+  await appendAudit(pool, {
+    projectId: agent.project_id,
+    actor: `agent:${agent.id}`,
+    event: 'agent.reauthenticated',
+    subject: agent.id,
+    detail: { from: context.from },
+  });
   return tokens.issue({ agentId: agent.id, projectId: agent.project_id, role: agent.role });
 }

@@ -25,11 +25,25 @@ export type EnrollmentDecision = { readonly refusal: EnrollmentRefusal } | { rea
  * project; a CURVE key live in another project is never taken over (the mesh admits by key), so
  * holding a join key of one project gives no power over another's agents.
  */
-export function decideEnrollment(grant: JoinKeyGrant, request: { registration_name: string; curve_public_key: Buffer }, live: readonly LiveAgent[]): EnrollmentDecision {
-  if (grant.registration_name !== null && grant.registration_name !== request.registration_name) return { refusal: 'registration_name_not_allowed' };
+export function decideEnrollment(
+  grant: JoinKeyGrant,
+  request: { registration_name: string; curve_public_key: Buffer },
+  live: readonly LiveAgent[],
+): EnrollmentDecision {
+  if (grant.registration_name !== null && grant.registration_name !== request.registration_name)
+    return { refusal: 'registration_name_not_allowed' };
   const sameKey = (agent: LiveAgent) => agent.curve_public_key.equals(request.curve_public_key);
-  if (live.some((agent) => agent.project_id !== grant.project_id && sameKey(agent))) return { refusal: 'agent_key_in_use' };
-  const colliding = live.filter((agent) => agent.project_id === grant.project_id && (agent.registration_name === request.registration_name || sameKey(agent)));
+  if (live.some((agent) => agent.project_id !== grant.project_id && sameKey(agent)))
+    return { refusal: 'agent_key_in_use' };
+  const colliding = live.filter(
+    (agent) =>
+      agent.project_id === grant.project_id &&
+      (agent.registration_name === request.registration_name || sameKey(agent)),
+  );
   if (colliding.length === 0 || grant.allow_replace) return { replace: colliding.map((agent) => agent.id) };
-  return { refusal: colliding.some((agent) => agent.registration_name === request.registration_name) ? 'registration_name_in_use' : 'agent_key_in_use' };
+  return {
+    refusal: colliding.some((agent) => agent.registration_name === request.registration_name)
+      ? 'registration_name_in_use'
+      : 'agent_key_in_use',
+  };
 }

@@ -10,20 +10,36 @@ export interface ApprovalFacts {
   readonly request_hash: string;
 }
 
-export type DecisionRefusal = 'approval_not_pending' | 'approval_expired' | 'self_approval_forbidden' | 'approval_reviewer_not_allowed' | 'approval_request_mismatch';
+export type DecisionRefusal =
+  | 'approval_not_pending'
+  | 'approval_expired'
+  | 'self_approval_forbidden'
+  | 'approval_reviewer_not_allowed'
+  | 'approval_request_mismatch';
 
 /**
  * May this key decide this approval now? Pure, so the same rules hold on every path (API,
  * xeroctl, /ops, chat). `expectedHash`, when the reviewer sends it, pins what they looked at:
  * a request that changed since is refused rather than approved blind.
  */
-export function mayDecide(approval: ApprovalFacts, policy: ApprovalPolicy, deciderKeyId: string, now: Date, expectedHash?: string): DecisionRefusal | undefined {
+export function mayDecide(
+  approval: ApprovalFacts,
+  policy: ApprovalPolicy,
+  deciderKeyId: string,
+  now: Date,
+  expectedHash?: string,
+): DecisionRefusal | undefined {
   if (approval.state === 'expired') return 'approval_expired';
   if (approval.state !== 'pending') return 'approval_not_pending';
   if (approval.expires_at.getTime() <= now.getTime()) return 'approval_expired';
   if (expectedHash !== undefined && expectedHash !== approval.request_hash) return 'approval_request_mismatch';
   if (deciderKeyId === approval.requested_by && !policy.allow_self_approval) return 'self_approval_forbidden';
-  if (approval.stage === 2 && policy.escalation_reviewers.length > 0 && !policy.escalation_reviewers.includes(deciderKeyId)) return 'approval_reviewer_not_allowed';
+  if (
+    approval.stage === 2 &&
+    policy.escalation_reviewers.length > 0 &&
+    !policy.escalation_reviewers.includes(deciderKeyId)
+  )
+    return 'approval_reviewer_not_allowed';
   return undefined;
 }
 
@@ -40,6 +56,7 @@ export type TimeoutOutcome = { readonly action: 'expire' } | { readonly action: 
 /** A first-stage timeout escalates when the policy says so (once, for another timeout); otherwise it expires. */
 export function onApprovalTimeout(approval: ApprovalFacts, policy: ApprovalPolicy, now: Date): TimeoutOutcome {
   const action = approval.risk === 'destructive' ? policy.on_timeout_destructive : policy.on_timeout_irreversible;
-  if (action === 'escalate' && approval.stage === 1) return { action: 'escalate', expiresAt: approvalDeadline(approval.risk, policy, now) };
+  if (action === 'escalate' && approval.stage === 1)
+    return { action: 'escalate', expiresAt: approvalDeadline(approval.risk, policy, now) };
   return { action: 'expire' };
 }

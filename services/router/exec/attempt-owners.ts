@@ -21,7 +21,9 @@ export type Ownership = 'current' | 'stale_attempt' | 'not_the_dispatched_agent'
 export function ownershipOf(owner: AttemptOwner | undefined, reporter: Reporter, attempt: number): Ownership {
   if (!owner || attempt > owner.attempt) return 'unknown_invocation';
   if (attempt < owner.attempt) return 'stale_attempt';
-  return owner.agentId === reporter.id && owner.projectId === reporter.projectId ? 'current' : 'not_the_dispatched_agent';
+  return owner.agentId === reporter.id && owner.projectId === reporter.projectId
+    ? 'current'
+    : 'not_the_dispatched_agent';
 }
 
 /**

@@ -3,7 +3,11 @@
  * choice is deterministic. `capacity` is undefined for an agent whose lease did not say yet:
  * it gets one call at a time until it does. Pure; the dispatcher counts as it assigns.
  */
-export function chooseAgent(candidates: readonly string[], inFlight: ReadonlyMap<string, number>, capacity: (agentId: string) => number | undefined): string | undefined {
+export function chooseAgent(
+  candidates: readonly string[],
+  inFlight: ReadonlyMap<string, number>,
+  capacity: (agentId: string) => number | undefined,
+): string | undefined {
   let best: string | undefined;
   let bestLoad = Infinity;
   for (const agentId of [...candidates].sort()) {

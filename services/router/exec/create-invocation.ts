@@ -42,20 +42,53 @@ export async function createInvocation(
   const problem = validator.check(request.tool.parameter_schemas, request.args);
   if (problem) throw new ApiError('invalid_body', problem.message, problem.path);
   if (!(await hasExecutor(pool, request.workspaceId, request.tool.name))) {
-    throw new ApiError('tool_executor_unavailable', `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`);
+    throw new ApiError(
+      'tool_executor_unavailable',
+      `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`,
+    );
   }
   const fields = newInvocation(request);
   const actor = keyActor(request.requestedBy);
-  const created = { projectId: request.projectId, actor, event: `invocation.${fields.state}`, subject: fields.id, detail: { cause: 'created', tool: fields.tool, risk: fields.risk, workspace_id: fields.workspace_id, request_hash: fields.request_hash } };
-  const stateEvent: ExecEvent = { kind: 'state', project_id: request.projectId, invocation_id: fields.id, state: fields.state, attempt: 0, agent_id: null, at: new Date().toISOString() };
-  const notifications = [{ channel: EXEC_EVENTS_CHANNEL, payload: JSON.stringify(stateEvent) }, ...(fields.state === 'queued' ? [{ channel: EXEC_QUEUE_CHANNEL, payload: '' }] : [])];
+  const created = {
+    projectId: request.projectId,
+    actor,
+    event: `invocation.${fields.state}`,
+    subject: fields.id,
+    detail: {
+      cause: 'created',
+      tool: fields.tool,
+      risk: fields.risk,
+      workspace_id: fields.workspace_id,
+      request_hash: fields.request_hash,
+    },
+  };
+  const stateEvent: ExecEvent = {
+    kind: 'state',
+    project_id: request.projectId,
+    invocation_id: fields.id,
+    state: fields.state,
+    attempt: 0,
+    agent_id: null,
+    at: new Date().toISOString(),
+  };
+  const notifications = [
+    { channel: EXEC_EVENTS_CHANNEL, payload: JSON.stringify(stateEvent) },
+    ...(fields.state === 'queued' ? [{ channel: EXEC_QUEUE_CHANNEL, payload: '' }] : []),
+  ];
   return transact(async (client) => {
     const invocation = await insertInvocationLogged(client, fields, created, notifications);
     if (invocation.state !== 'pending_approval') return { invocation };
     const approval = await openApproval(client, invocation);
     await appendAudit(client, {
-      projectId: request.projectId, actor, event: 'approval.requested', subject: approval.id,
-      detail: { invocation_id: invocation.id, request_hash: approval.request_hash, expires_at: approval.expires_at.toISOString() },
+      projectId: request.projectId,
+      actor,
+      event: 'approval.requested',
+      subject: approval.id,
+      detail: {
+        invocation_id: invocation.id,
+        request_hash: approval.request_hash,
+        expires_at: approval.expires_at.toISOString(),
+      },
     });
     return { invocation, approval };
   });
@@ -63,9 +96,16 @@ export async function createInvocation(
 
 function newInvocation(request: InvocationRequest): NewInvocation {
   return {
-    id: newId('inv'), project_id: request.projectId, workspace_id: request.workspaceId, tool: request.tool.name, risk: request.tool.risk, args: request.args,
+    id: newId('inv'),
+    project_id: request.projectId,
+    workspace_id: request.workspaceId,
+    tool: request.tool.name,
+    risk: request.tool.risk,
+    args: request.args,
     request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
-    requested_by: request.requestedBy, state: initialState(request.tool.risk).state, timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
+    requested_by: request.requestedBy,
+    state: initialState(request.tool.risk).state,
+    timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
     trace: request.trace ?? null,
   };
 }
@@ -74,7 +114,13 @@ async function openApproval(client: pg.PoolClient, invocation: InvocationRecord)
   const policy = await findPolicy(client, invocation.workspace_id);
   const risk = invocation.risk as 'destructive' | 'irreversible';
   return insertApproval(client, {
-    id: newId('apr'), project_id: invocation.project_id, workspace_id: invocation.workspace_id, invocation_id: invocation.id,
-    request_hash: invocation.request_hash, risk, requested_by: invocation.requested_by, expires_at: approvalDeadline(risk, policy, new Date()),
+    id: newId('apr'),
+    project_id: invocation.project_id,
+    workspace_id: invocation.workspace_id,
+    invocation_id: invocation.id,
+    request_hash: invocation.request_hash,
+    risk,
+    requested_by: invocation.requested_by,
+    expires_at: approvalDeadline(risk, policy, new Date()),
   });
 }

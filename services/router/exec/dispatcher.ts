@@ -102,8 +102,16 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
     for (const invocation of claimed) {
       const voided = approvalProblem(invocation);
       if (voided) {
-        await advanceInvocation(client, invocation.id, { type: 'approval_voided' }, { actor: 'router', detail: { reason: voided } });
-        options.logger.warning({ invocation_id: invocation.id, reason: voided }, 'refused to dispatch a dangerous call: approval voided');
+        await advanceInvocation(
+          client,
+          invocation.id,
+          { type: 'approval_voided' },
+          { actor: 'router', detail: { reason: voided } },
+        );
+        options.logger.warning(
+          { invocation_id: invocation.id, reason: voided },
+          'refused to dispatch a dangerous call: approval voided',
+        );
         continue;
       }
       const agentId = chooseAgent(invocation.candidates, load, options.capacityOf);
@@ -113,32 +121,79 @@ async function round(options: DispatcherOptions, batchSize: number): Promise<num
       load.set(agentId, (load.get(agentId) ?? 0) + 1);
       chosen.push({ invocation, agentId, attempt: next.next.attempt });
     }
-    await writeDispatches(client, chosen.map(({ invocation, agentId, attempt }) => ({ id: invocation.id, projectId: invocation.project_id, attempt, agentId })), {
-      channel: EXEC_EVENTS_CHANNEL, payloads: chosen.map((assignment) => JSON.stringify(stateEvent(assignment))),
-    });
+    await writeDispatches(
+      client,
+      chosen.map(({ invocation, agentId, attempt }) => ({
+        id: invocation.id,
+        projectId: invocation.project_id,
+        attempt,
+        agentId,
+      })),
+      {
+        channel: EXEC_EVENTS_CHANNEL,
+        payloads: chosen.map((assignment) => JSON.stringify(stateEvent(assignment))),
+      },
+    );
     return chosen;
   });
-  for (const { invocation, agentId, attempt } of assignments) options.onAttempt?.(invocation.id, { attempt, agentId, projectId: invocation.project_id });
+  for (const { invocation, agentId, attempt } of assignments)
+    options.onAttempt?.(invocation.id, { attempt, agentId, projectId: invocation.project_id });
   await Promise.all(assignments.map((assignment) => deliver(options, assignment)));
   return assignments.length;
 }
 
 async function deliver(options: DispatcherOptions, assignment: Assignment): Promise<void> {
-  const attributes = { 'xerotier.invocation_id': assignment.invocation.id, 'xerotier.tool': assignment.invocation.tool, 'xerotier.agent_id': assignment.agentId };
-  await inSpan('exec.dispatch', assignment.invocation.trace ?? undefined, (trace) => send(options, assignment, trace), attributes);
+  const attributes = {
+    'xerotier.invocation_id': assignment.invocation.id,
+    'xerotier.tool': assignment.invocation.tool,
+    'xerotier.agent_id': assignment.agentId,
+  };
+  await inSpan(
+    'exec.dispatch',
+    assignment.invocation.trace ?? undefined,
+    (trace) => send(options, assignment, trace),
+    attributes,
+  );
 }
 
-async function send(options: DispatcherOptions, { invocation, agentId, attempt }: Assignment, trace: TraceCarrier | undefined): Promise<void> {
-  const sent = await options.send(agentId, makeFrame('exec.dispatch', {
-    invocation_id: invocation.id, attempt, tool: invocation.tool, workspace_id: invocation.workspace_id, risk: invocation.risk, args: invocation.args,
-    // What the agent recomputes and must match: for a dangerous call, the hash a person approved.
-    request_hash: invocation.approval_hash ?? invocation.request_hash,
-    timeout_ms: invocation.timeout_ms, not_after: options.clock.now() + (options.dispatchTtlMs ?? 30_000),
-  }, trace ? { trace } : {}));
+async function send(
+  options: DispatcherOptions,
+  { invocation, agentId, attempt }: Assignment,
+  trace: TraceCarrier | undefined,
+): Promise<void> {
+  const sent = await options.send(
+    agentId,
+    makeFrame(
+      'exec.dispatch',
+      {
+        invocation_id: invocation.id,
+        attempt,
+        tool: invocation.tool,
+        workspace_id: invocation.workspace_id,
+        risk: invocation.risk,
+        args: invocation.args,
+        // What the agent recomputes and must match: for a dangerous call, the hash a person approved.
+        request_hash: invocation.approval_hash ?? invocation.request_hash,
+        timeout_ms: invocation.timeout_ms,
+        not_after: options.clock.now() + (options.dispatchTtlMs ?? 30_000),
+      },
+      trace ? { trace } : {},
+    ),
+  );
   if (sent) return;
   await withTransaction(options.pool, (client) =>
-    advanceInvocation(client, invocation.id, { type: 'undelivered', attempt }, { actor: 'router', detail: { reason: 'agent connection gone before the dispatch left' } }),
-  ).catch((error: unknown) => options.logger.error({ err: error, invocation_id: invocation.id }, 'could not return an undelivered dispatch to the queue'));
+    advanceInvocation(
+      client,
+      invocation.id,
+      { type: 'undelivered', attempt },
+      { actor: 'router', detail: { reason: 'agent connection gone before the dispatch left' } },
+    ),
+  ).catch((error: unknown) =>
+    options.logger.error(
+      { err: error, invocation_id: invocation.id },
+      'could not return an undelivered dispatch to the queue',
+    ),
+  );
 }
 
 /**
@@ -149,11 +204,21 @@ async function send(options: DispatcherOptions, { invocation, agentId, attempt }
  */
 function approvalProblem(invocation: ClaimedInvocation): string | undefined {
   if (mayRerun(invocation.risk)) return undefined;
-  if (invocation.approval_state !== 'approved') return `approval_voided: no approved approval (approval ${invocation.approval_state ?? 'missing'})`;
-  if (requestHash(invocation) !== invocation.approval_hash) return 'approval_voided: the call no longer matches what was approved';
+  if (invocation.approval_state !== 'approved')
+    return `approval_voided: no approved approval (approval ${invocation.approval_state ?? 'missing'})`;
+  if (requestHash(invocation) !== invocation.approval_hash)
+    return 'approval_voided: the call no longer matches what was approved';
   return undefined;
 }
 
 function stateEvent({ invocation, agentId, attempt }: Assignment): ExecEvent {
-  return { kind: 'state', project_id: invocation.project_id, invocation_id: invocation.id, state: 'dispatched', attempt, agent_id: agentId, at: new Date().toISOString() };
+  return {
+    kind: 'state',
+    project_id: invocation.project_id,
+    invocation_id: invocation.id,
+    state: 'dispatched',
+    attempt,
+    agent_id: agentId,
+    at: new Date().toISOString(),
+  };
 }

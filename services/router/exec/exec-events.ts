@@ -10,9 +10,32 @@ export const EXEC_QUEUE_CHANNEL = 'xerotier_exec_queue';
 export const EXEC_CONTROL_CHANNEL = 'xerotier_exec_control';
 
 export type ExecEvent =
-  | { kind: 'state'; project_id: string; invocation_id: string; state: InvocationState; attempt: number; agent_id: string | null; at: string }
-  | { kind: 'progress'; project_id: string; invocation_id: string; attempt: number; stream: 'stdout' | 'stderr' | 'status'; data: string }
-  | { kind: 'approval'; project_id: string; invocation_id: string; approval_id: string; state: string; stage: number; at: string };
+  | {
+      kind: 'state';
+      project_id: string;
+      invocation_id: string;
+      state: InvocationState;
+      attempt: number;
+      agent_id: string | null;
+      at: string;
+    }
+  | {
+      kind: 'progress';
+      project_id: string;
+      invocation_id: string;
+      attempt: number;
+      stream: 'stdout' | 'stderr' | 'status';
+      data: string;
+    }
+  | {
+      kind: 'approval';
+      project_id: string;
+      invocation_id: string;
+      approval_id: string;
+      state: string;
+      stage: number;
+      at: string;
+    };
 
 export interface ControlOrder {
   readonly action: 'cancel';
@@ -25,14 +48,19 @@ export interface ControlOrder {
 const PROGRESS_PIECE_CHARS = 1_000;
 
 export async function publishExecEvents(db: Queryable, events: readonly ExecEvent[]): Promise<void> {
-  await notifyAll(db, EXEC_EVENTS_CHANNEL, events.flatMap(splitProgress).map((event) => JSON.stringify(event)));
+  await notifyAll(
+    db,
+    EXEC_EVENTS_CHANNEL,
+    events.flatMap(splitProgress).map((event) => JSON.stringify(event)),
+  );
 }
 
 function splitProgress(event: ExecEvent): ExecEvent[] {
   if (event.kind !== 'progress' || event.data.length <= PROGRESS_PIECE_CHARS) return [event];
   const pieces: ExecEvent[] = [];
   const chars = [...event.data];
-  for (let at = 0; at < chars.length; at += PROGRESS_PIECE_CHARS) pieces.push({ ...event, data: chars.slice(at, at + PROGRESS_PIECE_CHARS).join('') });
+  for (let at = 0; at < chars.length; at += PROGRESS_PIECE_CHARS)
+    pieces.push({ ...event, data: chars.slice(at, at + PROGRESS_PIECE_CHARS).join('') });
   return pieces;
 }
 
@@ -72,7 +100,12 @@ export class ExecEventHub {
 function parseEvent(payload: string): ExecEvent | undefined {
   try {
     const event = JSON.parse(payload) as Partial<ExecEvent>;
-    if (typeof event.project_id === 'string' && typeof event.invocation_id === 'string' && typeof event.kind === 'string') return event as ExecEvent;
+    if (
+      typeof event.project_id === 'string' &&
+      typeof event.invocation_id === 'string' &&
+      typeof event.kind === 'string'
+    )
+      return event as ExecEvent;
   } catch {
     // not ours
   }
@@ -82,7 +115,13 @@ function parseEvent(payload: string): ExecEvent | undefined {
 export function parseControlOrder(payload: string): ControlOrder | undefined {
   try {
     const order = JSON.parse(payload) as Partial<ControlOrder>;
-    if (order.action === 'cancel' && typeof order.agent_id === 'string' && typeof order.invocation_id === 'string' && typeof order.attempt === 'number') return order as ControlOrder;
+    if (
+      order.action === 'cancel' &&
+      typeof order.agent_id === 'string' &&
+      typeof order.invocation_id === 'string' &&
+      typeof order.attempt === 'number'
+    )
+      return order as ControlOrder;
   } catch {
     // not ours
   }

@@ -3,7 +3,13 @@ import type { Logger } from '../../runtime/logger.js';
 import { listen, type Listener } from '../store/listener.js';
 import type { Pool } from '../store/pool.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
-import { EXEC_CONTROL_CHANNEL, EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, ExecEventHub, parseControlOrder } from './exec-events.js';
+import {
+  EXEC_CONTROL_CHANNEL,
+  EXEC_EVENTS_CHANNEL,
+  EXEC_QUEUE_CHANNEL,
+  ExecEventHub,
+  parseControlOrder,
+} from './exec-events.js';
 import { createWatchdog } from './watchdog.js';
 import { createPeriodic } from '../../runtime/periodic.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
@@ -51,28 +57,62 @@ export function createExecRuntime(options: ExecRuntimeOptions): ExecRuntime {
   const dispatchTtlMs = options.dispatchTtlMs ?? 30_000;
   const hub = new ExecEventHub();
   const dispatcher = createDispatcher({
-    pool: options.pool, logger: options.logger, dispatchTtlMs, clock,
+    pool: options.pool,
+    logger: options.logger,
+    dispatchTtlMs,
+    clock,
     ...(options.agentLimit ? { admitDispatch: admitAgent(options.agentLimit) } : {}),
-    ...(options.owners ? { onAttempt: (id: string, owner: { attempt: number; agentId: string; projectId: string }) => options.owners!.note(id, owner) } : {}),
-    localAgents: () => options.mesh.boundAgents(), capacityOf: (id) => options.mesh.capacityOf(id), send: (id, frame) => options.mesh.send(id, frame),
+    ...(options.owners
+      ? {
+          onAttempt: (id: string, owner: { attempt: number; agentId: string; projectId: string }) =>
+            options.owners!.note(id, owner),
+        }
+      : {}),
+    localAgents: () => options.mesh.boundAgents(),
+    capacityOf: (id) => options.mesh.capacityOf(id),
+    send: (id, frame) => options.mesh.send(id, frame),
   });
   // Agents bind and renew leases without telling the queue; a short poll covers that.
-  const poll = createPeriodic({ name: 'dispatch poll', intervalMs: options.pollIntervalMs ?? 500, logger: options.logger, clock, run: async () => dispatcher.wake() });
-  const watchdog = createWatchdog({ pool: options.pool, logger: options.logger, dispatchTtlMs, clock, ...(options.watchdogIntervalMs ? { intervalMs: options.watchdogIntervalMs } : {}) });
+  const poll = createPeriodic({
+    name: 'dispatch poll',
+    intervalMs: options.pollIntervalMs ?? 500,
+    logger: options.logger,
+    clock,
+    run: async () => dispatcher.wake(),
+  });
+  const watchdog = createWatchdog({
+    pool: options.pool,
+    logger: options.logger,
+    dispatchTtlMs,
+    clock,
+    ...(options.watchdogIntervalMs ? { intervalMs: options.watchdogIntervalMs } : {}),
+  });
   let listener: Listener | undefined;
   return {
     hub,
     dispatcher,
     start() {
-      listener = listen(options.databaseUrl, options.logger, {
-        [EXEC_QUEUE_CHANNEL]: () => dispatcher.wake(),
-        [EXEC_EVENTS_CHANNEL]: (payload) => hub.deliver(payload),
-        [EXEC_CONTROL_CHANNEL]: (payload) => {
-          const order = parseControlOrder(payload);
-          if (!order || !options.mesh.boundAgents().includes(order.agent_id)) return;
-          void options.mesh.send(order.agent_id, makeFrame('exec.cancel', { invocation_id: order.invocation_id, attempt: order.attempt, reason: 'cancelled by an operator' }));
+      listener = listen(
+        options.databaseUrl,
+        options.logger,
+        {
+          [EXEC_QUEUE_CHANNEL]: () => dispatcher.wake(),
+          [EXEC_EVENTS_CHANNEL]: (payload) => hub.deliver(payload),
+          [EXEC_CONTROL_CHANNEL]: (payload) => {
+            const order = parseControlOrder(payload);
+            if (!order || !options.mesh.boundAgents().includes(order.agent_id)) return;
+            void options.mesh.send(
+              order.agent_id,
+              makeFrame('exec.cancel', {
+                invocation_id: order.invocation_id,
+                attempt: order.attempt,
+                reason: 'cancelled by an operator',
+              }),
+            );
+          },
         },
-      }, () => dispatcher.wake());
+        () => dispatcher.wake(),
+      );
       poll.start();
       watchdog.start();
     },

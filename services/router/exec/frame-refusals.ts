@@ -53,12 +53,24 @@ export class FrameRefusals {
 
   private async audit(agent: AdmittedAgent, refusal: Refusal, suppressed: number): Promise<void> {
     const onInvocation = refusal.type.startsWith('exec.');
-    const detail = { type: refusal.type, reason: refusal.reason, agent_id: agent.id, agent_project_id: agent.projectId, ...(refusal.attempt === undefined ? {} : { attempt: refusal.attempt }), suppressed_since_last: suppressed };
-    this.options.logger.warning({ ...detail, subject: refusal.subject }, 'refused a report from an agent that does not hold it');
+    const detail = {
+      type: refusal.type,
+      reason: refusal.reason,
+      agent_id: agent.id,
+      agent_project_id: agent.projectId,
+      ...(refusal.attempt === undefined ? {} : { attempt: refusal.attempt }),
+      suppressed_since_last: suppressed,
+    };
+    this.options.logger.warning(
+      { ...detail, subject: refusal.subject },
+      'refused a report from an agent that does not hold it',
+    );
     await appendAudit(this.options.db, {
-      projectId: refusal.subjectProjectId ?? agent.projectId, actor: `agent:${agent.id}`,
+      projectId: refusal.subjectProjectId ?? agent.projectId,
+      actor: `agent:${agent.id}`,
       event: onInvocation ? `invocation.${refusal.type.slice('exec.'.length)}_refused` : 'agent.frame_refused',
-      subject: onInvocation ? refusal.subject : agent.id, detail: onInvocation ? detail : { ...detail, request_id: refusal.subject },
+      subject: onInvocation ? refusal.subject : agent.id,
+      detail: onInvocation ? detail : { ...detail, request_id: refusal.subject },
     }).catch((error: unknown) => this.options.logger.error({ err: error }, 'could not audit a refused agent report'));
   }
 }

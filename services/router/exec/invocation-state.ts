@@ -9,13 +9,31 @@ export { RISKS, type Risk };
 
 /** Every state, in the order a call moves through them; the HTTP schema and the tests use this list. */
 export const INVOCATION_STATES = [
-  'pending_approval', 'queued', 'dispatched', 'running',
-  'succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired', 'approval_voided', 'ambiguous',
+  'pending_approval',
+  'queued',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'rejected',
+  'expired',
+  'approval_voided',
+  'ambiguous',
 ] as const;
 export type InvocationState = (typeof INVOCATION_STATES)[number];
 
 /** States nothing leaves. `ambiguous` is not one: an operator resolves it. */
-export const FINAL_STATE_LIST = ['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'expired', 'approval_voided'] as const satisfies readonly InvocationState[];
+export const FINAL_STATE_LIST = [
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'rejected',
+  'expired',
+  'approval_voided',
+] as const satisfies readonly InvocationState[];
 export const FINAL_STATES: ReadonlySet<InvocationState> = new Set(FINAL_STATE_LIST);
 
 export interface Invocation {
@@ -61,7 +79,11 @@ export function initialState(risk: Risk): Invocation {
 export function transition(current: Invocation, event: InvocationEvent): Transition {
   if (FINAL_STATES.has(current.state)) return invalid();
   if ('attempt' in event && event.attempt !== current.attempt) return { ok: false, reason: 'fenced' };
-  const to = (state: InvocationState, effects: Effect[] = [], attempt = current.attempt): Transition => ({ ok: true, next: { ...current, state, attempt }, effects });
+  const to = (state: InvocationState, effects: Effect[] = [], attempt = current.attempt): Transition => ({
+    ok: true,
+    next: { ...current, state, attempt },
+    effects,
+  });
   switch (event.type) {
     case 'approved':
       return current.state === 'pending_approval' ? to('queued', ['dispatch']) : invalid();
@@ -76,13 +98,22 @@ export function transition(current: Invocation, event: InvocationEvent): Transit
     case 'accepted':
       return current.state === 'dispatched' ? to('running') : invalid();
     case 'result':
-      return current.state === 'dispatched' || current.state === 'running' ? afterResult(current, event.outcome, to) : invalid();
+      return current.state === 'dispatched' || current.state === 'running'
+        ? afterResult(current, event.outcome, to)
+        : invalid();
     case 'undelivered':
       return current.state === 'dispatched' ? to('queued', ['dispatch']) : invalid();
     case 'lease_lost':
       return current.state === 'dispatched' || current.state === 'running' ? afterLostAgent(current, to) : invalid();
     case 'cancel':
-      return to('cancelled', current.state === 'dispatched' || current.state === 'running' ? ['send_cancel'] : current.state === 'pending_approval' ? ['close_approval'] : []);
+      return to(
+        'cancelled',
+        current.state === 'dispatched' || current.state === 'running'
+          ? ['send_cancel']
+          : current.state === 'pending_approval'
+            ? ['close_approval']
+            : [],
+      );
     case 'resolved':
       return current.state === 'ambiguous' ? to(event.outcome) : invalid();
   }

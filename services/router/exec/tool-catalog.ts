@@ -75,7 +75,10 @@ interface Offered {
  * malformed fails closed (an unknown risk counts as irreversible, a missing schema accepts
  * nothing). Pure: the store supplies rows, the HTTP layer shapes the answer.
  */
-export function buildCatalog(rows: readonly BoundManifestRow[], overrides: ReadonlyMap<string, RiskOverride> = new Map()): Map<string, CatalogTool> {
+export function buildCatalog(
+  rows: readonly BoundManifestRow[],
+  overrides: ReadonlyMap<string, RiskOverride> = new Map(),
+): Map<string, CatalogTool> {
   const offered = new Map<string, Offered[]>();
   for (const row of rows) {
     for (const descriptor of descriptorsOf(row.manifest)) {
@@ -93,7 +96,9 @@ function decide(offers: readonly Offered[], override: RiskOverride | null): Cata
   const declared = offers.map((item) => item.offer.risk).reduce(stricterRisk);
   const leading = offers.find((item) => item.offer.risk === declared)!.descriptor;
   const schemas = new Map(offers.map((item) => [item.offer.parameters_sha256, item.descriptor.parameters]));
-  const online = offers.filter(({ offer }) => offer.status === 'active' && !offer.exec_paused && offer.available).length;
+  const online = offers.filter(
+    ({ offer }) => offer.status === 'active' && !offer.exec_paused && offer.available,
+  ).length;
   return {
     ...leading,
     risk: override ? stricterRisk(declared, override.risk) : declared,
@@ -109,12 +114,20 @@ function decide(offers: readonly Offered[], override: RiskOverride | null): Cata
 
 function conflictOf(offers: readonly ToolOffer[]): ToolConflict | null {
   const differs = (pick: (offer: ToolOffer) => unknown) => new Set(offers.map(pick)).size > 1;
-  const fields = ([['risk', (o: ToolOffer) => o.risk], ['parameters', (o: ToolOffer) => o.parameters_sha256], ['bundle_version', (o: ToolOffer) => o.bundle_version]] as const)
+  const fields = (
+    [
+      ['risk', (o: ToolOffer) => o.risk],
+      ['parameters', (o: ToolOffer) => o.parameters_sha256],
+      ['bundle_version', (o: ToolOffer) => o.bundle_version],
+    ] as const
+  )
     .filter(([, pick]) => differs(pick))
     .map(([field]) => field);
   if (fields.length === 0) return null;
   const sorted = [...offers].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
-  const signature = sha256(JSON.stringify(sorted.map((o) => [o.agent_id, o.risk, o.parameters_sha256, o.bundle_version])));
+  const signature = sha256(
+    JSON.stringify(sorted.map((o) => [o.agent_id, o.risk, o.parameters_sha256, o.bundle_version])),
+  );
   return { fields, offers: sorted, signature };
 }
 
@@ -126,14 +139,28 @@ function descriptorsOf(manifest: Record<string, unknown> | null): ToolDescriptor
     const tool = raw as Partial<ToolDescriptor> & { name: string; risk?: unknown };
     const parameters = typeof tool.parameters === 'object' && tool.parameters !== null ? tool.parameters : { not: {} };
     const timeout = typeof tool.timeout_ms === 'number' && tool.timeout_ms > 0 ? tool.timeout_ms : 60_000;
-    return [{ ...tool, description: String(tool.description ?? ''), risk: isRisk(tool.risk) ? tool.risk : 'irreversible', parameters, timeout_ms: timeout }];
+    return [
+      {
+        ...tool,
+        description: String(tool.description ?? ''),
+        risk: isRisk(tool.risk) ? tool.risk : 'irreversible',
+        parameters,
+        timeout_ms: timeout,
+      },
+    ];
   });
 }
 
 function offerOf(row: BoundManifestRow, descriptor: ToolDescriptor): ToolOffer {
   return {
-    agent_id: row.id, status: row.status, exec_paused: row.exec_paused, available: descriptor.available !== false, risk: descriptor.risk,
-    bundle: descriptor.bundle ?? null, bundle_version: descriptor.bundle_version ?? null, parameters_sha256: sha256(JSON.stringify(descriptor.parameters)),
+    agent_id: row.id,
+    status: row.status,
+    exec_paused: row.exec_paused,
+    available: descriptor.available !== false,
+    risk: descriptor.risk,
+    bundle: descriptor.bundle ?? null,
+    bundle_version: descriptor.bundle_version ?? null,
+    parameters_sha256: sha256(JSON.stringify(descriptor.parameters)),
   };
 }
 
@@ -152,7 +179,10 @@ export class ArgumentValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   /** undefined when valid against every schema; otherwise where and what is wrong (the first). */
-  check(schemas: Record<string, unknown> | readonly Record<string, unknown>[], args: Record<string, unknown>): { path: string; message: string } | undefined {
+  check(
+    schemas: Record<string, unknown> | readonly Record<string, unknown>[],
+    args: Record<string, unknown>,
+  ): { path: string; message: string } | undefined {
     for (const parameters of Array.isArray(schemas) ? schemas : [schemas]) {
       const problem = this.checkOne(parameters as Record<string, unknown>, args);
       if (problem) return problem;
@@ -160,12 +190,19 @@ export class ArgumentValidator {
     return undefined;
   }
 
-  private checkOne(parameters: Record<string, unknown>, args: Record<string, unknown>): { path: string; message: string } | undefined {
+  private checkOne(
+    parameters: Record<string, unknown>,
+    args: Record<string, unknown>,
+  ): { path: string; message: string } | undefined {
     const validate = this.compile(parameters);
     if (validate(args)) return undefined;
     const first = validate.errors?.[0];
-    const missing = first?.keyword === 'required' ? `/${String((first.params as { missingProperty?: string }).missingProperty)}` : '';
-    const unknown = first?.keyword === 'additionalProperties' ? `/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : '';
+    const missing =
+      first?.keyword === 'required' ? `/${String((first.params as { missingProperty?: string }).missingProperty)}` : '';
+    const unknown =
+      first?.keyword === 'additionalProperties'
+        ? `/${String((first.params as { additionalProperty?: string }).additionalProperty)}`
+        : '';
     const path = `args${(first?.instancePath ?? '') + missing + unknown}`.replaceAll('/', '.');
     return { path, message: `${path} ${first?.message ?? 'does not match the tool parameters'}` };
   }

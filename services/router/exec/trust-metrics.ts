@@ -10,11 +10,14 @@ export interface TrustMetrics {
 /** The figures an operator watches for an agent misbehaving or lying about its tools. */
 export function registerTrustMetrics(registry: Registry): TrustMetrics {
   const refused = new Counter({
-    name: 'xerotier_agent_reports_refused_total', help: 'Agent reports refused because the agent does not hold the call or stream, by frame type and reason',
-    labelNames: ['type', 'reason'], registers: [registry],
+    name: 'xerotier_agent_reports_refused_total',
+    help: 'Agent reports refused because the agent does not hold the call or stream, by frame type and reason',
+    labelNames: ['type', 'reason'],
+    registers: [registry],
   });
   const conflicts = new Counter({
-    name: 'xerotier_tool_descriptor_conflicts_total', help: 'Disagreements between bound agents about a tool (risk, parameters, bundle version), each counted once',
+    name: 'xerotier_tool_descriptor_conflicts_total',
+    help: 'Disagreements between bound agents about a tool (risk, parameters, bundle version), each counted once',
     registers: [registry],
   });
   return { refused: (type, reason) => refused.inc({ type, reason }), conflict: () => conflicts.inc() };

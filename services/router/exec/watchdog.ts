@@ -25,7 +25,10 @@ export interface WatchdogOptions {
  */
 export function createWatchdog(options: WatchdogOptions): Periodic {
   return createPeriodic({
-    name: 'exec watchdog', intervalMs: options.intervalMs ?? 1_000, logger: options.logger, clock: options.clock,
+    name: 'exec watchdog',
+    intervalMs: options.intervalMs ?? 1_000,
+    logger: options.logger,
+    clock: options.clock,
     run: async () => {
       await sweepLostAttempts(options);
       await sweepDueApprovals(options.pool, new Date(options.clock.now()));
@@ -38,8 +41,22 @@ async function sweepLostAttempts(options: WatchdogOptions): Promise<void> {
   const lost = await findLostAttempts(options.pool, new Date(options.clock.now() - options.dispatchTtlMs - 5_000));
   for (const attempt of lost) {
     const outcome = await withTransaction(options.pool, (client) =>
-      advanceInvocation(client, attempt.id, { type: 'lease_lost', attempt: attempt.attempt }, { actor: 'router', detail: { reason: attempt.reason, lost_agent: attempt.agent_id } }),
+      advanceInvocation(
+        client,
+        attempt.id,
+        { type: 'lease_lost', attempt: attempt.attempt },
+        { actor: 'router', detail: { reason: attempt.reason, lost_agent: attempt.agent_id } },
+      ),
     );
-    if (outcome.status === 'applied') options.logger.notice({ invocation_id: attempt.id, attempt: attempt.attempt, reason: attempt.reason, state: outcome.invocation.state }, 'invocation lost its agent');
+    if (outcome.status === 'applied')
+      options.logger.notice(
+        {
+          invocation_id: attempt.id,
+          attempt: attempt.attempt,
+          reason: attempt.reason,
+          state: outcome.invocation.state,
+        },
+        'invocation lost its agent',
+      );
   }
 }

@@ -1,7 +1,12 @@
 import type { Logger } from '../../runtime/logger.js';
 import { appendAudit } from '../store/audit-log.js';
 import type { Queryable } from '../store/db.js';
-import { listBoundManifests, listRiskOverrides, recordToolConflict, workspaceCatalogFingerprint } from '../store/tool-offers.js';
+import {
+  listBoundManifests,
+  listRiskOverrides,
+  recordToolConflict,
+  workspaceCatalogFingerprint,
+} from '../store/tool-offers.js';
 import { buildCatalog, type CatalogTool } from './tool-catalog.js';
 
 export interface WorkspaceCatalogOptions {
@@ -30,25 +35,54 @@ export class WorkspaceCatalogs {
     const fingerprint = await workspaceCatalogFingerprint(this.db, workspaceId);
     const hit = this.cached.get(workspaceId);
     if (hit?.fingerprint === fingerprint) return hit.catalog;
-    const catalog = buildCatalog(await listBoundManifests(this.db, workspaceId), await listRiskOverrides(this.db, workspaceId));
+    const catalog = buildCatalog(
+      await listBoundManifests(this.db, workspaceId),
+      await listRiskOverrides(this.db, workspaceId),
+    );
     await this.recordConflicts(projectId, workspaceId, catalog);
     if (this.cached.size > MAX_CACHED) this.cached.clear();
     this.cached.set(workspaceId, { fingerprint, catalog });
     return catalog;
   }
 
-  private async recordConflicts(projectId: string, workspaceId: string, catalog: Map<string, CatalogTool>): Promise<void> {
+  private async recordConflicts(
+    projectId: string,
+    workspaceId: string,
+    catalog: Map<string, CatalogTool>,
+  ): Promise<void> {
     for (const tool of catalog.values()) {
       if (!tool.conflict) continue;
       const detail = {
-        tool: tool.name, fields: tool.conflict.fields, effective_risk: tool.risk,
-        offers: tool.conflict.offers.map((offer) => ({ agent_id: offer.agent_id, risk: offer.risk, bundle_version: offer.bundle_version, parameters_sha256: offer.parameters_sha256 })),
+        tool: tool.name,
+        fields: tool.conflict.fields,
+        effective_risk: tool.risk,
+        offers: tool.conflict.offers.map((offer) => ({
+          agent_id: offer.agent_id,
+          risk: offer.risk,
+          bundle_version: offer.bundle_version,
+          parameters_sha256: offer.parameters_sha256,
+        })),
       };
-      const first = await recordToolConflict(this.db, { workspaceId, projectId, tool: tool.name, signature: tool.conflict.signature, detail });
+      const first = await recordToolConflict(this.db, {
+        workspaceId,
+        projectId,
+        tool: tool.name,
+        signature: tool.conflict.signature,
+        detail,
+      });
       if (!first) continue;
-      await appendAudit(this.db, { projectId, actor: 'router', event: 'tool.descriptor_conflict', subject: workspaceId, detail });
+      await appendAudit(this.db, {
+        projectId,
+        actor: 'router',
+        event: 'tool.descriptor_conflict',
+        subject: workspaceId,
+        detail,
+      });
       this.options.onConflict?.(tool.name);
-      this.options.logger?.warning({ workspace_id: workspaceId, ...detail }, 'bound agents disagree about a tool: the strictest risk applies');
+      this.options.logger?.warning(
+        { workspace_id: workspaceId, ...detail },
+        'bound agents disagree about a tool: the strictest risk applies',
+      );
     }
   }
 }

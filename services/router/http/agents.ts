@@ -55,35 +55,73 @@ export function agentRoutes(deps: AgentRouteDependencies) {
       const found = await findAgentManifest(deps.pool, projectOf(request).id, request.params.id);
       if (!found) throw new ApiError('agent_not_found', undefined, 'id');
       const manifest = (found.manifest ?? {}) as { tools?: unknown[]; workspaces?: unknown[] };
-      return { object: 'list', agent_id: request.params.id, manifest_version: found.manifest_version, workspaces: manifest.workspaces ?? [], data: manifest.tools ?? [] };
+      return {
+        object: 'list',
+        agent_id: request.params.id,
+        manifest_version: found.manifest_version,
+        workspaces: manifest.workspaces ?? [],
+        data: manifest.tools ?? [],
+      };
     });
 
     app.get<{ Params: AgentParams }>('/agents/:id/events', { schema: { params: AgentParams } }, async (request) => {
       const project = projectOf(request);
-      if (!(await findAgent(deps.pool, project.id, request.params.id))) throw new ApiError('agent_not_found', undefined, 'id');
+      if (!(await findAgent(deps.pool, project.id, request.params.id)))
+        throw new ApiError('agent_not_found', undefined, 'id');
       const events = await listAudit(deps.pool, project.id, { subject: request.params.id, limit: 100 });
-      return { object: 'list', data: events.map((event) => ({ id: event.position, event: event.event, actor: event.actor, detail: event.detail, at: event.at.toISOString() })) };
+      return {
+        object: 'list',
+        data: events.map((event) => ({
+          id: event.position,
+          event: event.event,
+          actor: event.actor,
+          detail: event.detail,
+          at: event.at.toISOString(),
+        })),
+      };
     });
 
-    for (const [action, paused] of [['pause-exec', true], ['resume-exec', false]] as const) {
-      app.post<{ Params: AgentParams }>(`/agents/:id/${action}`, { schema: { params: AgentParams } }, async (request) => {
-        const project = projectOf(request);
-        if (!(await setExecPaused(deps.pool, project.id, request.params.id, paused))) throw new ApiError('agent_not_found', 'No such XEM agent in this project', 'id');
-        await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: paused ? 'agent.exec_paused' : 'agent.exec_resumed', subject: request.params.id });
-        if (!paused) deps.onExecResumed?.();
-        const agent = await findAgent(deps.pool, project.id, request.params.id);
-        return agentView(agent!);
-      });
+    for (const [action, paused] of [
+      ['pause-exec', true],
+      ['resume-exec', false],
+    ] as const) {
+      app.post<{ Params: AgentParams }>(
+        `/agents/:id/${action}`,
+        { schema: { params: AgentParams } },
+        async (request) => {
+          const project = projectOf(request);
+          if (!(await setExecPaused(deps.pool, project.id, request.params.id, paused)))
+            throw new ApiError('agent_not_found', 'No such XEM agent in this project', 'id');
+          await appendAudit(deps.pool, {
+            projectId: project.id,
+            actor: keyActor(request.principal?.keyId),
+            event: paused ? 'agent.exec_paused' : 'agent.exec_resumed',
+            subject: request.params.id,
+          });
+          if (!paused) deps.onExecResumed?.();
+          const agent = await findAgent(deps.pool, project.id, request.params.id);
+          return agentView(agent!);
+        },
+      );
     }
 
-    app.post<{ Params: AgentParams }>('/agents/:id/revoke-credentials', { schema: { params: AgentParams } }, async (request) => {
-      const project = projectOf(request);
-      const agent = await revokeAgent(deps.pool, project.id, request.params.id);
-      if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'agent.credentials_revoked', subject: agent.id });
-      await announceAgentChange(deps.pool, { agent_id: agent.id, change: 'revoked' });
-      deps.onAgentRevoked?.(agent.id);
-      return agentView(agent);
-    });
+    app.post<{ Params: AgentParams }>(
+      '/agents/:id/revoke-credentials',
+      { schema: { params: AgentParams } },
+      async (request) => {
+        const project = projectOf(request);
+        const agent = await revokeAgent(deps.pool, project.id, request.params.id);
+        if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'agent.credentials_revoked',
+          subject: agent.id,
+        });
+        await announceAgentChange(deps.pool, { agent_id: agent.id, change: 'revoked' });
+        deps.onAgentRevoked?.(agent.id);
+        return agentView(agent);
+      },
+    );
   };
 }

@@ -2,7 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { apiKeyState } from '../auth/api-key-state.js';
 import { mintApiKey } from '../auth/secrets.js';
-import { findApiKey, insertApiKey, listApiKeys, markRotated, revokeApiKey, SCOPES, type ApiKeyRecord } from '../store/api-keys.js';
+import {
+  findApiKey,
+  insertApiKey,
+  listApiKeys,
+  markRotated,
+  revokeApiKey,
+  SCOPES,
+  type ApiKeyRecord,
+} from '../store/api-keys.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
@@ -16,12 +24,19 @@ const DEFAULT_GRACE_S = 24 * 3600;
 const CreateBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    scopes: Type.Array(Type.Union(SCOPES.map((scope) => Type.Literal(scope))), { minItems: 1, maxItems: 3, uniqueItems: true }),
+    scopes: Type.Array(Type.Union(SCOPES.map((scope) => Type.Literal(scope))), {
+      minItems: 1,
+      maxItems: 3,
+      uniqueItems: true,
+    }),
     expires_in_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LIFETIME_S })),
   },
   strict,
 );
-const RotateBody = Type.Object({ grace_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600 })) }, strict);
+const RotateBody = Type.Object(
+  { grace_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600 })) },
+  strict,
+);
 const KeyParams = idParams('key');
 type KeyParams = Static<typeof KeyParams>;
 
@@ -46,20 +61,38 @@ export function apiKeyView(key: ApiKeyRecord, now = new Date()) {
 /** `/:project_id/v1/management/api-keys`: create (shown once), list, show, revoke, rotate. */
 export function apiKeyRoutes(deps: { pool: Pool }) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: Static<typeof CreateBody> }>('/api-keys', { schema: { body: CreateBody } }, async (request, reply) => {
-      const project = projectOf(request);
-      const minted = mintApiKey(project.slug);
-      const lifetime = request.body.expires_in_seconds;
-      const key = await insertApiKey(deps.pool, {
-        projectId: project.id, name: request.body.name, scopes: request.body.scopes, secretHash: minted.hash, prefix: minted.prefix,
-        expiresAt: lifetime === undefined ? null : new Date(Date.now() + lifetime * 1_000),
-      });
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'api_key.minted', subject: key.id, detail: { name: key.name, scopes: key.scopes } });
-      return reply.status(201).send({ ...apiKeyView(key), key: minted.token });
-    });
+    app.post<{ Body: Static<typeof CreateBody> }>(
+      '/api-keys',
+      { schema: { body: CreateBody } },
+      async (request, reply) => {
+        const project = projectOf(request);
+        const minted = mintApiKey(project.slug);
+        const lifetime = request.body.expires_in_seconds;
+        const key = await insertApiKey(deps.pool, {
+          projectId: project.id,
+          name: request.body.name,
+          scopes: request.body.scopes,
+          secretHash: minted.hash,
+          prefix: minted.prefix,
+          expiresAt: lifetime === undefined ? null : new Date(Date.now() + lifetime * 1_000),
+        });
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'api_key.minted',
+          subject: key.id,
+          detail: { name: key.name, scopes: key.scopes },
+        });
+        return reply.status(201).send({ ...apiKeyView(key), key: minted.token });
+      },
+    );
 
     app.get<{ Querystring: Page }>('/api-keys', { schema: { querystring: PageQuery } }, async (request) =>
-      pagedList(request.query, (page) => listApiKeys(deps.pool, projectOf(request).id, page), (row) => apiKeyView(row)),
+      pagedList(
+        request.query,
+        (page) => listApiKeys(deps.pool, projectOf(request).id, page),
+        (row) => apiKeyView(row),
+      ),
     );
 
     app.get<{ Params: KeyParams }>('/api-keys/:id', { schema: { params: KeyParams } }, async (request) => {
@@ -71,7 +104,12 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
     app.delete<{ Params: KeyParams }>('/api-keys/:id', { schema: { params: KeyParams } }, async (request) => {
       const key = await revokeApiKey(deps.pool, projectOf(request).id, request.params.id);
       if (!key) throw new ApiError('api_key_not_found', undefined, 'id');
-      await appendAudit(deps.pool, { projectId: key.project_id, actor: keyActor(request.principal?.keyId), event: 'api_key.revoked', subject: key.id });
+      await appendAudit(deps.pool, {
+        projectId: key.project_id,
+        actor: keyActor(request.principal?.keyId),
+        event: 'api_key.revoked',
+        subject: key.id,
+      });
       return apiKeyView(key);
     });
 
@@ -86,18 +124,34 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
           if (!old) throw new ApiError('api_key_not_found', undefined, 'id');
           const minted = mintApiKey(project.slug);
           const successor = await insertApiKey(client, {
-            projectId: project.id, name: old.name, scopes: old.scopes, secretHash: minted.hash, prefix: minted.prefix, expiresAt: old.expires_at,
+            projectId: project.id,
+            name: old.name,
+            scopes: old.scopes,
+            secretHash: minted.hash,
+            prefix: minted.prefix,
+            expiresAt: old.expires_at,
           });
-          if (apiKeyState(old, new Date()) !== 'valid' || !(await markRotated(client, project.id, old.id, successor.id, graceUntil))) {
+          if (
+            apiKeyState(old, new Date()) !== 'valid' ||
+            !(await markRotated(client, project.id, old.id, successor.id, graceUntil))
+          ) {
             throw new ApiError('api_key_not_rotatable');
           }
           await appendAudit(client, {
-            projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'api_key.rotated', subject: old.id,
+            projectId: project.id,
+            actor: keyActor(request.principal?.keyId),
+            event: 'api_key.rotated',
+            subject: old.id,
             detail: { successor: successor.id, grace_until: graceUntil.toISOString() },
           });
           return { successor, token: minted.token };
         });
-        return reply.status(201).send({ ...apiKeyView(rotated.successor), key: rotated.token, replaces: request.params.id, old_key_valid_until: graceUntil.toISOString() });
+        return reply.status(201).send({
+          ...apiKeyView(rotated.successor),
+          key: rotated.token,
+          replaces: request.params.id,
+          old_key_valid_until: graceUntil.toISOString(),
+        });
       },
     );
   };

@@ -13,22 +13,44 @@ type ApprovalParams = Static<typeof ApprovalParams>;
 const ApprovalQuery = Type.Object(
   {
     ...PageQuery.properties,
-    state: Type.Optional(Type.Union(['pending', 'approved', 'rejected', 'expired', 'cancelled'].map((state) => Type.Literal(state)))),
+    state: Type.Optional(
+      Type.Union(['pending', 'approved', 'rejected', 'expired', 'cancelled'].map((state) => Type.Literal(state))),
+    ),
     workspace_id: Type.Optional(Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' })),
   },
   strict,
 );
-const ApproveBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })), request_hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) }, strict);
-const RejectBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })), request_hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) }, strict);
+const ApproveBody = Type.Object(
+  {
+    note: Type.Optional(Type.String({ maxLength: 2000 })),
+    request_hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  },
+  strict,
+);
+const RejectBody = Type.Object(
+  {
+    reason: Type.Optional(Type.String({ maxLength: 2000 })),
+    request_hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  },
+  strict,
+);
 const emptyBody = async (request: { body: unknown }) => void (request.body ??= {});
 
 /** `/:project_id/v1/exec/approvals`: the human half of dangerous calls. */
 export function approvalRoutes(deps: { readonly pool: Pool }) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get<{ Querystring: Static<typeof ApprovalQuery> }>('/approvals', { schema: { querystring: ApprovalQuery } }, async (request) => {
-      const { limit: _limit, after: _after, ...filter } = request.query as ApprovalFilter & Page;
-      return pagedList(request.query, (page) => listApprovals(deps.pool, projectOf(request).id, { ...filter, ...page }), approvalView);
-    });
+    app.get<{ Querystring: Static<typeof ApprovalQuery> }>(
+      '/approvals',
+      { schema: { querystring: ApprovalQuery } },
+      async (request) => {
+        const { limit: _limit, after: _after, ...filter } = request.query as ApprovalFilter & Page;
+        return pagedList(
+          request.query,
+          (page) => listApprovals(deps.pool, projectOf(request).id, { ...filter, ...page }),
+          approvalView,
+        );
+      },
+    );
 
     app.get<{ Params: ApprovalParams }>('/approvals/:id', { schema: { params: ApprovalParams } }, async (request) => {
       const approval = await findApproval(deps.pool, projectOf(request).id, request.params.id);
@@ -36,18 +58,36 @@ export function approvalRoutes(deps: { readonly pool: Pool }) {
       return approvalView(approval);
     });
 
-    app.post<{ Params: ApprovalParams; Body: Static<typeof ApproveBody> }>('/approvals/:id/approve', { schema: { params: ApprovalParams, body: ApproveBody }, preValidation: emptyBody }, async (request) =>
-      approvalView(await decideApproval(deps.pool, {
-        projectId: projectOf(request).id, approvalId: request.params.id, deciderKeyId: request.principal!.keyId, verdict: 'approve',
-        ...(request.body.note ? { note: request.body.note } : {}), ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
-      })),
+    app.post<{ Params: ApprovalParams; Body: Static<typeof ApproveBody> }>(
+      '/approvals/:id/approve',
+      { schema: { params: ApprovalParams, body: ApproveBody }, preValidation: emptyBody },
+      async (request) =>
+        approvalView(
+          await decideApproval(deps.pool, {
+            projectId: projectOf(request).id,
+            approvalId: request.params.id,
+            deciderKeyId: request.principal!.keyId,
+            verdict: 'approve',
+            ...(request.body.note ? { note: request.body.note } : {}),
+            ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
+          }),
+        ),
     );
 
-    app.post<{ Params: ApprovalParams; Body: Static<typeof RejectBody> }>('/approvals/:id/reject', { schema: { params: ApprovalParams, body: RejectBody }, preValidation: emptyBody }, async (request) =>
-      approvalView(await decideApproval(deps.pool, {
-        projectId: projectOf(request).id, approvalId: request.params.id, deciderKeyId: request.principal!.keyId, verdict: 'reject',
-        ...(request.body.reason ? { note: request.body.reason } : {}), ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
-      })),
+    app.post<{ Params: ApprovalParams; Body: Static<typeof RejectBody> }>(
+      '/approvals/:id/reject',
+      { schema: { params: ApprovalParams, body: RejectBody }, preValidation: emptyBody },
+      async (request) =>
+        approvalView(
+          await decideApproval(deps.pool, {
+            projectId: projectOf(request).id,
+            approvalId: request.params.id,
+            deciderKeyId: request.principal!.keyId,
+            verdict: 'reject',
+            ...(request.body.reason ? { note: request.body.reason } : {}),
+            ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
+          }),
+        ),
     );
   };
 }

@@ -39,9 +39,15 @@ export function authenticateApiKey(deps: AuthDependencies): onRequestAsyncHookHa
     if (!parsed) throw new ApiError('invalid_api_key');
     const key = await findApiKeyBySecretHash(deps.db, parsed.hash);
     const now = deps.now?.() ?? new Date();
-    if (!key || key.project_slug !== parsed.slug || apiKeyState(key, now) !== 'valid') throw new ApiError('invalid_api_key');
+    if (!key || key.project_slug !== parsed.slug || apiKeyState(key, now) !== 'valid')
+      throw new ApiError('invalid_api_key');
     request.principal = { keyId: key.id, projectId: key.project_id, projectSlug: key.project_slug, scopes: key.scopes };
-    request.keyProject = { id: key.project_id, slug: key.project_slug, name: key.project_name, created_at: key.project_created_at };
+    request.keyProject = {
+      id: key.project_id,
+      slug: key.project_slug,
+      name: key.project_name,
+      created_at: key.project_created_at,
+    };
     // last_used_at is for humans: one write a minute per key is plenty.
     if ((lastTouched.get(key.id) ?? 0) + TOUCH_EVERY_MS < now.getTime()) {
       lastTouched.set(key.id, now.getTime());

@@ -1,16 +1,34 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { appendAudit, keyActor } from '../store/audit-log.js';
-import { deleteEndpoint, findEndpoint, insertEndpoint, listEndpoints, SERVICE_TIERS, updateEndpoint, type EndpointRecord } from '../store/endpoints.js';
+import {
+  deleteEndpoint,
+  findEndpoint,
+  insertEndpoint,
+  listEndpoints,
+  SERVICE_TIERS,
+  updateEndpoint,
+  type EndpointRecord,
+} from '../store/endpoints.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { PageQuery, pagedList, ProjectParams, strict, type Page } from './schemas.js';
 
 const Slug = Type.String({ pattern: '^(?!v1$)[a-z0-9][a-z0-9-]{0,62}$' });
-const EndpointParams = Type.Object({ project_id: ProjectParams.properties.project_id, id: Type.String({ pattern: '^(ep_[0-9a-f]{12,48}|[a-z0-9][a-z0-9-]{0,62})$' }) }, strict);
+const EndpointParams = Type.Object(
+  {
+    project_id: ProjectParams.properties.project_id,
+    id: Type.String({ pattern: '^(ep_[0-9a-f]{12,48}|[a-z0-9][a-z0-9-]{0,62})$' }),
+  },
+  strict,
+);
 type EndpointParams = Static<typeof EndpointParams>;
-const Models = Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' }), { minItems: 1, maxItems: 16, uniqueItems: true });
+const Models = Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' }), {
+  minItems: 1,
+  maxItems: 16,
+  uniqueItems: true,
+});
 const Tier = Type.Union(SERVICE_TIERS.map((tier) => Type.Literal(tier)));
 const Defaults = Type.Object(
   {
@@ -20,13 +38,25 @@ const Defaults = Type.Object(
   },
   strict,
 );
-const CreateBody = Type.Object({ slug: Slug, models: Models, service_tier: Tier, defaults: Type.Optional(Defaults) }, strict);
-const UpdateBody = Type.Object({ models: Type.Optional(Models), service_tier: Type.Optional(Tier), defaults: Type.Optional(Defaults) }, { ...strict, minProperties: 1 });
+const CreateBody = Type.Object(
+  { slug: Slug, models: Models, service_tier: Tier, defaults: Type.Optional(Defaults) },
+  strict,
+);
+const UpdateBody = Type.Object(
+  { models: Type.Optional(Models), service_tier: Type.Optional(Tier), defaults: Type.Optional(Defaults) },
+  { ...strict, minProperties: 1 },
+);
 
 function endpointView(endpoint: EndpointRecord) {
   return {
-    object: 'endpoint' as const, id: endpoint.id, slug: endpoint.slug, models: endpoint.models, service_tier: endpoint.service_tier, defaults: endpoint.defaults,
-    created_at: endpoint.created_at.toISOString(), updated_at: endpoint.updated_at.toISOString(),
+    object: 'endpoint' as const,
+    id: endpoint.id,
+    slug: endpoint.slug,
+    models: endpoint.models,
+    service_tier: endpoint.service_tier,
+    defaults: endpoint.defaults,
+    created_at: endpoint.created_at.toISOString(),
+    updated_at: endpoint.updated_at.toISOString(),
   };
 }
 
@@ -38,35 +68,70 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
     return endpoint;
   };
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: Static<typeof CreateBody> }>('/endpoints', { schema: { body: CreateBody } }, async (request, reply) => {
-      const project = projectOf(request);
-      const endpoint = await insertEndpoint(deps.pool, project.id, { ...request.body, defaults: request.body.defaults ?? {} });
-      if (!endpoint) throw new ApiError('endpoint_exists', undefined, 'slug');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'endpoint.created', subject: endpoint.id, detail: { slug: endpoint.slug, models: endpoint.models, service_tier: endpoint.service_tier } });
-      return reply.status(201).send(endpointView(endpoint));
-    });
+    app.post<{ Body: Static<typeof CreateBody> }>(
+      '/endpoints',
+      { schema: { body: CreateBody } },
+      async (request, reply) => {
+        const project = projectOf(request);
+        const endpoint = await insertEndpoint(deps.pool, project.id, {
+          ...request.body,
+          defaults: request.body.defaults ?? {},
+        });
+        if (!endpoint) throw new ApiError('endpoint_exists', undefined, 'slug');
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'endpoint.created',
+          subject: endpoint.id,
+          detail: { slug: endpoint.slug, models: endpoint.models, service_tier: endpoint.service_tier },
+        });
+        return reply.status(201).send(endpointView(endpoint));
+      },
+    );
 
     app.get<{ Querystring: Page }>('/endpoints', { schema: { querystring: PageQuery } }, async (request) =>
       pagedList(request.query, (page) => listEndpoints(deps.pool, projectOf(request).id, page), endpointView),
     );
 
-    app.get<{ Params: EndpointParams }>('/endpoints/:id', { schema: { params: EndpointParams } }, async (request) => endpointView(await endpointOf(projectOf(request).id, request.params.id)));
+    app.get<{ Params: EndpointParams }>('/endpoints/:id', { schema: { params: EndpointParams } }, async (request) =>
+      endpointView(await endpointOf(projectOf(request).id, request.params.id)),
+    );
 
-    app.patch<{ Params: EndpointParams; Body: Static<typeof UpdateBody> }>('/endpoints/:id', { schema: { params: EndpointParams, body: UpdateBody } }, async (request) => {
-      const project = projectOf(request);
-      const current = await endpointOf(project.id, request.params.id);
-      const updated = await updateEndpoint(deps.pool, project.id, current.id, request.body);
-      if (!updated) throw new ApiError('endpoint_not_found', undefined, 'id');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'endpoint.changed', subject: current.id, detail: { change: request.body } });
-      return endpointView(updated);
-    });
+    app.patch<{ Params: EndpointParams; Body: Static<typeof UpdateBody> }>(
+      '/endpoints/:id',
+      { schema: { params: EndpointParams, body: UpdateBody } },
+      async (request) => {
+        const project = projectOf(request);
+        const current = await endpointOf(project.id, request.params.id);
+        const updated = await updateEndpoint(deps.pool, project.id, current.id, request.body);
+        if (!updated) throw new ApiError('endpoint_not_found', undefined, 'id');
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'endpoint.changed',
+          subject: current.id,
+          detail: { change: request.body },
+        });
+        return endpointView(updated);
+      },
+    );
 
-    app.delete<{ Params: EndpointParams }>('/endpoints/:id', { schema: { params: EndpointParams } }, async (request) => {
-      const project = projectOf(request);
-      const current = await endpointOf(project.id, request.params.id);
-      await deleteEndpoint(deps.pool, project.id, current.id);
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'endpoint.deleted', subject: current.id, detail: { slug: current.slug } });
-      return { object: 'endpoint', id: current.id, deleted: true };
-    });
+    app.delete<{ Params: EndpointParams }>(
+      '/endpoints/:id',
+      { schema: { params: EndpointParams } },
+      async (request) => {
+        const project = projectOf(request);
+        const current = await endpointOf(project.id, request.params.id);
+        await deleteEndpoint(deps.pool, project.id, current.id);
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'endpoint.deleted',
+          subject: current.id,
+          detail: { slug: current.slug },
+        });
+        return { object: 'endpoint', id: current.id, deleted: true };
+      },
+    );
   };
 }

@@ -21,7 +21,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof ApiError && error.retryAfterSeconds !== undefined) {
       void reply.header('retry-after', String(error.retryAfterSeconds));
       body.error.retry_after = error.retryAfterSeconds;
-      body.error.retry_strategy = { type: 'exponential_backoff', initial_delay_ms: error.retryAfterSeconds * 1_000, max_delay_ms: 60_000, multiplier: 2, jitter: 'full' };
+      body.error.retry_strategy = {
+        type: 'exponential_backoff',
+        initial_delay_ms: error.retryAfterSeconds * 1_000,
+        max_delay_ms: 60_000,
+        multiplier: 2,
+        jitter: 'full',
+      };
     }
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.error.code }, 'request rejected');
@@ -33,13 +39,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
 }
 
 function toResponse(error: FastifyError | ApiError) {
-  if (error instanceof ApiError) return { status: error.statusCode, body: errorEnvelope(error.code, error.message, error.param) };
+  if (error instanceof ApiError)
+    return { status: error.statusCode, body: errorEnvelope(error.code, error.message, error.param) };
   const mapped = FASTIFY_CODES[error.code];
   if (mapped) {
     const validation = error.validation?.[0];
     const param = validation ? validation.instancePath.replace(/^\//, '').replaceAll('/', '.') || null : null;
     // A bad path or query parameter is not a bad body.
-    const code = mapped === 'invalid_body' && (error.validationContext === 'params' || error.validationContext === 'querystring') ? 'invalid_parameter' : mapped;
+    const code =
+      mapped === 'invalid_body' && (error.validationContext === 'params' || error.validationContext === 'querystring')
+        ? 'invalid_parameter'
+        : mapped;
     const status = code === 'invalid_body' || code === 'invalid_parameter' ? 400 : (error.statusCode ?? 400);
     return { status, body: errorEnvelope(code, error.message, param) };
   }
@@ -53,7 +63,12 @@ function toResponse(error: FastifyError | ApiError) {
  * echo the whole path back. Passed to fastify as `frameworkErrors`.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const code: ErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : error.code === 'FST_ERR_BAD_URL' ? 'invalid_parameter' : 'internal_error';
+  const code: ErrorCode =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'uri_too_long'
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'invalid_parameter'
+        : 'internal_error';
   request.log.info({ code }, 'request rejected before routing');
   void reply.header('x-request-id', request.id).status(errorCatalog[code].status).send(errorEnvelope(code));
 }

@@ -6,52 +6,163 @@ export const errorCatalog = {
   invalid_body: { status: 400, type: 'invalid_request_error', message: 'The request body is invalid' },
   invalid_parameter: { status: 400, type: 'invalid_request_error', message: 'A request parameter is invalid' },
   not_found: { status: 404, type: 'invalid_request_error', message: 'No such route' },
-  invalid_api_key: { status: 401, type: 'authentication_error', message: 'The API key is missing, malformed, unknown, expired or revoked' },
-  invalid_token: { status: 401, type: 'authentication_error', message: 'The agent token is missing, invalid, expired or revoked' },
+  invalid_api_key: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The API key is missing, malformed, unknown, expired or revoked',
+  },
+  invalid_token: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The agent token is missing, invalid, expired or revoked',
+  },
   enrollment_denied: { status: 401, type: 'authentication_error', message: 'The join key is not valid' },
-  registration_name_in_use: { status: 409, type: 'invalid_request_error', message: 'A live agent of this project holds this registration name; replacing it needs a join key minted with allow_replace' },
-  agent_key_in_use: { status: 409, type: 'invalid_request_error', message: 'A live agent holds this CURVE key; replacing it needs a join key of its project minted with allow_replace' },
-  registration_name_not_allowed: { status: 403, type: 'forbidden_error', message: 'This join key is bound to another registration name' },
-  agent_revoked: { status: 401, type: 'authentication_error', message: 'This agent\'s credentials were revoked: it needs a new join key' },
-  reauthentication_failed: { status: 401, type: 'authentication_error', message: 'The challenge is unknown, spent or expired, or its signature is not by this agent\'s enrolled key' },
-  agent_superseded: { status: 401, type: 'authentication_error', message: 'This agent was replaced by a newer enrollment under its name or key' },
-  scope_insufficient: { status: 403, type: 'authentication_error', message: 'The API key lacks the scope this endpoint needs' },
+  registration_name_in_use: {
+    status: 409,
+    type: 'invalid_request_error',
+    message:
+      'A live agent of this project holds this registration name; replacing it needs a join key minted with allow_replace',
+  },
+  agent_key_in_use: {
+    status: 409,
+    type: 'invalid_request_error',
+    message:
+      'A live agent holds this CURVE key; replacing it needs a join key of its project minted with allow_replace',
+  },
+  registration_name_not_allowed: {
+    status: 403,
+    type: 'forbidden_error',
+    message: 'This join key is bound to another registration name',
+  },
+  agent_revoked: {
+    status: 401,
+    type: 'authentication_error',
+    message: "This agent's credentials were revoked: it needs a new join key",
+  },
+  reauthentication_failed: {
+    status: 401,
+    type: 'authentication_error',
+    message: "The challenge is unknown, spent or expired, or its signature is not by this agent's enrolled key",
+  },
+  agent_superseded: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'This agent was replaced by a newer enrollment under its name or key',
+  },
+  scope_insufficient: {
+    status: 403,
+    type: 'authentication_error',
+    message: 'The API key lacks the scope this endpoint needs',
+  },
   cross_project_access: { status: 403, type: 'authorization_error', message: 'The API key belongs to another project' },
   project_not_found: { status: 404, type: 'invalid_request_error', message: 'No such project' },
   api_key_not_found: { status: 404, type: 'invalid_request_error', message: 'No such API key in this project' },
   join_key_not_found: { status: 404, type: 'invalid_request_error', message: 'No such join key in this project' },
   agent_not_found: { status: 404, type: 'invalid_request_error', message: 'No such agent in this project' },
-  exec_tool_not_found: { status: 404, type: 'invalid_request_error', message: 'No XEM agent bound to this workspace offers this tool' },
-  tool_risk_override_not_found: { status: 404, type: 'invalid_request_error', message: 'This workspace has no risk override for this tool' },
+  exec_tool_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No XEM agent bound to this workspace offers this tool',
+  },
+  tool_risk_override_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'This workspace has no risk override for this tool',
+  },
   workspace_not_found: { status: 404, type: 'invalid_request_error', message: 'No such workspace in this project' },
-  workspace_exists: { status: 409, type: 'invalid_request_error', message: 'A workspace with this name exists already' },
-  agent_not_bindable: { status: 400, type: 'invalid_request_error', message: 'Only live XEM agents of this project can be bound to a workspace' },
-  binding_not_found: { status: 404, type: 'invalid_request_error', message: 'The agent is not bound to this workspace' },
+  workspace_exists: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'A workspace with this name exists already',
+  },
+  agent_not_bindable: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'Only live XEM agents of this project can be bound to a workspace',
+  },
+  binding_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'The agent is not bound to this workspace',
+  },
   endpoint_not_found: { status: 404, type: 'invalid_request_error', message: 'No such endpoint in this project' },
-  endpoint_exists: { status: 409, type: 'invalid_request_error', message: 'The project has an endpoint with this slug already' },
+  endpoint_exists: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'The project has an endpoint with this slug already',
+  },
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The endpoint does not serve this model' },
-  response_not_found: { status: 404, type: 'invalid_request_error', message: 'No stored response with this id in this project' },
+  response_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No stored response with this id in this project',
+  },
   no_capacity: { status: 503, type: 'service_error', message: 'No XIM agent can take the request now; retry later' },
   inference_failed: { status: 502, type: 'service_error', message: 'The inference engine failed the request' },
-  webhook_target_refused: { status: 400, type: 'invalid_request_error', message: 'The webhook URL points at a loopback, private, link-local or metadata address the router does not deliver to' },
-  webhook_not_found: { status: 404, type: 'invalid_request_error', message: 'No such webhook endpoint in this project' },
+  webhook_target_refused: {
+    status: 400,
+    type: 'invalid_request_error',
+    message:
+      'The webhook URL points at a loopback, private, link-local or metadata address the router does not deliver to',
+  },
+  webhook_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No such webhook endpoint in this project',
+  },
   invocation_not_found: { status: 404, type: 'invalid_request_error', message: 'No such invocation in this project' },
   invocation_final: { status: 409, type: 'invalid_request_error', message: 'The invocation has finished already' },
-  invocation_not_ambiguous: { status: 409, type: 'invalid_request_error', message: 'Only an ambiguous invocation can be resolved' },
+  invocation_not_ambiguous: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'Only an ambiguous invocation can be resolved',
+  },
   approval_not_found: { status: 404, type: 'invalid_request_error', message: 'No such approval in this project' },
   approval_not_pending: { status: 409, type: 'invalid_request_error', message: 'The approval was decided already' },
-  approval_expired: { status: 409, type: 'invalid_request_error', message: 'The approval expired; the call will not run' },
-  self_approval_forbidden: { status: 403, type: 'forbidden_error', message: 'The requester of a call cannot approve it' },
-  approval_reviewer_not_allowed: { status: 403, type: 'forbidden_error', message: 'This escalated approval needs one of the escalation reviewers' },
-  approval_request_mismatch: { status: 409, type: 'invalid_request_error', message: 'The request changed since it was reviewed; review it again' },
-  exec_result_not_found: { status: 404, type: 'invalid_request_error', message: 'No result recorded for this invocation yet' },
-  tool_executor_unavailable: { status: 503, type: 'service_error', message: 'No connected agent can run this tool right now; retry later' },
+  approval_expired: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'The approval expired; the call will not run',
+  },
+  self_approval_forbidden: {
+    status: 403,
+    type: 'forbidden_error',
+    message: 'The requester of a call cannot approve it',
+  },
+  approval_reviewer_not_allowed: {
+    status: 403,
+    type: 'forbidden_error',
+    message: 'This escalated approval needs one of the escalation reviewers',
+  },
+  approval_request_mismatch: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'The request changed since it was reviewed; review it again',
+  },
+  exec_result_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No result recorded for this invocation yet',
+  },
+  tool_executor_unavailable: {
+    status: 503,
+    type: 'service_error',
+    message: 'No connected agent can run this tool right now; retry later',
+  },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests; retry later' },
-  api_key_not_rotatable: { status: 409, type: 'invalid_request_error', message: 'Only a live key that was not rotated yet can be rotated' },
+  api_key_not_rotatable: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'Only a live key that was not rotated yet can be rotated',
+  },
   payload_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'Unsupported content type' },
   request_timeout: { status: 408, type: 'invalid_request_error', message: 'The request took too long to arrive' },
-  uri_too_long: { status: 414, type: 'invalid_request_error', message: 'A path parameter is longer than any valid value' },
+  uri_too_long: {
+    status: 414,
+    type: 'invalid_request_error',
+    message: 'A path parameter is longer than any valid value',
+  },
   headers_too_large: { status: 431, type: 'invalid_request_error', message: 'The request headers are too large' },
   malformed_request: { status: 400, type: 'invalid_request_error', message: 'The request is not valid HTTP' },
   not_ready: { status: 503, type: 'service_error', message: 'The router is not ready' },
@@ -70,7 +181,14 @@ export interface RetryStrategy {
 }
 
 export interface ErrorEnvelope {
-  error: { message: string; type: string; code: string; param: string | null; retry_after?: number; retry_strategy?: RetryStrategy };
+  error: {
+    message: string;
+    type: string;
+    code: string;
+    param: string | null;
+    retry_after?: number;
+    retry_strategy?: RetryStrategy;
+  };
 }
 
 export class ApiError extends Error {

@@ -14,7 +14,9 @@ export function execSurface(deps: ExecRouteDependencies & { readonly rateLimits?
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('execution'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
-    await app.register(execRoutes({ ...deps, ...(deps.rateLimits ? { admitInvocation: admitInvocations(deps.rateLimits) } : {}) }));
+    await app.register(
+      execRoutes({ ...deps, ...(deps.rateLimits ? { admitInvocation: admitInvocations(deps.rateLimits) } : {}) }),
+    );
     await app.register(approvalRoutes(deps));
   };
 }

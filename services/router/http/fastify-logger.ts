@@ -22,7 +22,8 @@ export function fastifyLogger(logger: Logger): FastifyBaseLogger {
     error: logger.error.bind(logger),
     fatal: logger.error.bind(logger),
     silent: () => undefined,
-    child: (bindings: Bindings, options?: ChildLoggerOptions) => fastifyLogger(logger.child(bindings, options) as Logger),
+    child: (bindings: Bindings, options?: ChildLoggerOptions) =>
+      fastifyLogger(logger.child(bindings, options) as Logger),
   };
   return adapted as unknown as FastifyBaseLogger;
 }

@@ -1,6 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../runtime/logger.js';
-import { InferenceRefused, type InferenceDispatch, type InferenceTarget, type StartedInference } from '../inference/dispatch.js';
+import {
+  InferenceRefused,
+  type InferenceDispatch,
+  type InferenceTarget,
+  type StartedInference,
+} from '../inference/dispatch.js';
 import type { StreamBroker, StreamEvent } from '../inference/streams.js';
 import type { ChatChunk, ChatUsage } from '../inference/chat-accumulator.js';
 import type { SseStream } from './sse.js';
@@ -21,14 +26,34 @@ export interface InferenceHttpDeps {
 }
 
 /** The endpoint of the path and the model the request runs on (the endpoint's first by default). */
-export async function resolveEndpoint(endpoints: EndpointCache, projectId: string, slug: string, model: string | undefined, serviceTier: string | null | undefined): Promise<{ endpoint: EndpointRecord; model: string }> {
+export async function resolveEndpoint(
+  endpoints: EndpointCache,
+  projectId: string,
+  slug: string,
+  model: string | undefined,
+  serviceTier: string | null | undefined,
+): Promise<{ endpoint: EndpointRecord; model: string }> {
   const endpoint = await endpoints.get(projectId, slug);
-  if (!endpoint || endpoint.slug !== slug) throw new ApiError('endpoint_not_found', `No endpoint "${slug}" in this project`, 'endpoint_slug');
+  if (!endpoint || endpoint.slug !== slug)
+    throw new ApiError('endpoint_not_found', `No endpoint "${slug}" in this project`, 'endpoint_slug');
   const chosen = model ?? endpoint.models[0]!;
-  if (!endpoint.models.includes(chosen)) throw new ApiError('model_not_found', `Endpoint "${slug}" serves ${endpoint.models.join(', ')}, not ${chosen}`, 'model');
+  if (!endpoint.models.includes(chosen))
+    throw new ApiError(
+      'model_not_found',
+      `Endpoint "${slug}" serves ${endpoint.models.join(', ')}, not ${chosen}`,
+      'model',
+    );
   // OpenAI's own tier names mean "whatever this endpoint runs on"; ours must be the endpoint's.
-  if (serviceTier && (SERVICE_TIERS as readonly string[]).includes(serviceTier) && serviceTier !== endpoint.service_tier) {
-    throw new ApiError('invalid_parameter', `Endpoint "${slug}" runs in the ${endpoint.service_tier} tier, not ${serviceTier}`, 'service_tier');
+  if (
+    serviceTier &&
+    (SERVICE_TIERS as readonly string[]).includes(serviceTier) &&
+    serviceTier !== endpoint.service_tier
+  ) {
+    throw new ApiError(
+      'invalid_parameter',
+      `Endpoint "${slug}" runs in the ${endpoint.service_tier} tier, not ${serviceTier}`,
+      'service_tier',
+    );
   }
   return { endpoint, model: chosen };
 }
@@ -53,7 +78,12 @@ export async function startInference(deps: InferenceHttpDeps, target: InferenceT
 }
 
 /** Starts it, tells the client which agent serves it, and cancels it if the client leaves. */
-export async function beginInference(request: FastifyRequest, reply: FastifyReply, deps: InferenceHttpDeps, target: InferenceTarget): Promise<StartedInference> {
+export async function beginInference(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: InferenceHttpDeps,
+  target: InferenceTarget,
+): Promise<StartedInference> {
   const started = await startInference(deps, target);
   cancelOnDisconnect(request, reply, deps.broker, started.requestId);
   void reply.headers(servedBy(started.agentId));
@@ -73,7 +103,13 @@ export interface Consumed {
  * leave in one socket write), and says how it ended: the usage (from `infer.done`, else the
  * engine's usage chunk) or the failure.
  */
-export async function consume(started: StartedInference, began: number, sse: SseStream | undefined, broker: StreamBroker, onChunk: (chunk: ChatChunk) => void): Promise<Consumed> {
+export async function consume(
+  started: StartedInference,
+  began: number,
+  sse: SseStream | undefined,
+  broker: StreamBroker,
+  onChunk: (chunk: ChatChunk) => void,
+): Promise<Consumed> {
   let firstTokenMs: number | null = null;
   let usage: ChatUsage | undefined;
   let failure: Consumed['failure'];
@@ -89,7 +125,8 @@ export async function consume(started: StartedInference, began: number, sse: Sse
       if (sse) sse.together(each);
       else each();
       // A client that reads slower than the engine writes would grow this buffer without end.
-      if (sse && sse.backlog > MAX_CLIENT_BACKLOG_BYTES) broker.cancel(started.requestId, 'the client reads too slowly');
+      if (sse && sse.backlog > MAX_CLIENT_BACKLOG_BYTES)
+        broker.cancel(started.requestId, 'the client reads too slowly');
     } else if (report.kind === 'done') usage = (report.usage as ChatUsage | undefined) ?? usage;
     else failure = report;
   }
@@ -106,7 +143,12 @@ async function* reports(started: StartedInference): AsyncGenerator<StreamEvent> 
 }
 
 /** Cancels the inference on its agent when the client goes away before the answer is complete. */
-export function cancelOnDisconnect(request: FastifyRequest, reply: FastifyReply, broker: StreamBroker, requestId: string): void {
+export function cancelOnDisconnect(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  broker: StreamBroker,
+  requestId: string,
+): void {
   const gone = () => {
     if (!reply.raw.writableFinished) broker.cancel(requestId, 'the client went away');
   };
@@ -116,10 +158,20 @@ export function cancelOnDisconnect(request: FastifyRequest, reply: FastifyReply,
 }
 
 /** Usage is written after the answer; a failure to write it is logged, never the client's problem. */
-export function countUsage(deps: InferenceHttpDeps, record: Omit<UsageRecord, 'inputTokens' | 'cachedTokens' | 'outputTokens'>, usage: ChatUsage | undefined): void {
-  const counted = { inputTokens: usage?.prompt_tokens ?? 0, cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 };
+export function countUsage(
+  deps: InferenceHttpDeps,
+  record: Omit<UsageRecord, 'inputTokens' | 'cachedTokens' | 'outputTokens'>,
+  usage: ChatUsage | undefined,
+): void {
+  const counted = {
+    inputTokens: usage?.prompt_tokens ?? 0,
+    cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+    outputTokens: usage?.completion_tokens ?? 0,
+  };
   deps.metrics?.finished({ api: record.api, outcome: record.outcome, firstTokenMs: record.firstTokenMs, ...counted });
-  void recordUsage(deps.pool, { ...record, ...counted }).catch((error: unknown) => deps.logger.warning({ err: error, request_id: record.requestId }, 'could not record inference usage'));
+  void recordUsage(deps.pool, { ...record, ...counted }).catch((error: unknown) =>
+    deps.logger.warning({ err: error, request_id: record.requestId }, 'could not record inference usage'),
+  );
 }
 
 /** Which of the project's agents served the request: for operators tracing one answer. */

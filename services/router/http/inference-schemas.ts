@@ -1,11 +1,18 @@
 import Type from 'typebox';
 import { ProjectParams } from './schemas.js';
 
-export const EndpointPath = Type.Object({ project_id: ProjectParams.properties.project_id, endpoint_slug: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }, { additionalProperties: false });
+export const EndpointPath = Type.Object(
+  {
+    project_id: ProjectParams.properties.project_id,
+    endpoint_slug: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+  },
+  { additionalProperties: false },
+);
 
 export const FreeObject = Type.Record(Type.String(), Type.Unknown());
 
-const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(schema: T) =>
+  Type.Optional(Type.Union([schema, Type.Null()]));
 
 /** Fields both inference APIs take, with OpenAI's ranges. */
 export const InferenceParameters = {

@@ -18,29 +18,55 @@ import { responsesRoutes } from './responses.js';
  * and `GET models` — the endpoint's models as OpenAI lists them, each saying whether an XIM
  * agent serves it now and whether it is a scripted stand-in (never to be mistaken for a real model).
  */
-export function inferenceRoutes(deps: { readonly pool: Pool; readonly logger: Logger; readonly inference: InferenceRuntime; readonly rateLimits?: RateLimitSettings }) {
+export function inferenceRoutes(deps: {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly inference: InferenceRuntime;
+  readonly rateLimits?: RateLimitSettings;
+}) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
     app.addHook('preHandler', requireScope('inference'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
-    const serving = { pool: deps.pool, logger: deps.logger, dispatch: deps.inference.dispatch, broker: deps.inference.broker, endpoints: new EndpointCache(deps.pool), ...(deps.inference.metrics ? { metrics: deps.inference.metrics } : {}) };
+    const serving = {
+      pool: deps.pool,
+      logger: deps.logger,
+      dispatch: deps.inference.dispatch,
+      broker: deps.inference.broker,
+      endpoints: new EndpointCache(deps.pool),
+      ...(deps.inference.metrics ? { metrics: deps.inference.metrics } : {}),
+    };
     chatCompletionsRoute(app, serving);
     responsesRoutes(app, serving);
 
-    app.get<{ Params: Static<typeof EndpointPath> }>('/models', { schema: { params: EndpointPath } }, async (request) => {
-      const project = projectOf(request);
-      const endpoint = await findEndpoint(deps.pool, project.id, request.params.endpoint_slug);
-      if (!endpoint || endpoint.slug !== request.params.endpoint_slug) throw new ApiError('endpoint_not_found', `No endpoint "${request.params.endpoint_slug}" in this project`, 'endpoint_slug');
-      const served = new Map((await servedModels(deps.pool, project.id)).map((row) => [row.model, row]));
-      const created = Math.floor(endpoint.created_at.getTime() / 1_000);
-      return {
-        object: 'list',
-        data: endpoint.models.map((model) => ({
-          id: model, object: 'model', created, owned_by: served.get(model)?.scripted ? 'xerotier-scripted' : 'xerotier',
-          available: served.has(model), scripted: served.get(model)?.scripted ?? false, service_tier: endpoint.service_tier,
-        })),
-      };
-    });
+    app.get<{ Params: Static<typeof EndpointPath> }>(
+      '/models',
+      { schema: { params: EndpointPath } },
+      async (request) => {
+        const project = projectOf(request);
+        const endpoint = await findEndpoint(deps.pool, project.id, request.params.endpoint_slug);
+        if (!endpoint || endpoint.slug !== request.params.endpoint_slug)
+          throw new ApiError(
+            'endpoint_not_found',
+            `No endpoint "${request.params.endpoint_slug}" in this project`,
+            'endpoint_slug',
+          );
+        const served = new Map((await servedModels(deps.pool, project.id)).map((row) => [row.model, row]));
+        const created = Math.floor(endpoint.created_at.getTime() / 1_000);
+        return {
+          object: 'list',
+          data: endpoint.models.map((model) => ({
+            id: model,
+            object: 'model',
+            created,
+            owned_by: served.get(model)?.scripted ? 'xerotier-scripted' : 'xerotier',
+            available: served.has(model),
+            scripted: served.get(model)?.scripted ?? false,
+            service_tier: endpoint.service_tier,
+          })),
+        };
+      },
+    );
   };
 }

@@ -19,7 +19,9 @@ const MintBody = Type.Object(
     /** The agent enrolling with this key may replace a live agent of the same name or key (re-imaged host). */
     allow_replace: Type.Optional(Type.Boolean()),
     /** The only registration name this key may enroll. */
-    registration_name: Type.Optional(Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' })),
+    registration_name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' }),
+    ),
   },
   strict,
 );
@@ -55,23 +57,44 @@ export function joinKeyView(key: JoinKeyRecord, now = new Date()) {
 /** `/:project_id/v1/management/join-keys`: mint (shown once), list, show, revoke. */
 export function joinKeyRoutes(deps: { pool: Pool }) {
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: Static<typeof MintBody> }>('/join-keys', { schema: { body: MintBody } }, async (request, reply) => {
-      const project = projectOf(request);
-      const minted = mintJoinKey();
-      const key = await insertJoinKey(deps.pool, {
-        projectId: project.id, role: request.body.role, name: request.body.name, region: request.body.region ?? null, hash: minted.hash,
-        expiresAt: new Date(Date.now() + (request.body.ttl_seconds ?? DEFAULT_TTL_S) * 1_000),
-        allowReplace: request.body.allow_replace ?? false, registrationName: request.body.registration_name ?? null,
-      });
-      await appendAudit(deps.pool, {
-        projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'join_key.minted', subject: key.id,
-        detail: { role: key.role, name: key.name, allow_replace: key.allow_replace, registration_name: key.registration_name },
-      });
-      return reply.status(201).send({ ...joinKeyView(key), key: minted.token });
-    });
+    app.post<{ Body: Static<typeof MintBody> }>(
+      '/join-keys',
+      { schema: { body: MintBody } },
+      async (request, reply) => {
+        const project = projectOf(request);
+        const minted = mintJoinKey();
+        const key = await insertJoinKey(deps.pool, {
+          projectId: project.id,
+          role: request.body.role,
+          name: request.body.name,
+          region: request.body.region ?? null,
+          hash: minted.hash,
+          expiresAt: new Date(Date.now() + (request.body.ttl_seconds ?? DEFAULT_TTL_S) * 1_000),
+          allowReplace: request.body.allow_replace ?? false,
+          registrationName: request.body.registration_name ?? null,
+        });
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'join_key.minted',
+          subject: key.id,
+          detail: {
+            role: key.role,
+            name: key.name,
+            allow_replace: key.allow_replace,
+            registration_name: key.registration_name,
+          },
+        });
+        return reply.status(201).send({ ...joinKeyView(key), key: minted.token });
+      },
+    );
 
     app.get<{ Querystring: Page }>('/join-keys', { schema: { querystring: PageQuery } }, async (request) =>
-      pagedList(request.query, (page) => listJoinKeys(deps.pool, projectOf(request).id, page), (row) => joinKeyView(row)),
+      pagedList(
+        request.query,
+        (page) => listJoinKeys(deps.pool, projectOf(request).id, page),
+        (row) => joinKeyView(row),
+      ),
     );
 
     app.get<{ Params: JoinKeyParams }>('/join-keys/:id', { schema: { params: JoinKeyParams } }, async (request) => {
@@ -84,7 +107,12 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
       const project = projectOf(request);
       const key = await revokeJoinKey(deps.pool, project.id, request.params.id);
       if (!key) throw new ApiError('join_key_not_found', undefined, 'id');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'join_key.revoked', subject: key.id });
+      await appendAudit(deps.pool, {
+        projectId: project.id,
+        actor: keyActor(request.principal?.keyId),
+        event: 'join_key.revoked',
+        subject: key.id,
+      });
       return joinKeyView(key);
     });
   };

@@ -14,7 +14,13 @@ import { workspaceRoutes } from './workspaces.js';
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
  * `management` scope. Checks run in this order: key (401), project (404/403), scope (403).
  */
-export function managementRoutes(deps: AgentRouteDependencies & { readonly rateLimits?: RateLimitSettings; readonly webhooks?: WebhookSettings; readonly auditKeyHex: string }) {
+export function managementRoutes(
+  deps: AgentRouteDependencies & {
+    readonly rateLimits?: RateLimitSettings;
+    readonly webhooks?: WebhookSettings;
+    readonly auditKeyHex: string;
+  },
+) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));

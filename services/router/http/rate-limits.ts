@@ -15,17 +15,22 @@ async function enforce(limiter: RateLimiter, windows: readonly WindowLimit[], wh
   const decision: LimitDecision = await limiter.hit(windows);
   if (decision.allowed) return;
   const limit = windows.find((window) => window.key === decision.key)!;
-  throw ApiError.rateLimited(Math.ceil(decision.retryAfterMs / 1_000), `Too many ${what} for this ${layerOf(decision.key)}: at most ${limit.limit} a minute`);
+  throw ApiError.rateLimited(
+    Math.ceil(decision.retryAfterMs / 1_000),
+    `Too many ${what} for this ${layerOf(decision.key)}: at most ${limit.limit} a minute`,
+  );
 }
 
 /** Per API key, on every authenticated surface; runs after the key is known. */
 export function limitApiKeys(settings: RateLimitSettings): preHandlerAsyncHookHandler {
   return async (request) => {
-    if (request.principal) await enforce(settings.limiter, [apiKeyWindow(settings.apiKeyRpm, request.principal.keyId)], 'requests');
+    if (request.principal)
+      await enforce(settings.limiter, [apiKeyWindow(settings.apiKeyRpm, request.principal.keyId)], 'requests');
   };
 }
 
 /** The project, workspace and global windows a new invocation must fit in. */
 export function admitInvocations(settings: RateLimitSettings) {
-  return (_request: FastifyRequest, target: { projectId: string; workspaceId: string }) => enforce(settings.limiter, invocationWindows(settings.exec, target), 'invocations');
+  return (_request: FastifyRequest, target: { projectId: string; workspaceId: string }) =>
+    enforce(settings.limiter, invocationWindows(settings.exec, target), 'invocations');
 }

@@ -8,27 +8,37 @@ import type { EndpointRecord } from '../store/endpoints.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { traced } from './request-tracing.js';
-import { beginInference, consume, countUsage, resolveEndpoint, servedBy, type InferenceHttpDeps } from './inference-run.js';
+import {
+  beginInference,
+  consume,
+  countUsage,
+  resolveEndpoint,
+  servedBy,
+  type InferenceHttpDeps,
+} from './inference-run.js';
 import { EndpointPath, FreeObject, InferenceParameters } from './inference-schemas.js';
 import { openSse } from './sse.js';
 import { strict } from './schemas.js';
 
 const ResponseId = Type.String({ pattern: '^resp_[0-9a-f]{24,48}$' });
 
-const ResponsesBody = Type.Object({
-  ...InferenceParameters,
-  input: Type.Union([Type.String({ maxLength: 1_000_000 }), Type.Array(FreeObject, { maxItems: 4_096 })]),
-  instructions: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  tool_choice: Type.Optional(Type.Unknown()),
-  previous_response_id: Type.Optional(Type.Union([ResponseId, Type.Null()])),
-  max_output_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-  truncation: Type.Optional(Type.Union([Type.Literal('disabled'), Type.Literal('auto'), Type.Null()])),
-  text: Type.Optional(FreeObject),
-  reasoning: Type.Optional(Type.Union([FreeObject, Type.Null()])),
-  include: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-  stream_options: Type.Optional(Type.Union([FreeObject, Type.Null()])),
-  background: Type.Optional(Type.Union([Type.Literal(false), Type.Null()])),
-}, { ...strict, wireSafe: true });
+const ResponsesBody = Type.Object(
+  {
+    ...InferenceParameters,
+    input: Type.Union([Type.String({ maxLength: 1_000_000 }), Type.Array(FreeObject, { maxItems: 4_096 })]),
+    instructions: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    tool_choice: Type.Optional(Type.Unknown()),
+    previous_response_id: Type.Optional(Type.Union([ResponseId, Type.Null()])),
+    max_output_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    truncation: Type.Optional(Type.Union([Type.Literal('disabled'), Type.Literal('auto'), Type.Null()])),
+    text: Type.Optional(FreeObject),
+    reasoning: Type.Optional(Type.Union([FreeObject, Type.Null()])),
+    include: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+    stream_options: Type.Optional(Type.Union([FreeObject, Type.Null()])),
+    background: Type.Optional(Type.Union([Type.Literal(false), Type.Null()])),
+  },
+  { ...strict, wireSafe: true },
+);
 
 type Body = Static<typeof ResponsesBody>;
 
@@ -40,54 +50,127 @@ type Body = Static<typeof ResponsesBody>;
  * after that, failures are `response.failed` in the stream.
  */
 export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): void {
-  app.post<{ Params: Static<typeof EndpointPath>; Body: Body }>('/responses', { schema: { params: EndpointPath, body: ResponsesBody } }, async (request, reply) => {
-    const began = performance.now();
-    const project = projectOf(request);
-    const body = request.body;
-    const { endpoint, model } = await resolveEndpoint(deps.endpoints, project.id, request.params.endpoint_slug, body.model, body.service_tier);
-    const previous = body.previous_response_id ? await findResponse(deps.pool, project.id, body.previous_response_id) : undefined;
-    if (body.previous_response_id && !previous) throw new ApiError('response_not_found', `No stored response ${body.previous_response_id} in this project`, 'previous_response_id');
-    const { history, chat } = turn(body, previous, endpoint);
-    const started = await beginInference(request, reply, deps, { projectId: project.id, model, tier: endpoint.service_tier, chat, ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}), ...traced(request) });
-    const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
-    // On shutdown the broker fails the stream, and the translator's response.failed ends it.
-    const sse = body.stream ? openSse(request, reply, () => undefined, servedBy(started.agentId), () => undefined) : undefined;
-    const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
-    emit(translator.start());
-    const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) => emit(translator.chunk(chunk)));
-    const error = failure && failedWith(failure);
-    const ending = error ? translator.fail(error.code, error.message) : translator.complete(usage);
-    const status: ResponseStatus = error ? 'failed' : ending.at(-1)!.type === 'response.incomplete' ? 'incomplete' : 'completed';
-    const final = translator.response(status, error ?? null);
-    const outcome = failure?.code === 'cancelled' ? 'cancelled' : status;
-    countUsage(deps, { projectId: project.id, endpointId: endpoint.id, api: 'responses', model, agentId: started.agentId, requestId: started.requestId, outcome, firstTokenMs, durationMs: Math.round(performance.now() - began) }, usage);
-    // Stored before the client hears it ended: a client that reads it back (or continues it with
-    // previous_response_id) at once must find it.
-    if (body.store !== false && outcome !== 'cancelled') {
-      await insertResponse(deps.pool, { projectId: project.id, endpointId: endpoint.id, previousResponseId: body.previous_response_id ?? null, status: outcome, history, response: final as Record<string, unknown> & { id: string } })
-        .catch((storeError: unknown) => request.log.error({ err: storeError, response_id: final.id }, 'the response could not be stored; it was still delivered'));
-    }
-    emit(ending);
-    sse?.end();
-    if (sse) return reply;
-    if (failure) throw new ApiError('inference_failed', `The engine failed the request: ${failure.message}`);
-    return final;
-  });
+  app.post<{ Params: Static<typeof EndpointPath>; Body: Body }>(
+    '/responses',
+    { schema: { params: EndpointPath, body: ResponsesBody } },
+    async (request, reply) => {
+      const began = performance.now();
+      const project = projectOf(request);
+      const body = request.body;
+      const { endpoint, model } = await resolveEndpoint(
+        deps.endpoints,
+        project.id,
+        request.params.endpoint_slug,
+        body.model,
+        body.service_tier,
+      );
+      const previous = body.previous_response_id
+        ? await findResponse(deps.pool, project.id, body.previous_response_id)
+        : undefined;
+      if (body.previous_response_id && !previous)
+        throw new ApiError(
+          'response_not_found',
+          `No stored response ${body.previous_response_id} in this project`,
+          'previous_response_id',
+        );
+      const { history, chat } = turn(body, previous, endpoint);
+      const started = await beginInference(request, reply, deps, {
+        projectId: project.id,
+        model,
+        tier: endpoint.service_tier,
+        chat,
+        ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
+        ...traced(request),
+      });
+      const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
+      // On shutdown the broker fails the stream, and the translator's response.failed ends it.
+      const sse = body.stream
+        ? openSse(
+            request,
+            reply,
+            () => undefined,
+            servedBy(started.agentId),
+            () => undefined,
+          )
+        : undefined;
+      const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
+      emit(translator.start());
+      const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) =>
+        emit(translator.chunk(chunk)),
+      );
+      const error = failure && failedWith(failure);
+      const ending = error ? translator.fail(error.code, error.message) : translator.complete(usage);
+      const status: ResponseStatus = error
+        ? 'failed'
+        : ending.at(-1)!.type === 'response.incomplete'
+          ? 'incomplete'
+          : 'completed';
+      const final = translator.response(status, error ?? null);
+      const outcome = failure?.code === 'cancelled' ? 'cancelled' : status;
+      countUsage(
+        deps,
+        {
+          projectId: project.id,
+          endpointId: endpoint.id,
+          api: 'responses',
+          model,
+          agentId: started.agentId,
+          requestId: started.requestId,
+          outcome,
+          firstTokenMs,
+          durationMs: Math.round(performance.now() - began),
+        },
+        usage,
+      );
+      // Stored before the client hears it ended: a client that reads it back (or continues it with
+      // previous_response_id) at once must find it.
+      if (body.store !== false && outcome !== 'cancelled') {
+        await insertResponse(deps.pool, {
+          projectId: project.id,
+          endpointId: endpoint.id,
+          previousResponseId: body.previous_response_id ?? null,
+          status: outcome,
+          history,
+          response: final as Record<string, unknown> & { id: string },
+        }).catch((storeError: unknown) =>
+          request.log.error(
+            { err: storeError, response_id: final.id },
+            'the response could not be stored; it was still delivered',
+          ),
+        );
+      }
+      emit(ending);
+      sse?.end();
+      if (sse) return reply;
+      if (failure) throw new ApiError('inference_failed', `The engine failed the request: ${failure.message}`);
+      return final;
+    },
+  );
 
-  app.get<{ Params: Static<typeof EndpointPath> & { response_id: string } }>('/responses/:response_id', {
-    schema: { params: Type.Object({ ...EndpointPath.properties, response_id: ResponseId }, strict) },
-  }, async (request) => {
-    const stored = await findResponse(deps.pool, projectOf(request).id, request.params.response_id);
-    if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
-    return stored.response;
-  });
+  app.get<{ Params: Static<typeof EndpointPath> & { response_id: string } }>(
+    '/responses/:response_id',
+    {
+      schema: { params: Type.Object({ ...EndpointPath.properties, response_id: ResponseId }, strict) },
+    },
+    async (request) => {
+      const stored = await findResponse(deps.pool, projectOf(request).id, request.params.response_id);
+      if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
+      return stored.response;
+    },
+  );
 }
 
 /** The items the model sees this turn (stored history, then this input) and the engine request. */
 function turn(body: Body, previous: Awaited<ReturnType<typeof findResponse>>, endpoint: EndpointRecord) {
   try {
-    const history: ResponseItem[] = [...(previous ? [...previous.history, ...previous.response.output] as ResponseItem[] : []), ...inputItems(body.input as string | Record<string, unknown>[])];
-    return { history, chat: engineChatFromResponses(body as Parameters<typeof engineChatFromResponses>[0], history, endpoint.defaults) };
+    const history: ResponseItem[] = [
+      ...(previous ? ([...previous.history, ...previous.response.output] as ResponseItem[]) : []),
+      ...inputItems(body.input as string | Record<string, unknown>[]),
+    ];
+    return {
+      history,
+      chat: engineChatFromResponses(body as Parameters<typeof engineChatFromResponses>[0], history, endpoint.defaults),
+    };
   } catch (error) {
     if (error instanceof InputError) throw new ApiError('invalid_parameter', error.message, error.param);
     throw error;
@@ -96,18 +179,33 @@ function turn(body: Body, previous: Awaited<ReturnType<typeof findResponse>>, en
 
 function shell(body: Body, model: string, endpoint: EndpointRecord) {
   return {
-    id: `resp_${randomBytes(16).toString('hex')}`, created_at: Math.floor(Date.now() / 1_000), model,
-    instructions: body.instructions ?? endpoint.defaults.instructions ?? null, tools: body.tools ?? [], tool_choice: body.tool_choice ?? 'auto',
-    parallel_tool_calls: body.parallel_tool_calls ?? true, temperature: body.temperature ?? endpoint.defaults.temperature ?? 1, top_p: body.top_p ?? 1,
-    max_output_tokens: body.max_output_tokens ?? endpoint.defaults.max_output_tokens ?? null, previous_response_id: body.previous_response_id ?? null,
-    metadata: body.metadata ?? {}, store: body.store !== false, service_tier: endpoint.service_tier, text: { format: { type: 'text' } }, truncation: 'disabled',
+    id: `resp_${randomBytes(16).toString('hex')}`,
+    created_at: Math.floor(Date.now() / 1_000),
+    model,
+    instructions: body.instructions ?? endpoint.defaults.instructions ?? null,
+    tools: body.tools ?? [],
+    tool_choice: body.tool_choice ?? 'auto',
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    temperature: body.temperature ?? endpoint.defaults.temperature ?? 1,
+    top_p: body.top_p ?? 1,
+    max_output_tokens: body.max_output_tokens ?? endpoint.defaults.max_output_tokens ?? null,
+    previous_response_id: body.previous_response_id ?? null,
+    metadata: body.metadata ?? {},
+    store: body.store !== false,
+    service_tier: endpoint.service_tier,
+    text: { format: { type: 'text' } },
+    truncation: 'disabled',
     reasoning: null,
   };
 }
 
 function failedWith(failure: { code: string; message: string }): { code: string; message: string } {
-  if (failure.code === 'server_shutting_down') return { code: 'server_shutting_down', message: 'The router is shutting down; retry the request' };
-  return { code: failure.code === 'cancelled' ? 'cancelled' : 'server_error', message: `The engine failed the request: ${failure.message}` };
+  if (failure.code === 'server_shutting_down')
+    return { code: 'server_shutting_down', message: 'The router is shutting down; retry the request' };
+  return {
+    code: failure.code === 'cancelled' ? 'cancelled' : 'server_error',
+    message: `The engine failed the request: ${failure.message}`,
+  };
 }
 
 function newItemId(prefix: string): string {

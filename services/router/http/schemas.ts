@@ -4,7 +4,10 @@ import Type from 'typebox';
 
 export const strict = { additionalProperties: false } as const;
 
-export const ProjectParams = Type.Object({ project_id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }) }, strict);
+export const ProjectParams = Type.Object(
+  { project_id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }) },
+  strict,
+);
 
 export function idParams(prefix: string) {
   return Type.Object(
@@ -47,5 +50,10 @@ export async function pagedList<R, V extends { id: string }>(
 
 function listResponse<T extends { id: string }>(rows: readonly T[], limit: number) {
   const data = rows.slice(0, limit);
-  return { object: 'list' as const, data, has_more: rows.length > limit, next_cursor: rows.length > limit ? (data[data.length - 1]?.id ?? null) : null };
+  return {
+    object: 'list' as const,
+    data,
+    has_more: rows.length > limit,
+    next_cursor: rows.length > limit ? (data[data.length - 1]?.id ?? null) : null,
+  };
 }

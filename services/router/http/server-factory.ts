@@ -12,7 +12,11 @@ export interface ServerTimeouts {
   readonly keepAliveTimeoutMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ServerTimeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 };
+export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 72_000,
+};
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -30,7 +34,9 @@ export function serverFactory(timeouts: ServerTimeouts, tls?: { cert: Buffer; ke
       keepAliveTimeout: timeouts.keepAliveTimeoutMs,
       connectionsCheckingInterval: 1_000,
     };
-    const server = tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, handler) : createHttpServer(options, handler);
+    const server = tls
+      ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, handler)
+      : createHttpServer(options, handler);
     return server as Server;
   };
 }
@@ -49,7 +55,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     socket.destroy();
     return;
   }
-  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, reason: 'Bad Request', code: 'malformed_request' as const };
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? {
+    status: 400,
+    reason: 'Bad Request',
+    code: 'malformed_request' as const,
+  };
   const body = JSON.stringify(errorEnvelope(known.code));
   const requestId = `req_${randomBytes(12).toString('hex')}`;
   socket.end(

@@ -34,7 +34,10 @@ export class OpenStreams {
 }
 
 /** What an exec event stream gets last when the router stops: reconnect elsewhere or later. */
-export const SHUTDOWN_EVENT = { reason: 'server_shutting_down', message: 'The router is shutting down; reconnect (another replica answers, or this one shortly)' } as const;
+export const SHUTDOWN_EVENT = {
+  reason: 'server_shutting_down',
+  message: 'The router is shutting down; reconnect (another replica answers, or this one shortly)',
+} as const;
 
 export interface SseStream {
   send(event: string, data: unknown): void;
@@ -56,12 +59,22 @@ const KEEPALIVE_MS = 15_000;
  * stream gets `goodbye` (by default an `event: shutdown`) and ends; streams whose protocol has
  * its own ending (an inference stream's failure event) pass a goodbye that writes it, or none.
  */
-export function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => void, headers: Record<string, string> = {}, goodbye?: (stream: SseStream) => void): SseStream {
+export function openSse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  onClose: () => void,
+  headers: Record<string, string> = {},
+  goodbye?: (stream: SseStream) => void,
+): SseStream {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive',
-    'x-accel-buffering': 'no', 'x-request-id': request.id, ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': request.id,
+    ...headers,
   });
   raw.write(': stream open\n\n');
   let closed = false;

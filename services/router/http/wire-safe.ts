@@ -16,7 +16,9 @@ export function wireSafeKeyword(ajv: Ajv): Ajv {
       if (!enabled) return true;
       const problem = wireProblem(data);
       if (!problem) return true;
-      (check as unknown as { errors: object[] }).errors = [{ keyword: 'wireSafe', instancePath: problem.path, message: problem.message, params: {} }];
+      (check as unknown as { errors: object[] }).errors = [
+        { keyword: 'wireSafe', instancePath: problem.path, message: problem.message, params: {} },
+      ];
       return false;
     },
   });

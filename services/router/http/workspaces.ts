@@ -4,36 +4,64 @@ import { savePolicy, findPolicy, type ApprovalPolicy, type PolicyChange } from '
 import { appendAudit, keyActor } from '../store/audit-log.js';
 import type { Pool } from '../store/pool.js';
 import type { Workspace } from '../store/projects.js';
-import { bindAgent, createWorkspace, findWorkspace, listBindings, listWorkspaces, unbindAgent } from '../store/workspaces.js';
+import {
+  bindAgent,
+  createWorkspace,
+  findWorkspace,
+  listBindings,
+  listWorkspaces,
+  unbindAgent,
+} from '../store/workspaces.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { idParams, PageQuery, pagedList, ProjectParams, strict, type Page } from './schemas.js';
 
 const WorkspaceParams = idParams('ws');
 type WorkspaceParams = Static<typeof WorkspaceParams>;
-const BindingParams = Type.Object({ ...WorkspaceParams.properties, agent_id: Type.String({ pattern: '^agt_[0-9a-f]{12,64}$' }) }, strict);
-const PolicyParams = Type.Object({ project_id: ProjectParams.properties.project_id, workspace_id: Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' }) }, strict);
+const BindingParams = Type.Object(
+  { ...WorkspaceParams.properties, agent_id: Type.String({ pattern: '^agt_[0-9a-f]{12,64}$' }) },
+  strict,
+);
+const PolicyParams = Type.Object(
+  { project_id: ProjectParams.properties.project_id, workspace_id: Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' }) },
+  strict,
+);
 const CreateBody = Type.Object({ name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }, strict);
 const BindBody = Type.Object({ agent_id: Type.String({ pattern: '^agt_[0-9a-f]{12,64}$' }) }, strict);
 const TimeoutAction = Type.Union([Type.Literal('expire'), Type.Literal('escalate')]);
 const Seconds = Type.Integer({ minimum: 1, maximum: 604_800 });
 const PolicyBody = Type.Object(
   {
-    timeout_seconds_destructive: Type.Optional(Seconds), timeout_seconds_irreversible: Type.Optional(Seconds),
-    on_timeout_destructive: Type.Optional(TimeoutAction), on_timeout_irreversible: Type.Optional(TimeoutAction),
+    timeout_seconds_destructive: Type.Optional(Seconds),
+    timeout_seconds_irreversible: Type.Optional(Seconds),
+    on_timeout_destructive: Type.Optional(TimeoutAction),
+    on_timeout_irreversible: Type.Optional(TimeoutAction),
     allow_self_approval: Type.Optional(Type.Boolean()),
-    escalation_reviewers: Type.Optional(Type.Array(Type.String({ pattern: '^key_[0-9a-f]{12,48}$' }), { maxItems: 50, uniqueItems: true })),
+    escalation_reviewers: Type.Optional(
+      Type.Array(Type.String({ pattern: '^key_[0-9a-f]{12,48}$' }), { maxItems: 50, uniqueItems: true }),
+    ),
   },
   { ...strict, minProperties: 1 },
 );
 
 export function workspaceView(workspace: Workspace) {
-  return { object: 'workspace' as const, id: workspace.id, name: workspace.name, is_default: workspace.is_default, created_at: workspace.created_at.toISOString() };
+  return {
+    object: 'workspace' as const,
+    id: workspace.id,
+    name: workspace.name,
+    is_default: workspace.is_default,
+    created_at: workspace.created_at.toISOString(),
+  };
 }
 
 function policyView(policy: ApprovalPolicy) {
   const { updated_at: updatedAt, ...rest } = policy;
-  return { object: 'approval_policy' as const, ...rest, is_default: updatedAt === null, updated_at: updatedAt?.toISOString() ?? null };
+  return {
+    object: 'approval_policy' as const,
+    ...rest,
+    is_default: updatedAt === null,
+    updated_at: updatedAt?.toISOString() ?? null,
+  };
 }
 
 /** `/:project_id/v1/management`: workspaces, their agent bindings and approval policies. */
@@ -44,13 +72,23 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
     return workspace;
   };
   return async function register(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: Static<typeof CreateBody> }>('/workspaces', { schema: { body: CreateBody } }, async (request, reply) => {
-      const project = projectOf(request);
-      const workspace = await createWorkspace(deps.pool, project.id, request.body.name);
-      if (!workspace) throw new ApiError('workspace_exists', undefined, 'name');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'workspace.created', subject: workspace.id, detail: { name: workspace.name } });
-      return reply.status(201).send(workspaceView(workspace));
-    });
+    app.post<{ Body: Static<typeof CreateBody> }>(
+      '/workspaces',
+      { schema: { body: CreateBody } },
+      async (request, reply) => {
+        const project = projectOf(request);
+        const workspace = await createWorkspace(deps.pool, project.id, request.body.name);
+        if (!workspace) throw new ApiError('workspace_exists', undefined, 'name');
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'workspace.created',
+          subject: workspace.id,
+          detail: { name: workspace.name },
+        });
+        return reply.status(201).send(workspaceView(workspace));
+      },
+    );
 
     app.get<{ Querystring: Page }>('/workspaces', { schema: { querystring: PageQuery } }, async (request) =>
       pagedList(request.query, (page) => listWorkspaces(deps.pool, projectOf(request).id, page), workspaceView),
@@ -60,39 +98,86 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
       workspaceView(await workspaceOf(projectOf(request).id, request.params.id)),
     );
 
-    app.get<{ Params: WorkspaceParams }>('/workspaces/:id/bindings', { schema: { params: WorkspaceParams } }, async (request) => {
-      const bindings = await listBindings(deps.pool, await workspaceOf(projectOf(request).id, request.params.id));
-      return { object: 'list', data: bindings.map((binding) => ({ object: 'binding', ...binding, created_at: binding.created_at.toISOString() })), has_more: false };
-    });
+    app.get<{ Params: WorkspaceParams }>(
+      '/workspaces/:id/bindings',
+      { schema: { params: WorkspaceParams } },
+      async (request) => {
+        const bindings = await listBindings(deps.pool, await workspaceOf(projectOf(request).id, request.params.id));
+        return {
+          object: 'list',
+          data: bindings.map((binding) => ({
+            object: 'binding',
+            ...binding,
+            created_at: binding.created_at.toISOString(),
+          })),
+          has_more: false,
+        };
+      },
+    );
 
-    app.post<{ Params: WorkspaceParams; Body: Static<typeof BindBody> }>('/workspaces/:id/bindings', { schema: { params: WorkspaceParams, body: BindBody } }, async (request, reply) => {
-      const project = projectOf(request);
-      const workspace = await workspaceOf(project.id, request.params.id);
-      const binding = await bindAgent(deps.pool, workspace, request.body.agent_id, request.principal?.keyId ?? null);
-      if (!binding) throw new ApiError('agent_not_bindable', undefined, 'agent_id');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'workspace.agent_bound', subject: workspace.id, detail: { agent_id: binding.agent_id } });
-      return reply.status(201).send({ object: 'binding', ...binding, created_at: binding.created_at.toISOString() });
-    });
+    app.post<{ Params: WorkspaceParams; Body: Static<typeof BindBody> }>(
+      '/workspaces/:id/bindings',
+      { schema: { params: WorkspaceParams, body: BindBody } },
+      async (request, reply) => {
+        const project = projectOf(request);
+        const workspace = await workspaceOf(project.id, request.params.id);
+        const binding = await bindAgent(deps.pool, workspace, request.body.agent_id, request.principal?.keyId ?? null);
+        if (!binding) throw new ApiError('agent_not_bindable', undefined, 'agent_id');
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'workspace.agent_bound',
+          subject: workspace.id,
+          detail: { agent_id: binding.agent_id },
+        });
+        return reply.status(201).send({ object: 'binding', ...binding, created_at: binding.created_at.toISOString() });
+      },
+    );
 
-    app.delete<{ Params: Static<typeof BindingParams> }>('/workspaces/:id/bindings/:agent_id', { schema: { params: BindingParams } }, async (request) => {
-      const project = projectOf(request);
-      const workspace = await workspaceOf(project.id, request.params.id);
-      if (!(await unbindAgent(deps.pool, workspace, request.params.agent_id))) throw new ApiError('binding_not_found', undefined, 'agent_id');
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'workspace.agent_unbound', subject: workspace.id, detail: { agent_id: request.params.agent_id } });
-      return { object: 'binding', workspace_id: workspace.id, agent_id: request.params.agent_id, deleted: true };
-    });
+    app.delete<{ Params: Static<typeof BindingParams> }>(
+      '/workspaces/:id/bindings/:agent_id',
+      { schema: { params: BindingParams } },
+      async (request) => {
+        const project = projectOf(request);
+        const workspace = await workspaceOf(project.id, request.params.id);
+        if (!(await unbindAgent(deps.pool, workspace, request.params.agent_id)))
+          throw new ApiError('binding_not_found', undefined, 'agent_id');
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'workspace.agent_unbound',
+          subject: workspace.id,
+          detail: { agent_id: request.params.agent_id },
+        });
+        return { object: 'binding', workspace_id: workspace.id, agent_id: request.params.agent_id, deleted: true };
+      },
+    );
 
-    app.get<{ Params: Static<typeof PolicyParams> }>('/approval-policies/:workspace_id', { schema: { params: PolicyParams } }, async (request) => {
-      const workspace = await workspaceOf(projectOf(request).id, request.params.workspace_id);
-      return policyView(await findPolicy(deps.pool, workspace.id));
-    });
+    app.get<{ Params: Static<typeof PolicyParams> }>(
+      '/approval-policies/:workspace_id',
+      { schema: { params: PolicyParams } },
+      async (request) => {
+        const workspace = await workspaceOf(projectOf(request).id, request.params.workspace_id);
+        return policyView(await findPolicy(deps.pool, workspace.id));
+      },
+    );
 
-    app.patch<{ Params: Static<typeof PolicyParams>; Body: Static<typeof PolicyBody> }>('/approval-policies/:workspace_id', { schema: { params: PolicyParams, body: PolicyBody } }, async (request) => {
-      const project = projectOf(request);
-      const workspace = await workspaceOf(project.id, request.params.workspace_id);
-      const saved = await savePolicy(deps.pool, project.id, workspace.id, request.body as PolicyChange);
-      await appendAudit(deps.pool, { projectId: project.id, actor: keyActor(request.principal?.keyId), event: 'approval_policy.changed', subject: workspace.id, detail: { change: request.body } });
-      return policyView(saved);
-    });
+    app.patch<{ Params: Static<typeof PolicyParams>; Body: Static<typeof PolicyBody> }>(
+      '/approval-policies/:workspace_id',
+      { schema: { params: PolicyParams, body: PolicyBody } },
+      async (request) => {
+        const project = projectOf(request);
+        const workspace = await workspaceOf(project.id, request.params.workspace_id);
+        const saved = await savePolicy(deps.pool, project.id, workspace.id, request.body as PolicyChange);
+        await appendAudit(deps.pool, {
+          projectId: project.id,
+          actor: keyActor(request.principal?.keyId),
+          event: 'approval_policy.changed',
+          subject: workspace.id,
+          detail: { change: request.body },
+        });
+        return policyView(saved);
+      },
+    );
   };
 }

@@ -52,7 +52,9 @@ export class ChatAccumulator {
   }
 
   get toolCalls(): ToolCall[] {
-    return [...this.calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
+    return [...this.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, call]) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
   }
 
   private addFragment(fragment: ToolFragment): void {

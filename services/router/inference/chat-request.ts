@@ -15,14 +15,33 @@ export interface EngineChat {
 }
 
 /** Chat-completions parameters passed to the engine as they are; the rest are the router's. */
-const PASSED = ['tools', 'tool_choice', 'temperature', 'top_p', 'max_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format', 'parallel_tool_calls', 'logit_bias', 'logprobs', 'top_logprobs', 'user'] as const;
+const PASSED = [
+  'tools',
+  'tool_choice',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'stop',
+  'seed',
+  'presence_penalty',
+  'frequency_penalty',
+  'response_format',
+  'parallel_tool_calls',
+  'logit_bias',
+  'logprobs',
+  'top_logprobs',
+  'user',
+] as const;
 
 /**
  * The engine request for a `/v1/chat/completions` body: the endpoint's defaults under the
  * caller's values, `max_completion_tokens` as vLLM's `max_tokens`, and the router-only fields
  * (model choice, stream options, service tier, prompt_cache_key, metadata) left out.
  */
-export function engineChatFromChat(body: Record<string, unknown> & { messages: readonly ChatMessage[] }, defaults: EndpointDefaults): EngineChat {
+export function engineChatFromChat(
+  body: Record<string, unknown> & { messages: readonly ChatMessage[] },
+  defaults: EndpointDefaults,
+): EngineChat {
   const request: Record<string, unknown> = { messages: withInstructions(body.messages, defaults.instructions) };
   if (defaults.temperature !== undefined) request['temperature'] = defaults.temperature;
   if (defaults.max_output_tokens !== undefined) request['max_tokens'] = defaults.max_output_tokens;
@@ -32,8 +51,12 @@ export function engineChatFromChat(body: Record<string, unknown> & { messages: r
 }
 
 /** The endpoint's default instructions lead the conversation unless the caller brought its own. */
-export function withInstructions(messages: readonly ChatMessage[], instructions: string | undefined): readonly ChatMessage[] {
-  if (!instructions || messages.some((message) => message.role === 'system' || message.role === 'developer')) return messages;
+export function withInstructions(
+  messages: readonly ChatMessage[],
+  instructions: string | undefined,
+): readonly ChatMessage[] {
+  if (!instructions || messages.some((message) => message.role === 'system' || message.role === 'developer'))
+    return messages;
   return [{ role: 'system', content: instructions }, ...messages];
 }
 
@@ -44,7 +67,15 @@ export function withInstructions(messages: readonly ChatMessage[], instructions:
  */
 export function promptText(chat: EngineChat): string {
   const head = chat['tools'] === undefined ? '' : `${JSON.stringify(chat['tools'])}\n`;
-  return head + chat.messages.map((message) => `<|${message.role}|>${contentText(message.content)}${message.tool_calls ? JSON.stringify(message.tool_calls) : ''}\n`).join('');
+  return (
+    head +
+    chat.messages
+      .map(
+        (message) =>
+          `<|${message.role}|>${contentText(message.content)}${message.tool_calls ? JSON.stringify(message.tool_calls) : ''}\n`,
+      )
+      .join('')
+  );
 }
 
 function contentText(content: ChatMessage['content']): string {

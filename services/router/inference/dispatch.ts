@@ -32,7 +32,10 @@ export interface StartedInference {
 /** Why no stream started: nothing serves the model, all full, or every attempt failed. */
 export class InferenceRefused extends Error {
   override readonly name = 'InferenceRefused';
-  constructor(readonly reason: 'no_worker_for_model' | 'no_capacity' | 'failed', message: string) {
+  constructor(
+    readonly reason: 'no_worker_for_model' | 'no_capacity' | 'failed',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -56,7 +59,10 @@ export class InferenceDispatch {
     stickyWorker: (key) => this.sticky.get(key),
   };
 
-  constructor(private readonly directory: CandidateSource, private readonly broker: StreamBroker) {}
+  constructor(
+    private readonly directory: CandidateSource,
+    private readonly broker: StreamBroker,
+  ) {}
 
   async start(target: InferenceTarget): Promise<StartedInference> {
     const hashes = prefixHashes(promptText(target.chat), target.model, target.projectId);
@@ -64,10 +70,25 @@ export class InferenceDispatch {
     let lastError = 'no attempt was made';
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
       const workers = (await this.directory.views(target.projectId)).filter((worker) => !tried.has(worker.id));
-      const choice = chooseWorker(workers, { model: target.model, ...(target.tier ? { tier: target.tier } : {}), prefixHashes: hashes, ...(target.promptCacheKey ? { promptCacheKey: target.promptCacheKey } : {}) }, this.memory, LIVE_TUNING);
+      const choice = chooseWorker(
+        workers,
+        {
+          model: target.model,
+          ...(target.tier ? { tier: target.tier } : {}),
+          prefixHashes: hashes,
+          ...(target.promptCacheKey ? { promptCacheKey: target.promptCacheKey } : {}),
+        },
+        this.memory,
+        LIVE_TUNING,
+      );
       if (!choice.ok) {
         if (tried.size > 0) break;
-        throw new InferenceRefused(choice.reason, choice.reason === 'no_capacity' ? `every XIM agent serving ${target.model} is at capacity` : `no connected XIM agent serves ${target.model} now`);
+        throw new InferenceRefused(
+          choice.reason,
+          choice.reason === 'no_capacity'
+            ? `every XIM agent serving ${target.model} is at capacity`
+            : `no connected XIM agent serves ${target.model} now`,
+        );
       }
       tried.add(choice.workerId);
       const started = await this.open(choice.workerId, target);
@@ -87,11 +108,26 @@ export class InferenceDispatch {
 
   private async open(agentId: string, target: InferenceTarget): Promise<StartedInference> {
     const requestId = `inf_${randomBytes(12).toString('hex')}`;
-    const body = { request_id: requestId, project_id: target.projectId, model: target.model, request: target.chat as Record<string, unknown> };
-    const stream = await inSpan('infer.dispatch', target.trace, (trace) => this.broker.open(agentId, body, trace), { 'xerotier.agent_id': agentId, 'xerotier.model': target.model });
+    const body = {
+      request_id: requestId,
+      project_id: target.projectId,
+      model: target.model,
+      request: target.chat as Record<string, unknown>,
+    };
+    const stream = await inSpan('infer.dispatch', target.trace, (trace) => this.broker.open(agentId, body, trace), {
+      'xerotier.agent_id': agentId,
+      'xerotier.model': target.model,
+    });
     const rest = stream[Symbol.asyncIterator]();
     const first = await rest.next();
-    return { requestId, agentId, first: first.done ? { kind: 'error', code: 'empty_stream', message: 'the stream ended without a report', retryable: true } : first.value, rest };
+    return {
+      requestId,
+      agentId,
+      first: first.done
+        ? { kind: 'error', code: 'empty_stream', message: 'the stream ended without a report', retryable: true }
+        : first.value,
+      rest,
+    };
   }
 
   private remember(agentId: string, hashes: readonly number[], promptCacheKey: string | undefined): void {

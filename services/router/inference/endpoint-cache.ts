@@ -9,7 +9,10 @@ import { ExpiringCache } from './expiring-cache.js';
 export class EndpointCache {
   private readonly cache: ExpiringCache<EndpointRecord | undefined>;
 
-  constructor(private readonly db: Queryable, ttlMs = 1_000) {
+  constructor(
+    private readonly db: Queryable,
+    ttlMs = 1_000,
+  ) {
     this.cache = new ExpiringCache(ttlMs);
   }
 

@@ -5,7 +5,10 @@
 export class ExpiringCache<V> {
   private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
 
-  constructor(private readonly ttlMs: number, private readonly maxEntries = 10_000) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
 
   get(key: string, load: () => Promise<V>, now = Date.now()): Promise<V> {
     const cached = this.entries.get(key);

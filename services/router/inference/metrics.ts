@@ -16,15 +16,35 @@ export interface InferenceMetrics {
 
 /** Router-side inference figures: requests by outcome, refusals, time to first token, tokens, open streams. */
 export function registerInferenceMetrics(registry: Registry, broker: StreamBroker): InferenceMetrics {
-  const requests = new Counter({ name: 'xerotier_inference_requests_total', help: 'Inference requests that started a stream, by API and outcome', labelNames: ['api', 'outcome'], registers: [registry] });
-  const refusals = new Counter({ name: 'xerotier_inference_refusals_total', help: 'Inference requests refused before any stream (no agent, no capacity, engine failure)', labelNames: ['reason'], registers: [registry] });
-  const tokens = new Counter({ name: 'xerotier_inference_tokens_total', help: 'Tokens the engines reported, by direction', labelNames: ['direction'], registers: [registry] });
+  const requests = new Counter({
+    name: 'xerotier_inference_requests_total',
+    help: 'Inference requests that started a stream, by API and outcome',
+    labelNames: ['api', 'outcome'],
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: 'xerotier_inference_refusals_total',
+    help: 'Inference requests refused before any stream (no agent, no capacity, engine failure)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'xerotier_inference_tokens_total',
+    help: 'Tokens the engines reported, by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+  });
   const firstToken = new Histogram({
-    name: 'xerotier_inference_first_token_seconds', help: 'From the request reaching the router to the first token leaving it', labelNames: ['api'], registers: [registry],
+    name: 'xerotier_inference_first_token_seconds',
+    help: 'From the request reaching the router to the first token leaving it',
+    labelNames: ['api'],
+    registers: [registry],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   });
   new Gauge({
-    name: 'xerotier_inference_streams_open', help: 'Inference streams this router has open on XIM agents', registers: [registry],
+    name: 'xerotier_inference_streams_open',
+    help: 'Inference streams this router has open on XIM agents',
+    registers: [registry],
     collect() {
       this.set(broker.openCount);
     },

@@ -17,7 +17,10 @@ export function prefixHashes(prompt: string, model: string, tenantSalt: string):
   let previous = createHash('sha256').update(`${model}\u0000${tenantSalt}`).digest();
   const blocks = Math.min(MAX_BLOCKS, Math.floor(prompt.length / BLOCK_CHARS));
   for (let index = 0; index < blocks; index += 1) {
-    previous = createHash('sha256').update(previous).update(prompt.slice(index * BLOCK_CHARS, (index + 1) * BLOCK_CHARS)).digest();
+    previous = createHash('sha256')
+      .update(previous)
+      .update(prompt.slice(index * BLOCK_CHARS, (index + 1) * BLOCK_CHARS))
+      .digest();
     hashes.push(previous.readUIntBE(0, 6));
   }
   return hashes;

@@ -6,7 +6,10 @@ export type ResponseItem = Record<string, unknown> & { readonly type: string };
 
 export class InputError extends Error {
   override readonly name = 'InputError';
-  constructor(message: string, readonly param: string) {
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
     super(message);
   }
 }
@@ -28,7 +31,10 @@ export function inputItems(input: ResponsesBody['input']): ResponseItem[] {
   return input.map((item, index) => {
     const type = item['type'] ?? (item['role'] !== undefined ? 'message' : undefined);
     if (type !== 'message' && type !== 'function_call' && type !== 'function_call_output') {
-      throw new InputError(`input[${index}]: items of type ${JSON.stringify(type ?? null)} are not supported; send messages, function_call and function_call_output items`, `input[${index}]`);
+      throw new InputError(
+        `input[${index}]: items of type ${JSON.stringify(type ?? null)} are not supported; send messages, function_call and function_call_output items`,
+        `input[${index}]`,
+      );
     }
     return { ...item, type } as ResponseItem;
   });
@@ -40,7 +46,11 @@ export function inputItems(input: ResponsesBody['input']): ResponseItem[] {
  * messages (consecutive function calls become one assistant turn with tool_calls, their outputs
  * tool turns), function tools in the chat shape, sampling defaults from the endpoint.
  */
-export function engineChatFromResponses(body: ResponsesBody, items: readonly ResponseItem[], defaults: EndpointDefaults): EngineChat {
+export function engineChatFromResponses(
+  body: ResponsesBody,
+  items: readonly ResponseItem[],
+  defaults: EndpointDefaults,
+): EngineChat {
   const instructions = body.instructions ?? defaults.instructions;
   const messages: ChatMessage[] = instructions ? [{ role: 'system', content: instructions }] : [];
   items.forEach((item, index) => appendItem(messages, item, index));
@@ -52,15 +62,24 @@ export function engineChatFromResponses(body: ResponsesBody, items: readonly Res
   if (body.top_p !== undefined && body.top_p !== null) request['top_p'] = body.top_p;
   const maxTokens = body.max_output_tokens ?? defaults.max_output_tokens;
   if (maxTokens !== undefined) request['max_tokens'] = maxTokens;
-  if (body.parallel_tool_calls !== undefined && body.parallel_tool_calls !== null) request['parallel_tool_calls'] = body.parallel_tool_calls;
+  if (body.parallel_tool_calls !== undefined && body.parallel_tool_calls !== null)
+    request['parallel_tool_calls'] = body.parallel_tool_calls;
   return request as EngineChat;
 }
 
 function appendItem(messages: ChatMessage[], item: ResponseItem, index: number): void {
   if (item.type === 'function_call') {
-    const call = { id: String(item['call_id']), type: 'function', function: { name: String(item['name']), arguments: typeof item['arguments'] === 'string' ? item['arguments'] : JSON.stringify(item['arguments'] ?? {}) } };
+    const call = {
+      id: String(item['call_id']),
+      type: 'function',
+      function: {
+        name: String(item['name']),
+        arguments: typeof item['arguments'] === 'string' ? item['arguments'] : JSON.stringify(item['arguments'] ?? {}),
+      },
+    };
     const last = messages.at(-1);
-    if (last?.role === 'assistant' && last.tool_calls) messages[messages.length - 1] = { ...last, tool_calls: [...last.tool_calls, call] };
+    if (last?.role === 'assistant' && last.tool_calls)
+      messages[messages.length - 1] = { ...last, tool_calls: [...last.tool_calls, call] };
     else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
     return;
   }
@@ -69,22 +88,37 @@ function appendItem(messages: ChatMessage[], item: ResponseItem, index: number):
     return;
   }
   const role = item['role'];
-  if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer') throw new InputError(`input[${index}].role must be user, assistant, system or developer`, `input[${index}].role`);
+  if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer')
+    throw new InputError(`input[${index}].role must be user, assistant, system or developer`, `input[${index}].role`);
   messages.push({ role: role === 'developer' ? 'system' : role, content: textOf(item['content'], index) });
 }
 
 /** Text parts joined; images and files are refused (no engine here takes them yet). */
 function textOf(content: unknown, index: number): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) throw new InputError(`input[${index}]: content must be a string or a list of text parts`, `input[${index}].content`);
-  return content.map((part: Record<string, unknown>) => {
-    if ((part['type'] === 'input_text' || part['type'] === 'output_text' || part['type'] === 'text') && typeof part['text'] === 'string') return part['text'];
-    throw new InputError(`input[${index}]: content parts of type ${JSON.stringify(part['type'])} are not supported; send text`, `input[${index}].content`);
-  }).join('');
+  if (!Array.isArray(content))
+    throw new InputError(
+      `input[${index}]: content must be a string or a list of text parts`,
+      `input[${index}].content`,
+    );
+  return content
+    .map((part: Record<string, unknown>) => {
+      if (
+        (part['type'] === 'input_text' || part['type'] === 'output_text' || part['type'] === 'text') &&
+        typeof part['text'] === 'string'
+      )
+        return part['text'];
+      throw new InputError(
+        `input[${index}]: content parts of type ${JSON.stringify(part['type'])} are not supported; send text`,
+        `input[${index}].content`,
+      );
+    })
+    .join('');
 }
 
 function chatTool(tool: Record<string, unknown>, index: number): Record<string, unknown> {
-  if (tool['type'] !== 'function' || typeof tool['name'] !== 'string') throw new InputError(`tools[${index}]: only function tools with a name are supported`, `tools[${index}]`);
+  if (tool['type'] !== 'function' || typeof tool['name'] !== 'string')
+    throw new InputError(`tools[${index}]: only function tools with a name are supported`, `tools[${index}]`);
   const fn: Record<string, unknown> = { name: tool['name'] };
   if (tool['description'] !== undefined) fn['description'] = tool['description'];
   if (tool['parameters'] !== undefined && tool['parameters'] !== null) fn['parameters'] = tool['parameters'];
@@ -94,6 +128,7 @@ function chatTool(tool: Record<string, unknown>, index: number): Record<string, 
 function chatToolChoice(choice: unknown): unknown {
   if (choice === 'auto' || choice === 'none' || choice === 'required') return choice;
   const named = choice as { type?: unknown; name?: unknown };
-  if (named && named.type === 'function' && typeof named.name === 'string') return { type: 'function', function: { name: named.name } };
+  if (named && named.type === 'function' && typeof named.name === 'string')
+    return { type: 'function', function: { name: named.name } };
   throw new InputError('tool_choice must be auto, none, required or {"type":"function","name":…}', 'tool_choice');
 }

@@ -29,10 +29,16 @@ export class ResponsesTranslator {
   private finishReason: string | null = null;
   usage: Record<string, unknown> | null = null;
 
-  constructor(private readonly shell: ResponseShell, private readonly newId: (prefix: string) => string) {}
+  constructor(
+    private readonly shell: ResponseShell,
+    private readonly newId: (prefix: string) => string,
+  ) {}
 
   start(): ResponseEvent[] {
-    return [this.event('response.created', { response: this.response('in_progress') }), this.event('response.in_progress', { response: this.response('in_progress') })];
+    return [
+      this.event('response.created', { response: this.response('in_progress') }),
+      this.event('response.in_progress', { response: this.response('in_progress') }),
+    ];
   }
 
   chunk(chunk: ChatChunk): ResponseEvent[] {
@@ -63,8 +69,13 @@ export class ResponsesTranslator {
 
   response(status: ResponseStatus, error: { code: string; message: string } | null = null): Record<string, unknown> {
     return {
-      ...this.shell, object: 'response', status, output: this.output.map((item) => ({ ...item })), error,
-      incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null, usage: this.usage,
+      ...this.shell,
+      object: 'response',
+      status,
+      output: this.output.map((item) => ({ ...item })),
+      error,
+      incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+      usage: this.usage,
     };
   }
 
@@ -75,18 +86,40 @@ export class ResponsesTranslator {
     if (!this.message) return events;
     this.message.text += delta;
     const { id } = this.message.item;
-    events.push(this.event('response.output_text.delta', { item_id: id, output_index: this.message.outputIndex, content_index: 0, delta, logprobs: [] }));
+    events.push(
+      this.event('response.output_text.delta', {
+        item_id: id,
+        output_index: this.message.outputIndex,
+        content_index: 0,
+        delta,
+        logprobs: [],
+      }),
+    );
     return events;
   }
 
   private openMessage(): ResponseEvent[] {
     if (this.message) return [];
-    const item = { id: this.newId('msg'), type: 'message' as const, status: 'in_progress', role: 'assistant', content: [] as unknown[] };
+    const item = {
+      id: this.newId('msg'),
+      type: 'message' as const,
+      status: 'in_progress',
+      role: 'assistant',
+      content: [] as unknown[],
+    };
     this.message = { outputIndex: this.output.length, item, text: '' };
     this.output.push(item);
     return [
-      this.event('response.output_item.added', { output_index: this.message.outputIndex, item: { ...item, content: [] } }),
-      this.event('response.content_part.added', { item_id: item.id, output_index: this.message.outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }),
+      this.event('response.output_item.added', {
+        output_index: this.message.outputIndex,
+        item: { ...item, content: [] },
+      }),
+      this.event('response.content_part.added', {
+        item_id: item.id,
+        output_index: this.message.outputIndex,
+        content_index: 0,
+        part: { type: 'output_text', text: '', annotations: [] },
+      }),
     ];
   }
 
@@ -108,7 +141,14 @@ export class ResponsesTranslator {
     let open = this.calls.get(fragment.index);
     if (!open) {
       events.push(...this.closeMessage());
-      const item = { id: this.newId('fc'), type: 'function_call' as const, status: 'in_progress', call_id: fragment.id || this.newId('call'), name: fragment.function?.name ?? '', arguments: '' };
+      const item = {
+        id: this.newId('fc'),
+        type: 'function_call' as const,
+        status: 'in_progress',
+        call_id: fragment.id || this.newId('call'),
+        name: fragment.function?.name ?? '',
+        arguments: '',
+      };
       open = { outputIndex: this.output.length, item, text: '' };
       this.calls.set(fragment.index, open);
       this.output.push(item);
@@ -118,7 +158,13 @@ export class ResponsesTranslator {
     if (delta) {
       open.text += delta;
       open.item['arguments'] = open.text;
-      events.push(this.event('response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.outputIndex, delta }));
+      events.push(
+        this.event('response.function_call_arguments.delta', {
+          item_id: open.item.id,
+          output_index: open.outputIndex,
+          delta,
+        }),
+      );
     }
     return events;
   }
@@ -128,7 +174,11 @@ export class ResponsesTranslator {
       open.item['status'] = 'completed';
       const where = { item_id: open.item.id, output_index: open.outputIndex };
       return [
-        this.event('response.function_call_arguments.done', { ...where, name: open.item['name'], arguments: open.text }),
+        this.event('response.function_call_arguments.done', {
+          ...where,
+          name: open.item['name'],
+          arguments: open.text,
+        }),
         this.event('response.output_item.done', { output_index: open.outputIndex, item: { ...open.item } }),
       ];
     });
@@ -141,7 +191,10 @@ export class ResponsesTranslator {
 
 export function responsesUsage(usage: ChatUsage): Record<string, unknown> {
   return {
-    input_tokens: usage.prompt_tokens, input_tokens_details: { cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0 },
-    output_tokens: usage.completion_tokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.total_tokens,
+    input_tokens: usage.prompt_tokens,
+    input_tokens_details: { cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0 },
+    output_tokens: usage.completion_tokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: usage.total_tokens,
   };
 }

@@ -30,13 +30,26 @@ export interface InferenceRuntimeOptions {
 }
 
 /** This router's inference serving: streams over the mesh, the directory of XIM agents, placement. */
-export function createInferenceRuntime(db: Queryable, mesh: InferenceMesh, options: InferenceRuntimeOptions = {}): InferenceRuntime {
+export function createInferenceRuntime(
+  db: Queryable,
+  mesh: InferenceMesh,
+  options: InferenceRuntimeOptions = {},
+): InferenceRuntime {
   const { registry, refusals } = options;
-  const broker = new StreamBroker({ send: (agentId, frame) => mesh.send(agentId, frame), ...(refusals ? { refuse: (agent, refusal) => refusals.refuse(agent, refusal) } : {}) });
-  const directory = new WorkerDirectory(db, { boundAgents: () => mesh.boundAgents(), leaseOf: (id) => mesh.leaseOf(id), openOn: (id) => broker.openOn(id) });
+  const broker = new StreamBroker({
+    send: (agentId, frame) => mesh.send(agentId, frame),
+    ...(refusals ? { refuse: (agent, refusal) => refusals.refuse(agent, refusal) } : {}),
+  });
+  const directory = new WorkerDirectory(db, {
+    boundAgents: () => mesh.boundAgents(),
+    leaseOf: (id) => mesh.leaseOf(id),
+    openOn: (id) => broker.openOn(id),
+  });
   const dispatch = new InferenceDispatch(directory, broker);
   return {
-    broker, dispatch, ...(registry ? { metrics: registerInferenceMetrics(registry, broker) } : {}),
+    broker,
+    dispatch,
+    ...(registry ? { metrics: registerInferenceMetrics(registry, broker) } : {}),
     agentLost(agentId) {
       broker.agentLost(agentId);
       dispatch.forget(agentId);

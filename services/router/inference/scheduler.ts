@@ -45,7 +45,12 @@ export interface Tuning {
 export const DEFAULT_TUNING: Tuning = { affinity: 3, load: 2, kv: 1, epsilon: 0.25, queueAllowance: 8 };
 
 export type Choice =
-  | { readonly ok: true; readonly workerId: string; readonly reason: 'cache_key' | 'affinity' | 'least_loaded'; readonly matchedBlocks: number }
+  | {
+      readonly ok: true;
+      readonly workerId: string;
+      readonly reason: 'cache_key' | 'affinity' | 'least_loaded';
+      readonly matchedBlocks: number;
+    }
   | { readonly ok: false; readonly reason: 'no_worker_for_model' | 'no_capacity' };
 
 /**
@@ -54,14 +59,27 @@ export type Choice =
  * load (consistent-hashing-with-bounded-loads style), then honours `prompt_cache_key` as a
  * strong hint and otherwise scores prefix-cache affinity against load and KV pressure.
  */
-export function chooseWorker(candidates: readonly WorkerView[], request: RequestFeatures, memory: RoutingMemory, tuning: Tuning = DEFAULT_TUNING): Choice {
-  const eligible = candidates.filter((worker) => worker.healthy && worker.models.includes(request.model) && servesTier(worker, request.tier));
+export function chooseWorker(
+  candidates: readonly WorkerView[],
+  request: RequestFeatures,
+  memory: RoutingMemory,
+  tuning: Tuning = DEFAULT_TUNING,
+): Choice {
+  const eligible = candidates.filter(
+    (worker) => worker.healthy && worker.models.includes(request.model) && servesTier(worker, request.tier),
+  );
   if (eligible.length === 0) return { ok: false, reason: 'no_worker_for_model' };
   const open = eligible.filter((worker) => load(worker) < worker.maxConcurrent + tuning.queueAllowance);
   if (open.length === 0) return { ok: false, reason: 'no_capacity' };
   const bounded = withinBound(open, tuning.epsilon);
   const hinted = request.promptCacheKey === undefined ? undefined : byCacheKey(bounded, request.promptCacheKey, memory);
-  if (hinted) return { ok: true, workerId: hinted.id, reason: 'cache_key', matchedBlocks: memory.matched(hinted.id, request.prefixHashes) };
+  if (hinted)
+    return {
+      ok: true,
+      workerId: hinted.id,
+      reason: 'cache_key',
+      matchedBlocks: memory.matched(hinted.id, request.prefixHashes),
+    };
   return bestScore(bounded, request, memory, tuning);
 }
 
@@ -82,7 +100,9 @@ function withinBound(workers: readonly WorkerView[], epsilon: number): WorkerVie
 }
 
 function leastLoaded(workers: readonly WorkerView[]): WorkerView {
-  return workers.reduce((best, worker) => (load(worker) / worker.maxConcurrent < load(best) / best.maxConcurrent ? worker : best));
+  return workers.reduce((best, worker) =>
+    load(worker) / worker.maxConcurrent < load(best) / best.maxConcurrent ? worker : best,
+  );
 }
 
 /** The worker that served this key before if it is still within bounds, else a stable one by rendezvous hashing. */
@@ -99,13 +119,26 @@ function byCacheKey(workers: readonly WorkerView[], key: string, memory: Routing
   return best;
 }
 
-function bestScore(workers: readonly WorkerView[], request: RequestFeatures, memory: RoutingMemory, tuning: Tuning): Choice {
+function bestScore(
+  workers: readonly WorkerView[],
+  request: RequestFeatures,
+  memory: RoutingMemory,
+  tuning: Tuning,
+): Choice {
   const blocks = request.prefixHashes.length;
   let best: { worker: WorkerView; score: number; matched: number } | undefined;
   for (const worker of [...workers].sort((a, b) => a.id.localeCompare(b.id))) {
     const matched = blocks === 0 ? 0 : memory.matched(worker.id, request.prefixHashes);
-    const score = tuning.affinity * (blocks === 0 ? 0 : matched / blocks) - tuning.load * (load(worker) / worker.maxConcurrent) - tuning.kv * worker.kvUsage;
+    const score =
+      tuning.affinity * (blocks === 0 ? 0 : matched / blocks) -
+      tuning.load * (load(worker) / worker.maxConcurrent) -
+      tuning.kv * worker.kvUsage;
     if (!best || score > best.score) best = { worker, score, matched };
   }
-  return { ok: true, workerId: best!.worker.id, reason: best!.matched > 0 ? 'affinity' : 'least_loaded', matchedBlocks: best!.matched };
+  return {
+    ok: true,
+    workerId: best!.worker.id,
+    reason: best!.matched > 0 ? 'affinity' : 'least_loaded',
+    matchedBlocks: best!.matched,
+  };
 }

@@ -21,7 +21,10 @@ export class InferenceStream implements AsyncIterable<StreamEvent> {
   private readonly queue: StreamEvent[] = [];
   private wake: (() => void) | undefined;
 
-  constructor(readonly requestId: string, readonly agentId: string) {}
+  constructor(
+    readonly requestId: string,
+    readonly agentId: string,
+  ) {}
 
   push(event: StreamEvent): void {
     if (this.finished) return;
@@ -52,7 +55,10 @@ export class InferenceStream implements AsyncIterable<StreamEvent> {
 export interface StreamBrokerOptions {
   send(agentId: string, frame: Frame): Promise<boolean>;
   /** A report about a stream another agent holds: refused, and counted and audited here. */
-  refuse?(agent: AdmittedAgent, refusal: { type: string; reason: string; subject: string }): Promise<{ status: 'rejected'; reason: string }>;
+  refuse?(
+    agent: AdmittedAgent,
+    refusal: { type: string; reason: string; subject: string },
+  ): Promise<{ status: 'rejected'; reason: string }>;
   /** A stream with no report for this long is failed and cancelled on its agent. @default 120000 */
   readonly idleMs?: number;
 }
@@ -76,7 +82,12 @@ export class StreamBroker {
     this.perAgent.set(agentId, (this.perAgent.get(agentId) ?? 0) + 1);
     this.watch(stream);
     if (!(await this.options.send(agentId, makeFrame('infer.request', body, trace ? { trace } : {})))) {
-      this.finish(stream, { kind: 'error', code: 'agent_unreachable', message: 'the XIM agent is not connected to this router', retryable: true });
+      this.finish(stream, {
+        kind: 'error',
+        code: 'agent_unreachable',
+        message: 'the XIM agent is not connected to this router',
+        retryable: true,
+      });
     }
     return stream;
   }
@@ -104,8 +115,16 @@ export class StreamBroker {
         return;
       }
       const seconds = Math.round(idleMs / 1_000);
-      void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: stream.requestId, reason: `no report for ${seconds} s` }));
-      this.finish(stream, { kind: 'error', code: 'engine_stalled', message: `the engine reported nothing for ${seconds} s`, retryable: false });
+      void this.options.send(
+        stream.agentId,
+        makeFrame('infer.cancel', { request_id: stream.requestId, reason: `no report for ${seconds} s` }),
+      );
+      this.finish(stream, {
+        kind: 'error',
+        code: 'engine_stalled',
+        message: `the engine reported nothing for ${seconds} s`,
+        retryable: false,
+      });
     };
     this.idle.set(stream.requestId, setTimeout(check, idleMs).unref());
   }
@@ -120,7 +139,13 @@ export class StreamBroker {
 
   agentLost(agentId: string): void {
     for (const stream of this.streams.values()) {
-      if (stream.agentId === agentId) this.finish(stream, { kind: 'error', code: 'agent_lost', message: 'the XIM agent serving this request went away', retryable: true });
+      if (stream.agentId === agentId)
+        this.finish(stream, {
+          kind: 'error',
+          code: 'agent_lost',
+          message: 'the XIM agent serving this request went away',
+          retryable: true,
+        });
     }
   }
 
@@ -140,7 +165,9 @@ export class StreamBroker {
     if (!stream) return { status: 'ok' };
     if (stream.agentId !== agent.id) {
       const refusal = { type: frame.type, reason: 'not_your_stream', subject: body.request_id };
-      return this.options.refuse ? this.options.refuse(agent, refusal) : { status: 'rejected', reason: 'refused: not_your_stream' };
+      return this.options.refuse
+        ? this.options.refuse(agent, refusal)
+        : { status: 'rejected', reason: 'refused: not_your_stream' };
     }
     if (frame.type === 'infer.chunk') {
       this.lastReport.set(stream.requestId, Date.now());
@@ -148,10 +175,22 @@ export class StreamBroker {
       return { status: 'ok' };
     }
     // The end of a stream continues the agent's span (one span per stream, not per chunk).
-    await inSpan(`${frame.type}`, frame.trace, async () => {
-      if (frame.type === 'infer.done') this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
-      else if (frame.type === 'infer.error') this.finish(stream, { kind: 'error', code: frame.body.code, message: frame.body.message, retryable: frame.body.retryable });
-    }, { 'xerotier.request_id': body.request_id });
+    await inSpan(
+      `${frame.type}`,
+      frame.trace,
+      async () => {
+        if (frame.type === 'infer.done')
+          this.finish(stream, { kind: 'done', ...(frame.body.usage ? { usage: frame.body.usage } : {}) });
+        else if (frame.type === 'infer.error')
+          this.finish(stream, {
+            kind: 'error',
+            code: frame.body.code,
+            message: frame.body.message,
+            retryable: frame.body.retryable,
+          });
+      },
+      { 'xerotier.request_id': body.request_id },
+    );
     return { status: 'ok' };
   };
 

@@ -21,7 +21,11 @@ export interface LiveAgents {
 export class WorkerDirectory {
   private readonly cache: ExpiringCache<XimManifest[]>;
 
-  constructor(private readonly db: Queryable, private readonly live: LiveAgents, ttlMs = 1_000) {
+  constructor(
+    private readonly db: Queryable,
+    private readonly live: LiveAgents,
+    ttlMs = 1_000,
+  ) {
     this.cache = new ExpiringCache(ttlMs);
   }
 
@@ -36,10 +40,14 @@ export class WorkerDirectory {
     const health = lease?.health ?? {};
     const open = this.live.openOn(row.id);
     return {
-      id: row.id, models: row.models ?? [], ...(row.service_tiers ? { tiers: row.service_tiers } : {}),
+      id: row.id,
+      models: row.models ?? [],
+      ...(row.service_tiers ? { tiers: row.service_tiers } : {}),
       healthy: lease?.status === 'active' && health['healthy'] !== false && (lease.capacity?.max_concurrent ?? 0) > 0,
-      running: Math.max(open, lease?.capacity?.in_use ?? 0), waiting: numberOr(health['waiting'], 0),
-      maxConcurrent: Math.max(1, lease?.capacity?.max_concurrent ?? 1), kvUsage: numberOr(health['kv_usage'], 0),
+      running: Math.max(open, lease?.capacity?.in_use ?? 0),
+      waiting: numberOr(health['waiting'], 0),
+      maxConcurrent: Math.max(1, lease?.capacity?.max_concurrent ?? 1),
+      kvUsage: numberOr(health['kv_usage'], 0),
     };
   }
 

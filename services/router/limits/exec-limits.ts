@@ -10,7 +10,10 @@ export interface ExecRateLimits {
 }
 
 /** The windows a new invocation must fit in (the agent layer applies at dispatch). */
-export function invocationWindows(limits: ExecRateLimits, target: { projectId: string; workspaceId: string }): WindowLimit[] {
+export function invocationWindows(
+  limits: ExecRateLimits,
+  target: { projectId: string; workspaceId: string },
+): WindowLimit[] {
   return [
     { key: 'exec:global', limit: limits.global, windowMs: MINUTE_MS },
     { key: `exec:project:${target.projectId}`, limit: limits.project, windowMs: MINUTE_MS },

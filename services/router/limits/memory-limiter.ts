@@ -14,9 +14,15 @@ export function createMemoryLimiter(): RateLimiter {
       const rolled = active.map((limit) => roll(buckets.get(limit.key), limit.windowMs, now));
       for (const [index, limit] of active.entries()) {
         const current = rolled[index]!;
-        if (estimate(current, limit.windowMs, now) + 1 > limit.limit) return { allowed: false, key: limit.key, retryAfterMs: retryAfterMs(current, limit.limit, limit.windowMs, now) };
+        if (estimate(current, limit.windowMs, now) + 1 > limit.limit)
+          return {
+            allowed: false,
+            key: limit.key,
+            retryAfterMs: retryAfterMs(current, limit.limit, limit.windowMs, now),
+          };
       }
-      for (const [index, limit] of active.entries()) buckets.set(limit.key, { ...rolled[index]!, current: rolled[index]!.current + 1 });
+      for (const [index, limit] of active.entries())
+        buckets.set(limit.key, { ...rolled[index]!, current: rolled[index]!.current + 1 });
       if ((checks += 1) % 10_000 === 0) forgetIdle(now);
       return { allowed: true };
     },

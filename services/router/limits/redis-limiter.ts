@@ -33,7 +33,9 @@ interface HitCommand {
 /** Windows shared by every router through one Redis; `prefix` keeps deployments apart. */
 export function createRedisLimiter(url: string, logger: Logger, prefix = 'xerotier:rl:'): RateLimiter {
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true });
-  redis.on('error', (error: Error) => logger.warning({ err: { message: error.message } }, 'rate-limit Redis connection problem'));
+  redis.on('error', (error: Error) =>
+    logger.warning({ err: { message: error.message } }, 'rate-limit Redis connection problem'),
+  );
   redis.defineCommand('slidingHit', { lua: HIT_SCRIPT });
   const command = redis as unknown as HitCommand;
   return {
@@ -41,11 +43,20 @@ export function createRedisLimiter(url: string, logger: Logger, prefix = 'xeroti
       const active = limits.filter((limit) => limit.limit > 0);
       if (active.length === 0) return { allowed: true };
       const args = active.flatMap((limit) => [limit.limit, limit.windowMs]);
-      const answer = await command.slidingHit(active.length, ...active.map((limit) => prefix + limit.key), now, ...args);
+      const answer = await command.slidingHit(
+        active.length,
+        ...active.map((limit) => prefix + limit.key),
+        now,
+        ...args,
+      );
       if (answer[0] === 1) return { allowed: true };
       const [, index, start, current, previous] = answer as [number, number, number, number, number];
       const limit = active[index - 1]!;
-      return { allowed: false, key: limit.key, retryAfterMs: retryAfterMs({ start, current, previous }, limit.limit, limit.windowMs, now) };
+      return {
+        allowed: false,
+        key: limit.key,
+        retryAfterMs: retryAfterMs({ start, current, previous }, limit.limit, limit.windowMs, now),
+      };
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

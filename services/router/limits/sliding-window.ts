@@ -19,7 +19,8 @@ export interface Buckets {
   readonly previous: number;
 }
 
-export type LimitDecision = { readonly allowed: true } | { readonly allowed: false; readonly key: string; readonly retryAfterMs: number };
+export type LimitDecision =
+  { readonly allowed: true } | { readonly allowed: false; readonly key: string; readonly retryAfterMs: number };
 
 /** The buckets as of `now`: rolled forward when a bucket (or two) has passed since. */
 export function roll(buckets: Buckets | undefined, windowMs: number, now: number): Buckets {

@@ -38,7 +38,10 @@ export function createAdmission(): Admission {
   const byCurve = new Map<string, AdmittedAgent>();
   const byId = new Map<string, AdmittedAgent>();
   const toAdmitted = (keys: AgentKeys): AdmittedAgent => ({
-    id: keys.id, projectId: keys.project_id, role: keys.role, curveKeyHex: keys.curve_public_key.toString('hex'),
+    id: keys.id,
+    projectId: keys.project_id,
+    role: keys.role,
+    curveKeyHex: keys.curve_public_key.toString('hex'),
     signingKey: byId.get(keys.id)?.signingKey ?? signingPublicKey(keys.signing_public_key),
   });
   const admission: Admission = {
@@ -61,7 +64,8 @@ export function createAdmission(): Admission {
       const keep = new Set(list.map((keys) => keys.id));
       const dropped = [...byId.keys()].filter((id) => !keep.has(id));
       for (const id of dropped) admission.revoke(id);
-      for (const keys of list) if (byId.get(keys.id)?.curveKeyHex !== keys.curve_public_key.toString('hex')) admission.admit(keys);
+      for (const keys of list)
+        if (byId.get(keys.id)?.curveKeyHex !== keys.curve_public_key.toString('hex')) admission.admit(keys);
       return dropped;
     },
     get size() {

@@ -30,18 +30,27 @@ export function listenForAgentChanges(
   logger: Logger,
   handlers: { onChange: (change: AgentChange) => void; onResync: () => void },
 ): Listener {
-  return listen(connectionString, logger, {
-    [AGENT_CHANGES_CHANNEL]: (payload) => {
-      const change = parse(payload);
-      if (change) handlers.onChange(change);
+  return listen(
+    connectionString,
+    logger,
+    {
+      [AGENT_CHANGES_CHANNEL]: (payload) => {
+        const change = parse(payload);
+        if (change) handlers.onChange(change);
+      },
     },
-  }, handlers.onResync);
+    handlers.onResync,
+  );
 }
 
 function parse(payload: string): AgentChange | undefined {
   try {
     const value = JSON.parse(payload) as Partial<AgentChange>;
-    if (typeof value.agent_id === 'string' && (value.change === 'enrolled' || value.change === 'revoked' || value.change === 'superseded')) return value as AgentChange;
+    if (
+      typeof value.agent_id === 'string' &&
+      (value.change === 'enrolled' || value.change === 'revoked' || value.change === 'superseded')
+    )
+      return value as AgentChange;
   } catch {
     // not ours
   }

@@ -37,7 +37,9 @@ export class ConnectionTable {
   /** True when the nonce is the one outstanding for this connection and agent. */
   expects(routing: RoutingKey, agentId: string, nonce: string): boolean {
     const connection = this.byRouting.get(routing);
-    return connection !== undefined && !connection.bound && connection.agentId === agentId && connection.nonce === nonce;
+    return (
+      connection !== undefined && !connection.bound && connection.agentId === agentId && connection.nonce === nonce
+    );
   }
 
   /** Binds the connection to the agent, replacing the agent's previous one. */

@@ -1,6 +1,12 @@
 import { Reply, Router } from 'zeromq';
 import { scrambleAutoRoutingIds } from './auto-ids.js';
-import { batched, MESH_ZAP_DOMAIN, type GatewayToRouter, type RouterToGateway, type ZapDecision } from './gateway-protocol.js';
+import {
+  batched,
+  MESH_ZAP_DOMAIN,
+  type GatewayToRouter,
+  type RouterToGateway,
+  type ZapDecision,
+} from './gateway-protocol.js';
 
 /**
  * The mesh gateway: a child process of the router that owns the CURVE ROUTER socket and the ZAP
@@ -11,7 +17,11 @@ import { batched, MESH_ZAP_DOMAIN, type GatewayToRouter, type RouterToGateway, t
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const ZAP_ANSWER_TIMEOUT_MS = 2_000;
 const MAX_IN_FLIGHT = 1_000;
-const REPLY: Record<ZapDecision, [string, string]> = { admitted: ['200', 'OK'], refused: ['400', 'not admitted'], throttled: ['300', 'too many handshakes'] };
+const REPLY: Record<ZapDecision, [string, string]> = {
+  admitted: ['200', 'OK'],
+  refused: ['400', 'not admitted'],
+  throttled: ['300', 'too many handshakes'],
+};
 
 type Start = Extract<RouterToGateway, { t: 'start' }>;
 
@@ -30,13 +40,22 @@ async function main(start: Start): Promise<void> {
   await zap.bind(ZAP_ENDPOINT);
   if (start.scrambleAutoIds) await scrambleAutoRoutingIds();
   const socket = new Router({
-    curveServer: true, curveSecretKey: start.curveSecretKey, zapDomain: MESH_ZAP_DOMAIN, zapEnforceDomain: true, maxMessageSize: start.maxMessageBytes,
+    curveServer: true,
+    curveSecretKey: start.curveSecretKey,
+    zapDomain: MESH_ZAP_DOMAIN,
+    zapEnforceDomain: true,
+    maxMessageSize: start.maxMessageBytes,
     // A second peer with a taken id is ignored rather than handed the first one's traffic; an
     // unknown peer or a full queue fails the send at once instead of dropping it silently.
-    handover: false, mandatory: true, sendTimeout: 0, linger: 0,
+    handover: false,
+    mandatory: true,
+    sendTimeout: 0,
+    linger: 0,
     // Transport heartbeats only find dead TCP connections (leases are the application's
     // heartbeat), and each is a CURVE box: every 5 s cost half a core at 10,000 agents.
-    heartbeatInterval: 30_000, heartbeatTimeout: 90_000, handshakeInterval: 10_000,
+    heartbeatInterval: 30_000,
+    heartbeatTimeout: 90_000,
+    handshakeInterval: 10_000,
   });
   await socket.bind(start.bind);
   const unreachable = batched<string>((r) => tell({ t: 'unsent', r }));
@@ -45,9 +64,11 @@ async function main(start: Start): Promise<void> {
   // which the agent's outbox resends.
   let tail: Promise<void> = Promise.resolve();
   const send = (routing: string, bytes: Uint8Array) => {
-    tail = tail.then(() => socket.send([Buffer.from(routing, 'latin1'), bytes])).catch((error: { code?: string }) => {
-      if (error.code === 'EHOSTUNREACH') unreachable(routing);
-    });
+    tail = tail
+      .then(() => socket.send([Buffer.from(routing, 'latin1'), bytes]))
+      .catch((error: { code?: string }) => {
+        if (error.code === 'EHOSTUNREACH') unreachable(routing);
+      });
   };
   process.on('message', (message: RouterToGateway) => {
     if (message.t === 'send') for (const [routing, bytes] of message.msgs) send(routing, bytes);
@@ -55,7 +76,10 @@ async function main(start: Start): Promise<void> {
     else if (message.t === 'close') process.exit(0);
   });
   tell({ t: 'listening', endpoint: socket.lastEndpoint ?? start.bind });
-  void answerZap(zap, zapAnswers).then(() => fail('ZAP handler stopped', 'closed'), (error: unknown) => fail('ZAP handler failed', error));
+  void answerZap(zap, zapAnswers).then(
+    () => fail('ZAP handler stopped', 'closed'),
+    (error: unknown) => fail('ZAP handler failed', error),
+  );
   await forward(socket);
 }
 

@@ -7,7 +7,13 @@
 export const MESH_ZAP_DOMAIN = 'xerotier-mesh';
 
 export type RouterToGateway =
-  | { readonly t: 'start'; readonly bind: string; readonly curveSecretKey: string; readonly maxMessageBytes: number; readonly scrambleAutoIds: boolean }
+  | {
+      readonly t: 'start';
+      readonly bind: string;
+      readonly curveSecretKey: string;
+      readonly maxMessageBytes: number;
+      readonly scrambleAutoIds: boolean;
+    }
   /** Messages to peers: [routing id (latin1), payload]. */
   | { readonly t: 'send'; readonly msgs: readonly (readonly [string, Uint8Array])[] }
   | { readonly t: 'zap'; readonly s: number; readonly decision: ZapDecision }
@@ -20,7 +26,12 @@ export type GatewayToRouter =
   /** Peers a send could not reach because they are gone. */
   | { readonly t: 'unsent'; readonly r: readonly string[] }
   | { readonly t: 'zap'; readonly s: number; readonly key: string; readonly address: string }
-  | { readonly t: 'log'; readonly level: 'info' | 'warning' | 'error'; readonly msg: string; readonly detail?: Record<string, unknown> };
+  | {
+      readonly t: 'log';
+      readonly level: 'info' | 'warning' | 'error';
+      readonly msg: string;
+      readonly detail?: Record<string, unknown>;
+    };
 
 export type ZapDecision = 'admitted' | 'refused' | 'throttled';
 

@@ -37,13 +37,21 @@ const GATEWAY_MAIN = join(dirname(here), `gateway-main${extname(here)}`);
  * rebinding the same endpoint with backoff from 100 ms to 5 s; agents reconnect on their own.
  */
 export async function startMeshGateway(options: MeshGatewayOptions): Promise<MeshGateway> {
-  const state = { child: undefined as ChildProcess | undefined, endpoint: options.bind, closing: false, restarts: 0, backoffMs: 100 };
+  const state = {
+    child: undefined as ChildProcess | undefined,
+    endpoint: options.bind,
+    closing: false,
+    restarts: 0,
+    backoffMs: 100,
+  };
   const outbound = batched<readonly [string, Uint8Array]>((msgs) => {
     if (state.child?.connected) state.child.send({ t: 'send', msgs } satisfies RouterToGateway);
   });
   const launch = (bind: string) =>
     spawnGateway(options, bind, (message) => {
-      if (message.t === 'in') for (const [routing, parts, bytes] of message.msgs) options.onMessage(routing, parts, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      if (message.t === 'in')
+        for (const [routing, parts, bytes] of message.msgs)
+          options.onMessage(routing, parts, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       else if (message.t === 'unsent') for (const routing of message.r) options.onUnreachable(routing);
       else if (message.t === 'zap') answerZap(state.child, message.s, options.decide(message.key, message.address));
       else if (message.t === 'log') options.logger[message.level](message.detail ?? {}, `mesh gateway: ${message.msg}`);
@@ -52,7 +60,10 @@ export async function startMeshGateway(options: MeshGatewayOptions): Promise<Mes
     child.once('exit', (code, signal) => {
       if (state.closing) return;
       const reason = signal ? `signal ${signal}` : `exit code ${code}`;
-      options.logger.error({ code, signal, restart_in_ms: state.backoffMs }, `mesh gateway died (${reason}); restarting it`);
+      options.logger.error(
+        { code, signal, restart_in_ms: state.backoffMs },
+        `mesh gateway died (${reason}); restarting it`,
+      );
       state.restarts += 1;
       state.child = undefined;
       options.onRestart(reason);
@@ -106,7 +117,11 @@ function answerZap(child: ChildProcess | undefined, s: number, decision: ZapDeci
   if (decision !== undefined && child?.connected) child.send({ t: 'zap', s, decision } satisfies RouterToGateway);
 }
 
-function spawnGateway(options: MeshGatewayOptions, bind: string, onMessage: (message: GatewayToRouter) => void): Promise<{ child: ChildProcess; endpoint: string }> {
+function spawnGateway(
+  options: MeshGatewayOptions,
+  bind: string,
+  onMessage: (message: GatewayToRouter) => void,
+): Promise<{ child: ChildProcess; endpoint: string }> {
   const child = fork(GATEWAY_MAIN, [], {
     serialization: 'advanced',
     // Under tsx (development, tests) the child needs the same loader; a build runs plain .js.
@@ -114,9 +129,16 @@ function spawnGateway(options: MeshGatewayOptions, bind: string, onMessage: (mes
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.on('message', onMessage);
-  child.send({ t: 'start', bind, curveSecretKey: options.curveSecretKey, maxMessageBytes: options.maxMessageBytes, scrambleAutoIds: options.scrambleAutoIds ?? true } satisfies RouterToGateway);
+  child.send({
+    t: 'start',
+    bind,
+    curveSecretKey: options.curveSecretKey,
+    maxMessageBytes: options.maxMessageBytes,
+    scrambleAutoIds: options.scrambleAutoIds ?? true,
+  } satisfies RouterToGateway);
   return new Promise((resolve, reject) => {
-    const onExit = (code: number | null, signal: string | null) => reject(new Error(`mesh gateway exited before listening (${signal ?? `code ${code}`})`));
+    const onExit = (code: number | null, signal: string | null) =>
+      reject(new Error(`mesh gateway exited before listening (${signal ?? `code ${code}`})`));
     child.once('exit', onExit);
     child.on('message', (message: GatewayToRouter) => {
       if (message.t !== 'listening') return;

@@ -30,13 +30,25 @@ export function onHello(context: HandshakeContext, frame: Frame<'hello'>, routin
   if (!agent || agent.role !== frame.body.role) return { result: 'not_admitted', agentId: frame.body.agent_id };
   if (!routingIdSpeaksFor(routing, agent.id)) return { result: 'foreign_routing_id', agentId: agent.id };
   if (frame.body.nonce === undefined) {
-    context.send(routing, makeFrame('challenge', { nonce: context.connections.challenge(routing, agent.id, context.now()) }));
+    context.send(
+      routing,
+      makeFrame('challenge', { nonce: context.connections.challenge(routing, agent.id, context.now()) }),
+    );
     return { result: 'challenged', agentId: agent.id };
   }
-  if (!context.connections.expects(routing, agent.id, frame.body.nonce) || !verifyFrame(frame, agent.signingKey)) return { result: 'identity_not_proven', agentId: agent.id };
+  if (!context.connections.expects(routing, agent.id, frame.body.nonce) || !verifyFrame(frame, agent.signingKey))
+    return { result: 'identity_not_proven', agentId: agent.id };
   context.connections.bind(routing, agent.id, context.now());
   const renewal = context.leaseRenewalIntervalMs;
   const sendManifest = context.knownManifest(agent.id) === null;
-  context.send(routing, makeFrame('welcome', { agent_id: agent.id, lease_renewal_interval_ms: renewal, lease_duration_ms: renewal * 3, send_manifest: sendManifest }));
+  context.send(
+    routing,
+    makeFrame('welcome', {
+      agent_id: agent.id,
+      lease_renewal_interval_ms: renewal,
+      lease_duration_ms: renewal * 3,
+      send_manifest: sendManifest,
+    }),
+  );
   return { result: 'bound', agentId: agent.id };
 }

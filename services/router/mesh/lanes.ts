@@ -13,11 +13,14 @@ export class Lanes {
 
   run(lane: string, task: () => Promise<void>): void {
     this.inFlight += 1;
-    const next = (this.tails.get(lane) ?? Promise.resolve()).then(task).catch(() => undefined).finally(() => {
-      if (this.tails.get(lane) === next) this.tails.delete(lane);
-      this.inFlight -= 1;
-      this.waiters.shift()?.();
-    });
+    const next = (this.tails.get(lane) ?? Promise.resolve())
+      .then(task)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.tails.get(lane) === next) this.tails.delete(lane);
+        this.inFlight -= 1;
+        this.waiters.shift()?.();
+      });
     this.tails.set(lane, next);
   }
 

@@ -37,19 +37,37 @@ export class LeaseBook {
     const recorded = previous?.manifestHash ?? this.knownManifest(agentId);
     const manifestChanged = body.manifest !== undefined && body.manifest_hash !== recorded;
     const lease: Lease = {
-      agentId, status: 'active', lastRenewal: now, dirty: true,
+      agentId,
+      status: 'active',
+      lastRenewal: now,
+      dirty: true,
       manifestHash: body.manifest !== undefined || body.manifest_hash === recorded ? body.manifest_hash : recorded,
-      manifestVersion: body.manifest_version, capacity: body.capacity, inFlight: body.in_flight, health: body.health ?? null,
+      manifestVersion: body.manifest_version,
+      capacity: body.capacity,
+      inFlight: body.in_flight,
+      health: body.health ?? null,
     };
     this.leases.set(agentId, lease);
-    return { becameActive: previous?.status !== 'active', needManifest: body.manifest === undefined && body.manifest_hash !== recorded, manifestChanged };
+    return {
+      becameActive: previous?.status !== 'active',
+      needManifest: body.manifest === undefined && body.manifest_hash !== recorded,
+      manifestChanged,
+    };
   }
 
   /** An agent the database calls active but no renewal reached this process yet (after a restart). */
   adopt(agentId: string, lastRenewal: number): void {
     if (this.leases.has(agentId)) return;
     this.leases.set(agentId, {
-      agentId, status: 'active', lastRenewal, manifestHash: this.knownManifest(agentId), manifestVersion: null, capacity: null, inFlight: [], health: null, dirty: false,
+      agentId,
+      status: 'active',
+      lastRenewal,
+      manifestHash: this.knownManifest(agentId),
+      manifestVersion: null,
+      capacity: null,
+      inFlight: [],
+      health: null,
+      dirty: false,
     });
   }
 

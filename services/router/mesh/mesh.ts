@@ -71,11 +71,22 @@ export function createMesh(options: MeshOptions): Mesh {
   const persistence = createMeshPersistence(options.pool, options.logger);
   const known = new Map<string, string>();
   const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
-  const zap = createZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger, () => clock.now());
+  const zap = createZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger, () =>
+    clock.now(),
+  );
   const server = createMeshServer({
-    bind: options.bind, curveSecretKey: options.curveSecretKey, admission, zap, leases, persistence, logger: options.logger, clock,
+    bind: options.bind,
+    curveSecretKey: options.curveSecretKey,
+    admission,
+    zap,
+    leases,
+    persistence,
+    logger: options.logger,
+    clock,
     ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
-    codec: createFrameCodec(), leaseRenewalIntervalMs: options.leaseRenewalIntervalMs, ...(options.handlers ? { handlers: options.handlers } : {}),
+    codec: createFrameCodec(),
+    leaseRenewalIntervalMs: options.leaseRenewalIntervalMs,
+    ...(options.handlers ? { handlers: options.handlers } : {}),
   });
   const parts: Parts = { admission, leases, persistence, server, clock };
   let timers: Timer[] = [];
@@ -131,7 +142,8 @@ function startTimers(options: MeshOptions, parts: Parts): Timer[] {
       const agent = admission.agent(agentId);
       options.logger.notice({ agent_id: agentId }, 'agent lease expired: stale');
       options.onAgentLost?.(agentId);
-      if (agent) void persistence.statusChanged(agentId, agent.projectId, 'stale', { timeout_ms: options.heartbeatTimeoutMs });
+      if (agent)
+        void persistence.statusChanged(agentId, agent.projectId, 'stale', { timeout_ms: options.heartbeatTimeoutMs });
     }
   }, 250);
   const flush = clock.setInterval(() => void persistence.heartbeats(leases.takeDirty()), 1_000);
@@ -146,7 +158,8 @@ async function refreshFromDatabase(options: MeshOptions, { admission, server }: 
     const dropped = admission.replaceAll(await listAdmissibleAgents(options.pool));
     if (dropped.length === 0) return;
     const statuses = await agentStatuses(options.pool, dropped);
-    for (const id of dropped) await server.revoke(id, statuses.get(id) === 'superseded' ? RETIRED_BECAUSE.superseded : RETIRED_BECAUSE.revoked);
+    for (const id of dropped)
+      await server.revoke(id, statuses.get(id) === 'superseded' ? RETIRED_BECAUSE.superseded : RETIRED_BECAUSE.revoked);
   } catch (error) {
     options.logger.warning({ err: error }, 'could not refresh mesh admission');
   }

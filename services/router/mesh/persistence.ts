@@ -4,7 +4,12 @@ import type { Pool } from '../store/pool.js';
 
 /** What the mesh writes to Postgres; status changes are rare, heartbeats are batched. */
 export interface MeshPersistence {
-  statusChanged(agentId: string, projectId: string, status: 'active' | 'stale', detail?: Record<string, unknown>): Promise<void>;
+  statusChanged(
+    agentId: string,
+    projectId: string,
+    status: 'active' | 'stale',
+    detail?: Record<string, unknown>,
+  ): Promise<void>;
   heartbeats(beats: readonly { agentId: string; at: number }[]): Promise<void>;
   manifest(agentId: string, hash: string, version: number, manifest: Record<string, unknown> | null): Promise<void>;
   manifestHashes(): Promise<Map<string, string>>;
@@ -20,20 +25,20 @@ export interface MeshPersistence {
 export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersistence {
   const queues = new Map<string, Promise<void>>();
   const enqueue = (agentId: string, write: () => Promise<unknown>): Promise<void> => {
-    const next = (queues.get(agentId) ?? Promise.resolve())
-      .then(write)
-      .then(
-        () => undefined,
-        (error: unknown) => logger.warning({ err: error, agent_id: agentId }, 'could not record an agent change'),
-      );
+    const next = (queues.get(agentId) ?? Promise.resolve()).then(write).then(
+      () => undefined,
+      (error: unknown) => logger.warning({ err: error, agent_id: agentId }, 'could not record an agent change'),
+    );
     queues.set(agentId, next);
     void next.finally(() => queues.get(agentId) === next && queues.delete(agentId));
     return next;
   };
   const writes = rawWrites(pool, logger);
   return {
-    statusChanged: (agentId, projectId, status, detail) => enqueue(agentId, () => writes.statusChanged(agentId, projectId, status, detail)),
-    manifest: (agentId, hash, version, manifest) => enqueue(agentId, () => writes.manifest(agentId, hash, version, manifest)),
+    statusChanged: (agentId, projectId, status, detail) =>
+      enqueue(agentId, () => writes.statusChanged(agentId, projectId, status, detail)),
+    manifest: (agentId, hash, version, manifest) =>
+      enqueue(agentId, () => writes.manifest(agentId, hash, version, manifest)),
     heartbeats: (beats) => writes.heartbeats(beats),
     activeLeases: () => writes.activeLeases(),
     manifestHashes: () => writes.manifestHashes(),
@@ -49,28 +54,45 @@ function rawWrites(pool: Pool, logger: Logger): MeshPersistence {
             AND ($2 = 'active' OR last_heartbeat IS NULL OR last_heartbeat < now() - make_interval(secs => $3::float8 / 1000))`,
         [agentId, status, status === 'stale' ? Number(detail['timeout_ms'] ?? 0) : 0],
       );
-      if (updated.rowCount === 1) await appendAudit(pool, { projectId, actor: 'router', event: status === 'active' ? 'agent.lease_active' : 'agent.lease_stale', subject: agentId, detail });
+      if (updated.rowCount === 1)
+        await appendAudit(pool, {
+          projectId,
+          actor: 'router',
+          event: status === 'active' ? 'agent.lease_active' : 'agent.lease_stale',
+          subject: agentId,
+          detail,
+        });
     },
     async heartbeats(beats) {
       if (beats.length === 0) return;
-      await pool.query(
-        `UPDATE agents SET last_heartbeat = beats.at
+      await pool
+        .query(
+          `UPDATE agents SET last_heartbeat = beats.at
            FROM (SELECT unnest($1::text[]) AS id, to_timestamp(unnest($2::float8[]) / 1000.0) AS at) AS beats
           WHERE agents.id = beats.id`,
-        [beats.map((beat) => beat.agentId), beats.map((beat) => beat.at)],
-      ).catch((error: unknown) => logger.warning({ err: error }, 'could not record heartbeats'));
+          [beats.map((beat) => beat.agentId), beats.map((beat) => beat.at)],
+        )
+        .catch((error: unknown) => logger.warning({ err: error }, 'could not record heartbeats'));
     },
     async manifest(agentId, hash, version, manifest) {
-      await pool.query('UPDATE agents SET manifest_hash = $2, manifest_version = $3, manifest = coalesce($4, manifest) WHERE id = $1', [agentId, hash, version, manifest]);
+      await pool.query(
+        'UPDATE agents SET manifest_hash = $2, manifest_version = $3, manifest = coalesce($4, manifest) WHERE id = $1',
+        [agentId, hash, version, manifest],
+      );
     },
     async activeLeases() {
       const rows = await pool.query<{ id: string; last_heartbeat: Date | null; enrolled_at: Date }>(
         "SELECT id, last_heartbeat, enrolled_at FROM agents WHERE status = 'active'",
       );
-      return rows.rows.map((row) => ({ agentId: row.id, lastHeartbeat: (row.last_heartbeat ?? row.enrolled_at).getTime() }));
+      return rows.rows.map((row) => ({
+        agentId: row.id,
+        lastHeartbeat: (row.last_heartbeat ?? row.enrolled_at).getTime(),
+      }));
     },
     async manifestHashes() {
-      const rows = await pool.query<{ id: string; manifest_hash: string }>("SELECT id, manifest_hash FROM agents WHERE manifest_hash IS NOT NULL AND status NOT IN ('revoked', 'superseded')");
+      const rows = await pool.query<{ id: string; manifest_hash: string }>(
+        "SELECT id, manifest_hash FROM agents WHERE manifest_hash IS NOT NULL AND status NOT IN ('revoked', 'superseded')",
+      );
       return new Map(rows.rows.map((row) => [row.id, row.manifest_hash]));
     },
   };

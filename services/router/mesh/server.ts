@@ -17,7 +17,10 @@ import type { ZapHandler } from './zap.js';
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** Handles one verified, de-duplicated frame from a bound agent; returns the ack outcome. */
-export type FrameHandler = (agent: AdmittedAgent, frame: AnyFrame) => Promise<{ status: 'ok' | 'rejected'; reason?: string; sendManifest?: boolean }>;
+export type FrameHandler = (
+  agent: AdmittedAgent,
+  frame: AnyFrame,
+) => Promise<{ status: 'ok' | 'rejected'; reason?: string; sendManifest?: boolean }>;
 
 export interface MeshServerOptions {
   readonly bind: string;
@@ -58,8 +61,19 @@ export interface MeshServer {
   close(): Promise<void>;
 }
 
-type State = { connections: ConnectionTable; recent: RecentFrames; stats: MeshStats; lastComplaint: Map<RoutingKey, number>; handling: Set<string> };
-type Context = { options: MeshServerOptions; state: State; lanes: Lanes; sendFrame: (routing: RoutingKey, frame: Frame) => boolean };
+type State = {
+  connections: ConnectionTable;
+  recent: RecentFrames;
+  stats: MeshStats;
+  lastComplaint: Map<RoutingKey, number>;
+  handling: Set<string>;
+};
+type Context = {
+  options: MeshServerOptions;
+  state: State;
+  lanes: Lanes;
+  sendFrame: (routing: RoutingKey, frame: Frame) => boolean;
+};
 
 /**
  * The router's end of the mesh. The CURVE ROUTER socket lives in a gateway child process
@@ -69,7 +83,13 @@ type Context = { options: MeshServerOptions; state: State; lanes: Lanes; sendFra
  * handler sees it; a bad frame is counted and dropped, never fatal. Nothing runs until start().
  */
 export function createMeshServer(options: MeshServerOptions): MeshServer {
-  const state: State = { connections: new ConnectionTable(), recent: new RecentFrames(), stats: newStats(), lastComplaint: new Map(), handling: new Set() };
+  const state: State = {
+    connections: new ConnectionTable(),
+    recent: new RecentFrames(),
+    stats: newStats(),
+    lastComplaint: new Map(),
+    handling: new Set(),
+  };
   let gateway: MeshGateway | undefined;
   let housekeeping: ReturnType<Clock['setInterval']> | undefined;
   const sendFrame = (routing: RoutingKey, frame: Frame) => gateway?.send(routing, options.codec.encode(frame)) ?? false;
@@ -88,11 +108,16 @@ export function createMeshServer(options: MeshServerOptions): MeshServer {
     },
     async start(bind) {
       gateway = await startMeshGateway({
-        bind: bind ?? options.bind, curveSecretKey: options.curveSecretKey, maxMessageBytes: MAX_MESSAGE_BYTES, logger: options.logger,
+        bind: bind ?? options.bind,
+        curveSecretKey: options.curveSecretKey,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+        logger: options.logger,
         ...(options.scrambleAutoIds === undefined ? {} : { scrambleAutoIds: options.scrambleAutoIds }),
         decide: (keyHex, address) => options.zap.decide(keyHex, address),
         onMessage(routing, parts, payload) {
-          inbound = inbound.then(() => receive(context, routing, parts, payload)).catch((error: unknown) => options.logger.error({ err: error }, 'mesh frame handling failed'));
+          inbound = inbound
+            .then(() => receive(context, routing, parts, payload))
+            .catch((error: unknown) => options.logger.error({ err: error }, 'mesh frame handling failed'));
         },
         // A peer the gateway could not reach is gone: forget its binding (it says hello when back).
         onUnreachable: (routing) => state.connections.unbind(routing),
@@ -132,7 +157,8 @@ async function receive(context: Context, routing: RoutingKey, parts: number, pay
   let frame: AnyFrame;
   try {
     // Agents send one frame per message; a multipart message is a peer not speaking the protocol.
-    if (parts !== 1) throw new ProtocolError(ProtocolErrorCode.malformedFrame, `expected one message part, got ${parts}`);
+    if (parts !== 1)
+      throw new ProtocolError(ProtocolErrorCode.malformedFrame, `expected one message part, got ${parts}`);
     frame = options.codec.decode(payload);
   } catch (error) {
     if (!isProtocolError(error)) throw error;
@@ -150,18 +176,37 @@ async function receive(context: Context, routing: RoutingKey, parts: number, pay
 
 function hello(context: Context, frame: Frame<'hello'>, routing: RoutingKey): void {
   const { options, state } = context;
-  const outcome = onHello({
-    admission: options.admission, connections: state.connections, leaseRenewalIntervalMs: options.leaseRenewalIntervalMs,
-    knownManifest: (id) => options.leases.get(id)?.manifestHash ?? null, send: context.sendFrame, now: () => options.clock.now(),
-  }, frame, routing);
+  const outcome = onHello(
+    {
+      admission: options.admission,
+      connections: state.connections,
+      leaseRenewalIntervalMs: options.leaseRenewalIntervalMs,
+      knownManifest: (id) => options.leases.get(id)?.manifestHash ?? null,
+      send: context.sendFrame,
+      now: () => options.clock.now(),
+    },
+    frame,
+    routing,
+  );
   if (outcome.result === 'bound') options.logger.info({ agent_id: outcome.agentId }, 'agent bound to mesh connection');
-  else if (outcome.result === 'not_admitted') complain(context, routing, { agent_id: outcome.agentId }, 'hello from an agent that is not admitted');
+  else if (outcome.result === 'not_admitted')
+    complain(context, routing, { agent_id: outcome.agentId }, 'hello from an agent that is not admitted');
   else if (outcome.result === 'foreign_routing_id') {
     state.stats.dropped.foreignRoutingId += 1;
-    complain(context, routing, { agent_id: outcome.agentId }, 'hello on a connection whose routing id was not chosen for that agent');
+    complain(
+      context,
+      routing,
+      { agent_id: outcome.agentId },
+      'hello on a connection whose routing id was not chosen for that agent',
+    );
   } else if (outcome.result === 'identity_not_proven') {
     state.stats.dropped.badSignature += 1;
-    complain(context, routing, { agent_id: outcome.agentId }, 'hello with a wrong nonce or signature: identity not proven');
+    complain(
+      context,
+      routing,
+      { agent_id: outcome.agentId },
+      'hello with a wrong nonce or signature: identity not proven',
+    );
   }
 }
 
@@ -209,9 +254,20 @@ async function onAgentFrame(context: Context, frame: AnyFrame, routing: RoutingK
   await context.lanes.room();
 }
 
-function answer(context: Context, routing: RoutingKey, agentId: string, frame: AnyFrame, outcome: Awaited<ReturnType<FrameHandler>>): void {
+function answer(
+  context: Context,
+  routing: RoutingKey,
+  agentId: string,
+  frame: AnyFrame,
+  outcome: Awaited<ReturnType<FrameHandler>>,
+): void {
   context.state.recent.remember(agentId, frame.id, outcome.status);
-  const ack = makeFrame('ack', { ack_id: frame.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.sendManifest ? { send_manifest: true } : {}) });
+  const ack = makeFrame('ack', {
+    ack_id: frame.id,
+    status: outcome.status,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    ...(outcome.sendManifest ? { send_manifest: true } : {}),
+  });
   // Queued, not awaited: the send queue keeps order, and the receive loop must not wait for a
   // socket write per frame (that capped the whole mesh at one frame per event-loop turn).
   void context.sendFrame(routing, ack);
@@ -220,20 +276,34 @@ function answer(context: Context, routing: RoutingKey, agentId: string, frame: A
 /** Frames about one invocation share a lane (their order matters); others are handled inline. */
 function laneOf(agentId: string, frame: AnyFrame): string | undefined {
   const body = frame.body as { invocation_id?: unknown };
-  return frame.type.startsWith('exec.') && typeof body.invocation_id === 'string' ? `${agentId}/${body.invocation_id}` : undefined;
+  return frame.type.startsWith('exec.') && typeof body.invocation_id === 'string'
+    ? `${agentId}/${body.invocation_id}`
+    : undefined;
 }
 
 async function handle(context: Context, agent: AdmittedAgent, frame: AnyFrame): ReturnType<FrameHandler> {
   if (frame.type === 'lease_renewal') return renewLease(context, agent, frame);
   const handler = context.options.handlers?.[frame.type];
-  return handler ? handler(agent, frame) : { status: 'rejected', reason: `${frame.type} is not handled by this router` };
+  return handler
+    ? handler(agent, frame)
+    : { status: 'rejected', reason: `${frame.type} is not handled by this router` };
 }
 
-async function renewLease(context: Context, agent: AdmittedAgent, frame: Frame<'lease_renewal'>): ReturnType<FrameHandler> {
+async function renewLease(
+  context: Context,
+  agent: AdmittedAgent,
+  frame: Frame<'lease_renewal'>,
+): ReturnType<FrameHandler> {
   const { leases, persistence, clock } = context.options;
   const outcome = leases.renew(agent.id, frame.body, clock.now());
   if (outcome.becameActive) void persistence.statusChanged(agent.id, agent.projectId, 'active');
-  if (outcome.manifestChanged) void persistence.manifest(agent.id, frame.body.manifest_hash, frame.body.manifest_version, frame.body.manifest ?? null);
+  if (outcome.manifestChanged)
+    void persistence.manifest(
+      agent.id,
+      frame.body.manifest_hash,
+      frame.body.manifest_version,
+      frame.body.manifest ?? null,
+    );
   return { status: 'ok', sendManifest: outcome.needManifest };
 }
 
@@ -247,5 +317,10 @@ function complain(context: Context, routing: RoutingKey, detail: Record<string, 
 }
 
 function newStats(): MeshStats {
-  return { received: 0, dropped: { malformed: 0, unbound: 0, badSignature: 0, foreignRoutingId: 0, revoked: 0 }, duplicates: 0, gatewayRestarts: 0 };
+  return {
+    received: 0,
+    dropped: { malformed: 0, unbound: 0, badSignature: 0, foreignRoutingId: 0, revoked: 0 },
+    duplicates: 0,
+    gatewayRestarts: 0,
+  };
 }

@@ -23,7 +23,12 @@ export interface ZapHandler {
  * gateway's ZAP socket asks this for every handshake and enforces the domain, so a handler that
  * is gone or silent means no handshakes, never open doors.
  */
-export function createZapHandler(admission: Admission, budget: HandshakeBudget, logger: Logger, now: () => number = Date.now): ZapHandler {
+export function createZapHandler(
+  admission: Admission,
+  budget: HandshakeBudget,
+  logger: Logger,
+  now: () => number = Date.now,
+): ZapHandler {
   const decisions: Record<ZapDecision, number> = { admitted: 0, refused: 0, throttled: 0 };
   const warned = new Map<string, number>();
   let closed = false;
@@ -34,7 +39,8 @@ export function createZapHandler(admission: Admission, budget: HandshakeBudget, 
       const agent = admission.agentByCurveKey(keyHex);
       const decision: ZapDecision = !agent ? 'refused' : budget.spend(keyHex, now()) ? 'admitted' : 'throttled';
       decisions[decision] += 1;
-      if (decision === 'refused') logger.info({ key: keyHex.slice(0, 16), address }, 'mesh handshake refused: key not enrolled or revoked');
+      if (decision === 'refused')
+        logger.info({ key: keyHex.slice(0, 16), address }, 'mesh handshake refused: key not enrolled or revoked');
       if (decision === 'throttled') warnThrottled(logger, warned, agent!.id, now());
       // Every admission is logged: honest agents always name their connection, so the last key
       // admitted before a gateway abort points at whoever opened an id-less connection.
@@ -54,5 +60,8 @@ function warnThrottled(logger: Logger, warned: Map<string, number>, agentId: str
   if ((warned.get(agentId) ?? 0) + 60_000 > now) return;
   if (warned.size > 10_000) warned.clear();
   warned.set(agentId, now);
-  logger.warning({ agent_id: agentId }, 'mesh handshakes refused for a while: this key is opening connections faster than any agent should');
+  logger.warning(
+    { agent_id: agentId },
+    'mesh handshakes refused for a while: this key is opening connections faster than any agent should',
+  );
 }

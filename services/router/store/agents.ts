@@ -42,13 +42,28 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<Agent
   const inserted = await db.query<AgentRecord>(
     `INSERT INTO agents (id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, manifest)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-    [agent.id, agent.projectId, agent.role, agent.registrationName, agent.region, agent.joinKeyId, agent.signingPublicKey, agent.curvePublicKey, agent.manifest],
+    [
+      agent.id,
+      agent.projectId,
+      agent.role,
+      agent.registrationName,
+      agent.region,
+      agent.joinKeyId,
+      agent.signingPublicKey,
+      agent.curvePublicKey,
+      agent.manifest,
+    ],
   );
   return inserted.rows[0]!;
 }
 
 /** Live agents an enrollment could collide with: this name in this project, or this CURVE key anywhere. Locked. */
-export async function lockCollidingAgents(db: Queryable, projectId: string, registrationName: string, curvePublicKey: Buffer): Promise<LiveAgent[]> {
+export async function lockCollidingAgents(
+  db: Queryable,
+  projectId: string,
+  registrationName: string,
+  curvePublicKey: Buffer,
+): Promise<LiveAgent[]> {
   const found = await db.query<LiveAgent>(
     `SELECT id, project_id, registration_name, curve_public_key FROM agents
       WHERE status NOT IN ('superseded', 'revoked') AND ((project_id = $1 AND registration_name = $2) OR curve_public_key = $3)
@@ -70,19 +85,34 @@ export async function supersedeAgents(db: Queryable, projectId: string, ids: rea
 }
 
 export async function findAgent(db: Queryable, projectId: string, id: string): Promise<AgentRecord | undefined> {
-  return (await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0];
+  return (
+    await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE project_id = $1 AND id = $2`, [projectId, id])
+  ).rows[0];
 }
 
 /** The capability manifest an agent last published (tools and workspaces), if any. */
-export async function findAgentManifest(db: Queryable, projectId: string, id: string): Promise<{ manifest: Record<string, unknown> | null; manifest_version: number | null } | undefined> {
-  return (await db.query<{ manifest: Record<string, unknown> | null; manifest_version: number | null }>('SELECT manifest, manifest_version FROM agents WHERE project_id = $1 AND id = $2', [projectId, id])).rows[0];
+export async function findAgentManifest(
+  db: Queryable,
+  projectId: string,
+  id: string,
+): Promise<{ manifest: Record<string, unknown> | null; manifest_version: number | null } | undefined> {
+  return (
+    await db.query<{ manifest: Record<string, unknown> | null; manifest_version: number | null }>(
+      'SELECT manifest, manifest_version FROM agents WHERE project_id = $1 AND id = $2',
+      [projectId, id],
+    )
+  ).rows[0];
 }
 
 export async function findAgentById(db: Queryable, id: string): Promise<AgentRecord | undefined> {
   return (await db.query<AgentRecord>(`SELECT ${COLUMNS} FROM agents WHERE id = $1`, [id])).rows[0];
 }
 
-export async function listAgents(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<AgentRecord[]> {
+export async function listAgents(
+  db: Queryable,
+  projectId: string,
+  page: { limit: number; after?: string },
+): Promise<AgentRecord[]> {
   return listPage<AgentRecord>(db, { table: 'agents', columns: COLUMNS, orderBy: 'enrolled_at' }, projectId, page);
 }
 
@@ -98,12 +128,17 @@ export async function revokeAgent(db: Queryable, projectId: string, id: string):
 }
 
 export async function agentStatuses(db: Queryable, ids: readonly string[]): Promise<Map<string, AgentStatus>> {
-  const found = await db.query<{ id: string; status: AgentStatus }>('SELECT id, status FROM agents WHERE id = ANY($1)', [ids]);
+  const found = await db.query<{ id: string; status: AgentStatus }>(
+    'SELECT id, status FROM agents WHERE id = ANY($1)',
+    [ids],
+  );
   return new Map(found.rows.map((row) => [row.id, row.status]));
 }
 
 /** Agents the mesh may admit: enrolled and neither revoked nor superseded. */
-export async function listAdmissibleAgents(db: Queryable): Promise<Pick<AgentRecord, 'id' | 'project_id' | 'role' | 'curve_public_key' | 'signing_public_key' | 'status'>[]> {
+export async function listAdmissibleAgents(
+  db: Queryable,
+): Promise<Pick<AgentRecord, 'id' | 'project_id' | 'role' | 'curve_public_key' | 'signing_public_key' | 'status'>[]> {
   const found = await db.query<AgentRecord>(
     "SELECT id, project_id, role, curve_public_key, signing_public_key, status FROM agents WHERE status NOT IN ('revoked', 'superseded')",
   );
@@ -111,7 +146,10 @@ export async function listAdmissibleAgents(db: Queryable): Promise<Pick<AgentRec
 }
 
 /** The models the project's active XIM agents serve now, and which of them are scripted stand-ins. */
-export async function servedModels(db: Queryable, projectId: string): Promise<{ model: string; agents: number; scripted: boolean }[]> {
+export async function servedModels(
+  db: Queryable,
+  projectId: string,
+): Promise<{ model: string; agents: number; scripted: boolean }[]> {
   const found = await db.query<{ model: string; agents: number; scripted: boolean }>(
     `SELECT m.model, count(*)::int AS agents, bool_or(a.manifest->'scripted_models' ? m.model) AS scripted
        FROM agents a CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(a.manifest->'models', '[]')) AS m(model)

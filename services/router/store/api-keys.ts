@@ -27,7 +27,8 @@ export interface ApiKeyWithProject extends ApiKeyRecord {
   readonly project_created_at: Date;
 }
 
-const COLUMNS = 'id, project_id, name, prefix, scopes, created_at, expires_at, revoked_at, last_used_at, rotated_to, grace_until';
+const COLUMNS =
+  'id, project_id, name, prefix, scopes, created_at, expires_at, revoked_at, last_used_at, rotated_to, grace_until';
 
 export interface NewApiKey {
   readonly id?: string;
@@ -49,18 +50,31 @@ export async function insertApiKey(db: Queryable, key: NewApiKey): Promise<ApiKe
 }
 
 export async function findApiKeyBySecretHash(db: Queryable, hash: Buffer): Promise<ApiKeyWithProject | undefined> {
-  const found = await db.query<ApiKeyWithProject>({ name: 'api_key_by_hash', text: `SELECT ${COLUMNS.split(', ').map((column) => `k.${column}`).join(', ')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at
-       FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.secret_hash = $1`, values: [hash] });
+  const found = await db.query<ApiKeyWithProject>({
+    name: 'api_key_by_hash',
+    text: `SELECT ${COLUMNS.split(', ')
+      .map((column) => `k.${column}`)
+      .join(', ')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at
+       FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.secret_hash = $1`,
+    values: [hash],
+  });
   return found.rows[0];
 }
 
 export async function findApiKey(db: Queryable, projectId: string, id: string): Promise<ApiKeyRecord | undefined> {
-  const found = await db.query<ApiKeyRecord>(`SELECT ${COLUMNS} FROM api_keys WHERE project_id = $1 AND id = $2`, [projectId, id]);
+  const found = await db.query<ApiKeyRecord>(`SELECT ${COLUMNS} FROM api_keys WHERE project_id = $1 AND id = $2`, [
+    projectId,
+    id,
+  ]);
   return found.rows[0];
 }
 
 /** Newest first; `after` is the id of the last key of the previous page. */
-export async function listApiKeys(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<ApiKeyRecord[]> {
+export async function listApiKeys(
+  db: Queryable,
+  projectId: string,
+  page: { limit: number; after?: string },
+): Promise<ApiKeyRecord[]> {
   return listPage<ApiKeyRecord>(db, { table: 'api_keys', columns: COLUMNS, orderBy: 'created_at' }, projectId, page);
 }
 
@@ -74,7 +88,13 @@ export async function revokeApiKey(db: Queryable, projectId: string, id: string)
 }
 
 /** Marks a key as replaced; it keeps working until graceUntil. Only live, unrotated keys rotate. */
-export async function markRotated(db: Queryable, projectId: string, id: string, successor: string, graceUntil: Date): Promise<boolean> {
+export async function markRotated(
+  db: Queryable,
+  projectId: string,
+  id: string,
+  successor: string,
+  graceUntil: Date,
+): Promise<boolean> {
   const updated = await db.query(
     `UPDATE api_keys SET rotated_to = $3, grace_until = $4
       WHERE project_id = $1 AND id = $2 AND revoked_at IS NULL AND rotated_to IS NULL`,

@@ -27,8 +27,12 @@ const GRANT_LOCK = 7346002;
  * are covered. Refuses a role that would defeat the point (a superuser, or the owner itself).
  */
 export async function ensureAppRole(client: pg.ClientBase, role: AppRole, logger: Logger): Promise<void> {
-  const me = (await client.query<{ me: string; db: string }>('SELECT current_user AS me, current_database() AS db')).rows[0]!;
-  if (me.me === role.name) throw new Error(`the app role ${role.name} is the role running migrations: the router must connect as a role that does not own the schema`);
+  const me = (await client.query<{ me: string; db: string }>('SELECT current_user AS me, current_database() AS db'))
+    .rows[0]!;
+  if (me.me === role.name)
+    throw new Error(
+      `the app role ${role.name} is the role running migrations: the router must connect as a role that does not own the schema`,
+    );
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [GRANT_LOCK]);
@@ -45,8 +49,11 @@ export async function ensureAppRole(client: pg.ClientBase, role: AppRole, logger
 async function createOrUpdate(client: pg.ClientBase, role: AppRole): Promise<void> {
   const ident = pg.escapeIdentifier(role.name);
   const password = role.password === undefined ? '' : ` PASSWORD ${pg.escapeLiteral(role.password)}`;
-  const found = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [role.name]);
-  if (found.rows[0]?.rolsuper) throw new Error(`the app role ${role.name} is a superuser: it could rewrite the audit log; use an ordinary role`);
+  const found = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [
+    role.name,
+  ]);
+  if (found.rows[0]?.rolsuper)
+    throw new Error(`the app role ${role.name} is a superuser: it could rewrite the audit log; use an ordinary role`);
   if (found.rowCount === 0) {
     // Roles are cluster-wide: another database's migration may create it at the same moment.
     await client.query('SAVEPOINT create_role');
@@ -69,13 +76,17 @@ async function grant(client: pg.ClientBase, role: string, database: string): Pro
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident}`,
     `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${ident}`,
     ...APPEND_ONLY.map((table) => `REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ${table} FROM ${ident}`),
-    ...READ_ONLY.map((table) => `REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ${table} FROM ${ident}`),
+    ...READ_ONLY.map(
+      (table) => `REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ${table} FROM ${ident}`,
+    ),
   ];
   for (const statement of statements) await client.query(statement);
 }
 
 /** What the connected role may do to the audit log: the router checks itself at start. */
-export async function auditPrivileges(db: pg.ClientBase | pg.Pool): Promise<{ owner: boolean; superuser: boolean; canRewrite: boolean }> {
+export async function auditPrivileges(
+  db: pg.ClientBase | pg.Pool,
+): Promise<{ owner: boolean; superuser: boolean; canRewrite: boolean }> {
   const found = await db.query<{ owner: boolean; superuser: boolean; rewrite: boolean }>(
     `SELECT pg_get_userbyid(c.relowner) = current_user AS owner, r.rolsuper AS superuser,
             has_table_privilege('execution_audit_log', 'UPDATE') OR has_table_privilege('execution_audit_log', 'DELETE')

@@ -14,23 +14,41 @@ export interface ApprovalRecord extends ApprovalFacts {
 
 export async function insertApproval(
   db: Queryable,
-  approval: Pick<ApprovalRecord, 'id' | 'project_id' | 'workspace_id' | 'invocation_id' | 'request_hash' | 'risk' | 'requested_by' | 'expires_at'>,
+  approval: Pick<
+    ApprovalRecord,
+    'id' | 'project_id' | 'workspace_id' | 'invocation_id' | 'request_hash' | 'risk' | 'requested_by' | 'expires_at'
+  >,
 ): Promise<ApprovalRecord> {
   const inserted = await db.query<ApprovalRecord>(
     `INSERT INTO approvals (id, project_id, workspace_id, invocation_id, request_hash, risk, requested_by, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-    [approval.id, approval.project_id, approval.workspace_id, approval.invocation_id, approval.request_hash, approval.risk, approval.requested_by, approval.expires_at],
+    [
+      approval.id,
+      approval.project_id,
+      approval.workspace_id,
+      approval.invocation_id,
+      approval.request_hash,
+      approval.risk,
+      approval.requested_by,
+      approval.expires_at,
+    ],
   );
   return inserted.rows[0]!;
 }
 
 export async function lockApproval(db: Queryable, projectId: string, id: string): Promise<ApprovalRecord | undefined> {
-  const found = await db.query<ApprovalRecord>('SELECT * FROM approvals WHERE id = $1 AND project_id = $2 FOR UPDATE', [id, projectId]);
+  const found = await db.query<ApprovalRecord>('SELECT * FROM approvals WHERE id = $1 AND project_id = $2 FOR UPDATE', [
+    id,
+    projectId,
+  ]);
   return found.rows[0];
 }
 
 export async function findApproval(db: Queryable, projectId: string, id: string): Promise<ApprovalRecord | undefined> {
-  const found = await db.query<ApprovalRecord>('SELECT * FROM approvals WHERE id = $1 AND project_id = $2', [id, projectId]);
+  const found = await db.query<ApprovalRecord>('SELECT * FROM approvals WHERE id = $1 AND project_id = $2', [
+    id,
+    projectId,
+  ]);
   return found.rows[0];
 }
 
@@ -53,7 +71,10 @@ export async function closeApproval(
 }
 
 export async function escalateApproval(db: Queryable, id: string, expiresAt: Date): Promise<boolean> {
-  const updated = await db.query("UPDATE approvals SET stage = 2, expires_at = $2 WHERE id = $1 AND state = 'pending' AND stage = 1", [id, expiresAt]);
+  const updated = await db.query(
+    "UPDATE approvals SET stage = 2, expires_at = $2 WHERE id = $1 AND state = 'pending' AND stage = 1",
+    [id, expiresAt],
+  );
   return updated.rowCount === 1;
 }
 
@@ -73,7 +94,11 @@ export interface ApprovalFilter {
   readonly limit: number;
 }
 
-export async function listApprovals(db: Queryable, projectId: string, filter: ApprovalFilter): Promise<ApprovalRecord[]> {
+export async function listApprovals(
+  db: Queryable,
+  projectId: string,
+  filter: ApprovalFilter,
+): Promise<ApprovalRecord[]> {
   const found = await db.query<ApprovalRecord>(
     `SELECT * FROM approvals
       WHERE project_id = $1 AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR workspace_id = $3)

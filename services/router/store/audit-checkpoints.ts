@@ -5,7 +5,10 @@ import type { Queryable } from './db.js';
  * the chain grew and the last checkpoint is old enough, in one statement, so of several routers
  * exactly one signs each head. Returns the head to sign, or nothing.
  */
-export async function claimCheckpointTurn(db: Queryable, minIntervalMs: number): Promise<{ position: number; hash: string } | undefined> {
+export async function claimCheckpointTurn(
+  db: Queryable,
+  minIntervalMs: number,
+): Promise<{ position: number; hash: string } | undefined> {
   const claimed = await db.query<{ position: string; hash: Buffer }>(
     `WITH head AS (SELECT position, hash FROM execution_audit_log ORDER BY position DESC LIMIT 1)
      UPDATE audit_checkpoint_schedule s SET position = head.position, emitted_at = now()
@@ -29,5 +32,7 @@ export async function chainAt(db: Queryable, position: number): Promise<{ hash: 
 
 /** Active endpoints, in any project, subscribed to audit checkpoints. */
 export async function checkpointSubscribers(db: Queryable): Promise<string[]> {
-  return (await db.query<{ id: string }>("SELECT id FROM webhook_endpoints WHERE active AND 'audit.checkpoint' = ANY(events)")).rows.map((row) => row.id);
+  return (
+    await db.query<{ id: string }>("SELECT id FROM webhook_endpoints WHERE active AND 'audit.checkpoint' = ANY(events)")
+  ).rows.map((row) => row.id);
 }

@@ -43,8 +43,12 @@ export async function appendAuditBatch(db: Queryable, entries: readonly AuditEnt
             AS e(project_id, actor, event, subject, detail, signature, n)
       ORDER BY n`,
     [
-      entries.map((entry) => entry.projectId), entries.map((entry) => entry.actor), entries.map((entry) => entry.event),
-      entries.map((entry) => entry.subject ?? null), entries.map((entry) => JSON.stringify(entry.detail ?? {})), entries.map((entry) => entry.signature ?? null),
+      entries.map((entry) => entry.projectId),
+      entries.map((entry) => entry.actor),
+      entries.map((entry) => entry.event),
+      entries.map((entry) => entry.subject ?? null),
+      entries.map((entry) => JSON.stringify(entry.detail ?? {})),
+      entries.map((entry) => entry.signature ?? null),
     ],
   );
 }
@@ -67,13 +71,25 @@ export async function listAudit(db: Queryable, projectId: string, filter: AuditF
       WHERE project_id = $1 AND ($2::text IS NULL OR subject = $2) AND ($3::text IS NULL OR event = $3)
         AND ($4::text IS NULL OR actor = $4) AND ($5::bigint IS NULL OR l.position < $5)
       ORDER BY l.position DESC LIMIT $6`,
-    [projectId, filter.subject ?? null, filter.event ?? null, filter.actor ?? null, filter.before ?? null, filter.limit],
+    [
+      projectId,
+      filter.subject ?? null,
+      filter.event ?? null,
+      filter.actor ?? null,
+      filter.before ?? null,
+      filter.limit,
+    ],
   );
   return found.rows;
 }
 
 /** Oldest first: the history of one invocation, approval or agent. */
-export async function subjectHistory(db: Queryable, projectId: string, subject: string, limit = 200): Promise<AuditRecord[]> {
+export async function subjectHistory(
+  db: Queryable,
+  projectId: string,
+  subject: string,
+  limit = 200,
+): Promise<AuditRecord[]> {
   const found = await db.query<AuditRecord>(
     `SELECT position::text, at, project_id, actor, event, subject, detail, signature FROM execution_audit_log l
       WHERE project_id = $1 AND subject = $2 ORDER BY l.position LIMIT $3`,
@@ -84,7 +100,11 @@ export async function subjectHistory(db: Queryable, projectId: string, subject: 
 
 export type ChainVerdict =
   | { readonly ok: true; readonly entries: number }
-  | { readonly ok: false; readonly entries: number; readonly first_broken: { position: string; problem: 'hash_mismatch' | 'chain_break' | 'position_gap' } };
+  | {
+      readonly ok: false;
+      readonly entries: number;
+      readonly first_broken: { position: string; problem: 'hash_mismatch' | 'chain_break' | 'position_gap' };
+    };
 
 /**
  * Recomputes every hash in order. An edited row fails its own hash; a deleted or reordered row
@@ -92,7 +112,11 @@ export type ChainVerdict =
  * serialization differences between writer and verifier.
  */
 export async function verifyAuditChain(db: Queryable): Promise<ChainVerdict> {
-  const found = await db.query<{ position: string; problem: 'hash_mismatch' | 'chain_break' | 'position_gap'; entries: string }>(
+  const found = await db.query<{
+    position: string;
+    problem: 'hash_mismatch' | 'chain_break' | 'position_gap';
+    entries: string;
+  }>(
     `WITH walked AS (
        SELECT position, hash, prev_hash,
               audit_entry_hash(prev_hash, position, at, project_id, actor, event, subject, detail, signature) AS expected,
@@ -111,5 +135,9 @@ export async function verifyAuditChain(db: Queryable): Promise<ChainVerdict> {
     const count = await db.query<{ entries: string }>('SELECT count(*)::text AS entries FROM execution_audit_log');
     return { ok: true, entries: Number(count.rows[0]!.entries) };
   }
-  return { ok: false, entries: Number(broken.entries), first_broken: { position: broken.position, problem: broken.problem } };
+  return {
+    ok: false,
+    entries: Number(broken.entries),
+    first_broken: { position: broken.position, problem: broken.problem },
+  };
 }

@@ -23,11 +23,16 @@ export interface BootstrapPlan {
  * key with every scope and pre-provisioned join keys — from hashes only, so the router never
  * holds the secrets. Idempotent: ids derive from the hashes, rows that exist are left alone.
  */
-export async function ensureBootstrap(pool: Pool, plan: BootstrapPlan): Promise<{ project: Project; workspace: Workspace }> {
+export async function ensureBootstrap(
+  pool: Pool,
+  plan: BootstrapPlan,
+): Promise<{ project: Project; workspace: Workspace }> {
   return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(7240001)');
     const existing = await findProject(client, plan.projectSlug);
-    const created = existing ? undefined : await createProject(client, { slug: plan.projectSlug, name: plan.projectSlug });
+    const created = existing
+      ? undefined
+      : await createProject(client, { slug: plan.projectSlug, name: plan.projectSlug });
     const project = existing ?? created!.project;
     const workspace = created?.workspace ?? (await findDefaultWorkspace(client, project.id))!;
     if (plan.adminKeySha256) {
@@ -35,7 +40,15 @@ export async function ensureBootstrap(pool: Pool, plan: BootstrapPlan): Promise<
       const found = await client.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);
       if (found.rowCount === 0) {
         const secretHash = Buffer.from(plan.adminKeySha256, 'hex');
-        await insertApiKey(client, { id, projectId: project.id, name: 'bootstrap admin', scopes: SCOPES, secretHash, prefix: '(bootstrap)', expiresAt: null });
+        await insertApiKey(client, {
+          id,
+          projectId: project.id,
+          name: 'bootstrap admin',
+          scopes: SCOPES,
+          secretHash,
+          prefix: '(bootstrap)',
+          expiresAt: null,
+        });
       }
     }
     for (const key of plan.joinKeys ?? []) {
@@ -45,7 +58,15 @@ export async function ensureBootstrap(pool: Pool, plan: BootstrapPlan): Promise<
         // replace that agent: deploying a new key for a name is the operator re-enrolling it.
         `INSERT INTO join_keys (id, project_id, role, name, key_hash, provisioned, registration_name, allow_replace) VALUES ($1, $2, $3, $4, $5, true, $6, $7)
          ON CONFLICT DO NOTHING`,
-        [derivedId('jk', key.sha256), project.id, key.role, key.name, Buffer.from(key.sha256, 'hex'), bound, bound !== null],
+        [
+          derivedId('jk', key.sha256),
+          project.id,
+          key.role,
+          key.name,
+          Buffer.from(key.sha256, 'hex'),
+          bound,
+          bound !== null,
+        ],
       );
     }
     return { project, workspace };

@@ -6,7 +6,11 @@ import { withRetry } from './retry.js';
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
   /** A named statement: each connection parses and plans it once (for what every tool call runs). */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: { name: string; text: string; values?: unknown[] }): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: {
+    name: string;
+    text: string;
+    values?: unknown[];
+  }): Promise<pg.QueryResult<R>>;
 }
 
 /**

@@ -12,16 +12,23 @@ export interface ClaimedInvocation extends InvocationRecord {
 }
 
 // Risk order in SQL, as protocol/request-hash.ts orders it; an unknown declaration counts as irreversible.
-const RANK = (risk: string) => `coalesce(array_position(ARRAY['read', 'write', 'destructive', 'irreversible'], ${risk}), 4)`;
+const RANK = (risk: string) =>
+  `coalesce(array_position(ARRAY['read', 'write', 'destructive', 'irreversible'], ${risk}), 4)`;
 
 /**
  * Locks up to `limit` queued invocations that one of `localAgents` can run, oldest first. Rows
  * another router holds are skipped, not waited for, so replicas share the queue without
  * blocking; the caller moves each to `dispatched` before its transaction commits.
  */
-export async function claimQueued(db: Queryable, localAgents: readonly string[], limit: number): Promise<ClaimedInvocation[]> {
+export async function claimQueued(
+  db: Queryable,
+  localAgents: readonly string[],
+  limit: number,
+): Promise<ClaimedInvocation[]> {
   if (localAgents.length === 0) return [];
-  const found = await db.query<ClaimedInvocation>({ name: 'claim_queued', text: `SELECT i.*, c.candidates, ap.state AS approval_state, ap.request_hash AS approval_hash,
+  const found = await db.query<ClaimedInvocation>({
+    name: 'claim_queued',
+    text: `SELECT i.*, c.candidates, ap.state AS approval_state, ap.request_hash AS approval_hash,
             (SELECT coalesce(jsonb_object_agg(agent_id, n), '{}') FROM (
                SELECT agent_id, count(*) AS n FROM invocations WHERE state IN ('dispatched', 'running') AND agent_id = ANY($1) GROUP BY agent_id) loads) AS agent_loads
        FROM invocations i
@@ -38,7 +45,9 @@ export async function claimQueued(db: Queryable, localAgents: readonly string[],
        LEFT JOIN LATERAL (SELECT state, request_hash FROM approvals WHERE invocation_id = i.id) ap ON true
       WHERE i.state = 'queued' AND c.candidates IS NOT NULL
       ORDER BY i.queued_at, i.id LIMIT $2
-      FOR UPDATE OF i SKIP LOCKED`, values: [localAgents, limit] });
+      FOR UPDATE OF i SKIP LOCKED`,
+    values: [localAgents, limit],
+  });
   return found.rows;
 }
 
@@ -53,9 +62,15 @@ export interface Assignment {
  * Moves claimed rows (still locked by this transaction) to `dispatched`, appends their audit
  * entries in order and queues the notifications: one statement for the whole round.
  */
-export async function writeDispatches(db: Queryable, assignments: readonly Assignment[], notification: { channel: string; payloads: readonly string[] }): Promise<void> {
+export async function writeDispatches(
+  db: Queryable,
+  assignments: readonly Assignment[],
+  notification: { channel: string; payloads: readonly string[] },
+): Promise<void> {
   if (assignments.length === 0) return;
-  await db.query({ name: 'write_dispatches', text: `WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS a(id, project_id, attempt, agent_id, n)),
+  await db.query({
+    name: 'write_dispatches',
+    text: `WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS a(id, project_id, attempt, agent_id, n)),
      moved AS (
        UPDATE invocations i SET state = 'dispatched', attempt = a.attempt, agent_id = a.agent_id, dispatched_at = now(), updated_at = now()
          FROM a WHERE i.id = a.id AND i.state = 'queued' AND i.attempt = a.attempt - 1 RETURNING i.id),
@@ -63,16 +78,29 @@ export async function writeDispatches(db: Queryable, assignments: readonly Assig
        INSERT INTO execution_audit_log (project_id, actor, event, subject, detail)
        SELECT a.project_id, 'router', 'invocation.dispatched', a.id, jsonb_build_object('from', 'queued', 'cause', 'dispatched', 'attempt', a.attempt, 'agent_id', a.agent_id)
          FROM a ORDER BY a.n RETURNING 1)
-     SELECT pg_notify($5, payload) FROM unnest($6::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`, values: [assignments.map((row) => row.id), assignments.map((row) => row.projectId), assignments.map((row) => row.attempt), assignments.map((row) => row.agentId), notification.channel, notification.payloads] });
+     SELECT pg_notify($5, payload) FROM unnest($6::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`,
+    values: [
+      assignments.map((row) => row.id),
+      assignments.map((row) => row.projectId),
+      assignments.map((row) => row.attempt),
+      assignments.map((row) => row.agentId),
+      notification.channel,
+      notification.payloads,
+    ],
+  });
 }
 
 /** Is there, anywhere, an agent that could run this tool in this workspace (on any router)? */
 export async function hasExecutor(db: Queryable, workspaceId: string, tool: string): Promise<boolean> {
-  const found = await db.query({ name: 'has_executor', text: `SELECT 1 FROM workspace_agent_bindings b JOIN agents a ON a.id = b.agent_id
+  const found = await db.query({
+    name: 'has_executor',
+    text: `SELECT 1 FROM workspace_agent_bindings b JOIN agents a ON a.id = b.agent_id
       WHERE b.workspace_id = $1 AND a.status = 'active' AND a.manifest->'workspaces' ? $1
         AND a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', $2::text))
         AND NOT a.manifest->'tools' @> jsonb_build_array(jsonb_build_object('name', $2::text, 'available', false))
-      LIMIT 1`, values: [workspaceId, tool] });
+      LIMIT 1`,
+    values: [workspaceId, tool],
+  });
   return (found.rowCount ?? 0) > 0;
 }
 

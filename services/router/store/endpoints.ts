@@ -1,7 +1,15 @@
 import type { Queryable } from './db.js';
 import { newId } from './ids.js';
 
-export const SERVICE_TIERS = ['free', 'cpu_amd_optimized', 'cpu_intel_optimized', 'gpu_nvidia_shared', 'gpu_amd_shared', 'gpu_intel_shared', 'self_hosted'] as const;
+export const SERVICE_TIERS = [
+  'free',
+  'cpu_amd_optimized',
+  'cpu_intel_optimized',
+  'gpu_nvidia_shared',
+  'gpu_amd_shared',
+  'gpu_intel_shared',
+  'self_hosted',
+] as const;
 export type ServiceTier = (typeof SERVICE_TIERS)[number];
 
 export interface EndpointDefaults {
@@ -24,7 +32,11 @@ export interface EndpointRecord {
 export type EndpointFields = Pick<EndpointRecord, 'slug' | 'models' | 'service_tier' | 'defaults'>;
 
 /** Undefined when the project has an endpoint of that slug already. */
-export async function insertEndpoint(db: Queryable, projectId: string, fields: EndpointFields): Promise<EndpointRecord | undefined> {
+export async function insertEndpoint(
+  db: Queryable,
+  projectId: string,
+  fields: EndpointFields,
+): Promise<EndpointRecord | undefined> {
   const inserted = await db.query<EndpointRecord>(
     `INSERT INTO endpoints (id, project_id, slug, models, service_tier, defaults) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (project_id, slug) DO NOTHING RETURNING *`,
@@ -34,12 +46,23 @@ export async function insertEndpoint(db: Queryable, projectId: string, fields: E
 }
 
 /** By id (ep_…) or slug: paths accept either. */
-export async function findEndpoint(db: Queryable, projectId: string, idOrSlug: string): Promise<EndpointRecord | undefined> {
-  const found = await db.query<EndpointRecord>('SELECT * FROM endpoints WHERE project_id = $1 AND (id = $2 OR slug = $2)', [projectId, idOrSlug]);
+export async function findEndpoint(
+  db: Queryable,
+  projectId: string,
+  idOrSlug: string,
+): Promise<EndpointRecord | undefined> {
+  const found = await db.query<EndpointRecord>(
+    'SELECT * FROM endpoints WHERE project_id = $1 AND (id = $2 OR slug = $2)',
+    [projectId, idOrSlug],
+  );
   return found.rows[0];
 }
 
-export async function listEndpoints(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<EndpointRecord[]> {
+export async function listEndpoints(
+  db: Queryable,
+  projectId: string,
+  page: { limit: number; after?: string },
+): Promise<EndpointRecord[]> {
   const found = await db.query<EndpointRecord>(
     `SELECT * FROM endpoints WHERE project_id = $1 AND ($2::text IS NULL OR (slug, id) > (SELECT slug, id FROM endpoints WHERE id = $2 AND project_id = $1))
       ORDER BY slug, id LIMIT $3`,
@@ -48,15 +71,28 @@ export async function listEndpoints(db: Queryable, projectId: string, page: { li
   return found.rows;
 }
 
-export async function updateEndpoint(db: Queryable, projectId: string, id: string, change: Partial<Omit<EndpointFields, 'slug'>>): Promise<EndpointRecord | undefined> {
+export async function updateEndpoint(
+  db: Queryable,
+  projectId: string,
+  id: string,
+  change: Partial<Omit<EndpointFields, 'slug'>>,
+): Promise<EndpointRecord | undefined> {
   const updated = await db.query<EndpointRecord>(
     `UPDATE endpoints SET models = coalesce($3, models), service_tier = coalesce($4, service_tier), defaults = coalesce($5, defaults), updated_at = now()
       WHERE project_id = $1 AND id = $2 RETURNING *`,
-    [projectId, id, change.models ?? null, change.service_tier ?? null, change.defaults ? JSON.stringify(change.defaults) : null],
+    [
+      projectId,
+      id,
+      change.models ?? null,
+      change.service_tier ?? null,
+      change.defaults ? JSON.stringify(change.defaults) : null,
+    ],
   );
   return updated.rows[0];
 }
 
 export async function deleteEndpoint(db: Queryable, projectId: string, id: string): Promise<boolean> {
-  return ((await db.query('DELETE FROM endpoints WHERE project_id = $1 AND id = $2', [projectId, id])).rowCount ?? 0) === 1;
+  return (
+    ((await db.query('DELETE FROM endpoints WHERE project_id = $1 AND id = $2', [projectId, id])).rowCount ?? 0) === 1
+  );
 }

@@ -34,16 +34,44 @@ export interface InvocationRecord {
   readonly trace: TraceCarrier | null;
 }
 
-export type NewInvocation = Pick<InvocationRecord, 'id' | 'project_id' | 'workspace_id' | 'tool' | 'risk' | 'args' | 'request_hash' | 'requested_by' | 'state' | 'timeout_ms' | 'trace'>;
+export type NewInvocation = Pick<
+  InvocationRecord,
+  | 'id'
+  | 'project_id'
+  | 'workspace_id'
+  | 'tool'
+  | 'risk'
+  | 'args'
+  | 'request_hash'
+  | 'requested_by'
+  | 'state'
+  | 'timeout_ms'
+  | 'trace'
+>;
 
 /** Locks the row for a transition; with a project, only that project's. */
-export async function lockInvocation(db: Queryable, id: string, projectId?: string): Promise<InvocationRecord | undefined> {
-  const found = await db.query<InvocationRecord>({ name: 'lock_invocation', text: 'SELECT * FROM invocations WHERE id = $1 AND ($2::text IS NULL OR project_id = $2) FOR UPDATE', values: [id, projectId ?? null] });
+export async function lockInvocation(
+  db: Queryable,
+  id: string,
+  projectId?: string,
+): Promise<InvocationRecord | undefined> {
+  const found = await db.query<InvocationRecord>({
+    name: 'lock_invocation',
+    text: 'SELECT * FROM invocations WHERE id = $1 AND ($2::text IS NULL OR project_id = $2) FOR UPDATE',
+    values: [id, projectId ?? null],
+  });
   return found.rows[0];
 }
 
-export async function findInvocation(db: Queryable, projectId: string, id: string): Promise<InvocationRecord | undefined> {
-  const found = await db.query<InvocationRecord>('SELECT * FROM invocations WHERE id = $1 AND project_id = $2', [id, projectId]);
+export async function findInvocation(
+  db: Queryable,
+  projectId: string,
+  id: string,
+): Promise<InvocationRecord | undefined> {
+  const found = await db.query<InvocationRecord>('SELECT * FROM invocations WHERE id = $1 AND project_id = $2', [
+    id,
+    projectId,
+  ]);
   return found.rows[0];
 }
 
@@ -64,14 +92,26 @@ export interface InvocationFilter {
 }
 
 /** Newest first; every filter is a bound parameter. */
-export async function listInvocations(db: Queryable, projectId: string, filter: InvocationFilter): Promise<InvocationRecord[]> {
+export async function listInvocations(
+  db: Queryable,
+  projectId: string,
+  filter: InvocationFilter,
+): Promise<InvocationRecord[]> {
   const found = await db.query<InvocationRecord>(
     `SELECT * FROM invocations
       WHERE project_id = $1 AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR tool = $3) AND ($4::text IS NULL OR risk = $4)
         AND ($5::text IS NULL OR workspace_id = $5)
         AND ($6::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM invocations WHERE id = $6 AND project_id = $1))
       ORDER BY created_at DESC, id DESC LIMIT $7`,
-    [projectId, filter.state ?? null, filter.tool ?? null, filter.risk ?? null, filter.workspace_id ?? null, filter.after ?? null, filter.limit],
+    [
+      projectId,
+      filter.state ?? null,
+      filter.tool ?? null,
+      filter.risk ?? null,
+      filter.workspace_id ?? null,
+      filter.after ?? null,
+      filter.limit,
+    ],
   );
   return found.rows;
 }

@@ -18,25 +18,51 @@ export interface JoinKeyRecord {
   readonly registration_name: string | null;
 }
 
-const COLUMNS = 'id, project_id, role, name, region, provisioned, created_at, expires_at, revoked_at, used_at, used_by_agent, allow_replace, registration_name';
+const COLUMNS =
+  'id, project_id, role, name, region, provisioned, created_at, expires_at, revoked_at, used_at, used_by_agent, allow_replace, registration_name';
 
 export async function insertJoinKey(
   db: Queryable,
-  key: { projectId: string; role: 'xem' | 'xim'; name: string; region: string | null; hash: Buffer; expiresAt: Date | null; allowReplace?: boolean; registrationName?: string | null },
+  key: {
+    projectId: string;
+    role: 'xem' | 'xim';
+    name: string;
+    region: string | null;
+    hash: Buffer;
+    expiresAt: Date | null;
+    allowReplace?: boolean;
+    registrationName?: string | null;
+  },
 ): Promise<JoinKeyRecord> {
   const inserted = await db.query<JoinKeyRecord>(
     `INSERT INTO join_keys (id, project_id, role, name, region, key_hash, expires_at, allow_replace, registration_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-    [newId('jk'), key.projectId, key.role, key.name, key.region, key.hash, key.expiresAt, key.allowReplace ?? false, key.registrationName ?? null],
+    [
+      newId('jk'),
+      key.projectId,
+      key.role,
+      key.name,
+      key.region,
+      key.hash,
+      key.expiresAt,
+      key.allowReplace ?? false,
+      key.registrationName ?? null,
+    ],
   );
   return inserted.rows[0]!;
 }
 
-export async function listJoinKeys(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<JoinKeyRecord[]> {
+export async function listJoinKeys(
+  db: Queryable,
+  projectId: string,
+  page: { limit: number; after?: string },
+): Promise<JoinKeyRecord[]> {
   return listPage<JoinKeyRecord>(db, { table: 'join_keys', columns: COLUMNS, orderBy: 'created_at' }, projectId, page);
 }
 
 export async function findJoinKey(db: Queryable, projectId: string, id: string): Promise<JoinKeyRecord | undefined> {
-  return (await db.query<JoinKeyRecord>(`SELECT ${COLUMNS} FROM join_keys WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0];
+  return (
+    await db.query<JoinKeyRecord>(`SELECT ${COLUMNS} FROM join_keys WHERE project_id = $1 AND id = $2`, [projectId, id])
+  ).rows[0];
 }
 
 /** Revoking keeps already-enrolled agents; it only stops future use. */
@@ -52,7 +78,12 @@ export async function revokeJoinKey(db: Queryable, projectId: string, id: string
  * Spends a join key in one conditional UPDATE: of any number of concurrent callers presenting
  * the same key, exactly one gets the row back.
  */
-export async function consumeJoinKey(db: Queryable, hash: Buffer, role: string, agentId: string): Promise<JoinKeyRecord | undefined> {
+export async function consumeJoinKey(
+  db: Queryable,
+  hash: Buffer,
+  role: string,
+  agentId: string,
+): Promise<JoinKeyRecord | undefined> {
   const consumed = await db.query<JoinKeyRecord>(
     `UPDATE join_keys SET used_at = now(), used_by_agent = $3
       WHERE key_hash = $1 AND role = $2 AND used_at IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
@@ -65,7 +96,11 @@ export async function consumeJoinKey(db: Queryable, hash: Buffer, role: string, 
 export type JoinKeyRefusal = 'unknown' | 'revoked' | 'reused' | 'expired' | 'role_mismatch';
 
 /** Why a key could not be consumed (for the audit trail only; callers get one generic answer). */
-export async function explainJoinKeyRefusal(db: Queryable, hash: Buffer, role: string): Promise<{ reason: JoinKeyRefusal; key?: JoinKeyRecord }> {
+export async function explainJoinKeyRefusal(
+  db: Queryable,
+  hash: Buffer,
+  role: string,
+): Promise<{ reason: JoinKeyRefusal; key?: JoinKeyRecord }> {
   const key = (await db.query<JoinKeyRecord>(`SELECT ${COLUMNS} FROM join_keys WHERE key_hash = $1`, [hash])).rows[0];
   if (!key) return { reason: 'unknown' };
   if (key.revoked_at) return { reason: 'revoked', key };

@@ -14,7 +14,11 @@ export async function notify(db: Queryable, channel: string, payload: string): P
 /** Several notifications on one channel in one round trip, in order. */
 export async function notifyAll(db: Queryable, channel: string, payloads: readonly string[]): Promise<void> {
   if (payloads.length === 0) return;
-  await db.query({ name: 'notify_all', text: 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n', values: [channel, payloads] });
+  await db.query({
+    name: 'notify_all',
+    text: 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n',
+    values: [channel, payloads],
+  });
 }
 
 /**

@@ -37,7 +37,8 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
   });
   const names = applied.map((migration) => migration.name);
   options.logger.info({ applied: names, direction }, names.length > 0 ? 'migrations applied' : 'schema up to date');
-  if (options.appRole && direction === 'up') await withClient(options.databaseUrl, (client) => ensureAppRole(client, options.appRole!, options.logger));
+  if (options.appRole && direction === 'up')
+    await withClient(options.databaseUrl, (client) => ensureAppRole(client, options.appRole!, options.logger));
   return names;
 }
 

@@ -17,8 +17,15 @@ export interface Workspace {
 }
 
 /** A project and its default workspace, created together. */
-export async function createProject(db: Queryable, input: { slug: string; name: string }): Promise<{ project: Project; workspace: Workspace }> {
-  const project = await db.query<Project>('INSERT INTO projects (id, slug, name) VALUES ($1, $2, $3) RETURNING *', [newId('proj'), input.slug, input.name]);
+export async function createProject(
+  db: Queryable,
+  input: { slug: string; name: string },
+): Promise<{ project: Project; workspace: Workspace }> {
+  const project = await db.query<Project>('INSERT INTO projects (id, slug, name) VALUES ($1, $2, $3) RETURNING *', [
+    newId('proj'),
+    input.slug,
+    input.name,
+  ]);
   const workspace = await db.query<Workspace>(
     "INSERT INTO workspaces (id, project_id, name, is_default) VALUES ($1, $2, 'default', true) RETURNING *",
     [newId('ws'), project.rows[0]!.id],
@@ -33,6 +40,10 @@ export async function findProject(db: Queryable, idOrSlug: string): Promise<Proj
 }
 
 export async function findDefaultWorkspace(db: Queryable, projectId: string): Promise<Workspace | undefined> {
-  const found = await db.query<Workspace>({ name: 'default_workspace', text: 'SELECT * FROM workspaces WHERE project_id = $1 AND is_default', values: [projectId] });
+  const found = await db.query<Workspace>({
+    name: 'default_workspace',
+    text: 'SELECT * FROM workspaces WHERE project_id = $1 AND is_default',
+    values: [projectId],
+  });
   return found.rows[0];
 }

@@ -8,18 +8,38 @@ export interface StoredResponse {
   readonly response: Record<string, unknown> & { output: Record<string, unknown>[] };
 }
 
-export async function insertResponse(db: Queryable, row: { projectId: string; endpointId: string; previousResponseId: string | null; status: string; history: unknown[]; response: Record<string, unknown> & { id: string } }): Promise<void> {
+export async function insertResponse(
+  db: Queryable,
+  row: {
+    projectId: string;
+    endpointId: string;
+    previousResponseId: string | null;
+    status: string;
+    history: unknown[];
+    response: Record<string, unknown> & { id: string };
+  },
+): Promise<void> {
   await db.query({
     name: 'insert_response',
     text: 'INSERT INTO responses (id, project_id, endpoint_id, previous_response_id, status, history, response) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    values: [row.response.id, row.projectId, row.endpointId, row.previousResponseId, row.status, JSON.stringify(row.history), JSON.stringify(row.response)],
+    values: [
+      row.response.id,
+      row.projectId,
+      row.endpointId,
+      row.previousResponseId,
+      row.status,
+      JSON.stringify(row.history),
+      JSON.stringify(row.response),
+    ],
   });
 }
 
 /** Only the caller's project's responses: another project's id reads as unknown. */
 export async function findResponse(db: Queryable, projectId: string, id: string): Promise<StoredResponse | undefined> {
   const found = await db.query<StoredResponse>({
-    name: 'find_response', text: 'SELECT id, endpoint_id, status, history, response FROM responses WHERE project_id = $1 AND id = $2', values: [projectId, id],
+    name: 'find_response',
+    text: 'SELECT id, endpoint_id, status, history, response FROM responses WHERE project_id = $1 AND id = $2',
+    values: [projectId, id],
   });
   return found.rows[0];
 }

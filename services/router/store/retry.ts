@@ -8,7 +8,9 @@ import { backoffDelay } from '../../runtime/backoff.js';
 export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01']);
 
 export function isRetryable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && RETRYABLE_SQLSTATES.has((error as { code?: string }).code ?? '');
+  return (
+    typeof error === 'object' && error !== null && RETRYABLE_SQLSTATES.has((error as { code?: string }).code ?? '')
+  );
 }
 
 export interface RetryOptions {
@@ -27,7 +29,11 @@ export async function withRetry<T>(work: () => Promise<T>, options: RetryOptions
       return await work();
     } catch (error) {
       if (!isRetryable(error) || attempt + 1 >= attempts || options.signal?.aborted) throw error;
-      await sleep(backoffDelay(attempt, { initialMs: 20, maxMs: 1_000 }, options.random), options.signal, options.clock ?? systemClock);
+      await sleep(
+        backoffDelay(attempt, { initialMs: 20, maxMs: 1_000 }, options.random),
+        options.signal,
+        options.clock ?? systemClock,
+      );
     }
   }
 }

@@ -24,12 +24,18 @@ export async function workspaceCatalogFingerprint(db: Queryable, workspaceId: st
 }
 
 export async function listBoundManifests(db: Queryable, workspaceId: string): Promise<BoundManifestRow[]> {
-  const found = await db.query<BoundManifestRow>(`SELECT a.id, a.status, a.exec_paused, a.manifest ${BOUND_SERVING} ORDER BY a.id`, [workspaceId]);
+  const found = await db.query<BoundManifestRow>(
+    `SELECT a.id, a.status, a.exec_paused, a.manifest ${BOUND_SERVING} ORDER BY a.id`,
+    [workspaceId],
+  );
   return found.rows;
 }
 
 export async function listRiskOverrides(db: Queryable, workspaceId: string): Promise<Map<string, RiskOverride>> {
-  const found = await db.query<{ tool: string; risk: Risk; reason: string | null }>('SELECT tool, risk, reason FROM tool_risk_overrides WHERE workspace_id = $1', [workspaceId]);
+  const found = await db.query<{ tool: string; risk: Risk; reason: string | null }>(
+    'SELECT tool, risk, reason FROM tool_risk_overrides WHERE workspace_id = $1',
+    [workspaceId],
+  );
   return new Map(found.rows.map((row) => [row.tool, { risk: row.risk, reason: row.reason }]));
 }
 
@@ -42,7 +48,17 @@ export interface RiskOverrideRecord {
   readonly created_at: Date;
 }
 
-export async function saveRiskOverride(db: Queryable, override: { projectId: string; workspaceId: string; tool: string; risk: Risk; reason: string | null; createdBy: string | null }): Promise<RiskOverrideRecord> {
+export async function saveRiskOverride(
+  db: Queryable,
+  override: {
+    projectId: string;
+    workspaceId: string;
+    tool: string;
+    risk: Risk;
+    reason: string | null;
+    createdBy: string | null;
+  },
+): Promise<RiskOverrideRecord> {
   const saved = await db.query<RiskOverrideRecord>(
     `INSERT INTO tool_risk_overrides (workspace_id, project_id, tool, risk, reason, created_by) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (workspace_id, tool) DO UPDATE SET risk = EXCLUDED.risk, reason = EXCLUDED.reason, created_by = EXCLUDED.created_by, created_at = now()
@@ -53,16 +69,31 @@ export async function saveRiskOverride(db: Queryable, override: { projectId: str
 }
 
 export async function listRiskOverrideRecords(db: Queryable, workspaceId: string): Promise<RiskOverrideRecord[]> {
-  const found = await db.query<RiskOverrideRecord>('SELECT workspace_id, tool, risk, reason, created_by, created_at FROM tool_risk_overrides WHERE workspace_id = $1 ORDER BY tool', [workspaceId]);
+  const found = await db.query<RiskOverrideRecord>(
+    'SELECT workspace_id, tool, risk, reason, created_by, created_at FROM tool_risk_overrides WHERE workspace_id = $1 ORDER BY tool',
+    [workspaceId],
+  );
   return found.rows;
 }
 
 export async function deleteRiskOverride(db: Queryable, workspaceId: string, tool: string): Promise<boolean> {
-  return ((await db.query('DELETE FROM tool_risk_overrides WHERE workspace_id = $1 AND tool = $2', [workspaceId, tool])).rowCount ?? 0) === 1;
+  return (
+    ((await db.query('DELETE FROM tool_risk_overrides WHERE workspace_id = $1 AND tool = $2', [workspaceId, tool]))
+      .rowCount ?? 0) === 1
+  );
 }
 
 /** Records a conflict the first time anyone sees it; true for that first time only. */
-export async function recordToolConflict(db: Queryable, conflict: { workspaceId: string; projectId: string; tool: string; signature: string; detail: Record<string, unknown> }): Promise<boolean> {
+export async function recordToolConflict(
+  db: Queryable,
+  conflict: {
+    workspaceId: string;
+    projectId: string;
+    tool: string;
+    signature: string;
+    detail: Record<string, unknown>;
+  },
+): Promise<boolean> {
   const inserted = await db.query(
     'INSERT INTO tool_conflicts (workspace_id, project_id, tool, signature, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
     [conflict.workspaceId, conflict.projectId, conflict.tool, conflict.signature, JSON.stringify(conflict.detail)],

@@ -16,7 +16,9 @@ export async function writeTransition(
   audit: AuditEntry,
   notification: { channel: string; payload: string },
 ): Promise<boolean> {
-  const written = await db.query<{ moved: number }>({ name: 'write_transition', text: `WITH moved AS (
+  const written = await db.query<{ moved: number }>({
+    name: 'write_transition',
+    text: `WITH moved AS (
        UPDATE invocations SET state = $4, attempt = $5, updated_at = now(),
               agent_id = CASE WHEN $6 THEN $7 ELSE agent_id END,
               result = coalesce($8, result),
@@ -27,11 +29,28 @@ export async function writeTransition(
      logged AS (
        INSERT INTO execution_audit_log (project_id, actor, event, subject, detail, signature)
        SELECT $9, $10, $11, $12, $13, $14 FROM moved RETURNING position)
-     SELECT count(*)::int AS moved, (SELECT count(*) FROM logged) AS logged, (SELECT pg_notify($15, $16) FROM moved) AS notified FROM moved`, values: [
-      id, from.state, from.attempt, change.state, change.attempt, change.agent_id !== undefined, change.agent_id ?? null, change.result ? JSON.stringify(change.result) : null,
-      audit.projectId, audit.actor, audit.event, audit.subject ?? null, JSON.stringify(audit.detail ?? {}), audit.signature ?? null, notification.channel, notification.payload,
-      from.agentId ?? null, FINAL_STATE_LIST,
-    ] });
+     SELECT count(*)::int AS moved, (SELECT count(*) FROM logged) AS logged, (SELECT pg_notify($15, $16) FROM moved) AS notified FROM moved`,
+    values: [
+      id,
+      from.state,
+      from.attempt,
+      change.state,
+      change.attempt,
+      change.agent_id !== undefined,
+      change.agent_id ?? null,
+      change.result ? JSON.stringify(change.result) : null,
+      audit.projectId,
+      audit.actor,
+      audit.event,
+      audit.subject ?? null,
+      JSON.stringify(audit.detail ?? {}),
+      audit.signature ?? null,
+      notification.channel,
+      notification.payload,
+      from.agentId ?? null,
+      FINAL_STATE_LIST,
+    ],
+  });
   return written.rows[0]!.moved === 1;
 }
 
@@ -45,16 +64,33 @@ export async function insertInvocationLogged(
   audit: AuditEntry,
   notifications: readonly { channel: string; payload: string }[],
 ): Promise<InvocationRecord> {
-  const inserted = await db.query<InvocationRecord & { notified: number }>({ name: 'insert_invocation_logged', text: `WITH ins AS (
+  const inserted = await db.query<InvocationRecord & { notified: number }>({
+    name: 'insert_invocation_logged',
+    text: `WITH ins AS (
        INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, timeout_ms, trace, queued_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, CASE WHEN $9 = 'queued' THEN now() END) RETURNING *),
      logged AS (
        INSERT INTO execution_audit_log (project_id, actor, event, subject, detail) SELECT $2, $11, $12, ins.id, $13 FROM ins RETURNING 1)
-     SELECT ins.*, (SELECT count(pg_notify(c, p)) FROM unnest($14::text[], $15::text[]) AS n(c, p))::int AS notified FROM ins`, values: [
-      invocation.id, invocation.project_id, invocation.workspace_id, invocation.tool, invocation.risk, JSON.stringify(invocation.args), invocation.request_hash,
-      invocation.requested_by, invocation.state, invocation.timeout_ms, audit.actor, audit.event, JSON.stringify(audit.detail ?? {}),
-      notifications.map((item) => item.channel), notifications.map((item) => item.payload), invocation.trace ? JSON.stringify(invocation.trace) : null,
-    ] });
+     SELECT ins.*, (SELECT count(pg_notify(c, p)) FROM unnest($14::text[], $15::text[]) AS n(c, p))::int AS notified FROM ins`,
+    values: [
+      invocation.id,
+      invocation.project_id,
+      invocation.workspace_id,
+      invocation.tool,
+      invocation.risk,
+      JSON.stringify(invocation.args),
+      invocation.request_hash,
+      invocation.requested_by,
+      invocation.state,
+      invocation.timeout_ms,
+      audit.actor,
+      audit.event,
+      JSON.stringify(audit.detail ?? {}),
+      notifications.map((item) => item.channel),
+      notifications.map((item) => item.payload),
+      invocation.trace ? JSON.stringify(invocation.trace) : null,
+    ],
+  });
   const { notified: _notified, ...row } = inserted.rows[0]!;
   return row;
 }

@@ -28,7 +28,10 @@ export interface DeliveryRecord {
   readonly delivered_at: Date | null;
 }
 
-export async function insertEndpoint(db: Queryable, endpoint: Pick<WebhookEndpointRecord, 'id' | 'project_id' | 'url' | 'events' | 'description' | 'secret_sealed'>): Promise<WebhookEndpointRecord> {
+export async function insertEndpoint(
+  db: Queryable,
+  endpoint: Pick<WebhookEndpointRecord, 'id' | 'project_id' | 'url' | 'events' | 'description' | 'secret_sealed'>,
+): Promise<WebhookEndpointRecord> {
   const inserted = await db.query<WebhookEndpointRecord>(
     'INSERT INTO webhook_endpoints (id, project_id, url, events, description, secret_sealed) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
     [endpoint.id, endpoint.project_id, endpoint.url, endpoint.events, endpoint.description, endpoint.secret_sealed],
@@ -36,11 +39,24 @@ export async function insertEndpoint(db: Queryable, endpoint: Pick<WebhookEndpoi
   return inserted.rows[0]!;
 }
 
-export async function findEndpoint(db: Queryable, projectId: string, id: string): Promise<WebhookEndpointRecord | undefined> {
-  return (await db.query<WebhookEndpointRecord>('SELECT * FROM webhook_endpoints WHERE project_id = $1 AND id = $2', [projectId, id])).rows[0];
+export async function findEndpoint(
+  db: Queryable,
+  projectId: string,
+  id: string,
+): Promise<WebhookEndpointRecord | undefined> {
+  return (
+    await db.query<WebhookEndpointRecord>('SELECT * FROM webhook_endpoints WHERE project_id = $1 AND id = $2', [
+      projectId,
+      id,
+    ])
+  ).rows[0];
 }
 
-export async function listEndpoints(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<WebhookEndpointRecord[]> {
+export async function listEndpoints(
+  db: Queryable,
+  projectId: string,
+  page: { limit: number; after?: string },
+): Promise<WebhookEndpointRecord[]> {
   const found = await db.query<WebhookEndpointRecord>(
     `SELECT * FROM webhook_endpoints WHERE project_id = $1
         AND ($2::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM webhook_endpoints WHERE id = $2 AND project_id = $1))
@@ -51,14 +67,26 @@ export async function listEndpoints(db: Queryable, projectId: string, page: { li
 }
 
 export async function deleteEndpoint(db: Queryable, projectId: string, id: string): Promise<boolean> {
-  return ((await db.query('DELETE FROM webhook_endpoints WHERE project_id = $1 AND id = $2', [projectId, id])).rowCount ?? 0) === 1;
+  return (
+    ((await db.query('DELETE FROM webhook_endpoints WHERE project_id = $1 AND id = $2', [projectId, id])).rowCount ??
+      0) === 1
+  );
 }
 
 export async function listDeliveries(db: Queryable, endpointId: string, limit: number): Promise<DeliveryRecord[]> {
-  return (await db.query<DeliveryRecord>('SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2', [endpointId, limit])).rows;
+  return (
+    await db.query<DeliveryRecord>(
+      'SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2',
+      [endpointId, limit],
+    )
+  ).rows;
 }
 
-export async function enqueueDelivery(db: Queryable, endpointId: string, event: { id: string; type: string; payload: unknown }): Promise<void> {
+export async function enqueueDelivery(
+  db: Queryable,
+  endpointId: string,
+  event: { id: string; type: string; payload: unknown },
+): Promise<void> {
   await db.query(
     'INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint_id, event_id) DO NOTHING',
     [endpointId, event.id, event.type, JSON.stringify(event.payload)],
@@ -81,8 +109,13 @@ export async function skipAuditTailWhenUnwatched(db: Queryable): Promise<boolean
 }
 
 /** Locks the cursor (one scanner at a time across routers) and reads the audit entries after it. */
-export async function lockAuditTail(db: Queryable, limit: number): Promise<{ after: string; facts: (AuditFact & { project_id: string })[] }> {
-  const cursor = await db.query<{ last: string }>('SELECT last_position::text AS last FROM webhook_cursor WHERE id = 1 FOR UPDATE SKIP LOCKED');
+export async function lockAuditTail(
+  db: Queryable,
+  limit: number,
+): Promise<{ after: string; facts: (AuditFact & { project_id: string })[] }> {
+  const cursor = await db.query<{ last: string }>(
+    'SELECT last_position::text AS last FROM webhook_cursor WHERE id = 1 FOR UPDATE SKIP LOCKED',
+  );
   if (cursor.rows.length === 0) return { after: '', facts: [] };
   const after = cursor.rows[0]!.last;
   const found = await db.query<AuditFact & { project_id: string }>(
@@ -102,7 +135,12 @@ export async function advanceCursor(db: Queryable, position: string): Promise<vo
 
 /** Active endpoints of a project subscribed to an event type. */
 export async function subscribers(db: Queryable, projectId: string, type: string): Promise<string[]> {
-  return (await db.query<{ id: string }>('SELECT id FROM webhook_endpoints WHERE project_id = $1 AND active AND $2 = ANY(events)', [projectId, type])).rows.map((row) => row.id);
+  return (
+    await db.query<{ id: string }>(
+      'SELECT id FROM webhook_endpoints WHERE project_id = $1 AND active AND $2 = ANY(events)',
+      [projectId, type],
+    )
+  ).rows.map((row) => row.id);
 }
 
 export interface DueDelivery extends DeliveryRecord {
@@ -117,20 +155,28 @@ export interface DueDelivery extends DeliveryRecord {
  * mid-POST leaves them due again when the lease ends, for any router to retry.
  */
 export async function takeDueDeliveries(db: Queryable, limit: number, leaseSeconds: number): Promise<DueDelivery[]> {
-  return (await db.query<DueDelivery>(
-    `WITH due AS (
+  return (
+    await db.query<DueDelivery>(
+      `WITH due AS (
        SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED),
      taken AS (
        UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id RETURNING d.*)
      SELECT taken.*, e.url, e.secret_sealed FROM taken JOIN webhook_endpoints e ON e.id = taken.endpoint_id`,
-    [limit, leaseSeconds],
-  )).rows;
+      [limit, leaseSeconds],
+    )
+  ).rows;
 }
 
 export async function recordAttempt(
   db: Queryable,
   id: string,
-  outcome: { delivered: boolean; statusCode: number | null; error: string | null; durationMs: number; retryInSeconds: number | undefined },
+  outcome: {
+    delivered: boolean;
+    statusCode: number | null;
+    error: string | null;
+    durationMs: number;
+    retryInSeconds: number | undefined;
+  },
 ): Promise<void> {
   await db.query(
     `UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $2, last_error = $3, last_duration_ms = $6,
@@ -138,6 +184,13 @@ export async function recordAttempt(
             delivered_at = CASE WHEN $4 THEN now() END,
             next_attempt_at = CASE WHEN $5::int IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $5::int) END
       WHERE id = $1`,
-    [id, outcome.statusCode, outcome.error, outcome.delivered, outcome.delivered ? null : (outcome.retryInSeconds ?? null), outcome.durationMs],
+    [
+      id,
+      outcome.statusCode,
+      outcome.error,
+      outcome.delivered,
+      outcome.delivered ? null : (outcome.retryInSeconds ?? null),
+      outcome.durationMs,
+    ],
   );
 }

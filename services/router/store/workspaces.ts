@@ -18,11 +18,19 @@ export async function createWorkspace(db: Queryable, projectId: string, name: st
 }
 
 export async function findWorkspace(db: Queryable, projectId: string, id: string): Promise<Workspace | undefined> {
-  const found = await db.query<Workspace>({ name: 'find_workspace', text: 'SELECT * FROM workspaces WHERE project_id = $1 AND id = $2', values: [projectId, id] });
+  const found = await db.query<Workspace>({
+    name: 'find_workspace',
+    text: 'SELECT * FROM workspaces WHERE project_id = $1 AND id = $2',
+    values: [projectId, id],
+  });
   return found.rows[0];
 }
 
-export async function listWorkspaces(db: Queryable, projectId: string, page: { limit: number; after?: string }): Promise<Workspace[]> {
+export async function listWorkspaces(
+  db: Queryable,
+  projectId: string,
+  page: { limit: number; after?: string },
+): Promise<Workspace[]> {
   const found = await db.query<Workspace>(
     `SELECT * FROM workspaces WHERE project_id = $1 AND ($2::text IS NULL OR (name, id) > (SELECT name, id FROM workspaces WHERE id = $2 AND project_id = $1))
       ORDER BY name, id LIMIT $3`,
@@ -32,7 +40,12 @@ export async function listWorkspaces(db: Queryable, projectId: string, page: { l
 }
 
 /** Binds an XEM agent of the same project; undefined when the agent is not one. */
-export async function bindAgent(db: Queryable, workspace: Workspace, agentId: string, by: string | null): Promise<BindingRecord | undefined> {
+export async function bindAgent(
+  db: Queryable,
+  workspace: Workspace,
+  agentId: string,
+  by: string | null,
+): Promise<BindingRecord | undefined> {
   const inserted = await db.query<BindingRecord>(
     `INSERT INTO workspace_agent_bindings (workspace_id, agent_id, project_id, created_by)
        SELECT $1, id, project_id, $3 FROM agents WHERE id = $2 AND project_id = $4 AND role = 'xem' AND status NOT IN ('revoked', 'superseded')
@@ -44,7 +57,10 @@ export async function bindAgent(db: Queryable, workspace: Workspace, agentId: st
 }
 
 export async function unbindAgent(db: Queryable, workspace: Workspace, agentId: string): Promise<boolean> {
-  const deleted = await db.query('DELETE FROM workspace_agent_bindings WHERE workspace_id = $1 AND agent_id = $2', [workspace.id, agentId]);
+  const deleted = await db.query('DELETE FROM workspace_agent_bindings WHERE workspace_id = $1 AND agent_id = $2', [
+    workspace.id,
+    agentId,
+  ]);
   return deleted.rowCount === 1;
 }
 
@@ -57,7 +73,15 @@ export async function listBindings(db: Queryable, workspace: Workspace): Promise
 }
 
 /** pause-exec / resume-exec; the agent keeps its lease either way. */
-export async function setExecPaused(db: Queryable, projectId: string, agentId: string, paused: boolean): Promise<boolean> {
-  const updated = await db.query("UPDATE agents SET exec_paused = $3 WHERE project_id = $1 AND id = $2 AND role = 'xem'", [projectId, agentId, paused]);
+export async function setExecPaused(
+  db: Queryable,
+  projectId: string,
+  agentId: string,
+  paused: boolean,
+): Promise<boolean> {
+  const updated = await db.query(
+    "UPDATE agents SET exec_paused = $3 WHERE project_id = $1 AND id = $2 AND role = 'xem'",
+    [projectId, agentId, paused],
+  );
   return updated.rowCount === 1;
 }

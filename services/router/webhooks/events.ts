@@ -2,18 +2,36 @@ import { createHmac } from 'node:crypto';
 
 /** The exec event catalogue (research/xem-spec.md §12) that endpoints can subscribe to. */
 export const WEBHOOK_EVENT_TYPES = [
-  'exec.dispatched', 'exec.completed', 'exec.failed', 'exec.timeout', 'exec.ambiguous', 'exec.approval_requested', 'exec.approved',
-  'exec.rejected', 'exec.approval_escalated', 'exec.approval_timed_out', 'exec.agent_enrolled', 'exec.agent_offline',
+  'exec.dispatched',
+  'exec.completed',
+  'exec.failed',
+  'exec.timeout',
+  'exec.ambiguous',
+  'exec.approval_requested',
+  'exec.approved',
+  'exec.rejected',
+  'exec.approval_escalated',
+  'exec.approval_timed_out',
+  'exec.agent_enrolled',
+  'exec.agent_offline',
   // Signed checkpoints of the audit chain (audit/checkpointer.ts), for receivers that keep them outside the database.
   'audit.checkpoint',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 const FROM_AUDIT: Readonly<Record<string, WebhookEventType>> = {
-  'invocation.dispatched': 'exec.dispatched', 'invocation.succeeded': 'exec.completed', 'invocation.failed': 'exec.failed',
-  'invocation.timed_out': 'exec.timeout', 'invocation.ambiguous': 'exec.ambiguous', 'approval.requested': 'exec.approval_requested',
-  'approval.approved': 'exec.approved', 'approval.rejected': 'exec.rejected', 'approval.escalated': 'exec.approval_escalated',
-  'approval.expired': 'exec.approval_timed_out', 'agent.enrolled': 'exec.agent_enrolled', 'agent.lease_stale': 'exec.agent_offline',
+  'invocation.dispatched': 'exec.dispatched',
+  'invocation.succeeded': 'exec.completed',
+  'invocation.failed': 'exec.failed',
+  'invocation.timed_out': 'exec.timeout',
+  'invocation.ambiguous': 'exec.ambiguous',
+  'approval.requested': 'exec.approval_requested',
+  'approval.approved': 'exec.approved',
+  'approval.rejected': 'exec.rejected',
+  'approval.escalated': 'exec.approval_escalated',
+  'approval.expired': 'exec.approval_timed_out',
+  'agent.enrolled': 'exec.agent_enrolled',
+  'agent.lease_stale': 'exec.agent_offline',
 };
 
 /** An audit entry as the webhook scanner reads it, with the invocation it concerns when there is one. */
@@ -38,11 +56,29 @@ export interface WebhookEvent {
 export function webhookEventFor(fact: AuditFact): WebhookEvent | undefined {
   const type = FROM_AUDIT[fact.event];
   if (!type) return undefined;
-  const detail = fact.detail as { attempt?: number; agent_id?: string; result?: unknown; invocation_id?: string; reason?: string; note?: string; stage?: number };
-  const subjectKey = fact.event.startsWith('agent.') ? 'agent_id' : fact.event.startsWith('approval.') ? 'approval_id' : 'invocation_id';
+  const detail = fact.detail as {
+    attempt?: number;
+    agent_id?: string;
+    result?: unknown;
+    invocation_id?: string;
+    reason?: string;
+    note?: string;
+    stage?: number;
+  };
+  const subjectKey = fact.event.startsWith('agent.')
+    ? 'agent_id'
+    : fact.event.startsWith('approval.')
+      ? 'approval_id'
+      : 'invocation_id';
   const data: Record<string, unknown> = {
     [subjectKey]: fact.subject,
-    ...(fact.invocation ? { invocation_id: fact.invocation.id, tool_name: fact.invocation.tool, workspace_id: fact.invocation.workspace_id } : {}),
+    ...(fact.invocation
+      ? {
+          invocation_id: fact.invocation.id,
+          tool_name: fact.invocation.tool,
+          workspace_id: fact.invocation.workspace_id,
+        }
+      : {}),
     ...(detail.invocation_id && !fact.invocation ? { invocation_id: detail.invocation_id } : {}),
     ...(detail.attempt !== undefined ? { attempt: detail.attempt } : {}),
     ...(detail.agent_id && subjectKey !== 'agent_id' ? { agent_id: detail.agent_id } : {}),
@@ -50,7 +86,13 @@ export function webhookEventFor(fact: AuditFact): WebhookEvent | undefined {
     ...(detail.reason ? { reason: detail.reason } : {}),
     ...(detail.stage ? { stage: detail.stage } : {}),
   };
-  return { id: `evt_${BigInt(fact.position).toString(16).padStart(16, '0')}`, object: 'event', type, created_at: fact.at.toISOString(), data };
+  return {
+    id: `evt_${BigInt(fact.position).toString(16).padStart(16, '0')}`,
+    object: 'event',
+    type,
+    created_at: fact.at.toISOString(),
+    data,
+  };
 }
 
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: what receivers check. */

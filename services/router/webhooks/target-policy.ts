@@ -1,19 +1,35 @@
 import { BlockList, isIP } from 'node:net';
 
 /** Why an address is not a place webhooks go by default. */
-export type AddressClass = 'loopback' | 'private' | 'link_local' | 'metadata' | 'unspecified' | 'multicast' | 'reserved' | 'shared' | 'public';
+export type AddressClass =
+  'loopback' | 'private' | 'link_local' | 'metadata' | 'unspecified' | 'multicast' | 'reserved' | 'shared' | 'public';
 
 // Ranges a webhook must not reach unless an operator allows it: the router's own host, the
 // cluster and VPC, link-local (where cloud metadata lives), and addresses that are not hosts.
 const RANGES: readonly (readonly [AddressClass, string, number, 'ipv4' | 'ipv6'])[] = [
-  ['metadata', '169.254.169.254', 32, 'ipv4'], ['metadata', '169.254.170.2', 32, 'ipv4'], ['metadata', 'fd00:ec2::', 32, 'ipv6'],
-  ['unspecified', '0.0.0.0', 8, 'ipv4'], ['private', '10.0.0.0', 8, 'ipv4'], ['shared', '100.64.0.0', 10, 'ipv4'],
-  ['loopback', '127.0.0.0', 8, 'ipv4'], ['link_local', '169.254.0.0', 16, 'ipv4'], ['private', '172.16.0.0', 12, 'ipv4'],
-  ['reserved', '192.0.0.0', 24, 'ipv4'], ['reserved', '192.0.2.0', 24, 'ipv4'], ['private', '192.168.0.0', 16, 'ipv4'],
-  ['reserved', '198.18.0.0', 15, 'ipv4'], ['reserved', '198.51.100.0', 24, 'ipv4'], ['reserved', '203.0.113.0', 24, 'ipv4'],
-  ['multicast', '224.0.0.0', 4, 'ipv4'], ['reserved', '240.0.0.0', 4, 'ipv4'],
-  ['unspecified', '::', 128, 'ipv6'], ['loopback', '::1', 128, 'ipv6'], ['private', 'fc00::', 7, 'ipv6'], ['link_local', 'fe80::', 10, 'ipv6'],
-  ['multicast', 'ff00::', 8, 'ipv6'], ['reserved', '2001:db8::', 32, 'ipv6'],
+  ['metadata', '169.254.169.254', 32, 'ipv4'],
+  ['metadata', '169.254.170.2', 32, 'ipv4'],
+  ['metadata', 'fd00:ec2::', 32, 'ipv6'],
+  ['unspecified', '0.0.0.0', 8, 'ipv4'],
+  ['private', '10.0.0.0', 8, 'ipv4'],
+  ['shared', '100.64.0.0', 10, 'ipv4'],
+  ['loopback', '127.0.0.0', 8, 'ipv4'],
+  ['link_local', '169.254.0.0', 16, 'ipv4'],
+  ['private', '172.16.0.0', 12, 'ipv4'],
+  ['reserved', '192.0.0.0', 24, 'ipv4'],
+  ['reserved', '192.0.2.0', 24, 'ipv4'],
+  ['private', '192.168.0.0', 16, 'ipv4'],
+  ['reserved', '198.18.0.0', 15, 'ipv4'],
+  ['reserved', '198.51.100.0', 24, 'ipv4'],
+  ['reserved', '203.0.113.0', 24, 'ipv4'],
+  ['multicast', '224.0.0.0', 4, 'ipv4'],
+  ['reserved', '240.0.0.0', 4, 'ipv4'],
+  ['unspecified', '::', 128, 'ipv6'],
+  ['loopback', '::1', 128, 'ipv6'],
+  ['private', 'fc00::', 7, 'ipv6'],
+  ['link_local', 'fe80::', 10, 'ipv6'],
+  ['multicast', 'ff00::', 8, 'ipv6'],
+  ['reserved', '2001:db8::', 32, 'ipv6'],
 ];
 
 const LISTS = new Map<AddressClass, BlockList>();
@@ -56,12 +72,19 @@ export function parseAllowlist(entries: readonly string[]): TargetAllowlist {
     const [network, prefix] = entry.split('/');
     const family = isIP(network ?? '');
     if (family === 0) hosts.add(entry.toLowerCase());
-    else ranges.addSubnet(network!, prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
+    else
+      ranges.addSubnet(
+        network!,
+        prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix),
+        family === 4 ? 'ipv4' : 'ipv6',
+      );
   }
   return { hosts, ranges };
 }
 
-export type TargetDecision = { readonly ok: true; readonly address: string; readonly family: 4 | 6 } | { readonly ok: false; readonly reason: string };
+export type TargetDecision =
+  | { readonly ok: true; readonly address: string; readonly family: 4 | 6 }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * May a delivery to `hostname`, which resolved to `addresses`, go ahead, and to which address?
@@ -69,13 +92,22 @@ export type TargetDecision = { readonly ok: true; readonly address: string; read
  * address checked, so a name cannot be pointed inside between the check and the connect. Every
  * resolved address must be acceptable: a name that also resolves inside is refused whole.
  */
-export function decideTarget(hostname: string, addresses: readonly { address: string; family: number }[], allow: TargetAllowlist): TargetDecision {
+export function decideTarget(
+  hostname: string,
+  addresses: readonly { address: string; family: number }[],
+  allow: TargetAllowlist,
+): TargetDecision {
   if (addresses.length === 0) return { ok: false, reason: `${hostname} did not resolve` };
-  if (allow.hosts.has(hostname.toLowerCase())) return { ok: true, address: addresses[0]!.address, family: addresses[0]!.family === 6 ? 6 : 4 };
+  if (allow.hosts.has(hostname.toLowerCase()))
+    return { ok: true, address: addresses[0]!.address, family: addresses[0]!.family === 6 ? 6 : 4 };
   for (const { address, family } of addresses) {
     const kind = classifyAddress(address);
     const allowed = kind === 'public' || allow.ranges.check(address, family === 6 ? 'ipv6' : 'ipv4');
-    if (!allowed) return { ok: false, reason: `${hostname} resolves to a ${kind.replace('_', '-')} address (${address}); add it to XEROTIER_WEBHOOKS_ALLOWED_TARGETS to allow` };
+    if (!allowed)
+      return {
+        ok: false,
+        reason: `${hostname} resolves to a ${kind.replace('_', '-')} address (${address}); add it to XEROTIER_WEBHOOKS_ALLOWED_TARGETS to allow`,
+      };
   }
   return { ok: true, address: addresses[0]!.address, family: addresses[0]!.family === 6 ? 6 : 4 };
 }

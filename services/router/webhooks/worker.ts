@@ -4,7 +4,16 @@ import { createPeriodic, type Periodic } from '../../runtime/periodic.js';
 import { open } from '../auth/sealed.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
-import { advanceCursor, enqueueDelivery, lockAuditTail, skipAuditTailWhenUnwatched, takeDueDeliveries, recordAttempt, subscribers, type DueDelivery } from '../store/webhooks.js';
+import {
+  advanceCursor,
+  enqueueDelivery,
+  lockAuditTail,
+  skipAuditTailWhenUnwatched,
+  takeDueDeliveries,
+  recordAttempt,
+  subscribers,
+  type DueDelivery,
+} from '../store/webhooks.js';
 import { postWebhook, type PostOptions, type PostOutcome } from './post.js';
 import type { TargetAllowlist } from './target-policy.js';
 import { retryDelaySeconds, signatureHeader, webhookEventFor } from './events.js';
@@ -33,7 +42,10 @@ export interface WebhookWorkerOptions {
  */
 export function createWebhookWorker(options: WebhookWorkerOptions): Periodic {
   return createPeriodic({
-    name: 'webhook worker', intervalMs: options.intervalMs ?? 1_000, logger: options.logger, ...(options.clock ? { clock: options.clock } : {}),
+    name: 'webhook worker',
+    intervalMs: options.intervalMs ?? 1_000,
+    logger: options.logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     run: async () => {
       await scan(options.pool);
       await deliverDue(options);
@@ -48,7 +60,8 @@ async function scan(pool: Pool): Promise<void> {
     for (const fact of facts) {
       const event = fact.project_id ? webhookEventFor(fact) : undefined;
       if (!event) continue;
-      for (const endpointId of await subscribers(client, fact.project_id, event.type)) await enqueueDelivery(client, endpointId, { id: event.id, type: event.type, payload: event });
+      for (const endpointId of await subscribers(client, fact.project_id, event.type))
+        await enqueueDelivery(client, endpointId, { id: event.id, type: event.type, payload: event });
     }
     if (facts.length > 0) await advanceCursor(client, facts[facts.length - 1]!.position);
   });
@@ -57,13 +70,26 @@ async function scan(pool: Pool): Promise<void> {
 async function deliverDue(options: WebhookWorkerOptions): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const due = await takeDueDeliveries(options.pool, 20, Math.ceil(timeoutMs / 1_000) + 30);
-  await Promise.all(due.map(async (delivery) => {
-    const outcome = await post(options, delivery, timeoutMs);
-    // A refused (internal) target stays refused: no retry schedule for it.
-    const retryInSeconds = outcome.delivered || outcome.refused ? undefined : retryDelaySeconds(delivery.attempts + 1);
-    await recordAttempt(options.pool, delivery.id, { ...outcome, retryInSeconds });
-    if (!outcome.delivered) options.logger.info({ endpoint_id: delivery.endpoint_id, event_id: delivery.event_id, attempt: delivery.attempts + 1, status: outcome.statusCode, error: outcome.error }, 'webhook delivery failed');
-  }));
+  await Promise.all(
+    due.map(async (delivery) => {
+      const outcome = await post(options, delivery, timeoutMs);
+      // A refused (internal) target stays refused: no retry schedule for it.
+      const retryInSeconds =
+        outcome.delivered || outcome.refused ? undefined : retryDelaySeconds(delivery.attempts + 1);
+      await recordAttempt(options.pool, delivery.id, { ...outcome, retryInSeconds });
+      if (!outcome.delivered)
+        options.logger.info(
+          {
+            endpoint_id: delivery.endpoint_id,
+            event_id: delivery.event_id,
+            attempt: delivery.attempts + 1,
+            status: outcome.statusCode,
+            error: outcome.error,
+          },
+          'webhook delivery failed',
+        );
+    }),
+  );
 }
 
 async function post(options: WebhookWorkerOptions, delivery: DueDelivery, timeoutMs: number): Promise<PostOutcome> {
@@ -72,11 +98,24 @@ async function post(options: WebhookWorkerOptions, delivery: DueDelivery, timeou
   try {
     secret = open(options.secretKey, delivery.secret_sealed);
   } catch {
-    return { delivered: false, statusCode: null, error: 'the endpoint secret cannot be unsealed with this router\'s key', durationMs: 0, refused: false };
+    return {
+      delivered: false,
+      statusCode: null,
+      error: "the endpoint secret cannot be unsealed with this router's key",
+      durationMs: 0,
+      refused: false,
+    };
   }
   const headers = {
-    'content-type': 'application/json', 'user-agent': 'xerotier-webhooks/1', 'x-xerotier-event-id': delivery.event_id,
-    'x-xerotier-event-type': delivery.event_type, 'x-xerotier-signature': signatureHeader(secret, Math.floor(Date.now() / 1_000), body),
+    'content-type': 'application/json',
+    'user-agent': 'xerotier-webhooks/1',
+    'x-xerotier-event-id': delivery.event_id,
+    'x-xerotier-event-type': delivery.event_type,
+    'x-xerotier-signature': signatureHeader(secret, Math.floor(Date.now() / 1_000), body),
   };
-  return postWebhook(delivery.url, body, headers, { allow: options.allow, timeoutMs, ...(options.resolve ? { resolve: options.resolve } : {}) });
+  return postWebhook(delivery.url, body, headers, {
+    allow: options.allow,
+    timeoutMs,
+    ...(options.resolve ? { resolve: options.resolve } : {}),
+  });
 }

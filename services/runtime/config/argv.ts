@@ -15,7 +15,8 @@ export function addConfigOptions(command: Command, schema: SchemaShape): Command
     const name = flagName(key, spec);
     const help = `${spec.description} [env ${spec.env}]`;
     if (spec.kind === 'boolean') command.addOption(new Option(`--${name} [value]`, help));
-    else if (spec.kind === 'list') command.addOption(new Option(`--${name} <value>`, `${help} (repeatable)`).argParser(collect));
+    else if (spec.kind === 'list')
+      command.addOption(new Option(`--${name} <value>`, `${help} (repeatable)`).argParser(collect));
     else command.addOption(new Option(`--${name} <value>`, help));
   }
   return command;
@@ -45,7 +46,8 @@ export function parseConfigArgv(schema: SchemaShape, argv: readonly string[]): P
   try {
     command.parse([...argv], { from: 'user' });
   } catch (error) {
-    if (error instanceof CommanderError) throw new ConfigError(ConfigErrorCode.invalidConfigFlag, error.message.replace(/^error: /, ''));
+    if (error instanceof CommanderError)
+      throw new ConfigError(ConfigErrorCode.invalidConfigFlag, error.message.replace(/^error: /, ''));
     throw error;
   }
   return configArgsFromOptions(schema, command.opts());

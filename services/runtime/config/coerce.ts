@@ -37,18 +37,25 @@ function text(raw: RawValue): string | undefined {
   return undefined;
 }
 
-function coerceString(pattern: RegExp | undefined, hint: string | undefined, maxLength: number | undefined, raw: RawValue): Compiled {
+function coerceString(
+  pattern: RegExp | undefined,
+  hint: string | undefined,
+  maxLength: number | undefined,
+  raw: RawValue,
+): Compiled {
   const value = text(raw);
   const expected = hint ?? (pattern ? `a string matching ${pattern.source}` : 'a non-empty string');
   if (value === undefined || value.length === 0 || value.includes('\0')) return { ok: false, expected };
-  if (maxLength !== undefined && value.length > maxLength) return { ok: false, expected: `${expected} of at most ${maxLength} characters` };
+  if (maxLength !== undefined && value.length > maxLength)
+    return { ok: false, expected: `${expected} of at most ${maxLength} characters` };
   if (pattern && !pattern.test(value)) return { ok: false, expected };
   return { ok: true, value };
 }
 
 function coercePath(raw: RawValue): Compiled {
   const value = text(raw);
-  if (value === undefined || value.trim().length === 0 || value.includes('\0')) return { ok: false, expected: 'a file system path' };
+  if (value === undefined || value.trim().length === 0 || value.includes('\0'))
+    return { ok: false, expected: 'a file system path' };
   return { ok: true, value };
 }
 
@@ -65,7 +72,13 @@ function coerceUrl(protocols: readonly string[], raw: RawValue): Compiled {
   }
 }
 
-function coerceNumber(raw: RawValue, integer: boolean, min: number | undefined, max: number | undefined, extra: string): Compiled {
+function coerceNumber(
+  raw: RawValue,
+  integer: boolean,
+  min: number | undefined,
+  max: number | undefined,
+  extra: string,
+): Compiled {
   const expected = `${integer ? 'an integer' : 'a number'}${rangeText(min, max)}${extra}`;
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseNumber(raw.trim(), integer) : NaN;
   if (!Number.isFinite(value) || (integer && !Number.isSafeInteger(value))) return { ok: false, expected };

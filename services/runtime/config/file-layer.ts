@@ -41,19 +41,22 @@ export function parseFlatConfigFile(text: string, path: string, keys: KeySpecs):
 }
 
 function scalarValue(node: unknown, key: string, path: string): string | number | boolean | null {
-  if (isMap(node)) throw fileError(path, `key "${key}" must be a scalar (string, number or boolean), got a nested mapping`);
+  if (isMap(node))
+    throw fileError(path, `key "${key}" must be a scalar (string, number or boolean), got a nested mapping`);
   if (isSeq(node)) throw fileError(path, `key "${key}" must be a scalar (string, number or boolean), got a list`);
   if (node === null || node === undefined) return null;
   if (!isScalar(node)) throw fileError(path, `key "${key}" must be a scalar (string, number or boolean)`);
   const value = node.value;
-  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return value;
   throw fileError(path, `key "${key}" must be a scalar (string, number or boolean)`);
 }
 
 function checkKnownKey(key: string, keys: KeySpecs, path: string): void {
   const spec = keys[key];
   if (!spec) throw fileError(path, `has unknown key "${key}"${suggest(key, Object.keys(keys))}`);
-  if (spec.envOnly) throw fileError(path, `may not set "${key}": it is a secret accepted only from ${spec.env} or a flag`);
+  if (spec.envOnly)
+    throw fileError(path, `may not set "${key}": it is a secret accepted only from ${spec.env} or a flag`);
 }
 
 function suggest(key: string, known: readonly string[]): string {

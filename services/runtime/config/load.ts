@@ -38,16 +38,27 @@ export function loadConfig<K extends KeySpecs>(schema: ConfigSchema<K>, sources:
     }
     const compiled = coerceValue(spec, chosen.raw);
     if (compiled.ok) config[key] = compiled.value;
-    else issues.push({ key, problem: 'invalid', expected: compiled.expected, got: describeRaw(chosen.raw, spec.secret), source: chosen.source });
+    else
+      issues.push({
+        key,
+        problem: 'invalid',
+        expected: compiled.expected,
+        got: describeRaw(chosen.raw, spec.secret),
+        source: chosen.source,
+      });
   }
   if (issues.length === 0 && schema.check) {
-    for (const problem of schema.check(config as ConfigOf<K>)) issues.push({ key: problem.key, problem: 'invalid', expected: problem.expected });
+    for (const problem of schema.check(config as ConfigOf<K>))
+      issues.push({ key: problem.key, problem: 'invalid', expected: problem.expected });
   }
   if (issues.length > 0) throw configErrorFromIssues(schema.service, issues);
   return Object.freeze(config) as ConfigOf<K>;
 }
 
-function readFileLayer(schema: SchemaShape, sources: ConfigSources): { path: string; values: Map<string, RawValue> } | undefined {
+function readFileLayer(
+  schema: SchemaShape,
+  sources: ConfigSources,
+): { path: string; values: Map<string, RawValue> } | undefined {
   if (!schema.file) return undefined;
   const path = sources.configPath ?? schema.file.defaultPath;
   const text = (sources.readFile ?? readConfigFileFromDisk)(path);
@@ -76,16 +87,23 @@ function pickLayer(
 
 function missingIssue(key: string, spec: KeySpec, schema: SchemaShape): ConfigIssue {
   const ways = [`env ${spec.env}`, `flag --${flagName(key, spec)}`];
-  if (schema.file && !spec.envOnly) ways.push(`"${key}" in the config file (${schema.file.defaultPath} unless --config)`);
+  if (schema.file && !spec.envOnly)
+    ways.push(`"${key}" in the config file (${schema.file.defaultPath} unless --config)`);
   return { key, problem: 'missing', expected: 'a value', howToSet: ways.join(', ') };
 }
 
 function missingFileError(path: string): ConfigError {
-  return new ConfigError(ConfigErrorCode.invalidConfigFile, `invalid config file ${path}: does not exist (named by --config)`);
+  return new ConfigError(
+    ConfigErrorCode.invalidConfigFile,
+    `invalid config file ${path}: does not exist (named by --config)`,
+  );
 }
 
 /** The effective settings with secrets redacted, for a start-up log line. */
-export function describeConfig<K extends KeySpecs>(schema: ConfigSchema<K>, config: ConfigOf<K>): Record<string, unknown> {
+export function describeConfig<K extends KeySpecs>(
+  schema: ConfigSchema<K>,
+  config: ConfigOf<K>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(schema.keys)) {
     const value = (config as Record<string, unknown>)[key];

@@ -68,7 +68,8 @@ export interface ListSpec extends BaseSpec {
   readonly default?: readonly string[];
 }
 
-export type KeySpec = StringSpec | IntegerSpec | NumberSpec | BooleanSpec | EnumSpec | UrlSpec | PortSpec | PathSpec | ListSpec;
+export type KeySpec =
+  StringSpec | IntegerSpec | NumberSpec | BooleanSpec | EnumSpec | UrlSpec | PortSpec | PathSpec | ListSpec;
 export type KeySpecs = Readonly<Record<string, KeySpec>>;
 
 export interface ConfigFileSpec {

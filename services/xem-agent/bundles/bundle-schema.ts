@@ -12,21 +12,42 @@ const CommandExecutor = Type.Object(
   {
     argv: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 256 }),
     cwd: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 4096 }))),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 4096 })),
+    ),
   },
   strict,
 );
 
-const Risk = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('destructive'), Type.Literal('irreversible')]);
+const Risk = Type.Union([
+  Type.Literal('read'),
+  Type.Literal('write'),
+  Type.Literal('destructive'),
+  Type.Literal('irreversible'),
+]);
 const CredentialsRef = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' });
 
 const HttpExecutor = Type.Object(
   {
-    base_url: Type.String({ pattern: '^https?://[^\\s?#]+/$', maxLength: 2048, description: 'every request stays under this URL; ends with /' }),
-    method: Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE')]),
+    base_url: Type.String({
+      pattern: '^https?://[^\\s?#]+/$',
+      maxLength: 2048,
+      description: 'every request stays under this URL; ends with /',
+    }),
+    method: Type.Union([
+      Type.Literal('GET'),
+      Type.Literal('POST'),
+      Type.Literal('PUT'),
+      Type.Literal('PATCH'),
+      Type.Literal('DELETE'),
+    ]),
     path: Type.String({ maxLength: 2048, description: 'relative to base_url; {{param}} fills whole segments only' }),
-    query: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1024 }))),
-    headers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 4096 }))),
+    query: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1024 })),
+    ),
+    headers: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 4096 })),
+    ),
     body: Type.Optional(Type.Literal('json')),
   },
   strict,
@@ -54,7 +75,9 @@ export const ToolSpec = Type.Object(
 export const McpServerSpec = Type.Object(
   {
     argv: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 256 }),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 4096 }))),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 4096 })),
+    ),
     credentials_ref: Type.Optional(CredentialsRef),
     timeout_ms: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
     overrides: Type.Optional(Type.Record(Type.String({ pattern: TOOL_NAME }), Type.Object({ risk: Risk }, strict))),

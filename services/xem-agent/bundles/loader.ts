@@ -52,17 +52,29 @@ const validateBundle = Compile(BundleSpec);
  * load. Names are allowlisted before any file system call on them, and every real path must stay
  * under the root (no symlinks out, no `..`).
  */
-export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>; mcp: McpBundle[]; problems: BundleProblem[] } {
+export function loadBundles(toolsRoot: string): {
+  tools: Map<string, LoadedTool>;
+  mcp: McpBundle[];
+  problems: BundleProblem[];
+} {
   const tools = new Map<string, LoadedTool>();
   const mcp: McpBundle[] = [];
   const problems: BundleProblem[] = [];
-  if (!existsSync(toolsRoot)) return { tools, mcp, problems: [{ file: toolsRoot, message: 'the tools directory does not exist: no tools are offered' }] };
+  if (!existsSync(toolsRoot))
+    return {
+      tools,
+      mcp,
+      problems: [{ file: toolsRoot, message: 'the tools directory does not exist: no tools are offered' }],
+    };
   const root = realpathSync(toolsRoot);
   const ajv = new Ajv({ strict: true, allErrors: false });
   for (const entry of readdirSync(root)) {
     if (entry.startsWith('.')) continue;
     if (!BUNDLE_NAME.test(entry)) {
-      problems.push({ file: JSON.stringify(entry).slice(0, 80), message: 'bundle directory names must match ^[a-z0-9][a-z0-9_-]{0,63}$' });
+      problems.push({
+        file: JSON.stringify(entry).slice(0, 80),
+        message: 'bundle directory names must match ^[a-z0-9][a-z0-9_-]{0,63}$',
+      });
       continue;
     }
     try {
@@ -80,7 +92,12 @@ export function loadBundles(toolsRoot: string): { tools: Map<string, LoadedTool>
 /** Adds a tool unless its name is taken: tool names are unique across bundles. */
 export function offerTool(tools: Map<string, LoadedTool>, tool: LoadedTool, problems: BundleProblem[]): void {
   const clash = tools.get(tool.spec.name);
-  if (clash) problems.push({ file: `${tool.bundle}/bundle.yaml`, tool: tool.spec.name, message: `tool name already defined by bundle ${clash.bundle}` });
+  if (clash)
+    problems.push({
+      file: `${tool.bundle}/bundle.yaml`,
+      tool: tool.spec.name,
+      message: `tool name already defined by bundle ${clash.bundle}`,
+    });
   else tools.set(tool.spec.name, tool);
 }
 
@@ -103,24 +120,71 @@ function loadBundle(root: string, entry: string, ajv: Ajv): { tools: LoadedTool[
   }
   if (!validateBundle.Check(document)) throw new BundleError({ file, ...describeSchemaError(document) });
   const bundle = document;
-  if (bundle.name !== entry) throw new BundleError({ file, field: 'name', message: `bundle name "${bundle.name}" must equal its directory name` });
-  if (!bundle.tools && !bundle.mcp) throw new BundleError({ file, field: 'tools', message: 'a bundle needs tools, an mcp server, or both' });
-  const tools = (bundle.tools ?? []).map((spec) => ({ bundle: bundle.name, bundleVersion: String(bundle.version), domain: bundle.domain, spec, bundleDir: dir, validateArgs: compileParameters(ajv, file, spec) }));
-  return { tools, ...(bundle.mcp ? { mcp: { bundle: bundle.name, bundleVersion: String(bundle.version), domain: bundle.domain, bundleDir: dir, file, server: bundle.mcp } } : {}) };
+  if (bundle.name !== entry)
+    throw new BundleError({
+      file,
+      field: 'name',
+      message: `bundle name "${bundle.name}" must equal its directory name`,
+    });
+  if (!bundle.tools && !bundle.mcp)
+    throw new BundleError({ file, field: 'tools', message: 'a bundle needs tools, an mcp server, or both' });
+  const tools = (bundle.tools ?? []).map((spec) => ({
+    bundle: bundle.name,
+    bundleVersion: String(bundle.version),
+    domain: bundle.domain,
+    spec,
+    bundleDir: dir,
+    validateArgs: compileParameters(ajv, file, spec),
+  }));
+  return {
+    tools,
+    ...(bundle.mcp
+      ? {
+          mcp: {
+            bundle: bundle.name,
+            bundleVersion: String(bundle.version),
+            domain: bundle.domain,
+            bundleDir: dir,
+            file,
+            server: bundle.mcp,
+          },
+        }
+      : {}),
+  };
 }
 
 function compileParameters(ajv: Ajv, file: string, spec: ToolSpec): ValidateFunction {
-  if (spec.parameters['type'] !== 'object') throw new BundleError({ file, tool: spec.name, field: 'parameters', message: 'parameters must be a JSON Schema of type object' });
+  if (spec.parameters['type'] !== 'object')
+    throw new BundleError({
+      file,
+      tool: spec.name,
+      field: 'parameters',
+      message: 'parameters must be a JSON Schema of type object',
+    });
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(spec.parameters);
   } catch (error) {
-    throw new BundleError({ file, tool: spec.name, field: 'parameters', message: `invalid JSON Schema: ${(error as Error).message}` });
+    throw new BundleError({
+      file,
+      tool: spec.name,
+      field: 'parameters',
+      message: `invalid JSON Schema: ${(error as Error).message}`,
+    });
   }
-  if ((spec.command === undefined) === (spec.http === undefined)) throw new BundleError({ file, tool: spec.name, field: 'command', message: 'a tool needs exactly one executor: command or http' });
+  if ((spec.command === undefined) === (spec.http === undefined))
+    throw new BundleError({
+      file,
+      tool: spec.name,
+      field: 'command',
+      message: 'a tool needs exactly one executor: command or http',
+    });
   const declared = Object.keys((spec.parameters['properties'] as Record<string, unknown> | undefined) ?? {});
-  const problem = spec.command ? checkArgvTemplate(spec.command.argv, declared) : checkHttpTemplate(spec.http!, declared);
-  if (problem) throw new BundleError({ file, tool: spec.name, field: spec.command ? 'command.argv' : 'http', message: problem });
+  const problem = spec.command
+    ? checkArgvTemplate(spec.command.argv, declared)
+    : checkHttpTemplate(spec.http!, declared);
+  if (problem)
+    throw new BundleError({ file, tool: spec.name, field: spec.command ? 'command.argv' : 'http', message: problem });
   return validate;
 }
 
@@ -131,7 +195,8 @@ function insideRoot(root: string, path: string, shown: string): string {
   } catch {
     throw new BundleError({ file: shown, message: 'missing' });
   }
-  if (real !== root && !real.startsWith(root + sep)) throw new BundleError({ file: shown, message: 'resolves outside the tools directory' });
+  if (real !== root && !real.startsWith(root + sep))
+    throw new BundleError({ file: shown, message: 'resolves outside the tools directory' });
   return real;
 }
 
@@ -143,7 +208,11 @@ function describeSchemaError(document: unknown): { tool?: string; field?: string
   if (match) {
     const tools = (document as { tools?: { name?: unknown }[] }).tools;
     const name = tools?.[Number(match[1])]?.name;
-    return { tool: typeof name === 'string' ? name : `#${match[1]}`, field: (match[2] ?? '/').slice(1).replaceAll('/', '.') || '(tool)', message: error?.message ?? 'invalid' };
+    return {
+      tool: typeof name === 'string' ? name : `#${match[1]}`,
+      field: (match[2] ?? '/').slice(1).replaceAll('/', '.') || '(tool)',
+      message: error?.message ?? 'invalid',
+    };
   }
   return { field: path.slice(1).replaceAll('/', '.') || '(bundle)', message: error?.message ?? 'invalid' };
 }

@@ -31,7 +31,9 @@ export function buildManifest(tools: ReadonlyMap<string, LoadedTool>, workspaces
 /** Workspaces this host serves: the folders present under the credentials directory. */
 export function servedWorkspaces(credentialsDir: string): string[] {
   if (!existsSync(credentialsDir)) return [];
-  return readdirSync(credentialsDir).filter((name) => WORKSPACE.test(name) && statSync(join(credentialsDir, name)).isDirectory());
+  return readdirSync(credentialsDir).filter(
+    (name) => WORKSPACE.test(name) && statSync(join(credentialsDir, name)).isDirectory(),
+  );
 }
 
 export { ManifestVersions } from '../../agent/manifest-versions.js';

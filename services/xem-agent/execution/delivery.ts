@@ -7,7 +7,12 @@ import type { Outbox } from '../outbox.js';
 export interface DeliveryOptions {
   readonly outbox: Outbox;
   /** Signs and sends a frame under a fixed id (the id is the router's idempotency key), in its trace. */
-  readonly send: (type: FrameType, body: Record<string, unknown>, frameId: string, trace: TraceCarrier | undefined) => void;
+  readonly send: (
+    type: FrameType,
+    body: Record<string, unknown>,
+    frameId: string,
+    trace: TraceCarrier | undefined,
+  ) => void;
   readonly bound: () => boolean;
   readonly logger: Logger;
   /** An unacknowledged frame is sent again after this long. @default 5000 */
@@ -60,7 +65,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     rebound: () => send(true),
     acknowledged(ack) {
       if (!sentAt.delete(ack.ack_id)) return;
-      if (ack.status === 'rejected') options.logger.warning({ frame_id: ack.ack_id, reason: ack.reason }, 'the router refused a result; dropping it');
+      if (ack.status === 'rejected')
+        options.logger.warning(
+          { frame_id: ack.ack_id, reason: ack.reason },
+          'the router refused a result; dropping it',
+        );
       acked.push(ack.ack_id);
       if (acked.length >= 256) forget();
     },

@@ -63,48 +63,112 @@ export function createExecutionEngine(options: ExecutionOptions): ExecutionEngin
   // The last progress line (how it ended) is as durable as the result: a watcher never misses it.
   const finish = (dispatch: DispatchKey, body: Result, tool = 'unknown', trace?: TraceCarrier) => {
     const ending = `${body.status}${body.exit_code === null ? '' : ` (exit code ${body.exit_code})`} after ${body.duration_ms} ms`;
-    const last = { invocation_id: body.invocation_id, attempt: body.attempt, seq: FINAL_SEQ, stream: 'status', data: ending };
+    const last = {
+      invocation_id: body.invocation_id,
+      attempt: body.attempt,
+      seq: FINAL_SEQ,
+      stream: 'status',
+      data: ending,
+    };
     const traced = trace ? { trace } : {};
     // Output past the first chunk goes ahead of the result, each chunk its own frame.
     const chunks = splitOutput(body.output);
-    const extra = chunks.slice(1).map((data, index) => ({ frameId: randomUUID(), type: 'exec.output', body: { invocation_id: body.invocation_id, attempt: body.attempt, index: index + 1, data }, ...traced }));
+    const extra = chunks.slice(1).map((data, index) => ({
+      frameId: randomUUID(),
+      type: 'exec.output',
+      body: { invocation_id: body.invocation_id, attempt: body.attempt, index: index + 1, data },
+      ...traced,
+    }));
     const result = { ...body, output: chunks[0] ?? '', ...(extra.length > 0 ? { output_chunks: extra.length } : {}) };
-    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.progress', body: last, ...traced }, ...extra, { frameId: randomUUID(), type: 'exec.result', body: result, ...traced });
+    options.outbox.finish(dispatch, { frameId: randomUUID(), type: 'exec.progress', body: last, ...traced }, ...extra, {
+      frameId: randomUUID(),
+      type: 'exec.result',
+      body: result,
+      ...traced,
+    });
     options.onFinished?.(tool, body.status);
     options.deliver();
   };
   const run = (dispatch: Dispatch, tool: LoadedTool, trace: TraceCarrier | undefined, entry: Running) =>
-    inSpan(`xem.execute ${dispatch.tool}`, trace, async (span) => {
-      const context = { ...options, stopping: () => entry.stopping, send: <T extends FrameType>(type: T, body: FrameBody<T>) => options.send(type, body, span) };
-      options.send('exec.accepted', { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt }, span);
-      try {
-        finish(dispatch, await execute(context, dispatch, tool, entry.controller.signal), dispatch.tool, span);
-      } catch (error) {
-        const code = error instanceof CredentialsError ? 'credentials_unavailable' : error instanceof HttpTemplateError ? 'invalid_args' : 'exec_failed';
-        options.logger.warning({ invocation_id: dispatch.invocation_id, code, err: error }, 'tool call could not run');
-        finish(dispatch, outcomeless(dispatch, 'failed', code, error instanceof Error ? error.message : String(error)), dispatch.tool, span);
-      }
-    }, { 'xerotier.invocation_id': dispatch.invocation_id, 'xerotier.attempt': dispatch.attempt });
+    inSpan(
+      `xem.execute ${dispatch.tool}`,
+      trace,
+      async (span) => {
+        const context = {
+          ...options,
+          stopping: () => entry.stopping,
+          send: <T extends FrameType>(type: T, body: FrameBody<T>) => options.send(type, body, span),
+        };
+        options.send('exec.accepted', { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt }, span);
+        try {
+          finish(dispatch, await execute(context, dispatch, tool, entry.controller.signal), dispatch.tool, span);
+        } catch (error) {
+          const code =
+            error instanceof CredentialsError
+              ? 'credentials_unavailable'
+              : error instanceof HttpTemplateError
+                ? 'invalid_args'
+                : 'exec_failed';
+          options.logger.warning(
+            { invocation_id: dispatch.invocation_id, code, err: error },
+            'tool call could not run',
+          );
+          finish(
+            dispatch,
+            outcomeless(dispatch, 'failed', code, error instanceof Error ? error.message : String(error)),
+            dispatch.tool,
+            span,
+          );
+        }
+      },
+      { 'xerotier.invocation_id': dispatch.invocation_id, 'xerotier.attempt': dispatch.attempt },
+    );
 
   return {
     recover() {
       for (const lost of options.outbox.unfinished()) {
         // Whatever it left running would keep acting after its result says interrupted: stop it.
         const stopped = lost.pgid !== null && stopLeftoverGroup(lost.pgid, lost.started_ticks);
-        options.logger.warning({ invocation_id: lost.invocation_id, attempt: lost.attempt, stopped_leftover_processes: stopped }, 'a call was running when the agent stopped: reporting it interrupted, not running it again');
+        options.logger.warning(
+          { invocation_id: lost.invocation_id, attempt: lost.attempt, stopped_leftover_processes: stopped },
+          'a call was running when the agent stopped: reporting it interrupted, not running it again',
+        );
         const detail = stopped ? '; the processes it had started were stopped' : '';
-        finish(lost, outcomeless(lost, 'interrupted', 'agent_restarted', `the agent stopped while this call ran; its outcome is unknown${detail}`));
+        finish(
+          lost,
+          outcomeless(
+            lost,
+            'interrupted',
+            'agent_restarted',
+            `the agent stopped while this call ran; its outcome is unknown${detail}`,
+          ),
+        );
       }
     },
     dispatch(dispatch, trace) {
       const now = (options.clock ?? systemClock).now();
       if (!options.outbox.claim(dispatch, now)) {
-        options.logger.info({ invocation_id: dispatch.invocation_id, attempt: dispatch.attempt }, 'dispatch seen before: not run again');
+        options.logger.info(
+          { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt },
+          'dispatch seen before: not run again',
+        );
         return;
       }
-      const checked = checkDispatch(dispatch, { tools: options.tools(), workspaces: options.workspaces(), running: running.size, maxConcurrent: options.maxConcurrent, accepting: state.accepting, now });
+      const checked = checkDispatch(dispatch, {
+        tools: options.tools(),
+        workspaces: options.workspaces(),
+        running: running.size,
+        maxConcurrent: options.maxConcurrent,
+        accepting: state.accepting,
+        now,
+      });
       if ('refusal' in checked) {
-        finish(dispatch, outcomeless(dispatch, 'rejected', checked.refusal.code, checked.refusal.message), dispatch.tool, trace);
+        finish(
+          dispatch,
+          outcomeless(dispatch, 'rejected', checked.refusal.code, checked.refusal.message),
+          dispatch.tool,
+          trace,
+        );
         return;
       }
       const controller = new AbortController();
@@ -145,7 +209,16 @@ export function plainEnvironment(env: Readonly<Record<string, string | undefined
 }
 
 function outcomeless(dispatch: DispatchKey, status: Result['status'], code: string, message: string): Result {
-  return { invocation_id: dispatch.invocation_id, attempt: dispatch.attempt, status, exit_code: null, output: '', output_truncated: false, duration_ms: 0, error: { code, message: message.slice(0, 1024) } };
+  return {
+    invocation_id: dispatch.invocation_id,
+    attempt: dispatch.attempt,
+    status,
+    exit_code: null,
+    output: '',
+    output_truncated: false,
+    duration_ms: 0,
+    error: { code, message: message.slice(0, 1024) },
+  };
 }
 
 // Chunks are cut by UTF-8 bytes, on character boundaries, so no frame outgrows the router's
@@ -153,7 +226,7 @@ function outcomeless(dispatch: DispatchKey, status: Result['status'], code: stri
 function splitOutput(output: string): string[] {
   const bytes = Buffer.from(output, 'utf8');
   const chunks: string[] = [];
-  for (let start = 0; start < bytes.length; ) {
+  for (let start = 0; start < bytes.length;) {
     let end = Math.min(bytes.length, start + MAX_OUTPUT);
     while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end -= 1;
     chunks.push(bytes.subarray(start, end).toString('utf8'));

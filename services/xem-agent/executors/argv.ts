@@ -8,7 +8,8 @@ export function checkArgvTemplate(argv: readonly string[], declared: readonly st
   for (const element of argv) {
     const match = PLACEHOLDER.exec(element);
     if (match) {
-      if (!declared.includes(match[1]!)) return `argv uses {{${match[1]}}}, which the parameters schema does not declare`;
+      if (!declared.includes(match[1]!))
+        return `argv uses {{${match[1]}}}, which the parameters schema does not declare`;
     } else if (element.includes('{{')) {
       return `argv element "${element.slice(0, 40)}" mixes text and a placeholder; parameters fill whole elements only`;
     }

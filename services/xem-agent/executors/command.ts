@@ -34,13 +34,22 @@ export interface CommandOutcome {
 export function runCommand(run: CommandRun): Promise<CommandOutcome> {
   const started = Date.now();
   const limit = run.maxOutputBytes ?? 256 * 1024;
-  const child = spawn(run.argv[0]!, run.argv.slice(1), { cwd: run.cwd, env: run.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(run.argv[0]!, run.argv.slice(1), {
+    cwd: run.cwd,
+    env: run.env,
+    shell: false,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (child.pid !== undefined) run.onStart?.(child.pid);
   const captured: Buffer[] = [];
   let size = 0;
   let truncated = false;
   const state = { timedOut: false, cancelled: false };
-  for (const [stream, name] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
+  for (const [stream, name] of [
+    [child.stdout, 'stdout'],
+    [child.stderr, 'stderr'],
+  ] as const) {
     stream.on('data', (chunk: Buffer) => {
       run.onOutput?.(name, chunk.toString('utf8'));
       const room = limit - size;
@@ -62,10 +71,19 @@ export function runCommand(run: CommandRun): Promise<CommandOutcome> {
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
       run.signal?.removeEventListener('abort', onAbort);
-      resolve({ exitCode, signal, ...state, output: Buffer.concat(captured).toString('utf8'), truncated, durationMs: Date.now() - started });
+      resolve({
+        exitCode,
+        signal,
+        ...state,
+        output: Buffer.concat(captured).toString('utf8'),
+        truncated,
+        durationMs: Date.now() - started,
+      });
     };
     child.once('error', (error) => {
-      captured.push(Buffer.from(`cannot start ${run.argv[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}\n`));
+      captured.push(
+        Buffer.from(`cannot start ${run.argv[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}\n`),
+      );
       finish(127, null);
     });
     child.once('close', finish);

@@ -28,7 +28,8 @@ export interface ResolvedCredentials {
  * Names are allowlisted and the real path must stay inside the workspace's own folder.
  */
 export function resolveCredentials(credentialsDir: string, workspace: string, ref: string): ResolvedCredentials {
-  if (!SEGMENT.test(workspace) || !SEGMENT.test(ref) || ref.startsWith('.')) throw new CredentialsError('credentials reference or workspace has an invalid name');
+  if (!SEGMENT.test(workspace) || !SEGMENT.test(ref) || ref.startsWith('.'))
+    throw new CredentialsError('credentials reference or workspace has an invalid name');
   let folder: string;
   let path: string;
   try {
@@ -39,7 +40,7 @@ export function resolveCredentials(credentialsDir: string, workspace: string, re
   }
   // A workspace's reference may not reach another workspace's credentials, nor leave the folder.
   if (!path.startsWith(folder + sep) || !folder.startsWith(realpathSync(credentialsDir) + sep)) {
-    throw new CredentialsError('credentials path resolves outside the workspace\'s credentials folder');
+    throw new CredentialsError("credentials path resolves outside the workspace's credentials folder");
   }
   if (lstatSync(path).isDirectory()) return { env: { XEROTIER_CREDENTIALS_DIR: path }, secrets: [] };
   if (statSync(path).size > 1024 * 1024) throw new CredentialsError('credentials file is larger than 1 MiB');
@@ -63,7 +64,13 @@ function envFile(text: string): ResolvedCredentials {
     env[match[1]!] = match[2]!.replace(/^(['"])(.*)\1$/, '$2');
   }
   const secret = ([name]: [string, string]) => SECRET_MARK.test(name) || !SETTING_NAME.test(name);
-  return { env, secrets: Object.entries(env).filter(secret).map(([, value]) => value).filter((value) => value.length >= 6) };
+  return {
+    env,
+    secrets: Object.entries(env)
+      .filter(secret)
+      .map(([, value]) => value)
+      .filter((value) => value.length >= 6),
+  };
 }
 
 function asKubeconfig(text: string): string[] | undefined {
@@ -82,7 +89,8 @@ function asKubeconfig(text: string): string[] | undefined {
 function collectSecrets(value: unknown, into: string[], depth: number): void {
   if (depth > 12 || value === null || typeof value !== 'object') return;
   for (const [key, member] of Object.entries(value)) {
-    if (typeof member === 'string' && member.length >= 6 && (isSecretName(key) || /-data$/.test(key))) into.push(member);
+    if (typeof member === 'string' && member.length >= 6 && (isSecretName(key) || /-data$/.test(key)))
+      into.push(member);
     else collectSecrets(member, into, depth + 1);
   }
 }

@@ -8,13 +8,26 @@ export function describeAddress(address: EngineAddress): string {
 }
 
 /** One HTTP exchange with the engine; resolves with the response once its headers arrive. */
-export function engineRequest(address: EngineAddress, path: string, init: { method?: string; body?: string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<IncomingMessage> {
+export function engineRequest(
+  address: EngineAddress,
+  path: string,
+  init: { method?: string; body?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<IncomingMessage> {
   const target = 'socketPath' in address ? { socketPath: address.socketPath, path } : urlTarget(address.baseUrl, path);
   return new Promise((resolve, reject) => {
-    const outgoing = request({
-      ...target, method: init.method ?? 'GET', signal: init.signal, timeout: init.timeoutMs ?? 30_000,
-      headers: init.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) },
-    }, resolve);
+    const outgoing = request(
+      {
+        ...target,
+        method: init.method ?? 'GET',
+        signal: init.signal,
+        timeout: init.timeoutMs ?? 30_000,
+        headers:
+          init.body === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) },
+      },
+      resolve,
+    );
     outgoing.on('timeout', () => outgoing.destroy(new Error(`engine did not answer ${path} in time`)));
     outgoing.on('error', reject);
     outgoing.end(init.body);

@@ -18,10 +18,17 @@ export async function probeEngine(address: EngineAddress, timeoutMs = 2_000): Pr
     const health = await engineRequest(address, '/health', { timeoutMs });
     health.resume();
     if (health.statusCode !== 200) return DOWN;
-    const models = JSON.parse(await readAll(await engineRequest(address, '/v1/models', { timeoutMs }))) as { data?: { id: string; scripted?: boolean }[] };
+    const models = JSON.parse(await readAll(await engineRequest(address, '/v1/models', { timeoutMs }))) as {
+      data?: { id: string; scripted?: boolean }[];
+    };
     const metrics = parseVllmMetrics(await readAll(await engineRequest(address, '/metrics', { timeoutMs })));
     const data = models.data ?? [];
-    return { healthy: true, models: data.map((model) => model.id), scripted: data.filter((model) => model.scripted === true).map((model) => model.id), ...metrics };
+    return {
+      healthy: true,
+      models: data.map((model) => model.id),
+      scripted: data.filter((model) => model.scripted === true).map((model) => model.id),
+      ...metrics,
+    };
   } catch {
     return DOWN;
   }

@@ -44,7 +44,10 @@ export function superviseEngine(options: SupervisorOptions): EngineSupervisor {
     // A socket left by a killed engine would make the new one fail to bind.
     rmSync(options.socketPath, { force: true });
     const startedAt = Date.now();
-    const spawned = spawn(options.command.command, options.command.args, { env: options.command.env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const spawned = spawn(options.command.command, options.command.args, {
+      env: options.command.env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child = spawned;
     options.logger.info({ pid: spawned.pid, command: options.command.command }, 'engine started');
     let ended = false;

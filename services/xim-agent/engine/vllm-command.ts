@@ -20,9 +20,16 @@ export interface VllmSettings {
  */
 export function vllmArgs(settings: Omit<VllmSettings, 'vllmPath' | 'extraEnv'>): string[] {
   return [
-    'serve', settings.model, '--uds', settings.socketPath, '--enable-prefix-caching',
-    ...(settings.gpuMemoryUtilization === undefined ? [] : ['--gpu-memory-utilization', String(settings.gpuMemoryUtilization)]),
-    '--tensor-parallel-size', String(settings.tensorParallelSize),
+    'serve',
+    settings.model,
+    '--uds',
+    settings.socketPath,
+    '--enable-prefix-caching',
+    ...(settings.gpuMemoryUtilization === undefined
+      ? []
+      : ['--gpu-memory-utilization', String(settings.gpuMemoryUtilization)]),
+    '--tensor-parallel-size',
+    String(settings.tensorParallelSize),
     ...(settings.maxNumSeqs ? ['--max-num-seqs', String(settings.maxNumSeqs)] : []),
     ...(settings.maxModelLen ? ['--max-model-len', String(settings.maxModelLen)] : []),
     ...(settings.quantization ? ['--quantization', settings.quantization] : []),
@@ -31,7 +38,10 @@ export function vllmArgs(settings: Omit<VllmSettings, 'vllmPath' | 'extraEnv'>):
 }
 
 /** The whole command: arguments, plus the extra `KEY=VALUE` environment (empty values skipped). */
-export function vllmCommand(settings: VllmSettings, baseEnv: NodeJS.ProcessEnv): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+export function vllmCommand(
+  settings: VllmSettings,
+  baseEnv: NodeJS.ProcessEnv,
+): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
   const env: NodeJS.ProcessEnv = { ...baseEnv };
   for (const entry of settings.extraEnv) {
     const at = entry.indexOf('=');

@@ -38,11 +38,22 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
   const running = new TaskSet<{ controller: AbortController; done: Promise<void>; stop(): void }>();
   const outcomes = { completed: 0, failed: 0, cancelled: 0, refused: 0 };
   const run = (body: FrameBody<'infer.request'>, controller: AbortController, parent: TraceCarrier | undefined) =>
-    inSpan('xim.infer', parent, (trace) => stream(body, controller, trace), { 'xerotier.request_id': body.request_id, 'xerotier.model': body.model });
-  const stream = async (body: FrameBody<'infer.request'>, controller: AbortController, trace: TraceCarrier | undefined) => {
+    inSpan('xim.infer', parent, (trace) => stream(body, controller, trace), {
+      'xerotier.request_id': body.request_id,
+      'xerotier.model': body.model,
+    });
+  const stream = async (
+    body: FrameBody<'infer.request'>,
+    controller: AbortController,
+    trace: TraceCarrier | undefined,
+  ) => {
     const send = (type: FrameType, frameBody: Record<string, unknown>) => options.send(type, frameBody, trace);
     const batch = chunkBatcher((chunks, seq) => send('infer.chunk', { request_id: body.request_id, seq, chunks }));
-    const request = { ...body.request, model: body.model, ...(options.saltSecret ? { cache_salt: tenantSalt(options.saltSecret, body.project_id) } : {}) };
+    const request = {
+      ...body.request,
+      model: body.model,
+      ...(options.saltSecret ? { cache_salt: tenantSalt(options.saltSecret, body.project_id) } : {}),
+    };
     try {
       const outcome = await streamChat(options.engine(), request, (chunk) => batch.push(chunk), controller.signal);
       await batch.flushed();
@@ -50,10 +61,20 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
       outcomes.completed += 1;
     } catch (error) {
       await batch.flushed();
-      const engineError = error instanceof EngineError ? error : new EngineError('engine_failed', (error as Error).message, false);
+      const engineError =
+        error instanceof EngineError ? error : new EngineError('engine_failed', (error as Error).message, false);
       outcomes[engineError.code === 'cancelled' ? 'cancelled' : 'failed'] += 1;
-      if (engineError.code !== 'cancelled') options.logger.warning({ request_id: body.request_id, code: engineError.code, err: { message: engineError.message } }, 'inference failed');
-      await send('infer.error', { request_id: body.request_id, code: engineError.code, message: engineError.message.slice(0, 500), retryable: engineError.retryable && !engineError.started });
+      if (engineError.code !== 'cancelled')
+        options.logger.warning(
+          { request_id: body.request_id, code: engineError.code, err: { message: engineError.message } },
+          'inference failed',
+        );
+      await send('infer.error', {
+        request_id: body.request_id,
+        code: engineError.code,
+        message: engineError.message.slice(0, 500),
+        retryable: engineError.retryable && !engineError.started,
+      });
     }
   };
   return {
@@ -61,7 +82,16 @@ export function createInferenceRunner(options: InferenceRunnerOptions): Inferenc
       if (running.has(body.request_id)) return;
       if (running.size >= options.maxConcurrent()) {
         outcomes.refused += 1;
-        void options.send('infer.error', { request_id: body.request_id, code: 'capacity_exhausted', message: `all ${options.maxConcurrent()} inference slots are busy`, retryable: true }, trace);
+        void options.send(
+          'infer.error',
+          {
+            request_id: body.request_id,
+            code: 'capacity_exhausted',
+            message: `all ${options.maxConcurrent()} inference slots are busy`,
+            retryable: true,
+          },
+          trace,
+        );
         return;
       }
       const controller = new AbortController();

@@ -15,9 +15,16 @@ if ('error' in parsed) {
   process.exit(2);
 }
 const options = parsed;
-const server = createScriptedEngine({ model: options.model, tokensPerSecond: options.tokensPerSecond, ...(options.failAfterTokens !== undefined ? { failAfterTokens: options.failAfterTokens } : {}) });
+const server = createScriptedEngine({
+  model: options.model,
+  tokensPerSecond: options.tokensPerSecond,
+  ...(options.failAfterTokens !== undefined ? { failAfterTokens: options.failAfterTokens } : {}),
+});
 if (options.uds) rmSync(options.uds, { force: true });
-const ready = () => process.stdout.write(`scripted engine serving ${options.model} on ${options.uds ?? `http://${options.host}:${String((server.address() as { port: number }).port)}`}\n`);
+const ready = () =>
+  process.stdout.write(
+    `scripted engine serving ${options.model} on ${options.uds ?? `http://${options.host}:${String((server.address() as { port: number }).port)}`}\n`,
+  );
 if (options.uds) server.listen(options.uds, ready);
 else server.listen(options.port, options.host, ready);
 let stopping = false;

@@ -19,18 +19,26 @@ export interface FunctionTool {
   readonly function: { readonly name: string; readonly description?: string; readonly parameters?: unknown };
 }
 
-export type ToolChoice = 'auto' | 'none' | 'required' | { readonly type: 'function'; readonly function: { readonly name: string } };
+export type ToolChoice =
+  'auto' | 'none' | 'required' | { readonly type: 'function'; readonly function: { readonly name: string } };
 
-export type ScriptedReply = { readonly kind: 'tool_call'; readonly name: string; readonly arguments: string } | { readonly kind: 'text'; readonly text: string };
+export type ScriptedReply =
+  | { readonly kind: 'tool_call'; readonly name: string; readonly arguments: string }
+  | { readonly kind: 'text'; readonly text: string };
 
-export function scriptedReply(messages: readonly ChatMessage[], tools: readonly FunctionTool[] = [], toolChoice: ToolChoice = 'auto'): ScriptedReply {
+export function scriptedReply(
+  messages: readonly ChatMessage[],
+  tools: readonly FunctionTool[] = [],
+  toolChoice: ToolChoice = 'auto',
+): ScriptedReply {
   const trailingTools = trailing(messages, 'tool');
   if (trailingTools.length > 0) return { kind: 'text', text: summarise(trailingTools) };
   const question = textOf([...messages].reverse().find((message) => message.role === 'user'));
   const tool = toolChoice === 'none' ? undefined : pickTool(question, tools, toolChoice);
   if (tool) return { kind: 'tool_call', name: tool, arguments: firstJsonObject(question) ?? '{}' };
   const count = /^count to (\d{1,6})$/i.exec(question.trim());
-  if (count && Number(count[1]) <= 100_000) return { kind: 'text', text: Array.from({ length: Number(count[1]) }, (_, index) => String(index + 1)).join(' ') };
+  if (count && Number(count[1]) <= 100_000)
+    return { kind: 'text', text: Array.from({ length: Number(count[1]) }, (_, index) => String(index + 1)).join(' ') };
   const quoted = question.length > 120 ? `${question.slice(0, 117)}...` : question;
   return { kind: 'text', text: quoted ? `This is a scripted answer to: "${quoted}".` : 'This is a scripted answer.' };
 }
@@ -43,7 +51,8 @@ export function textOf(message: ChatMessage | undefined): string {
 
 function trailing(messages: readonly ChatMessage[], role: ChatMessage['role']): ChatMessage[] {
   const found: ChatMessage[] = [];
-  for (let index = messages.length - 1; index >= 0 && messages[index]!.role === role; index -= 1) found.unshift(messages[index]!);
+  for (let index = messages.length - 1; index >= 0 && messages[index]!.role === role; index -= 1)
+    found.unshift(messages[index]!);
   return found;
 }
 
@@ -56,8 +65,11 @@ function summarise(outputs: readonly ChatMessage[]): string {
 }
 
 function pickTool(question: string, tools: readonly FunctionTool[], toolChoice: ToolChoice): string | undefined {
-  if (typeof toolChoice === 'object') return tools.find((tool) => tool.function.name === toolChoice.function.name)?.function.name;
-  const mentioned = tools.find((tool) => new RegExp(`\\b${tool.function.name.replace(/[^A-Za-z0-9_]/g, '')}\\b`).test(question));
+  if (typeof toolChoice === 'object')
+    return tools.find((tool) => tool.function.name === toolChoice.function.name)?.function.name;
+  const mentioned = tools.find((tool) =>
+    new RegExp(`\\b${tool.function.name.replace(/[^A-Za-z0-9_]/g, '')}\\b`).test(question),
+  );
   if (mentioned) return mentioned.function.name;
   return toolChoice === 'required' ? tools[0]?.function.name : undefined;
 }

@@ -21,20 +21,34 @@ export class ClusterAccess extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:aws:ClusterAccess', name, {}, opts);
     this.associations = args.admins.map((principalArn, index) => {
-      const entry = new aws.eks.AccessEntry(`${name}-admin-${index}`, { clusterName: args.cluster.name, principalArn, type: 'STANDARD' }, { parent: this });
-      return new aws.eks.AccessPolicyAssociation(`${name}-admin-${index}`, {
-        clusterName: args.cluster.name, principalArn, policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', accessScope: { type: 'cluster' },
-      }, { parent: this, dependsOn: [entry] });
+      const entry = new aws.eks.AccessEntry(
+        `${name}-admin-${index}`,
+        { clusterName: args.cluster.name, principalArn, type: 'STANDARD' },
+        { parent: this },
+      );
+      return new aws.eks.AccessPolicyAssociation(
+        `${name}-admin-${index}`,
+        {
+          clusterName: args.cluster.name,
+          principalArn,
+          policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+          accessScope: { type: 'cluster' },
+        },
+        { parent: this, dependsOn: [entry] },
+      );
     });
     const caller = aws.getCallerIdentityOutput({}, { parent: this });
     const issuer = aws.iam.getSessionContextOutput({ arn: caller.arn }, { parent: this }).issuerArn;
     const region = aws.getRegionOutput({}, { parent: this }).region;
     const ready = pulumi.all(this.associations.map((association) => association.id));
-    this.kubeconfig = pulumi.secret(pulumi.all([args.cluster.name, args.cluster.endpoint, args.cluster.certificateAuthority, region, issuer, ready])
-      .apply(([clusterName, endpoint, authority, regionName, caller]) => {
-        refuseUnlisted(caller, args.admins);
-        return kubeconfig(clusterName, endpoint, authority?.data ?? '', regionName);
-      }));
+    this.kubeconfig = pulumi.secret(
+      pulumi
+        .all([args.cluster.name, args.cluster.endpoint, args.cluster.certificateAuthority, region, issuer, ready])
+        .apply(([clusterName, endpoint, authority, regionName, caller]) => {
+          refuseUnlisted(caller, args.admins);
+          return kubeconfig(clusterName, endpoint, authority?.data ?? '', regionName);
+        }),
+    );
     this.registerOutputs({});
   }
 }
@@ -42,15 +56,30 @@ export class ClusterAccess extends pulumi.ComponentResource {
 /** The role running `pulumi up` must be one the cluster admits. */
 export function refuseUnlisted(caller: string | undefined, admins: readonly string[]): void {
   if (caller && caller.startsWith('arn:') && !admins.includes(caller)) {
-    throw new Error(`xerotier:aws.clusterAdmins: ${caller} (the role running this update) is not listed, so the cluster would refuse it; add it, or deploy as a listed role`);
+    throw new Error(
+      `xerotier:aws.clusterAdmins: ${caller} (the role running this update) is not listed, so the cluster would refuse it; add it, or deploy as a listed role`,
+    );
   }
 }
 
 function kubeconfig(clusterName: string, endpoint: string, authority: string, region: string): string {
   return JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': clusterName,
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': clusterName,
     clusters: [{ name: clusterName, cluster: { server: endpoint, 'certificate-authority-data': authority } }],
     contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
-    users: [{ name: clusterName, user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'aws', args: ['eks', 'get-token', '--cluster-name', clusterName, ...(region ? ['--region', region] : [])] } } }],
+    users: [
+      {
+        name: clusterName,
+        user: {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1beta1',
+            command: 'aws',
+            args: ['eks', 'get-token', '--cluster-name', clusterName, ...(region ? ['--region', region] : [])],
+          },
+        },
+      },
+    ],
   });
 }

@@ -19,7 +19,12 @@ export interface ClusterArgs {
   readonly tags: Record<string, string>;
 }
 
-const NODE_POLICIES = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly', 'AmazonSSMManagedInstanceCore'];
+const NODE_POLICIES = [
+  'AmazonEKSWorkerNodePolicy',
+  'AmazonEKS_CNI_Policy',
+  'AmazonEC2ContainerRegistryReadOnly',
+  'AmazonSSMManagedInstanceCore',
+];
 
 /**
  * EKS in the private subnets, with access entries (API mode, no implicit creator admin) for the
@@ -40,36 +45,78 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:aws:Cluster', name, {}, opts);
     const child = { parent: this };
-    const clusterRole = serviceRole(this, `${name}-cluster`, 'eks.amazonaws.com', ['AmazonEKSClusterPolicy'], args.tags);
-    this.cluster = new aws.eks.Cluster(name, {
-      version: args.version, roleArn: clusterRole.arn,
-      vpcConfig: { subnetIds: args.privateSubnetIds, endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: [...(args.endpointPublicAccessCidrs ?? ['0.0.0.0/0'])] },
-      accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: false },
-      // At the end of standard support EKS upgrades the cluster rather than bill extended support; upgrade first (docs/deploy.md).
-      upgradePolicy: { supportType: 'STANDARD' },
-      enabledClusterLogTypes: ['api', 'audit', 'authenticator'], tags: args.tags,
-    }, child);
+    const clusterRole = serviceRole(
+      this,
+      `${name}-cluster`,
+      'eks.amazonaws.com',
+      ['AmazonEKSClusterPolicy'],
+      args.tags,
+    );
+    this.cluster = new aws.eks.Cluster(
+      name,
+      {
+        version: args.version,
+        roleArn: clusterRole.arn,
+        vpcConfig: {
+          subnetIds: args.privateSubnetIds,
+          endpointPrivateAccess: true,
+          endpointPublicAccess: true,
+          publicAccessCidrs: [...(args.endpointPublicAccessCidrs ?? ['0.0.0.0/0'])],
+        },
+        accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: false },
+        // At the end of standard support EKS upgrades the cluster rather than bill extended support; upgrade first (docs/deploy.md).
+        upgradePolicy: { supportType: 'STANDARD' },
+        enabledClusterLogTypes: ['api', 'audit', 'authenticator'],
+        tags: args.tags,
+      },
+      child,
+    );
     this.clusterSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
     this.access = new ClusterAccess(`${name}-access`, { cluster: this.cluster, admins: args.clusterAdmins }, child);
-    const cni = new aws.eks.Addon(`${name}-vpc-cni`, {
-      clusterName: this.cluster.name, addonName: 'vpc-cni', resolveConflictsOnCreate: 'OVERWRITE', resolveConflictsOnUpdate: 'OVERWRITE',
-      configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }), tags: args.tags,
-    }, child);
+    const cni = new aws.eks.Addon(
+      `${name}-vpc-cni`,
+      {
+        clusterName: this.cluster.name,
+        addonName: 'vpc-cni',
+        resolveConflictsOnCreate: 'OVERWRITE',
+        resolveConflictsOnUpdate: 'OVERWRITE',
+        configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
+        tags: args.tags,
+      },
+      child,
+    );
     const nodeRole = serviceRole(this, `${name}-nodes`, 'ec2.amazonaws.com', NODE_POLICIES, args.tags);
-    const pools = [{ pool: 'cpu', size: args.cpuNodes, gpu: false }, ...args.gpuNodePools.map((size) => ({ pool: `gpu-${size.name}`, size, gpu: true }))];
+    const pools = [
+      { pool: 'cpu', size: args.cpuNodes, gpu: false },
+      ...args.gpuNodePools.map((size) => ({ pool: `gpu-${size.name}`, size, gpu: true })),
+    ];
     const templates = new Map<string, aws.ec2.LaunchTemplate>();
     const groups = new Map<string, aws.eks.NodeGroup>();
     for (const { pool, size, gpu } of pools) {
       const template = this.launchTemplate(`${name}-${pool}`, args, gpu ? 200 : 50);
       templates.set(pool, template);
-      groups.set(pool, new aws.eks.NodeGroup(`${name}-${pool}`, {
-        clusterName: this.cluster.name, nodeRoleArn: nodeRole.arn, subnetIds: args.privateSubnetIds, instanceTypes: [size.instanceType],
-        amiType: gpu ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD', launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
-        scalingConfig: { minSize: size.min, desiredSize: size.min, maxSize: Math.max(1, size.max, size.min) },
-        labels: gpu ? { 'xerotier.io/pool': pool.slice('gpu-'.length), 'xerotier.io/gpu': 'true' } : { 'xerotier.io/pool': 'cpu' },
-        taints: gpu ? [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' }] : [],
-        updateConfig: { maxUnavailable: 1 }, tags: args.tags,
-      }, { ...child, dependsOn: [cni] }));
+      groups.set(
+        pool,
+        new aws.eks.NodeGroup(
+          `${name}-${pool}`,
+          {
+            clusterName: this.cluster.name,
+            nodeRoleArn: nodeRole.arn,
+            subnetIds: args.privateSubnetIds,
+            instanceTypes: [size.instanceType],
+            amiType: gpu ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD',
+            launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
+            scalingConfig: { minSize: size.min, desiredSize: size.min, maxSize: Math.max(1, size.max, size.min) },
+            labels: gpu
+              ? { 'xerotier.io/pool': pool.slice('gpu-'.length), 'xerotier.io/gpu': 'true' }
+              : { 'xerotier.io/pool': 'cpu' },
+            taints: gpu ? [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' }] : [],
+            updateConfig: { maxUnavailable: 1 },
+            tags: args.tags,
+          },
+          { ...child, dependsOn: [cni] },
+        ),
+      );
     }
     this.launchTemplates = templates;
     this.nodeGroups = groups;
@@ -77,12 +124,23 @@ export class Cluster extends pulumi.ComponentResource {
   }
 
   private launchTemplate(name: string, args: ClusterArgs, diskGi: number): aws.ec2.LaunchTemplate {
-    return new aws.ec2.LaunchTemplate(name, {
-      // With security groups in the template EKS adds none: the cluster group is listed for the control plane's traffic.
-      vpcSecurityGroupIds: [this.clusterSecurityGroupId, args.nodeSecurityGroupId],
-      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: diskGi, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
-      tagSpecifications: [{ resourceType: 'instance', tags: { ...args.tags, Name: name } }], updateDefaultVersion: true, tags: args.tags,
-    }, { parent: this });
+    return new aws.ec2.LaunchTemplate(
+      name,
+      {
+        // With security groups in the template EKS adds none: the cluster group is listed for the control plane's traffic.
+        vpcSecurityGroupIds: [this.clusterSecurityGroupId, args.nodeSecurityGroupId],
+        metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
+        blockDeviceMappings: [
+          {
+            deviceName: '/dev/xvda',
+            ebs: { volumeSize: diskGi, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' },
+          },
+        ],
+        tagSpecifications: [{ resourceType: 'instance', tags: { ...args.tags, Name: name } }],
+        updateDefaultVersion: true,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
   }
 }

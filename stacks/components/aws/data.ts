@@ -37,25 +37,59 @@ export class Database extends pulumi.ComponentResource {
     super('xerotier:aws:Database', name, {}, opts);
     const child = { parent: this };
     const subnets = new aws.rds.SubnetGroup(name, { subnetIds: args.subnetIds, tags: args.tags }, child);
-    const parameters = new aws.rds.ParameterGroup(name, { family: 'postgres16', parameters: [{ name: 'rds.force_ssl', value: '1' }], tags: args.tags }, child);
-    this.instance = new aws.rds.Instance(name, {
-      engine: 'postgres', engineVersion: '16', instanceClass: args.instanceClass, allocatedStorage: args.storageGi, maxAllocatedStorage: args.storageGi * 4,
-      storageType: 'gp3', storageEncrypted: true, publiclyAccessible: false, multiAz: args.multiAz, deletionProtection: args.deletionProtection,
-      dbName: 'xerotier', username: 'xerotier', password: pulumi.secret(args.password),
-      dbSubnetGroupName: subnets.name, vpcSecurityGroupIds: [args.securityGroupId], parameterGroupName: parameters.name,
-      backupRetentionPeriod: args.deletionProtection ? 14 : 7, copyTagsToSnapshot: true, autoMinorVersionUpgrade: true,
-      skipFinalSnapshot: !args.deletionProtection, ...(args.deletionProtection ? { finalSnapshotIdentifier: finalSnapshotName(args.stack) } : {}),
-      performanceInsightsEnabled: true, tags: args.tags,
-    }, child);
-    this.ownerUrl = pulumi.secret(pulumi.interpolate`postgres://xerotier:${args.password}@${this.instance.address}:5432/xerotier`.apply((url) => verifiedTls(url, args.caBundlePath)));
-    this.appUrl = pulumi.secret(pulumi.all([this.ownerUrl, args.appPassword]).apply(([url, password]) => withRole(url, APP_ROLE, password)));
+    const parameters = new aws.rds.ParameterGroup(
+      name,
+      { family: 'postgres16', parameters: [{ name: 'rds.force_ssl', value: '1' }], tags: args.tags },
+      child,
+    );
+    this.instance = new aws.rds.Instance(
+      name,
+      {
+        engine: 'postgres',
+        engineVersion: '16',
+        instanceClass: args.instanceClass,
+        allocatedStorage: args.storageGi,
+        maxAllocatedStorage: args.storageGi * 4,
+        storageType: 'gp3',
+        storageEncrypted: true,
+        publiclyAccessible: false,
+        multiAz: args.multiAz,
+        deletionProtection: args.deletionProtection,
+        dbName: 'xerotier',
+        username: 'xerotier',
+        password: pulumi.secret(args.password),
+        dbSubnetGroupName: subnets.name,
+        vpcSecurityGroupIds: [args.securityGroupId],
+        parameterGroupName: parameters.name,
+        backupRetentionPeriod: args.deletionProtection ? 14 : 7,
+        copyTagsToSnapshot: true,
+        autoMinorVersionUpgrade: true,
+        skipFinalSnapshot: !args.deletionProtection,
+        ...(args.deletionProtection ? { finalSnapshotIdentifier: finalSnapshotName(args.stack) } : {}),
+        performanceInsightsEnabled: true,
+        tags: args.tags,
+      },
+      child,
+    );
+    this.ownerUrl = pulumi.secret(
+      pulumi.interpolate`postgres://xerotier:${args.password}@${this.instance.address}:5432/xerotier`.apply((url) =>
+        verifiedTls(url, args.caBundlePath),
+      ),
+    );
+    this.appUrl = pulumi.secret(
+      pulumi.all([this.ownerUrl, args.appPassword]).apply(([url, password]) => withRole(url, APP_ROLE, password)),
+    );
     this.registerOutputs({ address: this.instance.address });
   }
 }
 
 /** RDS snapshot names are per account and region: `xerotier-<stack>-final`, letters, digits and single hyphens. */
 export function finalSnapshotName(stack: string): string {
-  return `xerotier-${stack}-final`.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').slice(0, 255);
+  return `xerotier-${stack}-final`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 255);
 }
 
 export interface CacheArgs {
@@ -76,12 +110,28 @@ export class Cache extends pulumi.ComponentResource {
     super('xerotier:aws:Cache', name, {}, opts);
     const child = { parent: this };
     const subnets = new aws.elasticache.SubnetGroup(name, { subnetIds: args.subnetIds, tags: args.tags }, child);
-    this.group = new aws.elasticache.ReplicationGroup(name, {
-      description: 'Xerotier rate limits and cache', engine: 'redis', engineVersion: '7.1', nodeType: args.nodeType,
-      numCacheClusters: args.replicas, automaticFailoverEnabled: args.replicas > 1, multiAzEnabled: args.replicas > 1,
-      transitEncryptionEnabled: true, atRestEncryptionEnabled: true, authToken: pulumi.secret(args.authToken), authTokenUpdateStrategy: 'ROTATE',
-      subnetGroupName: subnets.name, securityGroupIds: [args.securityGroupId], port: 6379, snapshotRetentionLimit: 3, tags: args.tags,
-    }, child);
+    this.group = new aws.elasticache.ReplicationGroup(
+      name,
+      {
+        description: 'Xerotier rate limits and cache',
+        engine: 'redis',
+        engineVersion: '7.1',
+        nodeType: args.nodeType,
+        numCacheClusters: args.replicas,
+        automaticFailoverEnabled: args.replicas > 1,
+        multiAzEnabled: args.replicas > 1,
+        transitEncryptionEnabled: true,
+        atRestEncryptionEnabled: true,
+        authToken: pulumi.secret(args.authToken),
+        authTokenUpdateStrategy: 'ROTATE',
+        subnetGroupName: subnets.name,
+        securityGroupIds: [args.securityGroupId],
+        port: 6379,
+        snapshotRetentionLimit: 3,
+        tags: args.tags,
+      },
+      child,
+    );
     this.url = pulumi.secret(pulumi.interpolate`rediss://:${args.authToken}@${this.group.primaryEndpointAddress}:6379`);
     this.registerOutputs({ address: this.group.primaryEndpointAddress });
   }

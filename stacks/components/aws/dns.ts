@@ -26,12 +26,29 @@ export class Dns extends pulumi.ComponentResource {
       this.certificateArn = pulumi.output(args.certificateArn);
     } else {
       const child = { parent: this };
-      const certificate = new aws.acm.Certificate(name, { domainName: args.hostname, validationMethod: 'DNS', tags: args.tags }, child);
+      const certificate = new aws.acm.Certificate(
+        name,
+        { domainName: args.hostname, validationMethod: 'DNS', tags: args.tags },
+        child,
+      );
       const option = certificate.domainValidationOptions.apply((options) => options[0]!);
-      const record = new aws.route53.Record(`${name}-validation`, {
-        zoneId: args.hostedZoneId!, name: option.resourceRecordName, type: option.resourceRecordType, records: [option.resourceRecordValue], ttl: 300, allowOverwrite: true,
-      }, child);
-      this.certificateArn = new aws.acm.CertificateValidation(name, { certificateArn: certificate.arn, validationRecordFqdns: [record.fqdn] }, child).certificateArn;
+      const record = new aws.route53.Record(
+        `${name}-validation`,
+        {
+          zoneId: args.hostedZoneId!,
+          name: option.resourceRecordName,
+          type: option.resourceRecordType,
+          records: [option.resourceRecordValue],
+          ttl: 300,
+          allowOverwrite: true,
+        },
+        child,
+      );
+      this.certificateArn = new aws.acm.CertificateValidation(
+        name,
+        { certificateArn: certificate.arn, validationRecordFqdns: [record.fqdn] },
+        child,
+      ).certificateArn;
     }
     this.registerOutputs({ certificateArn: this.certificateArn });
   }
@@ -39,7 +56,12 @@ export class Dns extends pulumi.ComponentResource {
   /** `<hostname>` and `mesh.<hostname>` to the load balancers' names (CNAMEs: the zone may not be the name's apex). */
   pointAt(balancers: { readonly api: pulumi.Input<string>; readonly mesh?: pulumi.Input<string> }): void {
     if (!this.args.hostedZoneId) return;
-    const record = (id: string, name: string, target: pulumi.Input<string>) => new aws.route53.Record(`${id}`, { zoneId: this.args.hostedZoneId!, name, type: 'CNAME', ttl: 60, records: [target] }, { parent: this });
+    const record = (id: string, name: string, target: pulumi.Input<string>) =>
+      new aws.route53.Record(
+        `${id}`,
+        { zoneId: this.args.hostedZoneId!, name, type: 'CNAME', ttl: 60, records: [target] },
+        { parent: this },
+      );
     record('dns-api', this.args.hostname, balancers.api);
     if (balancers.mesh) record('dns-mesh', `mesh.${this.args.hostname}`, balancers.mesh);
   }

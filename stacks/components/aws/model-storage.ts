@@ -20,9 +20,25 @@ export class ModelStorage extends pulumi.ComponentResource {
 
   constructor(name: string, args: ModelStorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super('xerotier:aws:ModelStorage', name, {}, opts);
-    const fileSystem = new aws.efs.FileSystem(name, { encrypted: true, throughputMode: 'elastic', performanceMode: 'generalPurpose', tags: { ...args.tags, Name: name } }, { parent: this });
+    const fileSystem = new aws.efs.FileSystem(
+      name,
+      {
+        encrypted: true,
+        throughputMode: 'elastic',
+        performanceMode: 'generalPurpose',
+        tags: { ...args.tags, Name: name },
+      },
+      { parent: this },
+    );
     this.fileSystemId = fileSystem.id;
-    this.mountTargets = args.subnetIds.map((subnetId, index) => new aws.efs.MountTarget(`${name}-${index}`, { fileSystemId: fileSystem.id, subnetId, securityGroups: [args.securityGroupId] }, { parent: this }));
+    this.mountTargets = args.subnetIds.map(
+      (subnetId, index) =>
+        new aws.efs.MountTarget(
+          `${name}-${index}`,
+          { fileSystemId: fileSystem.id, subnetId, securityGroups: [args.securityGroupId] },
+          { parent: this },
+        ),
+    );
     this.registerOutputs({ fileSystemId: this.fileSystemId });
   }
 }

@@ -35,13 +35,32 @@ export class Network extends pulumi.ComponentResource {
     const child = { parent: this };
     const tags = (extra: Record<string, string> = {}) => ({ ...args.tags, ...extra });
     this.plan = vpcPlan(args.cidr, args.azCount);
-    const vpc = new aws.ec2.Vpc(name, { cidrBlock: this.plan.vpc, enableDnsHostnames: true, enableDnsSupport: true, tags: tags({ Name: name }) }, child);
+    const vpc = new aws.ec2.Vpc(
+      name,
+      { cidrBlock: this.plan.vpc, enableDnsHostnames: true, enableDnsSupport: true, tags: tags({ Name: name }) },
+      child,
+    );
     this.vpcId = vpc.id;
     const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, child);
-    const subnet = (kind: 'public' | 'private' | 'data', cidr: string, index: number) => new aws.ec2.Subnet(`${name}-${kind}-${index}`, {
-      vpcId: vpc.id, availabilityZone: zones.names.apply((names) => names[index % names.length]!), cidrBlock: cidr, mapPublicIpOnLaunch: kind === 'public',
-      tags: tags({ Name: `${name}-${kind}-${index}`, ...(kind === 'public' ? { 'kubernetes.io/role/elb': '1' } : kind === 'private' ? { 'kubernetes.io/role/internal-elb': '1' } : {}) }),
-    }, child);
+    const subnet = (kind: 'public' | 'private' | 'data', cidr: string, index: number) =>
+      new aws.ec2.Subnet(
+        `${name}-${kind}-${index}`,
+        {
+          vpcId: vpc.id,
+          availabilityZone: zones.names.apply((names) => names[index % names.length]!),
+          cidrBlock: cidr,
+          mapPublicIpOnLaunch: kind === 'public',
+          tags: tags({
+            Name: `${name}-${kind}-${index}`,
+            ...(kind === 'public'
+              ? { 'kubernetes.io/role/elb': '1' }
+              : kind === 'private'
+                ? { 'kubernetes.io/role/internal-elb': '1' }
+                : {}),
+          }),
+        },
+        child,
+      );
     const publics = this.plan.publicSubnets.map((cidr, index) => subnet('public', cidr, index));
     const privates = this.plan.privateSubnets.map((cidr, index) => subnet('private', cidr, index));
     const datas = this.plan.dataSubnets.map((cidr, index) => subnet('data', cidr, index));
@@ -49,13 +68,45 @@ export class Network extends pulumi.ComponentResource {
     this.publicSubnetIds = publics.map((item) => item.id);
     this.privateSubnetIds = privates.map((item) => item.id);
     this.dataSubnetIds = datas.map((item) => item.id);
-    const group = (id: string, description: string) => new aws.ec2.SecurityGroup(`${name}-${id}`, { vpcId: vpc.id, description, egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }], tags: tags({ Name: `${name}-${id}` }) }, child);
+    const group = (id: string, description: string) =>
+      new aws.ec2.SecurityGroup(
+        `${name}-${id}`,
+        {
+          vpcId: vpc.id,
+          description,
+          egress: [{ protocol: '-1', fromPort: 0, toPort: 0, cidrBlocks: ['0.0.0.0/0'] }],
+          tags: tags({ Name: `${name}-${id}` }),
+        },
+        child,
+      );
     const nodes = group('nodes', 'Kubernetes nodes and their pods (launch templates)');
-    new aws.ec2.SecurityGroupRule(`${name}-nodes-from-nodes`, { type: 'ingress', securityGroupId: nodes.id, sourceSecurityGroupId: nodes.id, protocol: '-1', fromPort: 0, toPort: 0 }, child);
+    new aws.ec2.SecurityGroupRule(
+      `${name}-nodes-from-nodes`,
+      {
+        type: 'ingress',
+        securityGroupId: nodes.id,
+        sourceSecurityGroupId: nodes.id,
+        protocol: '-1',
+        fromPort: 0,
+        toPort: 0,
+      },
+      child,
+    );
     this.nodeSecurityGroupId = nodes.id;
     const admitNodes = (id: keyof typeof PORTS, description: string) => {
       const target = group(id, description);
-      new aws.ec2.SecurityGroupRule(`${name}-${id}-from-nodes`, { type: 'ingress', securityGroupId: target.id, sourceSecurityGroupId: nodes.id, protocol: 'tcp', fromPort: PORTS[id], toPort: PORTS[id] }, child);
+      new aws.ec2.SecurityGroupRule(
+        `${name}-${id}-from-nodes`,
+        {
+          type: 'ingress',
+          securityGroupId: target.id,
+          sourceSecurityGroupId: nodes.id,
+          protocol: 'tcp',
+          fromPort: PORTS[id],
+          toPort: PORTS[id],
+        },
+        child,
+      );
       return target.id;
     };
     this.databaseSecurityGroupId = admitNodes('database', 'Postgres: from the nodes only');
@@ -64,21 +115,59 @@ export class Network extends pulumi.ComponentResource {
     this.registerOutputs({ vpcId: this.vpcId });
   }
 
-  private route(name: string, vpc: aws.ec2.Vpc, publics: aws.ec2.Subnet[], privates: aws.ec2.Subnet[], datas: aws.ec2.Subnet[], args: NetworkArgs, tags: Record<string, string>): void {
+  private route(
+    name: string,
+    vpc: aws.ec2.Vpc,
+    publics: aws.ec2.Subnet[],
+    privates: aws.ec2.Subnet[],
+    datas: aws.ec2.Subnet[],
+    args: NetworkArgs,
+    tags: Record<string, string>,
+  ): void {
     const child = { parent: this };
     const gateway = new aws.ec2.InternetGateway(name, { vpcId: vpc.id, tags }, child);
-    const publicRoutes = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: gateway.id }], tags }, child);
-    publics.forEach((subnet, index) => new aws.ec2.RouteTableAssociation(`${name}-public-${index}`, { subnetId: subnet.id, routeTableId: publicRoutes.id }, child));
+    const publicRoutes = new aws.ec2.RouteTable(
+      `${name}-public`,
+      { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: gateway.id }], tags },
+      child,
+    );
+    publics.forEach(
+      (subnet, index) =>
+        new aws.ec2.RouteTableAssociation(
+          `${name}-public-${index}`,
+          { subnetId: subnet.id, routeTableId: publicRoutes.id },
+          child,
+        ),
+    );
     const nats = (args.natPerAz ? publics : publics.slice(0, 1)).map((subnet, index) => {
       const address = new aws.ec2.Eip(`${name}-nat-${index}`, { domain: 'vpc', tags }, child);
-      return new aws.ec2.NatGateway(`${name}-nat-${index}`, { subnetId: subnet.id, allocationId: address.id, tags }, child);
+      return new aws.ec2.NatGateway(
+        `${name}-nat-${index}`,
+        { subnetId: subnet.id, allocationId: address.id, tags },
+        child,
+      );
     });
     privates.forEach((subnet, index) => {
-      const routes = new aws.ec2.RouteTable(`${name}-private-${index}`, { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nats[index % nats.length]!.id }], tags }, child);
-      new aws.ec2.RouteTableAssociation(`${name}-private-${index}`, { subnetId: subnet.id, routeTableId: routes.id }, child);
+      const routes = new aws.ec2.RouteTable(
+        `${name}-private-${index}`,
+        { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nats[index % nats.length]!.id }], tags },
+        child,
+      );
+      new aws.ec2.RouteTableAssociation(
+        `${name}-private-${index}`,
+        { subnetId: subnet.id, routeTableId: routes.id },
+        child,
+      );
     });
     // Data subnets reach nothing outside the VPC.
     const dataRoutes = new aws.ec2.RouteTable(`${name}-data`, { vpcId: vpc.id, tags }, child);
-    datas.forEach((subnet, index) => new aws.ec2.RouteTableAssociation(`${name}-data-${index}`, { subnetId: subnet.id, routeTableId: dataRoutes.id }, child));
+    datas.forEach(
+      (subnet, index) =>
+        new aws.ec2.RouteTableAssociation(
+          `${name}-data-${index}`,
+          { subnetId: subnet.id, routeTableId: dataRoutes.id },
+          child,
+        ),
+    );
   }
 }

@@ -39,7 +39,8 @@ export function consistentHashBounded(prefixBlocks = 8, epsilon = 0.25): Policy 
 function buildRing(workers: number): { point: number; worker: number }[] {
   const ring: { point: number; worker: number }[] = [];
   for (let worker = 0; worker < workers; worker += 1) {
-    for (let replica = 0; replica < 100; replica += 1) ring.push({ point: (Math.imul(worker * 1_000 + replica + 1, 2654435761) >>> 0), worker });
+    for (let replica = 0; replica < 100; replica += 1)
+      ring.push({ point: Math.imul(worker * 1_000 + replica + 1, 2654435761) >>> 0, worker });
   }
   return ring.sort((a, b) => a.point - b.point);
 }
@@ -48,15 +49,34 @@ function buildRing(workers: number): { point: number; worker: number }[] {
 export function routerPolicy(capacityBlocks: number, timings: number[]): Policy {
   const index = new PrefixIndex(() => capacityBlocks);
   const sticky = new Map<string, string>();
-  const memory = { matched: (id: string, hashes: readonly number[]) => index.matched(id, hashes), stickyWorker: (key: string) => sticky.get(key) };
+  const memory = {
+    matched: (id: string, hashes: readonly number[]) => index.matched(id, hashes),
+    stickyWorker: (key: string) => sticky.get(key),
+  };
   return {
     route(request, workers) {
       const started = performance.now();
       const views: WorkerView[] = workers.map((worker) => ({
-        id: worker.id, models: ['m'], healthy: true, running: worker.load, waiting: 0, maxConcurrent: worker.model.maxSeqs, kvUsage: worker.kvUsage,
+        id: worker.id,
+        models: ['m'],
+        healthy: true,
+        running: worker.load,
+        waiting: 0,
+        maxConcurrent: worker.model.maxSeqs,
+        kvUsage: worker.kvUsage,
       }));
-      const features = { model: 'm', prefixHashes: request.blocks.slice(0, 256), ...(request.cacheKey ? { promptCacheKey: request.cacheKey } : {}) };
-      const choice = chooseWorker(views, features, memory, { affinity: 3, load: 2, kv: 1, epsilon: 0.25, queueAllowance: 1_000_000 });
+      const features = {
+        model: 'm',
+        prefixHashes: request.blocks.slice(0, 256),
+        ...(request.cacheKey ? { promptCacheKey: request.cacheKey } : {}),
+      };
+      const choice = chooseWorker(views, features, memory, {
+        affinity: 3,
+        load: 2,
+        kv: 1,
+        epsilon: 0.25,
+        queueAllowance: 1_000_000,
+      });
       const chosen = choice.ok ? choice.workerId : workers[0]!.id;
       index.record(chosen, features.prefixHashes);
       if (request.cacheKey) sticky.set(request.cacheKey, chosen);
@@ -70,7 +90,13 @@ export function routerPolicy(capacityBlocks: number, timings: number[]): Policy 
 export function oracle(): Policy {
   return {
     route: (request, workers) =>
-      argMin(workers, (worker) => (worker.pendingPrefillTokens() + (request.blocks.length - worker.cachedPrefix(request.blocks)) * 16) * worker.model.prefillMsPerToken + worker.load * worker.model.stepBaseMs),
+      argMin(
+        workers,
+        (worker) =>
+          (worker.pendingPrefillTokens() + (request.blocks.length - worker.cachedPrefix(request.blocks)) * 16) *
+            worker.model.prefillMsPerToken +
+          worker.load * worker.model.stepBaseMs,
+      ),
   };
 }
 

@@ -15,14 +15,20 @@ export interface SimResult {
  * busy worker steps back to back. Deterministic for a workload and policy; no sleeping.
  */
 export function simulate(workload: Workload, policy: Policy): SimResult {
-  const workers = Array.from({ length: workload.workers }, (_, index) => new SimWorker(`w${index}`, { ...DEFAULT_MODEL, capacityBlocks: workload.capacityBlocks }));
+  const workers = Array.from(
+    { length: workload.workers },
+    (_, index) => new SimWorker(`w${index}`, { ...DEFAULT_MODEL, capacityBlocks: workload.capacityBlocks }),
+  );
   const completions: Completion[] = [];
   let next = 0;
   const requests = workload.requests;
   for (;;) {
     const arrival = next < requests.length ? requests[next]!.arrival : Infinity;
     const stepping = workers.filter((worker) => worker.stepEnds !== undefined);
-    const soonest = stepping.reduce<SimWorker | undefined>((best, worker) => (best === undefined || worker.stepEnds! < best.stepEnds! ? worker : best), undefined);
+    const soonest = stepping.reduce<SimWorker | undefined>(
+      (best, worker) => (best === undefined || worker.stepEnds! < best.stepEnds! ? worker : best),
+      undefined,
+    );
     const stepTime = soonest?.stepEnds ?? Infinity;
     if (arrival === Infinity && stepTime === Infinity) break;
     if (arrival <= stepTime) {

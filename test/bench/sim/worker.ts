@@ -25,7 +25,14 @@ export interface WorkerModel {
   readonly decodeMsPerSeq: number;
 }
 
-export const DEFAULT_MODEL: WorkerModel = { capacityBlocks: 20_000, maxSeqs: 32, tokenBudget: 4_096, stepBaseMs: 10, prefillMsPerToken: 0.1, decodeMsPerSeq: 0.2 };
+export const DEFAULT_MODEL: WorkerModel = {
+  capacityBlocks: 20_000,
+  maxSeqs: 32,
+  tokenBudget: 4_096,
+  stepBaseMs: 10,
+  prefillMsPerToken: 0.1,
+  decodeMsPerSeq: 0.2,
+};
 
 interface Active {
   readonly request: SimRequest;
@@ -51,7 +58,10 @@ export class SimWorker {
   stepEnds: number | undefined;
   private readonly firstTokens = new Map<number, { ttft: number; cached: number }>();
 
-  constructor(readonly id: string, readonly model: WorkerModel) {}
+  constructor(
+    readonly id: string,
+    readonly model: WorkerModel,
+  ) {}
 
   get load(): number {
     return this.running.length + this.waiting.length;
@@ -70,7 +80,10 @@ export class SimWorker {
 
   /** Prefill tokens queued or in progress: the oracle's estimate of the wait. */
   pendingPrefillTokens(): number {
-    return this.running.reduce((sum, active) => sum + active.prefillLeft, 0) + this.waiting.reduce((sum, request) => sum + request.blocks.length * BLOCK_TOKENS, 0);
+    return (
+      this.running.reduce((sum, active) => sum + active.prefillLeft, 0) +
+      this.waiting.reduce((sum, request) => sum + request.blocks.length * BLOCK_TOKENS, 0)
+    );
   }
 
   enqueue(request: SimRequest): void {
@@ -90,7 +103,8 @@ export class SimWorker {
       budget -= chunk;
       prefilled += chunk;
     }
-    const duration = this.model.stepBaseMs + prefilled * this.model.prefillMsPerToken + decoding * this.model.decodeMsPerSeq;
+    const duration =
+      this.model.stepBaseMs + prefilled * this.model.prefillMsPerToken + decoding * this.model.decodeMsPerSeq;
     const end = now + duration;
     this.busyMs += duration;
     const done: Completion[] = [];
@@ -119,7 +133,12 @@ export class SimWorker {
       if (!this.makeRoom(needed, request.blocks.slice(0, cached))) break;
       this.waiting.shift();
       for (const hash of request.blocks) this.pin(hash);
-      this.running.push({ request, prefillLeft: Math.max(1, needed * BLOCK_TOKENS), decodeLeft: request.outputTokens, pinned: request.blocks });
+      this.running.push({
+        request,
+        prefillLeft: Math.max(1, needed * BLOCK_TOKENS),
+        decodeLeft: request.outputTokens,
+        pinned: request.blocks,
+      });
       this.firstTokens.set(request.id, { ttft: -1, cached: cached * BLOCK_TOKENS });
     }
   }

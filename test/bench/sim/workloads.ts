@@ -36,7 +36,11 @@ function mix(a: number, b: number): number {
 
 const blocks = (tokens: number) => Math.max(1, Math.round(tokens / BLOCK_TOKENS));
 /** Content ids of a text: `kind` names it (group prompt, user question…), one 32-bit id per block. */
-const text = (kind: number, tokens: number) => Array.from({ length: blocks(tokens) }, (_, index) => (Math.imul(kind, 2654435761) ^ Math.imul(index + 1, 40503)) >>> 0);
+const text = (kind: number, tokens: number) =>
+  Array.from(
+    { length: blocks(tokens) },
+    (_, index) => (Math.imul(kind, 2654435761) ^ Math.imul(index + 1, 40503)) >>> 0,
+  );
 
 function exponential(random: () => number, mean: number): number {
   return -Math.log(1 - random()) * mean;
@@ -96,13 +100,25 @@ export function w3(seed: number): Workload {
     for (let round = 0; round < 6; round += 1) {
       const question = text(6_000_000 + user * 10 + round, 50);
       const prompt = [...history, ...question];
-      requests.push({ id: id++, arrival: time, blocks: chain('tenant', prompt), outputTokens: 100, tenant: 'tenant', cacheKey: `conversation-${user}` });
+      requests.push({
+        id: id++,
+        arrival: time,
+        blocks: chain('tenant', prompt),
+        outputTokens: 100,
+        tenant: 'tenant',
+        cacheKey: `conversation-${user}`,
+      });
       history.push(...question, ...text(7_000_000 + user * 10 + round, 100));
       time += 2_000 + exponential(random, 4_000);
     }
   }
   requests.sort((a, b) => a.arrival - b.arrival);
-  return { name: 'w3', workers: 4, capacityBlocks: 6_000, requests: requests.map((request, index) => ({ ...request, id: index })) };
+  return {
+    name: 'w3',
+    workers: 4,
+    capacityBlocks: 6_000,
+    requests: requests.map((request, index) => ({ ...request, id: index })),
+  };
 }
 
 /** W5 (adversarial): four tenants share one system prompt under different salts, one takes half the traffic, bursty arrivals. */
@@ -114,7 +130,11 @@ export function w5(seed: number): Workload {
     // Bursts: most gaps short, some long (a coefficient of variation well above 1).
     time += random() < 0.8 ? exponential(random, 8) : exponential(random, 150);
     const tenant = random() < 0.5 ? 'hot' : `tenant-${Math.floor(random() * 3)}`;
-    const contents = [...text(8_000, 2_048), ...text(9_000 + Math.floor(random() * 64), 512), ...text(9_000_000 + id, 256)];
+    const contents = [
+      ...text(8_000, 2_048),
+      ...text(9_000 + Math.floor(random() * 64), 512),
+      ...text(9_000_000 + id, 256),
+    ];
     requests.push({ id, arrival: time, blocks: chain(tenant, contents), outputTokens: 128, tenant });
   }
   return { name: 'w5', workers: 4, capacityBlocks: 2_500, requests };

@@ -79,22 +79,44 @@ describe('tool bundles', () => {
     mkdirSync(join(root, '.git'));
     const { tools, problems } = loadBundles(root);
     expect([...tools.keys()]).toEqual(['echo_args']);
-    expect(problems).toEqual(expect.arrayContaining([
-      { file: 'escape', message: 'resolves outside the tools directory' },
-      { file: 'linked/bundle.yaml', message: 'resolves outside the tools directory' },
-      expect.objectContaining({ file: '"Bad Name"', message: expect.stringContaining('must match') }),
-      expect.objectContaining({ file: '"pоstgres"', message: expect.stringContaining('must match') }),
-    ]));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { file: 'escape', message: 'resolves outside the tools directory' },
+        { file: 'linked/bundle.yaml', message: 'resolves outside the tools directory' },
+        expect.objectContaining({ file: '"Bad Name"', message: expect.stringContaining('must match') }),
+        expect.objectContaining({ file: '"pоstgres"', message: expect.stringContaining('must match') }),
+      ]),
+    );
     expect(problems).toHaveLength(4); // hidden entries (.git) are skipped silently
   });
 
   it.each([
     ['an unknown risk', (y: string) => y.replace('risk: read', 'risk: harmless'), { tool: 'echo_args', field: 'risk' }],
-    ['a bad tool name', (y: string) => y.replace('name: echo_args', 'name: Echo-Args'), { tool: 'Echo-Args', field: 'name' }],
-    ['a missing timeout', (y: string) => y.replace('    timeout_ms: 5000\n', ''), { tool: 'echo_args', field: '(tool)' }],
-    ['a placeholder inside an element', (y: string) => y.replace('"{{database}}"', '"--db={{database}}"'), { tool: 'echo_args', field: 'command.argv' }],
-    ['an undeclared placeholder', (y: string) => y.replace('"{{limit}}"', '"{{table}}"'), { tool: 'echo_args', field: 'command.argv' }],
-    ['an invalid JSON Schema', (y: string) => y.replace('type: integer', 'type: whole'), { tool: 'echo_args', field: 'parameters' }],
+    [
+      'a bad tool name',
+      (y: string) => y.replace('name: echo_args', 'name: Echo-Args'),
+      { tool: 'Echo-Args', field: 'name' },
+    ],
+    [
+      'a missing timeout',
+      (y: string) => y.replace('    timeout_ms: 5000\n', ''),
+      { tool: 'echo_args', field: '(tool)' },
+    ],
+    [
+      'a placeholder inside an element',
+      (y: string) => y.replace('"{{database}}"', '"--db={{database}}"'),
+      { tool: 'echo_args', field: 'command.argv' },
+    ],
+    [
+      'an undeclared placeholder',
+      (y: string) => y.replace('"{{limit}}"', '"{{table}}"'),
+      { tool: 'echo_args', field: 'command.argv' },
+    ],
+    [
+      'an invalid JSON Schema',
+      (y: string) => y.replace('type: integer', 'type: whole'),
+      { tool: 'echo_args', field: 'parameters' },
+    ],
     ['a name that is not the directory', (y: string) => y.replace('name: echo\n', 'name: other\n'), { field: 'name' }],
   ])('reports %s naming the file, tool and field', (_, edit, where) => {
     const { tools, problems } = loadBundles(toolsRoot({ echo: edit(ECHO_BUNDLE) }));
@@ -105,17 +127,29 @@ describe('tool bundles', () => {
 
 describe('command executor', () => {
   it('kills a command past its timeout, with its children', async () => {
-    const outcome = await runCommand({ argv: ['/bin/sh', '-c', 'sleep 31 & sleep 31'], env: {}, timeoutMs: 300, killGraceMs: 200 });
+    const outcome = await runCommand({
+      argv: ['/bin/sh', '-c', 'sleep 31 & sleep 31'],
+      env: {},
+      timeoutMs: 300,
+      killGraceMs: 200,
+    });
     expect(outcome.timedOut).toBe(true);
     expect(outcome.signal).toBe('SIGTERM');
     // The background child too: nothing of the group is left.
-    expect(await waitFor('the children gone', 5_000, () => (spawnSync('pgrep', ['-f', 'sleep 31']).status === 1 ? true : undefined))).toBe(true);
+    expect(
+      await waitFor('the children gone', 5_000, () =>
+        spawnSync('pgrep', ['-f', 'sleep 31']).status === 1 ? true : undefined,
+      ),
+    ).toBe(true);
   });
 
   it('caps captured output and says so, while streaming all of it', async () => {
     let streamed = 0;
     const outcome = await runCommand({
-      argv: [process.execPath, '-e', "process.stdout.write('x'.repeat(100000))"], env: {}, timeoutMs: 5_000, maxOutputBytes: 1_000,
+      argv: [process.execPath, '-e', "process.stdout.write('x'.repeat(100000))"],
+      env: {},
+      timeoutMs: 5_000,
+      maxOutputBytes: 1_000,
       onOutput: (_, text) => (streamed += text.length),
     });
     expect(outcome.output).toHaveLength(1_000);
@@ -145,10 +179,16 @@ describe('capability manifest', () => {
     const { tools } = loadBundles(root);
     const versions = new ManifestVersions();
     const first = versions.current(buildManifest(tools, servedWorkspaces(credentials)));
-    expect(first.manifest).toMatchObject({ workspaces: ['ws_prod'], tools: [{ name: 'echo_args', risk: 'read', domain: 'test', requires_credentials: false }] });
+    expect(first.manifest).toMatchObject({
+      workspaces: ['ws_prod'],
+      tools: [{ name: 'echo_args', risk: 'read', domain: 'test', requires_credentials: false }],
+    });
     expect(JSON.stringify(first.manifest)).not.toContain('canary-secret-value');
     expect(JSON.stringify(first.manifest)).not.toContain(root);
-    expect(versions.current(buildManifest(tools, servedWorkspaces(credentials)))).toMatchObject({ version: first.version, hash: first.hash });
+    expect(versions.current(buildManifest(tools, servedWorkspaces(credentials)))).toMatchObject({
+      version: first.version,
+      hash: first.hash,
+    });
     mkdirSync(join(credentials, 'ws_staging'));
     const second = versions.current(buildManifest(tools, servedWorkspaces(credentials)));
     expect(second.version).toBe(first.version + 1);

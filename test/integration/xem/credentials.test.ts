@@ -11,8 +11,14 @@ describe('credentials', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'xerotier-creds-'));
     mkdirSync(join(dir, 'ws_prod'));
-    writeFileSync(join(dir, 'ws_prod', 'postgres.env'), "PGHOST=db.internal\nexport PGPASSWORD='canary-pg-secret'\n# comment\n");
-    writeFileSync(join(dir, 'ws_prod', 'kubeconfig'), 'apiVersion: v1\nkind: Config\nusers:\n  - name: admin\n    user:\n      token: canary-kube-token-123\n');
+    writeFileSync(
+      join(dir, 'ws_prod', 'postgres.env'),
+      "PGHOST=db.internal\nexport PGPASSWORD='canary-pg-secret'\n# comment\n",
+    );
+    writeFileSync(
+      join(dir, 'ws_prod', 'kubeconfig'),
+      'apiVersion: v1\nkind: Config\nusers:\n  - name: admin\n    user:\n      token: canary-kube-token-123\n',
+    );
     writeFileSync(join(dir, 'outside-secret'), 'do-not-reach-me');
     symlinkSync(join(dir, 'outside-secret'), join(dir, 'ws_prod', 'sneaky'));
     mkdirSync(join(dir, 'ws_prod', 'aws'));
@@ -26,8 +32,15 @@ describe('credentials', () => {
   });
 
   it('counts any value as secret unless its name is a known setting, and a secret-looking name always', () => {
-    writeFileSync(join(dir, 'ws_prod', 'mixed.env'), 'DB_USER=reporting\nDB_PORT=543299\nAPI_URL=https://internal.example\nDB_HOST_KEY=abcdef123\nSESSION=opaque-value\n');
-    expect(resolveCredentials(dir, 'ws_prod', 'mixed.env').secrets).toEqual(['https://internal.example', 'abcdef123', 'opaque-value']);
+    writeFileSync(
+      join(dir, 'ws_prod', 'mixed.env'),
+      'DB_USER=reporting\nDB_PORT=543299\nAPI_URL=https://internal.example\nDB_HOST_KEY=abcdef123\nSESSION=opaque-value\n',
+    );
+    expect(resolveCredentials(dir, 'ws_prod', 'mixed.env').secrets).toEqual([
+      'https://internal.example',
+      'abcdef123',
+      'opaque-value',
+    ]);
   });
 
   it('points KUBECONFIG at a kubeconfig and treats its tokens as secrets', () => {
@@ -63,7 +76,9 @@ describe('credentials', () => {
     const redactor = createRedactor(resolved.secrets);
     const streamed: string[] = [];
     const outcome = await runCommand({
-      argv: [process.execPath, '-e', 'console.log("password is " + process.env.PGPASSWORD)'], env: resolved.env, timeoutMs: 5_000,
+      argv: [process.execPath, '-e', 'console.log("password is " + process.env.PGPASSWORD)'],
+      env: resolved.env,
+      timeoutMs: 5_000,
       onOutput: (_, text) => streamed.push(redactor.text(text)),
     });
     expect(outcome.output).toContain('canary-pg-secret');

@@ -20,7 +20,10 @@ describe('XEM result delivery', () => {
   let counter = 0;
   const finish = (invocation: string, ...frames: string[]) => {
     outbox.claim({ invocation_id: invocation, attempt: 1 }, clock.now());
-    outbox.finish({ invocation_id: invocation, attempt: 1 }, ...frames.map((frameId) => ({ frameId, type: 'exec.result', body: { invocation_id: invocation } })));
+    outbox.finish(
+      { invocation_id: invocation, attempt: 1 },
+      ...frames.map((frameId) => ({ frameId, type: 'exec.result', body: { invocation_id: invocation } })),
+    );
   };
   const ack = (frameId: string, status: 'ok' | 'rejected' = 'ok') => delivery.acknowledged({ ack_id: frameId, status });
 
@@ -29,7 +32,14 @@ describe('XEM result delivery', () => {
     outbox = openOutbox(join(dir, `queue-${(counter += 1)}.sqlite`));
     bound = true;
     sent = [];
-    delivery = createDelivery({ outbox, clock, logger: silentLogger(), bound: () => bound, resendAfterMs: 5_000, send: (_, __, frameId) => sent.push(frameId) });
+    delivery = createDelivery({
+      outbox,
+      clock,
+      logger: silentLogger(),
+      bound: () => bound,
+      resendAfterMs: 5_000,
+      send: (_, __, frameId) => sent.push(frameId),
+    });
     return () => {
       delivery.close();
       outbox.close();

@@ -10,7 +10,12 @@ import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 
 const WORKSPACE = 'ws_http';
 const TOKEN = 'canary-http-bearer-777777';
-const object = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties, required, additionalProperties: false });
+const object = (properties: Record<string, unknown>, required: string[] = []) => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: false,
+});
 
 describe('http executor: a method and URL template under a declared base URL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xerotier-http-'));
@@ -29,8 +34,10 @@ describe('http executor: a method and URL template under a declared base URL', (
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         if (request.url === '/api/whoami') return response.end(`auth: ${request.headers.authorization}`);
-        if (request.url === '/api/out') return (response.writeHead(302, { location: `${other}/steal` }), response.end());
-        if (request.url === '/api/in') return (response.writeHead(302, { location: '/api/items/moved' }), response.end());
+        if (request.url === '/api/out')
+          return (response.writeHead(302, { location: `${other}/steal` }), response.end());
+        if (request.url === '/api/in')
+          return (response.writeHead(302, { location: '/api/items/moved' }), response.end());
         if (request.url === '/api/slow') return void setTimeout(() => response.end('late'), 5_000);
         if (request.url?.startsWith('/api/missing')) return (response.writeHead(404), response.end('no such item'));
         response.end(JSON.stringify({ url: request.url, body: Buffer.concat(chunks).toString() }));
@@ -38,17 +45,41 @@ describe('http executor: a method and URL template under a declared base URL', (
     });
     await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/api/`;
-    const tool = (name: string, http: Record<string, unknown>, parameters = object({})) => ({ name, description: name, risk: 'read', timeout_ms: 2_000, credentials_ref: 'api.env', parameters, http: { base_url: base, method: 'GET', ...http } });
+    const tool = (name: string, http: Record<string, unknown>, parameters = object({})) => ({
+      name,
+      description: name,
+      risk: 'read',
+      timeout_ms: 2_000,
+      credentials_ref: 'api.env',
+      parameters,
+      http: { base_url: base, method: 'GET', ...http },
+    });
     mkdirSync(join(dir, 'tools', 'api'), { recursive: true });
-    writeFileSync(join(dir, 'tools', 'api', 'bundle.yaml'), stringify({
-      name: 'api', version: '1', domain: 'test',
-      tools: [
-        tool('get_item', { path: 'items/{{id}}', query: { fields: '{{fields}}' } }, object({ id: { type: 'string' }, fields: { type: 'string' } }, ['id'])),
-        tool('create_item', { method: 'POST', path: 'items', body: 'json' }, object({ name: { type: 'string' }, size: { type: 'integer' } }, ['name'])),
-        tool('whoami', { path: 'whoami' }), tool('go_out', { path: 'out' }), tool('go_in', { path: 'in' }), tool('slow', { path: 'slow' }),
-        tool('missing', { path: 'missing' }),
-      ],
-    }));
+    writeFileSync(
+      join(dir, 'tools', 'api', 'bundle.yaml'),
+      stringify({
+        name: 'api',
+        version: '1',
+        domain: 'test',
+        tools: [
+          tool(
+            'get_item',
+            { path: 'items/{{id}}', query: { fields: '{{fields}}' } },
+            object({ id: { type: 'string' }, fields: { type: 'string' } }, ['id']),
+          ),
+          tool(
+            'create_item',
+            { method: 'POST', path: 'items', body: 'json' },
+            object({ name: { type: 'string' }, size: { type: 'integer' } }, ['name']),
+          ),
+          tool('whoami', { path: 'whoami' }),
+          tool('go_out', { path: 'out' }),
+          tool('go_in', { path: 'in' }),
+          tool('slow', { path: 'slow' }),
+          tool('missing', { path: 'missing' }),
+        ],
+      }),
+    );
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
     writeFileSync(join(dir, 'credentials', WORKSPACE, 'api.env'), `HTTP_HEADER_AUTHORIZATION=Bearer ${TOKEN}\n`);
     const { tools, problems } = loadBundles(join(dir, 'tools'));
@@ -73,7 +104,10 @@ describe('http executor: a method and URL template under a declared base URL', (
 
   it('sends the remaining arguments as a JSON body', async () => {
     const result = await run('create_item', { name: 'widget', size: 3 });
-    expect(JSON.parse(result.output.split('\n')[1]!)).toEqual({ url: '/api/items', body: '{"name":"widget","size":3}' });
+    expect(JSON.parse(result.output.split('\n')[1]!)).toEqual({
+      url: '/api/items',
+      body: '{"name":"widget","size":3}',
+    });
   });
 
   it('adds credential headers and scrubs them from the output', async () => {
@@ -94,7 +128,22 @@ describe('http executor: a method and URL template under a declared base URL', (
   it('refuses a bundle whose templates would splice text or escape the base', () => {
     const bad = mkdtempSync(join(tmpdir(), 'xerotier-http-bad-'));
     mkdirSync(join(bad, 'b'));
-    const shape = (path: string) => stringify({ name: 'b', version: '1', domain: 'x', tools: [{ name: 't', description: 't', risk: 'read', timeout_ms: 1_000, parameters: object({ id: { type: 'string' } }), http: { base_url: 'https://x.example/api/', method: 'GET', path } }] });
+    const shape = (path: string) =>
+      stringify({
+        name: 'b',
+        version: '1',
+        domain: 'x',
+        tools: [
+          {
+            name: 't',
+            description: 't',
+            risk: 'read',
+            timeout_ms: 1_000,
+            parameters: object({ id: { type: 'string' } }),
+            http: { base_url: 'https://x.example/api/', method: 'GET', path },
+          },
+        ],
+      });
     for (const path of ['items/id-{{id}}', '/etc/passwd', 'https://evil.example/{{id}}', 'items/{{other}}']) {
       writeFileSync(join(bad, 'b', 'bundle.yaml'), shape(path));
       expect(loadBundles(bad).problems, path).toEqual([expect.objectContaining({ tool: 't', field: 'http' })]);

@@ -12,7 +12,7 @@ import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 const WORKSPACE = 'ws_mcp';
 const TOKEN = 'canary-mcp-token-42424242';
 
-describe('mcp executor: a stdio MCP server\'s tools, with risks from their annotations', () => {
+describe("mcp executor: a stdio MCP server's tools, with risks from their annotations", () => {
   const dir = mkdtempSync(join(tmpdir(), 'xerotier-mcp-'));
   const tools = new Map<string, LoadedTool>();
   let problems: { tool?: string; message: string }[] = [];
@@ -20,10 +20,20 @@ describe('mcp executor: a stdio MCP server\'s tools, with risks from their annot
 
   beforeAll(async () => {
     mkdirSync(join(dir, 'tools', 'demo'), { recursive: true });
-    writeFileSync(join(dir, 'tools', 'demo', 'bundle.yaml'), stringify({
-      name: 'demo', version: '1', domain: 'demo',
-      mcp: { argv: [process.execPath, join(REPO_ROOT, 'test/fixtures/mcp/demo-server.mjs')], timeout_ms: 10_000, credentials_ref: 'demo.env', overrides: { purge: { risk: 'irreversible' } } },
-    }));
+    writeFileSync(
+      join(dir, 'tools', 'demo', 'bundle.yaml'),
+      stringify({
+        name: 'demo',
+        version: '1',
+        domain: 'demo',
+        mcp: {
+          argv: [process.execPath, join(REPO_ROOT, 'test/fixtures/mcp/demo-server.mjs')],
+          timeout_ms: 10_000,
+          credentials_ref: 'demo.env',
+          overrides: { purge: { risk: 'irreversible' } },
+        },
+      }),
+    );
     mkdirSync(join(dir, 'credentials', WORKSPACE), { recursive: true });
     writeFileSync(join(dir, 'credentials', WORKSPACE, 'demo.env'), `DEMO_TOKEN=${TOKEN}\n`);
     const loaded = loadBundles(join(dir, 'tools'));
@@ -41,7 +51,11 @@ describe('mcp executor: a stdio MCP server\'s tools, with risks from their annot
 
   it('maps annotations to risk: readOnly → read, not destructive → write, absent or destructive → destructive; the bundle overrides', () => {
     expect(Object.fromEntries([...tools.values()].map((tool) => [tool.spec.name, tool.spec.risk]))).toEqual({
-      lookup: 'read', set_flag: 'write', wipe: 'destructive', purge: 'irreversible', show_env: 'read',
+      lookup: 'read',
+      set_flag: 'write',
+      wipe: 'destructive',
+      purge: 'irreversible',
+      show_env: 'read',
     });
     expect(problems).toEqual([expect.objectContaining({ tool: 'Bad-Name' })]);
     expect(riskFromAnnotations({}, undefined)).toBe('destructive');
@@ -52,7 +66,7 @@ describe('mcp executor: a stdio MCP server\'s tools, with risks from their annot
     expect(await run('lookup', { key: 'alpha' })).toMatchObject({ status: 'succeeded', output: 'value of alpha' });
   });
 
-  it('validates arguments against the tool\'s input schema first', async () => {
+  it("validates arguments against the tool's input schema first", async () => {
     expect(await run('lookup', { key: 7 })).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
   });
 

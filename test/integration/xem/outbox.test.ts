@@ -23,9 +23,15 @@ describe('XEM outbox', () => {
 
     const second = openOutbox(path);
     expect(second.claim(key, 4)).toBe(false);
-    expect(second.pending()).toEqual([{ seq: 1, frameId: 'f1', type: 'exec.result', body: { invocation_id: 'inv_a', status: 'succeeded' } }]);
+    expect(second.pending()).toEqual([
+      { seq: 1, frameId: 'f1', type: 'exec.result', body: { invocation_id: 'inv_a', status: 'succeeded' } },
+    ]);
     expect(second.unfinished()).toEqual([{ invocation_id: 'inv_a', attempt: 2, pgid: null, started_ticks: null }]);
-    second.finish({ ...key, attempt: 2 }, { frameId: 'f2', type: 'exec.result', body: {} }, { frameId: 'f3', type: 'exec.result', body: {} });
+    second.finish(
+      { ...key, attempt: 2 },
+      { frameId: 'f2', type: 'exec.result', body: {} },
+      { frameId: 'f3', type: 'exec.result', body: {} },
+    );
     expect(second.pending(1).map((frame) => frame.frameId)).toEqual(['f2', 'f3']);
     second.acknowledged('f1', 'f2', 'f3');
     expect(second.pending()).toEqual([]);
@@ -37,7 +43,9 @@ describe('XEM outbox', () => {
   it('opens a file an older agent wrote (no process columns) and adds them', () => {
     const path = join(dir, 'old.sqlite');
     const old = new Database(path);
-    old.exec('CREATE TABLE dispatches (invocation_id TEXT NOT NULL, attempt INTEGER NOT NULL, finished INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL, PRIMARY KEY (invocation_id, attempt))');
+    old.exec(
+      'CREATE TABLE dispatches (invocation_id TEXT NOT NULL, attempt INTEGER NOT NULL, finished INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL, PRIMARY KEY (invocation_id, attempt))',
+    );
     old.exec("INSERT INTO dispatches VALUES ('inv_old', 1, 0, 1)");
     old.close();
     const outbox = openOutbox(path);

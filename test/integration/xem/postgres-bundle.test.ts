@@ -13,7 +13,10 @@ import { engineHarness, type EngineHarness } from '../../helpers/xem-engine.js';
 const WORKSPACE = 'ws_pgtest';
 // The bundle drives the PostgreSQL client programs; a machine without them cannot run it.
 const clients = ['psql', 'createdb', 'dropdb'].filter((program) => spawnSync(program, ['--version']).status !== 0);
-if (clients.length > 0) process.stdout.write(`postgres bundle tests skipped: ${clients.join(', ')} not on PATH (install postgresql-client)\n`);
+if (clients.length > 0)
+  process.stdout.write(
+    `postgres bundle tests skipped: ${clients.join(', ')} not on PATH (install postgresql-client)\n`,
+  );
 
 describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, against the test database', () => {
   let db: TestDatabase;
@@ -24,10 +27,16 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
     db = await createTestDatabase();
     const url = new URL(db.ownerUrl);
     mkdirSync(join(dir, WORKSPACE), { recursive: true });
-    writeFileSync(join(dir, WORKSPACE, 'postgres.env'), [
-      `PGHOST=${url.hostname}`, `PGPORT=${url.port || '5432'}`, `PGUSER=${decodeURIComponent(url.username)}`,
-      `PGPASSWORD=${decodeURIComponent(url.password) || 'unused-canary-password'}`, `PGDATABASE=${db.name}`,
-    ].join('\n'));
+    writeFileSync(
+      join(dir, WORKSPACE, 'postgres.env'),
+      [
+        `PGHOST=${url.hostname}`,
+        `PGPORT=${url.port || '5432'}`,
+        `PGUSER=${decodeURIComponent(url.username)}`,
+        `PGPASSWORD=${decodeURIComponent(url.password) || 'unused-canary-password'}`,
+        `PGDATABASE=${db.name}`,
+      ].join('\n'),
+    );
     const { tools, problems } = loadBundles(join(REPO_ROOT, 'config', 'tools'));
     expect(problems).toEqual([]);
     local = engineHarness({ tools: () => tools, workspace: WORKSPACE, credentialsDir: dir });
@@ -58,7 +67,9 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
     await sleeper.connect();
     const sleeping = sleeper.query('SELECT pg_sleep(1.5)');
     try {
-      await waitFor('the sleeper listed', 5_000, async () => ((await run('pg_active_queries', {})).output.includes('pg_sleep') ? true : undefined));
+      await waitFor('the sleeper listed', 5_000, async () =>
+        (await run('pg_active_queries', {})).output.includes('pg_sleep') ? true : undefined,
+      );
     } finally {
       await sleeping;
       await sleeper.end();
@@ -75,7 +86,9 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
 
   it('destructive: terminates exactly the backend it is given', async () => {
     const victim = new pg.Client({ connectionString: db.ownerUrl });
-    const lost = new Promise<string>((resolve) => victim.on('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error')));
+    const lost = new Promise<string>((resolve) =>
+      victim.on('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error')),
+    );
     await victim.connect();
     const pid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     const result = await run('pg_terminate_backend', { pid });
@@ -87,8 +100,14 @@ describe.skipIf(clients.length > 0)('the postgres sample bundle, for real, again
 
   it('hostile names never reach SQL: the schema refuses them before anything runs', async () => {
     for (const name of ['x; DROP DATABASE postgres', '--help', '../../etc/passwd', 'host=evil.example.com']) {
-      expect(await run('pg_create_database', { name }), name).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
+      expect(await run('pg_create_database', { name }), name).toMatchObject({
+        status: 'rejected',
+        error: { code: 'invalid_args' },
+      });
     }
-    expect(await run('pg_terminate_backend', { pid: '1; SELECT 1' })).toMatchObject({ status: 'rejected', error: { code: 'invalid_args' } });
+    expect(await run('pg_terminate_backend', { pid: '1; SELECT 1' })).toMatchObject({
+      status: 'rejected',
+      error: { code: 'invalid_args' },
+    });
   });
 });

@@ -8,7 +8,16 @@ import type { WorkerView } from '../../../services/router/inference/scheduler.js
 import { StreamBroker } from '../../../services/router/inference/streams.js';
 import type { AdmittedAgent } from '../../../services/router/mesh/admission.js';
 
-const worker = (id: string, extra: Partial<WorkerView> = {}): WorkerView => ({ id, models: ['m'], healthy: true, running: 0, waiting: 0, maxConcurrent: 4, kvUsage: 0, ...extra });
+const worker = (id: string, extra: Partial<WorkerView> = {}): WorkerView => ({
+  id,
+  models: ['m'],
+  healthy: true,
+  running: 0,
+  waiting: 0,
+  maxConcurrent: 4,
+  kvUsage: 0,
+  ...extra,
+});
 const chat = (content: string) => ({ messages: [{ role: 'user' as const, content }] });
 
 /** A broker whose "agents" answer at once: refuse (retryable) when told to, else one chunk. */
@@ -21,10 +30,14 @@ function fakeAgents(refusing: ReadonlySet<string>) {
       sent.push({ agentId, body });
       const handlers = broker.handlers();
       const agent = { id: agentId } as AdmittedAgent;
-      const reply = (type: 'infer.chunk' | 'infer.error', fields: Record<string, unknown>) => handlers[type]!(agent, makeFrame(type, { request_id: body.request_id, ...fields } as never) as AnyFrame);
-      queueMicrotask(() => void (refusing.has(agentId)
-        ? reply('infer.error', { code: 'capacity_exhausted', message: 'slots busy', retryable: true })
-        : reply('infer.chunk', { seq: 0, chunks: [{ choices: [] }] })));
+      const reply = (type: 'infer.chunk' | 'infer.error', fields: Record<string, unknown>) =>
+        handlers[type]!(agent, makeFrame(type, { request_id: body.request_id, ...fields } as never) as AnyFrame);
+      queueMicrotask(
+        () =>
+          void (refusing.has(agentId)
+            ? reply('infer.error', { code: 'capacity_exhausted', message: 'slots busy', retryable: true })
+            : reply('infer.chunk', { seq: 0, chunks: [{ choices: [] }] })),
+      );
       return true;
     },
   });
@@ -34,20 +47,35 @@ function fakeAgents(refusing: ReadonlySet<string>) {
 describe('InferenceDispatch', () => {
   it('moves a request refused before its first chunk to another agent serving the model', async () => {
     const { broker, sent } = fakeAgents(new Set(['a']));
-    const dispatch = new InferenceDispatch({ views: async () => [worker('a'), worker('b', { running: 1 }), worker('x', { models: ['other'] })] }, broker);
+    const dispatch = new InferenceDispatch(
+      { views: async () => [worker('a'), worker('b', { running: 1 }), worker('x', { models: ['other'] })] },
+      broker,
+    );
     const started = await dispatch.start({ projectId: 'proj_1', model: 'm', chat: chat('hello') });
     expect(sent.map((entry) => entry.agentId)).toEqual(['a', 'b']);
     expect(started).toMatchObject({ agentId: 'b', first: { kind: 'chunks' } });
     expect(sent[0]!.body).toMatchObject({ project_id: 'proj_1', model: 'm', request: chat('hello') });
   });
 
-  it('refuses with the scheduler\'s reason when nothing serves the model, and says failed when every agent refused', async () => {
+  it("refuses with the scheduler's reason when nothing serves the model, and says failed when every agent refused", async () => {
     const { broker } = fakeAgents(new Set(['a', 'b']));
-    await expect(new InferenceDispatch({ views: async () => [worker('a', { models: ['other'] })] }, broker).start({ projectId: 'p', model: 'm', chat: chat('x') }))
-      .rejects.toMatchObject({ reason: 'no_worker_for_model' });
-    await expect(new InferenceDispatch({ views: async () => [worker('a', { running: 4 })] }, broker).start({ projectId: 'p', model: 'm', chat: chat('x') }))
-      .rejects.toMatchObject({ reason: 'no_capacity' });
-    const refused = await new InferenceDispatch({ views: async () => [worker('a'), worker('b')] }, broker).start({ projectId: 'p', model: 'm', chat: chat('x') }).catch((error: unknown) => error);
+    await expect(
+      new InferenceDispatch({ views: async () => [worker('a', { models: ['other'] })] }, broker).start({
+        projectId: 'p',
+        model: 'm',
+        chat: chat('x'),
+      }),
+    ).rejects.toMatchObject({ reason: 'no_worker_for_model' });
+    await expect(
+      new InferenceDispatch({ views: async () => [worker('a', { running: 4 })] }, broker).start({
+        projectId: 'p',
+        model: 'm',
+        chat: chat('x'),
+      }),
+    ).rejects.toMatchObject({ reason: 'no_capacity' });
+    const refused = await new InferenceDispatch({ views: async () => [worker('a'), worker('b')] }, broker)
+      .start({ projectId: 'p', model: 'm', chat: chat('x') })
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(InferenceRefused);
     expect(refused).toMatchObject({ reason: 'failed', message: expect.stringContaining('slots busy') });
   });
@@ -56,10 +84,15 @@ describe('InferenceDispatch', () => {
     const { broker, sent } = fakeAgents(new Set());
     const dispatch = new InferenceDispatch({ views: async () => [worker('a'), worker('b'), worker('c')] }, broker);
     const long = `${'You are the on-call assistant for the payments cluster. '.repeat(20)}`;
-    for (let n = 0; n < 4; n += 1) await dispatch.start({ projectId: 'p', model: 'm', chat: chat(`${long} question ${n}`) });
+    for (let n = 0; n < 4; n += 1)
+      await dispatch.start({ projectId: 'p', model: 'm', chat: chat(`${long} question ${n}`) });
     expect(new Set(sent.map((entry) => entry.agentId)).size).toBe(1);
     const keyed = [];
-    for (let n = 0; n < 3; n += 1) keyed.push((await dispatch.start({ projectId: 'p', model: 'm', chat: chat(`short ${n}`), promptCacheKey: 'user-42' })).agentId);
+    for (let n = 0; n < 3; n += 1)
+      keyed.push(
+        (await dispatch.start({ projectId: 'p', model: 'm', chat: chat(`short ${n}`), promptCacheKey: 'user-42' }))
+          .agentId,
+      );
     expect(new Set(keyed).size).toBe(1);
   });
 

@@ -19,10 +19,21 @@ function codeOf(fn: () => unknown): Code | 'no error' | 'foreign error' {
 }
 
 const dispatch = (args: Record<string, unknown> = { database: 'app' }) =>
-  makeFrame('exec.dispatch', {
-    invocation_id: 'inv_1', attempt: 1, tool: 'pg_list_databases', workspace_id: 'ws_0123456789ab',
-    risk: 'read', args, request_hash: 'ab'.repeat(32), timeout_ms: 30_000, not_after: 1_800_000_000_000,
-  }, { id: 'frame-1', ts: 1_700_000_000_000 });
+  makeFrame(
+    'exec.dispatch',
+    {
+      invocation_id: 'inv_1',
+      attempt: 1,
+      tool: 'pg_list_databases',
+      workspace_id: 'ws_0123456789ab',
+      risk: 'read',
+      args,
+      request_hash: 'ab'.repeat(32),
+      timeout_ms: 30_000,
+      not_after: 1_800_000_000_000,
+    },
+    { id: 'frame-1', ts: 1_700_000_000_000 },
+  );
 
 /** A map {v,type,id,ts,body:{args:{x: <inner>}}} with `inner` spliced in as raw bytes. */
 function withRawArgs(inner: Buffer): Buffer {
@@ -57,18 +68,46 @@ describe('frame codec: hostile and malformed input (S12, S13)', () => {
     ['a non-map root (string)', raw.pack('hello'), ProtocolErrorCode.malformedFrame],
     ['the reserved byte 0xc1', withRawArgs(Buffer.from([0xc1])), ProtocolErrorCode.malformedFrame],
     ['trailing bytes', Buffer.concat([valid, Buffer.from([0xc0])]), ProtocolErrorCode.malformedFrame],
-    ['an array header claiming 2^32-1 items', withRawArgs(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])), ProtocolErrorCode.collectionTooLarge],
-    ['a map header longer than the frame', withRawArgs(Buffer.from([0xde, 0x00, 0x20])), ProtocolErrorCode.malformedFrame],
-    ['a string longer than the frame', withRawArgs(Buffer.from([0xdb, 0x00, 0x10, 0x00, 0x00, 0x41])), ProtocolErrorCode.malformedFrame],
+    [
+      'an array header claiming 2^32-1 items',
+      withRawArgs(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])),
+      ProtocolErrorCode.collectionTooLarge,
+    ],
+    [
+      'a map header longer than the frame',
+      withRawArgs(Buffer.from([0xde, 0x00, 0x20])),
+      ProtocolErrorCode.malformedFrame,
+    ],
+    [
+      'a string longer than the frame',
+      withRawArgs(Buffer.from([0xdb, 0x00, 0x10, 0x00, 0x00, 0x41])),
+      ProtocolErrorCode.malformedFrame,
+    ],
     ['an extension type', withRawArgs(Buffer.from([0xd4, 0x01, 0x00])), ProtocolErrorCode.unsupportedType],
     ['a timestamp extension', withRawArgs(Buffer.from([0xd6, 0xff, 0, 0, 0, 1])), ProtocolErrorCode.unsupportedType],
-    ['a __proto__ key', withRawArgs(raw.pack(JSON.parse('{"__proto__":{"polluted":true}}'))), ProtocolErrorCode.forbiddenKey],
+    [
+      'a __proto__ key',
+      withRawArgs(raw.pack(JSON.parse('{"__proto__":{"polluted":true}}'))),
+      ProtocolErrorCode.forbiddenKey,
+    ],
     ['a constructor key', withRawArgs(raw.pack({ constructor: { prototype: 1 } })), ProtocolErrorCode.forbiddenKey],
     ['a non-string map key', withRawArgs(Buffer.from([0x81, 0x01, 0xc0])), ProtocolErrorCode.malformedFrame],
     ['a uint64 of 2^53', withRawArgs(Buffer.from([0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0])), ProtocolErrorCode.unsafeInteger],
-    ['an int64 below -(2^53-1)', withRawArgs(Buffer.from([0xd3, 0xff, 0xe0, 0, 0, 0, 0, 0, 0])), ProtocolErrorCode.unsafeInteger],
-    ['nesting of 33 levels', withRawArgs(Buffer.concat([Buffer.alloc(30, 0x91), Buffer.from([0xc0])])), ProtocolErrorCode.frameTooDeep],
-    ['an array of 20,000 items', withRawArgs(Buffer.concat([Buffer.from([0xdc, 0x4e, 0x20]), Buffer.alloc(20_000, 0xc0)])), ProtocolErrorCode.collectionTooLarge],
+    [
+      'an int64 below -(2^53-1)',
+      withRawArgs(Buffer.from([0xd3, 0xff, 0xe0, 0, 0, 0, 0, 0, 0])),
+      ProtocolErrorCode.unsafeInteger,
+    ],
+    [
+      'nesting of 33 levels',
+      withRawArgs(Buffer.concat([Buffer.alloc(30, 0x91), Buffer.from([0xc0])])),
+      ProtocolErrorCode.frameTooDeep,
+    ],
+    [
+      'an array of 20,000 items',
+      withRawArgs(Buffer.concat([Buffer.from([0xdc, 0x4e, 0x20]), Buffer.alloc(20_000, 0xc0)])),
+      ProtocolErrorCode.collectionTooLarge,
+    ],
     ['a frame over the size cap', withRawArgs(raw.pack('x'.repeat(1_100_000))), ProtocolErrorCode.frameTooLarge],
   ];
 
@@ -78,7 +117,11 @@ describe('frame codec: hostile and malformed input (S12, S13)', () => {
   });
 
   it('rejects a 250 KB deeply nested frame by its depth, before decoding', () => {
-    const hostile = Buffer.concat([Buffer.from([0x81, 0xa1, 0x78]), Buffer.alloc(250 * 1024, 0x91), Buffer.from([0xc0])]);
+    const hostile = Buffer.concat([
+      Buffer.from([0x81, 0xa1, 0x78]),
+      Buffer.alloc(250 * 1024, 0x91),
+      Buffer.from([0xc0]),
+    ]);
     expect(codeOf(() => codec.decode(hostile))).toBe(ProtocolErrorCode.frameTooDeep);
   });
 
@@ -105,10 +148,25 @@ describe('frame codec: envelope and body validation', () => {
     ['an id with spaces', { ...base, id: 'a b' }, ProtocolErrorCode.invalidEnvelope, /\/id/],
     ['an unknown envelope member', { ...base, extra: 1 }, ProtocolErrorCode.invalidEnvelope, /additional/],
     ['a textual signature', { ...base, sig: 'abc' }, ProtocolErrorCode.invalidEnvelope, /\/sig/],
-    ['a malformed traceparent', { ...base, trace: { traceparent: 'nope' } }, ProtocolErrorCode.invalidEnvelope, /traceparent/],
+    [
+      'a malformed traceparent',
+      { ...base, trace: { traceparent: 'nope' } },
+      ProtocolErrorCode.invalidEnvelope,
+      /traceparent/,
+    ],
     ['a body missing a member', { ...base, body: { ack_id: 'f0' } }, ProtocolErrorCode.invalidBody, /ack body/],
-    ['a body with an unknown member', { ...base, body: { ack_id: 'f0', status: 'ok', admin: true } }, ProtocolErrorCode.invalidBody, /additional/],
-    ['a body with a bad enum value', { ...base, body: { ack_id: 'f0', status: 'maybe' } }, ProtocolErrorCode.invalidBody, /status/],
+    [
+      'a body with an unknown member',
+      { ...base, body: { ack_id: 'f0', status: 'ok', admin: true } },
+      ProtocolErrorCode.invalidBody,
+      /additional/,
+    ],
+    [
+      'a body with a bad enum value',
+      { ...base, body: { ack_id: 'f0', status: 'maybe' } },
+      ProtocolErrorCode.invalidBody,
+      /status/,
+    ],
   ])('rejects %s with a message naming the problem', (_, value, code, message) => {
     try {
       codec.decode(encodeRaw(value));
@@ -124,8 +182,12 @@ describe('frame codec: envelope and body validation', () => {
     expect(codeOf(() => codec.encode(dispatch({ when: new Date() })))).toBe(ProtocolErrorCode.unsupportedType);
     expect(codeOf(() => codec.encode(dispatch({ big: 2 ** 60 })))).toBe(ProtocolErrorCode.unsafeInteger);
     expect(codeOf(() => codec.encode(dispatch({ nan: Number.NaN })))).toBe(ProtocolErrorCode.unsupportedType);
-    expect(codeOf(() => codec.encode({ ...dispatch(), body: { invocation_id: 'x' } } as unknown as Frame))).toBe(ProtocolErrorCode.invalidBody);
-    expect(codeOf(() => createFrameCodec({ maxBytes: 100 }).encode(dispatch({ blob: 'x'.repeat(200) })))).toBe(ProtocolErrorCode.frameTooLarge);
+    expect(codeOf(() => codec.encode({ ...dispatch(), body: { invocation_id: 'x' } } as unknown as Frame))).toBe(
+      ProtocolErrorCode.invalidBody,
+    );
+    expect(codeOf(() => createFrameCodec({ maxBytes: 100 }).encode(dispatch({ blob: 'x'.repeat(200) })))).toBe(
+      ProtocolErrorCode.frameTooLarge,
+    );
   });
 });
 
@@ -169,7 +231,10 @@ describe('frame codec: properties', () => {
         const args = JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
         const outcome = codeOf(() => codec.decode(codec.encode(dispatch(args))));
         // With both faults, whichever the encoder meets first (keys are walked in sorted order) is reported.
-        const expected = [...(hasUnsafeInteger(args) ? [ProtocolErrorCode.unsafeInteger] : []), ...(hasForbiddenKey(args) ? [ProtocolErrorCode.forbiddenKey] : [])];
+        const expected = [
+          ...(hasUnsafeInteger(args) ? [ProtocolErrorCode.unsafeInteger] : []),
+          ...(hasForbiddenKey(args) ? [ProtocolErrorCode.forbiddenKey] : []),
+        ];
         if (expected.length > 0) expect(expected).toContain(outcome);
         else expect(codec.decode(codec.encode(dispatch(args))).body).toEqual(dispatch(args).body);
       }),
@@ -181,7 +246,9 @@ describe('frame codec: properties', () => {
 function hasForbiddenKey(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(hasForbiddenKey);
   if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value).some(([key, member]) => ['__proto__', 'constructor', 'prototype'].includes(key) || hasForbiddenKey(member));
+  return Object.entries(value).some(
+    ([key, member]) => ['__proto__', 'constructor', 'prototype'].includes(key) || hasForbiddenKey(member),
+  );
 }
 
 function hasUnsafeInteger(value: unknown): boolean {

@@ -1,6 +1,11 @@
 import * as zmq from 'zeromq';
 import { describe, expect, it } from 'vitest';
-import { curveKeyBytes, curvePublicFromSecret, generateCurveKeyPair, isCurveKey } from '../../../services/protocol/curve-keys.js';
+import {
+  curveKeyBytes,
+  curvePublicFromSecret,
+  generateCurveKeyPair,
+  isCurveKey,
+} from '../../../services/protocol/curve-keys.js';
 
 describe('CURVE keys', () => {
   it('derives the same public key as libzmq for its own key pairs', () => {

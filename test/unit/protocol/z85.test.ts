@@ -12,9 +12,12 @@ describe('Z85 (ZeroMQ RFC 32)', () => {
 
   it('round-trips any byte string whose length is a multiple of 4', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }).map((b) => b.slice(0, b.length - (b.length % 4))), (bytes) => {
-        expect(Array.from(z85Decode(z85Encode(bytes)))).toEqual(Array.from(bytes));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }).map((b) => b.slice(0, b.length - (b.length % 4))),
+        (bytes) => {
+          expect(Array.from(z85Decode(z85Encode(bytes)))).toEqual(Array.from(bytes));
+        },
+      ),
     );
   });
 

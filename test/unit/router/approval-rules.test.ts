@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { approvalDeadline, mayDecide, onApprovalTimeout, type ApprovalFacts } from '../../../services/router/exec/approval-rules.js';
+import {
+  approvalDeadline,
+  mayDecide,
+  onApprovalTimeout,
+  type ApprovalFacts,
+} from '../../../services/router/exec/approval-rules.js';
 import { chooseAgent } from '../../../services/router/exec/choose-agent.js';
 import { requestHash } from '../../../services/protocol/request-hash.js';
 import { defaultPolicy } from '../../../services/router/store/approval-policies.js';
 
 const now = new Date('2026-11-22T10:00:00Z');
-const pending: ApprovalFacts = { state: 'pending', risk: 'destructive', stage: 1, requested_by: 'key_requester', expires_at: new Date(now.getTime() + 60_000), request_hash: 'a'.repeat(64) };
+const pending: ApprovalFacts = {
+  state: 'pending',
+  risk: 'destructive',
+  stage: 1,
+  requested_by: 'key_requester',
+  expires_at: new Date(now.getTime() + 60_000),
+  request_hash: 'a'.repeat(64),
+};
 const policy = defaultPolicy('ws_000000000000');
 
 describe('approval rules', () => {
@@ -36,7 +48,10 @@ describe('approval rules', () => {
     expect(approvalDeadline('irreversible', policy, now).getTime() - now.getTime()).toBe(3_600_000);
     expect(onApprovalTimeout(pending, policy, now)).toEqual({ action: 'expire' });
     const escalating = { ...policy, on_timeout_destructive: 'escalate' as const };
-    expect(onApprovalTimeout(pending, escalating, now)).toEqual({ action: 'escalate', expiresAt: new Date(now.getTime() + 900_000) });
+    expect(onApprovalTimeout(pending, escalating, now)).toEqual({
+      action: 'escalate',
+      expiresAt: new Date(now.getTime() + 900_000),
+    });
     expect(onApprovalTimeout({ ...pending, stage: 2 }, escalating, now)).toEqual({ action: 'expire' });
     expect(onApprovalTimeout({ ...pending, risk: 'irreversible' }, escalating, now)).toEqual({ action: 'expire' });
   });
@@ -45,10 +60,18 @@ describe('approval rules', () => {
 describe('request hash', () => {
   it('is the same whatever order the arguments were written in, and changes with any part', () => {
     const base = requestHash({ tool: 'pg_drop_database', args: { name: 'a', force: true }, workspace_id: 'ws_1' });
-    expect(requestHash({ tool: 'pg_drop_database', args: { force: true, name: 'a' }, workspace_id: 'ws_1' })).toBe(base);
-    expect(requestHash({ tool: 'pg_drop_database', args: { name: 'b', force: true }, workspace_id: 'ws_1' })).not.toBe(base);
-    expect(requestHash({ tool: 'pg_drop_database', args: { name: 'a', force: true }, workspace_id: 'ws_2' })).not.toBe(base);
-    expect(requestHash({ tool: 'pg_terminate_backend', args: { name: 'a', force: true }, workspace_id: 'ws_1' })).not.toBe(base);
+    expect(requestHash({ tool: 'pg_drop_database', args: { force: true, name: 'a' }, workspace_id: 'ws_1' })).toBe(
+      base,
+    );
+    expect(requestHash({ tool: 'pg_drop_database', args: { name: 'b', force: true }, workspace_id: 'ws_1' })).not.toBe(
+      base,
+    );
+    expect(requestHash({ tool: 'pg_drop_database', args: { name: 'a', force: true }, workspace_id: 'ws_2' })).not.toBe(
+      base,
+    );
+    expect(
+      requestHash({ tool: 'pg_terminate_backend', args: { name: 'a', force: true }, workspace_id: 'ws_1' }),
+    ).not.toBe(base);
   });
 });
 
@@ -56,7 +79,16 @@ describe('choosing an agent', () => {
   it('takes the least loaded by share of its slots, skips full ones, and is deterministic on ties', () => {
     const capacity = (id: string) => ({ a: 4, b: 10, c: 2 })[id];
     expect(chooseAgent(['b', 'a'], new Map(), capacity)).toBe('a');
-    expect(chooseAgent(['a', 'b'], new Map([['a', 2], ['b', 2]]), capacity)).toBe('b');
+    expect(
+      chooseAgent(
+        ['a', 'b'],
+        new Map([
+          ['a', 2],
+          ['b', 2],
+        ]),
+        capacity,
+      ),
+    ).toBe('b');
     expect(chooseAgent(['c'], new Map([['c', 2]]), capacity)).toBeUndefined();
     // An agent whose lease did not report capacity yet gets one call at a time.
     expect(chooseAgent(['x'], new Map([['x', 1]]), capacity)).toBeUndefined();

@@ -17,7 +17,10 @@ function started(events: StreamEvent[]): StartedInference {
 function fakeSse(backlog: () => number): SseStream & { written: number } {
   const sse = {
     written: 0,
-    send: () => undefined, data: () => undefined, end: () => undefined, closed: false,
+    send: () => undefined,
+    data: () => undefined,
+    end: () => undefined,
+    closed: false,
     together(write: () => void) {
       write();
       sse.written += 1;
@@ -33,9 +36,18 @@ describe('consume', () => {
   it('feeds every chunk in order and reports the usage of infer.done', async () => {
     const seen: string[] = [];
     const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
-    const result = await consume(started([{ kind: 'chunks', seq: 0, chunks: [chunk('b'), chunk('c')] }, { kind: 'done', usage }]), performance.now(), undefined, new StreamBroker({ send: async () => true }), (value) => {
-      seen.push(value.choices![0]!.delta!.content!);
-    });
+    const result = await consume(
+      started([
+        { kind: 'chunks', seq: 0, chunks: [chunk('b'), chunk('c')] },
+        { kind: 'done', usage },
+      ]),
+      performance.now(),
+      undefined,
+      new StreamBroker({ send: async () => true }),
+      (value) => {
+        seen.push(value.choices![0]!.delta!.content!);
+      },
+    );
     expect(seen).toEqual(['a', 'b', 'c']);
     expect(result).toMatchObject({ usage, failure: undefined, firstTokenMs: expect.any(Number) });
   });
@@ -53,7 +65,13 @@ describe('consume', () => {
     const rest = stream[Symbol.asyncIterator]();
     const first = (await rest.next()).value as StreamEvent;
     const sse = fakeSse(() => 9 * 1024 * 1024);
-    const result = await consume({ requestId: 'inf_1', agentId: 'agt_1', first, rest }, performance.now(), sse, broker, () => undefined);
+    const result = await consume(
+      { requestId: 'inf_1', agentId: 'agt_1', first, rest },
+      performance.now(),
+      sse,
+      broker,
+      () => undefined,
+    );
     expect(frames).toEqual(['infer.request', 'infer.cancel']);
     expect(result.failure).toMatchObject({ code: 'cancelled', message: 'the client reads too slowly' });
     expect(sse.written).toBe(1);
@@ -74,7 +92,10 @@ describe('StreamBroker', () => {
       });
       const stream = await broker.open('agt_1', { request_id: 'inf_2', project_id: 'proj_1', model: 'm', request: {} });
       await vi.advanceTimersByTimeAsync(800);
-      await broker.handlers()['infer.chunk']!({ id: 'agt_1' } as never, makeFrame('infer.chunk', { request_id: 'inf_2', seq: 0, chunks: [chunk('a')] }) as never);
+      await broker.handlers()['infer.chunk']!(
+        { id: 'agt_1' } as never,
+        makeFrame('infer.chunk', { request_id: 'inf_2', seq: 0, chunks: [chunk('a')] }) as never,
+      );
       await vi.advanceTimersByTimeAsync(800);
       expect(stream.done).toBe(false);
       await vi.advanceTimersByTimeAsync(300);

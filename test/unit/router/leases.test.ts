@@ -3,7 +3,13 @@ import type { FrameBody } from '../../../services/protocol/frame-bodies.js';
 import { LeaseBook } from '../../../services/router/mesh/leases.js';
 
 const renewal = (extra: Partial<FrameBody<'lease_renewal'>> = {}): FrameBody<'lease_renewal'> =>
-  ({ manifest_hash: 'h1', manifest_version: 1, capacity: { max_concurrent: 2, in_use: 0 }, in_flight: [], ...extra }) as FrameBody<'lease_renewal'>;
+  ({
+    manifest_hash: 'h1',
+    manifest_version: 1,
+    capacity: { max_concurrent: 2, in_use: 0 },
+    in_flight: [],
+    ...extra,
+  }) as FrameBody<'lease_renewal'>;
 
 /** Leases decide by the times they are given (the mesh passes its clock's): no waiting here. */
 describe('lease book', () => {
@@ -26,6 +32,9 @@ describe('lease book', () => {
 
   it('asks for a manifest when the hash changed and none came with it', () => {
     const book = new LeaseBook(() => 'h1');
-    expect(book.renew('agt_c', renewal({ manifest_hash: 'h2' }), 0)).toMatchObject({ needManifest: true, manifestChanged: false });
+    expect(book.renew('agt_c', renewal({ manifest_hash: 'h2' }), 0)).toMatchObject({
+      needManifest: true,
+      manifestChanged: false,
+    });
   });
 });

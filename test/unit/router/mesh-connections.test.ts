@@ -13,9 +13,17 @@ describe('mesh routing ids', () => {
     expect(routingIdSpeaksFor(Buffer.from(first), 'agt_0123456789abcdef0123456')).toBe(false);
   });
 
-  it('refuse ids that only resemble an agent\'s', () => {
+  it("refuse ids that only resemble an agent's", () => {
     const agent = 'agt_aa';
-    for (const id of ['agt_aa', 'agt_aa.', 'agt_aa.0123', 'agt_aa.0123456789abcdeg', 'agt_aa.0123456789ABCDEF', 'agt_aa.0123456789abcdef0', 'xagt_aa.0123456789abcdef']) {
+    for (const id of [
+      'agt_aa',
+      'agt_aa.',
+      'agt_aa.0123',
+      'agt_aa.0123456789abcdeg',
+      'agt_aa.0123456789ABCDEF',
+      'agt_aa.0123456789abcdef0',
+      'xagt_aa.0123456789abcdef',
+    ]) {
       expect(routingIdSpeaksFor(Buffer.from(id, 'latin1'), agent), id).toBe(false);
     }
     expect(routingIdSpeaksFor(Buffer.from('006b8b4567', 'hex'), agent)).toBe(false);

@@ -2,8 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { ExecEventHub, type ExecEvent } from '../../../services/router/exec/exec-events.js';
 import { ArgumentValidator, buildCatalog } from '../../../services/router/exec/tool-catalog.js';
 
-const tool = (name: string, extra: object = {}) => ({ name, description: name, risk: 'read', parameters: { type: 'object' }, timeout_ms: 1_000, ...extra });
-const row = (id: string, status: 'active' | 'stale', tools: object[], extra: object = {}) => ({ id, status, exec_paused: false, manifest: { tools, workspaces: ['ws_a'] }, ...extra });
+const tool = (name: string, extra: object = {}) => ({
+  name,
+  description: name,
+  risk: 'read',
+  parameters: { type: 'object' },
+  timeout_ms: 1_000,
+  ...extra,
+});
+const row = (id: string, status: 'active' | 'stale', tools: object[], extra: object = {}) => ({
+  id,
+  status,
+  exec_paused: false,
+  manifest: { tools, workspaces: ['ws_a'] },
+  ...extra,
+});
 
 describe('tool catalog', () => {
   it('merges manifests, counting only active, unpaused agents with the tool available as online', () => {
@@ -12,7 +25,10 @@ describe('tool catalog', () => {
       row('agt_2', 'stale', [tool('pg_list')]),
       row('agt_3', 'active', [tool('pg_list')], { exec_paused: true }),
     ]);
-    expect(catalog.get('pg_list')).toMatchObject({ online_agents: 1, agents: [{ agent_id: 'agt_1' }, { agent_id: 'agt_2' }, { agent_id: 'agt_3' }] });
+    expect(catalog.get('pg_list')).toMatchObject({
+      online_agents: 1,
+      agents: [{ agent_id: 'agt_1' }, { agent_id: 'agt_2' }, { agent_id: 'agt_3' }],
+    });
     expect(catalog.get('kubectl_get')).toMatchObject({ online_agents: 0 });
   });
 
@@ -22,18 +38,42 @@ describe('tool catalog', () => {
       row('agt_1', 'active', [tool('pg_drop_database', { risk: 'irreversible', bundle_version: '1.0.0' })]),
     ]);
     const dropped = catalog.get('pg_drop_database')!;
-    expect(dropped).toMatchObject({ risk: 'irreversible', declared_risk: 'irreversible', conflict: { fields: ['risk', 'bundle_version'] } });
-    expect(dropped.conflict!.offers.map((offer) => [offer.agent_id, offer.risk])).toEqual([['agt_1', 'irreversible'], ['agt_2', 'read']]);
+    expect(dropped).toMatchObject({
+      risk: 'irreversible',
+      declared_risk: 'irreversible',
+      conflict: { fields: ['risk', 'bundle_version'] },
+    });
+    expect(dropped.conflict!.offers.map((offer) => [offer.agent_id, offer.risk])).toEqual([
+      ['agt_1', 'irreversible'],
+      ['agt_2', 'read'],
+    ]);
     // The same disagreement seen in another order has the same signature (recorded once).
-    const again = buildCatalog([row('agt_1', 'active', [tool('pg_drop_database', { risk: 'irreversible', bundle_version: '1.0.0' })]), row('agt_2', 'active', [tool('pg_drop_database', { risk: 'read', bundle_version: '9.9.9' })])]);
+    const again = buildCatalog([
+      row('agt_1', 'active', [tool('pg_drop_database', { risk: 'irreversible', bundle_version: '1.0.0' })]),
+      row('agt_2', 'active', [tool('pg_drop_database', { risk: 'read', bundle_version: '9.9.9' })]),
+    ]);
     expect(again.get('pg_drop_database')!.conflict!.signature).toBe(dropped.conflict!.signature);
-    expect(buildCatalog([row('agt_1', 'active', [tool('pg_list')]), row('agt_2', 'active', [tool('pg_list')])]).get('pg_list')!.conflict).toBeNull();
+    expect(
+      buildCatalog([row('agt_1', 'active', [tool('pg_list')]), row('agt_2', 'active', [tool('pg_list')])]).get(
+        'pg_list',
+      )!.conflict,
+    ).toBeNull();
   });
 
   it('lets an override raise a risk but never lower it, and fails closed on malformed descriptors', () => {
-    const raised = buildCatalog([row('agt_1', 'active', [tool('pg_vacuum', { risk: 'write' })])], new Map([['pg_vacuum', { risk: 'destructive' as const, reason: 'prod' }]]));
-    expect(raised.get('pg_vacuum')).toMatchObject({ risk: 'destructive', declared_risk: 'write', override: { risk: 'destructive' } });
-    const kept = buildCatalog([row('agt_1', 'active', [tool('pg_drop', { risk: 'irreversible' })])], new Map([['pg_drop', { risk: 'write' as const, reason: null }]]));
+    const raised = buildCatalog(
+      [row('agt_1', 'active', [tool('pg_vacuum', { risk: 'write' })])],
+      new Map([['pg_vacuum', { risk: 'destructive' as const, reason: 'prod' }]]),
+    );
+    expect(raised.get('pg_vacuum')).toMatchObject({
+      risk: 'destructive',
+      declared_risk: 'write',
+      override: { risk: 'destructive' },
+    });
+    const kept = buildCatalog(
+      [row('agt_1', 'active', [tool('pg_drop', { risk: 'irreversible' })])],
+      new Map([['pg_drop', { risk: 'write' as const, reason: null }]]),
+    );
     expect(kept.get('pg_drop')!.risk).toBe('irreversible');
     const odd = buildCatalog([row('agt_1', 'active', [{ name: 'odd', risk: 'harmless', parameters: 'none' }])]);
     expect(odd.get('odd')).toMatchObject({ risk: 'irreversible', parameters: { not: {} } });
@@ -43,17 +83,31 @@ describe('tool catalog', () => {
   it('checks arguments against every distinct schema the bound agents carry', () => {
     const loose = { type: 'object' };
     const strictOne = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] };
-    const catalog = buildCatalog([row('agt_1', 'active', [tool('t', { parameters: loose })]), row('agt_2', 'active', [tool('t', { parameters: strictOne })])]);
+    const catalog = buildCatalog([
+      row('agt_1', 'active', [tool('t', { parameters: loose })]),
+      row('agt_2', 'active', [tool('t', { parameters: strictOne })]),
+    ]);
     expect(catalog.get('t')!.parameter_schemas).toHaveLength(2);
     expect(new ArgumentValidator().check(catalog.get('t')!.parameter_schemas, {})).toMatchObject({ path: 'args.name' });
   });
 
   it('validates arguments and names the offending field', () => {
     const validator = new ArgumentValidator();
-    const parameters = { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z]+$' }, opts: { type: 'object', properties: { n: { type: 'integer' } } } }, required: ['name'], additionalProperties: false };
+    const parameters = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', pattern: '^[a-z]+$' },
+        opts: { type: 'object', properties: { n: { type: 'integer' } } },
+      },
+      required: ['name'],
+      additionalProperties: false,
+    };
     expect(validator.check(parameters, { name: 'ok' })).toBeUndefined();
     expect(validator.check(parameters, {})).toMatchObject({ path: 'args.name' });
-    expect(validator.check(parameters, { name: 'BAD' })).toMatchObject({ path: 'args.name', message: expect.stringContaining('pattern') });
+    expect(validator.check(parameters, { name: 'BAD' })).toMatchObject({
+      path: 'args.name',
+      message: expect.stringContaining('pattern'),
+    });
     expect(validator.check(parameters, { name: 'ok', extra: 1 })).toMatchObject({ path: 'args.extra' });
     expect(validator.check(parameters, { name: 'ok', opts: { n: 'x' } })).toMatchObject({ path: 'args.opts.n' });
   });
@@ -65,7 +119,15 @@ describe('exec event hub', () => {
     const seen: string[] = [];
     const stop = hub.subscribe('proj_a', 'inv_1', (event) => seen.push(`one:${event.kind}`));
     hub.subscribe('proj_a', null, (event) => seen.push(`all:${event.invocation_id}`));
-    const event = (invocation: string, project = 'proj_a'): ExecEvent => ({ kind: 'state', project_id: project, invocation_id: invocation, state: 'queued', attempt: 0, agent_id: null, at: '' });
+    const event = (invocation: string, project = 'proj_a'): ExecEvent => ({
+      kind: 'state',
+      project_id: project,
+      invocation_id: invocation,
+      state: 'queued',
+      attempt: 0,
+      agent_id: null,
+      at: '',
+    });
     hub.deliver(JSON.stringify(event('inv_1')));
     hub.deliver(JSON.stringify(event('inv_2')));
     hub.deliver(JSON.stringify(event('inv_1', 'proj_b')));

@@ -31,7 +31,13 @@ describe('periodic job', () => {
     const clock = new ManualClock();
     let rounds = 0;
     let release: () => void = () => undefined;
-    const job = createPeriodic({ name: 'test', intervalMs: 1_000, logger: silentLogger(), clock, run: () => new Promise<void>((resolve) => ((rounds += 1), (release = resolve))) });
+    const job = createPeriodic({
+      name: 'test',
+      intervalMs: 1_000,
+      logger: silentLogger(),
+      clock,
+      run: () => new Promise<void>((resolve) => ((rounds += 1), (release = resolve))),
+    });
     job.start();
     await clock.advance(1_000);
     expect(rounds).toBe(1);
@@ -54,7 +60,16 @@ describe('periodic job', () => {
     const clock = new ManualClock();
     const { logger, lines } = capturingLogger();
     let rounds = 0;
-    const job = createPeriodic({ name: 'flaky', intervalMs: 100, logger, clock, run: async () => { rounds += 1; if (rounds === 1) throw new Error('database went away'); } });
+    const job = createPeriodic({
+      name: 'flaky',
+      intervalMs: 100,
+      logger,
+      clock,
+      run: async () => {
+        rounds += 1;
+        if (rounds === 1) throw new Error('database went away');
+      },
+    });
     job.start();
     await clock.advance(200);
     expect(rounds).toBe(2);

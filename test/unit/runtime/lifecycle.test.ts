@@ -4,7 +4,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { createLifecycle, handleShutdownSignals, type SignalTarget } from '../../../services/runtime/lifecycle.js';
 import { createLogger } from '../../../services/runtime/logger.js';
 
-const logger = createLogger({ service: 'test', level: 'error', destination: new Writable({ write: (_c, _e, done) => done() }) });
+const logger = createLogger({
+  service: 'test',
+  level: 'error',
+  destination: new Writable({ write: (_c, _e, done) => done() }),
+});
 
 class FakeProcess extends EventEmitter implements SignalTarget {
   exits: number[] = [];
@@ -40,7 +44,10 @@ describe('lifecycle closers', () => {
   it('hand closers a signal that aborts at the grace deadline', async () => {
     const lifecycle = createLifecycle({ logger, graceMs: 50 });
     let aborted = false;
-    lifecycle.defer('slow', (signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => ((aborted = true), resolve()))));
+    lifecycle.defer(
+      'slow',
+      (signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => ((aborted = true), resolve()))),
+    );
     await lifecycle.close('test');
     expect(aborted).toBe(true);
   });
@@ -100,7 +107,12 @@ describe('shutdown signals', () => {
 
   it('can be removed', () => {
     const target = new FakeProcess();
-    const remove = handleShutdownSignals({ lifecycle: createLifecycle({ logger, graceMs: 10 }), logger, graceMs: 10, target });
+    const remove = handleShutdownSignals({
+      lifecycle: createLifecycle({ logger, graceMs: 10 }),
+      logger,
+      graceMs: 10,
+      target,
+    });
     remove();
     expect(target.listenerCount('SIGTERM')).toBe(0);
   });

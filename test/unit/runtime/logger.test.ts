@@ -33,14 +33,18 @@ describe('logger', () => {
     const { logger, text } = capture();
     logger.info(
       {
-        join_key: 'jk_canary_1', config: { router_auth_token: 'rt_canary_2', curve_secret_key: 'canary3canary3' },
+        join_key: 'jk_canary_1',
+        config: { router_auth_token: 'rt_canary_2', curve_secret_key: 'canary3canary3' },
         req: { headers: { authorization: 'Bearer canary4canary4', 'x-api-key': 'canary5canary5' } },
-        api_key: 'canary6canary6', password: 'canary7canary7', signing_key_path: '/keep/this/path',
+        api_key: 'canary6canary6',
+        password: 'canary7canary7',
+        signing_key_path: '/keep/this/path',
       },
       'enrolling',
     );
     const out = text();
-    for (const canary of ['canary_1', 'canary_2', 'canary3', 'canary4', 'canary5', 'canary6', 'canary7']) expect(out).not.toContain(canary);
+    for (const canary of ['canary_1', 'canary_2', 'canary3', 'canary4', 'canary5', 'canary6', 'canary7'])
+      expect(out).not.toContain(canary);
     expect(out).toContain('/keep/this/path');
   });
 
