@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { isProcessAlive } from '../../services/devstack/child-process.js';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { createLogger } from '../../services/runtime/logger.js';
 import { MIGRATIONS_DIR, migrate } from '../../services/router/store/migrate.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
@@ -24,6 +25,8 @@ interface Shared {
 const shared = globalThis as typeof globalThis & { __xerotierTestPg?: Shared };
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // Tests keep their scratch directories under .xerotier/ (git-ignored); a fresh clone has none.
+  mkdirSync(join(REPO_ROOT, '.xerotier'), { recursive: true });
   shared.__xerotierTestPg ??= { ready: prepare(), users: 0 };
   const state = shared.__xerotierTestPg;
   state.users += 1;
