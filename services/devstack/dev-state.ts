@@ -34,6 +34,8 @@ export interface DevSecrets {
   readonly completion_encryption_key: string;
   /** The dev project's admin API key (xero_dev_…); the router gets only its hash. */
   readonly admin_api_key: string;
+  /** The dev admin user's password (admin@localhost), for signing in to the UI and the CLI. */
+  readonly admin_password: string;
   readonly token_signing_key: string;
   readonly router_curve_secret_key: string;
   readonly audit_signing_key: string;
@@ -49,6 +51,7 @@ export async function loadOrCreateDevSecrets(path: string): Promise<DevSecrets> 
     postgres_password: existing.postgres_password ?? randomBytes(18).toString('base64url'),
     completion_encryption_key: existing.completion_encryption_key ?? randomBytes(32).toString('hex'),
     admin_api_key: existing.admin_api_key ?? `xero_${DEV_PROJECT}_${randomBytes(32).toString('base64url')}`,
+    admin_password: existing.admin_password ?? randomBytes(18).toString('base64url'),
     token_signing_key: existing.token_signing_key ?? randomBytes(32).toString('hex'),
     router_curve_secret_key: existing.router_curve_secret_key ?? generateCurveKeyPair().secretKey,
     audit_signing_key: existing.audit_signing_key ?? randomBytes(32).toString('hex'),

@@ -48,6 +48,7 @@ function printSummary(info: StackInfo, stackFile: string): void {
       `  router      ${info.router_url}   (health ${info.router_url}/readyz)`,
       `  project     ${info.project_id} (default workspace ${info.workspace_id})`,
       `  admin key   ${info.admin_api_key}`,
+      `  sign in     ${info.admin_email} / ${info.admin_password}  (POST /v1/auth/sessions; the web UI, xeroctl login)`,
       `  mesh        ${info.mesh_endpoint}`,
       `  inference   ${info.router_url}/${info.project_id}/default/v1  (OpenAI base URL; model scripted/tiny-chat is the scripted engine, not a real model)`,
       ...info.agents.map((agent) => `  ${agent.role} agent   ${agent.name} ${agent.agent_id} (${agent.status})`),

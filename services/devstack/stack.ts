@@ -18,12 +18,16 @@ import {
   type DevSecrets,
 } from './dev-state.js';
 import { choosePort } from './ports.js';
+import { ensureDevAdminPassword } from './people.js';
 
 export interface StackInfo {
   router_url: string;
   project_id: string;
   workspace_id: string;
   admin_api_key: string;
+  /** Sign in to the UI or `xeroctl login` as this person, with this password. */
+  admin_email: string;
+  admin_password: string;
   agents: DevAgent[];
   mesh_endpoint: string;
   metrics_urls: Record<string, string>;
@@ -81,6 +85,12 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   await waitUntilReady(routerUrl, 30_000);
 
   const { project, workspace } = await devProject(database.url);
+  const adminEmail = await ensureDevAdminPassword({
+    routerUrl,
+    projectId: project,
+    adminKey: secrets.admin_api_key,
+    password: secrets.admin_password,
+  });
   const xem = await startDevXemAgent({
     env: options.env,
     paths,
@@ -109,6 +119,8 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
     project_id: project,
     workspace_id: workspace,
     admin_api_key: secrets.admin_api_key,
+    admin_email: adminEmail,
+    admin_password: secrets.admin_password,
     mesh_endpoint: typeof listening['mesh_endpoint'] === 'string' ? listening['mesh_endpoint'] : mesh,
     metrics_urls: {
       router: String(listening['metrics_url']),

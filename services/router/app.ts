@@ -8,6 +8,10 @@ import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
 import { managementRoutes } from './http/management.js';
+import { accountRoutes, signInRoutes } from './http/people/sessions.js';
+import { oidcRoutes } from './http/people/oidc.js';
+import type { OidcSignIn } from './people/oidc.js';
+import { DEFAULT_IDENTITY, type IdentitySettings } from './people/settings.js';
 import { execSurface } from './http/exec-surface.js';
 import { inferenceRoutes } from './http/inference.js';
 import type { RateLimitSettings } from './http/rate-limits.js';
@@ -49,6 +53,10 @@ export interface AppDependencies {
   readonly rateLimits?: RateLimitSettings;
   /** Limits refused enrollments per address. @default 20 a minute */
   readonly enrollmentThrottle?: FailureThrottle;
+  /** Sign-in and session rules; the defaults when unset. */
+  readonly identity?: IdentitySettings;
+  /** Single sign-on through an OpenID Connect provider; password sign-in only when unset. */
+  readonly oidc?: OidcSignIn;
   /** The public key audit checkpoints are signed with (hex); unset, no checkpoint verifies. */
   readonly auditKeyHex?: string;
 }
@@ -97,6 +105,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       ...(deps.enrollmentThrottle ? { throttle: deps.enrollmentThrottle } : {}),
     }),
   );
+  const identity = { pool: deps.pool, identity: deps.identity ?? DEFAULT_IDENTITY };
+  void app.register(signInRoutes(identity), { prefix: '/v1/auth' });
+  void app.register(oidcRoutes({ oidc: deps.oidc }), { prefix: '/v1/auth' });
+  void app.register(accountRoutes(identity), { prefix: '/:project_id/v1/auth' });
   void app.register(
     managementRoutes({
       pool: deps.pool,

@@ -1,5 +1,7 @@
 import { LOG_LEVELS } from '../runtime/config/common-keys.js';
 import { defineConfigSchema, type ConfigOf, type CrossKeyProblem } from '../runtime/config/spec.js';
+import { parseRoleMap } from './people/oidc-rules.js';
+import { isRole } from './people/roles.js';
 
 /**
  * RouterConfig: the router's own settings (XEROTIER_*). Layering as for the agents: defaults <
@@ -255,6 +257,124 @@ export const routerConfigSchema = defineConfigSchema({
       description:
         'Admin API key (all scopes) of the bootstrap project, given as a hash; the router never sees the key',
     },
+    bootstrap_admin_email: {
+      kind: 'string',
+      env: 'XEROTIER_BOOTSTRAP_ADMIN_EMAIL',
+      default: 'admin@localhost',
+      pattern: /^[^@\s]+@[^@\s]+$/,
+      patternHint: 'an email address',
+      description: 'The bootstrap admin user who owns the bootstrap admin key (every role in the bootstrap project)',
+    },
+    auth_session_ttl_seconds: {
+      kind: 'integer',
+      env: 'XEROTIER_AUTH_SESSION_TTL_SECONDS',
+      default: 43_200,
+      min: 60,
+      max: 604_800,
+      description: 'How long a sign-in session key lives unless refreshed',
+    },
+    auth_session_max_seconds: {
+      kind: 'integer',
+      env: 'XEROTIER_AUTH_SESSION_MAX_SECONDS',
+      default: 604_800,
+      min: 60,
+      max: 2_592_000,
+      description: 'Refreshes never carry a session past this long after sign-in',
+    },
+    auth_lockout_failures: {
+      kind: 'integer',
+      env: 'XEROTIER_AUTH_LOCKOUT_FAILURES',
+      default: 5,
+      min: 1,
+      max: 1_000,
+      description: 'Failed password sign-ins on one account, within the lockout window, that lock it',
+    },
+    auth_lockout_seconds: {
+      kind: 'integer',
+      env: 'XEROTIER_AUTH_LOCKOUT_SECONDS',
+      default: 900,
+      min: 1,
+      max: 86_400,
+      description: 'How long a locked account stays locked (and the window its failures are counted in)',
+    },
+    auth_sign_in_per_minute: {
+      kind: 'integer',
+      env: 'XEROTIER_AUTH_SIGN_IN_PER_MINUTE',
+      default: 20,
+      min: 1,
+      max: 100_000,
+      description: 'Failed sign-ins allowed per source address per minute (per router process), whatever the account',
+    },
+    auth_oidc_issuer: {
+      kind: 'url',
+      protocols: ['https', 'http'],
+      env: 'XEROTIER_AUTH_OIDC_ISSUER',
+      description:
+        'OpenID Connect issuer for single sign-on (discovered at first use); http only for a loopback issuer. Unset: password sign-in only',
+    },
+    auth_oidc_client_id: {
+      kind: 'string',
+      env: 'XEROTIER_AUTH_OIDC_CLIENT_ID',
+      description: "The router's client id at the OIDC provider",
+    },
+    auth_oidc_client_secret: {
+      kind: 'string',
+      env: 'XEROTIER_AUTH_OIDC_CLIENT_SECRET',
+      secret: true,
+      envOnly: true,
+      description: "The router's client secret at the OIDC provider",
+    },
+    auth_oidc_redirect_url: {
+      kind: 'url',
+      protocols: ['https', 'http'],
+      env: 'XEROTIER_AUTH_OIDC_REDIRECT_URL',
+      description: "This router's callback as registered with the provider: <public URL>/v1/auth/oidc/callback",
+    },
+    auth_oidc_project: {
+      kind: 'string',
+      env: 'XEROTIER_AUTH_OIDC_PROJECT',
+      description: 'The project (slug or id) people signing in through OIDC join; defaults to bootstrap_project',
+    },
+    auth_oidc_allowed_domains: {
+      kind: 'list',
+      env: 'XEROTIER_AUTH_OIDC_ALLOWED_DOMAINS',
+      default: [],
+      description: 'Email domains allowed to sign in through OIDC (space-separated); empty: any verified email',
+    },
+    auth_oidc_scopes: {
+      kind: 'list',
+      env: 'XEROTIER_AUTH_OIDC_SCOPES',
+      default: ['openid', 'email', 'profile'],
+      description:
+        'Scopes asked of the provider (space-separated); add the one that releases the roles claim, e.g. groups',
+    },
+    auth_oidc_roles_claim: {
+      kind: 'string',
+      env: 'XEROTIER_AUTH_OIDC_ROLES_CLAIM',
+      default: 'groups',
+      description: 'The ID token or userinfo claim holding group or role names',
+    },
+    auth_oidc_role_map: {
+      kind: 'list',
+      env: 'XEROTIER_AUTH_OIDC_ROLE_MAP',
+      default: [],
+      description:
+        'Claim value to roles, as value=role+role entries (space-separated), e.g. platform-admins=admin+approver sre=operator+approver',
+    },
+    auth_oidc_default_roles: {
+      kind: 'list',
+      env: 'XEROTIER_AUTH_OIDC_DEFAULT_ROLES',
+      default: [],
+      description:
+        'Roles of a newcomer whose claims map to none (space-separated); empty: they are refused until an admin adds them',
+    },
+    auth_redirect_allowed_origins: {
+      kind: 'list',
+      env: 'XEROTIER_AUTH_REDIRECT_ALLOWED_ORIGINS',
+      default: [],
+      description:
+        "Origins (the web UI's) a finished OIDC sign-in may redirect to with its one-time code; loopback is always allowed",
+    },
     bootstrap_join_keys: {
       kind: 'list',
       env: 'XEROTIER_BOOTSTRAP_JOIN_KEYS',
@@ -286,6 +406,41 @@ export const routerConfigSchema = defineConfigSchema({
         key: 'redis_url',
         expected: 'a Redis URL because cache_backend is redis (set XEROTIER_REDIS_URL)',
       });
+    }
+    if (config.auth_oidc_issuer !== undefined) {
+      for (const key of ['auth_oidc_client_id', 'auth_oidc_client_secret', 'auth_oidc_redirect_url'] as const)
+        if (config[key] === undefined) problems.push({ key, expected: 'a value because auth_oidc_issuer is set' });
+      if (config.auth_oidc_project === undefined && config.bootstrap_project === undefined)
+        problems.push({
+          key: 'auth_oidc_project',
+          expected: 'a project because auth_oidc_issuer is set and bootstrap_project is not',
+        });
+      if (!config.auth_oidc_scopes.includes('openid'))
+        problems.push({ key: 'auth_oidc_scopes', expected: 'a list that includes openid' });
+      const issuer = new URL(config.auth_oidc_issuer);
+      if (issuer.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname))
+        problems.push({ key: 'auth_oidc_issuer', expected: 'an https URL (http only for a loopback issuer)' });
+      try {
+        parseRoleMap(config.auth_oidc_role_map);
+      } catch (error) {
+        problems.push({ key: 'auth_oidc_role_map', expected: (error as Error).message });
+      }
+      const unknown = config.auth_oidc_default_roles.filter((role) => !isRole(role));
+      if (unknown.length > 0)
+        problems.push({
+          key: 'auth_oidc_default_roles',
+          expected: `roles among viewer, operator, approver, admin (not ${unknown.join(', ')})`,
+        });
+    }
+    for (const origin of config.auth_redirect_allowed_origins) {
+      if (!URL.canParse(origin) || !/^https?:$/.test(new URL(origin).protocol))
+        problems.push({
+          key: 'auth_redirect_allowed_origins',
+          expected: `http(s) origins (not ${origin.slice(0, 80)})`,
+        });
+    }
+    if (config.auth_session_ttl_seconds > config.auth_session_max_seconds) {
+      problems.push({ key: 'auth_session_ttl_seconds', expected: 'at most auth_session_max_seconds' });
     }
     if ((config.tls_cert_path === undefined) !== (config.tls_key_path === undefined)) {
       problems.push({ key: 'tls_cert_path', expected: 'tls_cert_path and tls_key_path to be set together' });

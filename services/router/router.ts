@@ -25,6 +25,7 @@ import type { RouterSettings } from './settings.js';
 import { auditPrivileges } from './store/app-role.js';
 import { createTransactionBatcher } from './store/batcher.js';
 import { ensureBootstrap } from './store/bootstrap.js';
+import { createOidcSignIn } from './people/oidc.js';
 import { findAttemptOwner } from './store/exec-results.js';
 import { createPool, type Pool } from './store/pool.js';
 import type { PostOptions } from './webhooks/post.js';
@@ -163,6 +164,8 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     inference,
     tls: settings.http.tls,
     auditKeyHex: publicKeyHex(auditKey),
+    identity: settings.identity,
+    ...(settings.oidc ? { oidc: createOidcSignIn({ pool, settings: settings.oidc, logger }) } : {}),
     enrollment: {
       tokens: createAgentTokens(settings.agentTokens.signingKey, settings.agentTokens.ttlSeconds),
       routerCurvePublicKey: curvePublicFromSecret(settings.mesh.curveSecretKey),
@@ -212,6 +215,7 @@ async function prepareDatabase(settings: RouterSettings, pool: Pool, logger: Log
     const { project } = await ensureBootstrap(pool, {
       projectSlug: settings.bootstrap.projectSlug,
       joinKeys: settings.bootstrap.joinKeys,
+      adminEmail: settings.bootstrap.adminEmail,
       ...(settings.bootstrap.adminKeySha256 ? { adminKeySha256: settings.bootstrap.adminKeySha256 } : {}),
     });
     logger.info({ project_id: project.id, slug: project.slug }, 'bootstrap project ready');

@@ -3,6 +3,10 @@ import type { BootstrapJoinKey } from './store/bootstrap.js';
 import { parseBootstrapJoinKeys } from './store/bootstrap.js';
 import type { HandshakeBudgetOptions } from './mesh/handshake-budget.js';
 import type { RouterConfig } from './config.js';
+import type { IdentitySettings } from './people/settings.js';
+import type { OidcSettings } from './people/oidc.js';
+import { parseRoleMap } from './people/oidc-rules.js';
+import type { Role } from './people/roles.js';
 
 /**
  * Everything the router runs on, compiled once from its config (milliseconds, keys, TLS files
@@ -60,9 +64,14 @@ export interface RouterSettings {
     | {
         readonly projectSlug: string;
         readonly adminKeySha256: string | undefined;
+        readonly adminEmail: string;
         readonly joinKeys: readonly BootstrapJoinKey[];
       }
     | undefined;
+  /** Sign-in and sessions (people/settings.ts). */
+  readonly identity: IdentitySettings;
+  /** Single sign-on; undefined when no issuer is set. */
+  readonly oidc: OidcSettings | undefined;
   readonly shutdownGraceMs: number;
   /** Values to scrub from every log line and error. */
   readonly secrets: readonly string[];
@@ -124,10 +133,35 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
         : {
             projectSlug: config.bootstrap_project,
             adminKeySha256: config.bootstrap_admin_key_sha256,
+            adminEmail: config.bootstrap_admin_email,
             joinKeys: parseBootstrapJoinKeys(config.bootstrap_join_keys),
+          },
+    identity: {
+      sessionTtlSeconds: config.auth_session_ttl_seconds,
+      sessionMaxSeconds: config.auth_session_max_seconds,
+      lockoutFailures: config.auth_lockout_failures,
+      lockoutSeconds: config.auth_lockout_seconds,
+      signInPerMinute: config.auth_sign_in_per_minute,
+    },
+    oidc:
+      config.auth_oidc_issuer === undefined
+        ? undefined
+        : {
+            issuer: config.auth_oidc_issuer,
+            clientId: config.auth_oidc_client_id!,
+            clientSecret: config.auth_oidc_client_secret!,
+            redirectUrl: config.auth_oidc_redirect_url!,
+            project: (config.auth_oidc_project ?? config.bootstrap_project)!,
+            allowedDomains: config.auth_oidc_allowed_domains.map((domain) => domain.toLowerCase()),
+            scopes: config.auth_oidc_scopes,
+            rolesClaim: config.auth_oidc_roles_claim,
+            roleMap: parseRoleMap(config.auth_oidc_role_map),
+            defaultRoles: config.auth_oidc_default_roles as Role[],
+            redirectAllowedOrigins: config.auth_redirect_allowed_origins,
           },
     shutdownGraceMs: config.shutdown_grace_seconds * 1_000,
     secrets: [
+      config.auth_oidc_client_secret,
       config.database_url,
       config.redis_url,
       config.completion_encryption_key,

@@ -15,6 +15,8 @@ interface StackJson {
   project_id: string;
   workspace_id: string;
   admin_api_key: string;
+  admin_email: string;
+  admin_password: string;
   agents: { role: string; name: string; agent_id: string; status: string }[];
   mesh_endpoint: string;
   metrics_urls: Record<string, string>;
@@ -79,6 +81,18 @@ describe('npm start (devstack)', () => {
           first.stack.agents.map((agent): unknown => expect.objectContaining({ id: agent.agent_id, status: 'active' })),
         ),
       );
+      // The dev admin is a person who can sign in with the password the stack file names.
+      const signIn = await fetch(`${first.stack.router_url}/v1/auth/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          method: 'password',
+          email: first.stack.admin_email,
+          password: first.stack.admin_password,
+          project: first.stack.project_id,
+        }),
+      });
+      expect([signIn.status, first.stack.admin_email]).toEqual([201, 'admin@localhost']);
       // The endpoint `default` answers OpenAI clients from the scripted engine, labelled as such.
       const openai = new OpenAI({
         apiKey: first.stack.admin_api_key,

@@ -79,8 +79,8 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
   let router: RouterHarness;
   let api: ReturnType<typeof execClient>;
   let admin: string;
-  let reviewer: { id: string; key: string };
-  let operator: { id: string; key: string };
+  let reviewer: { id: string; key: string; principalId: string };
+  let operator: { id: string; key: string; principalId: string };
   let agentId: string;
   let workspace: string;
   const runs: Spawned[] = [];
@@ -244,7 +244,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     });
     expect(approved).toMatchObject({
       status: 200,
-      body: { state: 'approved', decided_by: reviewer.id, note: 'ticket OPS-1' },
+      body: { state: 'approved', decided_by: reviewer.principalId, note: 'ticket OPS-1' },
     });
     await api.until(operator.key, drop.body['id'] as string, 'succeeded');
     expect(await databaseExists(APPROVED)).toBe(false);
@@ -290,7 +290,7 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     await api.call('PATCH', `/management/approval-policies/${workspace}`, admin, {
       timeout_seconds_irreversible: 1,
       on_timeout_irreversible: 'escalate',
-      escalation_reviewers: [operator.id],
+      escalation_reviewers: [operator.principalId],
     });
     const drop = await api.invoke(reviewer.key, 'pg_drop_database', { name: KEPT });
     const approvalId = drop.body['approval_id'] as string;

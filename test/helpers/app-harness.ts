@@ -23,7 +23,8 @@ export interface AppHarness {
 export async function startAppHarness(
   options: {
     poolMax?: number;
-    app?: Partial<AppDependencies>;
+    /** Extra dependencies, or a function of the pool and project making them (an OIDC sign-in, say). */
+    app?: Partial<AppDependencies> | ((pool: Pool, acme: SeededProject) => Partial<AppDependencies>);
     prepare?: (pool: Pool, acme: SeededProject) => Promise<void>;
   } = {},
 ): Promise<AppHarness> {
@@ -31,7 +32,8 @@ export async function startAppHarness(
   const pool = createPool({ connectionString: db.url, max: options.poolMax ?? 4, logger: silentLogger() });
   const acme = await seedProject(pool);
   await options.prepare?.(pool, acme);
-  const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool, ...options.app });
+  const extra = typeof options.app === 'function' ? options.app(pool, acme) : options.app;
+  const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool, ...extra });
   return {
     db,
     pool,

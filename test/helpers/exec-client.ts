@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { bearer } from './fixtures.js';
 import { waitFor } from './processes.js';
@@ -29,19 +30,30 @@ export function execClient(app: FastifyInstance, projectId: string) {
     });
     return {
       status: response.statusCode,
-      body: response.json() as Record<string, unknown> & { error?: { code: string; param: string | null } },
+      body: (response.body === '' ? {} : response.json()) as Record<string, unknown> & {
+        error?: { code: string; param: string | null };
+      },
     };
   };
   const client = {
     call,
+    /**
+     * A key of a new person in the project (through the API, as an admin would): reviewers in
+     * tests are other people than the requester, since self-approval goes by person, not key.
+     */
     async mintKey(
       adminKey: string,
       name: string,
       scopes: string[] = ['execution'],
-    ): Promise<{ id: string; key: string }> {
-      const minted = await call('POST', '/management/api-keys', adminKey, { name, scopes });
+      roles: string[] = ['operator', 'approver'],
+    ): Promise<{ id: string; key: string; principalId: string }> {
+      const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${randomBytes(4).toString('hex')}@people.test`;
+      const user = await call('POST', '/management/users', adminKey, { email, display_name: name, roles });
+      if (user.status !== 201) throw new Error(`could not add a user: ${JSON.stringify(user.body)}`);
+      const owner = user.body['id'] as string;
+      const minted = await call('POST', '/management/api-keys', adminKey, { name, scopes, owner });
       if (minted.status !== 201) throw new Error(`could not mint a key: ${JSON.stringify(minted.body)}`);
-      return { id: minted.body['id'] as string, key: minted.body['key'] as string };
+      return { id: minted.body['id'] as string, key: minted.body['key'] as string, principalId: owner };
     },
     async bind(adminKey: string, workspaceId: string, agentId: string): Promise<void> {
       const bound = await call('POST', `/management/workspaces/${workspaceId}/bindings`, adminKey, {

@@ -31,6 +31,7 @@ describe('store migrations', () => {
       'agent_auth_challenges',
       'agents',
       'api_keys',
+      'approval_decisions',
       'approval_policies',
       'approvals',
       'audit_checkpoint_schedule',
@@ -41,9 +42,14 @@ describe('store migrations', () => {
       'inference_usage',
       'invocations',
       'join_keys',
+      'memberships',
+      'oidc_logins',
+      'principals',
       'projects',
       'responses',
       'schema_migrations',
+      'sign_in_codes',
+      'sign_in_failures',
       'tool_conflicts',
       'tool_risk_overrides',
       'webhook_cursor',
@@ -69,7 +75,7 @@ describe('store migrations', () => {
     ).rejects.toThrow(/workspaces_one_default/);
     await expect(
       client.query(
-        "INSERT INTO api_keys (id, project_id, name, prefix, secret_hash, scopes) VALUES ('key_0123456789ab', 'proj_abc123', 'k', 'abcd', decode(repeat('00', 32), 'hex'), ARRAY['root'])",
+        "INSERT INTO api_keys (id, project_id, name, prefix, secret_hash, scopes, principal_id) VALUES ('key_0123456789ab', 'proj_abc123', 'k', 'abcd', decode(repeat('00', 32), 'hex'), ARRAY['root'], 'sa_0123456789ab')",
       ),
     ).rejects.toThrow(/check constraint/);
   });
@@ -96,6 +102,30 @@ describe('store migrations', () => {
       );
       expect(runs.flat()).toEqual(ALL);
     } finally {
+      await empty.drop();
+    }
+  });
+
+  it('gives keys made before people existed to a service account of their project, with every role', async () => {
+    const empty = await createEmptyDatabase();
+    const before = new pg.Client({ connectionString: empty.url });
+    try {
+      await migrate({ databaseUrl: empty.url, logger: silentLogger(), count: ALL.indexOf('1764000000011_people') });
+      await before.connect();
+      await before.query("INSERT INTO projects (id, slug, name) VALUES ('proj_abc123', 'acme', 'Acme')");
+      await before.query(
+        "INSERT INTO api_keys (id, project_id, name, prefix, secret_hash, scopes) VALUES ('key_0123456789ab', 'proj_abc123', 'old', 'abcd', decode(repeat('00', 32), 'hex'), ARRAY['management'])",
+      );
+      expect(await migrate({ databaseUrl: empty.url, logger: silentLogger() })).toContain('1764000000011_people');
+      const owner = await before.query(
+        `SELECT p.kind, p.project_id, m.roles FROM api_keys k JOIN principals p ON p.id = k.principal_id
+           JOIN memberships m ON m.principal_id = p.id AND m.project_id = k.project_id WHERE k.id = 'key_0123456789ab'`,
+      );
+      expect(owner.rows).toEqual([
+        { kind: 'service_account', project_id: 'proj_abc123', roles: ['viewer', 'operator', 'approver', 'admin'] },
+      ]);
+    } finally {
+      await before.end();
       await empty.drop();
     }
   });

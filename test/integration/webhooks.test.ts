@@ -216,6 +216,7 @@ describe('webhook building blocks', () => {
     const fact = {
       position: '255',
       at,
+      actor: 'agent:agt_1',
       event: 'invocation.succeeded',
       subject: 'inv_1',
       detail: { attempt: 1, agent_id: 'agt_1', result: { status: 'succeeded' } },
@@ -239,6 +240,15 @@ describe('webhook building blocks', () => {
     expect(
       webhookEventFor({ ...fact, event: 'agent.lease_stale', subject: 'agt_9', invocation: null, detail: {} }),
     ).toMatchObject({ type: 'exec.agent_offline', data: { agent_id: 'agt_9' } });
+    // A person's decision names them and how they decided.
+    const approved = webhookEventFor({
+      ...fact,
+      actor: 'usr_0123456789ab',
+      event: 'approval.approved',
+      subject: 'apr_1',
+      detail: { invocation_id: 'inv_1', via: { key_id: 'key_1', channel: 'ui' } },
+    });
+    expect(approved?.data).toMatchObject({ principal_id: 'usr_0123456789ab', via: { key_id: 'key_1', channel: 'ui' } });
   });
 
   it('signs timestamp.body, backs off on a fixed schedule, and seals secrets so tampering shows', () => {

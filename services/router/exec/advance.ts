@@ -16,6 +16,8 @@ import { transition, type InvocationEvent, type InvocationState } from './invoca
 export interface EventContext {
   /** Who caused it, as the audit log names actors. */
   readonly actor: string;
+  /** The key and channel a principal acted through. */
+  readonly via?: AuditEntry['via'];
   /** For agent reports: the agent that sent it (a report from another agent is fenced). */
   readonly agentId?: string;
   readonly agentToAssign?: string;
@@ -145,6 +147,7 @@ function auditEntry(
   return {
     projectId: current.project_id,
     actor: context.actor,
+    ...(context.via ? { via: context.via } : {}),
     event: `invocation.${next.state}`,
     subject: current.id,
     signature: context.signature ?? null,
@@ -193,6 +196,7 @@ async function carryOut(
       await appendAudit(client, {
         projectId: current.project_id,
         actor: context.actor,
+        ...(context.via ? { via: context.via } : {}),
         event: 'approval.cancelled',
         subject: approval.id,
         detail: { invocation_id: current.id },

@@ -3,22 +3,26 @@ import { ApiError } from '../http/errors.js';
 import { findPolicy } from '../store/approval-policies.js';
 import {
   closeApproval,
+  decisionsOf,
   escalateApproval,
+  insertDecision,
   lockApproval,
   lockDueApprovals,
+  type ApprovalDecision,
   type ApprovalRecord,
 } from '../store/approvals.js';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { appendAudit } from '../store/audit-log.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
 import { advanceInvocation } from './advance.js';
-import { mayDecide, onApprovalTimeout } from './approval-rules.js';
+import { approvedAfter, mayDecide, onApprovalTimeout, type Decider } from './approval-rules.js';
 import { publishExecEvents } from './exec-events.js';
 
 export interface Decision {
   readonly projectId: string;
   readonly approvalId: string;
-  readonly deciderKeyId: string;
+  /** The person deciding, the key they used and how it came (a session's client, a plain key's `api`, a chat). */
+  readonly decider: Decider & { readonly keyId: string; readonly channel: ApprovalDecision['channel'] };
   readonly verdict: 'approve' | 'reject';
   readonly note?: string;
   /** The request hash the reviewer saw; a different current one is refused. */
@@ -26,50 +30,75 @@ export interface Decision {
 }
 
 /**
- * Approve or reject. The approval row is locked first, so an approve racing a reject (or two
- * approvers) yields exactly one outcome; the loser is told the approval is no longer pending.
+ * Records one person's decision. The approval row is locked first, so racing decisions are
+ * taken one at a time: a reject closes it at once; an approve closes it once enough different
+ * people have approved (`min_approvers`), and until then it stays pending with the decision
+ * kept. A decision that comes too late is told the approval is no longer pending.
  */
-export async function decideApproval(pool: Pool, decision: Decision): Promise<ApprovalRecord> {
+export async function decideApproval(pool: Pool, decision: Decision, now: Date = new Date()): Promise<ApprovalRecord> {
   return withTransaction(pool, async (client) => {
     const approval = await lockApproval(client, decision.projectId, decision.approvalId);
     if (!approval) throw new ApiError('approval_not_found', undefined, 'id');
+    const earlier = await decisionsOf(client, [approval.id]);
+    const policy = await findPolicy(client, approval.workspace_id);
     const refusal = mayDecide(
       approval,
-      await findPolicy(client, approval.workspace_id),
-      decision.deciderKeyId,
-      new Date(),
+      policy,
+      decision.decider,
+      decision.verdict,
+      earlier.map((entry) => entry.principal_id),
+      now,
       decision.requestHash,
     );
     if (refusal) throw new ApiError(refusal);
+    const { decider } = decision;
+    const actor = { actor: decider.principalId, via: { key_id: decider.keyId, channel: decider.channel } };
+    await insertDecision(client, {
+      approval_id: approval.id,
+      principal_id: decider.principalId,
+      key_id: decider.keyId,
+      channel: decider.channel,
+      verdict: decision.verdict,
+      note: decision.note ?? null,
+    });
+    const approvals =
+      earlier.filter((entry) => entry.verdict === 'approve').length + (decision.verdict === 'approve' ? 1 : 0);
+    const detail = {
+      invocation_id: approval.invocation_id,
+      stage: approval.stage,
+      request_hash: approval.request_hash,
+      approvals,
+      min_approvers: approval.min_approvers,
+      ...(decision.note ? { note: decision.note } : {}),
+    };
+    if (decision.verdict === 'approve' && !approvedAfter(approval, approvals)) {
+      await appendAudit(client, {
+        projectId: approval.project_id,
+        ...actor,
+        event: 'approval.decision_recorded',
+        subject: approval.id,
+        detail,
+      });
+      await publishApproval(client, approval, 'pending', approval.stage);
+      return approval;
+    }
     const state = decision.verdict === 'approve' ? 'approved' : 'rejected';
-    const actor = keyActor(decision.deciderKeyId);
-    await closeApproval(client, approval.id, { state, decidedBy: decision.deciderKeyId, note: decision.note ?? null });
+    await closeApproval(client, approval.id, { state, decidedBy: decider.principalId, note: decision.note ?? null });
     await appendAudit(client, {
       projectId: approval.project_id,
-      actor,
+      ...actor,
       event: `approval.${state}`,
       subject: approval.id,
-      detail: {
-        invocation_id: approval.invocation_id,
-        stage: approval.stage,
-        request_hash: approval.request_hash,
-        ...(decision.note ? { note: decision.note } : {}),
-      },
+      detail,
     });
     await advanceInvocation(
       client,
       approval.invocation_id,
       { type: state === 'approved' ? 'approved' : 'approval_rejected' },
-      { actor, detail: { approval_id: approval.id } },
+      { ...actor, detail: { approval_id: approval.id } },
     );
     await publishApproval(client, approval, state, approval.stage);
-    return {
-      ...approval,
-      state,
-      decided_by: decision.deciderKeyId,
-      decided_at: new Date(),
-      note: decision.note ?? null,
-    };
+    return { ...approval, state, decided_by: decider.principalId, decided_at: now, note: decision.note ?? null };
   });
 }
 

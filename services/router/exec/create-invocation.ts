@@ -2,18 +2,17 @@ import type { TraceCarrier } from '../../runtime/tracing.js';
 import type pg from 'pg';
 import { ApiError } from '../http/errors.js';
 import type { Transactor } from '../store/batcher.js';
-import { findPolicy } from '../store/approval-policies.js';
+import { findPolicy, type ApprovalPolicy } from '../store/approval-policies.js';
 import { insertApproval, type ApprovalRecord } from '../store/approvals.js';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { actorOf, appendAudit, type ActingPrincipal } from '../store/audit-log.js';
 import { withTransaction } from '../store/db.js';
 import { hasExecutor } from '../store/dispatch-queue.js';
 import { newId } from '../store/ids.js';
 import type { InvocationRecord, NewInvocation } from '../store/invocations.js';
 import { insertInvocationLogged } from '../store/transitions.js';
 import type { Pool } from '../store/pool.js';
-import { approvalDeadline } from './approval-rules.js';
+import { approvalDeadline, minApprovers, needsApproval, type Origin } from './approval-rules.js';
 import { EXEC_EVENTS_CHANNEL, EXEC_QUEUE_CHANNEL, type ExecEvent } from './exec-events.js';
-import { initialState } from './invocation-state.js';
 import { requestHash } from '../../protocol/request-hash.js';
 import type { ArgumentValidator, CatalogTool } from './tool-catalog.js';
 
@@ -23,7 +22,10 @@ export interface InvocationRequest {
   readonly tool: CatalogTool;
   readonly args: Record<string, unknown>;
   readonly timeoutMs?: number;
-  readonly requestedBy: string;
+  /** Who asked, through which key and channel. */
+  readonly requester: ActingPrincipal;
+  /** Asked for directly (API, CLI, UI form) or proposed by the model in a chat; `direct` when unset. */
+  readonly origin?: Origin;
   /** The requesting span's trace context: the dispatch and the agent's run continue it. */
   readonly trace?: TraceCarrier;
 }
@@ -47,11 +49,12 @@ export async function createInvocation(
       `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`,
     );
   }
-  const fields = newInvocation(request);
-  const actor = keyActor(request.requestedBy);
+  const policy = await findPolicy(pool, request.workspaceId);
+  const fields = newInvocation(request, policy);
+  const actor = actorOf(request.requester);
   const created = {
     projectId: request.projectId,
-    actor,
+    ...actor,
     event: `invocation.${fields.state}`,
     subject: fields.id,
     detail: {
@@ -78,23 +81,25 @@ export async function createInvocation(
   return transact(async (client) => {
     const invocation = await insertInvocationLogged(client, fields, created, notifications);
     if (invocation.state !== 'pending_approval') return { invocation };
-    const approval = await openApproval(client, invocation);
+    const approval = await openApproval(client, invocation, policy);
     await appendAudit(client, {
       projectId: request.projectId,
-      actor,
+      ...actor,
       event: 'approval.requested',
       subject: approval.id,
       detail: {
         invocation_id: invocation.id,
         request_hash: approval.request_hash,
         expires_at: approval.expires_at.toISOString(),
+        min_approvers: approval.min_approvers,
+        origin: approval.origin,
       },
     });
     return { invocation, approval };
   });
 }
 
-function newInvocation(request: InvocationRequest): NewInvocation {
+function newInvocation(request: InvocationRequest, policy: ApprovalPolicy): NewInvocation {
   return {
     id: newId('inv'),
     project_id: request.projectId,
@@ -103,16 +108,22 @@ function newInvocation(request: InvocationRequest): NewInvocation {
     risk: request.tool.risk,
     args: request.args,
     request_hash: requestHash({ tool: request.tool.name, args: request.args, workspace_id: request.workspaceId }),
-    requested_by: request.requestedBy,
-    state: initialState(request.tool.risk).state,
+    requested_by: request.requester.keyId,
+    requested_by_principal: request.requester.principalId,
+    origin: request.origin ?? 'direct',
+    // Dangerous calls always wait for a person; read and write ones when the workspace says so.
+    state: needsApproval(request.tool.risk, policy) ? 'pending_approval' : 'queued',
     timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
     trace: request.trace ?? null,
   };
 }
 
-async function openApproval(client: pg.PoolClient, invocation: InvocationRecord): Promise<ApprovalRecord> {
-  const policy = await findPolicy(client, invocation.workspace_id);
-  const risk = invocation.risk as 'destructive' | 'irreversible';
+async function openApproval(
+  client: pg.PoolClient,
+  invocation: InvocationRecord,
+  policy: ApprovalPolicy,
+): Promise<ApprovalRecord> {
+  const risk = invocation.risk;
   return insertApproval(client, {
     id: newId('apr'),
     project_id: invocation.project_id,
@@ -121,6 +132,9 @@ async function openApproval(client: pg.PoolClient, invocation: InvocationRecord)
     request_hash: invocation.request_hash,
     risk,
     requested_by: invocation.requested_by,
+    requested_by_principal: invocation.requested_by_principal,
+    origin: invocation.origin,
+    min_approvers: minApprovers(risk, policy),
     expires_at: approvalDeadline(risk, policy, new Date()),
   });
 }

@@ -203,7 +203,9 @@ async function send(
  * whoever changed the arguments could have changed too.
  */
 function approvalProblem(invocation: ClaimedInvocation): string | undefined {
-  if (mayRerun(invocation.risk)) return undefined;
+  // Read and write calls need one only where the workspace's policy says so (or one was asked for).
+  if (mayRerun(invocation.risk) && !invocation.approval_required && invocation.approval_state === null)
+    return undefined;
   if (invocation.approval_state !== 'approved')
     return `approval_voided: no approved approval (approval ${invocation.approval_state ?? 'missing'})`;
   if (requestHash(invocation) !== invocation.approval_hash)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { announceAgentChange } from '../mesh/agent-changes.js';
-import { appendAudit, keyActor, listAudit } from '../store/audit-log.js';
+import { actorOf, appendAudit, listAudit } from '../store/audit-log.js';
 import { findAgent, findAgentManifest, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
 import { setExecPaused } from '../store/workspaces.js';
@@ -94,7 +94,7 @@ export function agentRoutes(deps: AgentRouteDependencies) {
             throw new ApiError('agent_not_found', 'No such XEM agent in this project', 'id');
           await appendAudit(deps.pool, {
             projectId: project.id,
-            actor: keyActor(request.principal?.keyId),
+            ...actorOf(request.principal),
             event: paused ? 'agent.exec_paused' : 'agent.exec_resumed',
             subject: request.params.id,
           });
@@ -114,7 +114,7 @@ export function agentRoutes(deps: AgentRouteDependencies) {
         if (!agent) throw new ApiError('agent_not_found', undefined, 'id');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'agent.credentials_revoked',
           subject: agent.id,
         });

@@ -10,11 +10,17 @@ import {
   revokeApiKey,
   SCOPES,
   type ApiKeyRecord,
+  type ApiKeyWithOwner,
+  type Scope,
 } from '../store/api-keys.js';
+import { scopesAllowed } from '../people/roles.js';
+import { findMember } from '../store/principals.js';
+import type { Queryable } from '../store/db.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
-import { projectOf } from './auth.js';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { assertPermission, projectOf, type Principal } from './auth.js';
+import type { FastifyRequest } from 'fastify';
+import { actorOf, appendAudit } from '../store/audit-log.js';
 import { ApiError } from './errors.js';
 import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
 
@@ -30,7 +36,13 @@ const CreateBody = Type.Object(
       uniqueItems: true,
     }),
     expires_in_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LIFETIME_S })),
+    /** Whose key it is: the caller when unset; another member (a service account, say) needs manage.write. */
+    owner: Type.Optional(Type.String({ pattern: '^(usr|sa)_[0-9a-f]{12,48}$' })),
   },
+  strict,
+);
+const ListQuery = Type.Object(
+  { ...PageQuery.properties, owner: Type.Optional(Type.String({ pattern: '^(usr|sa)_[0-9a-f]{12,48}$' })) },
   strict,
 );
 const RotateBody = Type.Object(
@@ -41,11 +53,18 @@ const KeyParams = idParams('key');
 type KeyParams = Static<typeof KeyParams>;
 
 /** What a key looks like on the wire: never its hash. */
-export function apiKeyView(key: ApiKeyRecord, now = new Date()) {
+export function apiKeyView(
+  key: ApiKeyRecord & Partial<Pick<ApiKeyWithOwner, 'principal_kind' | 'principal_name'>>,
+  now = new Date(),
+) {
   return {
     object: 'api_key' as const,
     id: key.id,
     name: key.name,
+    owner: {
+      id: key.principal_id,
+      ...(key.principal_kind ? { kind: key.principal_kind, display_name: key.principal_name } : {}),
+    },
     prefix: key.prefix,
     scopes: key.scopes,
     active: apiKeyState(key, now) === 'valid',
@@ -63,12 +82,14 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.post<{ Body: Static<typeof CreateBody> }>(
       '/api-keys',
-      { schema: { body: CreateBody } },
+      { schema: { body: CreateBody }, config: { permission: 'keys.own' } },
       async (request, reply) => {
         const project = projectOf(request);
+        const owner = await keyOwner(deps.pool, request, request.body.owner, request.body.scopes);
         const minted = mintApiKey(project.slug);
         const lifetime = request.body.expires_in_seconds;
         const key = await insertApiKey(deps.pool, {
+          principalId: owner,
           projectId: project.id,
           name: request.body.name,
           scopes: request.body.scopes,
@@ -78,21 +99,28 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
         });
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'api_key.minted',
           subject: key.id,
-          detail: { name: key.name, scopes: key.scopes },
+          detail: { name: key.name, scopes: key.scopes, owner: key.principal_id },
         });
         return reply.status(201).send({ ...apiKeyView(key), key: minted.token });
       },
     );
 
-    app.get<{ Querystring: Page }>('/api-keys', { schema: { querystring: PageQuery } }, async (request) =>
-      pagedList(
-        request.query,
-        (page) => listApiKeys(deps.pool, projectOf(request).id, page),
-        (row) => apiKeyView(row),
-      ),
+    app.get<{ Querystring: Page & { owner?: string } }>(
+      '/api-keys',
+      { schema: { querystring: ListQuery } },
+      async (request) =>
+        pagedList(
+          request.query,
+          (page) =>
+            listApiKeys(deps.pool, projectOf(request).id, {
+              ...page,
+              ...(request.query.owner ? { principalId: request.query.owner } : {}),
+            }),
+          (row) => apiKeyView(row),
+        ),
     );
 
     app.get<{ Params: KeyParams }>('/api-keys/:id', { schema: { params: KeyParams } }, async (request) => {
@@ -101,29 +129,40 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
       return apiKeyView(key);
     });
 
-    app.delete<{ Params: KeyParams }>('/api-keys/:id', { schema: { params: KeyParams } }, async (request) => {
-      const key = await revokeApiKey(deps.pool, projectOf(request).id, request.params.id);
-      if (!key) throw new ApiError('api_key_not_found', undefined, 'id');
-      await appendAudit(deps.pool, {
-        projectId: key.project_id,
-        actor: keyActor(request.principal?.keyId),
-        event: 'api_key.revoked',
-        subject: key.id,
-      });
-      return apiKeyView(key);
-    });
+    app.delete<{ Params: KeyParams }>(
+      '/api-keys/:id',
+      { schema: { params: KeyParams }, config: { permission: 'keys.own' } },
+      async (request) => {
+        await ownKeyOrAdmin(deps.pool, request, request.params.id);
+        const key = await revokeApiKey(deps.pool, projectOf(request).id, request.params.id);
+        if (!key) throw new ApiError('api_key_not_found', undefined, 'id');
+        await appendAudit(deps.pool, {
+          projectId: key.project_id,
+          ...actorOf(request.principal),
+          event: 'api_key.revoked',
+          subject: key.id,
+        });
+        return apiKeyView(key);
+      },
+    );
 
     app.post<{ Params: KeyParams; Body: Static<typeof RotateBody> }>(
       '/api-keys/:id/rotate',
-      { schema: { params: KeyParams, body: RotateBody }, preValidation: async (request) => void (request.body ??= {}) },
+      {
+        schema: { params: KeyParams, body: RotateBody },
+        config: { permission: 'keys.own' },
+        preValidation: async (request) => void (request.body ??= {}),
+      },
       async (request, reply) => {
         const project = projectOf(request);
+        await ownKeyOrAdmin(deps.pool, request, request.params.id);
         const graceUntil = new Date(Date.now() + (request.body.grace_seconds ?? DEFAULT_GRACE_S) * 1_000);
         const rotated = await withTransaction(deps.pool, async (client) => {
           const old = await findApiKey(client, project.id, request.params.id);
           if (!old) throw new ApiError('api_key_not_found', undefined, 'id');
           const minted = mintApiKey(project.slug);
           const successor = await insertApiKey(client, {
+            principalId: old.principal_id,
             projectId: project.id,
             name: old.name,
             scopes: old.scopes,
@@ -139,7 +178,7 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
           }
           await appendAudit(client, {
             projectId: project.id,
-            actor: keyActor(request.principal?.keyId),
+            ...actorOf(request.principal),
             event: 'api_key.rotated',
             subject: old.id,
             detail: { successor: successor.id, grace_until: graceUntil.toISOString() },
@@ -155,4 +194,47 @@ export function apiKeyRoutes(deps: { pool: Pool }) {
       },
     );
   };
+}
+
+/**
+ * Whose key a request may mint: its own by default; another member's only with manage.write. The
+ * scopes must fit the owner's roles (a key never carries more than its owner may do) and, when a
+ * plain key mints, the minting key's own scopes (a key cannot mint a wider one; a session may
+ * mint any scope its owner's roles allow).
+ */
+async function keyOwner(
+  db: Queryable,
+  request: FastifyRequest,
+  requested: string | undefined,
+  scopes: readonly Scope[],
+) {
+  const caller = request.principal!;
+  const ownerId = requested ?? caller.principalId;
+  if (ownerId !== caller.principalId) assertPermission(request, 'manage.write');
+  const member = await findMember(db, caller.projectId, ownerId);
+  if (!member) throw new ApiError('member_not_found', `${ownerId} is not a member of this project`, 'owner');
+  if (member.status !== 'active') throw new ApiError('principal_disabled', `${ownerId} is disabled`);
+  const allowed = scopesAllowed(member.roles);
+  const beyondRoles = scopes.filter((scope) => !allowed.includes(scope));
+  if (beyondRoles.length > 0)
+    throw new ApiError(
+      'scope_exceeds_roles',
+      `The owner's roles (${member.roles.join(', ')}) do not allow the scopes ${beyondRoles.join(', ')}`,
+      'scopes',
+    );
+  const beyondKey = caller.keyKind === 'key' ? scopes.filter((scope) => !caller.scopes.includes(scope)) : [];
+  if (beyondKey.length > 0)
+    throw new ApiError(
+      'scope_exceeds_roles',
+      `A key cannot mint a key wider than itself: this one lacks ${beyondKey.join(', ')}`,
+      'scopes',
+    );
+  return ownerId;
+}
+
+/** Revoking or rotating another principal's key is an admin's job; one's own is everyone's. */
+async function ownKeyOrAdmin(db: Queryable, request: FastifyRequest, keyId: string): Promise<void> {
+  const caller: Principal = request.principal!;
+  const key = await findApiKey(db, caller.projectId, keyId);
+  if (key && key.principal_id !== caller.principalId) assertPermission(request, 'manage.write');
 }

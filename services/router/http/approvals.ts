@@ -1,9 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { decideApproval } from '../exec/approvals.js';
-import { findApproval, listApprovals, type ApprovalFilter } from '../store/approvals.js';
+import {
+  decisionsOf,
+  findApproval,
+  listApprovals,
+  type ApprovalFilter,
+  type ApprovalRecord,
+} from '../store/approvals.js';
+import type { FastifyRequest } from 'fastify';
 import type { Pool } from '../store/pool.js';
-import { projectOf } from './auth.js';
+import { hasPermission, projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { approvalView } from './exec-views.js';
 import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
@@ -44,29 +51,39 @@ export function approvalRoutes(deps: { readonly pool: Pool }) {
       { schema: { querystring: ApprovalQuery } },
       async (request) => {
         const { limit: _limit, after: _after, ...filter } = request.query as ApprovalFilter & Page;
-        return pagedList(
+        const listed = await pagedList(
           request.query,
           (page) => listApprovals(deps.pool, projectOf(request).id, { ...filter, ...page }),
-          approvalView,
+          (approval) => approval,
         );
+        const decisions = await decisionsOf(
+          deps.pool,
+          listed.data.map((approval) => approval.id),
+        );
+        return { ...listed, data: listed.data.map((approval) => approvalView(approval, decisions)) };
       },
     );
 
     app.get<{ Params: ApprovalParams }>('/approvals/:id', { schema: { params: ApprovalParams } }, async (request) => {
       const approval = await findApproval(deps.pool, projectOf(request).id, request.params.id);
       if (!approval) throw new ApiError('approval_not_found', undefined, 'id');
-      return approvalView(approval);
+      return withDecisions(deps.pool, approval);
     });
 
     app.post<{ Params: ApprovalParams; Body: Static<typeof ApproveBody> }>(
       '/approvals/:id/approve',
-      { schema: { params: ApprovalParams, body: ApproveBody }, preValidation: emptyBody },
+      {
+        schema: { params: ApprovalParams, body: ApproveBody },
+        preValidation: emptyBody,
+        config: { permission: 'exec.read' },
+      },
       async (request) =>
-        approvalView(
+        withDecisions(
+          deps.pool,
           await decideApproval(deps.pool, {
             projectId: projectOf(request).id,
             approvalId: request.params.id,
-            deciderKeyId: request.principal!.keyId,
+            decider: deciderOf(request),
             verdict: 'approve',
             ...(request.body.note ? { note: request.body.note } : {}),
             ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
@@ -76,18 +93,42 @@ export function approvalRoutes(deps: { readonly pool: Pool }) {
 
     app.post<{ Params: ApprovalParams; Body: Static<typeof RejectBody> }>(
       '/approvals/:id/reject',
-      { schema: { params: ApprovalParams, body: RejectBody }, preValidation: emptyBody },
+      {
+        schema: { params: ApprovalParams, body: RejectBody },
+        preValidation: emptyBody,
+        config: { permission: 'exec.read' },
+      },
       async (request) =>
-        approvalView(
+        withDecisions(
+          deps.pool,
           await decideApproval(deps.pool, {
             projectId: projectOf(request).id,
             approvalId: request.params.id,
-            deciderKeyId: request.principal!.keyId,
+            decider: deciderOf(request),
             verdict: 'reject',
             ...(request.body.reason ? { note: request.body.reason } : {}),
             ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
           }),
         ),
     );
+  };
+}
+
+async function withDecisions(pool: Pool, approval: ApprovalRecord) {
+  return approvalView(approval, await decisionsOf(pool, [approval.id]));
+}
+
+/**
+ * The person deciding. The route itself needs only exec.read: whether they may approve is the
+ * rules' call (the approver role, the workspace's approvers list, or rejecting one's own call),
+ * so the refusal says which rule it was.
+ */
+function deciderOf(request: FastifyRequest) {
+  const principal = request.principal!;
+  return {
+    principalId: principal.principalId,
+    mayApprove: hasPermission(request, 'exec.approve'),
+    keyId: principal.keyId,
+    channel: principal.channel,
   };
 }

@@ -14,7 +14,9 @@ const AuditQuery = Type.Object(
     before: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,17}$' })),
     event: Type.Optional(Type.String({ pattern: '^[a-z_]+\\.[a-z_.]+$', maxLength: 80 })),
     subject: Type.Optional(Type.String({ pattern: '^[a-z]+_[0-9a-f]{12,64}$' })),
-    actor: Type.Optional(Type.String({ pattern: '^(router|system|(key|agent):[a-z]+_[0-9a-f]{12,64})$' })),
+    actor: Type.Optional(
+      Type.String({ pattern: '^(router|system|(usr|sa)_[0-9a-f]{12,48}|(key|agent):[a-z]+_[0-9a-f]{12,64})$' }),
+    ),
   },
   strict,
 );
@@ -38,12 +40,15 @@ const CheckpointBody = Type.Object(
   strict,
 );
 
+// Operators and viewers read the audit log without any management right.
+const AUDIT = { permission: 'audit.read' } as const;
+
 /** `/:project_id/v1/management/audit`: the project's entries, a check of the whole chain, the checkpoint key. */
 export function auditRoutes(deps: { readonly pool: Pool; readonly auditKeyHex: string }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get<{ Querystring: Static<typeof AuditQuery> }>(
       '/audit',
-      { schema: { querystring: AuditQuery } },
+      { schema: { querystring: AuditQuery }, config: AUDIT },
       async (request) => {
         const { limit: rawLimit, ...filter } = request.query;
         const limit = rawLimit === undefined ? 50 : Number(rawLimit);
@@ -60,7 +65,7 @@ export function auditRoutes(deps: { readonly pool: Pool; readonly auditKeyHex: s
 
     // The chain spans every project (one hash chain per database), so verify walks all of it
     // but names only a position: other projects' content stays hidden.
-    app.get('/audit/verify', async () => ({
+    app.get('/audit/verify', { config: AUDIT }, async () => ({
       object: 'audit_verification',
       ...(await verifyAudit(deps.pool, { auditKeyHex: deps.auditKeyHex })),
     }));
@@ -68,7 +73,7 @@ export function auditRoutes(deps: { readonly pool: Pool; readonly auditKeyHex: s
     // With a checkpoint kept outside the database: truncation and re-chaining since it show.
     app.post<{ Body: Static<typeof CheckpointBody> }>(
       '/audit/verify',
-      { schema: { body: CheckpointBody } },
+      { schema: { body: CheckpointBody }, config: AUDIT },
       async (request) => ({
         object: 'audit_verification',
         ...(await verifyAudit(deps.pool, {
@@ -79,7 +84,7 @@ export function auditRoutes(deps: { readonly pool: Pool; readonly auditKeyHex: s
     );
 
     // The key checkpoints are signed with: pin it once, then a checkpoint naming another is refused.
-    app.get('/audit/checkpoint-key', async () => ({
+    app.get('/audit/checkpoint-key', { config: AUDIT }, async () => ({
       object: 'audit_checkpoint_key',
       algorithm: 'ed25519',
       key: deps.auditKeyHex,

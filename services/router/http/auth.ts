@@ -1,17 +1,37 @@
 import type { FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import { apiKeyState } from '../auth/api-key-state.js';
 import { parseApiKey } from '../auth/secrets.js';
-import { findApiKeyBySecretHash, touchApiKey, type Scope } from '../store/api-keys.js';
+import { effectivePermissions, missingBecause, scopeFor, type Permission, type Role } from '../people/roles.js';
+import { findApiKeyBySecretHash, touchApiKey, type ApiKeyWithProject, type Scope } from '../store/api-keys.js';
 import type { Queryable } from '../store/db.js';
+import type { PrincipalKind } from '../store/principals.js';
 import { findProject, type Project } from '../store/projects.js';
 import { ApiError } from './errors.js';
 
-/** Who is calling: the API key that authenticated the request. */
+export type Channel = 'api' | 'ui' | 'cli' | 'chat';
+
+/** Who is calling: the person or service account, through which key, able to do what. */
 export interface Principal {
   readonly keyId: string;
+  readonly keyKind: 'key' | 'session';
+  readonly principalId: string;
+  readonly principalKind: PrincipalKind;
+  readonly displayName: string;
   readonly projectId: string;
   readonly projectSlug: string;
   readonly scopes: readonly Scope[];
+  /** The owner's roles in the key's project, read with the key: a role lost bites at once. */
+  readonly roles: readonly Role[];
+  readonly permissions: ReadonlySet<Permission>;
+  /** How the request came: a session opened by the web UI or the CLI, or a plain key (api). */
+  readonly channel: Channel;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a route needs, when not what its surface gives by method (GET reads, the rest writes). */
+    permission?: Permission;
+  }
 }
 
 declare module 'fastify' {
@@ -41,7 +61,8 @@ export function authenticateApiKey(deps: AuthDependencies): onRequestAsyncHookHa
     const now = deps.now?.() ?? new Date();
     if (!key || key.project_slug !== parsed.slug || apiKeyState(key, now) !== 'valid')
       throw new ApiError('invalid_api_key');
-    request.principal = { keyId: key.id, projectId: key.project_id, projectSlug: key.project_slug, scopes: key.scopes };
+    if (key.principal_status !== 'active') throw new ApiError('principal_disabled');
+    request.principal = principalOf(key);
     request.keyProject = {
       id: key.project_id,
       slug: key.project_slug,
@@ -69,12 +90,49 @@ export function requireProjectAccess(deps: AuthDependencies): preHandlerAsyncHoo
   };
 }
 
-export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
-  return async (request) => {
-    if (!request.principal?.scopes.includes(scope)) {
-      throw new ApiError('scope_insufficient', `This endpoint needs an API key with the ${scope} scope`);
-    }
+function principalOf(key: ApiKeyWithProject): Principal {
+  return {
+    keyId: key.id,
+    keyKind: key.kind,
+    principalId: key.principal_id,
+    principalKind: key.principal_kind,
+    displayName: key.principal_name,
+    projectId: key.project_id,
+    projectSlug: key.project_slug,
+    scopes: key.scopes,
+    roles: key.roles,
+    permissions: effectivePermissions(key.scopes, key.roles),
+    channel: key.session?.client ?? 'api',
   };
+}
+
+/**
+ * The route's permission (its `config.permission`, else `reads` for GET and HEAD and `writes`
+ * for the rest): 403 `scope_insufficient` when the key's scopes lack it, `role_insufficient`
+ * when the owner's roles do.
+ */
+export function requirePermission(reads: Permission, writes: Permission): preHandlerAsyncHookHandler {
+  return async (request) => {
+    const needed =
+      request.routeOptions.config.permission ?? (['GET', 'HEAD'].includes(request.method) ? reads : writes);
+    assertPermission(request, needed);
+  };
+}
+
+export function assertPermission(request: FastifyRequest, needed: Permission): void {
+  const principal = request.principal;
+  if (principal?.permissions.has(needed)) return;
+  if (principal && missingBecause(needed, principal.scopes, principal.roles) === 'role') {
+    throw new ApiError(
+      'role_insufficient',
+      `This needs ${needed}, which none of your roles in this project (${principal.roles.join(', ') || 'none'}) gives`,
+    );
+  }
+  throw new ApiError('scope_insufficient', `This endpoint needs an API key with the ${scopeFor(needed)} scope`);
+}
+
+export function hasPermission(request: FastifyRequest, needed: Permission): boolean {
+  return request.principal?.permissions.has(needed) ?? false;
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { actorOf, appendAudit } from '../store/audit-log.js';
 import {
   deleteEndpoint,
   findEndpoint,
@@ -80,7 +80,7 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
         if (!endpoint) throw new ApiError('endpoint_exists', undefined, 'slug');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'endpoint.created',
           subject: endpoint.id,
           detail: { slug: endpoint.slug, models: endpoint.models, service_tier: endpoint.service_tier },
@@ -107,7 +107,7 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
         if (!updated) throw new ApiError('endpoint_not_found', undefined, 'id');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'endpoint.changed',
           subject: current.id,
           detail: { change: request.body },
@@ -125,7 +125,7 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
         await deleteEndpoint(deps.pool, project.id, current.id);
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'endpoint.deleted',
           subject: current.id,
           detail: { slug: current.slug },

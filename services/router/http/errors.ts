@@ -127,7 +127,7 @@ export const errorCatalog = {
   self_approval_forbidden: {
     status: 403,
     type: 'forbidden_error',
-    message: 'The requester of a call cannot approve it',
+    message: 'The person who asked for this call (or whose chat proposed it) cannot approve it',
   },
   approval_reviewer_not_allowed: {
     status: 403,
@@ -150,6 +150,97 @@ export const errorCatalog = {
     message: 'No connected agent can run this tool right now; retry later',
   },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests; retry later' },
+  invalid_credentials: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The email or password is wrong, or the account cannot sign in',
+  },
+  sign_in_locked: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: 'Too many failed sign-ins for this account; retry later or ask an admin to reset the password',
+  },
+  principal_disabled: {
+    status: 401,
+    type: 'authentication_error',
+    message: "The key's owner is disabled: its keys and sessions do not work",
+  },
+  role_insufficient: {
+    status: 403,
+    type: 'forbidden_error',
+    message: "The key's owner does not hold a role in this project that allows this",
+  },
+  scope_exceeds_roles: {
+    status: 403,
+    type: 'forbidden_error',
+    message: "A key cannot carry more than its owner's roles allow",
+  },
+  not_a_member: { status: 403, type: 'forbidden_error', message: 'The account is not a member of this project' },
+  session_not_refreshable: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'Only a live session inside its refresh limit can be refreshed; sign in again',
+  },
+  session_not_found: { status: 404, type: 'invalid_request_error', message: 'No such session' },
+  oidc_not_configured: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'Single sign-on (OIDC) is not configured on this router',
+  },
+  oidc_sign_in_failed: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The identity provider sign-in failed, expired or was not started here',
+  },
+  oidc_email_not_allowed: {
+    status: 403,
+    type: 'forbidden_error',
+    message: "The identity provider's email is unverified or outside the allowed domains",
+  },
+  oidc_no_role: {
+    status: 403,
+    type: 'forbidden_error',
+    message: "The identity provider's claims map to no role in this project",
+  },
+  redirect_not_allowed: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'redirect_to must be a loopback address or an allowed origin',
+  },
+  sign_in_code_invalid: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The sign-in code is unknown, spent or expired',
+  },
+  weak_password: { status: 400, type: 'invalid_request_error', message: 'The password is too weak' },
+  user_not_found: { status: 404, type: 'invalid_request_error', message: 'No such user in this project' },
+  service_account_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No such service account in this project',
+  },
+  member_not_found: { status: 404, type: 'invalid_request_error', message: 'No such member of this project' },
+  member_exists: { status: 409, type: 'invalid_request_error', message: 'This principal is a member already' },
+  last_admin: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'The project would be left without an active admin',
+  },
+  user_in_other_projects: {
+    status: 403,
+    type: 'forbidden_error',
+    message: 'The user belongs to projects you are not an admin of; remove them from this project instead',
+  },
+  approval_already_decided: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'You decided this approval already; it needs someone else',
+  },
+  approver_not_allowed: {
+    status: 403,
+    type: 'forbidden_error',
+    message: 'Approvals in this workspace need the approver role or a place on its approvers list',
+  },
   api_key_not_rotatable: {
     status: 409,
     type: 'invalid_request_error',
@@ -208,8 +299,12 @@ export class ApiError extends Error {
     this.statusCode = status ?? errorCatalog[code].status;
   }
 
-  static rateLimited(retryAfterSeconds: number, message?: string): ApiError {
-    const error = new ApiError('rate_limited', message);
+  static rateLimited(
+    retryAfterSeconds: number,
+    message?: string,
+    code: 'rate_limited' | 'sign_in_locked' = 'rate_limited',
+  ): ApiError {
+    const error = new ApiError(code, message);
     error.retryAfterSeconds = retryAfterSeconds;
     return error;
   }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { approvalRoutes } from './approvals.js';
-import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
+import { authenticateApiKey, requirePermission, requireProjectAccess } from './auth.js';
 import { execRoutes, type ExecRouteDependencies } from './exec.js';
 import { admitInvocations, limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 
@@ -12,7 +12,7 @@ export function execSurface(deps: ExecRouteDependencies & { readonly rateLimits?
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
-    app.addHook('preHandler', requireScope('execution'));
+    app.addHook('preHandler', requirePermission('exec.read', 'exec.invoke'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
     await app.register(
       execRoutes({ ...deps, ...(deps.rateLimits ? { admitInvocation: admitInvocations(deps.rateLimits) } : {}) }),

@@ -1,6 +1,6 @@
 import { INVOCATION_STATES } from '../exec/invocation-state.js';
 import type { CatalogTool } from '../exec/tool-catalog.js';
-import type { ApprovalRecord } from '../store/approvals.js';
+import type { ApprovalDecision, ApprovalRecord } from '../store/approvals.js';
 import type { AuditRecord } from '../store/audit-log.js';
 import type { InvocationRecord } from '../store/invocations.js';
 
@@ -59,6 +59,8 @@ export function invocationView(
     attempt: invocation.attempt,
     agent_id: invocation.agent_id,
     requested_by: invocation.requested_by,
+    requested_by_principal: invocation.requested_by_principal,
+    origin: invocation.origin,
     timeout_ms: invocation.timeout_ms,
     result: invocation.result,
     ...(extra.approval_id !== undefined ? { approval_id: extra.approval_id } : {}),
@@ -87,7 +89,10 @@ function historyView(entry: AuditRecord) {
   };
 }
 
-export function approvalView(approval: ApprovalRecord) {
+type DecisionRow = ApprovalDecision & { principal_name: string; principal_kind: string };
+
+/** An approval and, when given, each person's decision so far (who, through which key and channel). */
+export function approvalView(approval: ApprovalRecord, decisions: readonly DecisionRow[] = []) {
   return {
     object: 'approval' as const,
     id: approval.id,
@@ -98,10 +103,23 @@ export function approvalView(approval: ApprovalRecord) {
     stage: approval.stage,
     request_hash: approval.request_hash,
     requested_by: approval.requested_by,
+    requested_by_principal: approval.requested_by_principal,
+    origin: approval.origin,
+    min_approvers: approval.min_approvers,
     expires_at: approval.expires_at.toISOString(),
     decided_by: approval.decided_by,
     decided_at: iso(approval.decided_at),
     note: approval.note,
+    decisions: decisions
+      .filter((decision) => decision.approval_id === approval.id)
+      .map((decision) => ({
+        principal: { id: decision.principal_id, kind: decision.principal_kind, display_name: decision.principal_name },
+        key_id: decision.key_id,
+        channel: decision.channel,
+        verdict: decision.verdict,
+        note: decision.note,
+        at: decision.at.toISOString(),
+      })),
     created_at: approval.created_at.toISOString(),
   };
 }

@@ -7,7 +7,7 @@ import { FINAL_STATES, INVOCATION_STATES, RISKS } from '../exec/invocation-state
 import type { ArgumentValidator } from '../exec/tool-catalog.js';
 import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import { findApprovalOf } from '../store/approvals.js';
-import { keyActor, subjectHistory } from '../store/audit-log.js';
+import { actorOf, subjectHistory } from '../store/audit-log.js';
 import type { Transactor } from '../store/batcher.js';
 import { withTransaction } from '../store/db.js';
 import { findExecResult, fullOutput } from '../store/exec-results.js';
@@ -134,7 +134,7 @@ export function execRoutes(deps: ExecRouteDependencies) {
             workspaceId,
             tool,
             args: request.body.args,
-            requestedBy: request.principal!.keyId,
+            requester: request.principal!,
             ...traced(request),
             ...(request.body.timeout_ms ? { timeoutMs: request.body.timeout_ms } : {}),
           },
@@ -263,7 +263,7 @@ async function applyOperatorEvent(
   const project = projectOf(request);
   const outcome = await withTransaction(db, (client) =>
     advanceInvocation(client, request.params.id, event, {
-      actor: keyActor(request.principal?.keyId),
+      ...actorOf(request.principal),
       projectId: project.id,
       detail,
     }),

@@ -6,7 +6,7 @@ import { EndpointCache } from '../inference/endpoint-cache.js';
 import { servedModels } from '../store/agents.js';
 import { findEndpoint } from '../store/endpoints.js';
 import type { Pool } from '../store/pool.js';
-import { authenticateApiKey, projectOf, requireProjectAccess, requireScope } from './auth.js';
+import { authenticateApiKey, projectOf, requirePermission, requireProjectAccess } from './auth.js';
 import { ApiError } from './errors.js';
 import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 import { chatCompletionsRoute } from './chat-completions.js';
@@ -27,7 +27,7 @@ export function inferenceRoutes(deps: {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
-    app.addHook('preHandler', requireScope('inference'));
+    app.addHook('preHandler', requirePermission('inference.use', 'inference.use'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
     const serving = {
       pool: deps.pool,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { mintJoinKey } from '../auth/secrets.js';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { actorOf, appendAudit } from '../store/audit-log.js';
 import { findJoinKey, insertJoinKey, listJoinKeys, revokeJoinKey, type JoinKeyRecord } from '../store/join-keys.js';
 import type { Pool } from '../store/pool.js';
 import { projectOf } from './auth.js';
@@ -75,7 +75,7 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
         });
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'join_key.minted',
           subject: key.id,
           detail: {
@@ -109,7 +109,7 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
       if (!key) throw new ApiError('join_key_not_found', undefined, 'id');
       await appendAudit(deps.pool, {
         projectId: project.id,
-        actor: keyActor(request.principal?.keyId),
+        ...actorOf(request.principal),
         event: 'join_key.revoked',
         subject: key.id,
       });

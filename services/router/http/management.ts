@@ -4,11 +4,12 @@ import { apiKeyRoutes } from './api-keys.js';
 import { joinKeyRoutes } from './join-keys.js';
 import { auditRoutes } from './audit.js';
 import { endpointRoutes } from './endpoints.js';
-import { authenticateApiKey, requireProjectAccess, requireScope } from './auth.js';
+import { authenticateApiKey, requirePermission, requireProjectAccess } from './auth.js';
 import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 import { webhookRoutes, type WebhookSettings } from './webhooks.js';
 import { toolRiskRoutes } from './tool-risks.js';
 import { workspaceRoutes } from './workspaces.js';
+import { memberRoutes } from './people/members.js';
 
 /**
  * `/:project_id/v1/management/*`: every route behind an API key of the path's project with the
@@ -24,9 +25,10 @@ export function managementRoutes(
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
     app.addHook('preHandler', requireProjectAccess({ db: deps.pool }));
-    app.addHook('preHandler', requireScope('management'));
+    app.addHook('preHandler', requirePermission('manage.read', 'manage.write'));
     if (deps.rateLimits) app.addHook('preHandler', limitApiKeys(deps.rateLimits));
     await app.register(apiKeyRoutes(deps));
+    await app.register(memberRoutes(deps));
     await app.register(joinKeyRoutes(deps));
     await app.register(agentRoutes(deps));
     await app.register(workspaceRoutes(deps));

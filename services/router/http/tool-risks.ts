@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { actorOf, appendAudit } from '../store/audit-log.js';
 import type { Pool } from '../store/pool.js';
 import {
   deleteRiskOverride,
@@ -83,7 +83,7 @@ export function toolRiskRoutes(deps: { readonly pool: Pool }) {
         });
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'tool.risk_raised',
           subject: workspace.id,
           detail: { tool: saved.tool, risk: saved.risk, reason: saved.reason },
@@ -102,7 +102,7 @@ export function toolRiskRoutes(deps: { readonly pool: Pool }) {
           throw new ApiError('tool_risk_override_not_found', undefined, 'tool');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'tool.risk_override_removed',
           subject: workspace.id,
           detail: { tool: request.params.tool },

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { seal } from '../auth/sealed.js';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { actorOf, appendAudit } from '../store/audit-log.js';
 import { newId } from '../store/ids.js';
 import type { Pool } from '../store/pool.js';
 import {
@@ -94,7 +94,7 @@ export function webhookRoutes(deps: { readonly pool: Pool; readonly webhooks: We
         });
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'webhook.created',
           subject: endpoint.id,
           detail: { url, events: endpoint.events },
@@ -133,7 +133,7 @@ export function webhookRoutes(deps: { readonly pool: Pool; readonly webhooks: We
         throw new ApiError('webhook_not_found', undefined, 'id');
       await appendAudit(deps.pool, {
         projectId: project.id,
-        actor: keyActor(request.principal?.keyId),
+        ...actorOf(request.principal),
         event: 'webhook.deleted',
         subject: request.params.id,
       });

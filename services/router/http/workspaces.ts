@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { savePolicy, findPolicy, type ApprovalPolicy, type PolicyChange } from '../store/approval-policies.js';
-import { appendAudit, keyActor } from '../store/audit-log.js';
+import { actorOf, appendAudit } from '../store/audit-log.js';
 import type { Pool } from '../store/pool.js';
 import type { Workspace } from '../store/projects.js';
 import {
@@ -13,6 +13,7 @@ import {
   unbindAgent,
 } from '../store/workspaces.js';
 import { projectOf } from './auth.js';
+import { findMember } from '../store/principals.js';
 import { ApiError } from './errors.js';
 import { idParams, PageQuery, pagedList, ProjectParams, strict, type Page } from './schemas.js';
 
@@ -30,6 +31,11 @@ const CreateBody = Type.Object({ name: Type.String({ pattern: '^[a-z0-9][a-z0-9-
 const BindBody = Type.Object({ agent_id: Type.String({ pattern: '^agt_[0-9a-f]{12,64}$' }) }, strict);
 const TimeoutAction = Type.Union([Type.Literal('expire'), Type.Literal('escalate')]);
 const Seconds = Type.Integer({ minimum: 1, maximum: 604_800 });
+const Principals = Type.Array(Type.String({ pattern: '^(usr|sa)_[0-9a-f]{12,48}$' }), {
+  maxItems: 50,
+  uniqueItems: true,
+});
+const Approvers = Type.Union([Type.Literal(1), Type.Literal(2)]);
 const PolicyBody = Type.Object(
   {
     timeout_seconds_destructive: Type.Optional(Seconds),
@@ -37,9 +43,13 @@ const PolicyBody = Type.Object(
     on_timeout_destructive: Type.Optional(TimeoutAction),
     on_timeout_irreversible: Type.Optional(TimeoutAction),
     allow_self_approval: Type.Optional(Type.Boolean()),
-    escalation_reviewers: Type.Optional(
-      Type.Array(Type.String({ pattern: '^key_[0-9a-f]{12,48}$' }), { maxItems: 50, uniqueItems: true }),
-    ),
+    chat_user_may_approve: Type.Optional(Type.Boolean()),
+    min_approvers_destructive: Type.Optional(Approvers),
+    min_approvers_irreversible: Type.Optional(Approvers),
+    approvers: Type.Optional(Principals),
+    escalation_reviewers: Type.Optional(Principals),
+    approval_required_read: Type.Optional(Type.Boolean()),
+    approval_required_write: Type.Optional(Type.Boolean()),
   },
   { ...strict, minProperties: 1 },
 );
@@ -81,7 +91,7 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
         if (!workspace) throw new ApiError('workspace_exists', undefined, 'name');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'workspace.created',
           subject: workspace.id,
           detail: { name: workspace.name },
@@ -125,7 +135,7 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
         if (!binding) throw new ApiError('agent_not_bindable', undefined, 'agent_id');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'workspace.agent_bound',
           subject: workspace.id,
           detail: { agent_id: binding.agent_id },
@@ -144,7 +154,7 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
           throw new ApiError('binding_not_found', undefined, 'agent_id');
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'workspace.agent_unbound',
           subject: workspace.id,
           detail: { agent_id: request.params.agent_id },
@@ -168,10 +178,12 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
       async (request) => {
         const project = projectOf(request);
         const workspace = await workspaceOf(project.id, request.params.workspace_id);
+        await mustBeMembers(deps.pool, project.id, request.body.approvers, 'approvers');
+        await mustBeMembers(deps.pool, project.id, request.body.escalation_reviewers, 'escalation_reviewers');
         const saved = await savePolicy(deps.pool, project.id, workspace.id, request.body as PolicyChange);
         await appendAudit(deps.pool, {
           projectId: project.id,
-          actor: keyActor(request.principal?.keyId),
+          ...actorOf(request.principal),
           event: 'approval_policy.changed',
           subject: workspace.id,
           detail: { change: request.body },
@@ -180,4 +192,12 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
       },
     );
   };
+}
+
+/** Lists of people in a policy name members of the project: a typo must not lock approvals out. */
+async function mustBeMembers(pool: Pool, projectId: string, ids: readonly string[] | undefined, field: string) {
+  for (const id of ids ?? []) {
+    if (!(await findMember(pool, projectId, id)))
+      throw new ApiError('invalid_body', `${field}: ${id} is not a member of this project`, field);
+  }
 }

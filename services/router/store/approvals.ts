@@ -12,16 +12,38 @@ export interface ApprovalRecord extends ApprovalFacts {
   readonly created_at: Date;
 }
 
+/** One person's decision on an approval, with the key and channel it came through. */
+export interface ApprovalDecision {
+  readonly approval_id: string;
+  readonly principal_id: string;
+  readonly key_id: string;
+  readonly channel: 'api' | 'ui' | 'cli' | 'chat';
+  readonly verdict: 'approve' | 'reject';
+  readonly note: string | null;
+  readonly at: Date;
+}
+
 export async function insertApproval(
   db: Queryable,
   approval: Pick<
     ApprovalRecord,
-    'id' | 'project_id' | 'workspace_id' | 'invocation_id' | 'request_hash' | 'risk' | 'requested_by' | 'expires_at'
+    | 'id'
+    | 'project_id'
+    | 'workspace_id'
+    | 'invocation_id'
+    | 'request_hash'
+    | 'risk'
+    | 'requested_by'
+    | 'requested_by_principal'
+    | 'origin'
+    | 'min_approvers'
+    | 'expires_at'
   >,
 ): Promise<ApprovalRecord> {
   const inserted = await db.query<ApprovalRecord>(
-    `INSERT INTO approvals (id, project_id, workspace_id, invocation_id, request_hash, risk, requested_by, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    `INSERT INTO approvals (id, project_id, workspace_id, invocation_id, request_hash, risk, requested_by, expires_at,
+       requested_by_principal, origin, min_approvers)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
     [
       approval.id,
       approval.project_id,
@@ -31,6 +53,9 @@ export async function insertApproval(
       approval.risk,
       approval.requested_by,
       approval.expires_at,
+      approval.requested_by_principal,
+      approval.origin,
+      approval.min_approvers,
     ],
   );
   return inserted.rows[0]!;
@@ -105,6 +130,28 @@ export async function listApprovals(
         AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM approvals WHERE id = $4 AND project_id = $1))
       ORDER BY created_at DESC, id DESC LIMIT $5`,
     [projectId, filter.state ?? null, filter.workspace_id ?? null, filter.after ?? null, filter.limit],
+  );
+  return found.rows;
+}
+
+export async function insertDecision(db: Queryable, decision: Omit<ApprovalDecision, 'at'>): Promise<void> {
+  await db.query(
+    `INSERT INTO approval_decisions (approval_id, principal_id, key_id, channel, verdict, note) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [decision.approval_id, decision.principal_id, decision.key_id, decision.channel, decision.verdict, decision.note],
+  );
+}
+
+/** Decisions on approvals, oldest first, with each decider's name. */
+export async function decisionsOf(
+  db: Queryable,
+  approvalIds: readonly string[],
+): Promise<(ApprovalDecision & { principal_name: string; principal_kind: string })[]> {
+  if (approvalIds.length === 0) return [];
+  const found = await db.query<ApprovalDecision & { principal_name: string; principal_kind: string }>(
+    `SELECT d.*, p.display_name AS principal_name, p.kind AS principal_kind
+       FROM approval_decisions d JOIN principals p ON p.id = d.principal_id
+      WHERE d.approval_id = ANY ($1) ORDER BY d.at, d.principal_id`,
+    [approvalIds],
   );
   return found.rows;
 }

@@ -7,8 +7,13 @@ import type { Queryable } from './db.js';
  */
 export interface AuditEntry {
   readonly projectId: string | null;
-  /** `key:<api key id>`, `agent:<agent id>`, `router` or `system`. */
+  /**
+   * Who acted: a principal (`usr_…`, `sa_…`), `agent:<agent id>`, `router` or `system`; entries
+   * written before people existed say `key:<api key id>`.
+   */
   readonly actor: string;
+  /** The key and channel a principal acted through; kept in `detail.via`. */
+  readonly via?: { readonly key_id: string; readonly channel: string };
   /** `<aggregate>.<what happened>`, e.g. `invocation.dispatched`, `approval.approved`. */
   readonly event: string;
   readonly subject?: string | null;
@@ -27,7 +32,19 @@ export interface AuditRecord {
   readonly signature: string | null;
 }
 
-export const keyActor = (keyId: string | undefined): string => (keyId ? `key:${keyId}` : 'router');
+/** The parts of a request's principal an audit entry names. */
+export interface ActingPrincipal {
+  readonly principalId: string;
+  readonly keyId: string;
+  readonly channel: string;
+}
+
+/** The person (or service account) behind a request, and the key and channel it used; the router when none. */
+export function actorOf(principal: ActingPrincipal | undefined): Pick<AuditEntry, 'actor' | 'via'> {
+  return principal
+    ? { actor: principal.principalId, via: { key_id: principal.keyId, channel: principal.channel } }
+    : { actor: 'router' };
+}
 
 export async function appendAudit(db: Queryable, entry: AuditEntry): Promise<void> {
   await appendAuditBatch(db, [entry]);
@@ -47,7 +64,7 @@ export async function appendAuditBatch(db: Queryable, entries: readonly AuditEnt
       entries.map((entry) => entry.actor),
       entries.map((entry) => entry.event),
       entries.map((entry) => entry.subject ?? null),
-      entries.map((entry) => JSON.stringify(entry.detail ?? {})),
+      entries.map((entry) => JSON.stringify(entry.via ? { ...entry.detail, via: entry.via } : (entry.detail ?? {}))),
       entries.map((entry) => entry.signature ?? null),
     ],
   );

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { ROLES } from '../people/roles.js';
 import { insertApiKey, SCOPES } from './api-keys.js';
-import { withTransaction } from './db.js';
+import { findUserByEmail, insertUser, normalizeEmail, upsertMembership } from './principals.js';
+import { withTransaction, type Queryable } from './db.js';
 import type { Pool } from './pool.js';
 import { createProject, findDefaultWorkspace, findProject, type Project, type Workspace } from './projects.js';
 
@@ -15,6 +17,8 @@ export interface BootstrapPlan {
   readonly projectSlug: string;
   /** SHA-256 of the admin key's secret part (after `xero_<slug>_`), hex. */
   readonly adminKeySha256?: string;
+  /** The bootstrap admin user who owns that key (every role in the first project). */
+  readonly adminEmail?: string;
   readonly joinKeys?: readonly BootstrapJoinKey[];
 }
 
@@ -40,8 +44,10 @@ export async function ensureBootstrap(
       const found = await client.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);
       if (found.rowCount === 0) {
         const secretHash = Buffer.from(plan.adminKeySha256, 'hex');
+        const admin = await ensureAdminUser(client, project.id, plan.adminEmail ?? DEFAULT_ADMIN_EMAIL);
         await insertApiKey(client, {
           id,
+          principalId: admin,
           projectId: project.id,
           name: 'bootstrap admin',
           scopes: SCOPES,
@@ -71,6 +77,30 @@ export async function ensureBootstrap(
     }
     return { project, workspace };
   });
+}
+
+export const DEFAULT_ADMIN_EMAIL = 'admin@localhost';
+
+/**
+ * The person the bootstrap key belongs to: found by email, or made with a stable id, and an
+ * admin (with every role) of the first project. No password: they set one, or sign in by OIDC.
+ */
+async function ensureAdminUser(client: Queryable, projectId: string, email: string): Promise<string> {
+  const existing = await findUserByEmail(client, email);
+  const id =
+    existing?.id ??
+    (
+      await insertUser(client, {
+        id: `usr_${createHash('sha256')
+          .update(`xerotier-bootstrap-admin:${normalizeEmail(email)}`)
+          .digest('hex')
+          .slice(0, 24)}`,
+        email,
+        displayName: 'Bootstrap admin',
+      })
+    ).id;
+  await upsertMembership(client, projectId, id, ROLES);
+  return id;
 }
 
 const REGISTRATION_NAME = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;

@@ -9,6 +9,8 @@ export interface ClaimedInvocation extends InvocationRecord {
   /** The call's approval as it stands (dangerous calls only): what dispatch checks it against. */
   readonly approval_state: string | null;
   readonly approval_hash: string | null;
+  /** Whether the workspace's policy makes calls of this row's risk wait for an approval (read and write). */
+  readonly approval_required: boolean;
 }
 
 // Risk order in SQL, as protocol/request-hash.ts orders it; an unknown declaration counts as irreversible.
@@ -29,6 +31,7 @@ export async function claimQueued(
   const found = await db.query<ClaimedInvocation>({
     name: 'claim_queued',
     text: `SELECT i.*, c.candidates, ap.state AS approval_state, ap.request_hash AS approval_hash,
+            coalesce(CASE i.risk WHEN 'read' THEN pol.approval_required_read WHEN 'write' THEN pol.approval_required_write END, false) AS approval_required,
             (SELECT coalesce(jsonb_object_agg(agent_id, n), '{}') FROM (
                SELECT agent_id, count(*) AS n FROM invocations WHERE state IN ('dispatched', 'running') AND agent_id = ANY($1) GROUP BY agent_id) loads) AS agent_loads
        FROM invocations i
@@ -43,6 +46,7 @@ export async function claimQueued(
             AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a.manifest->'tools') t WHERE t->>'name' = i.tool AND ${RANK("t->>'risk'")} > ${RANK('i.risk')})
        ) c
        LEFT JOIN LATERAL (SELECT state, request_hash FROM approvals WHERE invocation_id = i.id) ap ON true
+       LEFT JOIN approval_policies pol ON pol.workspace_id = i.workspace_id
       WHERE i.state = 'queued' AND c.candidates IS NOT NULL
       ORDER BY i.queued_at, i.id LIMIT $2
       FOR UPDATE OF i SKIP LOCKED`,

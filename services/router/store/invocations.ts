@@ -20,6 +20,9 @@ export interface InvocationRecord {
   readonly args: Record<string, unknown>;
   readonly request_hash: string;
   readonly requested_by: string;
+  /** The person who asked (or the chat's user, when the model proposed the call). */
+  readonly requested_by_principal: string | null;
+  readonly origin: 'direct' | 'chat';
   readonly state: InvocationState;
   readonly attempt: number;
   readonly agent_id: string | null;
@@ -44,6 +47,8 @@ export type NewInvocation = Pick<
   | 'args'
   | 'request_hash'
   | 'requested_by'
+  | 'requested_by_principal'
+  | 'origin'
   | 'state'
   | 'timeout_ms'
   | 'trace'

@@ -67,8 +67,9 @@ export async function insertInvocationLogged(
   const inserted = await db.query<InvocationRecord & { notified: number }>({
     name: 'insert_invocation_logged',
     text: `WITH ins AS (
-       INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, timeout_ms, trace, queued_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, CASE WHEN $9 = 'queued' THEN now() END) RETURNING *),
+       INSERT INTO invocations (id, project_id, workspace_id, tool, risk, args, request_hash, requested_by, state, timeout_ms, trace,
+                                requested_by_principal, origin, queued_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $17, $18, CASE WHEN $9 = 'queued' THEN now() END) RETURNING *),
      logged AS (
        INSERT INTO execution_audit_log (project_id, actor, event, subject, detail) SELECT $2, $11, $12, ins.id, $13 FROM ins RETURNING 1)
      SELECT ins.*, (SELECT count(pg_notify(c, p)) FROM unnest($14::text[], $15::text[]) AS n(c, p))::int AS notified FROM ins`,
@@ -85,10 +86,12 @@ export async function insertInvocationLogged(
       invocation.timeout_ms,
       audit.actor,
       audit.event,
-      JSON.stringify(audit.detail ?? {}),
+      JSON.stringify(audit.via ? { ...audit.detail, via: audit.via } : (audit.detail ?? {})),
       notifications.map((item) => item.channel),
       notifications.map((item) => item.payload),
       invocation.trace ? JSON.stringify(invocation.trace) : null,
+      invocation.requested_by_principal,
+      invocation.origin,
     ],
   });
   const { notified: _notified, ...row } = inserted.rows[0]!;

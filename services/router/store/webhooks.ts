@@ -119,7 +119,7 @@ export async function lockAuditTail(
   if (cursor.rows.length === 0) return { after: '', facts: [] };
   const after = cursor.rows[0]!.last;
   const found = await db.query<AuditFact & { project_id: string }>(
-    `SELECT l.position::text AS position, l.at, l.project_id, l.event, l.subject, l.detail,
+    `SELECT l.position::text AS position, l.at, l.project_id, l.actor, l.event, l.subject, l.detail,
             CASE WHEN i.id IS NULL THEN NULL ELSE json_build_object('id', i.id, 'tool', i.tool, 'workspace_id', i.workspace_id) END AS invocation
        FROM execution_audit_log l
        LEFT JOIN invocations i ON i.id = coalesce(CASE WHEN l.subject LIKE 'inv\\_%' THEN l.subject END, l.detail->>'invocation_id')

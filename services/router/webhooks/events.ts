@@ -38,6 +38,8 @@ const FROM_AUDIT: Readonly<Record<string, WebhookEventType>> = {
 export interface AuditFact {
   readonly position: string;
   readonly at: Date;
+  /** Who acted: a principal (usr_/sa_), an agent, the router. */
+  readonly actor: string;
   readonly event: string;
   readonly subject: string | null;
   readonly detail: Record<string, unknown>;
@@ -64,6 +66,7 @@ export function webhookEventFor(fact: AuditFact): WebhookEvent | undefined {
     reason?: string;
     note?: string;
     stage?: number;
+    via?: { key_id: string; channel: string };
   };
   const subjectKey = fact.event.startsWith('agent.')
     ? 'agent_id'
@@ -85,6 +88,8 @@ export function webhookEventFor(fact: AuditFact): WebhookEvent | undefined {
     ...(detail.result ? { result: detail.result } : {}),
     ...(detail.reason ? { reason: detail.reason } : {}),
     ...(detail.stage ? { stage: detail.stage } : {}),
+    // The person (or service account) who asked, approved or rejected, and how.
+    ...(/^(usr|sa)_/.test(fact.actor) ? { principal_id: fact.actor, ...(detail.via ? { via: detail.via } : {}) } : {}),
   };
   return {
     id: `evt_${BigInt(fact.position).toString(16).padStart(16, '0')}`,
