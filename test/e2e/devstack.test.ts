@@ -93,6 +93,10 @@ describe('npm start (devstack)', () => {
         }),
       });
       expect([signIn.status, first.stack.admin_email]).toEqual([201, 'admin@localhost']);
+      const session = ((await signIn.json()) as { key: string }).key;
+      const routerLog = readFileSync(join(devDir, 'logs', 'router.log'), 'utf8');
+      expect(routerLog).not.toContain(first.stack.admin_password);
+      expect(routerLog).not.toContain(session);
       // The endpoint `default` answers OpenAI clients from the scripted engine, labelled as such.
       const openai = new OpenAI({
         apiKey: first.stack.admin_api_key,

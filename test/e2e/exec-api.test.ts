@@ -235,6 +235,19 @@ describe.skipIf(clients.length > 0)('exec API: a real router, a real XEM agent, 
     const approvalId = drop.body['approval_id'] as string;
     const self = await api.call('POST', `/exec/approvals/${approvalId}/approve`, operator.key, {});
     expect(self).toMatchObject({ status: 403, body: { error: { code: 'self_approval_forbidden' } } });
+    // Another key of the same person is the same person.
+    const secondKey = await api.call('POST', '/management/api-keys', admin, {
+      name: 'operator, second key',
+      scopes: ['execution'],
+      owner: operator.principalId,
+    });
+    const viaSecondKey = await api.call(
+      'POST',
+      `/exec/approvals/${approvalId}/approve`,
+      secondKey.body['key'] as string,
+      {},
+    );
+    expect(viaSecondKey).toMatchObject({ status: 403, body: { error: { code: 'self_approval_forbidden' } } });
     const stale = await api.call('POST', `/exec/approvals/${approvalId}/approve`, reviewer.key, {
       request_hash: 'f'.repeat(64),
     });

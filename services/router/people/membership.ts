@@ -47,15 +47,7 @@ export async function addUser(
     // An existing account keeps its own name and password: another project's admin does not set them.
     const principal =
       existing ?? (await insertUser(client, { email: user.email, displayName: user.displayName, passwordHash }));
-    await upsertMembership(client, projectId, principal.id, user.roles);
-    await appendAudit(client, {
-      projectId,
-      ...actor,
-      event: 'member.added',
-      subject: principal.id,
-      detail: { roles: user.roles, kind: 'user' },
-    });
-    return (await findMember(client, projectId, principal.id))!;
+    return join(client, projectId, principal, user.roles, actor);
   });
 }
 
@@ -67,16 +59,26 @@ export async function addServiceAccount(
 ): Promise<MemberRecord> {
   return withTransaction(pool, async (client) => {
     const principal = await insertServiceAccount(client, { projectId, name: account.name });
-    await upsertMembership(client, projectId, principal.id, account.roles);
-    await appendAudit(client, {
-      projectId,
-      ...actor,
-      event: 'member.added',
-      subject: principal.id,
-      detail: { roles: account.roles, kind: 'service_account' },
-    });
-    return (await findMember(client, projectId, principal.id))!;
+    return join(client, projectId, principal, account.roles, actor);
   });
+}
+
+async function join(
+  db: Queryable,
+  projectId: string,
+  principal: { id: string; kind: string },
+  roles: readonly Role[],
+  actor: Actor,
+): Promise<MemberRecord> {
+  await upsertMembership(db, projectId, principal.id, roles);
+  await appendAudit(db, {
+    projectId,
+    ...actor,
+    event: 'member.added',
+    subject: principal.id,
+    detail: { roles, kind: principal.kind },
+  });
+  return (await findMember(db, projectId, principal.id))!;
 }
 
 /** New roles for a member; the project always keeps one active admin. Takes effect on the next request of every key. */
