@@ -13,6 +13,7 @@ import { oidcRoutes } from './http/people/oidc.js';
 import type { OidcSignIn } from './people/oidc.js';
 import { DEFAULT_IDENTITY, type IdentitySettings } from './people/settings.js';
 import { execSurface } from './http/exec-surface.js';
+import { chatRoutes } from './http/conversations/chats.js';
 import { inferenceRoutes } from './http/inference.js';
 import type { RateLimitSettings } from './http/rate-limits.js';
 import { createInferenceRuntime, NO_MESH, type InferenceRuntime } from './inference/runtime.js';
@@ -122,6 +123,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       prefix: '/:project_id/v1/management',
     },
   );
+  void app.register(chatRoutes({ pool: deps.pool, ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), {
+    prefix: '/:project_id/v1/chats',
+  });
   void app.register(
     inferenceRoutes({
       pool: deps.pool,

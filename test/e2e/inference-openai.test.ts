@@ -300,6 +300,63 @@ describe('inference through a router process, XIM agent processes and scripted e
     await expect(unknown).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
+  it('keeps every turn in a chat named by conversation, continues it, and refuses a concurrent turn on one branch', async () => {
+    const chats = async (path: string, init: { method?: string; body?: unknown } = {}) =>
+      api(`/chats${path}`, { ...init, key: inferenceKey });
+    const created = await chats('', { method: 'POST', body: { title: 'capacity review' } });
+    expect(created.status).toBe(201);
+    const chatId = created.body['id'] as string;
+    const branchId = created.body['default_branch_id'] as string;
+    const first = await client.responses.create({
+      model: BETA,
+      input: 'How full is the cluster?',
+      conversation: chatId,
+    });
+    expect(first.output_text).toBe('This is a scripted answer to: "How full is the cluster?".');
+    const second = await client.responses
+      .stream({ model: BETA, input: 'And tomorrow?', conversation: { id: chatId } })
+      .finalResponse();
+    expect(second.output_text).toBe('This is a scripted answer to: "And tomorrow?".');
+    const messages = await chats(`/${chatId}/branches/${branchId}/messages`);
+    const listed = messages.body['data'] as { role: string; sequence: number; response_id: string; items: unknown[] }[];
+    expect(listed.map((message) => [message.sequence, message.role, message.response_id])).toEqual([
+      [1, 'user', first.id],
+      [2, 'assistant', first.id],
+      [3, 'user', second.id],
+      [4, 'assistant', second.id],
+    ]);
+    expect(JSON.stringify(listed[3]!.items)).toContain('And tomorrow?');
+
+    // A slow turn holds the branch: a second one at the same time is refused, not interleaved.
+    const slow = await client.responses.create({
+      model: ALPHA,
+      input: 'Write a long report',
+      conversation: chatId,
+      stream: true,
+    });
+    const events = slow[Symbol.asyncIterator]();
+    await events.next();
+    const concurrent = client.responses.create({ model: BETA, input: 'Meanwhile?', conversation: chatId });
+    await expect(concurrent).rejects.toMatchObject({ status: 409, code: 'turn_in_progress' });
+    for (let event = await events.next(); !event.done; event = await events.next());
+    const after = await chats(`/${chatId}/branches/${branchId}/messages`);
+    expect((after.body['data'] as { role: string }[]).map((message) => message.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
+    const both = client.responses.create({
+      model: BETA,
+      input: 'x',
+      conversation: chatId,
+      previous_response_id: first.id,
+    });
+    await expect(both).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
   it('streams chat completions with tool-call deltas and usage when asked', async () => {
     const stream = await client.chat.completions.create({
       model: BETA,

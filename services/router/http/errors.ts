@@ -241,6 +241,20 @@ export const errorCatalog = {
     type: 'forbidden_error',
     message: 'Approvals in this workspace need the approver role or a place on its approvers list',
   },
+  chat_not_found: { status: 404, type: 'invalid_request_error', message: 'No such chat in this project' },
+  branch_not_found: { status: 404, type: 'invalid_request_error', message: 'No such branch in this chat' },
+  message_not_found: { status: 404, type: 'invalid_request_error', message: 'No such message in this chat' },
+  chat_not_owned: {
+    status: 403,
+    type: 'forbidden_error',
+    message: "Only the chat's owner may add to it or change it",
+  },
+  chat_archived: { status: 409, type: 'invalid_request_error', message: 'The chat is archived; unarchive it first' },
+  turn_in_progress: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'A turn is running on this branch; wait for it to end, or fork a branch',
+  },
   api_key_not_rotatable: {
     status: 409,
     type: 'invalid_request_error',

@@ -4,6 +4,7 @@ import Type, { type Static } from 'typebox';
 import { engineChatFromResponses, InputError, inputItems, type ResponseItem } from '../inference/responses-request.js';
 import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
 import { findResponse, insertResponse } from '../store/responses.js';
+import { openTurn } from '../conversations/turns.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
@@ -21,6 +22,7 @@ import { openSse } from './sse.js';
 import { strict } from './schemas.js';
 
 const ResponseId = Type.String({ pattern: '^resp_[0-9a-f]{24,48}$' });
+const ChatId = Type.String({ pattern: '^chat_[0-9a-f]{24}$' });
 
 const ResponsesBody = Type.Object(
   {
@@ -36,6 +38,9 @@ const ResponsesBody = Type.Object(
     include: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
     stream_options: Type.Optional(Type.Union([FreeObject, Type.Null()])),
     background: Type.Optional(Type.Union([Type.Literal(false), Type.Null()])),
+    // A chat to add this turn to (docs/conversations.md): its id, or {id}; metadata.x_branch_id
+    // picks a branch other than the default one.
+    conversation: Type.Optional(Type.Union([ChatId, Type.Object({ id: ChatId }, strict), Type.Null()])),
   },
   { ...strict, wireSafe: true },
 );
@@ -73,16 +78,36 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           `No stored response ${body.previous_response_id} in this project`,
           'previous_response_id',
         );
-      const { history, chat } = turn(body, previous, endpoint);
-      const started = await beginInference(request, reply, deps, {
-        projectId: project.id,
-        model,
-        tier: endpoint.service_tier,
-        chat,
-        ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
-        ...traced(request),
-      });
-      const translator = new ResponsesTranslator(shell(body, model, endpoint), newItemId);
+      const responseShell = shell(body, model, endpoint);
+      const input = inputOf(body);
+      const conversation = body.conversation
+        ? await openTurn(deps.pool, {
+            projectId: project.id,
+            chatId: conversationId(body.conversation),
+            ...(branchNamed(body) ? { branchId: branchNamed(body)! } : {}),
+            principalId: request.principal!.principalId,
+            responseId: responseShell.id,
+            input,
+          })
+        : undefined;
+      const prior = conversation?.history ?? (previous ? [...previous.history, ...previous.response.output] : []);
+      const { history, chat } = turn(body, prior as ResponseItem[], input, endpoint);
+      const started = await (async () => {
+        try {
+          return await beginInference(request, reply, deps, {
+            projectId: project.id,
+            model,
+            tier: endpoint.service_tier,
+            chat,
+            ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
+            ...traced(request),
+          });
+        } catch (error) {
+          await conversation?.abandon();
+          throw error;
+        }
+      })();
+      const translator = new ResponsesTranslator(responseShell, newItemId);
       // On shutdown the broker fails the stream, and the translator's response.failed ends it.
       const sse = body.stream
         ? openSse(
@@ -139,6 +164,12 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           ),
         );
       }
+      // The chat keeps what happened, a cancelled or failed turn's partial output included.
+      await conversation
+        ?.finish(final['output'] as unknown[], (usage as unknown as Record<string, unknown> | undefined) ?? null)
+        .catch((storeError: unknown) =>
+          request.log.error({ err: storeError, response_id: final.id }, 'the turn could not be kept in its chat'),
+        );
       emit(ending);
       sse?.end();
       if (sse) return reply;
@@ -161,12 +192,9 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
 }
 
 /** The items the model sees this turn (stored history, then this input) and the engine request. */
-function turn(body: Body, previous: Awaited<ReturnType<typeof findResponse>>, endpoint: EndpointRecord) {
+function turn(body: Body, prior: readonly ResponseItem[], input: readonly ResponseItem[], endpoint: EndpointRecord) {
   try {
-    const history: ResponseItem[] = [
-      ...(previous ? ([...previous.history, ...previous.response.output] as ResponseItem[]) : []),
-      ...inputItems(body.input as string | Record<string, unknown>[]),
-    ];
+    const history: ResponseItem[] = [...prior, ...input];
     return {
       history,
       chat: engineChatFromResponses(body as Parameters<typeof engineChatFromResponses>[0], history, endpoint.defaults),
@@ -175,6 +203,26 @@ function turn(body: Body, previous: Awaited<ReturnType<typeof findResponse>>, en
     if (error instanceof InputError) throw new ApiError('invalid_parameter', error.message, error.param);
     throw error;
   }
+}
+
+function inputOf(body: Body): ResponseItem[] {
+  if (body.conversation && body.previous_response_id)
+    throw new ApiError('invalid_body', 'Use conversation or previous_response_id, not both', 'conversation');
+  try {
+    return inputItems(body.input as string | Record<string, unknown>[]);
+  } catch (error) {
+    if (error instanceof InputError) throw new ApiError('invalid_parameter', error.message, error.param);
+    throw error;
+  }
+}
+
+const conversationId = (conversation: NonNullable<Body['conversation']>) =>
+  typeof conversation === 'string' ? conversation : conversation.id;
+
+/** `metadata.x_branch_id`: the branch of the conversation to continue (its default one when unset). */
+function branchNamed(body: Body): string | undefined {
+  const branch = (body.metadata as Record<string, unknown> | undefined)?.['x_branch_id'];
+  return typeof branch === 'string' ? branch : undefined;
 }
 
 function shell(body: Body, model: string, endpoint: EndpointRecord) {
@@ -190,6 +238,7 @@ function shell(body: Body, model: string, endpoint: EndpointRecord) {
     top_p: body.top_p ?? 1,
     max_output_tokens: body.max_output_tokens ?? endpoint.defaults.max_output_tokens ?? null,
     previous_response_id: body.previous_response_id ?? null,
+    ...(body.conversation ? { conversation: { id: conversationId(body.conversation) } } : {}),
     metadata: body.metadata ?? {},
     store: body.store !== false,
     service_tier: endpoint.service_tier,
