@@ -107,6 +107,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     }),
   );
   const identity = { pool: deps.pool, identity: deps.identity ?? DEFAULT_IDENTITY };
+  // One validator, catalog cache and event hub for the exec API and the agentic loop.
+  const exec = {
+    pool: deps.pool,
+    hub: deps.exec?.hub ?? new ExecEventHub(),
+    validator: new ArgumentValidator(),
+    catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
+    ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
+  };
   void app.register(signInRoutes(identity), { prefix: '/v1/auth' });
   void app.register(oidcRoutes({ oidc: deps.oidc }), { prefix: '/v1/auth' });
   void app.register(accountRoutes(identity), { prefix: '/:project_id/v1/auth' });
@@ -131,17 +139,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       pool: deps.pool,
       logger: deps.logger,
       inference,
+      exec,
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
     }),
     { prefix: '/:project_id/:endpoint_slug/v1' },
   );
   void app.register(
     execSurface({
-      pool: deps.pool,
-      hub: deps.exec?.hub ?? new ExecEventHub(),
-      validator: new ArgumentValidator(),
-      catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
-      ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
+      ...exec,
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
     }),
     { prefix: '/:project_id/v1/exec' },

@@ -59,8 +59,11 @@ export function mayDecide(
   if (earlier.includes(decider.principalId)) return 'approval_already_decided';
   const self = approval.requested_by_principal !== null && decider.principalId === approval.requested_by_principal;
   if (verdict === 'reject' && self) return undefined;
-  if (!mayReview(policy, decider)) return 'approver_not_allowed';
-  if (verdict === 'approve' && self && !selfApprovalAllowed(approval, policy)) return 'self_approval_forbidden';
+  if (verdict === 'approve' && self) {
+    if (!selfApprovalAllowed(approval, policy)) return 'self_approval_forbidden';
+    // In a chat the requester's approval is their consent to what the model proposed: no role needed.
+    if (approval.origin !== 'chat' && !mayReview(policy, decider)) return 'approver_not_allowed';
+  } else if (!mayReview(policy, decider)) return 'approver_not_allowed';
   if (
     approval.stage === 2 &&
     policy.escalation_reviewers.length > 0 &&

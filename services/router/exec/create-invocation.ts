@@ -26,6 +26,8 @@ export interface InvocationRequest {
   readonly requester: ActingPrincipal;
   /** Asked for directly (API, CLI, UI form) or proposed by the model in a chat; `direct` when unset. */
   readonly origin?: Origin;
+  /** Wait for a person even where the workspace policy would not (a client asking for more care). */
+  readonly forceApproval?: boolean;
   /** The requesting span's trace context: the dispatch and the agent's run continue it. */
   readonly trace?: TraceCarrier;
 }
@@ -112,7 +114,7 @@ function newInvocation(request: InvocationRequest, policy: ApprovalPolicy): NewI
     requested_by_principal: request.requester.principalId,
     origin: request.origin ?? 'direct',
     // Dangerous calls always wait for a person; read and write ones when the workspace says so.
-    state: needsApproval(request.tool.risk, policy) ? 'pending_approval' : 'queued',
+    state: request.forceApproval || needsApproval(request.tool.risk, policy) ? 'pending_approval' : 'queued',
     timeout_ms: Math.min(request.timeoutMs ?? request.tool.timeout_ms, request.tool.timeout_ms),
     trace: request.trace ?? null,
   };

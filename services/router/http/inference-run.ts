@@ -15,6 +15,8 @@ import type { InferenceMetrics } from '../inference/metrics.js';
 import { recordUsage, type UsageRecord } from '../store/inference-usage.js';
 import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
+import type { LoopExecDeps } from '../loop/run-tool.js';
+import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 
 export interface InferenceHttpDeps {
   readonly pool: Pool;
@@ -23,6 +25,8 @@ export interface InferenceHttpDeps {
   readonly logger: Logger;
   readonly endpoints: EndpointCache;
   readonly metrics?: InferenceMetrics;
+  /** The execution runtime, for the workspace tools a Responses turn may run (the agentic loop). */
+  readonly exec?: LoopExecDeps & { readonly catalogs: WorkspaceCatalogs };
 }
 
 /** The endpoint of the path and the model the request runs on (the endpoint's first by default). */

@@ -12,6 +12,7 @@ import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
 import { chatCompletionsRoute } from './chat-completions.js';
 import { EndpointPath } from './inference-schemas.js';
 import { responsesRoutes } from './responses.js';
+import type { InferenceHttpDeps } from './inference-run.js';
 
 /**
  * `/:project_id/:endpoint_slug/v1/*` with the `inference` scope: `responses`, `chat/completions`
@@ -23,6 +24,7 @@ export function inferenceRoutes(deps: {
   readonly logger: Logger;
   readonly inference: InferenceRuntime;
   readonly rateLimits?: RateLimitSettings;
+  readonly exec?: InferenceHttpDeps['exec'];
 }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
@@ -36,6 +38,7 @@ export function inferenceRoutes(deps: {
       broker: deps.inference.broker,
       endpoints: new EndpointCache(deps.pool),
       ...(deps.inference.metrics ? { metrics: deps.inference.metrics } : {}),
+      ...(deps.exec ? { exec: deps.exec } : {}),
     };
     chatCompletionsRoute(app, serving);
     responsesRoutes(app, serving);

@@ -5,6 +5,8 @@ import { engineChatFromResponses, InputError, inputItems, type ResponseItem } fr
 import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
 import { findResponse, insertResponse } from '../store/responses.js';
 import { openTurn } from '../conversations/turns.js';
+import { isMcpTool, offeredServers } from '../loop/servers.js';
+import { respondWithLoop } from './responses-loop.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
@@ -38,6 +40,8 @@ const ResponsesBody = Type.Object(
     include: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
     stream_options: Type.Optional(Type.Union([FreeObject, Type.Null()])),
     background: Type.Optional(Type.Union([Type.Literal(false), Type.Null()])),
+    // With mcp tools: model turns that call tools, at most (docs/conversations.md).
+    max_tool_calls: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 50 }), Type.Null()])),
     // A chat to add this turn to (docs/conversations.md): its id, or {id}; metadata.x_branch_id
     // picks a branch other than the default one.
     conversation: Type.Optional(Type.Union([ChatId, Type.Object({ id: ChatId }, strict), Type.Null()])),
@@ -91,6 +95,33 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           })
         : undefined;
       const prior = conversation?.history ?? (previous ? [...previous.history, ...previous.response.output] : []);
+      const servers = await serversOf(deps, project.id, body).catch(async (error: unknown) => {
+        await conversation?.abandon();
+        throw error;
+      });
+      if (servers)
+        return respondWithLoop(
+          request,
+          reply,
+          { ...deps, exec: deps.exec! },
+          {
+            body,
+            shell: responseShell,
+            endpoint,
+            model,
+            projectId: project.id,
+            servers,
+            history: [...(prior as ResponseItem[]), ...input],
+            conversation,
+            began,
+          },
+        );
+      if (input.some((item) => item.type === 'mcp_approval_response'))
+        throw new ApiError(
+          'invalid_parameter',
+          'An mcp_approval_response needs the mcp tools it answers for in tools',
+          'input',
+        );
       const { history, chat } = turn(body, prior as ResponseItem[], input, endpoint);
       const started = await (async () => {
         try {
@@ -203,6 +234,14 @@ function turn(body: Body, prior: readonly ResponseItem[], input: readonly Respon
     if (error instanceof InputError) throw new ApiError('invalid_parameter', error.message, error.param);
     throw error;
   }
+}
+
+/** The workspaces offered as `mcp` tools, or undefined when the request offers none. */
+async function serversOf(deps: InferenceHttpDeps, projectId: string, body: Body) {
+  const tools = (body.tools ?? []) as Record<string, unknown>[];
+  if (!tools.some(isMcpTool)) return undefined;
+  if (!deps.exec) throw new ApiError('invalid_parameter', 'This router runs no workspace tools', 'tools');
+  return offeredServers(deps.pool, deps.exec.catalogs, projectId, tools);
 }
 
 function inputOf(body: Body): ResponseItem[] {

@@ -30,7 +30,12 @@ export function inputItems(input: ResponsesBody['input']): ResponseItem[] {
   if (typeof input === 'string') return [{ type: 'message', role: 'user', content: input }];
   return input.map((item, index) => {
     const type = item['type'] ?? (item['role'] !== undefined ? 'message' : undefined);
-    if (type !== 'message' && type !== 'function_call' && type !== 'function_call_output') {
+    if (
+      type !== 'message' &&
+      type !== 'function_call' &&
+      type !== 'function_call_output' &&
+      type !== 'mcp_approval_response'
+    ) {
       throw new InputError(
         `input[${index}]: items of type ${JSON.stringify(type ?? null)} are not supported; send messages, function_call and function_call_output items`,
         `input[${index}]`,
@@ -67,7 +72,28 @@ export function engineChatFromResponses(
   return request as EngineChat;
 }
 
+// Items of the router's own tools that the model does not see as such: the tool listing, and
+// approvals still open or their answers (a decided one comes back as an mcp_call).
+const NOT_FOR_THE_MODEL = new Set(['mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response']);
+
 function appendItem(messages: ChatMessage[], item: ResponseItem, index: number): void {
+  if (NOT_FOR_THE_MODEL.has(item.type)) return;
+  if (item.type === 'mcp_call') {
+    // A workspace tool the router ran: to the engine, a tool call and its result.
+    appendItem(
+      messages,
+      { type: 'function_call', call_id: item['id'], name: item['name'], arguments: item['arguments'] },
+      index,
+    );
+    const text = typeof item['output'] === 'string' && item['output'] !== '' ? item['output'] : '';
+    const error = typeof item['error'] === 'string' ? item['error'] : '';
+    messages.push({
+      role: 'tool',
+      tool_call_id: String(item['id']),
+      content: error ? `${text}${text ? '\n' : ''}error: ${error}` : text,
+    });
+    return;
+  }
   if (item.type === 'function_call') {
     const call = {
       id: String(item['call_id']),

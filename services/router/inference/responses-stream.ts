@@ -26,12 +26,16 @@ export class ResponsesTranslator {
   private readonly output: ResponseItem[] = [];
   private message: OpenItem | undefined;
   private readonly calls = new Map<number, OpenItem>();
+  /** This model turn's calls of server (MCP) tools: held back, the loop decides what each becomes. */
+  private readonly serverCalls = new Map<number, { name: string; arguments: string }>();
   private finishReason: string | null = null;
   usage: Record<string, unknown> | null = null;
 
   constructor(
     private readonly shell: ResponseShell,
     private readonly newId: (prefix: string) => string,
+    /** Names of the tools the router runs itself (the workspace's, offered as `mcp`). */
+    private readonly serverTools: ReadonlySet<string> = new Set(),
   ) {}
 
   start(): ResponseEvent[] {
@@ -137,6 +141,13 @@ export class ResponsesTranslator {
   }
 
   private toolFragment(fragment: ToolFragment): ResponseEvent[] {
+    const held = this.serverCalls.get(fragment.index);
+    if (held || (!this.calls.has(fragment.index) && this.serverTools.has(fragment.function?.name ?? ''))) {
+      const call = held ?? { name: fragment.function!.name!, arguments: '' };
+      call.arguments += fragment.function?.arguments ?? '';
+      this.serverCalls.set(fragment.index, call);
+      return [];
+    }
     const events: ResponseEvent[] = [];
     let open = this.calls.get(fragment.index);
     if (!open) {
@@ -166,6 +177,55 @@ export class ResponsesTranslator {
         }),
       );
     }
+    return events;
+  }
+
+  /**
+   * Ends one model turn of a multi-turn response: its message and function calls are closed,
+   * its server-tool calls handed to the loop, and the next model turn starts fresh items (the
+   * numbering and the output go on).
+   */
+  endModelTurn(): { events: ResponseEvent[]; serverCalls: { name: string; arguments: string }[]; clientCalls: number } {
+    const events = [...this.closeMessage(), ...this.closeCalls()];
+    const clientCalls = this.calls.size;
+    const serverCalls = [...this.serverCalls.values()];
+    this.message = undefined;
+    this.calls.clear();
+    this.serverCalls.clear();
+    return { events, serverCalls, clientCalls };
+  }
+
+  /** Adds an item the loop made (a tool listing, a server call, an approval request) and returns its events. */
+  addItem(item: ResponseItem & { id: string }, done = true): { outputIndex: number; events: ResponseEvent[] } {
+    const outputIndex = this.output.length;
+    this.output.push(item);
+    const events = [this.event('response.output_item.added', { output_index: outputIndex, item: { ...item } })];
+    if (done) events.push(this.event('response.output_item.done', { output_index: outputIndex, item: { ...item } }));
+    return { outputIndex, events };
+  }
+
+  /** Changes an item already added (a server call's status and output) and closes it. */
+  finishItem(outputIndex: number, change: Record<string, unknown>, before: ResponseEvent[] = []): ResponseEvent[] {
+    const item = this.output[outputIndex]!;
+    Object.assign(item, change);
+    return [...before, this.event('response.output_item.done', { output_index: outputIndex, item: { ...item } })];
+  }
+
+  /** An event of the loop's own (mcp_call progress, vendor events), numbered with the rest. */
+  loopEvent(type: string, fields: Record<string, unknown>): ResponseEvent {
+    return this.event(type, fields);
+  }
+
+  /** Every item so far, as the next model turn's history needs them. */
+  items(): ResponseItem[] {
+    return this.output.map((item) => ({ ...item }));
+  }
+
+  /** Ends the response after the loop's last model turn (or at an approval). */
+  finish(status: 'completed' | 'incomplete', incomplete?: { reason: string }): ResponseEvent[] {
+    const events = [...this.closeMessage(), ...this.closeCalls()];
+    const response = { ...this.response(status), ...(incomplete ? { incomplete_details: incomplete } : {}) };
+    events.push(this.event(`response.${status}`, { response }));
     return events;
   }
 

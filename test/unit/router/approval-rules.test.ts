@@ -67,6 +67,9 @@ describe('approval rules', () => {
     const chat = { ...pending, origin: 'chat' as const };
     expect(approve(chat, policy, requester)).toBeUndefined();
     expect(approve(chat, { ...policy, chat_user_may_approve: false }, requester)).toBe('self_approval_forbidden');
+    // Their consent needs no approver role; deciding someone else's chat call does.
+    expect(approve(chat, policy, { ...requester, mayApprove: false })).toBeUndefined();
+    expect(approve(chat, policy, { ...reviewer, mayApprove: false })).toBe('approver_not_allowed');
   });
 
   it('counts different people: the same person cannot approve twice; enough approvals close it', () => {

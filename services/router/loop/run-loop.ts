@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Channel } from '../http/auth.js';
+import { beginInference, consume, type InferenceHttpDeps } from '../http/inference-run.js';
+import type { SseStream } from '../http/sse.js';
+import type { ChatUsage } from '../inference/chat-accumulator.js';
+import type { InferenceTarget, StartedInference } from '../inference/dispatch.js';
+import type { EngineChat } from '../inference/chat-request.js';
+import type { ResponseItem } from '../inference/responses-request.js';
+import type { ResponseEvent, ResponsesTranslator } from '../inference/responses-stream.js';
+import { finishTool, startTool, type LoopExecDeps } from './run-tool.js';
+import { decideApproval } from '../exec/approvals.js';
+import { ApiError } from '../http/errors.js';
+import { findInvocation } from '../store/invocations.js';
+import { listToolsItem, type OfferedServer } from './servers.js';
+
+/** Model turns in one response at most, and how long the loop may run, unless the request says less. */
+export const MAX_TOOL_TURNS = 10;
+export const MAX_LOOP_MS = 10 * 60_000;
+
+export interface LoopTurn {
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly inference: InferenceHttpDeps;
+  readonly exec: LoopExecDeps;
+  readonly servers: readonly OfferedServer[];
+  readonly translator: ResponsesTranslator;
+  readonly sse: SseStream | undefined;
+  readonly emit: (events: ResponseEvent[]) => void;
+  /** The first model turn runs: from here on the response streams (nothing was said before). */
+  readonly streaming: () => void;
+  /** The engine request for the items so far (history, input, and this response's output). */
+  readonly chatFor: (items: readonly ResponseItem[]) => EngineChat;
+  readonly target: Omit<InferenceTarget, 'chat'>;
+  readonly history: readonly ResponseItem[];
+  readonly requester: { principalId: string; keyId: string; channel: Channel };
+  /** Whether the requester holds the approve permission (deciding others' calls needs it). */
+  readonly mayApprove: boolean;
+  /** The person's answers to approval requests of an earlier response, decided before the model runs. */
+  readonly decisions: readonly ApprovalAnswer[];
+  readonly maxToolTurns: number;
+  readonly began: number;
+}
+
+export interface ApprovalAnswer {
+  /** The `mcp_approval_request` item answered (from the earlier response). */
+  readonly request: ResponseItem & { id: string };
+  readonly approve: boolean;
+  readonly reason?: string;
+}
+
+export type LoopEnd =
+  | { readonly kind: 'completed' | 'incomplete'; readonly events: ResponseEvent[]; readonly reason?: string }
+  | { readonly kind: 'failed'; readonly code: string; readonly message: string };
+
+export interface LoopResult {
+  readonly end: LoopEnd;
+  readonly usage: ChatUsage | undefined;
+  readonly agentId: string | undefined;
+  readonly requestId: string | undefined;
+  readonly firstTokenMs: number | null;
+  readonly cancelled: boolean;
+}
+
+/**
+ * The agentic loop of one response (docs/conversations.md): the model answers; its calls of the
+ * workspace's tools run through the exec engine (read and write at once, concurrently; a call
+ * that needs a person ends the response with an `mcp_approval_request`); their results go back
+ * to the model, until it answers without calling a tool, calls one of the client's functions,
+ * or the turn budget runs out. The first model turn refused is an HTTP error (nothing streamed
+ * yet); later failures end the stream in-band.
+ */
+export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
+  const aborted = new AbortController();
+  turn.reply.raw.once('close', () => {
+    if (!turn.reply.raw.writableFinished) aborted.abort();
+  });
+  const tools = new Map(
+    turn.servers.flatMap((server) => server.tools.map((tool) => [tool.name, { server, tool }] as const)),
+  );
+  let usage: ChatUsage | undefined;
+  let started: StartedInference | undefined;
+  let firstTokenMs: number | null = null;
+  const result = (end: LoopEnd): LoopResult => ({
+    end,
+    usage,
+    agentId: started?.agentId,
+    requestId: started?.requestId,
+    firstTokenMs,
+    cancelled: aborted.signal.aborted,
+  });
+  let streamed = false;
+  // The stream opens once something happened that a refusal could not take back: the first
+  // model turn running, or the person's decisions (so a refusal before either is an HTTP error).
+  const stream = () => {
+    if (streamed) return;
+    streamed = true;
+    turn.streaming();
+    for (const server of turn.servers) turn.emit(turn.translator.addItem(listToolsItem(server, newId('mcpl'))).events);
+  };
+  if (turn.decisions.length > 0) {
+    stream();
+    await Promise.all(turn.decisions.map((answer) => decided(turn, answer, aborted.signal)));
+  }
+  for (let modelTurns = 1; ; modelTurns += 1) {
+    const chat = turn.chatFor([...turn.history, ...turn.translator.items()]);
+    try {
+      started = await beginInference(turn.request, turn.reply, turn.inference, { ...turn.target, chat });
+    } catch (error) {
+      if (!streamed) throw error;
+      return result({ kind: 'failed', code: 'server_error', message: (error as Error).message });
+    }
+    stream();
+    const consumed = await consume(started, turn.began, turn.sse, turn.inference.broker, (chunk) =>
+      turn.emit(turn.translator.chunk(chunk)),
+    );
+    firstTokenMs ??= consumed.firstTokenMs;
+    usage = addUsage(usage, consumed.usage);
+    if (consumed.failure)
+      return result({ kind: 'failed', code: consumed.failure.code, message: consumed.failure.message });
+    const ended = turn.translator.endModelTurn();
+    turn.emit(ended.events);
+    if (ended.serverCalls.length === 0) return result({ kind: 'completed', events: [] });
+    const outcomes = await Promise.all(
+      ended.serverCalls.map((call) => serverCall(turn, tools.get(call.name)!, call.arguments, aborted.signal)),
+    );
+    if (aborted.signal.aborted) return result({ kind: 'failed', code: 'cancelled', message: 'the client went away' });
+    if (outcomes.includes('approval') || ended.clientCalls > 0) return result({ kind: 'completed', events: [] });
+    if (modelTurns >= turn.maxToolTurns) return result({ kind: 'incomplete', events: [], reason: 'max_tool_turns' });
+    if (performance.now() - turn.began > MAX_LOOP_MS)
+      return result({ kind: 'incomplete', events: [], reason: 'max_duration' });
+  }
+}
+
+/** One call of a workspace tool: an mcp_call item that runs and completes, or an approval request. */
+async function serverCall(
+  turn: LoopTurn,
+  entry: { server: OfferedServer; tool: OfferedServer['tools'][number] },
+  args: string,
+  signal: AbortSignal,
+): Promise<'ran' | 'approval'> {
+  const { server, tool } = entry;
+  const begun = await startTool(
+    turn.exec,
+    {
+      projectId: turn.target.projectId,
+      workspaceId: server.workspaceId,
+      tool,
+      arguments: args,
+      alwaysApprove: server.alwaysApprove.has(tool.name),
+    },
+    turn.requester,
+  );
+  const base = { server_label: server.label, name: tool.name, arguments: args };
+  if (begun.kind === 'approval') {
+    const item = {
+      id: newId('mcpr'),
+      type: 'mcp_approval_request',
+      ...base,
+      x_approval_id: begun.approvalId,
+      x_invocation_id: begun.invocationId,
+    };
+    turn.emit(turn.translator.addItem(item).events);
+    return 'approval';
+  }
+  const item = {
+    id: newId('mcp'),
+    type: 'mcp_call',
+    ...base,
+    status: 'in_progress',
+    output: null,
+    error: null,
+  } as const;
+  const added = turn.translator.addItem({ ...item }, false);
+  const where = { item_id: item.id, output_index: added.outputIndex };
+  turn.emit([
+    ...added.events,
+    turn.translator.loopEvent('response.mcp_call_arguments.delta', { ...where, delta: args }),
+    turn.translator.loopEvent('response.mcp_call_arguments.done', { ...where, arguments: args }),
+    turn.translator.loopEvent('response.mcp_call.in_progress', where),
+  ]);
+  const outcome =
+    begun.kind === 'refused'
+      ? { output: '', error: begun.error, invocationId: null }
+      : await finishTool(turn.exec, begun.invocation, signal).catch((error: unknown) => ({
+          output: '',
+          error: (error as Error).message,
+          invocationId: begun.invocation.id,
+        }));
+  const failed = outcome.error !== null;
+  turn.emit(
+    turn.translator.finishItem(
+      added.outputIndex,
+      {
+        status: failed ? 'failed' : 'completed',
+        // A readable text in output as well as error: SDK versions disagree about error's shape.
+        output: failed ? `${outcome.output}${outcome.output ? '\n' : ''}error: ${outcome.error}` : outcome.output,
+        error: outcome.error,
+        ...(outcome.invocationId ? { x_invocation_id: outcome.invocationId } : {}),
+      },
+      [turn.translator.loopEvent(failed ? 'response.mcp_call.failed' : 'response.mcp_call.completed', where)],
+    ),
+  );
+  return 'ran';
+}
+
+/**
+ * The person's answer to an approval request, decided under the people rules with the channel
+ * `chat`; what came of it becomes an `mcp_call` item the model reads: the call's output once
+ * approved and run, or why it did not run (rejected, waiting for someone else, refused).
+ */
+async function decided(turn: LoopTurn, answer: ApprovalAnswer, signal: AbortSignal): Promise<void> {
+  const request = answer.request;
+  const approvalId = String(request['x_approval_id']);
+  const invocationId = String(request['x_invocation_id']);
+  const base = {
+    type: 'mcp_call',
+    server_label: request['server_label'],
+    name: request['name'],
+    arguments: request['arguments'],
+    approval_request_id: request.id,
+    x_invocation_id: invocationId,
+  };
+  const item = { id: newId('mcp'), ...base, status: 'in_progress', output: null, error: null };
+  const added = turn.translator.addItem(item, false);
+  const where = { item_id: item.id, output_index: added.outputIndex };
+  turn.emit([...added.events, turn.translator.loopEvent('response.mcp_call.in_progress', where)]);
+  const close = (output: string, error: string | null) =>
+    turn.emit(
+      turn.translator.finishItem(
+        added.outputIndex,
+        {
+          status: error ? 'failed' : 'completed',
+          output: error ? `${output}${output ? '\n' : ''}error: ${error}` : output,
+          error,
+        },
+        [turn.translator.loopEvent(error ? 'response.mcp_call.failed' : 'response.mcp_call.completed', where)],
+      ),
+    );
+  let state: string;
+  try {
+    const approval = await decideApproval(turn.exec.pool, {
+      projectId: turn.target.projectId,
+      approvalId,
+      decider: {
+        principalId: turn.requester.principalId,
+        mayApprove: turn.mayApprove,
+        keyId: turn.requester.keyId,
+        channel: 'chat',
+      },
+      verdict: answer.approve ? 'approve' : 'reject',
+      ...(answer.reason ? { note: answer.reason } : {}),
+    });
+    state = approval.state;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    const why =
+      error.code === 'self_approval_forbidden'
+        ? 'This call needs the approval of a person other than you (irreversible calls always do); it waits for them in the approvals queue.'
+        : error.message;
+    return close('', `${error.code}: ${why}`);
+  }
+  if (state === 'rejected')
+    return close('', `rejected by the user${answer.reason ? `: ${answer.reason}` : ''}; the call did not run`);
+  if (state === 'pending') return close('', 'approved by you; it needs a second person to approve before it runs');
+  const invocation = await findInvocation(turn.exec.pool, turn.target.projectId, invocationId);
+  const outcome = await finishTool(turn.exec, invocation!, signal).catch((error: unknown) => ({
+    output: '',
+    error: (error as Error).message,
+  }));
+  close(outcome.output, outcome.error);
+}
+
+function addUsage(total: ChatUsage | undefined, next: ChatUsage | undefined): ChatUsage | undefined {
+  if (!next) return total;
+  if (!total) return next;
+  return {
+    prompt_tokens: total.prompt_tokens + next.prompt_tokens,
+    completion_tokens: total.completion_tokens + next.completion_tokens,
+    total_tokens: total.total_tokens + next.total_tokens,
+    prompt_tokens_details: {
+      cached_tokens:
+        (total.prompt_tokens_details?.cached_tokens ?? 0) + (next.prompt_tokens_details?.cached_tokens ?? 0),
+    },
+  };
+}
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;

@@ -1,0 +1,139 @@
+import type { Channel } from '../http/auth.js';
+import { ApiError } from '../http/errors.js';
+import { createInvocation } from '../exec/create-invocation.js';
+import type { ExecEventHub } from '../exec/exec-events.js';
+import { FINAL_STATES } from '../exec/invocation-state.js';
+import type { ArgumentValidator, CatalogTool } from '../exec/tool-catalog.js';
+import type { Transactor } from '../store/batcher.js';
+import { findExecResult, fullOutput } from '../store/exec-results.js';
+import { findInvocation, type InvocationRecord } from '../store/invocations.js';
+import type { Pool } from '../store/pool.js';
+
+/** What the model is given of a tool's output at most; the rest is cut, and it is told so. */
+export const MODEL_OUTPUT_LIMIT = 16 * 1024;
+
+export interface LoopExecDeps {
+  readonly pool: Pool;
+  readonly hub: ExecEventHub;
+  readonly validator: ArgumentValidator;
+  readonly transact?: Transactor;
+}
+
+/** What the model is told of a call that ended. */
+export interface ToolOutcome {
+  readonly invocationId: string;
+  readonly state: string;
+  readonly output: string;
+  readonly error: string | null;
+}
+
+export type StartedTool =
+  | { readonly kind: 'running'; readonly invocation: InvocationRecord }
+  /** The call waits for a person: the turn ends here. */
+  | { readonly kind: 'approval'; readonly invocationId: string; readonly approvalId: string }
+  /** Refused before anything was stored (bad arguments from the model, no agent): the model is told. */
+  | { readonly kind: 'refused'; readonly error: string };
+
+/**
+ * Starts one of the model's calls of a workspace tool through the exec API's own path — schema
+ * check, policy, approval, audit, dispatch, fencing — as a call the chat's person asked for
+ * (origin `chat`).
+ */
+export async function startTool(
+  deps: LoopExecDeps,
+  call: { projectId: string; workspaceId: string; tool: CatalogTool; arguments: string; alwaysApprove: boolean },
+  requester: { principalId: string; keyId: string; channel: Channel },
+): Promise<StartedTool> {
+  let args: unknown;
+  try {
+    args = JSON.parse(call.arguments || '{}');
+  } catch {
+    return { kind: 'refused', error: `invalid_arguments: not JSON: ${call.arguments.slice(0, 200)}` };
+  }
+  if (!args || typeof args !== 'object' || Array.isArray(args))
+    return { kind: 'refused', error: 'invalid_arguments: the arguments must be a JSON object' };
+  try {
+    const created = await createInvocation(
+      deps.pool,
+      deps.validator,
+      {
+        projectId: call.projectId,
+        workspaceId: call.workspaceId,
+        tool: call.tool,
+        args: args as Record<string, unknown>,
+        requester,
+        origin: 'chat',
+        forceApproval: call.alwaysApprove,
+      },
+      deps.transact,
+    );
+    if (created.approval)
+      return { kind: 'approval', invocationId: created.invocation.id, approvalId: created.approval.id };
+    return { kind: 'running', invocation: created.invocation };
+  } catch (error) {
+    if (error instanceof ApiError) return { kind: 'refused', error: `${error.code}: ${error.message}` };
+    throw error;
+  }
+}
+
+/** Waits for a started call to end and says what the model is told of it. */
+export async function finishTool(
+  deps: LoopExecDeps,
+  invocation: InvocationRecord,
+  signal: AbortSignal,
+): Promise<ToolOutcome> {
+  return outcomeOf(deps, await untilFinal(deps, invocation, signal));
+}
+
+/** Waits for the call's final (or ambiguous) state: events first, the row as the truth. */
+export async function untilFinal(
+  deps: LoopExecDeps,
+  invocation: InvocationRecord,
+  signal: AbortSignal,
+): Promise<InvocationRecord> {
+  const settled = (record: InvocationRecord) => FINAL_STATES.has(record.state) || record.state === 'ambiguous';
+  return new Promise<InvocationRecord>((resolve, reject) => {
+    const check = async () => {
+      const current = await findInvocation(deps.pool, invocation.project_id, invocation.id);
+      if (current && settled(current)) done(current);
+    };
+    const unsubscribe = deps.hub.subscribe(invocation.project_id, invocation.id, () => void check().catch(fail));
+    // The last event may have come before the subscription: a slow poll covers any gap.
+    const poll = setInterval(() => void check().catch(fail), 1_000);
+    const abort = () => fail(new Error('the turn was cancelled'));
+    signal.addEventListener('abort', abort, { once: true });
+    function done(record: InvocationRecord) {
+      cleanup();
+      resolve(record);
+    }
+    function fail(error: unknown) {
+      cleanup();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    function cleanup() {
+      unsubscribe();
+      clearInterval(poll);
+      signal.removeEventListener('abort', abort);
+    }
+    void check().catch(fail);
+  });
+}
+
+async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord): Promise<ToolOutcome> {
+  const result =
+    invocation.attempt > 0
+      ? await findExecResult(deps.pool, invocation.id, invocation.attempt, invocation.project_id)
+      : undefined;
+  const output = result ? (await fullOutput(deps.pool, result)).output : '';
+  const bounded =
+    output.length > MODEL_OUTPUT_LIMIT
+      ? `${output.slice(0, MODEL_OUTPUT_LIMIT)}\n[output cut: ${output.length - MODEL_OUTPUT_LIMIT} more characters]`
+      : output;
+  const error =
+    invocation.state === 'succeeded'
+      ? null
+      : invocation.state === 'ambiguous'
+        ? 'The agent was lost while the call ran: it may or may not have happened; an operator must resolve it (it is never run again by itself)'
+        : `The call ended ${invocation.state}${result?.error ? `: ${result.error.message}` : ''}`;
+  return { invocationId: invocation.id, state: invocation.state, output: bounded, error };
+}

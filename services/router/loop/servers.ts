@@ -1,0 +1,114 @@
+import { ApiError } from '../http/errors.js';
+import type { CatalogTool } from '../exec/tool-catalog.js';
+import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
+import type { Queryable } from '../store/db.js';
+import { findWorkspace } from '../store/workspaces.js';
+
+/** A workspace offered to the model as a Responses `mcp` tool: its XEM tools, run by the router. */
+export interface OfferedServer {
+  readonly label: string;
+  readonly workspaceId: string;
+  readonly tools: readonly CatalogTool[];
+  /** Tools the client wants a person to approve even where the workspace would not (stricter only). */
+  readonly alwaysApprove: ReadonlySet<string>;
+}
+
+type McpTool = Record<string, unknown> & { type: 'mcp' };
+
+export const isMcpTool = (tool: Record<string, unknown>): tool is McpTool => tool['type'] === 'mcp';
+
+/**
+ * The `mcp` tools of a request, each naming a workspace of the project by id or name in
+ * `server_label` (a remote `server_url` is not this router's to call). `allowed_tools` narrows
+ * the list; `require_approval` can only add approvals — "never" cannot lift the workspace's gate.
+ */
+export async function offeredServers(
+  db: Queryable,
+  catalogs: WorkspaceCatalogs,
+  projectId: string,
+  tools: readonly Record<string, unknown>[],
+): Promise<OfferedServer[]> {
+  const servers: OfferedServer[] = [];
+  for (const [index, tool] of tools.entries()) {
+    if (!isMcpTool(tool)) continue;
+    const label = tool['server_label'];
+    const param = `tools[${index}].server_label`;
+    if (tool['server_url'] !== undefined || tool['connector_id'] !== undefined)
+      throw new ApiError(
+        'invalid_parameter',
+        'mcp tools name a workspace of this project in server_label; server_url and connectors are not supported',
+        `tools[${index}]`,
+      );
+    if (typeof label !== 'string') throw new ApiError('invalid_parameter', 'an mcp tool needs a server_label', param);
+    const workspace = await workspaceNamed(db, projectId, label);
+    if (!workspace)
+      throw new ApiError('invalid_parameter', `No workspace "${label.slice(0, 64)}" in this project`, param);
+    const allowed = names(tool['allowed_tools']);
+    const catalog = [...(await catalogs.get(projectId, workspace)).values()]
+      .filter((entry) => !allowed || allowed.has(entry.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    servers.push({
+      label,
+      workspaceId: workspace,
+      tools: catalog,
+      alwaysApprove: alwaysApproved(tool['require_approval'], catalog),
+    });
+  }
+  const seen = new Set<string>();
+  for (const tool of servers.flatMap((server) => server.tools)) {
+    if (seen.has(tool.name))
+      throw new ApiError('invalid_parameter', `Tool ${tool.name} is offered by two mcp tools`, 'tools');
+    seen.add(tool.name);
+  }
+  return servers;
+}
+
+async function workspaceNamed(db: Queryable, projectId: string, label: string): Promise<string | undefined> {
+  if (/^ws_[0-9a-f]{12,48}$/.test(label)) return (await findWorkspace(db, projectId, label))?.id;
+  const found = await db.query<{ id: string }>('SELECT id FROM workspaces WHERE project_id = $1 AND name = $2', [
+    projectId,
+    label,
+  ]);
+  return found.rows[0]?.id;
+}
+
+function names(value: unknown): Set<string> | undefined {
+  if (Array.isArray(value)) return new Set(value.filter((entry): entry is string => typeof entry === 'string'));
+  if (value && typeof value === 'object' && Array.isArray((value as { tool_names?: unknown }).tool_names))
+    return names((value as { tool_names: unknown[] }).tool_names);
+  return undefined;
+}
+
+function alwaysApproved(value: unknown, tools: readonly CatalogTool[]): Set<string> {
+  if (value === 'always') return new Set(tools.map((tool) => tool.name));
+  if (value && typeof value === 'object') return names((value as { always?: unknown }).always) ?? new Set();
+  return new Set();
+}
+
+/** The engine's view of the offered tools: plain function tools. */
+export function engineTools(servers: readonly OfferedServer[]): Record<string, unknown>[] {
+  return servers.flatMap((server) =>
+    server.tools.map((tool) => ({
+      type: 'function',
+      name: tool.name,
+      description: tool.description,
+      parameters: tool.parameter_schemas[0] ?? tool.parameters,
+    })),
+  );
+}
+
+/** The `mcp_list_tools` item OpenAI emits first for a remote MCP server. */
+export function listToolsItem(server: OfferedServer, id: string) {
+  return {
+    id,
+    type: 'mcp_list_tools' as const,
+    server_label: server.label,
+    tools: server.tools.map((tool) => ({
+      name: tool.name,
+      description: tool.description,
+      input_schema: tool.parameter_schemas[0] ?? tool.parameters,
+      annotations: { risk: tool.risk, read_only: tool.risk === 'read' },
+    })),
+    error: null,
+  };
+}

@@ -1,0 +1,304 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { engineRequest, readAll } from '../../services/xim-agent/engine/http.js';
+import { parseVllmMetrics } from '../../services/xim-agent/engine/probe.js';
+import { execClient } from '../helpers/exec-client.js';
+import { cleanEnv, spawnGroup, spawnXemAgent, spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
+import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+
+const MODEL = 'scripted/loop';
+const OPSKIT = {
+  name: 'opskit',
+  version: '1',
+  domain: 'ops',
+  tools: [
+    {
+      name: 'disk_usage',
+      description: 'How full the disks are',
+      risk: 'read',
+      timeout_ms: 10_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['echo', 'disk 42% full'] },
+    },
+    {
+      name: 'restart_service',
+      description: 'Restart a service',
+      risk: 'destructive',
+      timeout_ms: 10_000,
+      parameters: {
+        type: 'object',
+        properties: { name: { type: 'string', pattern: '^[a-z]+$' } },
+        required: ['name'],
+        additionalProperties: false,
+      },
+      command: { argv: ['echo', 'restarted', '{{name}}'] },
+    },
+    {
+      name: 'wipe_volume',
+      description: 'Wipe a volume for good',
+      risk: 'irreversible',
+      timeout_ms: 10_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['echo', 'wiped'] },
+    },
+  ],
+};
+
+/**
+ * The agentic loop with real processes: a router, a XEM agent running the opskit bundle, a XIM
+ * agent on the scripted engine (which calls a tool the user's words name and summarises tool
+ * output), and the official openai package as the only client.
+ */
+describe('the agentic loop: the model calls workspace tools through the router', () => {
+  let router: RouterHarness;
+  let api: ReturnType<typeof execClient>;
+  let client: OpenAI;
+  let operator: { key: string; principalId: string };
+  let workspace: string;
+  const runs: Spawned[] = [];
+  const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'loop-e2e-'));
+  const mcp = () => ({ type: 'mcp' as const, server_label: workspace, require_approval: 'never' as const });
+
+  beforeAll(async () => {
+    router = await startRouterHarness({ leaseRenewalIntervalMs: 500, heartbeatTimeoutMs: 2_500 });
+    api = execClient(router.app, router.project.project.id);
+    workspace = router.project.workspace.id;
+    const admin = router.project.adminKey;
+    operator = await api.mintKey(admin, 'Chat Operator', ['inference', 'execution'], ['operator']);
+    mkdirSync(join(dir, 'xem', 'tools', 'opskit'), { recursive: true });
+    // The agent serves the workspaces it holds a credentials folder for (none needed by opskit).
+    mkdirSync(join(dir, 'xem', 'credentials', workspace), { recursive: true });
+    writeFileSync(join(dir, 'xem', 'tools', 'opskit', 'bundle.yaml'), stringify(OPSKIT));
+    const xem = spawnXemAgent({
+      routerUrl: router.url,
+      joinKey: await router.mintJoinKey(),
+      name: 'xem-loop',
+      dir: join(dir, 'xem'),
+      intervalMs: 500,
+    });
+    runs.push(xem);
+    const agentId = await new Promise<string>((resolve) =>
+      xem.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
+    );
+    await waitFor("the agent's manifest", 20_000, async () =>
+      (await api.call('GET', `/management/agents/${agentId}/tools`, admin)).status === 200 ? true : undefined,
+    );
+    await api.bind(admin, workspace, agentId);
+    await waitFor('the agent online in the workspace', 20_000, async () =>
+      (await api.call('GET', '/exec/tools/disk_usage', operator.key)).body['online_agents'] === 1 ? true : undefined,
+    );
+    const socket = join(dir, 'engine.sock');
+    runs.push(
+      spawnGroup(
+        process.execPath,
+        ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', MODEL, '--uds', socket],
+        cleanEnv(),
+      ),
+    );
+    const running = async () =>
+      parseVllmMetrics(await readAll(await engineRequest({ socketPath: socket }, '/metrics', { timeoutMs: 2_000 })))
+        .running;
+    await waitFor('the engine listening', 20_000, async () =>
+      (await running().catch(() => undefined)) === 0 ? true : undefined,
+    );
+    mkdirSync(join(dir, 'xim'), { recursive: true });
+    runs.push(
+      spawnXimAgent({
+        routerUrl: router.url,
+        joinKey: await router.mintJoinKey('xim'),
+        name: 'xim-loop',
+        dir: join(dir, 'xim'),
+        engineUrl: `unix://${socket}`,
+      }),
+    );
+    expect(
+      (
+        await api.call('POST', '/management/endpoints', admin, {
+          slug: 'default',
+          models: [MODEL],
+          service_tier: 'self_hosted',
+        })
+      ).status,
+    ).toBe(201);
+    client = new OpenAI({
+      apiKey: operator.key,
+      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
+      maxRetries: 0,
+    });
+    await waitFor(
+      'the model served',
+      20_000,
+      async () =>
+        (await client.models.list()).data.some((model) => (model as unknown as { available: boolean }).available) ||
+        undefined,
+    );
+  }, 90_000);
+  afterAll(async () => {
+    for (const run of runs)
+      if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    await Promise.all(runs.map((run) => run.exited));
+    await router?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a read tool inside the turn and answers with its output', async () => {
+    const response = await client.responses.create({ model: MODEL, input: 'Check disk_usage please', tools: [mcp()] });
+    expect(response.status).toBe('completed');
+    expect(response.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
+    const listed = response.output[0] as OpenAI.Responses.ResponseOutputItem.McpListTools;
+    expect(listed.tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['disk_usage', 'restart_service']));
+    expect(response.output[1]).toMatchObject({
+      type: 'mcp_call',
+      name: 'disk_usage',
+      server_label: workspace,
+      output: 'disk 42% full\n',
+      error: null,
+    });
+    expect(response.output_text).toContain('disk 42% full');
+    const calls = await api.call('GET', '/exec/invocations?tool=disk_usage', operator.key);
+    expect(
+      (calls.body['data'] as { origin: string; requested_by_principal: string; state: string }[])[0],
+    ).toMatchObject({
+      origin: 'chat',
+      requested_by_principal: operator.principalId,
+      state: 'succeeded',
+    });
+  });
+
+  it('streams the whole loop as one response the SDK accepts: one created, numbered events, mcp_call events', async () => {
+    const types: string[] = [];
+    const sequence: number[] = [];
+    for await (const event of await client.responses.create({
+      model: MODEL,
+      input: 'What does disk_usage say?',
+      tools: [mcp()],
+      stream: true,
+    })) {
+      types.push(event.type);
+      sequence.push(event.sequence_number);
+    }
+    const final = await client.responses
+      .stream({ model: MODEL, input: 'What does disk_usage say?', tools: [mcp()] })
+      .finalResponse();
+    expect(final.output_text).toContain('disk 42% full');
+    expect(types.filter((type) => type === 'response.created')).toHaveLength(1);
+    expect(types.at(-1)).toBe('response.completed');
+    expect(sequence).toEqual(sequence.map((_, index) => index));
+    for (const expected of [
+      'response.mcp_call_arguments.done',
+      'response.mcp_call.in_progress',
+      'response.mcp_call.completed',
+    ])
+      expect(types).toContain(expected);
+  });
+
+  it('stops at a destructive call with an mcp_approval_request, and the approval is there for people to decide', async () => {
+    const response = await client.responses.create({
+      model: MODEL,
+      input: 'Please restart_service {"name":"nginx"}',
+      tools: [mcp()],
+    });
+    expect(response.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_approval_request']);
+    const request = response.output[1] as OpenAI.Responses.ResponseOutputItem.McpApprovalRequest & {
+      x_approval_id: string;
+    };
+    expect(request).toMatchObject({ name: 'restart_service', arguments: '{"name":"nginx"}', server_label: workspace });
+    const approval = await api.call('GET', `/exec/approvals/${request.x_approval_id}`, operator.key);
+    expect(approval.body).toMatchObject({
+      state: 'pending',
+      origin: 'chat',
+      requested_by_principal: operator.principalId,
+    });
+  });
+
+  it('approving inline with mcp_approval_response runs the call and the next response completes with its result', async () => {
+    const asked = await client.responses.create({
+      model: MODEL,
+      input: 'restart_service {"name":"nginx"}',
+      tools: [mcp()],
+    });
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request')!;
+    const answered = await client.responses.create({
+      model: MODEL,
+      previous_response_id: asked.id,
+      tools: [mcp()],
+      input: [{ type: 'mcp_approval_response', approval_request_id: request.id, approve: true }],
+    });
+    expect(answered.status).toBe('completed');
+    const call = answered.output.find(
+      (item) => item.type === 'mcp_call',
+    ) as OpenAI.Responses.ResponseOutputItem.McpCall;
+    expect(call).toMatchObject({
+      status: 'completed',
+      name: 'restart_service',
+      output: 'restarted nginx\n',
+      approval_request_id: request.id,
+    });
+    expect(answered.output_text).toContain('restarted nginx');
+    const approvalId = (request as unknown as { x_approval_id: string }).x_approval_id;
+    const approval = await api.call('GET', `/exec/approvals/${approvalId}`, operator.key);
+    expect(approval.body).toMatchObject({
+      state: 'approved',
+      decisions: [{ channel: 'chat', verdict: 'approve', principal: { id: operator.principalId } }],
+    });
+  });
+
+  it('rejecting inline tells the model, and an irreversible call needs a second person, then runs once they approve', async () => {
+    const asked = await client.responses.create({
+      model: MODEL,
+      input: 'restart_service {"name":"redis"}',
+      tools: [mcp()],
+    });
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request')!;
+    const rejected = await client.responses.create({
+      model: MODEL,
+      previous_response_id: asked.id,
+      tools: [mcp()],
+      input: [{ type: 'mcp_approval_response', approval_request_id: request.id, approve: false, reason: 'not now' }],
+    });
+    expect(rejected.output.find((item) => item.type === 'mcp_call')).toMatchObject({ status: 'failed' });
+    expect(rejected.output_text).toContain('not now');
+
+    const wipe = await client.responses.create({ model: MODEL, input: 'wipe_volume now', tools: [mcp()] });
+    const wipeRequest = wipe.output.find((item) => item.type === 'mcp_approval_request')!;
+    const self = await client.responses.create({
+      model: MODEL,
+      previous_response_id: wipe.id,
+      tools: [mcp()],
+      input: [{ type: 'mcp_approval_response', approval_request_id: wipeRequest.id, approve: true }],
+    });
+    const refused = self.output.find((item) => item.type === 'mcp_call') as OpenAI.Responses.ResponseOutputItem.McpCall;
+    expect(refused.error).toContain('self_approval_forbidden');
+    expect(self.output_text).toContain('a person other than you');
+    const approvalId = (wipeRequest as unknown as { x_approval_id: string }).x_approval_id;
+    const second = await api.mintKey(router.project.adminKey, 'Second Person');
+    const approved = await api.call('POST', `/exec/approvals/${approvalId}/approve`, second.key, {});
+    expect(approved.body['state']).toBe('approved');
+    const invocationId = (wipeRequest as unknown as { x_invocation_id: string }).x_invocation_id;
+    expect((await api.until(operator.key, invocationId, 'succeeded')).state).toBe('succeeded');
+  });
+
+  it('tells the model when its arguments are refused, and refuses an unknown workspace before anything runs', async () => {
+    const response = await client.responses.create({
+      model: MODEL,
+      input: 'restart_service {"name":"NOT VALID"}',
+      tools: [mcp()],
+    });
+    const call = response.output.find(
+      (item) => item.type === 'mcp_call',
+    ) as OpenAI.Responses.ResponseOutputItem.McpCall;
+    expect(call).toMatchObject({ status: 'failed', name: 'restart_service' });
+    expect(call.error).toContain('invalid_body');
+    expect(response.output_text).toContain('invalid_body');
+    const unknown = client.responses.create({
+      model: MODEL,
+      input: 'hi',
+      tools: [{ type: 'mcp', server_label: 'nowhere', require_approval: 'never' }],
+    });
+    await expect(unknown).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+});
