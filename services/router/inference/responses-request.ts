@@ -89,8 +89,11 @@ function appendItem(messages: ChatMessage[], item: ResponseItem, index: number):
     const error = typeof item['error'] === 'string' ? item['error'] : '';
     messages.push({
       role: 'tool',
+      // The tool's name, so an engine (and the scripted one's summary) can say which tool said it.
+      name: String(item['name']),
       tool_call_id: String(item['id']),
-      content: error ? `${text}${text ? '\n' : ''}error: ${error}` : text,
+      // A failed call's output already says why; older items may carry only the error.
+      content: text || (error ? `error: ${error}` : ''),
     });
     return;
   }

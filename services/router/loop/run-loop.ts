@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Channel } from '../http/auth.js';
 import { beginInference, consume, type InferenceHttpDeps } from '../http/inference-run.js';
@@ -9,9 +8,10 @@ import type { EngineChat } from '../inference/chat-request.js';
 import type { ResponseItem } from '../inference/responses-request.js';
 import type { ResponseEvent, ResponsesTranslator } from '../inference/responses-stream.js';
 import { finishTool, startTool, type LoopExecDeps } from './run-tool.js';
-import { decideApproval } from '../exec/approvals.js';
-import { ApiError } from '../http/errors.js';
-import { findInvocation } from '../store/invocations.js';
+import { decided, type ApprovalAnswer } from './inline-approvals.js';
+import { newLoopId as newId, openCall } from './mcp-call.js';
+
+export type { ApprovalAnswer };
 import { listToolsItem, type OfferedServer } from './servers.js';
 
 /** Model turns in one response at most, and how long the loop may run, unless the request says less. */
@@ -40,13 +40,6 @@ export interface LoopTurn {
   readonly decisions: readonly ApprovalAnswer[];
   readonly maxToolTurns: number;
   readonly began: number;
-}
-
-export interface ApprovalAnswer {
-  /** The `mcp_approval_request` item answered (from the earlier response). */
-  readonly request: ResponseItem & { id: string };
-  readonly approve: boolean;
-  readonly reason?: string;
 }
 
 export type LoopEnd =
@@ -163,112 +156,16 @@ async function serverCall(
     turn.emit(turn.translator.addItem(item).events);
     return 'approval';
   }
-  const item = {
-    id: newId('mcp'),
-    type: 'mcp_call',
-    ...base,
-    status: 'in_progress',
-    output: null,
-    error: null,
-  } as const;
-  const added = turn.translator.addItem({ ...item }, false);
-  const where = { item_id: item.id, output_index: added.outputIndex };
-  turn.emit([
-    ...added.events,
-    turn.translator.loopEvent('response.mcp_call_arguments.delta', { ...where, delta: args }),
-    turn.translator.loopEvent('response.mcp_call_arguments.done', { ...where, arguments: args }),
-    turn.translator.loopEvent('response.mcp_call.in_progress', where),
-  ]);
+  const call = openCall(turn, { ...base }, args);
   const outcome =
     begun.kind === 'refused'
-      ? { output: '', error: begun.error, invocationId: null }
+      ? { output: '', error: begun.error }
       : await finishTool(turn.exec, begun.invocation, signal).catch((error: unknown) => ({
           output: '',
           error: (error as Error).message,
-          invocationId: begun.invocation.id,
         }));
-  const failed = outcome.error !== null;
-  turn.emit(
-    turn.translator.finishItem(
-      added.outputIndex,
-      {
-        status: failed ? 'failed' : 'completed',
-        // A readable text in output as well as error: SDK versions disagree about error's shape.
-        output: failed ? `${outcome.output}${outcome.output ? '\n' : ''}error: ${outcome.error}` : outcome.output,
-        error: outcome.error,
-        ...(outcome.invocationId ? { x_invocation_id: outcome.invocationId } : {}),
-      },
-      [turn.translator.loopEvent(failed ? 'response.mcp_call.failed' : 'response.mcp_call.completed', where)],
-    ),
-  );
+  call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
   return 'ran';
-}
-
-/**
- * The person's answer to an approval request, decided under the people rules with the channel
- * `chat`; what came of it becomes an `mcp_call` item the model reads: the call's output once
- * approved and run, or why it did not run (rejected, waiting for someone else, refused).
- */
-async function decided(turn: LoopTurn, answer: ApprovalAnswer, signal: AbortSignal): Promise<void> {
-  const request = answer.request;
-  const approvalId = String(request['x_approval_id']);
-  const invocationId = String(request['x_invocation_id']);
-  const base = {
-    type: 'mcp_call',
-    server_label: request['server_label'],
-    name: request['name'],
-    arguments: request['arguments'],
-    approval_request_id: request.id,
-    x_invocation_id: invocationId,
-  };
-  const item = { id: newId('mcp'), ...base, status: 'in_progress', output: null, error: null };
-  const added = turn.translator.addItem(item, false);
-  const where = { item_id: item.id, output_index: added.outputIndex };
-  turn.emit([...added.events, turn.translator.loopEvent('response.mcp_call.in_progress', where)]);
-  const close = (output: string, error: string | null) =>
-    turn.emit(
-      turn.translator.finishItem(
-        added.outputIndex,
-        {
-          status: error ? 'failed' : 'completed',
-          output: error ? `${output}${output ? '\n' : ''}error: ${error}` : output,
-          error,
-        },
-        [turn.translator.loopEvent(error ? 'response.mcp_call.failed' : 'response.mcp_call.completed', where)],
-      ),
-    );
-  let state: string;
-  try {
-    const approval = await decideApproval(turn.exec.pool, {
-      projectId: turn.target.projectId,
-      approvalId,
-      decider: {
-        principalId: turn.requester.principalId,
-        mayApprove: turn.mayApprove,
-        keyId: turn.requester.keyId,
-        channel: 'chat',
-      },
-      verdict: answer.approve ? 'approve' : 'reject',
-      ...(answer.reason ? { note: answer.reason } : {}),
-    });
-    state = approval.state;
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    const why =
-      error.code === 'self_approval_forbidden'
-        ? 'This call needs the approval of a person other than you (irreversible calls always do); it waits for them in the approvals queue.'
-        : error.message;
-    return close('', `${error.code}: ${why}`);
-  }
-  if (state === 'rejected')
-    return close('', `rejected by the user${answer.reason ? `: ${answer.reason}` : ''}; the call did not run`);
-  if (state === 'pending') return close('', 'approved by you; it needs a second person to approve before it runs');
-  const invocation = await findInvocation(turn.exec.pool, turn.target.projectId, invocationId);
-  const outcome = await finishTool(turn.exec, invocation!, signal).catch((error: unknown) => ({
-    output: '',
-    error: (error as Error).message,
-  }));
-  close(outcome.output, outcome.error);
 }
 
 function addUsage(total: ChatUsage | undefined, next: ChatUsage | undefined): ChatUsage | undefined {
@@ -284,5 +181,3 @@ function addUsage(total: ChatUsage | undefined, next: ChatUsage | undefined): Ch
     },
   };
 }
-
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
