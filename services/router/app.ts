@@ -15,7 +15,7 @@ import { DEFAULT_IDENTITY, type IdentitySettings } from './people/settings.js';
 import { execSurface } from './http/exec-surface.js';
 import { chatRoutes } from './http/conversations/chats.js';
 import { inferenceRoutes } from './http/inference.js';
-import type { RateLimitSettings } from './http/rate-limits.js';
+import { admitCalls, type RateLimitSettings } from './http/rate-limits.js';
 import { createInferenceRuntime, NO_MESH, type InferenceRuntime } from './inference/runtime.js';
 import type { WebhookSettings } from './http/webhooks.js';
 import type { Transactor } from './store/batcher.js';
@@ -115,6 +115,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
     ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
   };
+  // The model's calls count against the same invocation limits as the exec API's.
+  const loopExec = deps.rateLimits ? { ...exec, admit: admitCalls(deps.rateLimits) } : exec;
   void app.register(signInRoutes(identity), { prefix: '/v1/auth' });
   void app.register(oidcRoutes({ oidc: deps.oidc }), { prefix: '/v1/auth' });
   void app.register(accountRoutes(identity), { prefix: '/:project_id/v1/auth' });
@@ -139,7 +141,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       pool: deps.pool,
       logger: deps.logger,
       inference,
-      exec,
+      exec: loopExec,
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
     }),
     { prefix: '/:project_id/:endpoint_slug/v1' },

@@ -38,6 +38,14 @@ const OPSKIT = {
       command: { argv: ['echo', 'restarted', '{{name}}'] },
     },
     {
+      name: 'slow_report',
+      description: 'A report that takes a while',
+      risk: 'read',
+      timeout_ms: 60_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['sleep', '30'] },
+    },
+    {
       name: 'wipe_volume',
       description: 'Wipe a volume for good',
       risk: 'irreversible',
@@ -280,6 +288,32 @@ describe('the agentic loop: the model calls workspace tools through the router',
     expect(approved.body['state']).toBe('approved');
     const invocationId = (wipeRequest as unknown as { x_invocation_id: string }).x_invocation_id;
     expect((await api.until(operator.key, invocationId, 'succeeded')).state).toBe('succeeded');
+  });
+
+  it('a client that goes away mid-turn cancels the read call it was waiting for', async () => {
+    const aborted = new AbortController();
+    const stream = await client.responses.create(
+      { model: MODEL, input: 'Run slow_report', tools: [mcp()], stream: true },
+      { signal: aborted.signal },
+    );
+    let invocationId: string | undefined;
+    try {
+      for await (const event of stream) {
+        if (event.type === 'response.mcp_call.in_progress') {
+          invocationId = await waitFor('the call stored', 10_000, async () => {
+            const calls = await api.call('GET', '/exec/invocations?tool=slow_report', operator.key);
+            return (calls.body['data'] as { id: string; state: string }[]).find((call) => call.state === 'running')?.id;
+          });
+          aborted.abort();
+        }
+      }
+    } catch (error) {
+      if (!aborted.signal.aborted) throw error;
+    }
+    expect(invocationId).toBeDefined();
+    await waitFor('the call cancelled', 15_000, async () =>
+      (await api.invocation(operator.key, invocationId!)).state === 'cancelled' ? true : undefined,
+    );
   });
 
   it('tells the model when its arguments are refused, and refuses an unknown workspace before anything runs', async () => {

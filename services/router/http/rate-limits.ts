@@ -31,6 +31,12 @@ export function limitApiKeys(settings: RateLimitSettings): preHandlerAsyncHookHa
 
 /** The project, workspace and global windows a new invocation must fit in. */
 export function admitInvocations(settings: RateLimitSettings) {
-  return (_request: FastifyRequest, target: { projectId: string; workspaceId: string }) =>
+  const admit = admitCalls(settings);
+  return (_request: FastifyRequest, target: { projectId: string; workspaceId: string }) => admit(target);
+}
+
+/** The same limits for calls that come from no HTTP request of their own (the model's, in a turn). */
+export function admitCalls(settings: RateLimitSettings) {
+  return (target: { projectId: string; workspaceId: string }) =>
     enforce(settings.limiter, invocationWindows(settings.exec, target), 'invocations');
 }

@@ -7,7 +7,7 @@ import type { InferenceTarget, StartedInference } from '../inference/dispatch.js
 import type { EngineChat } from '../inference/chat-request.js';
 import type { ResponseItem } from '../inference/responses-request.js';
 import type { ResponseEvent, ResponsesTranslator } from '../inference/responses-stream.js';
-import { finishTool, startTool, type LoopExecDeps } from './run-tool.js';
+import { cancelIfSafe, finishTool, startTool, type LoopExecDeps } from './run-tool.js';
 import { decided, type ApprovalAnswer } from './inline-approvals.js';
 import { newLoopId as newId, openCall } from './mcp-call.js';
 
@@ -160,10 +160,10 @@ async function serverCall(
   const outcome =
     begun.kind === 'refused'
       ? { output: '', error: begun.error }
-      : await finishTool(turn.exec, begun.invocation, signal).catch((error: unknown) => ({
-          output: '',
-          error: (error as Error).message,
-        }));
+      : await finishTool(turn.exec, begun.invocation, signal).catch(async (error: unknown) => {
+          if (signal.aborted) await cancelIfSafe(turn.exec, begun.invocation, turn.requester);
+          return { output: '', error: (error as Error).message };
+        });
   call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
   return 'ran';
 }

@@ -2,7 +2,9 @@ import type { Channel } from '../http/auth.js';
 import { ApiError } from '../http/errors.js';
 import { createInvocation } from '../exec/create-invocation.js';
 import type { ExecEventHub } from '../exec/exec-events.js';
-import { FINAL_STATES } from '../exec/invocation-state.js';
+import { FINAL_STATES, mayRerun } from '../exec/invocation-state.js';
+import { advanceInvocation } from '../exec/advance.js';
+import { withTransaction } from '../store/db.js';
 import type { ArgumentValidator, CatalogTool } from '../exec/tool-catalog.js';
 import type { Transactor } from '../store/batcher.js';
 import { findExecResult, fullOutput } from '../store/exec-results.js';
@@ -17,6 +19,8 @@ export interface LoopExecDeps {
   readonly hub: ExecEventHub;
   readonly validator: ArgumentValidator;
   readonly transact?: Transactor;
+  /** The exec API's invocation limits (per project, workspace, in total); a 429 is told to the model. */
+  readonly admit?: (target: { projectId: string; workspaceId: string }) => Promise<void>;
 }
 
 /** What the model is told of a call that ended. */
@@ -53,6 +57,7 @@ export async function startTool(
   if (!args || typeof args !== 'object' || Array.isArray(args))
     return { kind: 'refused', error: 'invalid_arguments: the arguments must be a JSON object' };
   try {
+    await deps.admit?.({ projectId: call.projectId, workspaceId: call.workspaceId });
     const created = await createInvocation(
       deps.pool,
       deps.validator,
@@ -136,4 +141,29 @@ async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord): Prom
         ? 'The agent was lost while the call ran: it may or may not have happened; an operator must resolve it (it is never run again by itself)'
         : `The call ended ${invocation.state}${result?.error ? `: ${result.error.message}` : ''}`;
   return { invocationId: invocation.id, state: invocation.state, output: bounded, error };
+}
+
+/**
+ * The chat's client went away while a call ran for it: a read or write call is cancelled (it can
+ * run again if asked); a dangerous one is left to finish or become ambiguous, never cancelled blind.
+ */
+export async function cancelIfSafe(
+  deps: LoopExecDeps,
+  invocation: InvocationRecord,
+  requester: { principalId: string; keyId: string; channel: Channel },
+): Promise<void> {
+  if (!mayRerun(invocation.risk)) return;
+  await withTransaction(deps.pool, (client) =>
+    advanceInvocation(
+      client,
+      invocation.id,
+      { type: 'cancel' },
+      {
+        actor: requester.principalId,
+        via: { key_id: requester.keyId, channel: requester.channel },
+        projectId: invocation.project_id,
+        detail: { reason: 'the chat client went away mid-turn' },
+      },
+    ),
+  );
 }
