@@ -70,47 +70,30 @@ export function approvalRoutes(deps: { readonly pool: Pool }) {
       return withDecisions(deps.pool, approval);
     });
 
-    app.post<{ Params: ApprovalParams; Body: Static<typeof ApproveBody> }>(
-      '/approvals/:id/approve',
-      {
-        schema: { params: ApprovalParams, body: ApproveBody },
-        preValidation: emptyBody,
-        config: { permission: 'exec.read' },
-      },
-      async (request) =>
-        withDecisions(
-          deps.pool,
-          await decideApproval(deps.pool, {
-            projectId: projectOf(request).id,
-            approvalId: request.params.id,
-            decider: deciderOf(request),
-            verdict: 'approve',
-            ...(request.body.note ? { note: request.body.note } : {}),
-            ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
-          }),
-        ),
-    );
-
-    app.post<{ Params: ApprovalParams; Body: Static<typeof RejectBody> }>(
-      '/approvals/:id/reject',
-      {
-        schema: { params: ApprovalParams, body: RejectBody },
-        preValidation: emptyBody,
-        config: { permission: 'exec.read' },
-      },
-      async (request) =>
-        withDecisions(
-          deps.pool,
-          await decideApproval(deps.pool, {
-            projectId: projectOf(request).id,
-            approvalId: request.params.id,
-            decider: deciderOf(request),
-            verdict: 'reject',
-            ...(request.body.reason ? { note: request.body.reason } : {}),
-            ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
-          }),
-        ),
-    );
+    // The same decision either way; the note is `note` when approving, `reason` when rejecting.
+    for (const [verdict, body, noteField] of [
+      ['approve', ApproveBody, 'note'],
+      ['reject', RejectBody, 'reason'],
+    ] as const) {
+      app.post<{ Params: ApprovalParams; Body: { note?: string; reason?: string; request_hash?: string } }>(
+        `/approvals/:id/${verdict}`,
+        { schema: { params: ApprovalParams, body }, preValidation: emptyBody, config: { permission: 'exec.read' } },
+        async (request) => {
+          const note = request.body[noteField];
+          return withDecisions(
+            deps.pool,
+            await decideApproval(deps.pool, {
+              projectId: projectOf(request).id,
+              approvalId: request.params.id,
+              decider: deciderOf(request),
+              verdict,
+              ...(note ? { note } : {}),
+              ...(request.body.request_hash ? { requestHash: request.body.request_hash } : {}),
+            }),
+          );
+        },
+      );
+    }
   };
 }
 

@@ -12,7 +12,7 @@ import { runLoop, MAX_TOOL_TURNS, type ApprovalAnswer } from '../loop/run-loop.j
 import { hasPermission } from './auth.js';
 import { engineTools, isMcpTool, type OfferedServer } from '../loop/servers.js';
 import type { EndpointRecord } from '../store/endpoints.js';
-import { insertResponse } from '../store/responses.js';
+import { keepResponse } from './keep-response.js';
 import { ApiError } from './errors.js';
 import { countUsage, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
@@ -148,22 +148,16 @@ export async function respondWithLoop(
       },
       result.usage,
     );
-  if (body.store !== false && outcome !== 'cancelled')
-    await insertResponse(deps.pool, {
-      projectId: turn.projectId,
-      endpointId: turn.endpoint.id,
-      previousResponseId: body.previous_response_id ?? null,
-      status: outcome,
-      history: [...turn.history],
-      response: final as Record<string, unknown> & { id: string },
-    }).catch((error: unknown) =>
-      request.log.error({ err: error, response_id: final.id }, 'the response could not be stored'),
-    );
-  await turn.conversation
-    ?.finish(final['output'] as unknown[], (final['usage'] as Record<string, unknown> | null) ?? null)
-    .catch((error: unknown) =>
-      request.log.error({ err: error, response_id: final.id }, 'the turn could not be kept in its chat'),
-    );
+  await keepResponse(deps.pool, request, {
+    projectId: turn.projectId,
+    endpointId: turn.endpoint.id,
+    store: body.store !== false,
+    previousResponseId: body.previous_response_id ?? null,
+    outcome,
+    history: turn.history,
+    final,
+    conversation: turn.conversation,
+  });
   if (sse) {
     ending.forEach((event) => sse!.send(event.type, event));
     sse.end();

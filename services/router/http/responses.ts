@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { engineChatFromResponses, InputError, inputItems, type ResponseItem } from '../inference/responses-request.js';
 import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
-import { findResponse, insertResponse } from '../store/responses.js';
+import { findResponse } from '../store/responses.js';
+import { keepResponse } from './keep-response.js';
 import { openTurn } from '../conversations/turns.js';
 import { isMcpTool, offeredServers } from '../loop/servers.js';
 import { respondWithLoop } from './responses-loop.js';
@@ -123,21 +124,18 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           'input',
         );
       const { history, chat } = turn(body, prior as ResponseItem[], input, endpoint);
-      const started = await (async () => {
-        try {
-          return await beginInference(request, reply, deps, {
-            projectId: project.id,
-            model,
-            tier: endpoint.service_tier,
-            chat,
-            ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
-            ...traced(request),
-          });
-        } catch (error) {
-          await conversation?.abandon();
-          throw error;
-        }
-      })();
+      const started = await beginInference(request, reply, deps, {
+        projectId: project.id,
+        model,
+        tier: endpoint.service_tier,
+        chat,
+        ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
+        ...traced(request),
+      }).catch(async (error: unknown) => {
+        // Refused before the model ran: the chat keeps nothing of it.
+        await conversation?.abandon();
+        throw error;
+      });
       const translator = new ResponsesTranslator(responseShell, newItemId);
       // On shutdown the broker fails the stream, and the translator's response.failed ends it.
       const sse = body.stream
@@ -178,29 +176,16 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
         },
         usage,
       );
-      // Stored before the client hears it ended: a client that reads it back (or continues it with
-      // previous_response_id) at once must find it.
-      if (body.store !== false && outcome !== 'cancelled') {
-        await insertResponse(deps.pool, {
-          projectId: project.id,
-          endpointId: endpoint.id,
-          previousResponseId: body.previous_response_id ?? null,
-          status: outcome,
-          history,
-          response: final as Record<string, unknown> & { id: string },
-        }).catch((storeError: unknown) =>
-          request.log.error(
-            { err: storeError, response_id: final.id },
-            'the response could not be stored; it was still delivered',
-          ),
-        );
-      }
-      // The chat keeps what happened, a cancelled or failed turn's partial output included.
-      await conversation
-        ?.finish(final['output'] as unknown[], (usage as unknown as Record<string, unknown> | undefined) ?? null)
-        .catch((storeError: unknown) =>
-          request.log.error({ err: storeError, response_id: final.id }, 'the turn could not be kept in its chat'),
-        );
+      await keepResponse(deps.pool, request, {
+        projectId: project.id,
+        endpointId: endpoint.id,
+        store: body.store !== false,
+        previousResponseId: body.previous_response_id ?? null,
+        outcome,
+        history,
+        final: final as Record<string, unknown> & { id: string },
+        conversation,
+      });
       emit(ending);
       sse?.end();
       if (sse) return reply;
