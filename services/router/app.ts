@@ -29,6 +29,9 @@ import { OpenStreams } from './http/sse.js';
 import { traceRequests } from './http/request-tracing.js';
 import { wireSafeKeyword } from './http/wire-safe.js';
 import { databaseAnswers, type Pool } from './store/pool.js';
+import { EndpointCache } from './inference/endpoint-cache.js';
+import { LiveResponses } from './loop/live-responses.js';
+import { createLoopResumer } from './loop/resumer.js';
 
 export interface AppDependencies {
   readonly logger: Logger;
@@ -85,11 +88,19 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   traceRequests(app);
   app.decorate('sseStreams', new OpenStreams());
   const inference = deps.inference ?? createInferenceRuntime(deps.pool, NO_MESH);
+  const exec = execDeps(deps);
+  // The model's calls count against the same invocation limits as the exec API's.
+  const loopExec = deps.rateLimits ? { ...exec, admit: admitCalls(deps.rateLimits) } : exec;
+  const loop = loopRuntime(deps, inference, loopExec);
+  app.addHook('onReady', async () => loop.resumer.start());
   app.addHook('preClose', async () => {
     draining = true;
+    // Turns resumed in the background stop first and are parked again for another router.
+    const resumed = loop.resumer.close();
     // Inference streams end with their own protocol's failure event; every other stream with `shutdown`.
     inference.broker.shutdown('the router is shutting down');
     app.sseStreams.endAll();
+    await resumed;
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -107,16 +118,6 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     }),
   );
   const identity = { pool: deps.pool, identity: deps.identity ?? DEFAULT_IDENTITY };
-  // One validator, catalog cache and event hub for the exec API and the agentic loop.
-  const exec = {
-    pool: deps.pool,
-    hub: deps.exec?.hub ?? new ExecEventHub(),
-    validator: new ArgumentValidator(),
-    catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
-    ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
-  };
-  // The model's calls count against the same invocation limits as the exec API's.
-  const loopExec = deps.rateLimits ? { ...exec, admit: admitCalls(deps.rateLimits) } : exec;
   void app.register(signInRoutes(identity), { prefix: '/v1/auth' });
   void app.register(oidcRoutes({ oidc: deps.oidc }), { prefix: '/v1/auth' });
   void app.register(accountRoutes(identity), { prefix: '/:project_id/v1/auth' });
@@ -142,6 +143,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       logger: deps.logger,
       inference,
       exec: loopExec,
+      live: loop.live,
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
     }),
     { prefix: '/:project_id/:endpoint_slug/v1' },
@@ -154,4 +156,32 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     { prefix: '/:project_id/v1/exec' },
   );
   return app;
+}
+
+/** One validator, catalog cache and event hub for the exec API and the agentic loop. */
+function execDeps(deps: AppDependencies) {
+  return {
+    pool: deps.pool,
+    hub: deps.exec?.hub ?? new ExecEventHub(),
+    validator: new ArgumentValidator(),
+    catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
+    ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
+  };
+}
+
+/** The responses running here (for stream replay) and the resumer of turns parked on approvals. */
+function loopRuntime(deps: AppDependencies, inference: InferenceRuntime, exec: ReturnType<typeof execDeps>) {
+  const live = new LiveResponses();
+  const resumer = createLoopResumer({
+    pool: deps.pool,
+    logger: deps.logger,
+    dispatch: inference.dispatch,
+    broker: inference.broker,
+    endpoints: new EndpointCache(deps.pool),
+    ...(inference.metrics ? { metrics: inference.metrics } : {}),
+    exec,
+    live,
+    hub: exec.hub,
+  });
+  return { live, resumer };
 }

@@ -25,6 +25,14 @@ const OPSKIT = {
       command: { argv: ['echo', 'disk 42% full'] },
     },
     {
+      name: 'uptime',
+      description: 'How long the host has run',
+      risk: 'read',
+      timeout_ms: 10_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['echo', 'up 3 days'] },
+    },
+    {
       name: 'restart_service',
       description: 'Restart a service',
       risk: 'destructive',
@@ -279,15 +287,100 @@ describe('the agentic loop: the model calls workspace tools through the router',
       tools: [mcp()],
       input: [{ type: 'mcp_approval_response', approval_request_id: wipeRequest.id, approve: true }],
     });
-    const refused = self.output.find((item) => item.type === 'mcp_call') as OpenAI.Responses.ResponseOutputItem.McpCall;
-    expect(refused.error).toContain('self_approval_forbidden');
-    expect(self.output_text).toContain('a person other than you');
+    // The chat's own person cannot approve it: the response asks again, saying who must decide.
+    expect(self.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_approval_request']);
+    const waiting = self.output[1] as unknown as { x_waiting_for: string; x_approval_id: string; id: string };
+    expect(waiting.x_waiting_for).toContain('someone other than you');
     const approvalId = (wipeRequest as unknown as { x_approval_id: string }).x_approval_id;
+    expect(waiting.x_approval_id).toBe(approvalId);
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of await client.responses.retrieve(self.id, { stream: true })) events.push(event);
+    const lastSeen = events.at(-1)!.sequence_number;
+    expect(events.at(-1)!.type).toBe('response.completed');
+
+    // A second person approves it through the exec API: the loop goes on by itself.
     const second = await api.mintKey(router.project.adminKey, 'Second Person');
-    const approved = await api.call('POST', `/exec/approvals/${approvalId}/approve`, second.key, {});
+    const approved = await api.call('POST', `/exec/approvals/${approvalId}/approve`, second.key, {
+      note: 'checked the volume',
+    });
     expect(approved.body['state']).toBe('approved');
+    const rest: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of await client.responses.retrieve(self.id, { stream: true, starting_after: lastSeen }))
+      rest.push(event);
+    expect(rest[0]).toMatchObject({ type: 'response.in_progress', sequence_number: lastSeen + 1 });
+    expect(rest.map((event) => event.sequence_number)).toEqual(rest.map((_, index) => lastSeen + 1 + index));
+    expect(rest.at(-1)!.type).toBe('response.completed');
+    expect(rest.map((event) => event.type)).toContain('response.mcp_call.completed');
+    const resumed = await client.responses.retrieve(self.id);
+    expect(resumed.status).toBe('completed');
+    expect(resumed.output.map((item) => item.type)).toEqual([
+      'mcp_list_tools',
+      'mcp_approval_request',
+      'mcp_call',
+      'message',
+    ]);
+    expect(resumed.output[2]).toMatchObject({
+      name: 'wipe_volume',
+      output: 'wiped\n',
+      approval_request_id: waiting.id,
+    });
+    expect(resumed.output_text).toContain('wiped');
     const invocationId = (wipeRequest as unknown as { x_invocation_id: string }).x_invocation_id;
-    expect((await api.until(operator.key, invocationId, 'succeeded')).state).toBe('succeeded');
+    expect((await api.invocation(operator.key, invocationId)).state).toBe('succeeded');
+  });
+
+  it('a call rejected elsewhere is told to the model with the reason, in the background', async () => {
+    const asked = await client.responses.create({
+      model: MODEL,
+      input: 'restart_service {"name":"cron"}',
+      tools: [mcp()],
+    });
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request') as unknown as {
+      x_approval_id: string;
+    };
+    const reviewer = await api.mintKey(router.project.adminKey, 'Reviewer');
+    const rejected = await api.call('POST', `/exec/approvals/${request.x_approval_id}/reject`, reviewer.key, {
+      reason: 'change freeze',
+    });
+    expect(rejected.body['state']).toBe('rejected');
+    const resumed = await waitFor('the turn resumed', 20_000, async () => {
+      const response = await client.responses.retrieve(asked.id);
+      return response.output.some((item) => item.type === 'message') && response.status === 'completed'
+        ? response
+        : undefined;
+    });
+    expect(resumed.output.find((item) => item.type === 'mcp_call')).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('change freeze'),
+    });
+    expect(resumed.output_text).toContain('change freeze');
+  });
+
+  it('runs two calls of one model turn at once, chains a second step, and summarises every result', async () => {
+    const response = await client.responses.create({
+      model: MODEL,
+      input: 'disk_usage and uptime, then disk_usage again',
+      tools: [mcp()],
+    });
+    expect(response.status).toBe('completed');
+    const calls = response.output.filter((item) => item.type === 'mcp_call');
+    expect(calls.map((call) => call.name)).toEqual(['disk_usage', 'uptime', 'disk_usage']);
+    expect(calls.every((call) => call.status === 'completed')).toBe(true);
+    expect(response.output_text).toBe(
+      'Summary: disk_usage returned disk 42% full; uptime returned up 3 days; disk_usage returned disk 42% full.',
+    );
+  });
+
+  it('ends incomplete when the turn budget runs out, saying so', async () => {
+    const response = await client.responses.create({
+      model: MODEL,
+      input: 'disk_usage, then uptime',
+      tools: [mcp()],
+      max_tool_calls: 1,
+    });
+    expect(response.status).toBe('incomplete');
+    expect(response.incomplete_details).toEqual({ reason: 'max_tool_turns' });
+    expect(response.output.filter((item) => item.type === 'mcp_call').map((call) => call.name)).toEqual(['disk_usage']);
   });
 
   it('a client that goes away mid-turn cancels the read call it was waiting for', async () => {

@@ -47,6 +47,7 @@ describe('store migrations', () => {
       'join_keys',
       'memberships',
       'oidc_logins',
+      'parked_turns',
       'principals',
       'projects',
       'responses',

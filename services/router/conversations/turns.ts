@@ -67,18 +67,19 @@ export async function openTurn(
     await markTurn(client, branch.id, request.responseId);
     return { chat, branch, history: earlier.flatMap((message) => message.items as ResponseItem[]) };
   });
+  const where = { chatId: chat.id, branchId: branch.id };
   const end = (output?: { items: readonly unknown[]; usage: Record<string, unknown> | null }) =>
     withTransaction(pool, async (client) => {
       await lockChat(client, chat.id);
       if (output) {
-        await append(client, chat, branch, {
+        await append(client, where, {
           role: 'user',
           items: request.input,
           responseId: request.responseId,
           usage: null,
           author: request.principalId,
         });
-        await append(client, chat, branch, {
+        await append(client, where, {
           role: 'assistant',
           items: output.items,
           responseId: request.responseId,
@@ -99,8 +100,7 @@ export async function openTurn(
 
 async function append(
   client: Parameters<typeof insertMessage>[0],
-  chat: ChatRecord,
-  branch: BranchRecord,
+  where: { chatId: string; branchId: string },
   message: {
     role: 'user' | 'assistant';
     items: readonly unknown[];
@@ -109,11 +109,11 @@ async function append(
     author: string | null;
   },
 ): Promise<void> {
-  const last = await lastMessageOf(client, branch.id);
+  const last = await lastMessageOf(client, where.branchId);
   await insertMessage(client, {
     id: newMessageId(),
-    chat_id: chat.id,
-    branch_id: branch.id,
+    chat_id: where.chatId,
+    branch_id: where.branchId,
     sequence: (last?.sequence ?? 0) + 1,
     parent_id: last?.id ?? null,
     role: message.role,
@@ -122,5 +122,31 @@ async function append(
     usage: message.usage,
     author_id: message.author,
   });
-  await touchChat(client, chat.id);
+  await touchChat(client, where.chatId);
+}
+
+/**
+ * Keeps what a turn resumed in the background added (people decided what it waited for): one
+ * more assistant message at the end of its branch, written under the chat's lock like any turn.
+ */
+export async function appendContinuation(
+  pool: Pool,
+  turn: {
+    chatId: string;
+    branchId: string;
+    responseId: string;
+    items: readonly unknown[];
+    usage: Record<string, unknown> | null;
+  },
+): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await lockChat(client, turn.chatId);
+    await append(client, turn, {
+      role: 'assistant',
+      items: turn.items,
+      responseId: turn.responseId,
+      usage: turn.usage,
+      author: null,
+    });
+  });
 }

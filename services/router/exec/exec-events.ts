@@ -84,10 +84,15 @@ export class ExecEventHub {
     };
   }
 
+  /** Every project's events (the loop's resumer, which serves them all). */
+  subscribeAll(subscriber: Subscriber): () => void {
+    return this.subscribe('*', null, subscriber);
+  }
+
   deliver(payload: string): void {
     const event = parseEvent(payload);
     if (!event) return;
-    for (const key of [`${event.project_id}/${event.invocation_id}`, `${event.project_id}/*`]) {
+    for (const key of [`${event.project_id}/${event.invocation_id}`, `${event.project_id}/*`, '*/*']) {
       for (const subscriber of this.subscribers.get(key) ?? []) subscriber(event);
     }
   }

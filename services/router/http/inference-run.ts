@@ -17,6 +17,7 @@ import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
+import type { LiveResponses } from '../loop/live-responses.js';
 
 export interface InferenceHttpDeps {
   readonly pool: Pool;
@@ -27,6 +28,8 @@ export interface InferenceHttpDeps {
   readonly metrics?: InferenceMetrics;
   /** The execution runtime, for the workspace tools a Responses turn may run (the agentic loop). */
   readonly exec?: LoopExecDeps & { readonly catalogs: WorkspaceCatalogs };
+  /** The responses running in this process, for clients that replay and follow their streams. */
+  readonly live?: LiveResponses;
 }
 
 /** The endpoint of the path and the model the request runs on (the endpoint's first by default). */

@@ -25,6 +25,7 @@ export function inferenceRoutes(deps: {
   readonly inference: InferenceRuntime;
   readonly rateLimits?: RateLimitSettings;
   readonly exec?: InferenceHttpDeps['exec'];
+  readonly live?: InferenceHttpDeps['live'];
 }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
@@ -39,6 +40,7 @@ export function inferenceRoutes(deps: {
       endpoints: new EndpointCache(deps.pool),
       ...(deps.inference.metrics ? { metrics: deps.inference.metrics } : {}),
       ...(deps.exec ? { exec: deps.exec } : {}),
+      ...(deps.live ? { live: deps.live } : {}),
     };
     chatCompletionsRoute(app, serving);
     responsesRoutes(app, serving);

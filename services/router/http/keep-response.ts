@@ -21,6 +21,8 @@ export async function keepResponse(
     outcome: string;
     history: readonly ResponseItem[];
     final: Record<string, unknown> & { id: string };
+    /** Every event of the response, for replaying its stream. */
+    events: readonly unknown[];
     conversation: OpenTurn | undefined;
   },
 ): Promise<void> {
@@ -35,6 +37,7 @@ export async function keepResponse(
       status: kept.outcome,
       history: [...kept.history],
       response: final,
+      events: kept.events,
     }).catch(logged('the response could not be stored'));
   await kept.conversation
     ?.finish(final['output'] as unknown[], (final['usage'] as Record<string, unknown> | null) ?? null)

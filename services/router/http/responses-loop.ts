@@ -1,35 +1,24 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenTurn } from '../conversations/turns.js';
-import { InputError, engineChatFromResponses, type ResponseItem } from '../inference/responses-request.js';
+import type { ResponseItem } from '../inference/responses-request.js';
 import { randomBytes } from 'node:crypto';
-import {
-  ResponsesTranslator,
-  responsesUsage,
-  type ResponseEvent,
-  type ResponseShell,
-} from '../inference/responses-stream.js';
+import { ResponsesTranslator, type ResponseEvent, type ResponseShell } from '../inference/responses-stream.js';
 import { runLoop, MAX_TOOL_TURNS, type ApprovalAnswer } from '../loop/run-loop.js';
+import { concludeLoop, engineChatFor, parkIfWaiting, type LoopBody } from '../loop/loop-response.js';
+import { LiveResponses } from '../loop/live-responses.js';
 import { hasPermission } from './auth.js';
-import { engineTools, isMcpTool, type OfferedServer } from '../loop/servers.js';
+import type { OfferedServer } from '../loop/servers.js';
 import type { EndpointRecord } from '../store/endpoints.js';
+import { unparkApprovals } from '../store/parked-turns.js';
 import { keepResponse } from './keep-response.js';
 import { ApiError } from './errors.js';
-import { countUsage, servedBy, type InferenceHttpDeps } from './inference-run.js';
+import { beginInference, countUsage, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import { traced } from './request-tracing.js';
 import { openSse } from './sse.js';
 
-type EngineBody = Parameters<typeof engineChatFromResponses>[0];
-
 export interface LoopResponse {
-  readonly body: Record<string, unknown> & {
-    tools?: Record<string, unknown>[];
-    stream?: boolean | null;
-    store?: boolean | null;
-    prompt_cache_key?: string;
-    previous_response_id?: string | null;
-    max_tool_calls?: number | null;
-  };
+  readonly body: LoopBody;
   readonly shell: ResponseShell;
   readonly endpoint: EndpointRecord;
   readonly model: string;
@@ -43,47 +32,54 @@ export interface LoopResponse {
 /**
  * A Responses turn with the workspace's tools (`mcp` tools naming workspaces): the agentic loop
  * runs inside it and the one response — one `response.created`, numbered events, append-only
- * output indices across every model turn — says what the model said and what ran.
+ * output indices across every model turn — says what the model said and what ran. A turn that
+ * ends waiting for people is parked, and goes on by itself once they decide elsewhere.
  */
 export async function respondWithLoop(
   request: FastifyRequest,
   reply: FastifyReply,
-  deps: InferenceHttpDeps & { readonly exec: LoopExecDeps },
+  deps: InferenceHttpDeps & { readonly exec: LoopExecDeps; readonly live?: LiveResponses },
   turn: LoopResponse,
 ): Promise<unknown> {
   const { body } = turn;
   const serverToolNames = new Set(turn.servers.flatMap((server) => server.tools.map((tool) => tool.name)));
   const translator = new ResponsesTranslator(turn.shell, newItemId, serverToolNames);
-  const clientTools = (body.tools ?? []).filter((tool) => !isMcpTool(tool));
-  const chatFor = (items: readonly ResponseItem[]) => {
-    try {
-      return engineChatFromResponses(
-        { ...body, tools: [...clientTools, ...engineTools(turn.servers)] } as unknown as EngineBody,
-        items,
-        turn.endpoint.defaults,
-      );
-    } catch (error) {
-      if (error instanceof InputError) throw new ApiError('invalid_parameter', error.message, error.param);
-      throw error;
-    }
-  };
+  // Without a live registry (routes wired alone in tests) the events are still kept with the response.
+  const log = (deps.live ?? new LiveResponses()).open(turn.projectId, turn.shell.id);
   let sse: ReturnType<typeof openSse> | undefined;
-  const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse!.send(event.type, event));
+  const emit = (events: ResponseEvent[]) => {
+    log.push(events);
+    if (sse) events.forEach((event) => sse!.send(event.type, event));
+  };
+  let started = false;
   const streaming = () => {
-    if (!body.stream || sse) return;
-    sse = openSse(
-      request,
-      reply,
-      () => undefined,
-      {},
-      () => undefined,
-    );
+    if (started) return;
+    started = true;
+    if (body.stream)
+      sse = openSse(
+        request,
+        reply,
+        () => undefined,
+        {},
+        () => undefined,
+      );
     emit(translator.start());
   };
   const principal = request.principal!;
+  const decisions = approvalAnswers(turn.history);
+  // This turn answers these approvals: an earlier turn parked on them is not resumed as well.
+  await unparkApprovals(
+    deps.pool,
+    turn.projectId,
+    decisions.map((answer) => String(answer.request['x_approval_id'])),
+  );
+  const left = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) left.abort();
+  });
   const result = await runLoop({
-    request,
-    reply,
+    begin: (target) => beginInference(request, reply, deps, target),
+    signal: left.signal,
     inference: deps,
     exec: deps.exec,
     servers: turn.servers,
@@ -93,7 +89,7 @@ export async function respondWithLoop(
     },
     emit,
     streaming,
-    chatFor,
+    chatFor: engineChatFor(body, turn.servers, turn.endpoint),
     target: {
       projectId: turn.projectId,
       model: turn.model,
@@ -104,34 +100,17 @@ export async function respondWithLoop(
     history: turn.history,
     requester: { principalId: principal.principalId, keyId: principal.keyId, channel: principal.channel },
     mayApprove: hasPermission(request, 'exec.approve'),
-    decisions: approvalAnswers(turn.history),
+    decisions,
     maxToolTurns: body.max_tool_calls ?? MAX_TOOL_TURNS,
     began: turn.began,
   }).catch(async (error: unknown) => {
+    log.end();
     await turn.conversation?.abandon();
     throw error;
   });
   if (result.agentId) void reply.headers(servedBy(result.agentId));
   streaming();
-  if (result.usage) translator.usage = responsesUsage(result.usage);
-  const end = result.end;
-  const ending =
-    end.kind === 'failed'
-      ? translator.fail(
-          end.code === 'cancelled' ? 'cancelled' : 'server_error',
-          `The engine failed the request: ${end.message}`,
-        )
-      : end.kind === 'incomplete'
-        ? translator.finish('incomplete', { reason: end.reason ?? 'max_tool_turns' })
-        : translator.complete();
-  const status =
-    end.kind === 'failed' ? 'failed' : (ending.at(-1)!.type.replace('response.', '') as 'completed' | 'incomplete');
-  const final: Record<string, unknown> & { id: string } = {
-    id: turn.shell.id,
-    ...translator.response(status, end.kind === 'failed' ? { code: 'server_error', message: end.message } : null),
-    ...(end.kind === 'incomplete' ? { incomplete_details: { reason: end.reason } } : {}),
-  };
-  const outcome = result.cancelled ? 'cancelled' : status;
+  const { ending, final, outcome } = concludeLoop(translator, turn.shell.id, result);
   if (result.agentId && result.requestId)
     countUsage(
       deps,
@@ -148,6 +127,7 @@ export async function respondWithLoop(
       },
       result.usage,
     );
+  log.push(ending);
   await keepResponse(deps.pool, request, {
     projectId: turn.projectId,
     endpointId: turn.endpoint.id,
@@ -156,8 +136,24 @@ export async function respondWithLoop(
     outcome,
     history: turn.history,
     final,
+    events: log.events,
     conversation: turn.conversation,
   });
+  await parkIfWaiting(deps.pool, {
+    response_id: turn.shell.id,
+    project_id: turn.projectId,
+    endpoint_id: turn.endpoint.id,
+    principal_id: principal.principalId,
+    key_id: principal.keyId,
+    chat_id: turn.conversation?.chat.id ?? null,
+    branch_id: turn.conversation?.branch.id ?? null,
+    body,
+    output: final.output,
+    outcome,
+  }).catch((error: unknown) =>
+    request.log.error({ err: error, response_id: final.id }, 'the turn could not be parked for its approvals'),
+  );
+  log.end();
   if (sse) {
     ending.forEach((event) => sse!.send(event.type, event));
     sse.end();

@@ -5,6 +5,7 @@ import { engineChatFromResponses, InputError, inputItems, type ResponseItem } fr
 import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
 import { findResponse } from '../store/responses.js';
 import { keepResponse } from './keep-response.js';
+import { replayResponse, ReplayQuery } from './response-replay.js';
 import { openTurn } from '../conversations/turns.js';
 import { isMcpTool, offeredServers } from '../loop/servers.js';
 import { respondWithLoop } from './responses-loop.js';
@@ -147,7 +148,11 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
             () => undefined,
           )
         : undefined;
-      const emit = (events: ResponseEvent[]) => sse && events.forEach((event) => sse.send(event.type, event));
+      const sent: ResponseEvent[] = [];
+      const emit = (events: ResponseEvent[]) => {
+        sent.push(...events);
+        if (sse) events.forEach((event) => sse.send(event.type, event));
+      };
       emit(translator.start());
       const { firstTokenMs, usage, failure } = await consume(started, began, sse, deps.broker, (chunk) =>
         emit(translator.chunk(chunk)),
@@ -184,6 +189,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
         outcome,
         history,
         final: final as Record<string, unknown> & { id: string },
+        events: [...sent, ...ending],
         conversation,
       });
       emit(ending);
@@ -194,13 +200,24 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
     },
   );
 
-  app.get<{ Params: Static<typeof EndpointPath> & { response_id: string } }>(
+  app.get<{ Params: Static<typeof EndpointPath> & { response_id: string }; Querystring: ReplayQuery }>(
     '/responses/:response_id',
     {
-      schema: { params: Type.Object({ ...EndpointPath.properties, response_id: ResponseId }, strict) },
+      schema: {
+        params: Type.Object({ ...EndpointPath.properties, response_id: ResponseId }, strict),
+        querystring: ReplayQuery,
+      },
     },
-    async (request) => {
-      const stored = await findResponse(deps.pool, projectOf(request).id, request.params.response_id);
+    async (request, reply) => {
+      const projectId = projectOf(request).id;
+      const responseId = request.params.response_id;
+      if (request.query.stream === 'true')
+        return replayResponse(request, reply, deps, {
+          projectId,
+          responseId,
+          after: Number(request.query.starting_after ?? -1),
+        });
+      const stored = await findResponse(deps.pool, projectId, responseId);
       if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
       return stored.response;
     },

@@ -58,7 +58,8 @@ export function engineChatFromResponses(
 ): EngineChat {
   const instructions = body.instructions ?? defaults.instructions;
   const messages: ChatMessage[] = instructions ? [{ role: 'system', content: instructions }] : [];
-  items.forEach((item, index) => appendItem(messages, item, index));
+  const turns = new Map<string, number>();
+  items.forEach((item, index) => appendItem(messages, item, index, turns));
   const request: Record<string, unknown> = { messages };
   if (body.tools && body.tools.length > 0) request['tools'] = body.tools.map(chatTool);
   if (body.tool_choice !== undefined) request['tool_choice'] = chatToolChoice(body.tool_choice);
@@ -76,15 +77,30 @@ export function engineChatFromResponses(
 // approvals still open or their answers (a decided one comes back as an mcp_call).
 const NOT_FOR_THE_MODEL = new Set(['mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response']);
 
-function appendItem(messages: ChatMessage[], item: ResponseItem, index: number): void {
+/**
+ * `turns`: for each model turn that called several workspace tools at once (`x_model_turn`), the
+ * index of its assistant message, so the engine sees them as one message with parallel calls.
+ */
+function appendItem(messages: ChatMessage[], item: ResponseItem, index: number, turns: Map<string, number>): void {
   if (NOT_FOR_THE_MODEL.has(item.type)) return;
   if (item.type === 'mcp_call') {
     // A workspace tool the router ran: to the engine, a tool call and its result.
-    appendItem(
-      messages,
-      { type: 'function_call', call_id: item['id'], name: item['name'], arguments: item['arguments'] },
-      index,
-    );
+    const call = {
+      id: String(item['id']),
+      type: 'function',
+      function: {
+        name: String(item['name']),
+        arguments: typeof item['arguments'] === 'string' ? item['arguments'] : JSON.stringify(item['arguments'] ?? {}),
+      },
+    };
+    const group = typeof item['x_model_turn'] === 'string' ? item['x_model_turn'] : undefined;
+    const at = group === undefined ? undefined : turns.get(group);
+    const same = at === undefined ? undefined : messages[at];
+    if (same?.tool_calls) messages[at!] = { ...same, tool_calls: [...same.tool_calls, call] };
+    else {
+      messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      if (group !== undefined) turns.set(group, messages.length - 1);
+    }
     const text = typeof item['output'] === 'string' && item['output'] !== '' ? item['output'] : '';
     const error = typeof item['error'] === 'string' ? item['error'] : '';
     messages.push({

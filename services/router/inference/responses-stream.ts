@@ -38,6 +38,28 @@ export class ResponsesTranslator {
     private readonly serverTools: ReadonlySet<string> = new Set(),
   ) {}
 
+  /**
+   * A translator that goes on with a stored response (resumed after people decided what it
+   * waited for): its output and usage so far, numbering after its last event.
+   */
+  static resume(
+    shell: ResponseShell,
+    newId: (prefix: string) => string,
+    serverTools: ReadonlySet<string>,
+    stored: { output: readonly ResponseItem[]; lastSequence: number; usage: Record<string, unknown> | null },
+  ): ResponsesTranslator {
+    const translator = new ResponsesTranslator(shell, newId, serverTools);
+    translator.output.push(...stored.output.map((item) => ({ ...item })));
+    translator.sequence = stored.lastSequence + 1;
+    translator.usage = stored.usage;
+    return translator;
+  }
+
+  /** The first event of a resumed response: it runs again. */
+  resumed(): ResponseEvent[] {
+    return [this.event('response.in_progress', { response: this.response('in_progress') })];
+  }
+
   start(): ResponseEvent[] {
     return [
       this.event('response.created', { response: this.response('in_progress') }),

@@ -1,26 +1,42 @@
 import { decideApproval } from '../exec/approvals.js';
 import { ApiError } from '../http/errors.js';
 import type { ResponseItem } from '../inference/responses-request.js';
+import type { ApprovalRecord } from '../store/approvals.js';
 import { findInvocation } from '../store/invocations.js';
-import { openCall } from './mcp-call.js';
+import { newLoopId, openCall } from './mcp-call.js';
 import type { LoopTurn } from './run-loop.js';
 import { finishTool } from './run-tool.js';
 
-export interface ApprovalAnswer {
-  /** The `mcp_approval_request` item answered (from the earlier response). */
-  readonly request: ResponseItem & { id: string };
-  readonly approve: boolean;
-  readonly reason?: string;
-}
+/** An answer to an `mcp_approval_request` item of an earlier response. */
+export type ApprovalAnswer =
+  /** The chat's person answers in this turn (`mcp_approval_response`): decided here, channel `chat`. */
+  | { readonly request: RequestItem; readonly approve: boolean; readonly reason?: string }
+  /** Decided elsewhere (exec API, /ops, CLI, expiry): a turn resumed in the background reads it. */
+  | { readonly request: RequestItem; readonly decided: ApprovalRecord };
+
+type RequestItem = ResponseItem & { id: string };
+
+/** What came of an answer: its call ran or was refused (an `mcp_call` item), or it still waits. */
+export type Settled =
+  { readonly kind: 'settled' } | { readonly kind: 'waiting'; readonly request: RequestItem; readonly why: string };
+
+type Verdict = { state: 'approved' } | { state: 'waiting'; why: string } | { state: 'refused'; why: string };
 
 /**
- * The person's answer to an approval request, decided under the people rules with the channel
- * `chat`; what came of it becomes an `mcp_call` item the model reads: the call's output once
- * approved and run, or why it did not run (rejected, waiting for someone else, refused).
+ * Settles one answer: an approved call runs and its output becomes an `mcp_call` item the model
+ * reads; a rejected, expired or refused one becomes a failed `mcp_call` saying why (with the
+ * reviewer's reason); a call that still needs someone else (a second person, or another person
+ * than the requester) is left waiting, and the caller asks for it again.
  */
-export async function decided(turn: LoopTurn, answer: ApprovalAnswer, signal: AbortSignal): Promise<void> {
-  const request = answer.request;
-  const approvalId = String(request['x_approval_id']);
+export async function decided(
+  turn: LoopTurn,
+  answer: ApprovalAnswer,
+  signal: AbortSignal,
+  group: string,
+): Promise<Settled> {
+  const { request } = answer;
+  const verdict = 'decided' in answer ? decidedElsewhere(answer.decided) : await decideHere(turn, answer);
+  if (verdict.state === 'waiting') return { kind: 'waiting', request, why: verdict.why };
   const invocationId = String(request['x_invocation_id']);
   const call = openCall(turn, {
     server_label: request['server_label'],
@@ -28,13 +44,42 @@ export async function decided(turn: LoopTurn, answer: ApprovalAnswer, signal: Ab
     arguments: request['arguments'],
     approval_request_id: request.id,
     x_invocation_id: invocationId,
+    x_model_turn: group,
   });
-  const close = (output: string, error: string | null) => call.close(output, error);
-  let state: string;
+  if (verdict.state === 'refused') {
+    call.close('', verdict.why);
+    return { kind: 'settled' };
+  }
+  const invocation = await findInvocation(turn.exec.pool, turn.target.projectId, invocationId);
+  const outcome = await finishTool(turn.exec, invocation!, signal).catch((error: unknown) => ({
+    output: '',
+    error: (error as Error).message,
+  }));
+  call.close(outcome.output, outcome.error);
+  return { kind: 'settled' };
+}
+
+/** The same call asked for again: it waits for people, and says for whom. */
+export function waitingItem(waiting: Extract<Settled, { kind: 'waiting' }>): ResponseItem & { id: string } {
+  const { request } = waiting;
+  return {
+    id: newLoopId('mcpr'),
+    type: 'mcp_approval_request',
+    server_label: request['server_label'],
+    name: request['name'],
+    arguments: request['arguments'],
+    x_approval_id: request['x_approval_id'],
+    x_invocation_id: request['x_invocation_id'],
+    x_waiting_for: waiting.why,
+  };
+}
+
+async function decideHere(turn: LoopTurn, answer: { request: RequestItem; approve: boolean; reason?: string }) {
+  let approval: ApprovalRecord;
   try {
-    const approval = await decideApproval(turn.exec.pool, {
+    approval = await decideApproval(turn.exec.pool, {
       projectId: turn.target.projectId,
-      approvalId,
+      approvalId: String(answer.request['x_approval_id']),
       decider: {
         principalId: turn.requester.principalId,
         mayApprove: turn.mayApprove,
@@ -44,22 +89,29 @@ export async function decided(turn: LoopTurn, answer: ApprovalAnswer, signal: Ab
       verdict: answer.approve ? 'approve' : 'reject',
       ...(answer.reason ? { note: answer.reason } : {}),
     });
-    state = approval.state;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    const why =
-      error.code === 'self_approval_forbidden'
-        ? 'This call needs the approval of a person other than you (irreversible calls always do); it waits for them in the approvals queue.'
-        : error.message;
-    return close('', `${error.code}: ${why}`);
+    if (error.code === 'self_approval_forbidden')
+      return waiting(
+        'another person: this call needs the approval of someone other than you (irreversible calls always do); it waits in the approvals queue',
+      );
+    return { state: 'refused', why: `${error.code}: ${error.message}` } as const;
   }
-  if (state === 'rejected')
-    return close('', `rejected by the user${answer.reason ? `: ${answer.reason}` : ''}; the call did not run`);
-  if (state === 'pending') return close('', 'approved by you; it needs a second person to approve before it runs');
-  const invocation = await findInvocation(turn.exec.pool, turn.target.projectId, invocationId);
-  const outcome = await finishTool(turn.exec, invocation!, signal).catch((error: unknown) => ({
-    output: '',
-    error: (error as Error).message,
-  }));
-  close(outcome.output, outcome.error);
+  if (approval.state === 'pending')
+    return waiting('a second person: approved by you, it needs one more approver before it runs');
+  if (approval.state === 'rejected')
+    return refused(`rejected by the user${answer.reason ? `: ${answer.reason}` : ''}; the call did not run`);
+  return { state: 'approved' } as const;
 }
+
+function decidedElsewhere(approval: ApprovalRecord): Verdict {
+  if (approval.state === 'approved') return { state: 'approved' };
+  if (approval.state === 'rejected')
+    return refused(`rejected by a reviewer${approval.note ? `: ${approval.note}` : ''}; the call did not run`);
+  if (approval.state === 'expired') return refused('the approval expired before anyone decided; the call did not run');
+  if (approval.state === 'pending') return waiting('people to decide it in the approvals queue');
+  return refused(`the approval ended ${approval.state}; the call did not run`);
+}
+
+const waiting = (why: string) => ({ state: 'waiting', why }) as const;
+const refused = (why: string) => ({ state: 'refused', why }) as const;

@@ -1,6 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Channel } from '../http/auth.js';
-import { beginInference, consume, type InferenceHttpDeps } from '../http/inference-run.js';
+import { consume, type InferenceHttpDeps } from '../http/inference-run.js';
 import type { SseStream } from '../http/sse.js';
 import type { ChatUsage } from '../inference/chat-accumulator.js';
 import type { InferenceTarget, StartedInference } from '../inference/dispatch.js';
@@ -8,7 +7,7 @@ import type { EngineChat } from '../inference/chat-request.js';
 import type { ResponseItem } from '../inference/responses-request.js';
 import type { ResponseEvent, ResponsesTranslator } from '../inference/responses-stream.js';
 import { cancelIfSafe, finishTool, startTool, type LoopExecDeps } from './run-tool.js';
-import { decided, type ApprovalAnswer } from './inline-approvals.js';
+import { decided, waitingItem, type ApprovalAnswer, type Settled } from './inline-approvals.js';
 import { newLoopId as newId, openCall } from './mcp-call.js';
 
 export type { ApprovalAnswer };
@@ -19,8 +18,10 @@ export const MAX_TOOL_TURNS = 10;
 export const MAX_LOOP_MS = 10 * 60_000;
 
 export interface LoopTurn {
-  readonly request: FastifyRequest;
-  readonly reply: FastifyReply;
+  /** Starts one model turn (refusals are HTTP errors before anything streamed). */
+  readonly begin: (target: InferenceTarget) => Promise<StartedInference>;
+  /** Aborted when the turn's client goes away (a background turn: when the router stops). */
+  readonly signal: AbortSignal;
   readonly inference: InferenceHttpDeps;
   readonly exec: LoopExecDeps;
   readonly servers: readonly OfferedServer[];
@@ -36,10 +37,15 @@ export interface LoopTurn {
   readonly requester: { principalId: string; keyId: string; channel: Channel };
   /** Whether the requester holds the approve permission (deciding others' calls needs it). */
   readonly mayApprove: boolean;
-  /** The person's answers to approval requests of an earlier response, decided before the model runs. */
+  /**
+   * Answers to approval requests of an earlier response (the person's, decided here; or made
+   * elsewhere, for a turn resumed in the background), settled before the model runs.
+   */
   readonly decisions: readonly ApprovalAnswer[];
   readonly maxToolTurns: number;
   readonly began: number;
+  /** A stored response going on: its tools were listed when it began. */
+  readonly resumed?: boolean;
 }
 
 export type LoopEnd =
@@ -64,10 +70,6 @@ export interface LoopResult {
  * yet); later failures end the stream in-band.
  */
 export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
-  const aborted = new AbortController();
-  turn.reply.raw.once('close', () => {
-    if (!turn.reply.raw.writableFinished) aborted.abort();
-  });
   const tools = new Map(
     turn.servers.flatMap((server) => server.tools.map((tool) => [tool.name, { server, tool }] as const)),
   );
@@ -80,7 +82,7 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     agentId: started?.agentId,
     requestId: started?.requestId,
     firstTokenMs,
-    cancelled: aborted.signal.aborted,
+    cancelled: turn.signal.aborted,
   });
   let streamed = false;
   // The stream opens once something happened that a refusal could not take back: the first
@@ -89,16 +91,25 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     if (streamed) return;
     streamed = true;
     turn.streaming();
-    for (const server of turn.servers) turn.emit(turn.translator.addItem(listToolsItem(server, newId('mcpl'))).events);
+    if (!turn.resumed)
+      for (const server of turn.servers)
+        turn.emit(turn.translator.addItem(listToolsItem(server, newId('mcpl'))).events);
   };
   if (turn.decisions.length > 0) {
     stream();
-    await Promise.all(turn.decisions.map((answer) => decided(turn, answer, aborted.signal)));
+    const group = newId('mt');
+    const settled = await Promise.all(turn.decisions.map((answer) => decided(turn, answer, turn.signal, group)));
+    // A call still waiting for someone else is asked for again, and the model runs once none waits.
+    const waiting = settled.filter(
+      (outcome): outcome is Extract<Settled, { kind: 'waiting' }> => outcome.kind === 'waiting',
+    );
+    for (const outcome of waiting) turn.emit(turn.translator.addItem(waitingItem(outcome)).events);
+    if (waiting.length > 0) return result({ kind: 'completed', events: [] });
   }
   for (let modelTurns = 1; ; modelTurns += 1) {
     const chat = turn.chatFor([...turn.history, ...turn.translator.items()]);
     try {
-      started = await beginInference(turn.request, turn.reply, turn.inference, { ...turn.target, chat });
+      started = await turn.begin({ ...turn.target, chat });
     } catch (error) {
       if (!streamed) throw error;
       return result({ kind: 'failed', code: 'server_error', message: (error as Error).message });
@@ -114,10 +125,12 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     const ended = turn.translator.endModelTurn();
     turn.emit(ended.events);
     if (ended.serverCalls.length === 0) return result({ kind: 'completed', events: [] });
+    // The calls of one model turn run at once, and the model reads them back as one turn's calls.
+    const group = newId('mt');
     const outcomes = await Promise.all(
-      ended.serverCalls.map((call) => serverCall(turn, tools.get(call.name)!, call.arguments, aborted.signal)),
+      ended.serverCalls.map((call) => serverCall(turn, tools.get(call.name)!, call.arguments, group)),
     );
-    if (aborted.signal.aborted) return result({ kind: 'failed', code: 'cancelled', message: 'the client went away' });
+    if (turn.signal.aborted) return result({ kind: 'failed', code: 'cancelled', message: 'the client went away' });
     if (outcomes.includes('approval') || ended.clientCalls > 0) return result({ kind: 'completed', events: [] });
     if (modelTurns >= turn.maxToolTurns) return result({ kind: 'incomplete', events: [], reason: 'max_tool_turns' });
     if (performance.now() - turn.began > MAX_LOOP_MS)
@@ -130,8 +143,9 @@ async function serverCall(
   turn: LoopTurn,
   entry: { server: OfferedServer; tool: OfferedServer['tools'][number] },
   args: string,
-  signal: AbortSignal,
+  group: string,
 ): Promise<'ran' | 'approval'> {
+  const { signal } = turn;
   const { server, tool } = entry;
   const begun = await startTool(
     turn.exec,
@@ -156,7 +170,7 @@ async function serverCall(
     turn.emit(turn.translator.addItem(item).events);
     return 'approval';
   }
-  const call = openCall(turn, { ...base }, args);
+  const call = openCall(turn, { ...base, x_model_turn: group }, args);
   const outcome =
     begun.kind === 'refused'
       ? { output: '', error: begun.error }

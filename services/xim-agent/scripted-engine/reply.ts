@@ -1,8 +1,12 @@
 /**
  * What the scripted engine says, decided by a pure function so tests can predict every reply:
- * - the conversation ends with tool outputs → a plain summary of them;
- * - the last user message names an offered tool (or tool_choice forces one) → a call to it, with
- *   the first JSON object found in that message as its arguments (`{}` when there is none);
+ * - the last user message names offered tools (or tool_choice forces one) → calls of them. The
+ *   message is read as steps split by the word "then": the first step's tools are called in one
+ *   turn (in parallel, in the order named), and once their outputs are in, the next step's, and
+ *   so on. A tool's arguments are the first JSON object after its name in its step (for a step
+ *   naming one tool, the first anywhere in the step; `{}` when there is none);
+ * - every step has run (the conversation ends with tool outputs) → a plain summary of every
+ *   output since the user's message;
  * - the last user message is exactly `count to N` → "1 2 … N" (N ≤ 100000: a long answer of
  *   known length, for streaming benchmarks);
  * - otherwise → a plain, deterministic answer quoting the question.
@@ -22,8 +26,13 @@ export interface FunctionTool {
 export type ToolChoice =
   'auto' | 'none' | 'required' | { readonly type: 'function'; readonly function: { readonly name: string } };
 
+export interface ScriptedCall {
+  readonly name: string;
+  readonly arguments: string;
+}
+
 export type ScriptedReply =
-  | { readonly kind: 'tool_call'; readonly name: string; readonly arguments: string }
+  | { readonly kind: 'tool_calls'; readonly calls: readonly ScriptedCall[] }
   | { readonly kind: 'text'; readonly text: string };
 
 export function scriptedReply(
@@ -31,11 +40,14 @@ export function scriptedReply(
   tools: readonly FunctionTool[] = [],
   toolChoice: ToolChoice = 'auto',
 ): ScriptedReply {
-  const trailingTools = trailing(messages, 'tool');
-  if (trailingTools.length > 0) return { kind: 'text', text: summarise(trailingTools) };
-  const question = textOf([...messages].reverse().find((message) => message.role === 'user'));
-  const tool = toolChoice === 'none' ? undefined : pickTool(question, tools, toolChoice);
-  if (tool) return { kind: 'tool_call', name: tool, arguments: firstJsonObject(question) ?? '{}' };
+  const asked = [...messages].reverse().find((message) => message.role === 'user');
+  const question = textOf(asked);
+  const since = messages.slice(messages.lastIndexOf(asked!) + 1);
+  const stepsDone = since.filter((message) => message.role === 'assistant').length;
+  const outputs = since.filter((message) => message.role === 'tool');
+  const calls = toolChoice === 'none' ? [] : stepCalls(question, tools, toolChoice, stepsDone);
+  if (calls.length > 0 && (stepsDone === 0 || messages.at(-1)?.role === 'tool')) return { kind: 'tool_calls', calls };
+  if (outputs.length > 0 && messages.at(-1)?.role === 'tool') return { kind: 'text', text: summarise(outputs) };
   const count = /^count to (\d{1,6})$/i.exec(question.trim());
   if (count && Number(count[1]) <= 100_000)
     return { kind: 'text', text: Array.from({ length: Number(count[1]) }, (_, index) => String(index + 1)).join(' ') };
@@ -49,13 +61,6 @@ export function textOf(message: ChatMessage | undefined): string {
   return message.content.map((part) => part.text ?? '').join('');
 }
 
-function trailing(messages: readonly ChatMessage[], role: ChatMessage['role']): ChatMessage[] {
-  const found: ChatMessage[] = [];
-  for (let index = messages.length - 1; index >= 0 && messages[index]!.role === role; index -= 1)
-    found.unshift(messages[index]!);
-  return found;
-}
-
 function summarise(outputs: readonly ChatMessage[]): string {
   const parts = outputs.map((output) => {
     const text = textOf(output).replace(/\s+/g, ' ').trim();
@@ -64,14 +69,40 @@ function summarise(outputs: readonly ChatMessage[]): string {
   return `Summary: ${parts.join('; ')}.`;
 }
 
-function pickTool(question: string, tools: readonly FunctionTool[], toolChoice: ToolChoice): string | undefined {
-  if (typeof toolChoice === 'object')
-    return tools.find((tool) => tool.function.name === toolChoice.function.name)?.function.name;
-  const mentioned = tools.find((tool) =>
-    new RegExp(`\\b${tool.function.name.replace(/[^A-Za-z0-9_]/g, '')}\\b`).test(question),
-  );
-  if (mentioned) return mentioned.function.name;
-  return toolChoice === 'required' ? tools[0]?.function.name : undefined;
+/** The calls of step `step` of the question (steps split by "then"); none once every step ran. */
+function stepCalls(
+  question: string,
+  tools: readonly FunctionTool[],
+  toolChoice: ToolChoice,
+  step: number,
+): ScriptedCall[] {
+  if (typeof toolChoice === 'object') {
+    const forced = tools.find((tool) => tool.function.name === toolChoice.function.name);
+    return step === 0 && forced ? [{ name: forced.function.name, arguments: firstJsonObject(question) ?? '{}' }] : [];
+  }
+  const steps = question.split(/\bthen\b/i).filter((text) => mentions(text, tools).length > 0);
+  const text = steps[step];
+  if (text === undefined)
+    return step === 0 && toolChoice === 'required' && tools[0]
+      ? [{ name: tools[0].function.name, arguments: firstJsonObject(question) ?? '{}' }]
+      : [];
+  const named = mentions(text, tools);
+  if (named.length === 1) return [{ name: named[0]!.name, arguments: firstJsonObject(text) ?? '{}' }];
+  return named.map((mention, index) => ({
+    name: mention.name,
+    arguments: firstJsonObject(text.slice(mention.at, named[index + 1]?.at ?? text.length)) ?? '{}',
+  }));
+}
+
+/** The offered tools named in the text, in the order they appear. */
+function mentions(text: string, tools: readonly FunctionTool[]): { name: string; at: number }[] {
+  return tools
+    .map((tool) => ({
+      name: tool.function.name,
+      at: text.search(new RegExp(`\\b${tool.function.name.replace(/[^A-Za-z0-9_]/g, '')}\\b`)),
+    }))
+    .filter((mention) => mention.at >= 0)
+    .sort((a, b) => a.at - b.at);
 }
 
 /** The first balanced `{…}` in the text that parses as a JSON object, re-serialised compactly. */

@@ -118,7 +118,10 @@ async function complete(
   const reply = scriptedReply(body.messages, body.tools ?? [], body.tool_choice ?? 'auto');
   const promptTokens = Math.ceil(body.messages.reduce((sum, message) => sum + textOf(message).length, 0) / 4) + 1;
   const pieces = reply.kind === 'text' ? tokens(reply.text).slice(0, body.max_tokens ?? Infinity) : [];
-  const completionTokens = reply.kind === 'text' ? pieces.length : Math.ceil(reply.arguments.length / 4) + 1;
+  const completionTokens =
+    reply.kind === 'text'
+      ? pieces.length
+      : reply.calls.reduce((sum, call) => sum + Math.ceil(call.arguments.length / 4) + 1, 0);
   const usage = {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
@@ -127,7 +130,7 @@ async function complete(
   };
   const id = `chatcmpl-${randomUUID()}`;
   const finish =
-    reply.kind === 'tool_call'
+    reply.kind === 'tool_calls'
       ? 'tool_calls'
       : pieces.length < tokens(reply.kind === 'text' ? reply.text : '').length
         ? 'length'
@@ -146,13 +149,11 @@ async function complete(
         : {
             role: 'assistant',
             content: null,
-            tool_calls: [
-              {
-                id: `chatcmpl-tool-${randomUUID()}`,
-                type: 'function',
-                function: { name: reply.name, arguments: reply.arguments },
-              },
-            ],
+            tool_calls: reply.calls.map((call) => ({
+              id: `chatcmpl-tool-${randomUUID()}`,
+              type: 'function',
+              function: { name: call.name, arguments: call.arguments },
+            })),
           };
     return send(response, 200, {
       id,
@@ -207,27 +208,16 @@ async function stream(
     );
   const delay = options.tokensPerSecond > 0 ? 1_000 / options.tokensPerSecond : 0;
   chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
-  if (plan.reply.kind === 'tool_call') {
-    chunk([
-      {
-        index: 0,
-        delta: {
-          tool_calls: [
-            {
-              index: 0,
-              id: `chatcmpl-tool-${randomUUID()}`,
-              type: 'function',
-              function: { name: plan.reply.name, arguments: '' },
-            },
-          ],
-        },
-        finish_reason: null,
-      },
-    ]);
-    for (const piece of plan.reply.arguments.match(/.{1,16}/gs) ?? []) {
-      if (closed) return;
-      await pause(delay);
-      chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null }]);
+  if (plan.reply.kind === 'tool_calls') {
+    for (const [index, call] of plan.reply.calls.entries()) {
+      const fragment = (fields: object) =>
+        chunk([{ index: 0, delta: { tool_calls: [{ index, ...fields }] }, finish_reason: null }]);
+      fragment({ id: `chatcmpl-tool-${randomUUID()}`, type: 'function', function: { name: call.name, arguments: '' } });
+      for (const piece of call.arguments.match(/.{1,16}/gs) ?? []) {
+        if (closed) return;
+        await pause(delay);
+        fragment({ function: { arguments: piece } });
+      }
     }
   }
   for (const [index, piece] of plan.pieces.entries()) {

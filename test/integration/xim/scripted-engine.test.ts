@@ -183,12 +183,49 @@ describe('scripted replies (pure)', () => {
         type: 'function',
         function: { name: 'get_weather' },
       }),
-    ).toEqual({ kind: 'tool_call', name: 'get_weather', arguments: '{}' });
+    ).toEqual({ kind: 'tool_calls', calls: [{ name: 'get_weather', arguments: '{}' }] });
     expect(scriptedReply([{ role: 'user', content: 'hello' }], TOOLS, 'required')).toMatchObject({
-      kind: 'tool_call',
-      name: 'get_weather',
+      kind: 'tool_calls',
+      calls: [{ name: 'get_weather' }],
     });
     expect(scriptedReply([{ role: 'user', content: 'hello' }], TOOLS)).toMatchObject({ kind: 'text' });
+  });
+
+  it('calls every tool a step names at once, chains the steps split by "then", and summarises them all', () => {
+    const tools = ['pg_activity', 'pg_list_databases', 'pg_locks'].map((name) => ({
+      type: 'function' as const,
+      function: { name },
+    }));
+    const question = {
+      role: 'user' as const,
+      content: 'pg_activity {"limit":5} and pg_list_databases, then pg_locks {"database":"app"}',
+    };
+    expect(scriptedReply([question], tools)).toEqual({
+      kind: 'tool_calls',
+      calls: [
+        { name: 'pg_activity', arguments: '{"limit":5}' },
+        { name: 'pg_list_databases', arguments: '{}' },
+      ],
+    });
+    const firstStep = [
+      question,
+      { role: 'assistant' as const, content: null },
+      { role: 'tool' as const, tool_call_id: 'a', name: 'pg_activity', content: 'two sessions' },
+      { role: 'tool' as const, tool_call_id: 'b', name: 'pg_list_databases', content: 'app, scratch' },
+    ];
+    expect(scriptedReply(firstStep, tools)).toEqual({
+      kind: 'tool_calls',
+      calls: [{ name: 'pg_locks', arguments: '{"database":"app"}' }],
+    });
+    const both = [
+      ...firstStep,
+      { role: 'assistant' as const, content: null },
+      { role: 'tool' as const, tool_call_id: 'c', name: 'pg_locks', content: 'no locks' },
+    ];
+    expect(scriptedReply(both, tools)).toEqual({
+      kind: 'text',
+      text: 'Summary: pg_activity returned two sessions; pg_list_databases returned app, scratch; pg_locks returned no locks.',
+    });
   });
 });
 
