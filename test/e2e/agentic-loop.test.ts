@@ -11,7 +11,7 @@ import { cleanEnv, spawnGroup, spawnXemAgent, spawnXimAgent, waitFor, type Spawn
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 const MODEL = 'scripted/loop';
-const OPSKIT = {
+const opskit = (dir: string) => ({
   name: 'opskit',
   version: '1',
   domain: 'ops',
@@ -61,8 +61,32 @@ const OPSKIT = {
       parameters: { type: 'object', properties: {}, additionalProperties: false },
       command: { argv: ['echo', 'wiped'] },
     },
+    {
+      // Slow the first time only: an agent killed during it, back, runs it again quickly.
+      name: 'flaky_report',
+      description: 'A report that hangs the first time',
+      risk: 'read',
+      timeout_ms: 60_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: {
+        argv: [
+          'sh',
+          '-c',
+          'if [ -e "$0" ]; then echo "report ready"; else touch "$0"; sleep 30; fi',
+          join(dir, 'flaky'),
+        ],
+      },
+    },
+    {
+      name: 'slow_restart',
+      description: 'A restart that takes a while',
+      risk: 'destructive',
+      timeout_ms: 60_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['sh', '-c', 'sleep 30; echo restarted'] },
+    },
   ],
-};
+});
 
 /**
  * The agentic loop with real processes: a router, a XEM agent running the opskit bundle, a XIM
@@ -75,6 +99,8 @@ describe('the agentic loop: the model calls workspace tools through the router',
   let client: OpenAI;
   let operator: { key: string; principalId: string };
   let workspace: string;
+  let xem: Spawned;
+  let xemOptions: Parameters<typeof spawnXemAgent>[0];
   const runs: Spawned[] = [];
   const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'loop-e2e-'));
   const mcp = () => ({ type: 'mcp' as const, server_label: workspace, require_approval: 'never' as const });
@@ -88,14 +114,15 @@ describe('the agentic loop: the model calls workspace tools through the router',
     mkdirSync(join(dir, 'xem', 'tools', 'opskit'), { recursive: true });
     // The agent serves the workspaces it holds a credentials folder for (none needed by opskit).
     mkdirSync(join(dir, 'xem', 'credentials', workspace), { recursive: true });
-    writeFileSync(join(dir, 'xem', 'tools', 'opskit', 'bundle.yaml'), stringify(OPSKIT));
-    const xem = spawnXemAgent({
+    writeFileSync(join(dir, 'xem', 'tools', 'opskit', 'bundle.yaml'), stringify(opskit(dir)));
+    xemOptions = {
       routerUrl: router.url,
       joinKey: await router.mintJoinKey(),
       name: 'xem-loop',
       dir: join(dir, 'xem'),
       intervalMs: 500,
-    });
+    };
+    xem = spawnXemAgent(xemOptions);
     runs.push(xem);
     const agentId = await new Promise<string>((resolve) =>
       xem.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
@@ -427,5 +454,86 @@ describe('the agentic loop: the model calls workspace tools through the router',
       tools: [{ type: 'mcp', server_label: 'nowhere', require_approval: 'never' }],
     });
     await expect(unknown).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it('keeps every turn of a chat in order: the question, the approval request, the call resumed in the background', async () => {
+    const chat = (await api.call('POST', '/chats', operator.key, { title: 'volumes' })).body;
+    const asked = await client.responses.create({
+      model: MODEL,
+      input: 'wipe_volume please',
+      tools: [mcp()],
+      conversation: chat['id'] as string,
+    } as OpenAI.Responses.ResponseCreateParamsNonStreaming);
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request') as unknown as {
+      x_approval_id: string;
+    };
+    const second = await api.mintKey(router.project.adminKey, 'Volume Reviewer');
+    await api.call('POST', `/exec/approvals/${request.x_approval_id}/approve`, second.key, {});
+    const path = `/chats/${String(chat['id'])}/branches/${String(chat['default_branch_id'])}/messages`;
+    const messages = await waitFor('the continuation kept in the chat', 20_000, async () => {
+      const data = (await api.call('GET', path, operator.key)).body['data'] as {
+        role: string;
+        response_id: string;
+        items: { type: string; output?: string }[];
+      }[];
+      return data.length === 3 ? data : undefined;
+    });
+    expect(messages.map((message) => [message.role, message.items.map((item) => item.type)])).toEqual([
+      ['user', ['message']],
+      ['assistant', ['mcp_list_tools', 'mcp_approval_request']],
+      ['assistant', ['mcp_call', 'message']],
+    ]);
+    expect(messages.every((message) => message.response_id === asked.id)).toBe(true);
+    expect(messages[2]!.items[0]!.output).toBe('wiped\n');
+    const approval = await api.call('GET', `/exec/approvals/${request.x_approval_id}`, operator.key);
+    expect(approval.body).toMatchObject({ state: 'approved', decisions: [{ verdict: 'approve', channel: 'api' }] });
+  });
+
+  it('an agent killed during a read call: the call runs again once the agent is back, and the turn answers', async () => {
+    const pending = client.responses.create({ model: MODEL, input: 'flaky_report now', tools: [mcp()] });
+    const invocationId = await waitFor('the call running', 20_000, async () => {
+      const calls = await api.call('GET', '/exec/invocations?tool=flaky_report', operator.key);
+      return (calls.body['data'] as { id: string; state: string }[]).find((call) => call.state === 'running')?.id;
+    });
+    process.kill(-xem.child.pid!, 'SIGKILL');
+    await xem.exited;
+    xem = spawnXemAgent(xemOptions);
+    runs.push(xem);
+    const response = await pending;
+    expect(response.output.find((item) => item.type === 'mcp_call')).toMatchObject({
+      name: 'flaky_report',
+      status: 'completed',
+      output: 'report ready\n',
+    });
+    expect(response.output_text).toContain('report ready');
+    expect((await api.invocation(operator.key, invocationId)).attempt).toBeGreaterThan(1);
+  });
+
+  it('an agent killed during a destructive call: the call becomes ambiguous and the model is told so', async () => {
+    await waitFor('the agent back online', 20_000, async () =>
+      (await api.call('GET', '/exec/tools/slow_restart', operator.key)).body['online_agents'] === 1 ? true : undefined,
+    );
+    const asked = await client.responses.create({ model: MODEL, input: 'slow_restart it', tools: [mcp()] });
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request')!;
+    const invocationId = (request as unknown as { x_invocation_id: string }).x_invocation_id;
+    const pending = client.responses.create({
+      model: MODEL,
+      previous_response_id: asked.id,
+      tools: [mcp()],
+      input: [{ type: 'mcp_approval_response', approval_request_id: request.id, approve: true }],
+    });
+    await waitFor('the call running', 20_000, async () =>
+      (await api.invocation(operator.key, invocationId)).state === 'running' ? true : undefined,
+    );
+    process.kill(-xem.child.pid!, 'SIGKILL');
+    await xem.exited;
+    const answered = await pending;
+    const call = answered.output.find(
+      (item) => item.type === 'mcp_call',
+    ) as OpenAI.Responses.ResponseOutputItem.McpCall;
+    expect(call).toMatchObject({ status: 'failed', name: 'slow_restart' });
+    expect(call.error).toContain('may or may not have happened');
+    expect(answered.output_text).toContain('may or may not have happened');
+    expect((await api.invocation(operator.key, invocationId)).state).toBe('ambiguous');
   });
 });
