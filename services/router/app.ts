@@ -166,6 +166,7 @@ function execDeps(deps: AppDependencies) {
     validator: new ArgumentValidator(),
     catalogs: deps.exec?.catalogs ?? new WorkspaceCatalogs(deps.pool),
     ...(deps.exec?.transact ? { transact: deps.exec.transact } : {}),
+    ...(deps.exec ? { wake: () => deps.exec!.wake() } : {}),
   };
 }
 

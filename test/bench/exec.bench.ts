@@ -81,13 +81,21 @@ export async function runExecBench(): Promise<Figures> {
   });
 }
 
-interface Stack {
+export interface Stack {
   readonly url: string;
   readonly key: string;
   readonly project: string;
+  readonly workspace: string;
+  readonly metricsUrl: string;
 }
 
-async function startStack(databaseUrl: string, dir: string, noopPort: number, processes: Spawned[]): Promise<Stack> {
+/** A router process and a XEM agent serving the `noop` read tool (an HTTP call to `noopPort`). */
+export async function startStack(
+  databaseUrl: string,
+  dir: string,
+  noopPort: number,
+  processes: Spawned[],
+): Promise<Stack> {
   const secret = randomBytes(32).toString('base64url');
   const router = await spawnRouterProcess(
     cleanEnv({
@@ -107,10 +115,11 @@ async function startStack(databaseUrl: string, dir: string, noopPort: number, pr
     PROFILE,
   );
   processes.push(router.run);
-  const stack = { url: router.http_url, key: `xero_bench_${secret}`, project: 'bench' };
+  const base = { url: router.http_url, key: `xero_bench_${secret}`, project: 'bench' };
   const workspace = (
-    (await request(stack, 'GET', '/management/workspaces')) as { data: { id: string; is_default: boolean }[] }
+    (await request(base, 'GET', '/management/workspaces')) as { data: { id: string; is_default: boolean }[] }
   ).data.find((row) => row.is_default)!.id;
+  const stack = { ...base, workspace, metricsUrl: router.metrics_url };
   mkdirSync(join(dir, 'tools', 'bench'), { recursive: true });
   writeFileSync(
     join(dir, 'tools', 'bench', 'bundle.yaml'),
@@ -155,7 +164,13 @@ async function startStack(databaseUrl: string, dir: string, noopPort: number, pr
   return stack;
 }
 
-async function request(stack: Stack, method: string, path: string, body?: unknown, tolerate = false): Promise<unknown> {
+export async function request(
+  stack: Pick<Stack, 'url' | 'key' | 'project'>,
+  method: string,
+  path: string,
+  body?: unknown,
+  tolerate = false,
+): Promise<unknown> {
   const response = await fetch(`${stack.url}/${stack.project}/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${stack.key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -264,7 +279,7 @@ async function curveRoundTrips(count: number): Promise<number[]> {
   return samples;
 }
 
-async function startNoopServer(): Promise<{ server: Server; port: number }> {
+export async function startNoopServer(): Promise<{ server: Server; port: number }> {
   const server = createServer((_request, response) => response.end('ok'));
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

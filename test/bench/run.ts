@@ -1,5 +1,6 @@
 import { runCodecBench } from './codec.bench.js';
 import { runExecBench } from './exec.bench.js';
+import { runLoopBench } from './loop.bench.js';
 import { MESH_SHAPES, runMeshBench } from './mesh.bench.js';
 import { runSchedulerBench } from './scheduler.bench.js';
 import { runStreamBench } from './stream.bench.js';
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<Figures>> = {
   mesh: () => runMeshBench(MESH_SHAPES.mesh),
   'mesh-10k': () => runMeshBench(MESH_SHAPES['mesh-10k']),
   exec: runExecBench,
+  loop: runLoopBench,
   scheduler: runSchedulerBench,
   stream: runStreamBench,
 };

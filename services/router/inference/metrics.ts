@@ -12,6 +12,8 @@ export interface InferenceOutcome {
 export interface InferenceMetrics {
   finished(outcome: InferenceOutcome): void;
   refused(reason: string): void;
+  /** The router's own time in one tool round trip of the agentic loop (model and tool time excluded). */
+  toolRoundTrip?(routerMs: number): void;
 }
 
 /** Router-side inference figures: requests by outcome, refusals, time to first token, tokens, open streams. */
@@ -41,6 +43,12 @@ export function registerInferenceMetrics(registry: Registry, broker: StreamBroke
     registers: [registry],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   });
+  const roundTrip = new Histogram({
+    name: 'xerotier_loop_tool_round_trip_router_seconds',
+    help: "The router's own time per tool round trip of the agentic loop: from the model's turn ending to the next one starting, less the calls' time on their agents",
+    registers: [registry],
+    buckets: [0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25],
+  });
   new Gauge({
     name: 'xerotier_inference_streams_open',
     help: 'Inference streams this router has open on XIM agents',
@@ -57,5 +65,6 @@ export function registerInferenceMetrics(registry: Registry, broker: StreamBroke
       if (outcome.firstTokenMs !== null) firstToken.observe({ api: outcome.api }, outcome.firstTokenMs / 1_000);
     },
     refused: (reason) => refusals.inc({ reason }),
+    toolRoundTrip: (routerMs) => roundTrip.observe(routerMs / 1_000),
   };
 }

@@ -106,8 +106,11 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     for (const outcome of waiting) turn.emit(turn.translator.addItem(waitingItem(outcome)).events);
     if (waiting.length > 0) return result({ kind: 'completed', events: [] });
   }
+  let roundTrip: { endedAt: number; agentMs: number } | undefined;
   for (let modelTurns = 1; ; modelTurns += 1) {
     const chat = turn.chatFor([...turn.history, ...turn.translator.items()]);
+    if (roundTrip) turn.inference.metrics?.toolRoundTrip?.(performance.now() - roundTrip.endedAt - roundTrip.agentMs);
+    roundTrip = undefined;
     try {
       started = await turn.begin({ ...turn.target, chat });
     } catch (error) {
@@ -127,11 +130,15 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     if (ended.serverCalls.length === 0) return result({ kind: 'completed', events: [] });
     // The calls of one model turn run at once, and the model reads them back as one turn's calls.
     const group = newId('mt');
+    const endedAt = performance.now();
     const outcomes = await Promise.all(
       ended.serverCalls.map((call) => serverCall(turn, tools.get(call.name)!, call.arguments, group)),
     );
     if (turn.signal.aborted) return result({ kind: 'failed', code: 'cancelled', message: 'the client went away' });
     if (outcomes.includes('approval') || ended.clientCalls > 0) return result({ kind: 'completed', events: [] });
+    // Measured only when every call ran on an agent (the bench's round trip, docs/benchmarks.md).
+    const agentMs = outcomes.map((outcome) => (typeof outcome === 'number' ? outcome : null));
+    if (agentMs.every((ms) => ms !== null)) roundTrip = { endedAt, agentMs: Math.max(...agentMs) };
     if (modelTurns >= turn.maxToolTurns) return result({ kind: 'incomplete', events: [], reason: 'max_tool_turns' });
     if (performance.now() - turn.began > MAX_LOOP_MS)
       return result({ kind: 'incomplete', events: [], reason: 'max_duration' });
@@ -144,7 +151,7 @@ async function serverCall(
   entry: { server: OfferedServer; tool: OfferedServer['tools'][number] },
   args: string,
   group: string,
-): Promise<'ran' | 'approval'> {
+): Promise<'approval' | 'refused' | number> {
   const { signal } = turn;
   const { server, tool } = entry;
   const begun = await startTool(
@@ -173,13 +180,13 @@ async function serverCall(
   const call = openCall(turn, { ...base, x_model_turn: group }, args);
   const outcome =
     begun.kind === 'refused'
-      ? { output: '', error: begun.error }
+      ? { output: '', error: begun.error, agentMs: null }
       : await finishTool(turn.exec, begun.invocation, signal).catch(async (error: unknown) => {
           if (signal.aborted) await cancelIfSafe(turn.exec, begun.invocation, turn.requester);
-          return { output: '', error: (error as Error).message };
+          return { output: '', error: (error as Error).message, agentMs: null };
         });
   call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
-  return 'ran';
+  return outcome.agentMs ?? 'refused';
 }
 
 function addUsage(total: ChatUsage | undefined, next: ChatUsage | undefined): ChatUsage | undefined {

@@ -21,6 +21,8 @@ export interface LoopExecDeps {
   readonly transact?: Transactor;
   /** The exec API's invocation limits (per project, workspace, in total); a 429 is told to the model. */
   readonly admit?: (target: { projectId: string; workspaceId: string }) => Promise<void>;
+  /** This router's dispatcher, woken at once for a queued call (the NOTIFY wakes the others). */
+  readonly wake?: () => void;
 }
 
 /** What the model is told of a call that ended. */
@@ -29,6 +31,8 @@ export interface ToolOutcome {
   readonly state: string;
   readonly output: string;
   readonly error: string | null;
+  /** From its (last) dispatch to its end: the call's time on its agent, as the router saw it. */
+  readonly agentMs: number | null;
 }
 
 export type StartedTool =
@@ -74,6 +78,7 @@ export async function startTool(
     );
     if (created.approval)
       return { kind: 'approval', invocationId: created.invocation.id, approvalId: created.approval.id };
+    deps.wake?.();
     return { kind: 'running', invocation: created.invocation };
   } catch (error) {
     if (error instanceof ApiError) return { kind: 'refused', error: `${error.code}: ${error.message}` };
@@ -140,7 +145,11 @@ async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord): Prom
       : invocation.state === 'ambiguous'
         ? 'The agent was lost while the call ran: it may or may not have happened; an operator must resolve it (it is never run again by itself)'
         : `The call ended ${invocation.state}${result?.error ? `: ${result.error.message}` : ''}`;
-  return { invocationId: invocation.id, state: invocation.state, output: bounded, error };
+  const agentMs =
+    invocation.dispatched_at && invocation.finished_at
+      ? invocation.finished_at.getTime() - invocation.dispatched_at.getTime()
+      : null;
+  return { invocationId: invocation.id, state: invocation.state, output: bounded, error, agentMs };
 }
 
 /**
