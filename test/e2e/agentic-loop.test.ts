@@ -456,6 +456,32 @@ describe('the agentic loop: the model calls workspace tools through the router',
     await expect(unknown).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
+  it('an endpoint bound to a workspace gives plain requests its tools', async () => {
+    const admin = router.project.adminKey;
+    const refused = await api.call('POST', '/management/endpoints', admin, {
+      slug: 'ops-nowhere',
+      models: [MODEL],
+      service_tier: 'self_hosted',
+      defaults: { workspace: 'nowhere' },
+    });
+    expect(refused.body.error).toMatchObject({ code: 'invalid_parameter', param: 'defaults.workspace' });
+    const created = await api.call('POST', '/management/endpoints', admin, {
+      slug: 'ops',
+      models: [MODEL],
+      service_tier: 'self_hosted',
+      defaults: { workspace },
+    });
+    expect(created.status).toBe(201);
+    const ops = new OpenAI({
+      apiKey: operator.key,
+      baseURL: `${router.url}/${router.project.project.id}/ops/v1`,
+      maxRetries: 0,
+    });
+    const response = await ops.responses.create({ model: MODEL, input: 'how is disk_usage?' });
+    expect(response.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
+    expect(response.output_text).toContain('disk 42% full');
+  });
+
   it('keeps every turn of a chat in order: the question, the approval request, the call resumed in the background', async () => {
     const chat = (await api.call('POST', '/chats', operator.key, { title: 'volumes' })).body;
     const asked = await client.responses.create({

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { workspaceNamed } from '../loop/servers.js';
 import Type, { type Static } from 'typebox';
 import { actorOf, appendAudit } from '../store/audit-log.js';
 import {
@@ -35,6 +36,8 @@ const Defaults = Type.Object(
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     max_output_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     instructions: Type.Optional(Type.String({ maxLength: 32_000 })),
+    // Plain requests get this workspace's tools (docs/conversations.md).
+    workspace: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   },
   strict,
 );
@@ -73,6 +76,7 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
       { schema: { body: CreateBody } },
       async (request, reply) => {
         const project = projectOf(request);
+        await assertWorkspace(deps.pool, project.id, request.body.defaults);
         const endpoint = await insertEndpoint(deps.pool, project.id, {
           ...request.body,
           defaults: request.body.defaults ?? {},
@@ -103,6 +107,7 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
       async (request) => {
         const project = projectOf(request);
         const current = await endpointOf(project.id, request.params.id);
+        await assertWorkspace(deps.pool, project.id, request.body.defaults);
         const updated = await updateEndpoint(deps.pool, project.id, current.id, request.body);
         if (!updated) throw new ApiError('endpoint_not_found', undefined, 'id');
         await appendAudit(deps.pool, {
@@ -134,4 +139,14 @@ export function endpointRoutes(deps: { readonly pool: Pool }) {
       },
     );
   };
+}
+
+/** An endpoint's default workspace must be one of the project's. */
+async function assertWorkspace(pool: Pool, projectId: string, defaults: { workspace?: string } | undefined) {
+  if (defaults?.workspace && !(await workspaceNamed(pool, projectId, defaults.workspace)))
+    throw new ApiError(
+      'invalid_parameter',
+      `No workspace "${defaults.workspace}" in this project`,
+      'defaults.workspace',
+    );
 }

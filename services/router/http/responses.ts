@@ -7,7 +7,7 @@ import { findResponse } from '../store/responses.js';
 import { keepResponse } from './keep-response.js';
 import { replayResponse, ReplayQuery } from './response-replay.js';
 import { openTurn } from '../conversations/turns.js';
-import { isMcpTool, offeredServers } from '../loop/servers.js';
+import { isMcpTool, offeredServers, withEndpointTools } from '../loop/servers.js';
 import { respondWithLoop } from './responses-loop.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { projectOf } from './auth.js';
@@ -97,7 +97,8 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           })
         : undefined;
       const prior = conversation?.history ?? (previous ? [...previous.history, ...previous.response.output] : []);
-      const servers = await serversOf(deps, project.id, body).catch(async (error: unknown) => {
+      const loopBody = withEndpointTools(body, endpoint.defaults.workspace);
+      const servers = await serversOf(deps, project.id, loopBody).catch(async (error: unknown) => {
         await conversation?.abandon();
         throw error;
       });
@@ -107,7 +108,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           reply,
           { ...deps, exec: deps.exec! },
           {
-            body,
+            body: loopBody,
             shell: responseShell,
             endpoint,
             model,

@@ -63,7 +63,7 @@ export async function offeredServers(
   return servers;
 }
 
-async function workspaceNamed(db: Queryable, projectId: string, label: string): Promise<string | undefined> {
+export async function workspaceNamed(db: Queryable, projectId: string, label: string): Promise<string | undefined> {
   if (/^ws_[0-9a-f]{12,48}$/.test(label)) return (await findWorkspace(db, projectId, label))?.id;
   const found = await db.query<{ id: string }>('SELECT id FROM workspaces WHERE project_id = $1 AND name = $2', [
     projectId,
@@ -83,6 +83,15 @@ function alwaysApproved(value: unknown, tools: readonly CatalogTool[]): Set<stri
   if (value === 'always') return new Set(tools.map((tool) => tool.name));
   if (value && typeof value === 'object') return names((value as { always?: unknown }).always) ?? new Set();
   return new Set();
+}
+
+/**
+ * The request's tools, with the endpoint's workspace (`defaults.workspace`) offered as an `mcp`
+ * tool when the request names none itself: plain requests to such an endpoint get its tools.
+ */
+export function withEndpointTools<T extends { tools?: Record<string, unknown>[] }>(body: T, workspace?: string): T {
+  if (!workspace || (body.tools ?? []).some(isMcpTool)) return body;
+  return { ...body, tools: [...(body.tools ?? []), { type: 'mcp', server_label: workspace }] };
 }
 
 /** The engine's view of the offered tools: plain function tools. */

@@ -16,6 +16,8 @@ export interface EndpointDefaults {
   readonly temperature?: number;
   readonly max_output_tokens?: number;
   readonly instructions?: string;
+  /** A workspace (id or name) whose tools requests get when they offer no mcp tool themselves. */
+  readonly workspace?: string;
 }
 
 export interface EndpointRecord {
