@@ -212,6 +212,33 @@ describe('the agentic loop: the model calls workspace tools through the router',
     });
   });
 
+  it("offers the router's own x_ tools under the reserved label xerotier, run by the router itself", async () => {
+    const calls = await api.call('GET', '/exec/invocations?tool=disk_usage', operator.key);
+    const earlier = (calls.body['data'] as { id: string }[])[0]!.id;
+    const tools = [mcp(), { type: 'mcp' as const, server_label: 'xerotier', require_approval: 'never' as const }];
+    const response = await client.responses.create({
+      model: MODEL,
+      input: `x_invocation_status {"invocation_id":"${earlier}"} and x_invocation_status {"invocation_id":"inv_000000000000"}`,
+      tools,
+    });
+    const listed = response.output.filter((item) => item.type === 'mcp_list_tools');
+    expect(listed.map((item) => item.server_label)).toEqual([workspace, 'xerotier']);
+    const [found, unknown] = response.output.filter(
+      (item) => item.type === 'mcp_call',
+    ) as OpenAI.Responses.ResponseOutputItem.McpCall[];
+    expect(found).toMatchObject({ server_label: 'xerotier', name: 'x_invocation_status', error: null });
+    expect(JSON.parse(found!.output!)).toMatchObject({
+      id: earlier,
+      tool: 'disk_usage',
+      state: 'succeeded',
+      output: 'disk 42% full\n',
+    });
+    expect(unknown!.error).toContain('no call inv_000000000000');
+    // Nothing was dispatched for them: the exec API knows no x_ call.
+    const none = await api.call('GET', '/exec/invocations?tool=x_invocation_status', operator.key);
+    expect(none.body['data']).toEqual([]);
+  });
+
   it('streams the whole loop as one response the SDK accepts: one created, numbered events, mcp_call events', async () => {
     const types: string[] = [];
     const sequence: number[] = [];

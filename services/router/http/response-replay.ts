@@ -3,7 +3,8 @@ import Type, { type Static } from 'typebox';
 import type { ResponseEvent } from '../inference/responses-stream.js';
 import type { LiveResponses } from '../loop/live-responses.js';
 import { MAX_LOOP_MS } from '../loop/run-loop.js';
-import { findResponse } from '../store/responses.js';
+import { isParked } from '../store/parked-turns.js';
+import { findResponse, type StoredResponse } from '../store/responses.js';
 import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
 import { openSse } from './sse.js';
@@ -15,25 +16,31 @@ export const ReplayQuery = Type.Object({
 });
 export type ReplayQuery = Static<typeof ReplayQuery>;
 
-/** How often a replay of a response another router is running looks for its new events. */
-const POLL_MS = 1_000;
+/** How often a replay looks again at a response that runs elsewhere or waits for people. */
+const POLL_MS = 500;
+
+interface Replay {
+  readonly projectId: string;
+  readonly responseId: string;
+  readonly after: number;
+}
 
 /**
  * Streams a stored response again from the event after `starting_after` (all of it without):
- * the stored events, then — while it runs here (a turn resumed in the background) — each new
- * one as it happens, until its terminal event. A response running on another router is read
- * back from the database until it ends.
+ * its stored events up to its terminal event, and — while it runs (a turn resumed in the
+ * background, here or on another router) — each new one until it ends again. A client that
+ * already had every event of a turn parked on approvals waits on the stream for it to go on
+ * (docs/conversations.md, "Approved elsewhere"); keep-alives hold the stream open meanwhile.
  */
 export async function replayResponse(
   request: FastifyRequest,
   reply: FastifyReply,
   deps: { readonly pool: Pool; readonly live?: LiveResponses },
-  target: { projectId: string; responseId: string; after: number },
+  target: Replay,
 ): Promise<FastifyReply> {
   const stored = await findResponse(deps.pool, target.projectId, target.responseId);
   if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
-  const live = deps.live?.find(target.projectId, target.responseId);
-  if (!live && !stored.events)
+  if (!stored.events && !deps.live?.find(target.projectId, target.responseId))
     throw new ApiError(
       'invalid_parameter',
       'This response was stored without its events: it cannot be replayed',
@@ -47,39 +54,33 @@ export async function replayResponse(
     {},
     (stream) => stream.end(),
   );
-  const send = (event: ResponseEvent) => sse.send(event.type, event);
-  if (live) {
-    await new Promise<void>((resolve) => {
-      const unfollow = live.follow(target.after, send, resolve);
-      stop = () => {
-        unfollow();
-        resolve();
-      };
-    });
-  } else await fromStore(deps.pool, target, stored, send, () => sse.closed);
+  let last = target.after;
+  const send = (event: ResponseEvent) => {
+    if (event.sequence_number <= last) return;
+    sse.send(event.type, event);
+    last = event.sequence_number;
+  };
+  const until = performance.now() + MAX_LOOP_MS;
+  for (let current: StoredResponse | undefined = stored; current && !sse.closed;) {
+    const live = deps.live?.find(target.projectId, target.responseId);
+    if (live) {
+      await new Promise<void>((resolve) => {
+        const unfollow = live.follow(last, send, resolve);
+        stop = () => {
+          unfollow();
+          resolve();
+        };
+      });
+      break;
+    }
+    for (const event of (current.events ?? []) as ResponseEvent[]) send(event);
+    const goesOn =
+      current.status === 'in_progress' ||
+      (last === target.after && (await isParked(deps.pool, target.projectId, target.responseId)));
+    if (!goesOn || performance.now() > until) break;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    current = await findResponse(deps.pool, target.projectId, target.responseId);
+  }
   sse.end();
   return reply;
-}
-
-async function fromStore(
-  pool: Pool,
-  target: { projectId: string; responseId: string; after: number },
-  first: NonNullable<Awaited<ReturnType<typeof findResponse>>>,
-  send: (event: ResponseEvent) => void,
-  closed: () => boolean,
-): Promise<void> {
-  let last = target.after;
-  const until = performance.now() + MAX_LOOP_MS;
-  for (let current = first; ;) {
-    for (const event of (current.events ?? []) as ResponseEvent[])
-      if (event.sequence_number > last) {
-        send(event);
-        last = event.sequence_number;
-      }
-    if (current.status !== 'in_progress' || closed() || performance.now() > until) return;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    const next = await findResponse(pool, target.projectId, target.responseId);
-    if (!next) return;
-    current = next;
-  }
 }

@@ -79,7 +79,12 @@ export async function resumeTurn(deps: ResumeDeps, parked: ParkedTurn, signal: A
     });
     if (signal.aborted) {
       // The router stops: the turn waits, untouched, for the next router to resume it.
-      await updateResponse(deps.pool, { ...keyOf(parked), status: stored.status, response: stored.response, events });
+      await updateResponse(deps.pool, {
+        ...keyOf(parked),
+        status: String(stored.response['status']),
+        response: stored.response,
+        events,
+      });
       return await parkTurn(deps.pool, parked);
     }
     const concluded = concludeLoop(

@@ -6,9 +6,10 @@ import type { InferenceTarget, StartedInference } from '../inference/dispatch.js
 import type { EngineChat } from '../inference/chat-request.js';
 import type { ResponseItem } from '../inference/responses-request.js';
 import type { ResponseEvent, ResponsesTranslator } from '../inference/responses-stream.js';
-import { cancelIfSafe, finishTool, startTool, type LoopExecDeps } from './run-tool.js';
+import type { LoopExecDeps } from './run-tool.js';
+import { startCall, type CallOutcome } from './calls.js';
 import { decided, waitingItem, type ApprovalAnswer, type Settled } from './inline-approvals.js';
-import { newLoopId as newId, openCall } from './mcp-call.js';
+import { newLoopId as newId } from './mcp-call.js';
 
 export type { ApprovalAnswer };
 import { listToolsItem, type OfferedServer } from './servers.js';
@@ -131,9 +132,10 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     // The calls of one model turn run at once, and the model reads them back as one turn's calls.
     const group = newId('mt');
     const endedAt = performance.now();
-    const outcomes = await Promise.all(
-      ended.serverCalls.map((call) => serverCall(turn, tools.get(call.name)!, call.arguments, group)),
-    );
+    const running: Promise<CallOutcome>[] = [];
+    for (const call of ended.serverCalls)
+      running.push((await startCall(turn, tools.get(call.name)!, call.arguments, group))());
+    const outcomes = await Promise.all(running);
     if (turn.signal.aborted) return result({ kind: 'failed', code: 'cancelled', message: 'the client went away' });
     if (outcomes.includes('approval') || ended.clientCalls > 0) return result({ kind: 'completed', events: [] });
     // Measured only when every call ran on an agent (the bench's round trip, docs/benchmarks.md).
@@ -143,50 +145,6 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     if (performance.now() - turn.began > MAX_LOOP_MS)
       return result({ kind: 'incomplete', events: [], reason: 'max_duration' });
   }
-}
-
-/** One call of a workspace tool: an mcp_call item that runs and completes, or an approval request. */
-async function serverCall(
-  turn: LoopTurn,
-  entry: { server: OfferedServer; tool: OfferedServer['tools'][number] },
-  args: string,
-  group: string,
-): Promise<'approval' | 'refused' | number> {
-  const { signal } = turn;
-  const { server, tool } = entry;
-  const begun = await startTool(
-    turn.exec,
-    {
-      projectId: turn.target.projectId,
-      workspaceId: server.workspaceId,
-      tool,
-      arguments: args,
-      alwaysApprove: server.alwaysApprove.has(tool.name),
-    },
-    turn.requester,
-  );
-  const base = { server_label: server.label, name: tool.name, arguments: args };
-  if (begun.kind === 'approval') {
-    const item = {
-      id: newId('mcpr'),
-      type: 'mcp_approval_request',
-      ...base,
-      x_approval_id: begun.approvalId,
-      x_invocation_id: begun.invocationId,
-    };
-    turn.emit(turn.translator.addItem(item).events);
-    return 'approval';
-  }
-  const call = openCall(turn, { ...base, x_model_turn: group }, args);
-  const outcome =
-    begun.kind === 'refused'
-      ? { output: '', error: begun.error, agentMs: null }
-      : await finishTool(turn.exec, begun.invocation, signal).catch(async (error: unknown) => {
-          if (signal.aborted) await cancelIfSafe(turn.exec, begun.invocation, turn.requester);
-          return { output: '', error: (error as Error).message, agentMs: null };
-        });
-  call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
-  return outcome.agentMs ?? 'refused';
 }
 
 function addUsage(total: ChatUsage | undefined, next: ChatUsage | undefined): ChatUsage | undefined {

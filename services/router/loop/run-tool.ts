@@ -129,7 +129,7 @@ export async function untilFinal(
   });
 }
 
-async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord): Promise<ToolOutcome> {
+export async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord): Promise<ToolOutcome> {
   const result =
     invocation.attempt > 0
       ? await findExecResult(deps.pool, invocation.id, invocation.attempt, invocation.project_id)

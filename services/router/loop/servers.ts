@@ -3,15 +3,30 @@ import type { CatalogTool } from '../exec/tool-catalog.js';
 import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import type { Queryable } from '../store/db.js';
 import { findWorkspace } from '../store/workspaces.js';
+import { BUILTIN_LABEL, builtinRegistry, type Builtin } from './builtins.js';
 
 /** A workspace offered to the model as a Responses `mcp` tool: its XEM tools, run by the router. */
-export interface OfferedServer {
+export interface WorkspaceServer {
+  readonly kind: 'workspace';
   readonly label: string;
   readonly workspaceId: string;
   readonly tools: readonly CatalogTool[];
   /** Tools the client wants a person to approve even where the workspace would not (stricter only). */
   readonly alwaysApprove: ReadonlySet<string>;
 }
+
+/** The router's own tools (`x_*`), offered under the reserved label `xerotier`. */
+export interface BuiltinServer {
+  readonly kind: 'builtin';
+  readonly label: typeof BUILTIN_LABEL;
+  readonly tools: readonly OfferedTool[];
+  readonly builtins: ReadonlyMap<string, Builtin>;
+}
+
+export type OfferedServer = WorkspaceServer | BuiltinServer;
+
+/** What the model and the client see of a tool. */
+type OfferedTool = Pick<CatalogTool, 'name' | 'description' | 'risk' | 'parameters' | 'parameter_schemas'>;
 
 type McpTool = Record<string, unknown> & { type: 'mcp' };
 
@@ -40,6 +55,10 @@ export async function offeredServers(
         `tools[${index}]`,
       );
     if (typeof label !== 'string') throw new ApiError('invalid_parameter', 'an mcp tool needs a server_label', param);
+    if (label === BUILTIN_LABEL) {
+      servers.push(builtinServer(names(tool['allowed_tools'])));
+      continue;
+    }
     const workspace = await workspaceNamed(db, projectId, label);
     if (!workspace)
       throw new ApiError('invalid_parameter', `No workspace "${label.slice(0, 64)}" in this project`, param);
@@ -48,6 +67,7 @@ export async function offeredServers(
       .filter((entry) => !allowed || allowed.has(entry.name))
       .sort((a, b) => a.name.localeCompare(b.name));
     servers.push({
+      kind: 'workspace',
       label,
       workspaceId: workspace,
       tools: catalog,
@@ -61,6 +81,18 @@ export async function offeredServers(
     seen.add(tool.name);
   }
   return servers;
+}
+
+function builtinServer(allowed: Set<string> | undefined): BuiltinServer {
+  const builtins = new Map([...builtinRegistry()].filter(([name]) => !allowed || allowed.has(name)));
+  const tools = [...builtins.values()].map((builtin) => ({
+    name: builtin.name,
+    description: builtin.description,
+    risk: 'read' as const,
+    parameters: builtin.parameters,
+    parameter_schemas: [builtin.parameters],
+  }));
+  return { kind: 'builtin', label: BUILTIN_LABEL, tools, builtins };
 }
 
 export async function workspaceNamed(db: Queryable, projectId: string, label: string): Promise<string | undefined> {
@@ -79,7 +111,7 @@ function names(value: unknown): Set<string> | undefined {
   return undefined;
 }
 
-function alwaysApproved(value: unknown, tools: readonly CatalogTool[]): Set<string> {
+function alwaysApproved(value: unknown, tools: readonly OfferedTool[]): Set<string> {
   if (value === 'always') return new Set(tools.map((tool) => tool.name));
   if (value && typeof value === 'object') return names((value as { always?: unknown }).always) ?? new Set();
   return new Set();

@@ -54,14 +54,29 @@ export async function unparkApprovals(db: Queryable, projectId: string, approval
 export async function claimDecided(db: Queryable, approvalId: string | null, limit = 20): Promise<ParkedTurn[]> {
   const found = await db.query<ParkedTurn>({
     name: 'claim_decided_turns',
-    text: `DELETE FROM parked_turns WHERE response_id IN (
-             SELECT p.response_id FROM parked_turns p
-              WHERE ($1::text IS NULL OR $1 = ANY (p.approval_ids))
-                AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = ANY (p.approval_ids) AND a.state = 'pending')
-              ORDER BY p.created_at LIMIT $2
-              FOR UPDATE SKIP LOCKED)
-           RETURNING response_id, project_id, endpoint_id, approval_ids, request, principal_id, key_id, chat_id, branch_id`,
+    // The response reads in_progress from the claim on, so a client replaying its stream waits for it.
+    text: `WITH claimed AS (
+             DELETE FROM parked_turns WHERE response_id IN (
+               SELECT p.response_id FROM parked_turns p
+                WHERE ($1::text IS NULL OR $1 = ANY (p.approval_ids))
+                  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = ANY (p.approval_ids) AND a.state = 'pending')
+                ORDER BY p.created_at LIMIT $2
+                FOR UPDATE SKIP LOCKED)
+             RETURNING response_id, project_id, endpoint_id, approval_ids, request, principal_id, key_id, chat_id, branch_id),
+           running AS (
+             UPDATE responses r SET status = 'in_progress', updated_at = now() FROM claimed c WHERE r.id = c.response_id)
+           SELECT * FROM claimed`,
     values: [approvalId, limit],
   });
   return found.rows;
+}
+
+/** Whether the response waits for people (and will go on by itself once they decide). */
+export async function isParked(db: Queryable, projectId: string, responseId: string): Promise<boolean> {
+  const found = await db.query({
+    name: 'is_parked',
+    text: 'SELECT 1 FROM parked_turns WHERE project_id = $1 AND response_id = $2',
+    values: [projectId, responseId],
+  });
+  return (found.rowCount ?? 0) > 0;
 }

@@ -94,14 +94,15 @@ function stepCalls(
   }));
 }
 
-/** The offered tools named in the text, in the order they appear. */
+/** Every mention of an offered tool in the text, in the order they appear (a tool named twice is called twice). */
 function mentions(text: string, tools: readonly FunctionTool[]): { name: string; at: number }[] {
   return tools
-    .map((tool) => ({
-      name: tool.function.name,
-      at: text.search(new RegExp(`\\b${tool.function.name.replace(/[^A-Za-z0-9_]/g, '')}\\b`)),
-    }))
-    .filter((mention) => mention.at >= 0)
+    .flatMap((tool) =>
+      [...text.matchAll(new RegExp(`\\b${tool.function.name.replace(/[^A-Za-z0-9_]/g, '')}\\b`, 'g'))].map((match) => ({
+        name: tool.function.name,
+        at: match.index,
+      })),
+    )
     .sort((a, b) => a.at - b.at);
 }
 

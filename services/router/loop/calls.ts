@@ -1,0 +1,118 @@
+import { newLoopId as newId, openCall } from './mcp-call.js';
+import type { LoopTurn } from './run-loop.js';
+import { cancelIfSafe, finishTool, startTool } from './run-tool.js';
+import type { BuiltinServer, OfferedServer, WorkspaceServer } from './servers.js';
+
+/** What came of one call: it waits for a person; it ran on an agent (its ms there); or it ended without one (refused, failed, a built-in). */
+export type CallOutcome = 'approval' | 'done' | number;
+
+/**
+ * The partitioner: one of the model's calls of a tool the router runs — a built-in (`x_*`, run
+ * here) or a workspace's XEM tool (through the exec API's own path). The client's own function
+ * tools never come here: the translator returns them to the client as `function_call` items.
+ * Resolves once the call is started and its item added (so items keep the model's order when
+ * calls start one after another), with the rest of the call, which may run beside the others.
+ */
+export async function startCall(
+  turn: LoopTurn,
+  entry: { server: OfferedServer; tool: OfferedServer['tools'][number] },
+  args: string,
+  group: string,
+): Promise<() => Promise<CallOutcome>> {
+  const { server } = entry;
+  const name = entry.tool.name;
+  if (server.kind === 'workspace')
+    return workspaceCall(
+      turn,
+      server,
+      server.tools.find((tool) => tool.name === name)!,
+      args,
+      group,
+    );
+  const call = openCall(turn, { server_label: server.label, name, arguments: args, x_model_turn: group }, args);
+  return () => ranBuiltin(turn, server, name, args, call);
+}
+
+/** A workspace tool: an mcp_call item that runs and completes, or an approval request. */
+async function workspaceCall(
+  turn: LoopTurn,
+  server: WorkspaceServer,
+  tool: WorkspaceServer['tools'][number],
+  args: string,
+  group: string,
+): Promise<() => Promise<CallOutcome>> {
+  const { signal } = turn;
+  const begun = await startTool(
+    turn.exec,
+    {
+      projectId: turn.target.projectId,
+      workspaceId: server.workspaceId,
+      tool,
+      arguments: args,
+      alwaysApprove: server.alwaysApprove.has(tool.name),
+    },
+    turn.requester,
+  );
+  const base = { server_label: server.label, name: tool.name, arguments: args };
+  if (begun.kind === 'approval') {
+    const item = {
+      id: newId('mcpr'),
+      type: 'mcp_approval_request',
+      ...base,
+      x_approval_id: begun.approvalId,
+      x_invocation_id: begun.invocationId,
+    };
+    turn.emit(turn.translator.addItem(item).events);
+    return async () => 'approval';
+  }
+  const call = openCall(turn, { ...base, x_model_turn: group }, args);
+  return async () => {
+    const outcome =
+      begun.kind === 'refused'
+        ? { output: '', error: begun.error, agentMs: null }
+        : await finishTool(turn.exec, begun.invocation, signal).catch(async (error: unknown) => {
+            if (signal.aborted) await cancelIfSafe(turn.exec, begun.invocation, turn.requester);
+            return { output: '', error: (error as Error).message, agentMs: null };
+          });
+    call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
+    return outcome.agentMs ?? 'done';
+  };
+}
+
+/** A built-in: run here, read-only, and reaching only the workspaces this turn offers. */
+async function ranBuiltin(
+  turn: LoopTurn,
+  server: BuiltinServer,
+  name: string,
+  args: string,
+  call: ReturnType<typeof openCall>,
+): Promise<CallOutcome> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args || '{}');
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    call.close('', 'invalid_arguments: the arguments must be a JSON object');
+    return 'done';
+  }
+  const workspaceIds = new Set(
+    turn.servers.flatMap((offered) => (offered.kind === 'workspace' ? [offered.workspaceId] : [])),
+  );
+  const outcome = await server.builtins
+    .get(name)!
+    .run(
+      {
+        pool: turn.exec.pool,
+        exec: turn.exec,
+        projectId: turn.target.projectId,
+        workspaceIds,
+        requester: turn.requester,
+      },
+      parsed as Record<string, unknown>,
+    )
+    .catch((error: unknown) => ({ output: '', error: `the built-in failed: ${(error as Error).message}` }));
+  call.close(outcome.output, outcome.error);
+  return 'done';
+}
