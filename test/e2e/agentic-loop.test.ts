@@ -266,6 +266,41 @@ describe('the agentic loop: the model calls workspace tools through the router',
       expect(types).toContain(expected);
   });
 
+  it('sends vendor events about a call only to a client that opts in, numbered with the rest', async () => {
+    const optedIn = new OpenAI({
+      apiKey: operator.key,
+      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
+      maxRetries: 0,
+      defaultHeaders: { 'x-xerotier-events': 'exec' },
+    });
+    const events: { type: string; state?: string; data?: string; item_id?: string }[] = [];
+    for await (const event of await optedIn.responses.create({
+      model: MODEL,
+      input: 'uptime please',
+      tools: [mcp()],
+      stream: true,
+    }))
+      events.push(event as unknown as (typeof events)[number]);
+    const states = events.filter((event) => event.type === 'x_exec.state').map((event) => event.state);
+    expect(states).toContain('succeeded');
+    const call = events.find((event) => event.type === 'response.mcp_call.in_progress')!;
+    expect(
+      events.filter((event) => event.type.startsWith('x_exec.')).every((event) => event.item_id === call.item_id),
+    ).toBe(true);
+    // responses.stream() (the SDK's accumulating helper) refuses event types it does not know:
+    // an opted-in client reads the stream with create({stream: true}) or plain SSE (docs/conversations.md).
+    expect(events.at(-1)).toMatchObject({ type: 'response.completed' });
+    const plain: string[] = [];
+    for await (const event of await client.responses.create({
+      model: MODEL,
+      input: 'uptime please',
+      tools: [mcp()],
+      stream: true,
+    }))
+      plain.push(event.type);
+    expect(plain.some((type) => type.startsWith('x_'))).toBe(false);
+  });
+
   it('stops at a destructive call with an mcp_approval_request, and the approval is there for people to decide', async () => {
     const response = await client.responses.create({
       model: MODEL,

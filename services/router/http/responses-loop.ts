@@ -103,6 +103,7 @@ export async function respondWithLoop(
     decisions,
     maxToolTurns: body.max_tool_calls ?? MAX_TOOL_TURNS,
     began: turn.began,
+    execEvents: wantsExecEvents(request),
   }).catch(async (error: unknown) => {
     log.end();
     await turn.conversation?.abandon();
@@ -192,6 +193,14 @@ function approvalAnswers(history: readonly ResponseItem[]): ApprovalAnswer[] {
         ...(typeof item['reason'] === 'string' ? { reason: item['reason'] } : {}),
       };
     });
+}
+
+/** `X-Xerotier-Events: exec`: the client takes vendor events about its calls' runs (docs/conversations.md). */
+function wantsExecEvents(request: FastifyRequest): boolean {
+  const header = request.headers['x-xerotier-events'];
+  return String(header ?? '')
+    .split(',')
+    .some((value) => value.trim().toLowerCase() === 'exec');
 }
 
 function newItemId(prefix: string): string {

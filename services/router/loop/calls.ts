@@ -67,6 +67,7 @@ async function workspaceCall(
   }
   const call = openCall(turn, { ...base, x_model_turn: group }, args);
   return async () => {
+    const unfollow = begun.kind === 'running' && turn.execEvents ? followCall(turn, call, begun.invocation) : undefined;
     const outcome =
       begun.kind === 'refused'
         ? { output: '', error: begun.error, agentMs: null }
@@ -74,9 +75,32 @@ async function workspaceCall(
             if (signal.aborted) await cancelIfSafe(turn.exec, begun.invocation, turn.requester);
             return { output: '', error: (error as Error).message, agentMs: null };
           });
+    unfollow?.();
     call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
     return outcome.agentMs ?? 'done';
   };
+}
+
+/**
+ * Vendor events for a client that opted in: the call's state changes and its output lines as the
+ * agent streams them, numbered with the rest and tied to the call's item. Strict clients never
+ * see them.
+ */
+function followCall(turn: LoopTurn, call: ReturnType<typeof openCall>, invocation: { project_id: string; id: string }) {
+  return turn.exec.hub.subscribe(invocation.project_id, invocation.id, (event) => {
+    const where = { ...call.where, invocation_id: invocation.id };
+    if (event.kind === 'state')
+      turn.emit([turn.translator.loopEvent('x_exec.state', { ...where, state: event.state, attempt: event.attempt })]);
+    else if (event.kind === 'progress')
+      turn.emit([
+        turn.translator.loopEvent('x_exec.progress', {
+          ...where,
+          stream: event.stream,
+          data: event.data,
+          attempt: event.attempt,
+        }),
+      ]);
+  });
 }
 
 /** A built-in: run here, read-only, and reaching only the workspaces this turn offers. */

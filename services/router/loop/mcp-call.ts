@@ -24,6 +24,7 @@ export function openCall(turn: LoopTurn, fields: Record<string, unknown>, args?:
     translator.loopEvent('response.mcp_call.in_progress', where),
   ]);
   return {
+    where,
     close(output: string, error: string | null, extra: Record<string, unknown> = {}) {
       const change = {
         status: error ? 'failed' : 'completed',

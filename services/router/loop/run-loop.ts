@@ -47,6 +47,8 @@ export interface LoopTurn {
   readonly began: number;
   /** A stored response going on: its tools were listed when it began. */
   readonly resumed?: boolean;
+  /** The client opted in to vendor events (`x_exec.state`, `x_exec.progress`) for its calls. */
+  readonly execEvents?: boolean;
 }
 
 export type LoopEnd =
