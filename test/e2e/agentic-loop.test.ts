@@ -445,6 +445,32 @@ describe('the agentic loop: the model calls workspace tools through the router',
     expect(resumed.output_text).toContain('change freeze');
   });
 
+  it('a parked turn whose key was revoked does not go on when its call is approved elsewhere', async () => {
+    const admin = router.project.adminKey;
+    const leaver = await api.mintKey(admin, 'Leaving Operator', ['inference', 'execution'], ['operator']);
+    const theirs = new OpenAI({
+      apiKey: leaver.key,
+      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
+      maxRetries: 0,
+    });
+    const asked = await theirs.responses.create({
+      model: MODEL,
+      input: 'restart_service {"name":"ntp"}',
+      tools: [mcp()],
+    });
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request') as unknown as {
+      x_approval_id: string;
+    };
+    expect((await api.call('DELETE', `/management/api-keys/${leaver.id}`, admin)).body['revoked_at']).toBeTruthy();
+    await api.call('POST', `/exec/approvals/${request.x_approval_id}/approve`, admin, {});
+    const ended = await waitFor('the turn ended', 20_000, async () => {
+      const response = await client.responses.retrieve(asked.id);
+      return response.status === 'failed' ? response : undefined;
+    });
+    expect(ended.error?.message).toContain('revoked');
+    expect(ended.output.some((item) => item.type === 'message')).toBe(false);
+  });
+
   it('runs two calls of one model turn at once, chains a second step, and summarises every result', async () => {
     const response = await client.responses.create({
       model: MODEL,
