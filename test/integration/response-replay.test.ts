@@ -41,7 +41,11 @@ describe('stored responses: stream replay and parked turns', () => {
   afterAll(() => harness.close());
 
   const get = (path: string, project = harness.acme.project.id, secret = key) =>
-    harness.app.inject({ method: 'GET', url: `/${project}/default/v1/responses/${id}${path}`, headers: bearer(secret) });
+    harness.app.inject({
+      method: 'GET',
+      url: `/${project}/default/v1/responses/${id}${path}`,
+      headers: bearer(secret),
+    });
   const sse = (payload: string) =>
     [...payload.matchAll(/^data: (.*)$/gm)].map((match) => JSON.parse(match[1]!) as { sequence_number: number });
 
