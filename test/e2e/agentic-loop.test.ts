@@ -370,23 +370,25 @@ describe('the agentic loop: the model calls workspace tools through the router',
 
     const wipe = await client.responses.create({ model: MODEL, input: 'wipe_volume now', tools: [mcp()] });
     const wipeRequest = wipe.output.find((item) => item.type === 'mcp_approval_request')!;
-    const self = await client.responses.create({
+    const selfEvents: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of await client.responses.create({
       model: MODEL,
       previous_response_id: wipe.id,
       tools: [mcp()],
       input: [{ type: 'mcp_approval_response', approval_request_id: wipeRequest.id, approve: true }],
-    });
+      stream: true,
+    }))
+      selfEvents.push(event);
+    const last = selfEvents.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
+    expect(last.type).toBe('response.completed');
+    const self = last.response;
+    const lastSeen = last.sequence_number;
     // The chat's own person cannot approve it: the response asks again, saying who must decide.
     expect(self.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_approval_request']);
     const waiting = self.output[1] as unknown as { x_waiting_for: string; x_approval_id: string; id: string };
     expect(waiting.x_waiting_for).toContain('someone other than you');
     const approvalId = (wipeRequest as unknown as { x_approval_id: string }).x_approval_id;
     expect(waiting.x_approval_id).toBe(approvalId);
-    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
-    for await (const event of await client.responses.retrieve(self.id, { stream: true })) events.push(event);
-    const lastSeen = events.at(-1)!.sequence_number;
-    expect(events.at(-1)!.type).toBe('response.completed');
-
     // A second person approves it through the exec API: the loop goes on by itself.
     const second = await api.mintKey(router.project.adminKey, 'Second Person');
     const approved = await api.call('POST', `/exec/approvals/${approvalId}/approve`, second.key, {

@@ -27,9 +27,8 @@ interface Replay {
 
 /**
  * Streams a stored response again from the event after `starting_after` (all of it without):
- * its stored events up to its terminal event, and — while it runs (a turn resumed in the
- * background, here or on another router) — each new one until it ends again. A client that
- * already had every event of a turn parked on approvals waits on the stream for it to go on
+ * its stored events, and — while it runs (a turn resumed in the background, here or on another
+ * router) or waits parked for people to decide its approvals — each new one until it ends
  * (docs/conversations.md, "Approved elsewhere"); keep-alives hold the stream open meanwhile.
  */
 export async function replayResponse(
@@ -75,8 +74,7 @@ export async function replayResponse(
     }
     for (const event of (current.events ?? []) as ResponseEvent[]) send(event);
     const goesOn =
-      current.status === 'in_progress' ||
-      (last === target.after && (await isParked(deps.pool, target.projectId, target.responseId)));
+      current.status === 'in_progress' || (await isParked(deps.pool, target.projectId, target.responseId));
     if (!goesOn || performance.now() > until) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     current = await findResponse(deps.pool, target.projectId, target.responseId);
