@@ -73,8 +73,7 @@ export async function replayResponse(
       break;
     }
     for (const event of (current.events ?? []) as ResponseEvent[]) send(event);
-    const goesOn =
-      current.status === 'in_progress' || (await isParked(deps.pool, target.projectId, target.responseId));
+    const goesOn = current.status === 'in_progress' || (await isParked(deps.pool, target.projectId, target.responseId));
     if (!goesOn || performance.now() > until) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     current = await findResponse(deps.pool, target.projectId, target.responseId);
