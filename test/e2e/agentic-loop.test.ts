@@ -239,6 +239,38 @@ describe('the agentic loop: the model calls workspace tools through the router',
     expect(none.body['data']).toEqual([]);
   });
 
+  it("an inference-only key cannot run a workspace's tools through the model, nor read another person's calls", async () => {
+    const admin = router.project.adminKey;
+    const chatOnly = await api.mintKey(admin, 'Chat Only', ['inference'], ['operator']);
+    const theirs = new OpenAI({
+      apiKey: chatOnly.key,
+      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
+      maxRetries: 0,
+    });
+    const before = (await api.call('GET', '/exec/invocations?tool=disk_usage', operator.key)).body['data'] as unknown[];
+    await expect(
+      theirs.responses.create({ model: MODEL, input: 'disk_usage please', tools: [mcp()] }),
+    ).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+    const after = (await api.call('GET', '/exec/invocations?tool=disk_usage', operator.key)).body['data'] as unknown[];
+    expect(after).toHaveLength(before.length);
+    // Another operator may read back only their own calls with x_invocation_status.
+    const colleague = await api.mintKey(admin, 'Colleague', ['inference', 'execution'], ['operator']);
+    const colleagues = new OpenAI({
+      apiKey: colleague.key,
+      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
+      maxRetries: 0,
+    });
+    const mine = (before[0] as { id: string }).id;
+    const peek = await colleagues.responses.create({
+      model: MODEL,
+      input: `x_invocation_status {"invocation_id":"${mine}"}`,
+      tools: [mcp(), { type: 'mcp', server_label: 'xerotier', require_approval: 'never' }],
+    });
+    const call = peek.output.find((item) => item.type === 'mcp_call') as OpenAI.Responses.ResponseOutputItem.McpCall;
+    expect(call.error).toContain(`no call ${mine}`);
+    expect(call.output).not.toContain('disk 42% full');
+  });
+
   it('streams the whole loop as one response the SDK accepts: one created, numbered events, mcp_call events', async () => {
     const types: string[] = [];
     const sequence: number[] = [];

@@ -23,6 +23,8 @@ interface Replay {
   readonly projectId: string;
   readonly responseId: string;
   readonly after: number;
+  /** The replaying client sends `X-Xerotier-Events: exec`. */
+  readonly vendorEvents: boolean;
 }
 
 /**
@@ -54,21 +56,27 @@ export async function replayResponse(
     (stream) => stream.end(),
   );
   let last = target.after;
+  // Vendor events went to a client that opted in; a replay gets them only if it opts in too.
+  const vendor = target.vendorEvents;
   const send = (event: ResponseEvent) => {
     if (event.sequence_number <= last) return;
-    sse.send(event.type, event);
     last = event.sequence_number;
+    if (vendor || !event.type.startsWith('x_')) sse.send(event.type, event);
   };
   const until = performance.now() + MAX_LOOP_MS;
   for (let current: StoredResponse | undefined = stored; current && !sse.closed;) {
     const live = deps.live?.find(target.projectId, target.responseId);
     if (live) {
       await new Promise<void>((resolve) => {
-        const unfollow = live.follow(last, send, resolve);
+        let unfollow = () => undefined as unknown;
+        const timer = setTimeout(() => stop(), Math.max(0, until - performance.now()));
         stop = () => {
+          clearTimeout(timer);
           unfollow();
           resolve();
         };
+        // May end at once (the response ended meanwhile): stop is in place before.
+        unfollow = live.follow(last, send, () => stop());
       });
       break;
     }
@@ -80,4 +88,12 @@ export async function replayResponse(
   }
   sse.end();
   return reply;
+}
+
+/** `X-Xerotier-Events: exec`: the client takes vendor events about its calls' runs (docs/conversations.md). */
+export function wantsExecEvents(request: FastifyRequest): boolean {
+  const header = request.headers['x-xerotier-events'];
+  return String(header ?? '')
+    .split(',')
+    .some((value) => value.trim().toLowerCase() === 'exec');
 }

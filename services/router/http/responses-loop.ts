@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenTurn } from '../conversations/turns.js';
 import type { ResponseItem } from '../inference/responses-request.js';
-import { randomBytes } from 'node:crypto';
 import { ResponsesTranslator, type ResponseEvent, type ResponseShell } from '../inference/responses-stream.js';
 import { runLoop, MAX_TOOL_TURNS, type ApprovalAnswer } from '../loop/run-loop.js';
-import { concludeLoop, engineChatFor, parkIfWaiting, type LoopBody } from '../loop/loop-response.js';
+import { concludeLoop, engineChatFor, parkedRow, type LoopBody } from '../loop/loop-response.js';
 import { LiveResponses } from '../loop/live-responses.js';
+import { newLoopId } from '../loop/mcp-call.js';
 import { hasPermission } from './auth.js';
 import type { OfferedServer } from '../loop/servers.js';
 import type { EndpointRecord } from '../store/endpoints.js';
@@ -16,6 +16,7 @@ import { beginInference, countUsage, servedBy, type InferenceHttpDeps } from './
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import { traced } from './request-tracing.js';
 import { openSse } from './sse.js';
+import { wantsExecEvents } from './response-replay.js';
 
 export interface LoopResponse {
   readonly body: LoopBody;
@@ -43,7 +44,7 @@ export async function respondWithLoop(
 ): Promise<unknown> {
   const { body } = turn;
   const serverToolNames = new Set(turn.servers.flatMap((server) => server.tools.map((tool) => tool.name)));
-  const translator = new ResponsesTranslator(turn.shell, newItemId, serverToolNames);
+  const translator = new ResponsesTranslator(turn.shell, newLoopId, serverToolNames);
   // Without a live registry (routes wired alone in tests) the events are still kept with the response.
   const log = (deps.live ?? new LiveResponses()).open(turn.projectId, turn.shell.id);
   let sse: ReturnType<typeof openSse> | undefined;
@@ -139,21 +140,20 @@ export async function respondWithLoop(
     final,
     events: log.events,
     conversation: turn.conversation,
+    parked: parkedRow({
+      response_id: turn.shell.id,
+      project_id: turn.projectId,
+      endpoint_id: turn.endpoint.id,
+      principal_id: principal.principalId,
+      key_id: principal.keyId,
+      chat_id: turn.conversation?.chat.id ?? null,
+      branch_id: turn.conversation?.branch.id ?? null,
+      body,
+      servers: turn.servers,
+      output: final.output,
+      outcome,
+    }),
   });
-  await parkIfWaiting(deps.pool, {
-    response_id: turn.shell.id,
-    project_id: turn.projectId,
-    endpoint_id: turn.endpoint.id,
-    principal_id: principal.principalId,
-    key_id: principal.keyId,
-    chat_id: turn.conversation?.chat.id ?? null,
-    branch_id: turn.conversation?.branch.id ?? null,
-    body,
-    output: final.output,
-    outcome,
-  }).catch((error: unknown) =>
-    request.log.error({ err: error, response_id: final.id }, 'the turn could not be parked for its approvals'),
-  );
   log.end();
   if (sse) {
     ending.forEach((event) => sse!.send(event.type, event));
@@ -193,16 +193,4 @@ function approvalAnswers(history: readonly ResponseItem[]): ApprovalAnswer[] {
         ...(typeof item['reason'] === 'string' ? { reason: item['reason'] } : {}),
       };
     });
-}
-
-/** `X-Xerotier-Events: exec`: the client takes vendor events about its calls' runs (docs/conversations.md). */
-function wantsExecEvents(request: FastifyRequest): boolean {
-  const header = request.headers['x-xerotier-events'];
-  return String(header ?? '')
-    .split(',')
-    .some((value) => value.trim().toLowerCase() === 'exec');
-}
-
-function newItemId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
 }

@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { engineChatFromResponses, InputError, inputItems, type ResponseItem } from '../inference/responses-request.js';
 import { ResponsesTranslator, type ResponseEvent, type ResponseStatus } from '../inference/responses-stream.js';
 import { findResponse } from '../store/responses.js';
 import { keepResponse } from './keep-response.js';
-import { replayResponse, ReplayQuery } from './response-replay.js';
+import { replayResponse, ReplayQuery, wantsExecEvents } from './response-replay.js';
 import { openTurn } from '../conversations/turns.js';
 import { isMcpTool, offeredServers, withEndpointTools } from '../loop/servers.js';
+import { BUILTIN_LABEL } from '../loop/builtins.js';
 import { respondWithLoop } from './responses-loop.js';
 import type { EndpointRecord } from '../store/endpoints.js';
-import { projectOf } from './auth.js';
+import { assertPermission, hasPermission, projectOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { traced } from './request-tracing.js';
 import {
@@ -97,8 +98,11 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           })
         : undefined;
       const prior = conversation?.history ?? (previous ? [...previous.history, ...previous.response.output] : []);
-      const loopBody = withEndpointTools(body, endpoint.defaults.workspace);
-      const servers = await serversOf(deps, project.id, loopBody).catch(async (error: unknown) => {
+      // The endpoint's workspace only for those who may run its tools; others get a plain answer.
+      const loopBody = hasPermission(request, 'exec.invoke')
+        ? withEndpointTools(body, endpoint.defaults.workspace)
+        : body;
+      const servers = await serversOf(deps, project.id, loopBody, request).catch(async (error: unknown) => {
         await conversation?.abandon();
         throw error;
       });
@@ -217,6 +221,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           projectId,
           responseId,
           after: Number(request.query.starting_after ?? -1),
+          vendorEvents: wantsExecEvents(request),
         });
       const stored = await findResponse(deps.pool, projectId, responseId);
       if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
@@ -240,9 +245,13 @@ function turn(body: Body, prior: readonly ResponseItem[], input: readonly Respon
 }
 
 /** The workspaces offered as `mcp` tools, or undefined when the request offers none. */
-async function serversOf(deps: InferenceHttpDeps, projectId: string, body: Body) {
+async function serversOf(deps: InferenceHttpDeps, projectId: string, body: Body, request: FastifyRequest) {
   const tools = (body.tools ?? []) as Record<string, unknown>[];
   if (!tools.some(isMcpTool)) return undefined;
+  // The model's calls are the requester's: running a workspace's tools needs what the exec API
+  // needs (the execution scope and a role that may invoke), reading calls back exec.read.
+  const labels = tools.filter(isMcpTool).map((tool) => tool['server_label']);
+  assertPermission(request, labels.every((label) => label === BUILTIN_LABEL) ? 'exec.read' : 'exec.invoke');
   if (!deps.exec) throw new ApiError('invalid_parameter', 'This router runs no workspace tools', 'tools');
   return offeredServers(deps.pool, deps.exec.catalogs, projectId, tools);
 }

@@ -15,7 +15,7 @@ export interface BuiltinContext {
   readonly pool: Pool;
   readonly exec: LoopExecDeps;
   readonly projectId: string;
-  /** The workspaces this turn offers: a built-in reaches nothing else. */
+  /** The workspaces this turn offers: a built-in reaches nothing else (and only the requester's own calls there). */
   readonly workspaceIds: ReadonlySet<string>;
   readonly requester: { readonly principalId: string };
 }
@@ -31,7 +31,7 @@ export interface Builtin {
 const invocationStatus: Builtin = {
   name: 'x_invocation_status',
   description:
-    'The state of a call made earlier in this conversation (by its invocation id): whether it is waiting for approval, running, done or ambiguous, and its output once it ended.',
+    "The state of one of this person's earlier calls (by its invocation id): whether it is waiting for approval, running, done or ambiguous, and its output once it ended.",
   parameters: {
     type: 'object',
     properties: { invocation_id: { type: 'string', pattern: '^inv_[0-9a-f]{12,64}$' } },
@@ -43,8 +43,12 @@ const invocationStatus: Builtin = {
     const invocation = /^inv_[0-9a-f]{12,64}$/.test(id)
       ? await findInvocation(context.pool, context.projectId, id)
       : undefined;
-    // Another workspace's call reads as unknown, as another project's does.
-    if (!invocation || !context.workspaceIds.has(invocation.workspace_id))
+    // Only the person's own calls in the workspaces this turn offers; anyone else's reads as unknown.
+    if (
+      !invocation ||
+      !context.workspaceIds.has(invocation.workspace_id) ||
+      invocation.requested_by_principal !== context.requester.principalId
+    )
       return { output: '', error: `no call ${id.slice(0, 80)} in the workspaces of this conversation` };
     const status = {
       id,

@@ -1,6 +1,6 @@
 import { newLoopId as newId, openCall } from './mcp-call.js';
 import type { LoopTurn } from './run-loop.js';
-import { cancelIfSafe, finishTool, startTool } from './run-tool.js';
+import { cancelIfSafe, finishTool, parseArguments, startTool } from './run-tool.js';
 import type { BuiltinServer, OfferedServer, WorkspaceServer } from './servers.js';
 
 /** What came of one call: it waits for a person; it ran on an agent (its ms there); or it ended without one (refused, failed, a built-in). */
@@ -61,6 +61,7 @@ async function workspaceCall(
       ...base,
       x_approval_id: begun.approvalId,
       x_invocation_id: begun.invocationId,
+      x_model_turn: group,
     };
     turn.emit(turn.translator.addItem(item).events);
     return async () => 'approval';
@@ -111,14 +112,9 @@ async function ranBuiltin(
   args: string,
   call: ReturnType<typeof openCall>,
 ): Promise<CallOutcome> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args || '{}');
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    call.close('', 'invalid_arguments: the arguments must be a JSON object');
+  const parsed = parseArguments(args);
+  if (typeof parsed === 'string') {
+    call.close('', parsed);
     return 'done';
   }
   const workspaceIds = new Set(
@@ -134,7 +130,7 @@ async function ranBuiltin(
         workspaceIds,
         requester: turn.requester,
       },
-      parsed as Record<string, unknown>,
+      parsed,
     )
     .catch((error: unknown) => ({ output: '', error: `the built-in failed: ${(error as Error).message}` }));
   call.close(outcome.output, outcome.error);

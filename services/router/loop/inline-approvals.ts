@@ -1,7 +1,7 @@
 import { decideApproval } from '../exec/approvals.js';
 import { ApiError } from '../http/errors.js';
 import type { ResponseItem } from '../inference/responses-request.js';
-import type { ApprovalRecord } from '../store/approvals.js';
+import { findApproval, type ApprovalRecord } from '../store/approvals.js';
 import { findInvocation } from '../store/invocations.js';
 import { newLoopId, openCall } from './mcp-call.js';
 import type { LoopTurn } from './run-loop.js';
@@ -44,7 +44,8 @@ export async function decided(
     arguments: request['arguments'],
     approval_request_id: request.id,
     x_invocation_id: invocationId,
-    x_model_turn: group,
+    // The call belongs to the model turn that proposed it: the engine reads them back together.
+    x_model_turn: typeof request['x_model_turn'] === 'string' ? request['x_model_turn'] : group,
   });
   if (verdict.state === 'refused') {
     call.close('', verdict.why);
@@ -70,6 +71,7 @@ export function waitingItem(waiting: Extract<Settled, { kind: 'waiting' }>): Res
     arguments: request['arguments'],
     x_approval_id: request['x_approval_id'],
     x_invocation_id: request['x_invocation_id'],
+    ...(request['x_model_turn'] ? { x_model_turn: request['x_model_turn'] } : {}),
     x_waiting_for: waiting.why,
   };
 }
@@ -95,6 +97,9 @@ async function decideHere(turn: LoopTurn, answer: { request: RequestItem; approv
       return waiting(
         'another person: this call needs the approval of someone other than you (irreversible calls always do); it waits in the approvals queue',
       );
+    // Refused to this person but still open (say, they may not decide it): it waits for someone who may.
+    const now = await findApproval(turn.exec.pool, turn.target.projectId, String(answer.request['x_approval_id']));
+    if (now?.state === 'pending') return waiting(`someone who may decide it (${error.code}: ${error.message})`);
     return { state: 'refused', why: `${error.code}: ${error.message}` } as const;
   }
   if (approval.state === 'pending')

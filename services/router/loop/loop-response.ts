@@ -2,8 +2,7 @@ import { engineChatFromResponses, InputError, type ResponseItem } from '../infer
 import { responsesUsage, type ResponseEvent, type ResponsesTranslator } from '../inference/responses-stream.js';
 import { ApiError } from '../http/errors.js';
 import type { EndpointRecord } from '../store/endpoints.js';
-import type { Queryable } from '../store/db.js';
-import { parkTurn, type ParkedTurn } from '../store/parked-turns.js';
+import type { ParkedTurn } from '../store/parked-turns.js';
 import type { LoopResult } from './run-loop.js';
 import { engineTools, isMcpTool, type OfferedServer } from './servers.js';
 
@@ -51,7 +50,7 @@ export function concludeLoop(
   result: LoopResult,
   priorUsage: Record<string, unknown> | null = null,
 ): Concluded {
-  if (result.usage) translator.usage = addUsage(priorUsage, responsesUsage(result.usage));
+  if (result.usage) translator.usage = addResponsesUsage(priorUsage, responsesUsage(result.usage));
   const end = result.end;
   const ending =
     end.kind === 'failed'
@@ -83,34 +82,43 @@ export function awaitedApprovals(output: readonly ResponseItem[]): string[] {
 }
 
 /**
- * Parks a stored turn that ends waiting for people, to be resumed in the background once they
- * decide (docs/conversations.md, "Approved elsewhere"); a turn not stored cannot be resumed.
+ * The parked row of a stored turn that ends waiting for people, to be resumed in the background
+ * once they decide (docs/conversations.md, "Approved elsewhere"); none when nothing waits or the
+ * turn is not stored. What is kept of the request is what the loop reads: no input, and of each
+ * `mcp` tool only its label, pinned to the workspace it named then, `allowed_tools` and
+ * `require_approval` (anything else a client sent there, such as headers, is not kept).
  */
-export async function parkIfWaiting(
-  db: Queryable,
+export function parkedRow(
   turn: Omit<ParkedTurn, 'approval_ids' | 'request'> & {
     body: LoopBody;
+    servers: readonly OfferedServer[];
     output: readonly ResponseItem[];
     outcome: string;
   },
-): Promise<void> {
+): ParkedTurn | undefined {
   const approvalIds = awaitedApprovals(turn.output);
-  if (approvalIds.length === 0 || turn.body.store === false || turn.outcome !== 'completed') return;
-  const { input: _input, stream: _stream, ...request } = turn.body;
-  await parkTurn(db, {
-    response_id: turn.response_id,
-    project_id: turn.project_id,
-    endpoint_id: turn.endpoint_id,
-    approval_ids: approvalIds,
-    request,
-    principal_id: turn.principal_id,
-    key_id: turn.key_id,
-    chat_id: turn.chat_id,
-    branch_id: turn.branch_id,
+  if (approvalIds.length === 0 || turn.body.store === false || turn.outcome !== 'completed') return undefined;
+  const { input: _input, stream: _stream, tools, ...rest } = turn.body;
+  const pinned = (tools ?? []).map((tool) => {
+    if (!isMcpTool(tool)) return tool;
+    const server = turn.servers.find((offered) => offered.label === tool['server_label']);
+    return {
+      type: 'mcp',
+      server_label: tool['server_label'],
+      ...(server?.kind === 'workspace' ? { x_workspace_id: server.workspaceId } : {}),
+      ...(tool['allowed_tools'] !== undefined ? { allowed_tools: tool['allowed_tools'] } : {}),
+      ...(tool['require_approval'] !== undefined ? { require_approval: tool['require_approval'] } : {}),
+    };
   });
+  const { body: _body, servers: _servers, output: _output, outcome: _outcome, ...where } = turn;
+  return { ...where, approval_ids: approvalIds, request: { ...rest, tools: pinned } };
 }
 
-function addUsage(prior: Record<string, unknown> | null, next: Record<string, unknown>): Record<string, unknown> {
+/** Responses-shaped usage of two parts of one response, added up. */
+export function addResponsesUsage(
+  prior: Record<string, unknown> | null,
+  next: Record<string, unknown>,
+): Record<string, unknown> {
   if (!prior) return next;
   const sum = (key: string) => Number(prior[key] ?? 0) + Number(next[key] ?? 0);
   const cached = (usage: Record<string, unknown>) =>

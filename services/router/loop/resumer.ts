@@ -27,17 +27,22 @@ export function createLoopResumer(
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
-  const run = (turn: ParkedTurn) => {
-    const job = resumeTurn(deps, turn, stopping.signal)
-      .catch((error: unknown) =>
-        deps.logger.error({ err: error, response_id: turn.response_id }, 'a parked turn could not be resumed'),
-      )
-      .finally(() => running.delete(job));
+  const track = (job: Promise<void>) => {
     running.add(job);
+    void job.finally(() => running.delete(job));
   };
+  const run = (turn: ParkedTurn) =>
+    track(
+      resumeTurn(deps, turn, stopping.signal).catch((error: unknown) =>
+        deps.logger.error({ err: error, response_id: turn.response_id }, 'a parked turn could not be resumed'),
+      ),
+    );
+  // A claim still in flight when the router stops is awaited too: what it claimed is parked again.
   const claim = async (approvalId: string | null) => {
     if (stopping.signal.aborted) return;
-    for (const turn of await claimDecided(deps.pool, approvalId)) run(turn);
+    const claimed = claimDecided(deps.pool, approvalId).then((turns) => turns.forEach(run));
+    track(claimed.catch(() => undefined));
+    await claimed;
   };
   const onEvent = (event: ExecEvent) => {
     if (event.kind !== 'approval' || event.state === 'pending') return;
@@ -61,7 +66,8 @@ export function createLoopResumer(
       unsubscribe?.();
       clearInterval(timer);
       stopping.abort();
-      await Promise.all(running);
+      // Claims in flight may still start turns: wait until nothing runs.
+      while (running.size > 0) await Promise.all([...running]);
     },
     sweep: () => claim(null),
   };

@@ -52,14 +52,8 @@ export async function startTool(
   call: { projectId: string; workspaceId: string; tool: CatalogTool; arguments: string; alwaysApprove: boolean },
   requester: { principalId: string; keyId: string; channel: Channel },
 ): Promise<StartedTool> {
-  let args: unknown;
-  try {
-    args = JSON.parse(call.arguments || '{}');
-  } catch {
-    return { kind: 'refused', error: `invalid_arguments: not JSON: ${call.arguments.slice(0, 200)}` };
-  }
-  if (!args || typeof args !== 'object' || Array.isArray(args))
-    return { kind: 'refused', error: 'invalid_arguments: the arguments must be a JSON object' };
+  const args = parseArguments(call.arguments);
+  if (typeof args === 'string') return { kind: 'refused', error: args };
   try {
     await deps.admit?.({ projectId: call.projectId, workspaceId: call.workspaceId });
     const created = await createInvocation(
@@ -69,7 +63,7 @@ export async function startTool(
         projectId: call.projectId,
         workspaceId: call.workspaceId,
         tool: call.tool,
-        args: args as Record<string, unknown>,
+        args,
         requester,
         origin: 'chat',
         forceApproval: call.alwaysApprove,
@@ -84,6 +78,19 @@ export async function startTool(
     if (error instanceof ApiError) return { kind: 'refused', error: `${error.code}: ${error.message}` };
     throw error;
   }
+}
+
+/** The model's arguments as a JSON object, or what to tell it when they are not one. */
+export function parseArguments(text: string): Record<string, unknown> | string {
+  let args: unknown;
+  try {
+    args = JSON.parse(text || '{}');
+  } catch {
+    return `invalid_arguments: not JSON: ${text.slice(0, 200)}`;
+  }
+  if (!args || typeof args !== 'object' || Array.isArray(args))
+    return 'invalid_arguments: the arguments must be a JSON object';
+  return args as Record<string, unknown>;
 }
 
 /** Waits for a started call to end and says what the model is told of it. */

@@ -59,7 +59,9 @@ export async function offeredServers(
       servers.push(builtinServer(names(tool['allowed_tools'])));
       continue;
     }
-    const workspace = await workspaceNamed(db, projectId, label);
+    // A parked turn's tools are pinned to the workspace they named then (x_workspace_id).
+    const pinned = typeof tool['x_workspace_id'] === 'string' ? tool['x_workspace_id'] : undefined;
+    const workspace = await workspaceNamed(db, projectId, pinned ?? label);
     if (!workspace)
       throw new ApiError('invalid_parameter', `No workspace "${label.slice(0, 64)}" in this project`, param);
     const allowed = names(tool['allowed_tools']);

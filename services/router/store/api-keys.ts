@@ -92,16 +92,31 @@ export async function insertApiKey(db: Queryable, key: NewApiKey): Promise<ApiKe
   return inserted.rows[0]!;
 }
 
-export async function findApiKeyBySecretHash(db: Queryable, hash: Buffer): Promise<ApiKeyWithProject | undefined> {
-  const found = await db.query<ApiKeyWithProject>({
-    name: 'api_key_by_hash',
-    text: `SELECT ${prefixed('k')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at,
+const WITH_PROJECT = `SELECT ${prefixed('k')}, p.slug AS project_slug, p.name AS project_name, p.created_at AS project_created_at,
               pr.kind AS principal_kind, pr.display_name AS principal_name, pr.status AS principal_status,
               coalesce(m.roles, '{}') AS roles
        FROM api_keys k JOIN projects p ON p.id = k.project_id JOIN principals pr ON pr.id = k.principal_id
-       LEFT JOIN memberships m ON m.project_id = k.project_id AND m.principal_id = k.principal_id
-       WHERE k.secret_hash = $1`,
+       LEFT JOIN memberships m ON m.project_id = k.project_id AND m.principal_id = k.principal_id`;
+
+export async function findApiKeyBySecretHash(db: Queryable, hash: Buffer): Promise<ApiKeyWithProject | undefined> {
+  const found = await db.query<ApiKeyWithProject>({
+    name: 'api_key_by_hash',
+    text: `${WITH_PROJECT} WHERE k.secret_hash = $1`,
     values: [hash],
+  });
+  return found.rows[0];
+}
+
+/** A key by id as authentication would see it now (for work done later in its name). */
+export async function findApiKeyInUse(
+  db: Queryable,
+  projectId: string,
+  id: string,
+): Promise<ApiKeyWithProject | undefined> {
+  const found = await db.query<ApiKeyWithProject>({
+    name: 'api_key_in_use',
+    text: `${WITH_PROJECT} WHERE k.project_id = $1 AND k.id = $2`,
+    values: [projectId, id],
   });
   return found.rows[0];
 }

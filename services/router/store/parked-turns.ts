@@ -34,14 +34,14 @@ export async function parkTurn(db: Queryable, turn: ParkedTurn): Promise<void> {
 }
 
 /**
- * A later turn took these approvals over (it answers them, or asks for them again): the
- * earlier turns parked on them are not resumed.
+ * A later turn took these approvals over (it answers them, or asks for them again): an earlier
+ * turn parked on nothing but them is not resumed (one that also waits on others still is).
  */
 export async function unparkApprovals(db: Queryable, projectId: string, approvalIds: readonly string[]): Promise<void> {
   if (approvalIds.length === 0) return;
   await db.query({
     name: 'unpark_approvals',
-    text: 'DELETE FROM parked_turns WHERE project_id = $1 AND approval_ids && $2::text[]',
+    text: 'DELETE FROM parked_turns WHERE project_id = $1 AND approval_ids <@ $2::text[]',
     values: [projectId, approvalIds],
   });
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LiveResponses } from '../../../services/router/loop/live-responses.js';
-import { awaitedApprovals } from '../../../services/router/loop/loop-response.js';
+import { awaitedApprovals, parkedRow } from '../../../services/router/loop/loop-response.js';
+import { mayStillAct } from '../../../services/router/loop/resume-turn.js';
 import { withEndpointTools } from '../../../services/router/loop/servers.js';
 import { engineChatFromResponses } from '../../../services/router/inference/responses-request.js';
 
@@ -73,5 +74,56 @@ describe('the loop, decided by pure parts', () => {
       ['assistant', 1],
       ['tool', 0],
     ]);
+  });
+
+  it('a parked turn acts for its person only while they still may', () => {
+    const now = new Date('2026-12-02T00:00:00Z');
+    const past = new Date('2026-12-01T00:00:00Z');
+    const key = {
+      id: 'key_1',
+      kind: 'key',
+      revoked_at: null,
+      expires_at: null,
+      grace_until: null,
+      principal_status: 'active',
+      scopes: ['inference', 'execution'],
+      roles: ['operator'],
+    } as never as Parameters<typeof mayStillAct>[0] & object;
+    expect(mayStillAct(key, now)).toBeUndefined();
+    expect(mayStillAct(undefined, now)).toContain('no longer exists');
+    expect(mayStillAct({ ...key, revoked_at: past }, now)).toContain('revoked');
+    expect(mayStillAct({ ...key, expires_at: past }, now)).toContain('expired');
+    // A session lapsing while the turn waited is not a revocation.
+    expect(mayStillAct({ ...key, kind: 'session', expires_at: past }, now)).toBeUndefined();
+    expect(mayStillAct({ ...key, principal_status: 'disabled' } as never, now)).toContain('disabled');
+    expect(mayStillAct({ ...key, roles: ['viewer'] } as never, now)).toContain('may no longer run tools');
+    expect(mayStillAct({ ...key, scopes: ['inference'] } as never, now)).toContain('may no longer run tools');
+  });
+
+  it('parks what the loop reads: no input, mcp tools pinned to their workspace, nothing else the client sent there', () => {
+    const row = parkedRow({
+      response_id: 'resp_1',
+      project_id: 'prj_1',
+      endpoint_id: 'ep_1',
+      principal_id: 'usr_1',
+      key_id: 'key_1',
+      chat_id: null,
+      branch_id: null,
+      body: {
+        input: 'secret question',
+        stream: true,
+        model: 'm',
+        tools: [{ type: 'mcp', server_label: 'ops', headers: { authorization: 'Bearer sk-x' }, allowed_tools: ['a'] }],
+      },
+      servers: [{ kind: 'workspace', label: 'ops', workspaceId: 'ws_1', tools: [], alwaysApprove: new Set() }],
+      output: [{ type: 'mcp_approval_request', id: 'mcpr_1', x_approval_id: 'apr_1' }],
+      outcome: 'completed',
+    });
+    expect(row).toMatchObject({ approval_ids: ['apr_1'], request: { model: 'm' } });
+    expect(row!.request).toEqual({
+      model: 'm',
+      tools: [{ type: 'mcp', server_label: 'ops', x_workspace_id: 'ws_1', allowed_tools: ['a'] }],
+    });
+    expect(JSON.stringify(row)).not.toContain('sk-x');
   });
 });
