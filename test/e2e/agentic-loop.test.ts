@@ -505,6 +505,39 @@ describe('the agentic loop: the model calls workspace tools through the router',
     expect(ended.output.some((item) => item.type === 'message')).toBe(false);
   });
 
+  it('an approval that expires ends the call expired, and the turn goes on to tell the model', async () => {
+    const admin = router.project.adminKey;
+    const policy = `/management/approval-policies/${workspace}`;
+    expect(
+      (await api.call('PATCH', policy, admin, { timeout_seconds_destructive: 1, on_timeout_destructive: 'expire' }))
+        .status,
+    ).toBe(200);
+    try {
+      const asked = await client.responses.create({
+        model: MODEL,
+        input: 'restart_service {"name":"sshd"}',
+        tools: [mcp()],
+      });
+      const request = asked.output.find((item) => item.type === 'mcp_approval_request') as unknown as {
+        x_invocation_id: string;
+      };
+      const resumed = await waitFor('the turn told of the expiry', 20_000, async () => {
+        const response = await client.responses.retrieve(asked.id);
+        return response.status === 'completed' && response.output.some((item) => item.type === 'message')
+          ? response
+          : undefined;
+      });
+      expect(resumed.output.find((item) => item.type === 'mcp_call')).toMatchObject({
+        status: 'failed',
+        error: expect.stringContaining('expired'),
+      });
+      expect(resumed.output_text).toContain('expired');
+      expect((await api.invocation(operator.key, request.x_invocation_id)).state).toBe('expired');
+    } finally {
+      await api.call('PATCH', policy, admin, { timeout_seconds_destructive: 3_600 });
+    }
+  });
+
   it('runs two calls of one model turn at once, chains a second step, and summarises every result', async () => {
     const response = await client.responses.create({
       model: MODEL,
