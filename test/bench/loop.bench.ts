@@ -1,9 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineRequest, readAll } from '../../services/xim-agent/engine/http.js';
-import { parseVllmMetrics } from '../../services/xim-agent/engine/probe.js';
-import { cleanEnv, spawnGroup, spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
+import { spawnXimAgent, startScriptedEngine, waitFor, type Spawned } from '../helpers/processes.js';
 import { request, startNoopServer, startStack, type Stack } from './exec.bench.js';
 import { stop, withBenchDatabase } from './harness.js';
 import { percentile, round, type Figures } from './report.js';
@@ -62,19 +60,7 @@ export async function runLoopBench(): Promise<Figures> {
 /** The scripted engine on a Unix socket, a XIM agent in front of it, and the endpoint `default`. */
 async function startInference(stack: Stack, dir: string, processes: Spawned[]): Promise<void> {
   const socket = join(dir, 'engine.sock');
-  processes.push(
-    spawnGroup(
-      process.execPath,
-      ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', MODEL, '--uds', socket],
-      cleanEnv(),
-    ),
-  );
-  await waitFor('the engine listening', 20_000, async () => {
-    const metrics = await engineRequest({ socketPath: socket }, '/metrics', { timeoutMs: 2_000 })
-      .then(readAll)
-      .catch(() => undefined);
-    return metrics && parseVllmMetrics(metrics).running === 0 ? true : undefined;
-  });
+  processes.push(await startScriptedEngine(MODEL, socket));
   const joinKey = (
     (await request(stack, 'POST', '/management/join-keys', { role: 'xim', name: 'bench-xim' })) as { key: string }
   ).key;

@@ -4,10 +4,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
-import { engineRequest, readAll } from '../../services/xim-agent/engine/http.js';
-import { parseVllmMetrics } from '../../services/xim-agent/engine/probe.js';
 import { execClient } from '../helpers/exec-client.js';
-import { cleanEnv, spawnGroup, spawnXemAgent, spawnXimAgent, waitFor, type Spawned } from '../helpers/processes.js';
+import { spawnXemAgent, spawnXimAgent, startScriptedEngine, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 const MODEL = 'scripted/loop';
@@ -104,6 +102,14 @@ describe('the agentic loop: the model calls workspace tools through the router',
   const runs: Spawned[] = [];
   const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'loop-e2e-'));
   const mcp = () => ({ type: 'mcp' as const, server_label: workspace, require_approval: 'never' as const });
+  /** The openai package as a person with this key, on an endpoint of the project. */
+  const clientFor = (apiKey: string, slug = 'default', defaultHeaders: Record<string, string> = {}) =>
+    new OpenAI({
+      apiKey,
+      baseURL: `${router.url}/${router.project.project.id}/${slug}/v1`,
+      maxRetries: 0,
+      defaultHeaders,
+    });
 
   beforeAll(async () => {
     router = await startRouterHarness({ leaseRenewalIntervalMs: 500, heartbeatTimeoutMs: 2_500 });
@@ -135,19 +141,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
       (await api.call('GET', '/exec/tools/disk_usage', operator.key)).body['online_agents'] === 1 ? true : undefined,
     );
     const socket = join(dir, 'engine.sock');
-    runs.push(
-      spawnGroup(
-        process.execPath,
-        ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', MODEL, '--uds', socket],
-        cleanEnv(),
-      ),
-    );
-    const running = async () =>
-      parseVllmMetrics(await readAll(await engineRequest({ socketPath: socket }, '/metrics', { timeoutMs: 2_000 })))
-        .running;
-    await waitFor('the engine listening', 20_000, async () =>
-      (await running().catch(() => undefined)) === 0 ? true : undefined,
-    );
+    runs.push(await startScriptedEngine(MODEL, socket));
     mkdirSync(join(dir, 'xim'), { recursive: true });
     runs.push(
       spawnXimAgent({
@@ -167,11 +161,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
         })
       ).status,
     ).toBe(201);
-    client = new OpenAI({
-      apiKey: operator.key,
-      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
-      maxRetries: 0,
-    });
+    client = clientFor(operator.key);
     await waitFor(
       'the model served',
       20_000,
@@ -242,11 +232,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
   it("an inference-only key cannot run a workspace's tools through the model, nor read another person's calls", async () => {
     const admin = router.project.adminKey;
     const chatOnly = await api.mintKey(admin, 'Chat Only', ['inference'], ['operator']);
-    const theirs = new OpenAI({
-      apiKey: chatOnly.key,
-      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
-      maxRetries: 0,
-    });
+    const theirs = clientFor(chatOnly.key);
     const before = (await api.call('GET', '/exec/invocations?tool=disk_usage', operator.key)).body['data'] as unknown[];
     await expect(
       theirs.responses.create({ model: MODEL, input: 'disk_usage please', tools: [mcp()] }),
@@ -255,11 +241,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
     expect(after).toHaveLength(before.length);
     // Another operator may read back only their own calls with x_invocation_status.
     const colleague = await api.mintKey(admin, 'Colleague', ['inference', 'execution'], ['operator']);
-    const colleagues = new OpenAI({
-      apiKey: colleague.key,
-      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
-      maxRetries: 0,
-    });
+    const colleagues = clientFor(colleague.key);
     const mine = (before[0] as { id: string }).id;
     const peek = await colleagues.responses.create({
       model: MODEL,
@@ -299,12 +281,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
   });
 
   it('sends vendor events about a call only to a client that opts in, numbered with the rest', async () => {
-    const optedIn = new OpenAI({
-      apiKey: operator.key,
-      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
-      maxRetries: 0,
-      defaultHeaders: { 'x-xerotier-events': 'exec' },
-    });
+    const optedIn = clientFor(operator.key, 'default', { 'x-xerotier-events': 'exec' });
     const events: { type: string; state?: string; data?: string; item_id?: string }[] = [];
     for await (const event of await optedIn.responses.create({
       model: MODEL,
@@ -482,11 +459,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
   it('a parked turn whose key was revoked does not go on when its call is approved elsewhere', async () => {
     const admin = router.project.adminKey;
     const leaver = await api.mintKey(admin, 'Leaving Operator', ['inference', 'execution'], ['operator']);
-    const theirs = new OpenAI({
-      apiKey: leaver.key,
-      baseURL: `${router.url}/${router.project.project.id}/default/v1`,
-      maxRetries: 0,
-    });
+    const theirs = clientFor(leaver.key);
     const asked = await theirs.responses.create({
       model: MODEL,
       input: 'restart_service {"name":"ntp"}',
@@ -627,11 +600,7 @@ describe('the agentic loop: the model calls workspace tools through the router',
       defaults: { workspace },
     });
     expect(created.status).toBe(201);
-    const ops = new OpenAI({
-      apiKey: operator.key,
-      baseURL: `${router.url}/${router.project.project.id}/ops/v1`,
-      maxRetries: 0,
-    });
+    const ops = clientFor(operator.key, 'ops');
     const response = await ops.responses.create({ model: MODEL, input: 'how is disk_usage?' });
     expect(response.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
     expect(response.output_text).toContain('disk 42% full');

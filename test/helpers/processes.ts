@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { trackOpen } from './open-resources.js';
+import { engineRequest, readAll } from '../../services/xim-agent/engine/http.js';
+import { parseVllmMetrics } from '../../services/xim-agent/engine/probe.js';
 
 /** The environment minus every XEROTIER_* variable (a new user's shell), plus overrides. */
 export function cleanEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -176,6 +178,22 @@ export function spawnXimAgent(options: {
 }
 
 /** A router process (own process group); resolves once it reports listening. */
+/** The scripted engine serving `model` on a Unix socket, as vLLM would be started; resolves once it answers. */
+export async function startScriptedEngine(model: string, socket: string): Promise<Spawned> {
+  const engine = spawnGroup(
+    process.execPath,
+    ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', model, '--uds', socket],
+    cleanEnv(),
+  );
+  await waitFor('the engine listening', 20_000, async () => {
+    const metrics = await engineRequest({ socketPath: socket }, '/metrics', { timeoutMs: 2_000 })
+      .then(readAll)
+      .catch(() => undefined);
+    return metrics && parseVllmMetrics(metrics).running === 0 ? true : undefined;
+  });
+  return engine;
+}
+
 export async function spawnRouterProcess(
   env: NodeJS.ProcessEnv,
   nodeArgs: readonly string[] = [],

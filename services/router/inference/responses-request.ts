@@ -85,14 +85,7 @@ function appendItem(messages: ChatMessage[], item: ResponseItem, index: number, 
   if (NOT_FOR_THE_MODEL.has(item.type)) return;
   if (item.type === 'mcp_call') {
     // A workspace tool the router ran: to the engine, a tool call and its result.
-    const call = {
-      id: String(item['id']),
-      type: 'function',
-      function: {
-        name: String(item['name']),
-        arguments: typeof item['arguments'] === 'string' ? item['arguments'] : JSON.stringify(item['arguments'] ?? {}),
-      },
-    };
+    const call = toolCall(String(item['id']), item);
     const group = typeof item['x_model_turn'] === 'string' ? item['x_model_turn'] : undefined;
     const at = group === undefined ? undefined : turns.get(group);
     const same = at === undefined ? undefined : messages[at];
@@ -114,14 +107,7 @@ function appendItem(messages: ChatMessage[], item: ResponseItem, index: number, 
     return;
   }
   if (item.type === 'function_call') {
-    const call = {
-      id: String(item['call_id']),
-      type: 'function',
-      function: {
-        name: String(item['name']),
-        arguments: typeof item['arguments'] === 'string' ? item['arguments'] : JSON.stringify(item['arguments'] ?? {}),
-      },
-    };
+    const call = toolCall(String(item['call_id']), item);
     const last = messages.at(-1);
     if (last?.role === 'assistant' && last.tool_calls)
       messages[messages.length - 1] = { ...last, tool_calls: [...last.tool_calls, call] };
@@ -136,6 +122,16 @@ function appendItem(messages: ChatMessage[], item: ResponseItem, index: number, 
   if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer')
     throw new InputError(`input[${index}].role must be user, assistant, system or developer`, `input[${index}].role`);
   messages.push({ role: role === 'developer' ? 'system' : role, content: textOf(item['content'], index) });
+}
+
+/** A call as the engine's assistant message carries it. */
+function toolCall(id: string, item: ResponseItem) {
+  const args = item['arguments'];
+  return {
+    id,
+    type: 'function',
+    function: { name: String(item['name']), arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}) },
+  };
 }
 
 /** Text parts joined; images and files are refused (no engine here takes them yet). */
