@@ -76,6 +76,22 @@ const opskit = (dir: string) => ({
       },
     },
     {
+      name: 'broken_check',
+      description: 'A check that fails',
+      risk: 'read',
+      timeout_ms: 10_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['sh', '-c', 'echo "disk probe failed" >&2; exit 3'] },
+    },
+    {
+      name: 'hung_check',
+      description: 'A check that never answers',
+      risk: 'read',
+      timeout_ms: 1_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['sleep', '30'] },
+    },
+    {
       name: 'slow_restart',
       description: 'A restart that takes a while',
       risk: 'destructive',
@@ -524,6 +540,24 @@ describe('the agentic loop: the model calls workspace tools through the router',
     expect(response.output_text).toBe(
       'Summary: disk_usage returned disk 42% full; uptime returned up 3 days; disk_usage returned disk 42% full.',
     );
+  });
+
+  it('tells the model when a tool fails or times out, and answers all the same', async () => {
+    const response = await client.responses.create({
+      model: MODEL,
+      input: 'broken_check and hung_check',
+      tools: [mcp()],
+    });
+    expect(response.status).toBe('completed');
+    const [broken, hung] = response.output.filter(
+      (item) => item.type === 'mcp_call',
+    ) as OpenAI.Responses.ResponseOutputItem.McpCall[];
+    expect(broken).toMatchObject({ name: 'broken_check', status: 'failed' });
+    expect(broken!.error).toContain('failed');
+    expect(hung).toMatchObject({ name: 'hung_check', status: 'failed' });
+    expect(hung!.error).toContain('timed_out');
+    expect(response.output_text).toContain('broken_check returned');
+    expect(response.output_text).toContain('hung_check returned');
   });
 
   it('ends incomplete when the turn budget runs out, saying so', async () => {
