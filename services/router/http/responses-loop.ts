@@ -152,6 +152,7 @@ export async function respondWithLoop(
       servers: turn.servers,
       output: final.output,
       outcome,
+      execEvents: wantsExecEvents(request),
     }),
   });
   log.end();

@@ -94,6 +94,8 @@ export function parkedRow(
     servers: readonly OfferedServer[];
     output: readonly ResponseItem[];
     outcome: string;
+    /** The client took vendor events: the turn going on sends them too. */
+    execEvents?: boolean;
   },
 ): ParkedTurn | undefined {
   const approvalIds = awaitedApprovals(turn.output);
@@ -110,8 +112,9 @@ export function parkedRow(
       ...(tool['require_approval'] !== undefined ? { require_approval: tool['require_approval'] } : {}),
     };
   });
-  const { body: _body, servers: _servers, output: _output, outcome: _outcome, ...where } = turn;
-  return { ...where, approval_ids: approvalIds, request: { ...rest, tools: pinned } };
+  const { body: _body, servers: _servers, output: _output, outcome: _outcome, execEvents, ...where } = turn;
+  const request = { ...rest, tools: pinned, ...(execEvents ? { x_exec_events: true } : {}) };
+  return { ...where, approval_ids: approvalIds, request };
 }
 
 /** Responses-shaped usage of two parts of one response, added up. */

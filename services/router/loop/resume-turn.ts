@@ -117,6 +117,7 @@ async function goOn(
     decisions: setup.decisions,
     maxToolTurns: body.max_tool_calls ?? MAX_TOOL_TURNS,
     began,
+    execEvents: body['x_exec_events'] === true,
   });
   count(deps, parked, model, result, began);
   if (signal.aborted)

@@ -101,29 +101,36 @@ describe('the loop, decided by pure parts', () => {
   });
 
   it('parks what the loop reads: no input, mcp tools pinned to their workspace, nothing else the client sent there', () => {
-    const row = parkedRow({
-      response_id: 'resp_1',
-      project_id: 'prj_1',
-      endpoint_id: 'ep_1',
-      principal_id: 'usr_1',
-      key_id: 'key_1',
-      chat_id: null,
-      branch_id: null,
-      body: {
-        input: 'secret question',
-        stream: true,
-        model: 'm',
-        tools: [{ type: 'mcp', server_label: 'ops', headers: { authorization: 'Bearer sk-x' }, allowed_tools: ['a'] }],
-      },
-      servers: [{ kind: 'workspace', label: 'ops', workspaceId: 'ws_1', tools: [], alwaysApprove: new Set() }],
-      output: [{ type: 'mcp_approval_request', id: 'mcpr_1', x_approval_id: 'apr_1' }],
-      outcome: 'completed',
-    });
+    const row = parkedRow(parkArgs());
     expect(row).toMatchObject({ approval_ids: ['apr_1'], request: { model: 'm' } });
     expect(row!.request).toEqual({
       model: 'm',
       tools: [{ type: 'mcp', server_label: 'ops', x_workspace_id: 'ws_1', allowed_tools: ['a'] }],
     });
     expect(JSON.stringify(row)).not.toContain('sk-x');
+    // A client that took vendor events gets them when the turn goes on, too.
+    const opted = parkedRow({ ...parkArgs(), execEvents: true });
+    expect(opted!.request['x_exec_events']).toBe(true);
   });
 });
+
+function parkArgs(): Parameters<typeof parkedRow>[0] {
+  return {
+    response_id: 'resp_1',
+    project_id: 'prj_1',
+    endpoint_id: 'ep_1',
+    principal_id: 'usr_1',
+    key_id: 'key_1',
+    chat_id: null,
+    branch_id: null,
+    body: {
+      input: 'secret question',
+      stream: true,
+      model: 'm',
+      tools: [{ type: 'mcp', server_label: 'ops', headers: { authorization: 'Bearer sk-x' }, allowed_tools: ['a'] }],
+    },
+    servers: [{ kind: 'workspace', label: 'ops', workspaceId: 'ws_1', tools: [], alwaysApprove: new Set() }],
+    output: [{ type: 'mcp_approval_request', id: 'mcpr_1', x_approval_id: 'apr_1' }],
+    outcome: 'completed',
+  };
+}
