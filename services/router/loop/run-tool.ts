@@ -114,7 +114,11 @@ export async function untilFinal(
       const current = await findInvocation(deps.pool, invocation.project_id, invocation.id);
       if (current && settled(current)) done(current);
     };
-    const unsubscribe = deps.hub.subscribe(invocation.project_id, invocation.id, () => void check().catch(fail));
+    // Only an event saying the call settled is worth a read (progress and earlier states are not).
+    const unsubscribe = deps.hub.subscribe(invocation.project_id, invocation.id, (event) => {
+      if (event.kind === 'state' && (FINAL_STATES.has(event.state) || event.state === 'ambiguous'))
+        void check().catch(fail);
+    });
     // The last event may have come before the subscription: a slow poll covers any gap.
     const poll = setInterval(() => void check().catch(fail), 1_000);
     const abort = () => fail(new Error('the turn was cancelled'));
