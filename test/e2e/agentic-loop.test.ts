@@ -4,101 +4,52 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { commandTool } from '../helpers/bundles.js';
 import { execClient } from '../helpers/exec-client.js';
 import { spawnXemAgent, spawnXimAgent, startScriptedEngine, waitFor, type Spawned } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 const MODEL = 'scripted/loop';
+/** A tool of no arguments; 10 s unless it says. */
+const tool = (name: string, risk: string, argv: string[], description: string, timeoutMs = 10_000) =>
+  commandTool(name, risk, argv, { description, timeoutMs });
+
 const opskit = (dir: string) => ({
   name: 'opskit',
   version: '1',
   domain: 'ops',
   tools: [
-    {
-      name: 'disk_usage',
-      description: 'How full the disks are',
-      risk: 'read',
-      timeout_ms: 10_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['echo', 'disk 42% full'] },
-    },
-    {
-      name: 'uptime',
-      description: 'How long the host has run',
-      risk: 'read',
-      timeout_ms: 10_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['echo', 'up 3 days'] },
-    },
-    {
-      name: 'restart_service',
+    tool('disk_usage', 'read', ['echo', 'disk 42% full'], 'How full the disks are'),
+    tool('uptime', 'read', ['echo', 'up 3 days'], 'How long the host has run'),
+    commandTool('restart_service', 'destructive', ['echo', 'restarted', '{{name}}'], {
       description: 'Restart a service',
-      risk: 'destructive',
-      timeout_ms: 10_000,
+      timeoutMs: 10_000,
       parameters: {
         type: 'object',
         properties: { name: { type: 'string', pattern: '^[a-z]+$' } },
         required: ['name'],
         additionalProperties: false,
       },
-      command: { argv: ['echo', 'restarted', '{{name}}'] },
-    },
-    {
-      name: 'slow_report',
-      description: 'A report that takes a while',
-      risk: 'read',
-      timeout_ms: 60_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['sleep', '30'] },
-    },
-    {
-      name: 'wipe_volume',
-      description: 'Wipe a volume for good',
-      risk: 'irreversible',
-      timeout_ms: 10_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['echo', 'wiped'] },
-    },
-    {
-      // Slow the first time only: an agent killed during it, back, runs it again quickly.
-      name: 'flaky_report',
-      description: 'A report that hangs the first time',
-      risk: 'read',
-      timeout_ms: 60_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: {
-        argv: [
-          'sh',
-          '-c',
-          'if [ -e "$0" ]; then echo "report ready"; else touch "$0"; sleep 30; fi',
-          join(dir, 'flaky'),
-        ],
-      },
-    },
-    {
-      name: 'broken_check',
-      description: 'A check that fails',
-      risk: 'read',
-      timeout_ms: 10_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['sh', '-c', 'echo "disk probe failed" >&2; exit 3'] },
-    },
-    {
-      name: 'hung_check',
-      description: 'A check that never answers',
-      risk: 'read',
-      timeout_ms: 1_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['sleep', '30'] },
-    },
-    {
-      name: 'slow_restart',
-      description: 'A restart that takes a while',
-      risk: 'destructive',
-      timeout_ms: 60_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['sh', '-c', 'sleep 30; echo restarted'] },
-    },
+    }),
+    tool('slow_report', 'read', ['sleep', '30'], 'A report that takes a while', 60_000),
+    tool('wipe_volume', 'irreversible', ['echo', 'wiped'], 'Wipe a volume for good'),
+    // Slow the first time only: an agent killed during it, back, runs it again quickly.
+    tool(
+      'flaky_report',
+      'read',
+      ['sh', '-c', 'if [ -e "$0" ]; then echo "report ready"; else touch "$0"; sleep 30; fi', join(dir, 'flaky')],
+      'A report that hangs the first time',
+      60_000,
+    ),
+    tool('broken_check', 'read', ['sh', '-c', 'echo "disk probe failed" >&2; exit 3'], 'A check that fails'),
+    tool('hung_check', 'read', ['sleep', '30'], 'A check that never answers', 1_000),
+    tool(
+      'slow_restart',
+      'destructive',
+      ['sh', '-c', 'sleep 30; echo restarted'],
+      'A restart that takes a while',
+      60_000,
+    ),
   ],
 });
 

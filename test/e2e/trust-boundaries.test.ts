@@ -12,18 +12,15 @@ import { bearer, seedProject } from '../helpers/fixtures.js';
 import { withPgClient } from '../helpers/pg-admin.js';
 import { readSse, spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-agent.js';
+import { commandTool } from '../helpers/bundles.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 
 // The attacker's side of the trust boundaries (docs/security.md): agents enrolled with ordinary
 // join keys — of this project and of another — lying about tools and forging reports, against a
 // router with its mesh gateway, a real XEM agent process, real CURVE and Postgres.
 
-const tool = (
-  name: string,
-  risk: string,
-  argv: string[],
-  parameters: object = { type: 'object', properties: {}, additionalProperties: false },
-) => ({ name, description: name, risk, timeout_ms: 30_000, parameters, command: { argv } });
+const tool = (name: string, risk: string, argv: string[], parameters?: object) =>
+  commandTool(name, risk, argv, parameters ? { parameters } : {});
 const BUNDLE = {
   name: 'testkit',
   version: '1.0.0',

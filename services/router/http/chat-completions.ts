@@ -4,9 +4,9 @@ import { ChatAccumulator, type ChatUsage } from '../inference/chat-accumulator.j
 import { engineChatFromChat, type ChatMessage } from '../inference/chat-request.js';
 import { projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { traced } from './request-tracing.js';
 import {
   beginInference,
+  inferenceTarget,
   consume,
   countUsage,
   resolveEndpoint,
@@ -85,12 +85,8 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: InferenceHttpDe
         endpoint.defaults,
       );
       const started = await beginInference(request, reply, deps, {
-        projectId: project.id,
-        model,
-        tier: endpoint.service_tier,
+        ...inferenceTarget(request, { projectId: project.id, model, endpoint, promptCacheKey: body.prompt_cache_key }),
         chat,
-        ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
-        ...traced(request),
       });
       const identity = { id: `chatcmpl-${started.requestId.slice(4)}`, created: Math.floor(Date.now() / 1_000), model };
       const accumulator = new ChatAccumulator();

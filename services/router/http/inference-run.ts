@@ -15,6 +15,7 @@ import type { InferenceMetrics } from '../inference/metrics.js';
 import { recordUsage, type UsageRecord } from '../store/inference-usage.js';
 import type { Pool } from '../store/pool.js';
 import { ApiError } from './errors.js';
+import { traced } from './request-tracing.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import type { LiveResponses } from '../loop/live-responses.js';
@@ -63,6 +64,23 @@ export async function resolveEndpoint(
     );
   }
   return { endpoint, model: chosen };
+}
+
+/**
+ * Where a request's inference goes, all but the engine request: the project, the model, the
+ * endpoint's tier, the client's prompt cache key and the request's trace.
+ */
+export function inferenceTarget(
+  request: FastifyRequest,
+  route: { projectId: string; model: string; endpoint: EndpointRecord; promptCacheKey?: string | undefined },
+): Omit<InferenceTarget, 'chat'> {
+  return {
+    projectId: route.projectId,
+    model: route.model,
+    tier: route.endpoint.service_tier,
+    ...(route.promptCacheKey ? { promptCacheKey: route.promptCacheKey } : {}),
+    ...traced(request),
+  };
 }
 
 /** Starts the inference, or answers with a status before any stream exists. */

@@ -12,9 +12,8 @@ import type { EndpointRecord } from '../store/endpoints.js';
 import { unparkApprovals } from '../store/parked-turns.js';
 import { keepResponse } from './keep-response.js';
 import { ApiError } from './errors.js';
-import { beginInference, countUsage, servedBy, type InferenceHttpDeps } from './inference-run.js';
+import { beginInference, countUsage, inferenceTarget, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
-import { traced } from './request-tracing.js';
 import { openSse } from './sse.js';
 import { wantsExecEvents } from './response-replay.js';
 
@@ -91,13 +90,12 @@ export async function respondWithLoop(
     emit,
     streaming,
     chatFor: engineChatFor(body, turn.servers, turn.endpoint),
-    target: {
+    target: inferenceTarget(request, {
       projectId: turn.projectId,
       model: turn.model,
-      tier: turn.endpoint.service_tier,
-      ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
-      ...traced(request),
-    },
+      endpoint: turn.endpoint,
+      promptCacheKey: body.prompt_cache_key,
+    }),
     history: turn.history,
     requester: { principalId: principal.principalId, keyId: principal.keyId, channel: principal.channel },
     mayApprove: hasPermission(request, 'exec.approve'),

@@ -9,13 +9,14 @@ import { replayResponse, ReplayQuery, wantsExecEvents } from './response-replay.
 import { openTurn } from '../conversations/turns.js';
 import { isMcpTool, offeredServers, withEndpointTools } from '../loop/servers.js';
 import { BUILTIN_LABEL } from '../loop/builtins.js';
+import { newLoopId } from '../loop/mcp-call.js';
 import { respondWithLoop } from './responses-loop.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { assertPermission, hasPermission, projectOf } from './auth.js';
 import { ApiError } from './errors.js';
-import { traced } from './request-tracing.js';
 import {
   beginInference,
+  inferenceTarget,
   consume,
   countUsage,
   resolveEndpoint,
@@ -131,18 +132,14 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
         );
       const { history, chat } = turn(body, prior as ResponseItem[], input, endpoint);
       const started = await beginInference(request, reply, deps, {
-        projectId: project.id,
-        model,
-        tier: endpoint.service_tier,
+        ...inferenceTarget(request, { projectId: project.id, model, endpoint, promptCacheKey: body.prompt_cache_key }),
         chat,
-        ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key } : {}),
-        ...traced(request),
       }).catch(async (error: unknown) => {
         // Refused before the model ran: the chat keeps nothing of it.
         await conversation?.abandon();
         throw error;
       });
-      const translator = new ResponsesTranslator(responseShell, newItemId);
+      const translator = new ResponsesTranslator(responseShell, newLoopId);
       // On shutdown the broker fails the stream, and the translator's response.failed ends it.
       const sse = body.stream
         ? openSse(
@@ -306,8 +303,4 @@ function failedWith(failure: { code: string; message: string }): { code: string;
     code: failure.code === 'cancelled' ? 'cancelled' : 'server_error',
     message: `The engine failed the request: ${failure.message}`,
   };
-}
-
-function newItemId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
 }
