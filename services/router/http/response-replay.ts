@@ -81,8 +81,15 @@ export async function replayResponse(
       break;
     }
     for (const event of (current.events ?? []) as ResponseEvent[]) send(event);
-    const goesOn = current.status === 'in_progress' || (await isParked(deps.pool, target.projectId, target.responseId));
-    if (!goesOn || performance.now() > until) break;
+    if (performance.now() > until) break;
+    if (current.status !== 'in_progress' && !(await isParked(deps.pool, target.projectId, target.responseId))) {
+      // Not parked now, but `current` may predate a claim (which marks it in_progress as it
+      // unparks it): read it once more before ending.
+      const again = await findResponse(deps.pool, target.projectId, target.responseId);
+      if (!again || (again.status !== 'in_progress' && !hasAfter(again, last))) break;
+      current = again;
+      continue;
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     current = await findResponse(deps.pool, target.projectId, target.responseId);
   }
@@ -97,3 +104,6 @@ export function wantsExecEvents(request: FastifyRequest): boolean {
     .split(',')
     .some((value) => value.trim().toLowerCase() === 'exec');
 }
+
+const hasAfter = (response: StoredResponse, last: number) =>
+  ((response.events ?? []) as ResponseEvent[]).some((event) => event.sequence_number > last);
