@@ -14,6 +14,9 @@ import type { OidcSignIn } from './people/oidc.js';
 import { DEFAULT_IDENTITY, type IdentitySettings } from './people/settings.js';
 import { execSurface } from './http/exec-surface.js';
 import { chatRoutes } from './http/conversations/chats.js';
+import { mockupPreviewRoutes } from './http/mockup-preview.js';
+import { knowledgeRoutes } from './http/knowledge.js';
+import { templateRoutes } from './http/templates.js';
 import { inferenceRoutes } from './http/inference.js';
 import { admitCalls, type RateLimitSettings } from './http/rate-limits.js';
 import { createInferenceRuntime, NO_MESH, type InferenceRuntime } from './inference/runtime.js';
@@ -134,6 +137,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       prefix: '/:project_id/v1/management',
     },
   );
+  const rateLimited = deps.rateLimits ? { rateLimits: deps.rateLimits } : {};
+  void app.register(knowledgeRoutes({ pool: deps.pool, ...rateLimited }), { prefix: '/:project_id/v1/knowledge' });
+  void app.register(templateRoutes({ pool: deps.pool, ...rateLimited }), { prefix: '/:project_id/v1/templates' });
+  void app.register(mockupPreviewRoutes({ pool: deps.pool }), { prefix: '/mockup-preview' });
   void app.register(chatRoutes({ pool: deps.pool, ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}) }), {
     prefix: '/:project_id/v1/chats',
   });

@@ -1,13 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { commandTool } from '../helpers/bundles.js';
-import { execClient } from '../helpers/exec-client.js';
-import { spawnXemAgent, spawnXimAgent, startScriptedEngine, waitFor, type Spawned } from '../helpers/processes.js';
-import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
+import { startLoopStack, type LoopStack } from '../helpers/loop-stack.js';
+import { spawnXemAgent, waitFor, type Spawned } from '../helpers/processes.js';
+import type { RouterHarness } from '../helpers/router-harness.js';
 
 const MODEL = 'scripted/loop';
 /** A tool of no arguments; 10 s unless it says. */
@@ -59,90 +56,24 @@ const opskit = (dir: string) => ({
  * output), and the official openai package as the only client.
  */
 describe('the agentic loop: the model calls workspace tools through the router', () => {
+  let stack: LoopStack;
   let router: RouterHarness;
-  let api: ReturnType<typeof execClient>;
+  let api: LoopStack['api'];
   let client: OpenAI;
   let operator: { key: string; principalId: string };
   let workspace: string;
   let xem: Spawned;
   let xemOptions: Parameters<typeof spawnXemAgent>[0];
-  const runs: Spawned[] = [];
-  const dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'loop-e2e-'));
+  let runs: Spawned[];
+  let clientFor: LoopStack['clientFor'];
   const mcp = () => ({ type: 'mcp' as const, server_label: workspace, require_approval: 'never' as const });
-  /** The openai package as a person with this key, on an endpoint of the project. */
-  const clientFor = (apiKey: string, slug = 'default', defaultHeaders: Record<string, string> = {}) =>
-    new OpenAI({
-      apiKey,
-      baseURL: `${router.url}/${router.project.project.id}/${slug}/v1`,
-      maxRetries: 0,
-      defaultHeaders,
-    });
 
   beforeAll(async () => {
-    router = await startRouterHarness({ leaseRenewalIntervalMs: 500, heartbeatTimeoutMs: 2_500 });
-    api = execClient(router.app, router.project.project.id);
-    workspace = router.project.workspace.id;
-    const admin = router.project.adminKey;
-    operator = await api.mintKey(admin, 'Chat Operator', ['inference', 'execution'], ['operator']);
-    mkdirSync(join(dir, 'xem', 'tools', 'opskit'), { recursive: true });
-    // The agent serves the workspaces it holds a credentials folder for (none needed by opskit).
-    mkdirSync(join(dir, 'xem', 'credentials', workspace), { recursive: true });
-    writeFileSync(join(dir, 'xem', 'tools', 'opskit', 'bundle.yaml'), stringify(opskit(dir)));
-    xemOptions = {
-      routerUrl: router.url,
-      joinKey: await router.mintJoinKey(),
-      name: 'xem-loop',
-      dir: join(dir, 'xem'),
-      intervalMs: 500,
-    };
-    xem = spawnXemAgent(xemOptions);
-    runs.push(xem);
-    const agentId = await new Promise<string>((resolve) =>
-      xem.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
-    );
-    await waitFor("the agent's manifest", 20_000, async () =>
-      (await api.call('GET', `/management/agents/${agentId}/tools`, admin)).status === 200 ? true : undefined,
-    );
-    await api.bind(admin, workspace, agentId);
-    await waitFor('the agent online in the workspace', 20_000, async () =>
-      (await api.call('GET', '/exec/tools/disk_usage', operator.key)).body['online_agents'] === 1 ? true : undefined,
-    );
-    const socket = join(dir, 'engine.sock');
-    runs.push(await startScriptedEngine(MODEL, socket));
-    mkdirSync(join(dir, 'xim'), { recursive: true });
-    runs.push(
-      spawnXimAgent({
-        routerUrl: router.url,
-        joinKey: await router.mintJoinKey('xim'),
-        name: 'xim-loop',
-        dir: join(dir, 'xim'),
-        engineUrl: `unix://${socket}`,
-      }),
-    );
-    expect(
-      (
-        await api.call('POST', '/management/endpoints', admin, {
-          slug: 'default',
-          models: [MODEL],
-          service_tier: 'self_hosted',
-        })
-      ).status,
-    ).toBe(201);
-    client = clientFor(operator.key);
-    await waitFor(
-      'the model served',
-      20_000,
-      async () =>
-        (await client.models.list()).data.some((model) => (model as unknown as { available: boolean }).available) ||
-        undefined,
-    );
+    stack = await startLoopStack({ model: MODEL, bundle: opskit, prefix: 'loop-e2e-' });
+    ({ router, api, client, operator, workspace, xem, xemOptions, runs, clientFor } = stack);
   }, 90_000);
   afterAll(async () => {
-    for (const run of runs)
-      if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
-    await Promise.all(runs.map((run) => run.exited));
-    await router?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack?.close();
   });
 
   it('runs a read tool inside the turn and answers with its output', async () => {
@@ -604,7 +535,18 @@ describe('the agentic loop: the model calls workspace tools through the router',
     };
     const second = await api.mintKey(router.project.adminKey, 'Volume Reviewer');
     await api.call('POST', `/exec/approvals/${request.x_approval_id}/approve`, second.key, {});
-    const path = `/chats/${String(chat['id'])}/branches/${String(chat['default_branch_id'])}/messages`;
+    // The call is irreversible: the chat forks before it runs, and the turn goes on on the fork.
+    const fork = await waitFor('the chat forked before the call', 20_000, async () => {
+      const branches = (await api.call('GET', `/chats/${String(chat['id'])}/branches`, operator.key)).body['data'] as {
+        id: string;
+        parent_branch_id: string | null;
+        is_default: boolean;
+        display_name: string;
+      }[];
+      return branches.find((branch) => branch.parent_branch_id === chat['default_branch_id']);
+    });
+    expect(fork).toMatchObject({ is_default: true, display_name: expect.stringContaining('before wipe_volume') });
+    const path = `/chats/${String(chat['id'])}/branches/${fork.id}/messages`;
     const messages = await waitFor('the continuation kept in the chat', 20_000, async () => {
       const data = (await api.call('GET', path, operator.key)).body['data'] as {
         role: string;
@@ -615,9 +557,18 @@ describe('the agentic loop: the model calls workspace tools through the router',
     });
     expect(messages.map((message) => [message.role, message.items.map((item) => item.type)])).toEqual([
       ['user', ['message']],
-      ['assistant', ['mcp_list_tools', 'mcp_approval_request']],
+      ['assistant', ['mcp_list_tools', 'mcp_list_tools', 'mcp_approval_request']],
       ['assistant', ['mcp_call', 'message']],
     ]);
+    // The parent stays as it was before the call: rolling back is going on there.
+    const before = (
+      await api.call(
+        'GET',
+        `/chats/${String(chat['id'])}/branches/${String(chat['default_branch_id'])}/messages`,
+        operator.key,
+      )
+    ).body['data'] as unknown[];
+    expect(before).toHaveLength(2);
     expect(messages.every((message) => message.response_id === asked.id)).toBe(true);
     expect(messages[2]!.items[0]!.output).toBe('wiped\n');
     const approval = await api.call('GET', `/exec/approvals/${request.x_approval_id}`, operator.key);

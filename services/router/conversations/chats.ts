@@ -19,7 +19,14 @@ export const DEFAULT_BRANCH_NAME = 'main';
 /** A chat and its default branch, in one transaction: a chat never exists without a branch. */
 export async function createChat(
   pool: Pool,
-  chat: { projectId: string; workspaceId: string; ownerId: string; title?: string },
+  chat: {
+    projectId: string;
+    workspaceId: string;
+    ownerId: string;
+    title?: string;
+    /** The template version it opens from, pinned. */
+    template?: { id: string; version: number };
+  },
 ): Promise<{ chat: ChatRecord; branch: BranchRecord }> {
   return withTransaction(pool, async (client) => {
     const created = await insertChat(client, {
@@ -28,6 +35,7 @@ export async function createChat(
       workspace_id: chat.workspaceId,
       owner_id: chat.ownerId,
       title: chat.title ?? 'New chat',
+      ...(chat.template ? { template_id: chat.template.id, template_version: chat.template.version } : {}),
     });
     const branch = await insertBranch(client, {
       id: newBranchId(),

@@ -12,6 +12,7 @@ import {
   type ChatRecord,
 } from '../store/chats.js';
 import { insertMessage, lastMessageOf, messagesOfBranch } from '../store/chat-messages.js';
+import { forkBeforeIrreversible, type ContextFork } from './auto-fork.js';
 import { assertOwner, branchOf, chatOf } from './chats.js';
 
 /**
@@ -32,6 +33,8 @@ export interface OpenTurn {
   finish(output: readonly unknown[], usage: Record<string, unknown> | null): Promise<void>;
   /** Ends a turn that never reached the model (refused before inference): nothing is kept. */
   abandon(): Promise<void>;
+  /** Forks before an irreversible call (once: later calls of the turn go on on the same fork); the turn is kept on the fork. */
+  fork(call: { tool: string; invocationId: string }): Promise<ContextFork | undefined>;
 }
 
 /**
@@ -67,7 +70,8 @@ export async function openTurn(
     await markTurn(client, branch.id, request.responseId);
     return { chat, branch, history: earlier.flatMap((message) => message.items as ResponseItem[]) };
   });
-  const where = { chatId: chat.id, branchId: branch.id };
+  let where = { chatId: chat.id, branchId: branch.id };
+  let forked: ContextFork | undefined;
   const end = (output?: { items: readonly unknown[]; usage: Record<string, unknown> | null }) =>
     withTransaction(pool, async (client) => {
       await lockChat(client, chat.id);
@@ -87,7 +91,7 @@ export async function openTurn(
           author: null,
         });
       }
-      await markTurn(client, branch.id, null);
+      await markTurn(client, where.branchId, null);
     });
   return {
     chat,
@@ -95,6 +99,12 @@ export async function openTurn(
     history,
     finish: (items, usage) => end({ items, usage }),
     abandon: () => end(),
+    async fork(call) {
+      if (forked) return undefined;
+      forked = await forkBeforeIrreversible(pool, { ...where, responseId: request.responseId }, call);
+      where = { chatId: chat.id, branchId: forked.branch.id };
+      return forked;
+    },
   };
 }
 

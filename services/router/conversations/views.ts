@@ -12,6 +12,7 @@ export function chatView(chat: ChatRecord, branches?: readonly BranchRecord[]) {
     owner_id: chat.owner_id,
     archived: chat.archived_at !== null,
     archived_at: iso(chat.archived_at),
+    template: chat.template_id ? { id: chat.template_id, version: chat.template_version } : null,
     created_at: chat.created_at.toISOString(),
     updated_at: chat.updated_at.toISOString(),
     ...(branches

@@ -255,6 +255,36 @@ export const errorCatalog = {
     type: 'invalid_request_error',
     message: 'A turn is running on this branch; wait for it to end, or fork a branch',
   },
+  artifact_not_found: { status: 404, type: 'invalid_request_error', message: 'No such artifact here' },
+  artifact_version_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No such version of this artifact',
+  },
+  memory_not_found: { status: 404, type: 'invalid_request_error', message: 'No such memory in this project' },
+  learning_not_found: { status: 404, type: 'invalid_request_error', message: 'No such learning in this project' },
+  mockup_not_found: { status: 404, type: 'invalid_request_error', message: 'No such mockup in this chat' },
+  template_not_found: { status: 404, type: 'invalid_request_error', message: 'No such chat template here' },
+  template_version_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: 'No such version of this chat template',
+  },
+  template_exists: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'A chat template of that name exists in that scope',
+  },
+  template_not_applicable: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: "The template does not apply to this workspace's type",
+  },
+  template_read_only: {
+    status: 403,
+    type: 'forbidden_error',
+    message: 'Platform templates are changed by platform admins only',
+  },
   api_key_not_rotatable: {
     status: 409,
     type: 'invalid_request_error',

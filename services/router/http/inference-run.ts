@@ -44,7 +44,8 @@ export async function resolveEndpoint(
   const endpoint = await endpoints.get(projectId, slug);
   if (!endpoint || endpoint.slug !== slug)
     throw new ApiError('endpoint_not_found', `No endpoint "${slug}" in this project`, 'endpoint_slug');
-  const chosen = model ?? endpoint.models[0]!;
+  // The endpoint's slug as the model means its first model (what SDKs that need a model name can send).
+  const chosen = model === undefined || model === slug ? endpoint.models[0]! : model;
   if (!endpoint.models.includes(chosen))
     throw new ApiError(
       'model_not_found',

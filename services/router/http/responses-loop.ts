@@ -3,7 +3,7 @@ import type { OpenTurn } from '../conversations/turns.js';
 import type { ResponseItem } from '../inference/responses-request.js';
 import { ResponsesTranslator, type ResponseEvent, type ResponseShell } from '../inference/responses-stream.js';
 import { runLoop, MAX_TOOL_TURNS, type ApprovalAnswer } from '../loop/run-loop.js';
-import { concludeLoop, engineChatFor, parkedRow, type LoopBody } from '../loop/loop-response.js';
+import { concludeLoop, engineChatFor, parkedRow, subplanChatFor, type LoopBody } from '../loop/loop-response.js';
 import { LiveResponses } from '../loop/live-responses.js';
 import { newLoopId } from '../loop/mcp-call.js';
 import { hasPermission } from './auth.js';
@@ -15,6 +15,8 @@ import { ApiError } from './errors.js';
 import { beginInference, countUsage, inferenceTarget, servedBy, type InferenceHttpDeps } from './inference-run.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import { openSse } from './sse.js';
+import { autoForkHook, homeOf } from '../loop/home.js';
+import { learnFrom, recallFor } from '../loop/learning.js';
 import { wantsExecEvents } from './response-replay.js';
 
 export interface LoopResponse {
@@ -25,6 +27,8 @@ export interface LoopResponse {
   readonly projectId: string;
   readonly servers: readonly OfferedServer[];
   readonly history: readonly ResponseItem[];
+  /** This turn's own input (the end of history). */
+  readonly input: readonly ResponseItem[];
   readonly conversation: OpenTurn | undefined;
   readonly began: number;
 }
@@ -73,6 +77,10 @@ export async function respondWithLoop(
     turn.projectId,
     decisions.map((answer) => String(answer.request['x_approval_id'])),
   );
+  let branchId = turn.conversation?.branch.id ?? null;
+  const execEvents = wantsExecEvents(request);
+  const conversation = turn.conversation;
+  const home = await homeOf(deps.pool, turn.projectId, turn.servers, conversation?.chat);
   const left = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) left.abort();
@@ -90,6 +98,7 @@ export async function respondWithLoop(
     emit,
     streaming,
     chatFor: engineChatFor(body, turn.servers, turn.endpoint),
+    subplanChat: subplanChatFor(body, turn.endpoint),
     target: inferenceTarget(request, {
       projectId: turn.projectId,
       model: turn.model,
@@ -102,7 +111,20 @@ export async function respondWithLoop(
     decisions,
     maxToolTurns: body.max_tool_calls ?? MAX_TOOL_TURNS,
     began: turn.began,
-    execEvents: wantsExecEvents(request),
+    execEvents,
+    home,
+    recall: recallFor(deps.pool, turn.servers, home),
+    ...(conversation
+      ? {
+          forkBeforeIrreversible: autoForkHook(
+            { emit, translator, execEvents },
+            (call) => conversation.fork(call),
+            (fork) => {
+              branchId = fork.branch.id;
+            },
+          ),
+        }
+      : {}),
   }).catch(async (error: unknown) => {
     log.end();
     await turn.conversation?.abandon();
@@ -128,6 +150,12 @@ export async function respondWithLoop(
       result.usage,
     );
   log.push(ending);
+  if (outcome === 'completed' || outcome === 'incomplete')
+    await learnFrom(
+      deps.pool,
+      { projectId: turn.projectId, home, principalId: principal.principalId, responseId: turn.shell.id },
+      { input: turn.input, output: final.output },
+    );
   await keepResponse(deps.pool, request, {
     projectId: turn.projectId,
     endpointId: turn.endpoint.id,
@@ -145,12 +173,12 @@ export async function respondWithLoop(
       principal_id: principal.principalId,
       key_id: principal.keyId,
       chat_id: turn.conversation?.chat.id ?? null,
-      branch_id: turn.conversation?.branch.id ?? null,
+      branch_id: branchId,
       body,
       servers: turn.servers,
       output: final.output,
       outcome,
-      execEvents: wantsExecEvents(request),
+      execEvents,
     }),
   });
   log.end();

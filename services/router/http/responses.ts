@@ -7,6 +7,7 @@ import { findResponse } from '../store/responses.js';
 import { keepResponse } from './keep-response.js';
 import { replayResponse, ReplayQuery, wantsExecEvents } from './response-replay.js';
 import { openTurn } from '../conversations/turns.js';
+import { chatTurnBody, pinnedTemplate } from '../templates/in-chat.js';
 import { isMcpTool, offeredServers, withEndpointTools } from '../loop/servers.js';
 import { BUILTIN_LABEL } from '../loop/builtins.js';
 import { newLoopId } from '../loop/mcp-call.js';
@@ -100,9 +101,11 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
         : undefined;
       const prior = conversation?.history ?? (previous ? [...previous.history, ...previous.response.output] : []);
       // The endpoint's workspace only for those who may run its tools; others get a plain answer.
-      const loopBody = hasPermission(request, 'exec.invoke')
-        ? withEndpointTools(body, endpoint.defaults.workspace)
-        : body;
+      const mayInvoke = hasPermission(request, 'exec.invoke');
+      const endpointBody = mayInvoke ? withEndpointTools(body, endpoint.defaults.workspace) : body;
+      const loopBody = conversation
+        ? chatTurnBody(endpointBody, conversation.chat, await pinnedTemplate(deps.pool, conversation.chat), mayInvoke)
+        : endpointBody;
       const servers = await serversOf(deps, project.id, loopBody, request).catch(async (error: unknown) => {
         await conversation?.abandon();
         throw error;
@@ -120,6 +123,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
             projectId: project.id,
             servers,
             history: [...(prior as ResponseItem[]), ...input],
+            input,
             conversation,
             began,
           },
@@ -130,7 +134,7 @@ export function responsesRoutes(app: FastifyInstance, deps: InferenceHttpDeps): 
           'An mcp_approval_response needs the mcp tools it answers for in tools',
           'input',
         );
-      const { history, chat } = turn(body, prior as ResponseItem[], input, endpoint);
+      const { history, chat } = turn(loopBody, prior as ResponseItem[], input, endpoint);
       const started = await beginInference(request, reply, deps, {
         ...inferenceTarget(request, { projectId: project.id, model, endpoint, promptCacheKey: body.prompt_cache_key }),
         chat,

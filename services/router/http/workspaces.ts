@@ -27,7 +27,13 @@ const PolicyParams = Type.Object(
   { project_id: ProjectParams.properties.project_id, workspace_id: Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' }) },
   strict,
 );
-const CreateBody = Type.Object({ name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }, strict);
+const CreateBody = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+    type: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
+  },
+  strict,
+);
 const BindBody = Type.Object({ agent_id: Type.String({ pattern: '^agt_[0-9a-f]{12,64}$' }) }, strict);
 const TimeoutAction = Type.Union([Type.Literal('expire'), Type.Literal('escalate')]);
 const Seconds = Type.Integer({ minimum: 1, maximum: 604_800 });
@@ -60,6 +66,7 @@ export function workspaceView(workspace: Workspace) {
     id: workspace.id,
     name: workspace.name,
     is_default: workspace.is_default,
+    type: workspace.type,
     created_at: workspace.created_at.toISOString(),
   };
 }
@@ -87,7 +94,7 @@ export function workspaceRoutes(deps: { readonly pool: Pool }) {
       { schema: { body: CreateBody } },
       async (request, reply) => {
         const project = projectOf(request);
-        const workspace = await createWorkspace(deps.pool, project.id, request.body.name);
+        const workspace = await createWorkspace(deps.pool, project.id, request.body.name, request.body.type ?? null);
         if (!workspace) throw new ApiError('workspace_exists', undefined, 'name');
         await appendAudit(deps.pool, {
           projectId: project.id,

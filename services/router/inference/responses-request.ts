@@ -82,7 +82,8 @@ const NOT_FOR_THE_MODEL = new Set(['mcp_list_tools', 'mcp_approval_request', 'mc
  * index of its assistant message, so the engine sees them as one message with parallel calls.
  */
 function appendItem(messages: ChatMessage[], item: ResponseItem, index: number, turns: Map<string, number>): void {
-  if (NOT_FOR_THE_MODEL.has(item.type)) return;
+  // A subplan's own calls are its model's context, not this one's: this one reads its answer.
+  if (NOT_FOR_THE_MODEL.has(item.type) || item['x_subplan'] !== undefined) return;
   if (item.type === 'mcp_call') {
     // A workspace tool the router ran: to the engine, a tool call and its result.
     const call = toolCall(String(item['id']), item);

@@ -2,9 +2,14 @@ import { newLoopId as newId, openCall } from './mcp-call.js';
 import type { LoopTurn } from './run-loop.js';
 import { cancelIfSafe, finishTool, parseArguments, startTool } from './run-tool.js';
 import type { BuiltinServer, OfferedServer, WorkspaceServer } from './servers.js';
+import { modelOutput } from './tool-output.js';
+import { SUBPLAN_TOOL, subplanCall } from './subplan.js';
 
-/** What came of one call: it waits for a person; it ran on an agent (its ms there); or it ended without one (refused, failed, a built-in). */
-export type CallOutcome = 'approval' | 'done' | number;
+/**
+ * What came of one call: it waits for a person (an approval, or a question put to them); it ran
+ * on an agent (its ms there); or it ended without one (refused, failed, a built-in).
+ */
+export type CallOutcome = 'approval' | 'ask' | 'done' | number;
 
 /**
  * The partitioner: one of the model's calls of a tool the router runs — a built-in (`x_*`, run
@@ -21,6 +26,7 @@ export async function startCall(
 ): Promise<() => Promise<CallOutcome>> {
   const { server } = entry;
   const name = entry.tool.name;
+  if (name === SUBPLAN_TOOL) return subplanCall(turn, args, group, startCall);
   if (server.kind === 'workspace')
     return workspaceCall(
       turn,
@@ -61,11 +67,16 @@ async function workspaceCall(
       ...base,
       x_approval_id: begun.approvalId,
       x_invocation_id: begun.invocationId,
+      x_risk: tool.risk,
       x_model_turn: group,
+      ...turn.tag,
     };
     turn.emit(turn.translator.addItem(item).events);
     return async () => 'approval';
   }
+  // Ran at once (no approval needed) and cannot be undone: the chat forks first.
+  if (begun.kind === 'running' && tool.risk === 'irreversible')
+    await turn.forkBeforeIrreversible?.({ tool: tool.name, invocationId: begun.invocation.id });
   const call = openCall(turn, { ...base, x_model_turn: group }, args);
   return async () => {
     const unfollow = begun.kind === 'running' && turn.execEvents ? followCall(turn, call, begun.invocation) : undefined;
@@ -77,7 +88,16 @@ async function workspaceCall(
             return { output: '', error: (error as Error).message, agentMs: null };
           });
     unfollow?.();
-    call.close(outcome.output, outcome.error, begun.kind === 'running' ? { x_invocation_id: begun.invocation.id } : {});
+    const invocationId = begun.kind === 'running' ? begun.invocation.id : undefined;
+    const read = await modelOutput(
+      turn,
+      { workspaceId: server.workspaceId, tool: tool.name, invocationId },
+      outcome.output,
+    );
+    call.close(read.output, outcome.error, {
+      ...(invocationId ? { x_invocation_id: invocationId } : {}),
+      ...read.extra,
+    });
     return outcome.agentMs ?? 'done';
   };
 }
@@ -104,7 +124,7 @@ function followCall(turn: LoopTurn, call: ReturnType<typeof openCall>, invocatio
   });
 }
 
-/** A built-in: run here, read-only, and reaching only the workspaces this turn offers. */
+/** A built-in: its arguments checked against its schema, run here, reaching only this turn's workspaces. */
 async function ranBuiltin(
   turn: LoopTurn,
   server: BuiltinServer,
@@ -112,27 +132,64 @@ async function ranBuiltin(
   args: string,
   call: ReturnType<typeof openCall>,
 ): Promise<CallOutcome> {
+  const builtin = server.builtins.get(name)!;
   const parsed = parseArguments(args);
-  if (typeof parsed === 'string') {
-    call.close('', parsed);
+  const problem = typeof parsed === 'string' ? parsed : turn.exec.validator.check(builtin.parameters, parsed)?.message;
+  if (problem !== undefined || typeof parsed === 'string') {
+    call.close('', typeof parsed === 'string' ? parsed : `invalid_arguments: ${problem}`);
     return 'done';
   }
-  const workspaceIds = new Set(
-    turn.servers.flatMap((offered) => (offered.kind === 'workspace' ? [offered.workspaceId] : [])),
-  );
-  const outcome = await server.builtins
-    .get(name)!
+  const workspaceIds = new Set([
+    turn.home.workspaceId,
+    ...turn.servers.flatMap((offered) => (offered.kind === 'workspace' ? [offered.workspaceId] : [])),
+  ]);
+  const outcome = await builtin
     .run(
       {
         pool: turn.exec.pool,
         exec: turn.exec,
         projectId: turn.target.projectId,
         workspaceIds,
+        home: turn.home,
         requester: turn.requester,
       },
       parsed,
     )
     .catch((error: unknown) => ({ output: '', error: `the built-in failed: ${(error as Error).message}` }));
   call.close(outcome.output, outcome.error);
-  return 'done';
+  if (!('ask' in outcome) || !outcome.ask) return 'done';
+  askPerson(turn, call, outcome.ask);
+  return 'ask';
+}
+
+/**
+ * x_ask_user: the question as an assistant message every client shows (with the choices), and
+ * `x_ask_user.question` for clients that opted in to vendor events; the turn ends on it.
+ */
+function askPerson(
+  turn: LoopTurn,
+  call: ReturnType<typeof openCall>,
+  ask: { question: string; choices: readonly string[] },
+) {
+  const text =
+    ask.choices.length > 0
+      ? `${ask.question}\n\n${ask.choices.map((choice) => `- ${choice}`).join('\n')}`
+      : ask.question;
+  const item = {
+    id: newId('msg'),
+    type: 'message',
+    status: 'completed',
+    role: 'assistant',
+    content: [{ type: 'output_text', text, annotations: [] }],
+    x_ask_user: { call_item_id: call.where.item_id, question: ask.question, choices: ask.choices },
+  };
+  turn.emit(turn.translator.addItem(item).events);
+  if (turn.execEvents)
+    turn.emit([
+      turn.translator.loopEvent('x_ask_user.question', {
+        item_id: call.where.item_id,
+        question: ask.question,
+        choices: ask.choices,
+      }),
+    ]);
 }

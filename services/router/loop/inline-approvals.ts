@@ -6,6 +6,7 @@ import { findInvocation } from '../store/invocations.js';
 import { newLoopId, openCall } from './mcp-call.js';
 import type { LoopTurn } from './run-loop.js';
 import { finishTool } from './run-tool.js';
+import { modelOutput } from './tool-output.js';
 
 /** An answer to an `mcp_approval_request` item of an earlier response. */
 export type ApprovalAnswer =
@@ -51,12 +52,19 @@ export async function decided(
     call.close('', verdict.why);
     return { kind: 'settled' };
   }
-  const invocation = await findInvocation(turn.exec.pool, turn.target.projectId, invocationId);
-  const outcome = await finishTool(turn.exec, invocation!, signal).catch((error: unknown) => ({
+  const invocation = (await findInvocation(turn.exec.pool, turn.target.projectId, invocationId))!;
+  // Approved and about to happen for good: the chat forks first, so it can be rolled back to here.
+  if (invocation.risk === 'irreversible') await turn.forkBeforeIrreversible?.({ tool: invocation.tool, invocationId });
+  const outcome = await finishTool(turn.exec, invocation, signal).catch((error: unknown) => ({
     output: '',
     error: (error as Error).message,
   }));
-  call.close(outcome.output, outcome.error);
+  const read = await modelOutput(
+    turn,
+    { workspaceId: invocation.workspace_id, tool: invocation.tool, invocationId },
+    outcome.output,
+  );
+  call.close(read.output, outcome.error, read.extra);
   return { kind: 'settled' };
 }
 

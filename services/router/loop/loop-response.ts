@@ -35,6 +35,12 @@ export function engineChatFor(body: LoopBody, servers: readonly OfferedServer[],
   };
 }
 
+/** A subplan's engine request: its instructions, only the workspace and router tools it was given. */
+export function subplanChatFor(body: LoopBody, endpoint: EndpointRecord) {
+  return (servers: readonly OfferedServer[], instructions: string) =>
+    engineChatFor({ ...body, instructions, tools: [], tool_choice: 'auto' }, servers, endpoint);
+}
+
 export interface Concluded {
   readonly ending: ResponseEvent[];
   readonly final: Record<string, unknown> & { id: string; output: ResponseItem[] };
@@ -110,6 +116,7 @@ export function parkedRow(
       ...(server?.kind === 'workspace' ? { x_workspace_id: server.workspaceId } : {}),
       ...(tool['allowed_tools'] !== undefined ? { allowed_tools: tool['allowed_tools'] } : {}),
       ...(tool['require_approval'] !== undefined ? { require_approval: tool['require_approval'] } : {}),
+      ...(tool['x_approval_policy'] !== undefined ? { x_approval_policy: tool['x_approval_policy'] } : {}),
     };
   });
   const { body: _body, servers: _servers, output: _output, outcome: _outcome, execEvents, ...where } = turn;

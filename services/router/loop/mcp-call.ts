@@ -9,7 +9,15 @@ const newId = newLoopId;
  * and in progress; `close` completes or fails it with the output the model will read.
  */
 export function openCall(turn: LoopTurn, fields: Record<string, unknown>, args?: string) {
-  const item = { id: newId('mcp'), type: 'mcp_call', ...fields, status: 'in_progress', output: null, error: null };
+  const item = {
+    id: newId('mcp'),
+    type: 'mcp_call',
+    ...fields,
+    ...turn.tag,
+    status: 'in_progress',
+    output: null,
+    error: null,
+  };
   const { translator } = turn;
   const added = translator.addItem({ ...item }, false);
   const where = { item_id: item.id, output_index: added.outputIndex };

@@ -1,4 +1,8 @@
 import { appendContinuation } from '../conversations/turns.js';
+import { forkBeforeIrreversible } from '../conversations/auto-fork.js';
+import { findChat } from '../store/chats.js';
+import { autoForkHook, homeOf } from './home.js';
+import { learnFrom, recallFor } from './learning.js';
 import { apiKeyState } from '../auth/api-key-state.js';
 import { ApiError } from '../http/errors.js';
 import { countUsage, startInference, type InferenceHttpDeps } from '../http/inference-run.js';
@@ -13,7 +17,14 @@ import { parkTurn, type ParkedTurn } from '../store/parked-turns.js';
 import { findResponse, updateResponse, type StoredResponse } from '../store/responses.js';
 import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import type { LiveResponses, ResponseLog } from './live-responses.js';
-import { addResponsesUsage, concludeLoop, engineChatFor, parkedRow, type LoopBody } from './loop-response.js';
+import {
+  addResponsesUsage,
+  concludeLoop,
+  engineChatFor,
+  parkedRow,
+  subplanChatFor,
+  type LoopBody,
+} from './loop-response.js';
 import { newLoopId } from './mcp-call.js';
 import { MAX_LOOP_MS, MAX_TOOL_TURNS, runLoop, type ApprovalAnswer, type LoopResult } from './run-loop.js';
 import type { LoopExecDeps } from './run-tool.js';
@@ -32,6 +43,8 @@ interface Resumed {
   readonly prior: readonly ResponseItem[];
   readonly translator: ResponsesTranslator;
   readonly log: ResponseLog;
+  /** The branch the turn goes on (a fork before an irreversible call moves it). */
+  branchId: string | null;
 }
 
 /**
@@ -58,6 +71,7 @@ export async function resumeTurn(deps: ResumeDeps, parked: ParkedTurn, stopping:
       body: parked.request as LoopBody,
       prior,
       log,
+      branchId: parked.branch_id,
       translator: ResponsesTranslator.resume(shellOf(stored), newLoopId, new Set(toolNames), {
         output: prior,
         lastSequence: events.at(-1)?.sequence_number ?? -1,
@@ -98,6 +112,16 @@ async function goOn(
   const signal = AbortSignal.any([stopping, AbortSignal.timeout(MAX_LOOP_MS)]);
   const began = performance.now();
   const model = String(stored.response['model']);
+  const chat = parked.chat_id ? await findChat(deps.pool, parked.project_id, parked.chat_id) : undefined;
+  const execEvents = body['x_exec_events'] === true;
+  let forked = false;
+  const fork = async (call: { tool: string; invocationId: string }) => {
+    if (forked || !chat || !resumed.branchId) return undefined;
+    forked = true;
+    const where = { chatId: chat.id, branchId: resumed.branchId, responseId: parked.response_id };
+    return forkBeforeIrreversible(deps.pool, where, call);
+  };
+  const home = await homeOf(deps.pool, parked.project_id, setup.servers, chat);
   const result = await runLoop({
     begin: (target) => startInference(deps, target),
     signal,
@@ -110,6 +134,7 @@ async function goOn(
     streaming: () => undefined,
     resumed: true,
     chatFor: engineChatFor(body, setup.servers, setup.endpoint),
+    subplanChat: subplanChatFor(body, setup.endpoint),
     target: { projectId: parked.project_id, model, tier: setup.endpoint.service_tier },
     history: stored.history as ResponseItem[],
     requester: setup.requester,
@@ -117,7 +142,20 @@ async function goOn(
     decisions: setup.decisions,
     maxToolTurns: body.max_tool_calls ?? MAX_TOOL_TURNS,
     began,
-    execEvents: body['x_exec_events'] === true,
+    execEvents,
+    home,
+    recall: recallFor(deps.pool, setup.servers, home),
+    ...(chat
+      ? {
+          forkBeforeIrreversible: autoForkHook(
+            { emit: (more) => log.push(more), translator, execEvents },
+            fork,
+            (made) => {
+              resumed.branchId = made.branch.id;
+            },
+          ),
+        }
+      : {}),
   });
   count(deps, parked, model, result, began);
   if (signal.aborted)
@@ -131,6 +169,11 @@ async function goOn(
     );
   const concluded = concludeLoop(translator, parked.response_id, result, priorUsage(stored));
   log.push(concluded.ending);
+  await learnFrom(
+    deps.pool,
+    { projectId: parked.project_id, home, principalId: parked.principal_id, responseId: parked.response_id },
+    { input: [], output: concluded.final.output.slice(resumed.prior.length) },
+  );
   await keep(deps, resumed, concluded.final, concluded.outcome, result);
 }
 
@@ -207,16 +250,16 @@ async function keep(
   result: LoopResult | undefined,
 ): Promise<void> {
   const { parked, body, log, prior } = resumed;
-  const again = parkedRow({ ...parked, body, servers: [], output: final.output, outcome });
+  const again = parkedRow({ ...parked, branch_id: resumed.branchId, body, servers: [], output: final.output, outcome });
   await withTransaction(deps.pool, async (client) => {
     await updateResponse(client, { ...keyOf(parked), status: outcome, response: final, events: log.events });
     // Waiting again (the model proposed another dangerous call): the stored request is already pinned.
     if (again) await parkTurn(client, { ...again, request: parked.request });
   });
-  if (parked.chat_id && parked.branch_id)
+  if (parked.chat_id && resumed.branchId)
     await appendContinuation(deps.pool, {
       chatId: parked.chat_id,
-      branchId: parked.branch_id,
+      branchId: resumed.branchId,
       responseId: parked.response_id,
       items: final.output.slice(prior.length),
       // Only what going on used: the turn's first part is counted on its own message.

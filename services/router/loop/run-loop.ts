@@ -47,8 +47,27 @@ export interface LoopTurn {
   readonly began: number;
   /** A stored response going on: its tools were listed when it began. */
   readonly resumed?: boolean;
-  /** The client opted in to vendor events (`x_exec.state`, `x_exec.progress`) for its calls. */
+  /** The client opted in to vendor events (`x_exec.*`, `x_context_fork`, `x_ask_user.question`). */
   readonly execEvents?: boolean;
+  /** Where built-ins and large outputs are kept: the chat's workspace (else the first offered) and the chat. */
+  readonly home: { readonly workspaceId: string; readonly chatId: string | null };
+  /**
+   * Forks the turn's chat branch before an irreversible call runs (once per turn: the turn goes
+   * on on the new branch); undefined for a turn kept in no chat.
+   */
+  readonly forkBeforeIrreversible?: (call: { tool: string; invocationId: string }) => Promise<void>;
+  /** The engine request of a subplan: its own instructions and tools (loop/subplan.ts). */
+  readonly subplanChat?: (
+    servers: readonly OfferedServer[],
+    instructions: string,
+  ) => (items: readonly ResponseItem[]) => EngineChat;
+  /** How deep in subplans this loop runs (0: the response's own), and what its items are tagged with. */
+  readonly depth?: number;
+  readonly tag?: Record<string, unknown>;
+  /** The learnings retriever, run before each model turn (knowledge/learnings.ts). */
+  readonly recall?: (items: readonly ResponseItem[]) => Promise<ResponseItem | undefined>;
+  /** Adds a nested model turn's usage to the response's. */
+  readonly accrue?: (usage: ChatUsage | undefined) => void;
 }
 
 export type LoopEnd =
@@ -111,7 +130,10 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
   }
   let roundTrip: { endedAt: number; agentMs: number } | undefined;
   for (let modelTurns = 1; ; modelTurns += 1) {
-    const chat = turn.chatFor([...turn.history, ...turn.translator.items()]);
+    const items = [...turn.history, ...turn.translator.items()];
+    // Learnings retrieved for this model turn go first in its context (never into the response).
+    const learned = await turn.recall?.(items);
+    const chat = turn.chatFor(learned ? [learned, ...items] : items);
     if (roundTrip) turn.inference.metrics?.toolRoundTrip?.(performance.now() - roundTrip.endedAt - roundTrip.agentMs);
     roundTrip = undefined;
     try {
@@ -135,11 +157,13 @@ export async function runLoop(turn: LoopTurn): Promise<LoopResult> {
     const group = newId('mt');
     const endedAt = performance.now();
     const running: Promise<CallOutcome>[] = [];
+    const accrue = (more: ChatUsage | undefined) => (usage = addUsage(usage, more));
     for (const call of ended.serverCalls)
-      running.push((await startCall(turn, tools.get(call.name)!, call.arguments, group))());
+      running.push((await startCall({ ...turn, accrue }, tools.get(call.name)!, call.arguments, group))());
     const outcomes = await Promise.all(running);
     if (turn.signal.aborted) return result({ kind: 'failed', code: 'cancelled', message: 'the client went away' });
-    if (outcomes.includes('approval') || ended.clientCalls > 0) return result({ kind: 'completed', events: [] });
+    if (outcomes.includes('approval') || outcomes.includes('ask') || ended.clientCalls > 0)
+      return result({ kind: 'completed', events: [] });
     // Measured only when every call ran on an agent (the bench's round trip, docs/benchmarks.md).
     const agentMs = outcomes.map((outcome) => (typeof outcome === 'number' ? outcome : null));
     if (agentMs.every((ms) => ms !== null)) roundTrip = { endedAt, agentMs: Math.max(...agentMs) };

@@ -11,9 +11,6 @@ import { findExecResult, fullOutput } from '../store/exec-results.js';
 import { findInvocation, type InvocationRecord } from '../store/invocations.js';
 import type { Pool } from '../store/pool.js';
 
-/** What the model is given of a tool's output at most; the rest is cut, and it is told so. */
-export const MODEL_OUTPUT_LIMIT = 16 * 1024;
-
 export interface LoopExecDeps {
   readonly pool: Pool;
   readonly hub: ExecEventHub;
@@ -145,11 +142,8 @@ export async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord
     invocation.attempt > 0
       ? await findExecResult(deps.pool, invocation.id, invocation.attempt, invocation.project_id)
       : undefined;
+  // Whole: the loop decides what the model reads of it (a large one becomes an artifact, tool-output.ts).
   const output = result ? (await fullOutput(deps.pool, result)).output : '';
-  const bounded =
-    output.length > MODEL_OUTPUT_LIMIT
-      ? `${output.slice(0, MODEL_OUTPUT_LIMIT)}\n[output cut: ${output.length - MODEL_OUTPUT_LIMIT} more characters]`
-      : output;
   const error =
     invocation.state === 'succeeded'
       ? null
@@ -160,7 +154,7 @@ export async function outcomeOf(deps: LoopExecDeps, invocation: InvocationRecord
     invocation.dispatched_at && invocation.finished_at
       ? invocation.finished_at.getTime() - invocation.dispatched_at.getTime()
       : null;
-  return { invocationId: invocation.id, state: invocation.state, output: bounded, error, agentMs };
+  return { invocationId: invocation.id, state: invocation.state, output, error, agentMs };
 }
 
 /**

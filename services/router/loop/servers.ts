@@ -4,6 +4,7 @@ import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import type { Queryable } from '../store/db.js';
 import { findWorkspace } from '../store/workspaces.js';
 import { BUILTIN_LABEL, builtinRegistry, type Builtin } from './builtins.js';
+import { SUBPLAN_DESCRIPTION, SUBPLAN_PARAMETERS, SUBPLAN_TOOL } from './subplan.js';
 
 /** A workspace offered to the model as a Responses `mcp` tool: its XEM tools, run by the router. */
 export interface WorkspaceServer {
@@ -73,7 +74,10 @@ export async function offeredServers(
       label,
       workspaceId: workspace,
       tools: catalog,
-      alwaysApprove: alwaysApproved(tool['require_approval'], catalog),
+      alwaysApprove: new Set([
+        ...alwaysApproved(tool['require_approval'], catalog),
+        ...stricterBy(tool['x_approval_policy'], catalog),
+      ]),
     });
   }
   const seen = new Set<string>();
@@ -90,10 +94,19 @@ function builtinServer(allowed: Set<string> | undefined): BuiltinServer {
   const tools = [...builtins.values()].map((builtin) => ({
     name: builtin.name,
     description: builtin.description,
-    risk: 'read' as const,
+    risk: builtin.risk,
     parameters: builtin.parameters,
     parameter_schemas: [builtin.parameters],
   }));
+  // The subplan is the partitioner's own (it runs a loop, not a query), offered beside the built-ins.
+  if (!allowed || allowed.has(SUBPLAN_TOOL))
+    tools.push({
+      name: SUBPLAN_TOOL,
+      description: SUBPLAN_DESCRIPTION,
+      risk: 'read',
+      parameters: SUBPLAN_PARAMETERS,
+      parameter_schemas: [SUBPLAN_PARAMETERS],
+    });
   return { kind: 'builtin', label: BUILTIN_LABEL, tools, builtins };
 }
 
@@ -111,6 +124,16 @@ function names(value: unknown): Set<string> | undefined {
   if (value && typeof value === 'object' && Array.isArray((value as { tool_names?: unknown }).tool_names))
     return names((value as { tool_names: unknown[] }).tool_names);
   return undefined;
+}
+
+/**
+ * A chat template's approval policy (docs/templates.md), on top of the workspace's: `elevated`
+ * has a person approve write calls too, `restricted` every call, reads included. Only stricter:
+ * destructive and irreversible calls already wait for people.
+ */
+export function stricterBy(policy: unknown, tools: readonly OfferedTool[]): string[] {
+  const risks = policy === 'restricted' ? ['read', 'write'] : policy === 'elevated' ? ['write'] : [];
+  return tools.filter((tool) => risks.includes(tool.risk)).map((tool) => tool.name);
 }
 
 function alwaysApproved(value: unknown, tools: readonly OfferedTool[]): Set<string> {

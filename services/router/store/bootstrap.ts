@@ -39,6 +39,11 @@ export async function ensureBootstrap(
       : await createProject(client, { slug: plan.projectSlug, name: plan.projectSlug });
     const project = existing ?? created!.project;
     const workspace = created?.workspace ?? (await findDefaultWorkspace(client, project.id))!;
+    // The deployment's first project is the platform's (its admins promote chat templates).
+    await client.query(
+      'UPDATE projects SET is_platform = true WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM projects WHERE is_platform)',
+      [project.id],
+    );
     if (plan.adminKeySha256) {
       const id = derivedId('key', plan.adminKeySha256);
       const found = await client.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);

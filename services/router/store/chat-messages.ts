@@ -31,8 +31,8 @@ const BRANCH_LINE = `WITH RECURSIVE line (id, parent_branch_id, upto) AS (
 
 export async function insertMessage(db: Queryable, message: NewMessage): Promise<MessageRecord> {
   const inserted = await db.query<MessageRecord>(
-    `INSERT INTO chat_messages (id, chat_id, branch_id, sequence, parent_id, role, items, response_id, usage, author_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+    `INSERT INTO chat_messages (id, chat_id, branch_id, sequence, parent_id, role, items, response_id, usage, author_id, search_text)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
     [
       message.id,
       message.chat_id,
@@ -44,9 +44,28 @@ export async function insertMessage(db: Queryable, message: NewMessage): Promise
       message.response_id,
       message.usage === null ? null : JSON.stringify(message.usage),
       message.author_id,
+      searchableText(message.items),
     ],
   );
   return inserted.rows[0]!;
+}
+
+/** What a message says, for full-text search: its text, the tools called and what they returned. */
+export function searchableText(items: readonly unknown[]): string {
+  const parts: string[] = [];
+  const text = (value: unknown) => {
+    if (typeof value === 'string') parts.push(value);
+    else if (Array.isArray(value)) value.forEach((part: { text?: unknown }) => text(part?.text));
+  };
+  for (const item of items as Record<string, unknown>[]) {
+    if (item['type'] === 'message' || item['role'] !== undefined) text(item['content']);
+    else if (item['type'] === 'mcp_call' || item['type'] === 'function_call') {
+      text(item['name']);
+      text(item['output']);
+    } else if (item['type'] === 'function_call_output') text(item['output']);
+  }
+  // The index reads the first 256 KB; a 16 MB tool output need not be copied whole.
+  return parts.join('\n').slice(0, 262_144);
 }
 
 /**

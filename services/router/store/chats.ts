@@ -10,6 +10,9 @@ export interface ChatRecord {
   readonly archived_at: Date | null;
   readonly created_at: Date;
   readonly updated_at: Date;
+  /** The chat template version it was opened from (pinned), if any. */
+  readonly template_id: string | null;
+  readonly template_version: number | null;
 }
 
 export interface BranchRecord {
@@ -42,11 +45,21 @@ export async function lockChat(db: Queryable, chatId: string): Promise<void> {
 
 export async function insertChat(
   db: Queryable,
-  chat: Pick<ChatRecord, 'id' | 'project_id' | 'workspace_id' | 'owner_id' | 'title'>,
+  chat: Pick<ChatRecord, 'id' | 'project_id' | 'workspace_id' | 'owner_id' | 'title'> &
+    Partial<Pick<ChatRecord, 'template_id' | 'template_version'>>,
 ): Promise<ChatRecord> {
   const inserted = await db.query<ChatRecord>(
-    'INSERT INTO chats (id, project_id, workspace_id, owner_id, title) VALUES ($1, $2, $3, $4, $5) RETURNING *',
-    [chat.id, chat.project_id, chat.workspace_id, chat.owner_id, chat.title],
+    `INSERT INTO chats (id, project_id, workspace_id, owner_id, title, template_id, template_version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+    [
+      chat.id,
+      chat.project_id,
+      chat.workspace_id,
+      chat.owner_id,
+      chat.title,
+      chat.template_id ?? null,
+      chat.template_version ?? null,
+    ],
   );
   return inserted.rows[0]!;
 }

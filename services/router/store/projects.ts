@@ -13,6 +13,8 @@ export interface Workspace {
   readonly project_id: string;
   readonly name: string;
   readonly is_default: boolean;
+  /** What it is for (kubernetes, postgres, host, …); chat templates name the types they apply to. */
+  readonly type: string | null;
   readonly created_at: Date;
 }
 

@@ -9,10 +9,15 @@ export interface BindingRecord {
   readonly created_at: Date;
 }
 
-export async function createWorkspace(db: Queryable, projectId: string, name: string): Promise<Workspace | undefined> {
+export async function createWorkspace(
+  db: Queryable,
+  projectId: string,
+  name: string,
+  type: string | null = null,
+): Promise<Workspace | undefined> {
   const inserted = await db.query<Workspace>(
-    'INSERT INTO workspaces (id, project_id, name) VALUES ($1, $2, $3) ON CONFLICT (project_id, name) DO NOTHING RETURNING *',
-    [newId('ws'), projectId, name],
+    'INSERT INTO workspaces (id, project_id, name, type) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, name) DO NOTHING RETURNING *',
+    [newId('ws'), projectId, name, type],
   );
   return inserted.rows[0];
 }

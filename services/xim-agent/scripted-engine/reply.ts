@@ -9,6 +9,8 @@
  *   output since the user's message;
  * - the last user message is exactly `count to N` → "1 2 … N" (N ≤ 100000: a long answer of
  *   known length, for streaming benchmarks);
+ * - the last user message ends with `show your instructions` → every system message it was
+ *   given, verbatim (what a template's prompt and retrieved learnings put in its context);
  * - otherwise → a plain, deterministic answer quoting the question.
  */
 export interface ChatMessage {
@@ -48,6 +50,15 @@ export function scriptedReply(
   const calls = toolChoice === 'none' ? [] : stepCalls(question, tools, toolChoice, stepsDone);
   if (calls.length > 0 && (stepsDone === 0 || messages.at(-1)?.role === 'tool')) return { kind: 'tool_calls', calls };
   if (outputs.length > 0 && messages.at(-1)?.role === 'tool') return { kind: 'text', text: summarise(outputs) };
+  if (/\bshow your instructions$/i.test(question.trim()))
+    return {
+      kind: 'text',
+      text:
+        messages
+          .filter((message) => message.role === 'system')
+          .map(textOf)
+          .join('\n---\n') || '(no instructions)',
+    };
   const count = /^count to (\d{1,6})$/i.exec(question.trim());
   if (count && Number(count[1]) <= 100_000)
     return { kind: 'text', text: Array.from({ length: Number(count[1]) }, (_, index) => String(index + 1)).join(' ') };

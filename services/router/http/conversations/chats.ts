@@ -10,6 +10,8 @@ import { findDefaultWorkspace } from '../../store/projects.js';
 import { findWorkspace } from '../../store/workspaces.js';
 import { authenticateApiKey, hasPermission, projectOf, requirePermission, requireProjectAccess } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { chatContentRoutes } from './chat-content.js';
+import { versionToApply } from '../../templates/templates.js';
 import { limitApiKeys, type RateLimitSettings } from '../rate-limits.js';
 import { PageQuery, pagedList, ProjectParams, strict, type Page } from '../schemas.js';
 
@@ -21,7 +23,12 @@ type ChatParams = Static<typeof ChatParams>;
 type BranchParams = Static<typeof BranchParams>;
 const Title = Type.String({ minLength: 1, maxLength: 200 });
 const CreateBody = Type.Object(
-  { title: Type.Optional(Title), workspace_id: Type.Optional(Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' })) },
+  {
+    title: Type.Optional(Title),
+    workspace_id: Type.Optional(Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' })),
+    // Opened from a chat template (docs/templates.md): its latest version, pinned.
+    template_id: Type.Optional(Type.String({ pattern: '^tpl_[0-9a-f]{24}$' })),
+  },
   strict,
 );
 const PatchBody = Type.Object(
@@ -70,7 +77,14 @@ export function chatRoutes(deps: { readonly pool: Pool; readonly rateLimits?: Ra
         ? await findWorkspace(pool, project.id, request.body.workspace_id)
         : await findDefaultWorkspace(pool, project.id);
       if (!workspace) throw new ApiError('workspace_not_found', undefined, 'workspace_id');
+      const template = request.body.template_id
+        ? await versionToApply(pool, project.id, {
+            templateId: request.body.template_id,
+            workspaceType: workspace.type,
+          })
+        : undefined;
       const { chat, branch } = await createChat(pool, {
+        ...(template ? { template: { id: template.template_id, version: template.version } } : {}),
         projectId: project.id,
         workspaceId: workspace.id,
         ownerId: request.principal!.principalId,
@@ -149,6 +163,8 @@ export function chatRoutes(deps: { readonly pool: Pool; readonly rateLimits?: Ra
         return branchView(renamed);
       },
     );
+
+    chatContentRoutes(app, pool);
 
     app.get<{ Params: BranchParams; Querystring: Static<typeof MessagesQuery> }>(
       '/:chat_id/branches/:branch_id/messages',
