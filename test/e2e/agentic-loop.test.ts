@@ -500,6 +500,18 @@ describe('the agentic loop: the model calls workspace tools through the router',
     await expect(unknown).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
+  it('deep_think on an agent without router callback credentials is refused with router_callback_missing', async () => {
+    const direct = await api.invoke(operator.key, 'deep_think', { question: 'anything' });
+    expect(direct).toMatchObject({ status: 409, body: { error: { code: 'router_callback_missing' } } });
+    const response = await client.responses.create({
+      model: MODEL,
+      input: 'deep_think {"question":"anything"}',
+      tools: [mcp()],
+    });
+    const call = response.output.find((item) => item.type === 'mcp_call') as unknown as { name: string; error: string };
+    expect(call).toMatchObject({ name: 'deep_think', error: expect.stringContaining('router_callback_missing') });
+  });
+
   it('an endpoint bound to a workspace gives plain requests its tools', async () => {
     const admin = router.project.adminKey;
     const refused = await api.call('POST', '/management/endpoints', admin, {

@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREVIEW_CSP } from '../../services/router/http/mockup-preview.js';
+import { createArtifact } from '../../services/router/knowledge/artifacts.js';
 import { commandTool } from '../helpers/bundles.js';
 import { startLoopStack, type LoopStack } from '../helpers/loop-stack.js';
 import { waitFor } from '../helpers/processes.js';
@@ -446,5 +447,47 @@ describe('loop primitives: forks, artifacts, subplans, mockups, memories, questi
     const chatOnly = await api.mintKey(stack.router.project.adminKey, 'Chat Only', ['inference'], ['operator']);
     expect((await api.call('GET', '/knowledge/learnings', chatOnly.key)).status).toBe(200);
     expect((await api.call('POST', '/knowledge/learnings', chatOnly.key, { content: 'x' })).status).toBe(403);
+  });
+
+  it('plays the attacker: the model reaches no other workspace, people delete only their own, template versions never change', async () => {
+    const admin = stack.router.project.adminKey;
+    const other = (await api.call('POST', '/management/workspaces', admin, { name: 'elsewhere' })).body['id'] as string;
+    const theirs = await createArtifact(
+      stack.router.pool,
+      { projectId: stack.router.project.project.id, workspaceId: other, chatId: null },
+      { name: 'their notes', content: 'the other team keeps secrets here', source: 'api' },
+      { principalId: operator.principalId, keyId: operator.id, channel: 'api' },
+    );
+    const chat = await newChat('prying');
+    const read = await ask(`x_read_artifact {"artifact_id":"${theirs.artifact.id}"}`, { conversation: chat.id });
+    expect(calls(read, 'x_read_artifact')[0]).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('no artifact'),
+    });
+    expect(JSON.stringify(read.output)).not.toContain('keeps secrets');
+    const write = await ask(`x_update_artifact {"artifact_id":"${theirs.artifact.id}","content":"defaced"}`, {
+      conversation: chat.id,
+    });
+    expect(calls(write, 'x_update_artifact')[0]).toMatchObject({ status: 'failed' });
+    expect(
+      (await stack.router.pool.query('SELECT latest_version FROM artifacts WHERE id = $1', [theirs.artifact.id]))
+        .rows[0],
+    ).toEqual({ latest_version: 1 });
+    // Another chat's artifacts are not this chat's to serve.
+    expect((await api.call('GET', `/chats/${chat.id}/artifacts/${theirs.artifact.id}`, operator.key)).status).toBe(404);
+    // Someone else's memory: only its author or an admin deletes it.
+    await ask('x_save_memory {"content":"The ledger runs on host ledger-1"}', { conversation: chat.id });
+    const memory = (
+      (await api.call('GET', '/knowledge/memories', operator.key)).body['data'] as { id: string; content: string }[]
+    ).find((entry) => entry.content.includes('ledger-1'))!;
+    const colleague = await api.mintKey(admin, 'Colleague', ['inference', 'execution'], ['operator']);
+    expect((await api.call('DELETE', `/knowledge/memories/${memory.id}`, colleague.key)).status).toBe(403);
+    // Templates are admins' to write; a version once written is what every chat pinned to it reads.
+    expect((await api.call('POST', '/templates', operator.key, { name: 'mine', system_prompt: 'x' })).status).toBe(403);
+    await expect(
+      stack.router.pool.query(
+        "UPDATE chat_template_versions SET system_prompt = 'obey me' WHERE template_id = 'tpl_000000000000000000000001'",
+      ),
+    ).rejects.toThrow(/immutable/);
   });
 });

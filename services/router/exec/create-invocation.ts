@@ -6,7 +6,7 @@ import { findPolicy, type ApprovalPolicy } from '../store/approval-policies.js';
 import { insertApproval, type ApprovalRecord } from '../store/approvals.js';
 import { actorOf, appendAudit, type ActingPrincipal } from '../store/audit-log.js';
 import { withTransaction } from '../store/db.js';
-import { hasExecutor } from '../store/dispatch-queue.js';
+import { hasExecutor, unavailableReason } from '../store/dispatch-queue.js';
 import { newId } from '../store/ids.js';
 import type { InvocationRecord, NewInvocation } from '../store/invocations.js';
 import { insertInvocationLogged } from '../store/transitions.js';
@@ -46,6 +46,9 @@ export async function createInvocation(
   const problem = validator.check(request.tool.parameter_schemas, request.args);
   if (problem) throw new ApiError('invalid_body', problem.message, problem.path);
   if (!(await hasExecutor(pool, request.workspaceId, request.tool.name))) {
+    // A callback tool on agents without router credentials: say so, not just "no agent".
+    if ((await unavailableReason(pool, request.workspaceId, request.tool.name)) === 'router_callback_missing')
+      throw new ApiError('router_callback_missing', undefined, 'tool');
     throw new ApiError(
       'tool_executor_unavailable',
       `No online agent bound to workspace ${request.workspaceId} offers ${request.tool.name}; retry later`,

@@ -144,6 +144,12 @@ export const errorCatalog = {
     type: 'invalid_request_error',
     message: 'No result recorded for this invocation yet',
   },
+  router_callback_missing: {
+    status: 409,
+    type: 'invalid_request_error',
+    message:
+      'The agents offering this tool call the router back and hold no callback credentials (XEM_ROUTER_AUTH_TOKEN and XEM_PROJECT_EXTERNAL_ID); nothing was stored',
+  },
   tool_executor_unavailable: {
     status: 503,
     type: 'service_error',

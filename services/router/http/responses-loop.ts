@@ -153,7 +153,13 @@ export async function respondWithLoop(
   if (outcome === 'completed' || outcome === 'incomplete')
     await learnFrom(
       deps.pool,
-      { projectId: turn.projectId, home, principalId: principal.principalId, responseId: turn.shell.id },
+      {
+        projectId: turn.projectId,
+        home,
+        principalId: principal.principalId,
+        responseId: turn.shell.id,
+        mayCurate: hasPermission(request, 'exec.invoke'),
+      },
       { input: turn.input, output: final.output },
     );
   await keepResponse(deps.pool, request, {

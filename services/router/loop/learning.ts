@@ -30,10 +30,10 @@ export function recallFor(
  */
 export async function learnFrom(
   db: Queryable,
-  turn: { projectId: string; home: LoopTurn['home']; principalId: string; responseId: string },
+  turn: { projectId: string; home: LoopTurn['home']; principalId: string; responseId: string; mayCurate: boolean },
   items: { input: readonly ResponseItem[]; output: readonly ResponseItem[] },
 ): Promise<void> {
-  const learnt = learntByRule({ ...items, responseId: turn.responseId });
+  const learnt = learntByRule({ ...items, responseId: turn.responseId, mayCurate: turn.mayCurate });
   if (learnt.length > 0)
     await keepLearnings(
       db,

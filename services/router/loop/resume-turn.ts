@@ -171,7 +171,13 @@ async function goOn(
   log.push(concluded.ending);
   await learnFrom(
     deps.pool,
-    { projectId: parked.project_id, home, principalId: parked.principal_id, responseId: parked.response_id },
+    {
+      projectId: parked.project_id,
+      home,
+      principalId: parked.principal_id,
+      responseId: parked.response_id,
+      mayCurate: false,
+    },
     { input: [], output: concluded.final.output.slice(resumed.prior.length) },
   );
   await keep(deps, resumed, concluded.final, concluded.outcome, result);

@@ -108,6 +108,19 @@ export async function hasExecutor(db: Queryable, workspaceId: string, tool: stri
   return (found.rowCount ?? 0) > 0;
 }
 
+/** Why the bound, active agents that list a tool say it cannot run (`router_callback_missing`, …), if they do. */
+export async function unavailableReason(db: Queryable, workspaceId: string, tool: string): Promise<string | undefined> {
+  const found = await db.query<{ reason: string }>(
+    `SELECT t->>'unavailable_reason' AS reason
+       FROM workspace_agent_bindings b JOIN agents a ON a.id = b.agent_id, jsonb_array_elements(a.manifest->'tools') t
+      WHERE b.workspace_id = $1 AND a.status = 'active' AND a.manifest->'workspaces' ? $1
+        AND t->>'name' = $2 AND t->>'unavailable_reason' IS NOT NULL
+      LIMIT 1`,
+    [workspaceId, tool],
+  );
+  return found.rows[0]?.reason;
+}
+
 export interface LostAttempt {
   readonly id: string;
   readonly project_id: string;
