@@ -3,12 +3,13 @@ import Type, { type Static } from 'typebox';
 import { keepLearnings } from '../knowledge/learnings.js';
 import { learningView, memoryView } from '../knowledge/views.js';
 import { actorOf, appendAudit } from '../store/audit-log.js';
+import { withTransaction, type Queryable } from '../store/db.js';
 import { deleteLearning, listLearnings } from '../store/learnings.js';
 import { deleteMemory, findMemory, listMemories } from '../store/memories.js';
 import type { Pool } from '../store/pool.js';
 import { findDefaultWorkspace } from '../store/projects.js';
 import { findWorkspace } from '../store/workspaces.js';
-import { searchWorkspace, type SearchKind } from '../store/workspace-search.js';
+import { SEARCH_KINDS, searchWorkspace, type SearchKind } from '../store/workspace-search.js';
 import {
   assertPermission,
   authenticateApiKey,
@@ -19,17 +20,12 @@ import {
 } from './auth.js';
 import { ApiError } from './errors.js';
 import { limitApiKeys, type RateLimitSettings } from './rate-limits.js';
-import { PageQuery, pagedList, ProjectParams, strict, type Page } from './schemas.js';
+import { idParams, PageQuery, pagedList, strict, type Page } from './schemas.js';
 
 const WorkspaceQuery = { workspace_id: Type.Optional(Type.String({ pattern: '^ws_[0-9a-f]{12,48}$' })) };
 const ListQuery = Type.Object({ ...PageQuery.properties, ...WorkspaceQuery }, strict);
-const IdParams = (prefix: string) =>
-  Type.Object(
-    { project_id: ProjectParams.properties.project_id, id: Type.String({ pattern: `^${prefix}_[0-9a-f]{24}$` }) },
-    strict,
-  );
-const MemoryParams = IdParams('mem');
-const LearningParams = IdParams('lrn');
+const MemoryParams = idParams('mem');
+const LearningParams = idParams('lrn');
 const LearningBody = Type.Object(
   {
     content: Type.String({ minLength: 1, maxLength: 2000 }),
@@ -38,7 +34,6 @@ const LearningBody = Type.Object(
   },
   strict,
 );
-const KINDS = ['memory', 'artifact', 'message', 'learning'] as const;
 const SearchQuery = Type.Object(
   {
     q: Type.String({ minLength: 1, maxLength: 1000 }),
@@ -88,13 +83,9 @@ export function knowledgeRoutes(deps: { readonly pool: Pool; readonly rateLimits
         if (!memory) throw new ApiError('memory_not_found', undefined, 'id');
         // Whoever's conversation saved it, or an admin.
         if (memory.created_by !== request.principal!.principalId) assertPermission(request, 'manage.write');
-        await deleteMemory(pool, projectId, memory.id);
-        await appendAudit(pool, {
-          projectId,
-          ...actorOf(request.principal),
-          event: 'memory.deleted',
-          subject: memory.id,
-          detail: { workspace_id: memory.workspace_id },
+        await withTransaction(pool, async (client) => {
+          await deleteMemory(client, projectId, memory.id);
+          await audit(client, request, projectId, 'memory.deleted', memory);
         });
         return reply.status(204).send();
       },
@@ -115,19 +106,16 @@ export function knowledgeRoutes(deps: { readonly pool: Pool; readonly rateLimits
       async (request, reply) => {
         assertOperator(request);
         const workspace = await workspaceOf(request, request.body.workspace_id);
-        const [kept] = await keepLearnings(
-          pool,
-          { projectId: workspace.project_id, workspaceId: workspace.id, principalId: request.principal!.principalId },
-          [{ content: request.body.content, score: request.body.score ?? 0.8, source: 'operator', sourceRef: null }],
-        );
-        await appendAudit(pool, {
-          projectId: workspace.project_id,
-          ...actorOf(request.principal),
-          event: 'learning.added',
-          subject: kept!.id,
-          detail: { workspace_id: workspace.id },
+        const kept = await withTransaction(pool, async (client) => {
+          const [learning] = await keepLearnings(
+            client,
+            { projectId: workspace.project_id, workspaceId: workspace.id, principalId: request.principal!.principalId },
+            [{ content: request.body.content, score: request.body.score ?? 0.8, source: 'operator', sourceRef: null }],
+          );
+          await audit(client, request, workspace.project_id, 'learning.added', learning!);
+          return learning!;
         });
-        return reply.status(201).send(learningView(kept!));
+        return reply.status(201).send(learningView(kept));
       },
     );
 
@@ -137,15 +125,12 @@ export function knowledgeRoutes(deps: { readonly pool: Pool; readonly rateLimits
       async (request, reply) => {
         assertOperator(request);
         const projectId = projectOf(request).id;
-        const deleted = await deleteLearning(pool, projectId, request.params.id);
-        if (!deleted) throw new ApiError('learning_not_found', undefined, 'id');
-        await appendAudit(pool, {
-          projectId,
-          ...actorOf(request.principal),
-          event: 'learning.deleted',
-          subject: deleted.id,
-          detail: { workspace_id: deleted.workspace_id },
+        const deleted = await withTransaction(pool, async (client) => {
+          const gone = await deleteLearning(client, projectId, request.params.id);
+          if (gone) await audit(client, request, projectId, 'learning.deleted', gone);
+          return gone;
         });
+        if (!deleted) throw new ApiError('learning_not_found', undefined, 'id');
         return reply.status(204).send();
       },
     );
@@ -155,7 +140,7 @@ export function knowledgeRoutes(deps: { readonly pool: Pool; readonly rateLimits
       { schema: { querystring: SearchQuery } },
       async (request) => {
         const workspace = await workspaceOf(request, request.query.workspace_id);
-        const kinds = (request.query.kinds?.split(',') as SearchKind[] | undefined) ?? [...KINDS];
+        const kinds = (request.query.kinds?.split(',') as SearchKind[] | undefined) ?? [...SEARCH_KINDS];
         const hits = await searchWorkspace(pool, workspace.id, request.query.q, {
           kinds,
           limit: Number(request.query.limit ?? 20),
@@ -168,6 +153,23 @@ export function knowledgeRoutes(deps: { readonly pool: Pool; readonly rateLimits
       },
     );
   };
+}
+
+/** The audit entry of a change to a memory or learning: the row and its workspace, never its content. */
+function audit(
+  client: Queryable,
+  request: FastifyRequest,
+  projectId: string,
+  event: string,
+  subject: { id: string; workspace_id: string },
+) {
+  return appendAudit(client, {
+    projectId,
+    ...actorOf(request.principal),
+    event,
+    subject: subject.id,
+    detail: { workspace_id: subject.workspace_id },
+  });
 }
 
 /** Learnings steer what the model does next: operators (who may run tools) or admins curate them. */

@@ -1,6 +1,7 @@
 import type { Queryable } from './db.js';
 
-export type SearchKind = 'memory' | 'artifact' | 'message' | 'learning';
+export const SEARCH_KINDS = ['memory', 'artifact', 'message', 'learning'] as const;
+export type SearchKind = (typeof SEARCH_KINDS)[number];
 
 export interface SearchHit {
   readonly kind: SearchKind;

@@ -1,5 +1,5 @@
 import { recallMemories, saveMemory } from '../../knowledge/memories.js';
-import { searchWorkspace, type SearchKind } from '../../store/workspace-search.js';
+import { SEARCH_KINDS as KINDS, searchWorkspace, type SearchKind } from '../../store/workspace-search.js';
 import { text, type Builtin } from './builtin.js';
 
 const saveMemoryTool: Builtin = {
@@ -52,8 +52,6 @@ const recallMemoryTool: Builtin = {
     };
   },
 };
-
-const KINDS: readonly SearchKind[] = ['memory', 'artifact', 'message', 'learning'];
 
 const workspaceSearchTool: Builtin = {
   name: 'x_workspace_search',
