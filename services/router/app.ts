@@ -35,6 +35,8 @@ import { databaseAnswers, type Pool } from './store/pool.js';
 import { EndpointCache } from './inference/endpoint-cache.js';
 import { LiveResponses } from './loop/live-responses.js';
 import { createLoopResumer } from './loop/resumer.js';
+import { createLearner, type LearningsExtraction } from './loop/learning.js';
+import { extractionRun } from './loop/extraction-run.js';
 
 export interface AppDependencies {
   readonly logger: Logger;
@@ -66,6 +68,8 @@ export interface AppDependencies {
   readonly oidc?: OidcSignIn;
   /** The public key audit checkpoints are signed with (hex); unset, no checkpoint verifies. */
   readonly auditKeyHex?: string;
+  /** How finished chat turns teach their workspace. @default 'rule' */
+  readonly learnings?: LearningsExtraction;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -104,6 +108,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     inference.broker.shutdown('the router is shutting down');
     app.sseStreams.endAll();
     await resumed;
+    await loop.learner.close();
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -151,6 +156,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       inference,
       exec: loopExec,
       live: loop.live,
+      learner: loop.learner,
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
     }),
     { prefix: '/:project_id/:endpoint_slug/v1' },
@@ -177,19 +183,27 @@ function execDeps(deps: AppDependencies) {
   };
 }
 
-/** The responses running here (for stream replay) and the resumer of turns parked on approvals. */
+/**
+ * The responses running here (for stream replay), the resumer of turns parked on approvals, and
+ * the learner both kinds of turn end with.
+ */
 function loopRuntime(deps: AppDependencies, inference: InferenceRuntime, exec: ReturnType<typeof execDeps>) {
   const live = new LiveResponses();
-  const resumer = createLoopResumer({
+  const serving = {
     pool: deps.pool,
     logger: deps.logger,
     dispatch: inference.dispatch,
     broker: inference.broker,
     endpoints: new EndpointCache(deps.pool),
     ...(inference.metrics ? { metrics: inference.metrics } : {}),
-    exec,
-    live,
-    hub: exec.hub,
+  };
+  const learner = createLearner({
+    pool: deps.pool,
+    extraction: deps.learnings ?? 'rule',
+    run: extractionRun(serving),
+    warn: (error, responseId) =>
+      deps.logger.warning({ err: error, response_id: responseId }, 'could not extract learnings from a turn'),
   });
-  return { live, resumer };
+  const resumer = createLoopResumer({ ...serving, exec, live, learner, hub: exec.hub });
+  return { live, resumer, learner };
 }

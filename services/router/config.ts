@@ -390,6 +390,14 @@ export const routerConfigSchema = defineConfigSchema({
       default: 'info',
       description: 'Log verbosity: trace, debug, info, notice, warning, error',
     },
+    learnings_extractor: {
+      kind: 'enum',
+      values: ['rule', 'model', 'off'],
+      env: 'XEROTIER_LEARNINGS_EXTRACTOR',
+      default: 'rule',
+      description:
+        "How finished chat turns teach their workspace: rule (each tool call's outcome, people's standing instructions), model (the turn's own model reads it, a second inference per turn), off",
+    },
     shutdown_grace_seconds: {
       kind: 'integer',
       env: 'XEROTIER_SHUTDOWN_GRACE_SECONDS',

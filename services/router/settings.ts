@@ -7,6 +7,7 @@ import type { IdentitySettings } from './people/settings.js';
 import type { OidcSettings } from './people/oidc.js';
 import { parseRoleMap } from './people/oidc-rules.js';
 import type { Role } from './people/roles.js';
+import type { LearningsExtraction } from './loop/learning.js';
 
 /**
  * Everything the router runs on, compiled once from its config (milliseconds, keys, TLS files
@@ -72,6 +73,8 @@ export interface RouterSettings {
   readonly identity: IdentitySettings;
   /** Single sign-on; undefined when no issuer is set. */
   readonly oidc: OidcSettings | undefined;
+  /** How finished chat turns teach their workspace (loop/learning.ts). */
+  readonly learnings: LearningsExtraction;
   readonly shutdownGraceMs: number;
   /** Values to scrub from every log line and error. */
   readonly secrets: readonly string[];
@@ -159,6 +162,7 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
             defaultRoles: config.auth_oidc_default_roles as Role[],
             redirectAllowedOrigins: config.auth_redirect_allowed_origins,
           },
+    learnings: config.learnings_extractor as LearningsExtraction,
     shutdownGraceMs: config.shutdown_grace_seconds * 1_000,
     secrets: [
       config.auth_oidc_client_secret,

@@ -35,8 +35,14 @@ export async function startLoopStack(options: {
   prefix: string;
   /** More environment for the XEM agent, given the router and project (e.g. router callback credentials). */
   xemEnv?: (stack: { router: RouterHarness; api: ReturnType<typeof execClient> }) => Promise<Record<string, string>>;
+  /** More router settings, as its environment (e.g. XEROTIER_LEARNINGS_EXTRACTOR). */
+  routerEnv?: Record<string, string>;
 }): Promise<LoopStack> {
-  const router = await startRouterHarness({ leaseRenewalIntervalMs: 500, heartbeatTimeoutMs: 2_500 });
+  const router = await startRouterHarness({
+    leaseRenewalIntervalMs: 500,
+    heartbeatTimeoutMs: 2_500,
+    ...(options.routerEnv ? { env: options.routerEnv } : {}),
+  });
   const api = execClient(router.app, router.project.project.id);
   const workspace = router.project.workspace.id;
   const admin = router.project.adminKey;

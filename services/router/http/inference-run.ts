@@ -19,6 +19,7 @@ import { traced } from './request-tracing.js';
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import type { WorkspaceCatalogs } from '../exec/workspace-catalog.js';
 import type { LiveResponses } from '../loop/live-responses.js';
+import type { Learner } from '../loop/learning.js';
 
 export interface InferenceHttpDeps {
   readonly pool: Pool;
@@ -31,6 +32,8 @@ export interface InferenceHttpDeps {
   readonly exec?: LoopExecDeps & { readonly catalogs: WorkspaceCatalogs };
   /** The responses running in this process, for clients that replay and follow their streams. */
   readonly live?: LiveResponses;
+  /** What finished turns teach their workspace; the deterministic rule when unset. */
+  readonly learner?: Learner;
 }
 
 /** The endpoint of the path and the model the request runs on (the endpoint's first by default). */

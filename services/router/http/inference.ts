@@ -26,6 +26,7 @@ export function inferenceRoutes(deps: {
   readonly rateLimits?: RateLimitSettings;
   readonly exec?: InferenceHttpDeps['exec'];
   readonly live?: InferenceHttpDeps['live'];
+  readonly learner?: InferenceHttpDeps['learner'];
 }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticateApiKey({ db: deps.pool }));
@@ -41,6 +42,7 @@ export function inferenceRoutes(deps: {
       ...(deps.inference.metrics ? { metrics: deps.inference.metrics } : {}),
       ...(deps.exec ? { exec: deps.exec } : {}),
       ...(deps.live ? { live: deps.live } : {}),
+      ...(deps.learner ? { learner: deps.learner } : {}),
     };
     chatCompletionsRoute(app, serving);
     responsesRoutes(app, serving);

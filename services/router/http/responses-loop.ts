@@ -16,7 +16,7 @@ import { beginInference, countUsage, inferenceTarget, servedBy, type InferenceHt
 import type { LoopExecDeps } from '../loop/run-tool.js';
 import { openSse } from './sse.js';
 import { autoForkHook, homeOf } from '../loop/home.js';
-import { learnFrom, recallFor } from '../loop/learning.js';
+import { learnerOf, recallFor } from '../loop/learning.js';
 import { wantsExecEvents } from './response-replay.js';
 
 export interface LoopResponse {
@@ -151,14 +151,16 @@ export async function respondWithLoop(
     );
   log.push(ending);
   if (outcome === 'completed' || outcome === 'incomplete')
-    await learnFrom(
-      deps.pool,
+    await learnerOf(deps).learn(
       {
         projectId: turn.projectId,
         home,
         principalId: principal.principalId,
         responseId: turn.shell.id,
         mayCurate: hasPermission(request, 'exec.invoke'),
+        endpointId: turn.endpoint.id,
+        model: turn.model,
+        tier: turn.endpoint.service_tier,
       },
       { input: turn.input, output: final.output },
     );

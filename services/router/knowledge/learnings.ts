@@ -7,8 +7,9 @@ export const LEARNINGS_PER_TURN = 3;
 const LEARNING_CHARS = 300;
 
 /**
- * The prompt a real model extracts learnings with (docs/conversations.md, "Learnings"): the
- * scripted engine cannot follow it, so the deterministic rule below stands in for it there.
+ * The prompt a model extracts learnings with when the router's `learnings_extractor` is `model`
+ * (docs/conversations.md, "Learnings"); the deterministic rule below is the default, and what the
+ * scripted engine, which cannot follow the prompt, is tested with.
  */
 export const EXTRACTION_PROMPT = `You read one turn of an operations conversation: what the person asked, the tools that ran and what they returned. Write down at most three learnings that would help a later conversation in the same workspace: facts about this environment (what is where, what is normal, what failed and why), and the person's stated preferences. One line each, starting with "- ", under 200 characters, no secrets, nothing that is only true for this minute. If there is nothing worth keeping, write "- none".`;
 
@@ -62,6 +63,68 @@ export function learntByRule(turn: {
       sourceRef: turn.responseId,
     }));
   return [...fromTools, ...fromPerson];
+}
+
+/** The most of each tool call, and of the whole turn, a model reads when it extracts. */
+const EXTRACTION_PART_CHARS = 2_000;
+const EXTRACTION_TURN_CHARS = 24_000;
+
+/**
+ * The chat a model extracts one turn's learnings with: the prompt, then the turn as a transcript
+ * (what the person asked when they may curate, each workspace call with its arguments and what it
+ * returned or why it failed, the answer). Undefined when the turn holds nothing to learn from.
+ */
+export function extractionChat(turn: {
+  input: readonly ResponseItem[];
+  output: readonly ResponseItem[];
+  mayCurate: boolean;
+}): { messages: { role: 'system' | 'user'; content: string }[]; max_tokens: number; temperature: number } | undefined {
+  const clip = (text: string) =>
+    text.length > EXTRACTION_PART_CHARS ? `${text.slice(0, EXTRACTION_PART_CHARS)} [cut]` : text;
+  const asked = turn.mayCurate
+    ? turn.input.filter((item) => item['role'] === 'user').map((item) => `Person: ${clip(textOf(item['content']))}`)
+    : [];
+  const calls = turn.output
+    .filter((item) => item.type === 'mcp_call' && typeof item['x_invocation_id'] === 'string')
+    .map((item) => {
+      const failed = typeof item['error'] === 'string' && item['error'] !== '';
+      const said = clip(String(failed ? item['error'] : (item['output'] ?? '')));
+      return `Tool ${String(item['name'])} ${typeof item['arguments'] === 'string' ? item['arguments'] : '{}'} ${failed ? 'failed' : 'returned'}: ${said}`;
+    });
+  if (asked.length === 0 && calls.length === 0) return undefined;
+  const answered = turn.output
+    .filter((item) => item.type === 'message' && item['role'] === 'assistant')
+    .map((item) => `Assistant: ${clip(textOf(item['content']))}`);
+  const transcript = [...asked, ...calls, ...answered].join('\n').slice(0, EXTRACTION_TURN_CHARS);
+  return {
+    messages: [
+      { role: 'system', content: EXTRACTION_PROMPT },
+      { role: 'user', content: transcript },
+    ],
+    max_tokens: 300,
+    temperature: 0,
+  };
+}
+
+/**
+ * What a model's extraction kept: its lines that start with "- " (at most three, each cut to the
+ * stored length), "- none" meaning nothing; anything else it wrote is ignored, so a model that
+ * does not follow the prompt teaches nothing rather than something garbled.
+ */
+export function learntByModel(written: string, responseId: string): Learnt[] {
+  return written
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('- '))
+    .map((line) => line.slice(2).trim())
+    .filter((line) => line !== '' && !/^none\.?$/i.test(line))
+    .slice(0, 3)
+    .map((content) => ({
+      content: content.slice(0, LEARNING_CHARS),
+      score: 0.6,
+      source: 'model',
+      sourceRef: responseId,
+    }));
 }
 
 /** Keeps what a turn taught, in its home workspace. */

@@ -2,7 +2,7 @@ import { appendContinuation } from '../conversations/turns.js';
 import { forkBeforeIrreversible } from '../conversations/auto-fork.js';
 import { findChat } from '../store/chats.js';
 import { autoForkHook, homeOf } from './home.js';
-import { learnFrom, recallFor } from './learning.js';
+import { learnerOf, recallFor } from './learning.js';
 import { apiKeyState } from '../auth/api-key-state.js';
 import { ApiError } from '../http/errors.js';
 import { countUsage, startInference, type InferenceHttpDeps } from '../http/inference-run.js';
@@ -169,14 +169,16 @@ async function goOn(
     );
   const concluded = concludeLoop(translator, parked.response_id, result, priorUsage(stored));
   log.push(concluded.ending);
-  await learnFrom(
-    deps.pool,
+  await learnerOf(deps).learn(
     {
       projectId: parked.project_id,
       home,
       principalId: parked.principal_id,
       responseId: parked.response_id,
       mayCurate: false,
+      endpointId: setup.endpoint.id,
+      model,
+      tier: setup.endpoint.service_tier,
     },
     { input: [], output: concluded.final.output.slice(resumed.prior.length) },
   );

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from './db.js';
 
-export type LearningSource = 'tool' | 'chat' | 'operator';
+export type LearningSource = 'tool' | 'chat' | 'operator' | 'model';
 
 export interface LearningRecord {
   readonly id: string;

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { engineChatFromResponses } from '../../../services/router/inference/responses-request.js';
 import { READ_LIMIT, readPart, contentTypeOf } from '../../../services/router/knowledge/artifacts.js';
-import { learntByRule } from '../../../services/router/knowledge/learnings.js';
+import {
+  EXTRACTION_PROMPT,
+  extractionChat,
+  learntByModel,
+  learntByRule,
+} from '../../../services/router/knowledge/learnings.js';
 import { fileTypeOf } from '../../../services/router/knowledge/mockups.js';
 import { ApiError } from '../../../services/router/http/errors.js';
 import { builtinRegistry } from '../../../services/router/loop/builtins.js';
@@ -178,5 +183,50 @@ describe('loop primitives, decided by pure parts', () => {
         { type: 'mcp_call', id: 'mcp_secretid', name: 'disk_usage', output: '42%' },
       ]),
     ).toBe('where is staging\ndisk_usage\n42%');
+  });
+
+  it("keeps a model's '- ' lines (three at most, '- none' meaning nothing) and ignores what is not in the format", () => {
+    const kept = learntByModel(
+      'Here is what I found:\n- db-3 holds the ledger\n  - backups run at 02:00\n-not a line\n- none\n- a\n- b',
+      'resp_1',
+    );
+    expect(kept.map((learning) => learning.content)).toEqual(['db-3 holds the ledger', 'backups run at 02:00', 'a']);
+    expect(kept[0]).toMatchObject({ source: 'model', sourceRef: 'resp_1', score: 0.6 });
+    expect(learntByModel('- none', 'resp_1')).toEqual([]);
+    expect(learntByModel('I cannot help with that.', 'resp_1')).toEqual([]);
+    expect(learntByModel(`- ${'x'.repeat(1_000)}`, 'resp_1')[0]!.content).toHaveLength(300);
+  });
+
+  it("gives the extracting model the turn's calls, and what the person said only when they may run tools", () => {
+    const turn = {
+      input: [{ type: 'message', role: 'user', content: 'always drain before patching' }],
+      output: [
+        {
+          type: 'mcp_call',
+          id: 'mcp_1',
+          name: 'uptime',
+          arguments: '{}',
+          output: 'up 3 days',
+          x_invocation_id: 'inv_1',
+        },
+        {
+          type: 'mcp_call',
+          id: 'mcp_2',
+          name: 'reboot',
+          arguments: '{"host":"a"}',
+          error: 'denied',
+          x_invocation_id: 'inv_2',
+        },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Done.' }] },
+      ],
+    };
+    const curated = extractionChat({ ...turn, mayCurate: true })!;
+    expect(curated.messages[0]).toEqual({ role: 'system', content: EXTRACTION_PROMPT });
+    expect(curated.messages[1]!.content).toBe(
+      'Person: always drain before patching\nTool uptime {} returned: up 3 days\nTool reboot {"host":"a"} failed: denied\nAssistant: Done.',
+    );
+    expect(extractionChat({ ...turn, mayCurate: false })!.messages[1]!.content).not.toContain('Person');
+    // A chat-only person's turn with no calls: nothing to learn from, no extraction runs.
+    expect(extractionChat({ input: turn.input, output: [turn.output[2]!], mayCurate: false })).toBeUndefined();
   });
 });
