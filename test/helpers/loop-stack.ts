@@ -35,6 +35,8 @@ export async function startLoopStack(options: {
   prefix: string;
   /** More environment for the XEM agent, given the router and project (e.g. router callback credentials). */
   xemEnv?: (stack: { router: RouterHarness; api: ReturnType<typeof execClient> }) => Promise<Record<string, string>>;
+  /** More arguments of the scripted engine (e.g. `--tokens-per-second 40`). */
+  engineArgs?: readonly string[];
   /** More router settings, as its environment (e.g. XEROTIER_LEARNINGS_EXTRACTOR). */
   routerEnv?: Record<string, string>;
 }): Promise<LoopStack> {
@@ -76,7 +78,7 @@ export async function startLoopStack(options: {
     (await api.call('GET', `/exec/tools/${firstTool}`, operator.key)).body['online_agents'] === 1 ? true : undefined,
   );
   const socket = join(dir, 'engine.sock');
-  runs.push(await startScriptedEngine(options.model, socket));
+  runs.push(await startScriptedEngine(options.model, socket, options.engineArgs));
   mkdirSync(join(dir, 'xim'), { recursive: true });
   runs.push(
     spawnXimAgent({

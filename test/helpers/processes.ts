@@ -179,10 +179,14 @@ export function spawnXimAgent(options: {
 
 /** A router process (own process group); resolves once it reports listening. */
 /** The scripted engine serving `model` on a Unix socket, as vLLM would be started; resolves once it answers. */
-export async function startScriptedEngine(model: string, socket: string): Promise<Spawned> {
+export async function startScriptedEngine(
+  model: string,
+  socket: string,
+  extraArgs: readonly string[] = [],
+): Promise<Spawned> {
   const engine = spawnGroup(
     process.execPath,
-    ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', model, '--uds', socket],
+    ['--import', 'tsx', 'services/xim-agent/scripted-engine/main.ts', 'serve', model, '--uds', socket, ...extraArgs],
     cleanEnv(),
   );
   await waitFor('the engine listening', 20_000, async () => {

@@ -77,7 +77,8 @@ async function workspaceCall(
   // Ran at once (no approval needed) and cannot be undone: the chat forks first.
   if (begun.kind === 'running' && tool.risk === 'irreversible')
     await turn.forkBeforeIrreversible?.({ tool: tool.name, invocationId: begun.invocation.id });
-  const call = openCall(turn, { ...base, x_model_turn: group }, args);
+  // The risk rides on the item so every client can badge the call as the router classed it.
+  const call = openCall(turn, { ...base, x_risk: tool.risk, x_model_turn: group }, args);
   return async () => {
     const unfollow = begun.kind === 'running' && turn.execEvents ? followCall(turn, call, begun.invocation) : undefined;
     const outcome =
