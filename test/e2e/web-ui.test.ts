@@ -39,8 +39,14 @@ describe('the web UI in a real browser', () => {
     await page.fill('#prompt', text);
     await page.keyboard.press('Enter');
   };
-  const lastCard = (selector: string) => page.locator(selector).last();
-  const turnDone = () => page.waitForFunction(() => document.querySelector('#send')?.hasAttribute('disabled') === false);
+  /** Sends a message and returns the first card of this kind it adds (earlier ones stay on the page). */
+  const sendFor = async (text: string, selector: string) => {
+    const before = await page.locator(selector).count();
+    await send(text);
+    await page.waitForFunction(([css, count]) => document.querySelectorAll(css as string).length > (count as number), [selector, before] as const);
+    return page.locator(selector).nth(before);
+  };
+  const turnDone = () => page.locator('#composer[data-turn="idle"]').waitFor();
 
   beforeAll(async () => {
     ui = await startUiStack({ model: MODEL, bundle: labkit });
@@ -48,7 +54,7 @@ describe('the web UI in a real browser', () => {
   }, 180_000);
   afterEach(async (context) => {
     if (context.task.result?.state === 'fail' && page)
-      console.error('DEBUG', await page.locator('#main').innerHTML().catch(() => ''), ui.problems);
+      console.error('DEBUG', (await page.locator('#messages').innerHTML().catch(() => '')).slice(-2500), await page.locator('#stream-state').textContent().catch(() => ''), ui.problems);
   });
   afterAll(async () => ui?.close());
 
@@ -76,13 +82,174 @@ describe('the web UI in a real browser', () => {
     await page.fill('#new-chat-title', 'Morning checks');
     await page.click('#new-chat button[type="submit"]');
     await page.waitForFunction(() => document.querySelector('#chat-title')?.textContent === 'Morning checks');
-    await send('uptime please');
-    const card = lastCard('.card.call');
+    const card = await sendFor('uptime please', '.card.call');
     await card.locator('.call-state', { hasText: 'done' }).waitFor();
     expect(await card.locator('.output').textContent()).toContain('up 3 days');
     expect(await card.locator('.badge').textContent()).toBe('read');
     await page.locator('.message.assistant .text', { hasText: 'up 3 days' }).last().waitFor();
     await turnDone();
     await shot('chat-tool-card');
+  });
+
+  it('a destructive call waits inline; approved there, it runs and its result is shown', async () => {
+    const approval = await sendFor('restart_service now', '.card.approval');
+    expect(await approval.locator('.badge').textContent()).toBe('destructive');
+    await turnDone();
+    await shot('chat-approval');
+    await approval.locator('button.approve').click();
+    const card = page.locator('.card.call', { hasText: 'restart_service' }).last();
+    await card.locator('.output', { hasText: 'restarted' }).waitFor({ state: 'attached' });
+    expect(await card.locator('.badge').textContent()).toBe('destructive');
+    await turnDone();
+  });
+
+  it('rejects a call with a reason, and the model is told', async () => {
+    const approval = await sendFor('restart_service again', '.card.approval');
+    await turnDone();
+    await approval.locator('input[name="reason"]').fill('not during business hours');
+    await approval.locator('button.reject').click();
+    await approval.locator('.answered', { hasText: 'not during business hours' }).waitFor();
+    // The model is told why, in the call it did not get to run.
+    await page
+      .locator('.card.call.failed .output', { hasText: 'rejected by the user: not during business hours' })
+      .waitFor({ state: 'attached' });
+    await turnDone();
+  });
+
+  it('an irreversible call approved by a second person in /ops: the first watches the chat go on by itself', async () => {
+    const approval = await sendFor('wipe_volume now', '.card.approval');
+    await turnDone();
+    expect(await approval.locator('.who').textContent()).toContain('two approvers');
+    await approval.locator('button.approve').click();
+    const waiting = page.locator('.note.waiting').last();
+    await waiting.waitFor();
+    const approvalId = await waiting.getAttribute('data-approval-id');
+    const grace = await ui.context();
+    const ops = await ui.signIn(grace, ui.grace);
+    await ops.goto('/ops');
+    await ops.locator('#live-state[data-state="live"]').waitFor();
+    const row = ops.locator(`tr[data-approval="${approvalId}"]`);
+    await row.waitFor();
+    await shot('ops-approvals', ops);
+    await row.locator('button.approve').click();
+    // Ada's page, untouched, shows the call run and the answer that follows it.
+    const card = page.locator('.card.call', { hasText: 'wipe_volume' }).last();
+    await card.locator('.call-state', { hasText: 'done' }).waitFor({ timeout: 30_000 });
+    expect(await card.locator('.output').textContent()).toContain('wiped');
+    await grace.close();
+  });
+
+  it('forks a branch at a message and switches back', async () => {
+    await page.reload();
+    await page.locator('.message.user').first().waitFor();
+    const before = await page.locator('.message').count();
+    await page.locator('.message.user .fork').first().click();
+    await page.waitForFunction(() => document.querySelectorAll('#branch option').length >= 2);
+    // The fork holds the conversation up to that message only.
+    await page.waitForFunction((count) => document.querySelectorAll('.message').length < count, before);
+    const main = await page.locator('#branch option', { hasText: 'main' }).getAttribute('value');
+    await page.selectOption('#branch', main!);
+    await page.waitForFunction((count) => document.querySelectorAll('.message').length === count, before);
+  });
+
+  it('a large result becomes an artifact the panel opens', async () => {
+    const card = await sendFor('big_report please', '.card.call');
+    await card.locator('.call-state', { hasText: 'done' }).waitFor();
+    // The card links the artifact its output was stored as.
+    await card.locator('.artifact-links a').waitFor();
+    await turnDone();
+    const link = page.locator('#artifacts button').first();
+    await link.waitFor();
+    await link.click();
+    await page.locator('#artifact-view', { hasText: 'line 1 of the big report' }).waitFor();
+    expect(await page.locator('#artifact-view').textContent()).toContain('line 2000 of the big report');
+  });
+
+  it('a mockup the model builds is previewed in a sandboxed frame', async () => {
+    await send('x_add_mockup_file {"identifier":"status-page","path":"index.html","content":"<h1>All systems go</h1>"}');
+    await turnDone();
+    const link = page.locator('#mockups button').first();
+    await link.waitFor();
+    await link.click();
+    const frame = page.locator('#mockup-frame');
+    expect(await frame.getAttribute('sandbox')).toBe('allow-scripts');
+    await page.frameLocator('#mockup-frame').locator('h1', { hasText: 'All systems go' }).waitFor();
+    await shot('chat-mockup');
+  });
+
+  it('a reload mid-answer resumes the stream where it was, with nothing lost or repeated', async () => {
+    await send('count to 400');
+    const answer = page.locator('.message.assistant .text').last();
+    await page.waitForFunction(() => {
+      const texts = document.querySelectorAll('.message.assistant .text');
+      return (texts[texts.length - 1]?.textContent ?? '').startsWith('1 2 3 4 5 6 7 8 9 10 ');
+    });
+    await page.reload();
+    await page.locator('.message.assistant .text', { hasText: ' 400' }).last().waitFor({ timeout: 30_000 });
+    const expected = Array.from({ length: 400 }, (_, index) => String(index + 1)).join(' ');
+    expect((await answer.textContent())?.trim()).toBe(expected);
+  });
+
+  it('/ops updates live when a call is made through the API, and the record opens with its history', async () => {
+    const ops = await ada.newPage();
+    await ops.goto('/ops');
+    await ops.locator('#live-state[data-state="live"]').waitFor();
+    const made = await ui.stack.api.call('POST', '/exec/invocations', ui.stack.operator.key, { tool: 'uptime', args: {} });
+    expect(made.status).toBe(201);
+    const row = ops.locator(`tr[data-invocation="${String(made.body['id'])}"]`);
+    await row.waitFor();
+    await ops.locator(`tr[data-invocation="${String(made.body['id'])}"][data-state="succeeded"]`).waitFor();
+    await row.locator('button').click();
+    await ops.locator('#invocation-detail', { hasText: 'up 3 days' }).waitFor();
+    await ops.click('#verify-chain');
+    await ops.locator('#verify-result[data-ok="true"]').waitFor();
+    await shot('ops', ops);
+    await ops.close();
+  });
+
+  it('admin mints a join key shown once, and a form error is shown next to its field with the input kept', async () => {
+    const admin = await ada.newPage();
+    await admin.goto('/admin');
+    await admin.fill('#jk-name', 'rack-7');
+    await admin.click('#mint-join-key button[type="submit"]');
+    const shown = admin.locator('#join-key-shown .secret-value');
+    await shown.waitFor();
+    const key = (await shown.textContent())!;
+    expect(key.length).toBeGreaterThan(20);
+    expect(await admin.locator('#join-key-shown .command').textContent()).toContain(key);
+    await shot('admin', admin);
+    await admin.reload();
+    await admin.locator('#join-keys td', { hasText: 'rack-7' }).waitFor();
+    expect(await admin.content()).not.toContain(key);
+    await admin.fill('#user-email', 'not-an-email');
+    await admin.fill('#user-name', 'Someone');
+    await admin.click('#add-user button[type="submit"]');
+    const error = admin.locator('#user-email + .field-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/email.*\(invalid_\w+\)/);
+    expect(await admin.inputValue('#user-email')).toBe('not-an-email');
+    expect(await admin.getAttribute('#user-email', 'aria-invalid')).toBe('true');
+    await admin.close();
+  });
+
+  it('is readable at 390 px, and no page broke its Content Security Policy', async () => {
+    const phone = await ui.context({ width: 390, height: 844 });
+    const small = await ui.signIn(phone, ui.ada);
+    await small.locator('#prompt').isHidden();
+    const width = await small.evaluate(() => document.documentElement.scrollWidth);
+    expect(width).toBeLessThanOrEqual(390);
+    await shot('chat-390', small);
+    await phone.close();
+    expect(ui.problems).toEqual([]);
+  });
+
+  it('signs out: the router session is revoked and the cookie no longer opens a page', async () => {
+    const cookie = (await ada.cookies())[0]!.value;
+    await page.click('.top form button');
+    await page.waitForURL('**/sign-in');
+    const after = await fetch(`${ui.url}/chat`, { headers: { cookie: `xerotier_session=${cookie}` }, redirect: 'manual' });
+    expect(after.status).toBe(302);
+    const api = await fetch(`${ui.url}/api/v1/chats`, { headers: { cookie: `xerotier_session=${cookie}` } });
+    expect(api.status).toBe(401);
   });
 });

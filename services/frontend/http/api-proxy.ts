@@ -41,15 +41,11 @@ export function apiProxyRoutes(deps: ApiProxyDeps) {
         return reply.status(403).send(envelope('csrf_failed', 'This page is out of date: reload it and try again'));
       await refreshIfDue(deps, session);
       const stop = new AbortController();
+      const headers = forwarded(request.headers, request.url);
       const answer = await deps.router
         .raw(request.method, `/${session.projectId}/${path}${queryOf(request.url, request.headers['last-event-id'])}`, {
           key: session.key,
-          headers: Object.fromEntries(
-            REQUEST_HEADERS.flatMap((name) => {
-              const value = request.headers[name];
-              return typeof value === 'string' ? [[name, value]] : [];
-            }),
-          ),
+          headers,
           ...(typeof request.body === 'string' ? { body: request.body } : {}),
           signal: stop.signal,
         })
@@ -61,10 +57,23 @@ export function apiProxyRoutes(deps: ApiProxyDeps) {
   };
 }
 
+/** The headers passed on; `x_events` in the query stands for the opt-in header EventSource cannot send. */
+function forwarded(headers: Record<string, string | string[] | undefined>, url: string): Record<string, string> {
+  const passed: Record<string, string> = {};
+  for (const name of REQUEST_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string') passed[name] = value;
+  }
+  const events = new URLSearchParams(url.slice(url.indexOf('?') + 1 || url.length)).get('x_events');
+  if (events && /^[a-z,]{1,40}$/.test(events)) passed['x-xerotier-events'] = events;
+  return passed;
+}
+
 /** The query as the browser sent it; a reconnecting stream's Last-Event-ID becomes `starting_after`. */
 function queryOf(url: string, lastEventId: string | string[] | undefined): string {
   const at = url.indexOf('?');
   const query = new URLSearchParams(at < 0 ? '' : url.slice(at + 1));
+  query.delete('x_events');
   if (typeof lastEventId === 'string' && /^\d{1,12}$/.test(lastEventId)) query.set('starting_after', lastEventId);
   const text = query.toString();
   return text ? `?${text}` : '';

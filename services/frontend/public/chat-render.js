@@ -50,11 +50,12 @@ export function callCard(item) {
       node.classList.toggle('failed', failed);
       output.textContent = failed ? done.error : (done.output ?? '');
       details.hidden = false;
-      const ids = [...new Set(String(done.output ?? '').match(/cart_[0-9a-f]{8,}/g) ?? [])];
+      const ids = [...new Set([done.x_artifact_id, ...(String(done.output ?? '').match(/cart_[0-9a-f]{8,}/g) ?? [])].filter(Boolean))];
       artifacts.replaceChildren(...ids.map((id) => el('a', { href: `#artifact-${id}`, dataset: { artifact: id } }, `Artifact ${id}`)));
     },
   };
-  if (item.status === 'completed' || item.status === 'failed' || item.output !== undefined || item.error) card.done(item);
+  // Stored calls arrive finished; streamed ones are added empty and finished by their done event.
+  if (item.status === 'completed' || item.status === 'failed' || item.output || item.error) card.done(item);
   return card;
 }
 
@@ -69,20 +70,24 @@ export function approvalCard(item, { onDecide, answered }) {
       ? el('span', {}, 'Irreversible: needs two approvers. After you, a second person decides at ', el('a', { href: `/ops#${item.x_approval_id}` }, `/ops (${item.x_approval_id})`), '.')
       : el('span', {}, 'Needs an approver of this workspace (you, if you hold the role).');
   const decide = (approve) => () => {
-    buttons.forEach((button) => button.setAttribute('disabled', ''));
-    onDecide(item, approve, reason.value);
+    const said = reason.value;
+    row.replaceWith(el('p', { class: 'answered' }, approve ? 'You approved.' : `You rejected${said ? `: ${said}` : ''}.`));
+    onDecide(item, approve, said);
   };
-  const buttons = [
+  const row = el(
+    'div',
+    { class: 'row' },
+    reason,
     el('button', { type: 'button', class: 'approve', onclick: decide(true) }, 'Approve'),
     el('button', { type: 'button', class: 'reject', onclick: decide(false) }, 'Reject'),
-  ];
+  );
   const node = el(
     'li',
     { class: 'card approval', dataset: { itemId: item.id, approvalId: item.x_approval_id } },
     el('div', { class: 'card-head' }, el('strong', {}, `Approval needed: ${item.name}`), ' ', riskBadge(item.x_risk)),
     el('code', { class: 'args' }, item.arguments ?? '{}'),
     el('p', { class: 'who' }, who),
-    answered ? el('p', { class: 'answered' }, answered) : el('div', { class: 'row' }, reason, ...buttons),
+    answered ? el('p', { class: 'answered' }, answered) : row,
   );
   return { node };
 }

@@ -78,12 +78,18 @@ async function loadMessages() {
     }
   }
   turn = newTurnView();
-  if (running) turn.follow(running);
-  else {
+  busy(false);
+  if (running) {
+    busy(true);
+    turn.follow(running);
+  } else {
     // A turn that ended waiting on someone else goes on by itself once they decide: follow it.
     const lastMessage = messages.at(-1);
     const waiting = lastMessage?.items.some((item) => item.type === 'mcp_approval_request' && item.x_waiting_for);
-    if (waiting && lastMessage.response_id) turn.follow(lastMessage.response_id);
+    if (waiting && lastMessage.response_id) {
+      busy(true);
+      turn.follow(lastMessage.response_id);
+    }
   }
 }
 
@@ -95,6 +101,13 @@ function itemOptionsFor(item, message, answered = new Map()) {
   };
 }
 
+/** Whether a turn runs (or is followed): the composer waits, and tests and people can see it. */
+function busy(running) {
+  $('composer').dataset.turn = running ? 'running' : 'idle';
+  if (running) $('send').setAttribute('disabled', '');
+  else $('send').removeAttribute('disabled');
+}
+
 function newTurnView() {
   return createTurnView({
     list,
@@ -102,19 +115,37 @@ function newTurnView() {
     endpoint,
     itemOptions: (item) => itemOptionsFor(item, undefined),
     onEnded: (response) => {
-      $('send').removeAttribute('disabled');
+      busy(false);
       const waiting = response?.output?.some((item) => item.type === 'mcp_approval_request' && item.x_waiting_for);
-      if (waiting) setTimeout(() => turn.follow(response.id), 0);
+      if (waiting)
+        setTimeout(() => {
+          busy(true);
+          turn.follow(response.id);
+        }, 0);
       void loadSide();
     },
+    // The router forked the chat before an irreversible call and goes on there: so does this page.
+    onFork: (fork) => void switchTo(fork.branch_id),
   });
+}
+
+async function switchTo(id) {
+  branchId = id;
+  const answer = await api('GET', `v1/chats/${chat.id}`);
+  if (answer.status !== 200) return;
+  chat = answer.body;
+  $('branch').replaceChildren(
+    ...chat.branches.map((branch) =>
+      el('option', { value: branch.id, selected: branch.id === branchId }, `${branch.display_name ?? branch.id}${branch.is_default ? ' (default)' : ''}`),
+    ),
+  );
 }
 
 // People who may run tools get the chat's workspace offered to the model; others chat without tools.
 const mayInvoke = api('GET', 'v1/auth/whoami').then((answer) => (answer.body.permissions ?? []).includes('exec.invoke'));
 
 async function send(input) {
-  $('send').setAttribute('disabled', '');
+  busy(true);
   turn = newTurnView();
   const tools = (await mayInvoke) ? [{ type: 'mcp', server_label: chat.workspace_id }] : undefined;
   await turn.start({ model: endpoint, input, conversation: chat.id, metadata: { x_branch_id: branchId }, ...(tools ? { tools } : {}) });
@@ -176,7 +207,7 @@ $('composer').addEventListener('submit', (event) => {
   event.preventDefault();
   const prompt = $('prompt');
   const text = prompt.value.trim();
-  if (!text) return;
+  if (!text || $('composer').dataset.turn === 'running') return;
   prompt.value = '';
   list.append(itemNode({ type: 'message', role: 'user', content: text }, {}).node);
   void send(text);

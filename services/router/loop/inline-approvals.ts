@@ -45,6 +45,7 @@ export async function decided(
     arguments: request['arguments'],
     approval_request_id: request.id,
     x_invocation_id: invocationId,
+    ...(request['x_risk'] ? { x_risk: request['x_risk'] } : {}),
     // The call belongs to the model turn that proposed it: the engine reads them back together.
     x_model_turn: typeof request['x_model_turn'] === 'string' ? request['x_model_turn'] : group,
   });
@@ -79,6 +80,7 @@ export function waitingItem(waiting: Extract<Settled, { kind: 'waiting' }>): Res
     arguments: request['arguments'],
     x_approval_id: request['x_approval_id'],
     x_invocation_id: request['x_invocation_id'],
+    ...(request['x_risk'] ? { x_risk: request['x_risk'] } : {}),
     ...(request['x_model_turn'] ? { x_model_turn: request['x_model_turn'] } : {}),
     x_waiting_for: waiting.why,
   };
