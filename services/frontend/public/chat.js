@@ -85,8 +85,7 @@ async function loadMessages() {
   } else {
     // A turn that ended waiting on someone else goes on by itself once they decide: follow it.
     const lastMessage = messages.at(-1);
-    const waiting = lastMessage?.items.some((item) => item.type === 'mcp_approval_request' && item.x_waiting_for);
-    if (waiting && lastMessage.response_id) {
+    if (lastMessage?.response_id && stillWaiting(lastMessage.items)) {
       busy(true);
       turn.follow(lastMessage.response_id);
     }
@@ -99,6 +98,16 @@ function itemOptionsFor(item, message, answered = new Map()) {
     onFork: message && item.type === 'message' ? () => fork(message.id) : undefined,
     onDecide: decide,
   };
+}
+
+/** Whether a turn ended waiting for someone else: a wait no call ran after. */
+function stillWaiting(items) {
+  return items.some(
+    (item, at) =>
+      item.type === 'mcp_approval_request' &&
+      item.x_waiting_for &&
+      !items.slice(at + 1).some((later) => later.type === 'mcp_call' && later.approval_request_id === item.id),
+  );
 }
 
 /** Whether a turn runs (or is followed): the composer waits, and tests and people can see it. */
@@ -116,8 +125,7 @@ function newTurnView() {
     itemOptions: (item) => itemOptionsFor(item, undefined),
     onEnded: (response) => {
       busy(false);
-      const waiting = response?.output?.some((item) => item.type === 'mcp_approval_request' && item.x_waiting_for);
-      if (waiting)
+      if (stillWaiting(response?.output ?? []))
         setTimeout(() => {
           busy(true);
           turn.follow(response.id);

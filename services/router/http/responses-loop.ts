@@ -211,10 +211,16 @@ function approvalAnswers(history: readonly ResponseItem[]): ApprovalAnswer[] {
   const answered = new Set(
     history.filter((item) => item.type === 'mcp_call').map((item) => item['approval_request_id']),
   );
+  // An answer that left its call waiting for someone else was settled too: the wait that followed
+  // it (or the call run after) names the same approval, and it must not be decided again.
+  const settledLater = (at: number, approvalId: unknown) =>
+    approvalId !== undefined && history.slice(at + 1).some((later) => later['x_approval_id'] === approvalId);
   return history
-    .filter((item) => item.type === 'mcp_approval_response')
-    .filter((item) => !answered.has(item['approval_request_id']))
-    .map((item) => {
+    .map((item, at) => ({ item, at }))
+    .filter(({ item }) => item.type === 'mcp_approval_response')
+    .filter(({ item }) => !answered.has(item['approval_request_id']))
+    .filter(({ item, at }) => !settledLater(at, requests.get(String(item['approval_request_id']))?.['x_approval_id']))
+    .map(({ item }) => {
       const request = requests.get(String(item['approval_request_id']));
       if (!request)
         throw new ApiError(
