@@ -32,7 +32,7 @@ export const frontendConfigSchema = defineConfigSchema({
       kind: 'string',
       env: 'XEROTIER_FRONTEND_CHAT_ENDPOINT',
       default: 'default',
-      description: "The endpoint (its slug) chats run on",
+      description: 'The endpoint (its slug) chats run on',
     },
     http_host: {
       kind: 'string',
@@ -60,7 +60,8 @@ export const frontendConfigSchema = defineConfigSchema({
       kind: 'boolean',
       env: 'XEROTIER_FRONTEND_SECURE_COOKIES',
       default: false,
-      description: 'Mark the session cookie Secure although this process serves plain HTTP (TLS ends at a proxy in front)',
+      description:
+        'Mark the session cookie Secure although this process serves plain HTTP (TLS ends at a proxy in front)',
     },
     session_idle_seconds: {
       kind: 'integer',

@@ -17,7 +17,9 @@ import { SessionStore } from './sessions.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Views and browser scripts live beside the sources (copied beside the build's output). */
-const SOURCES = HERE.includes(`${join('dist', 'services')}`) ? HERE.replace(`${join('dist', 'services')}`, 'services') : HERE;
+const SOURCES = HERE.includes(`${join('dist', 'services')}`)
+  ? HERE.replace(`${join('dist', 'services')}`, 'services')
+  : HERE;
 
 export interface FrontendSettings {
   readonly routerUrl: string;
@@ -65,6 +67,7 @@ export function createFrontend(
   const now = deps.now ?? Date.now;
   const router = deps.router ?? createRouterClient(settings.routerUrl);
   const sessions = new SessionStore(settings.sessionIdleMs, now);
+  const drains = new Set<AbortController>();
   const app = Fastify({
     ...(settings.tls ? { https: { cert: settings.tls.cert, key: settings.tls.key } } : {}),
     logger: false,
@@ -93,11 +96,13 @@ export function createFrontend(
       now,
     }),
   );
-  void app.register(apiProxyRoutes({ router, sessions, now }), { prefix: '/api' });
+  void app.register(apiProxyRoutes({ router, sessions, now, drains }), { prefix: '/api' });
   void app.register(mockupProxyRoutes({ router }), { prefix: '/mockup-preview' });
   const sweeper = setInterval(() => {
     for (const idle of sessions.sweep())
-      void router.json('DELETE', `/${idle.projectId}/v1/auth/sessions/current`, { key: idle.key }).catch(() => undefined);
+      void router
+        .json('DELETE', `/${idle.projectId}/v1/auth/sessions/current`, { key: idle.key })
+        .catch(() => undefined);
   }, 60_000);
   sweeper.unref();
   return {
@@ -109,7 +114,9 @@ export function createFrontend(
     },
     async close() {
       clearInterval(sweeper);
-      // Open streams end when the server closes their connections.
+      // Open streams end when the server closes their connections; turns read on for a browser
+      // that left are let go (each goes on in the router, or ends with its own shutdown).
+      for (const drain of drains) drain.abort();
       await app.close();
     },
   };

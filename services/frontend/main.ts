@@ -8,9 +8,14 @@ import { logCrashes, reportToParent, runMain } from '../runtime/process.js';
 import { frontendConfigSchema } from './config.js';
 import { compileFrontendSettings, createFrontend } from './frontend.js';
 
-const root = new Command('xerotier-frontend').description('Xerotier web UI: chat, /ops and admin, a thin proxy to the router');
+const root = new Command('xerotier-frontend').description(
+  'Xerotier web UI: chat, /ops and admin, a thin proxy to the router',
+);
 addConfigOptions(root, frontendConfigSchema).action(async (options: Record<string, unknown>) => {
-  const config = loadConfig(frontendConfigSchema, { env: process.env, ...configArgsFromOptions(frontendConfigSchema, options) });
+  const config = loadConfig(frontendConfigSchema, {
+    env: process.env,
+    ...configArgsFromOptions(frontendConfigSchema, options),
+  });
   const settings = compileFrontendSettings(config);
   const logger = createLogger({ service: 'frontend', level: config.log_level, secrets: [] });
   logCrashes(logger);

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commandTool } from '../helpers/bundles.js';
-import { waitFor } from '../helpers/processes.js';
 import { SCREENSHOTS, startUiStack, type UiStack } from '../helpers/ui-stack.js';
 
 const MODEL = 'scripted/web-ui';
@@ -35,7 +34,8 @@ describe('the web UI in a real browser', () => {
   let ui: UiStack;
   let ada: BrowserContext;
   let page: Page;
-  const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string, on: Page = page) =>
+    on.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
   const send = async (text: string) => {
     await page.fill('#prompt', text);
     await page.keyboard.press('Enter');
@@ -44,7 +44,10 @@ describe('the web UI in a real browser', () => {
   const sendFor = async (text: string, selector: string) => {
     const before = await page.locator(selector).count();
     await send(text);
-    await page.waitForFunction(([css, count]) => document.querySelectorAll(css as string).length > (count as number), [selector, before] as const);
+    await page.waitForFunction(([css, count]) => document.querySelectorAll(css as string).length > (count as number), [
+      selector,
+      before,
+    ] as const);
     return page.locator(selector).nth(before);
   };
   const turnDone = () => page.locator('#composer[data-turn="idle"]').waitFor();
@@ -55,7 +58,21 @@ describe('the web UI in a real browser', () => {
   }, 180_000);
   afterEach(async (context) => {
     if (context.task.result?.state === 'fail' && page)
-      console.error('DEBUG', (await page.locator('#messages').innerHTML().catch(() => '')).slice(-2500), await page.locator('#stream-state').textContent().catch(() => ''), ui.problems);
+      // What the page showed when it failed: the end of the conversation, its state, its errors.
+      console.error(
+        (
+          await page
+            .locator('#messages')
+            .innerText()
+            .catch(() => '')
+        ).slice(-600),
+        page.url(),
+        await page
+          .locator('#stream-state')
+          .textContent()
+          .catch(() => ''),
+        ui.problems,
+      );
   });
   afterAll(async () => ui?.close());
 
@@ -167,7 +184,9 @@ describe('the web UI in a real browser', () => {
   });
 
   it('a mockup the model builds is previewed in a sandboxed frame', async () => {
-    await send('x_add_mockup_file {"identifier":"status-page","path":"index.html","content":"<h1>All systems go</h1>"}');
+    await send(
+      'x_add_mockup_file {"identifier":"status-page","path":"index.html","content":"<h1>All systems go</h1>"}',
+    );
     await turnDone();
     const link = page.locator('#mockups button').first();
     await link.waitFor();
@@ -195,7 +214,10 @@ describe('the web UI in a real browser', () => {
     const ops = await ada.newPage();
     await ops.goto('/ops');
     await ops.locator('#live-state[data-state="live"]').waitFor();
-    const made = await ui.stack.api.call('POST', '/exec/invocations', ui.stack.operator.key, { tool: 'uptime', args: {} });
+    const made = await ui.stack.api.call('POST', '/exec/invocations', ui.stack.operator.key, {
+      tool: 'uptime',
+      args: {},
+    });
     expect(made.status).toBe(201);
     const row = ops.locator(`tr[data-invocation="${String(made.body['id'])}"]`);
     await row.waitFor();
@@ -248,7 +270,10 @@ describe('the web UI in a real browser', () => {
     const cookie = (await ada.cookies())[0]!.value;
     await page.click('.top form button');
     await page.waitForURL('**/sign-in');
-    const after = await fetch(`${ui.url}/chat`, { headers: { cookie: `xerotier_session=${cookie}` }, redirect: 'manual' });
+    const after = await fetch(`${ui.url}/chat`, {
+      headers: { cookie: `xerotier_session=${cookie}` },
+      redirect: 'manual',
+    });
     expect(after.status).toBe(302);
     const api = await fetch(`${ui.url}/api/v1/chats`, { headers: { cookie: `xerotier_session=${cookie}` } });
     expect(api.status).toBe(401);

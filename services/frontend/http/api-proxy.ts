@@ -17,6 +17,8 @@ export interface ApiProxyDeps {
   readonly router: RouterClient;
   readonly sessions: SessionStore;
   readonly now: () => number;
+  /** Turn streams read on after their browser left; aborted when the UI shuts down. */
+  readonly drains: Set<AbortController>;
 }
 
 const envelope = (code: string, message: string) => ({ error: { code, message } });
@@ -37,7 +39,10 @@ export function apiProxyRoutes(deps: ApiProxyDeps) {
       if (!PROXIED.test(path) || path.includes('..'))
         return reply.status(404).send(envelope('not_found', 'Not something this UI reaches'));
       const mutation = request.method !== 'GET' && request.method !== 'HEAD';
-      if (mutation && (!csrfMatches(session, request.headers['x-csrf-token']) || !sameOrigin(request.headers, request.headers.host)))
+      if (
+        mutation &&
+        (!csrfMatches(session, request.headers['x-csrf-token']) || !sameOrigin(request.headers, request.headers.host))
+      )
         return reply.status(403).send(envelope('csrf_failed', 'This page is out of date: reload it and try again'));
       await refreshIfDue(deps, session);
       const stop = new AbortController();
@@ -50,9 +55,12 @@ export function apiProxyRoutes(deps: ApiProxyDeps) {
           signal: stop.signal,
         })
         .catch(() => undefined);
-      if (!answer) return reply.status(502).send(envelope('router_unreachable', 'The router did not answer; try again'));
+      if (!answer)
+        return reply.status(502).send(envelope('router_unreachable', 'The router did not answer; try again'));
       if (answer.status === 401) deps.sessions.close(session.id);
-      return relay(request, reply, answer, stop);
+      // Only a turn being created is kept alive without its browser; replays and the rest stop.
+      const turn = request.method === 'POST' && /\/v1\/responses$/.test(path);
+      return relay(request, reply, answer, stop, turn ? deps.drains : undefined);
     });
   };
 }

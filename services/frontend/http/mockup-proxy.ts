@@ -2,7 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { RouterClient } from '../router-client.js';
 import { relay } from './relay.js';
 
-const PREVIEW_PASSED = ['content-security-policy', 'cache-control', 'x-content-type-options', 'cross-origin-resource-policy'];
+const PREVIEW_PASSED = [
+  'content-security-policy',
+  'cache-control',
+  'x-content-type-options',
+  'cross-origin-resource-policy',
+];
 
 /**
  * `/mockup-preview/*`: a mockup's files, served under the router's own preview CSP. The path's

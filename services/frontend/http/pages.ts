@@ -58,7 +58,7 @@ export function pageRoutes(deps: PageDeps) {
       projectId: project.id,
       projectSlug: project.slug,
       person: { id: principal.id, displayName: principal.display_name, email: principal.email },
-      expiresAtMs: body['expires_at'] ? Date.parse(String(body['expires_at'])) : Number.POSITIVE_INFINITY,
+      expiresAtMs: typeof body['expires_at'] === 'string' ? Date.parse(body['expires_at']) : Number.POSITIVE_INFINITY,
     });
     return reply.header('set-cookie', cookie(session.id, 7 * 86_400)).redirect('/chat', 303);
   };
@@ -90,7 +90,8 @@ export function pageRoutes(deps: PageDeps) {
         {},
       );
       const location = started.headers.get('location');
-      if (started.status !== 302 || !location) return signInPage(reply.status(502), { error: 'Single sign-on is not available' });
+      if (started.status !== 302 || !location)
+        return signInPage(reply.status(502), { error: 'Single sign-on is not available' });
       return reply.redirect(location, 302);
     });
     app.get<{ Querystring: { code?: string } }>('/sign-in/oidc/done', async (request, reply) => {

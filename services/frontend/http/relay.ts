@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Response headers worth passing from the router to the browser; the rest stay between them. */
@@ -7,9 +8,17 @@ const PASSED = ['content-type', 'content-disposition', 'x-request-id', 'retry-af
 /**
  * Relays a router answer as it arrives. Event streams gain an `id:` per event that carries a
  * sequence number (Responses events do), so a browser that loses the stream reconnects with
- * `Last-Event-ID` and the router replays from there; nothing else is read or changed.
+ * `Last-Event-ID` and the router replays from there; nothing else is read or changed. With
+ * `drains`, a stream whose browser left is read on to its end (and kept there until it ends or
+ * the UI shuts down), so the turn behind it is not cancelled.
  */
-export function relay(request: FastifyRequest, reply: FastifyReply, answer: Response, stop: AbortController) {
+export function relay(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  answer: Response,
+  stop: AbortController,
+  drains?: Set<AbortController>,
+) {
   for (const name of PASSED) {
     const value = answer.headers.get(name);
     if (value !== null) void reply.header(name, value);
@@ -18,15 +27,31 @@ export function relay(request: FastifyRequest, reply: FastifyReply, answer: Resp
   if (!answer.body) return reply.send();
   const streaming = (answer.headers.get('content-type') ?? '').startsWith('text/event-stream');
   const body = Readable.fromWeb(
-    (streaming ? answer.body.pipeThrough(withEventIds()) : answer.body) as import('node:stream/web').ReadableStream,
+    (streaming ? answer.body.pipeThrough(withEventIds()) : answer.body) as WebReadableStream,
   );
-  // The browser gone: the router's stream is dropped too (a response itself goes on, replayable).
-  request.raw.once('close', () => {
-    if (!reply.raw.writableFinished) stop.abort();
+  const toBrowser = new PassThrough();
+  let gone = false;
+  body.on('data', (chunk: Buffer) => {
+    if (!gone) toBrowser.write(chunk);
   });
-  body.once('error', () => reply.raw.destroy());
+  body.once('end', () => {
+    drains?.delete(stop);
+    toBrowser.end();
+  });
+  body.once('error', () => {
+    drains?.delete(stop);
+    toBrowser.destroy();
+  });
+  request.raw.once('close', () => {
+    if (reply.raw.writableFinished) return;
+    gone = true;
+    // A turn's stream is read to its end although its browser left (a reload, a dropped
+    // connection): the turn goes on and is stored, and the browser replays it. Anything else stops.
+    if (drains && streaming) drains.add(stop);
+    else stop.abort();
+  });
   if (streaming) void reply.header('cache-control', 'no-cache, no-transform').header('x-accel-buffering', 'no');
-  return reply.send(body);
+  return reply.send(toBrowser);
 }
 
 /** Adds `id: <sequence_number>` to each SSE event whose data has one. */

@@ -3,7 +3,11 @@
 import { api, el, fillTable, jsonForm } from './common.js';
 
 const $ = (id) => document.getElementById(id);
-const list = (values) => String(values ?? '').split(',').map((value) => value.trim()).filter(Boolean);
+const list = (values) =>
+  String(values ?? '')
+    .split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
 
 function shownOnce(box, label, secret, extra) {
   box.hidden = false;
@@ -24,11 +28,20 @@ async function table(path, id, row) {
   fillTable($(id), answer.body.data ?? [], row);
 }
 
-const revoke = (path, reload) => el('button', { type: 'button', onclick: async () => (await api('DELETE', path), reload()) }, 'Revoke');
+const revoke = (path, reload) =>
+  el('button', { type: 'button', onclick: async () => (await api('DELETE', path), reload()) }, 'Revoke');
 
 const loadJoinKeys = () =>
   table('v1/management/join-keys?limit=100', 'join-keys', (key) =>
-    el('tr', {}, el('td', {}, key.id), el('td', {}, key.name), el('td', {}, key.role), el('td', {}, new Date(key.expires_at).toLocaleString()), el('td', {}, key.revoked_at ? 'revoked' : revoke(`v1/management/join-keys/${key.id}`, loadJoinKeys))),
+    el(
+      'tr',
+      {},
+      el('td', {}, key.id),
+      el('td', {}, key.name),
+      el('td', {}, key.role),
+      el('td', {}, new Date(key.expires_at).toLocaleString()),
+      el('td', {}, key.revoked_at ? 'revoked' : revoke(`v1/management/join-keys/${key.id}`, loadJoinKeys)),
+    ),
   );
 const loadKeys = () =>
   table('v1/management/api-keys?limit=100', 'api-keys', (key) =>
@@ -45,48 +58,93 @@ const loadKeys = () =>
         key.revoked_at ? 'revoked' : revoke(`v1/management/api-keys/${key.id}`, loadKeys),
         key.revoked_at
           ? ''
-          : el('button', { type: 'button', onclick: async () => {
-              const answer = await api('POST', `v1/management/api-keys/${key.id}/rotate`, {});
-              if (answer.status < 300) shownOnce($('api-key-shown'), `New secret of ${key.name}`, answer.body.key);
-              void loadKeys();
-            } }, 'Rotate'),
+          : el(
+              'button',
+              {
+                type: 'button',
+                onclick: async () => {
+                  const answer = await api('POST', `v1/management/api-keys/${key.id}/rotate`, {});
+                  if (answer.status < 300) shownOnce($('api-key-shown'), `New secret of ${key.name}`, answer.body.key);
+                  void loadKeys();
+                },
+              },
+              'Rotate',
+            ),
       ),
     ),
   );
 const loadWorkspaces = () =>
   table('v1/management/workspaces?limit=100', 'workspaces', (ws) =>
-    el('tr', {}, el('td', {}, ws.id), el('td', {}, ws.name), el('td', {}, ws.type ?? '—'), el('td', {}, ws.is_default ? 'yes' : '')),
+    el(
+      'tr',
+      {},
+      el('td', {}, ws.id),
+      el('td', {}, ws.name),
+      el('td', {}, ws.type ?? '—'),
+      el('td', {}, ws.is_default ? 'yes' : ''),
+    ),
   );
 const loadUsers = () =>
   table('v1/management/users?limit=100', 'users', (user) =>
-    el('tr', {}, el('td', {}, user.id), el('td', {}, user.email ?? '—'), el('td', {}, user.display_name ?? ''), el('td', {}, (user.roles ?? []).join(', '))),
+    el(
+      'tr',
+      {},
+      el('td', {}, user.id),
+      el('td', {}, user.email ?? '—'),
+      el('td', {}, user.display_name ?? ''),
+      el('td', {}, (user.roles ?? []).join(', ')),
+    ),
   );
 
-jsonForm($('mint-join-key'), (values) => ({ method: 'POST', path: 'v1/management/join-keys', body: { name: values.name, role: values.role } }), (minted, form) => {
-  const router = document.body.dataset.router;
-  const command =
-    minted.role === 'xim'
-      ? `XEROTIER_AGENT_ROUTER_URL=${router} XEROTIER_AGENT_JOIN_KEY=${minted.key} npm run xim-agent`
-      : `XEM_ROUTER_URL=${router} XEM_JOIN_KEY=${minted.key} npm run xem-agent`;
-  shownOnce($('join-key-shown'), `Join key ${minted.name}`, minted.key, [el('p', {}, 'Install the agent with:'), el('code', { class: 'command' }, command)]);
-  form.reset();
-  void loadJoinKeys();
-});
-jsonForm($('create-key'), (values) => ({ method: 'POST', path: 'v1/management/api-keys', body: { name: values.name, scopes: list(values.scopes) } }), (created, form) => {
-  shownOnce($('api-key-shown'), `API key ${created.name}`, created.key);
-  form.reset();
-  void loadKeys();
-});
-jsonForm($('create-workspace'), (values) => ({ method: 'POST', path: 'v1/management/workspaces', body: { name: values.name } }), (_created, form) => {
-  form.reset();
-  void loadWorkspaces();
-});
+jsonForm(
+  $('mint-join-key'),
+  (values) => ({ method: 'POST', path: 'v1/management/join-keys', body: { name: values.name, role: values.role } }),
+  (minted, form) => {
+    const router = document.body.dataset.router;
+    const command =
+      minted.role === 'xim'
+        ? `XEROTIER_AGENT_ROUTER_URL=${router} XEROTIER_AGENT_JOIN_KEY=${minted.key} npm run xim-agent`
+        : `XEM_ROUTER_URL=${router} XEM_JOIN_KEY=${minted.key} npm run xem-agent`;
+    shownOnce($('join-key-shown'), `Join key ${minted.name}`, minted.key, [
+      el('p', {}, 'Install the agent with:'),
+      el('code', { class: 'command' }, command),
+    ]);
+    form.reset();
+    void loadJoinKeys();
+  },
+);
+jsonForm(
+  $('create-key'),
+  (values) => ({
+    method: 'POST',
+    path: 'v1/management/api-keys',
+    body: { name: values.name, scopes: list(values.scopes) },
+  }),
+  (created, form) => {
+    shownOnce($('api-key-shown'), `API key ${created.name}`, created.key);
+    form.reset();
+    void loadKeys();
+  },
+);
+jsonForm(
+  $('create-workspace'),
+  (values) => ({ method: 'POST', path: 'v1/management/workspaces', body: { name: values.name } }),
+  (_created, form) => {
+    form.reset();
+    void loadWorkspaces();
+  },
+);
 jsonForm(
   $('add-user'),
   (values) => ({
     method: 'POST',
     path: 'v1/management/users',
-    body: { email: values.email, roles: list(values.roles), ...(values.display_name ? { display_name: values.display_name } : {}), ...(values.password ? { password: values.password } : {}) },
+    body: {
+      email: values.email,
+      roles: list(values.roles),
+      ...(values.display_name ? { display_name: values.display_name } : {}),
+      ...(values.password ? { password: values.password } : {}),
+    },
   }),
   (_created, form) => {
     form.reset();
@@ -98,6 +156,26 @@ void loadJoinKeys();
 void loadKeys();
 void loadWorkspaces();
 void loadUsers();
-void table('v1/management/endpoints?limit=100', 'endpoints', (ep) => el('tr', {}, el('td', {}, ep.slug), el('td', {}, (ep.models ?? []).join(', ')), el('td', {}, ep.service_tier)));
-void table('v1/templates?limit=100', 'templates', (tpl) => el('tr', {}, el('td', {}, tpl.id), el('td', {}, tpl.name), el('td', {}, tpl.scope), el('td', {}, String(tpl.latest_version ?? tpl.version ?? ''))));
-void table('v1/management/webhooks?limit=100', 'webhooks', (hook) => el('tr', {}, el('td', {}, hook.id), el('td', {}, hook.url), el('td', {}, (hook.events ?? []).join(', ')), el('td', {}, hook.active === false ? 'no' : 'yes')));
+void table('v1/management/endpoints?limit=100', 'endpoints', (ep) =>
+  el('tr', {}, el('td', {}, ep.slug), el('td', {}, (ep.models ?? []).join(', ')), el('td', {}, ep.service_tier)),
+);
+void table('v1/templates?limit=100', 'templates', (tpl) =>
+  el(
+    'tr',
+    {},
+    el('td', {}, tpl.id),
+    el('td', {}, tpl.name),
+    el('td', {}, tpl.scope),
+    el('td', {}, String(tpl.latest_version ?? tpl.version ?? '')),
+  ),
+);
+void table('v1/management/webhooks?limit=100', 'webhooks', (hook) =>
+  el(
+    'tr',
+    {},
+    el('td', {}, hook.id),
+    el('td', {}, hook.url),
+    el('td', {}, (hook.events ?? []).join(', ')),
+    el('td', {}, hook.active === false ? 'no' : 'yes'),
+  ),
+);

@@ -23,7 +23,11 @@ export function callCard(item) {
   const state = el('span', { class: 'call-state', 'aria-live': 'polite' }, item.status ?? 'running');
   const progress = el('pre', { class: 'progress', hidden: true });
   const output = el('pre', { class: 'output' });
-  const copy = el('button', { type: 'button', class: 'link', onclick: () => navigator.clipboard?.writeText(output.textContent) }, 'Copy');
+  const copy = el(
+    'button',
+    { type: 'button', class: 'link', onclick: () => navigator.clipboard?.writeText(output.textContent) },
+    'Copy',
+  );
   const details = el('details', { class: 'call-output', hidden: true }, el('summary', {}, 'Output'), output, copy);
   const artifacts = el('p', { class: 'artifact-links' });
   const node = el(
@@ -50,8 +54,14 @@ export function callCard(item) {
       node.classList.toggle('failed', failed);
       output.textContent = failed ? done.error : (done.output ?? '');
       details.hidden = false;
-      const ids = [...new Set([done.x_artifact_id, ...(String(done.output ?? '').match(/cart_[0-9a-f]{8,}/g) ?? [])].filter(Boolean))];
-      artifacts.replaceChildren(...ids.map((id) => el('a', { href: `#artifact-${id}`, dataset: { artifact: id } }, `Artifact ${id}`)));
+      const ids = [
+        ...new Set(
+          [done.x_artifact_id, ...(String(done.output ?? '').match(/cart_[0-9a-f]{8,}/g) ?? [])].filter(Boolean),
+        ),
+      ];
+      artifacts.replaceChildren(
+        ...ids.map((id) => el('a', { href: `#artifact-${id}`, dataset: { artifact: id } }, `Artifact ${id}`)),
+      );
     },
   };
   // Stored calls arrive finished; streamed ones are added empty and finished by their done event.
@@ -64,14 +74,27 @@ export function callCard(item) {
  * irreversible call needs a second person, so the card links to the approval for them.
  */
 export function approvalCard(item, { onDecide, answered }) {
-  const reason = el('input', { type: 'text', name: 'reason', 'aria-label': 'Reason', placeholder: 'Reason (optional)' });
+  const reason = el('input', {
+    type: 'text',
+    name: 'reason',
+    'aria-label': 'Reason',
+    placeholder: 'Reason (optional)',
+  });
   const who =
     item.x_risk === 'irreversible'
-      ? el('span', {}, 'Irreversible: needs two approvers. After you, a second person decides at ', el('a', { href: `/ops#${item.x_approval_id}` }, `/ops (${item.x_approval_id})`), '.')
+      ? el(
+          'span',
+          {},
+          'Irreversible: needs two approvers. After you, a second person decides at ',
+          el('a', { href: `/ops#${item.x_approval_id}` }, `/ops (${item.x_approval_id})`),
+          '.',
+        )
       : el('span', {}, 'Needs an approver of this workspace (you, if you hold the role).');
   const decide = (approve) => () => {
     const said = reason.value;
-    row.replaceWith(el('p', { class: 'answered' }, approve ? 'You approved.' : `You rejected${said ? `: ${said}` : ''}.`));
+    row.replaceWith(
+      el('p', { class: 'answered' }, approve ? 'You approved.' : `You rejected${said ? `: ${said}` : ''}.`),
+    );
     onDecide(item, approve, said);
   };
   const row = el(
@@ -111,7 +134,13 @@ export function itemNode(item, options) {
     };
   if (item.type === 'mcp_approval_request') return approvalCard(item, options);
   if (item.type === 'mcp_approval_response')
-    return { node: el('li', { class: 'note' }, item.approve ? 'You approved the call.' : `You rejected the call${item.reason ? `: ${item.reason}` : ''}.`) };
+    return {
+      node: el(
+        'li',
+        { class: 'note' },
+        item.approve ? 'You approved the call.' : `You rejected the call${item.reason ? `: ${item.reason}` : ''}.`,
+      ),
+    };
   return undefined;
 }
 

@@ -29,7 +29,8 @@ export function createTurnView({ list, state, endpoint, itemOptions, onEnded, on
   const nodes = new Map();
   // A wait already on the page (from the stored chat, or an earlier stream of this turn) is not shown twice.
   const shown = (item) =>
-    item.x_waiting_for !== undefined && list.querySelector(`.waiting[data-approval-id="${CSS.escape(String(item.x_approval_id))}"]`) !== null;
+    item.x_waiting_for !== undefined &&
+    list.querySelector(`.waiting[data-approval-id="${CSS.escape(String(item.x_approval_id))}"]`) !== null;
   const say = (text, kind = '') => {
     state.textContent = text;
     state.dataset.state = kind;
@@ -83,7 +84,7 @@ export function createTurnView({ list, state, endpoint, itemOptions, onEnded, on
     responseId = id;
     source?.close();
     say('Reconnecting…', 'reconnecting');
-    const after = last >= 0 ? `&starting_after=${last}` : "";
+    const after = last >= 0 ? `&starting_after=${last}` : '';
     // EventSource sends no headers: x_events asks the UI to opt in to vendor events for it.
     source = new EventSource(`/api/${endpoint}/v1/responses/${id}?stream=true&x_events=exec${after}`);
     source.addEventListener('open', () => say('Streaming…', 'streaming'));
@@ -102,9 +103,15 @@ export function createTurnView({ list, state, endpoint, itemOptions, onEnded, on
     async start(body) {
       say('Streaming…', 'streaming');
       let ended = false;
-      const started = await streamPost(`${endpoint}/v1/responses`, { ...body, stream: true }, (type, data) => {
-        if (apply(type, data) === 'ended') ended = true;
-      }, undefined, { 'x-xerotier-events': 'exec' }).catch(() => ({ ok: true }));
+      const started = await streamPost(
+        `${endpoint}/v1/responses`,
+        { ...body, stream: true },
+        (type, data) => {
+          if (apply(type, data) === 'ended') ended = true;
+        },
+        undefined,
+        { 'x-xerotier-events': 'exec' },
+      ).catch(() => ({ ok: true }));
       if (!started.ok) {
         say(`${started.error.message} (${started.error.code})`, 'failed');
         onEnded(undefined, started.error.message);

@@ -26,7 +26,15 @@ function renderChats() {
     ...allChats
       .filter((one) => !query || (one.title ?? '').toLowerCase().includes(query))
       .map((one) =>
-        el('li', {}, el('a', { href: `/chat#${one.id}`, 'aria-current': one.id === chat?.id ? 'page' : undefined }, one.title ?? 'Untitled chat')),
+        el(
+          'li',
+          {},
+          el(
+            'a',
+            { href: `/chat#${one.id}`, 'aria-current': one.id === chat?.id ? 'page' : undefined },
+            one.title ?? 'Untitled chat',
+          ),
+        ),
       ),
   );
 }
@@ -45,14 +53,20 @@ async function openChat(id, wantedBranch) {
     return;
   }
   chat = answer.body;
-  branchId = wantedBranch && chat.branches.some((branch) => branch.id === wantedBranch) ? wantedBranch : chat.default_branch_id;
+  branchId =
+    wantedBranch && chat.branches.some((branch) => branch.id === wantedBranch) ? wantedBranch : chat.default_branch_id;
   $('chat-title').textContent = chat.title ?? 'Untitled chat';
+  remember();
   for (const id of ['rename-chat', 'archive-chat', 'composer']) $(id).hidden = false;
   const select = $('branch');
   select.disabled = false;
   select.replaceChildren(
     ...chat.branches.map((branch) =>
-      el('option', { value: branch.id, selected: branch.id === branchId }, `${branch.display_name ?? branch.id}${branch.is_default ? ' (default)' : ''}`),
+      el(
+        'option',
+        { value: branch.id, selected: branch.id === branchId },
+        `${branch.display_name ?? branch.id}${branch.is_default ? ' (default)' : ''}`,
+      ),
     ),
   );
   renderChats();
@@ -66,7 +80,11 @@ async function loadMessages() {
   const messages = answer.body.data ?? [];
   const running = branch?.turn_in_progress ?? null;
   const answered = new Map(
-    messages.flatMap((message) => message.items.filter((item) => item.type === 'mcp_approval_response').map((item) => [item.approval_request_id, item.approve ? 'Approved' : 'Rejected'])),
+    messages.flatMap((message) =>
+      message.items
+        .filter((item) => item.type === 'mcp_approval_response')
+        .map((item) => [item.approval_request_id, item.approve ? 'Approved' : 'Rejected']),
+    ),
   );
   list.replaceChildren();
   for (const message of messages) {
@@ -137,26 +155,46 @@ function newTurnView() {
   });
 }
 
+/** The chat and branch in the address, so a reload or a shared link opens the same place. */
+function remember() {
+  history.replaceState(null, '', `/chat#${chat.id}${branchId === chat.default_branch_id ? '' : `:${branchId}`}`);
+}
+
+const fromHash = () => location.hash.slice(1).split(':');
+
 async function switchTo(id) {
   branchId = id;
   const answer = await api('GET', `v1/chats/${chat.id}`);
   if (answer.status !== 200) return;
   chat = answer.body;
+  remember();
   $('branch').replaceChildren(
     ...chat.branches.map((branch) =>
-      el('option', { value: branch.id, selected: branch.id === branchId }, `${branch.display_name ?? branch.id}${branch.is_default ? ' (default)' : ''}`),
+      el(
+        'option',
+        { value: branch.id, selected: branch.id === branchId },
+        `${branch.display_name ?? branch.id}${branch.is_default ? ' (default)' : ''}`,
+      ),
     ),
   );
 }
 
 // People who may run tools get the chat's workspace offered to the model; others chat without tools.
-const mayInvoke = api('GET', 'v1/auth/whoami').then((answer) => (answer.body.permissions ?? []).includes('exec.invoke'));
+const mayInvoke = api('GET', 'v1/auth/whoami').then((answer) =>
+  (answer.body.permissions ?? []).includes('exec.invoke'),
+);
 
 async function send(input) {
   busy(true);
   turn = newTurnView();
   const tools = (await mayInvoke) ? [{ type: 'mcp', server_label: chat.workspace_id }] : undefined;
-  await turn.start({ model: endpoint, input, conversation: chat.id, metadata: { x_branch_id: branchId }, ...(tools ? { tools } : {}) });
+  await turn.start({
+    model: endpoint,
+    input,
+    conversation: chat.id,
+    metadata: { x_branch_id: branchId },
+    ...(tools ? { tools } : {}),
+  });
 }
 
 async function decide(item, approve, reason) {
@@ -178,16 +216,39 @@ async function loadSide() {
   ]);
   $('artifacts').replaceChildren(
     ...(artifacts.body.data ?? []).map((artifact) =>
-      el('li', {}, el('button', { type: 'button', class: 'link', dataset: { artifact: artifact.id }, onclick: () => showArtifact(artifact.id) }, `${artifact.name} (v${artifact.latest_version})`)),
+      el(
+        'li',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            dataset: { artifact: artifact.id },
+            onclick: () => showArtifact(artifact.id),
+          },
+          `${artifact.name} (v${artifact.latest_version})`,
+        ),
+      ),
     ),
   );
   $('mockups').replaceChildren(
     ...(mockups.body.data ?? []).map((mockup) =>
-      el('li', {}, el('button', { type: 'button', class: 'link', onclick: () => showMockup(mockup) }, mockup.title ?? mockup.identifier)),
+      el(
+        'li',
+        {},
+        el(
+          'button',
+          { type: 'button', class: 'link', onclick: () => showMockup(mockup) },
+          mockup.title ?? mockup.identifier,
+        ),
+      ),
     ),
   );
   $('memories').replaceChildren(...(memories.body.data ?? []).map((memory) => el('li', {}, memory.content)));
-  $('learnings').replaceChildren(...(learnings.body.data ?? []).map((learning) => el('li', {}, `${learning.content} (${learning.source})`)));
+  $('learnings').replaceChildren(
+    ...(learnings.body.data ?? []).map((learning) => el('li', {}, `${learning.content} (${learning.source})`)),
+  );
 }
 
 async function showArtifact(id) {
@@ -247,7 +308,10 @@ jsonForm(
   (values) => ({
     method: 'POST',
     path: 'v1/chats',
-    body: { ...(values.title ? { title: values.title } : {}), ...(values.template_id ? { template_id: values.template_id } : {}) },
+    body: {
+      ...(values.title ? { title: values.title } : {}),
+      ...(values.template_id ? { template_id: values.template_id } : {}),
+    },
   }),
   async (created, form) => {
     form.reset();
@@ -255,8 +319,8 @@ jsonForm(
     await loadChats();
   },
 );
-window.addEventListener('hashchange', () => void openChat(location.hash.slice(1)));
+window.addEventListener('hashchange', () => void openChat(...fromHash()));
 void loadChats();
 void loadTemplates();
-if (location.hash.length > 1) void openChat(location.hash.slice(1));
+if (location.hash.length > 1) void openChat(...fromHash());
 export { showError };

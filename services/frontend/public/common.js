@@ -130,7 +130,11 @@ export function jsonForm(form, toRequest, onDone) {
 export function showError(form, error) {
   const field = error.param ?? error.field;
   const input = field ? form.querySelector(`[name="${CSS.escape(String(field).split('.').pop())}"]`) : null;
-  const message = el('p', { class: 'error field-error', role: 'alert', id: `${form.id}-error` }, `${error.message} (${error.code})`);
+  const message = el(
+    'p',
+    { class: 'error field-error', role: 'alert', id: `${form.id}-error` },
+    `${error.message} (${error.code})`,
+  );
   if (input) {
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-describedby', message.id);

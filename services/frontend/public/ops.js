@@ -18,7 +18,11 @@ async function loadInvocations() {
     el(
       'tr',
       { dataset: { invocation: invocation.id, state: invocation.state } },
-      el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showInvocation(invocation.id) }, invocation.id)),
+      el(
+        'td',
+        {},
+        el('button', { type: 'button', class: 'link', onclick: () => showInvocation(invocation.id) }, invocation.id),
+      ),
       el('td', { class: 'state-cell' }, invocation.state),
       el('td', {}, invocation.tool),
       el('td', {}, riskBadge(invocation.risk)),
@@ -30,14 +34,23 @@ async function loadInvocations() {
 }
 
 async function showInvocation(id) {
-  const [record, output] = await Promise.all([api('GET', `v1/exec/invocations/${id}`), api('GET', `v1/exec/invocations/${id}/output`)]);
+  const [record, output] = await Promise.all([
+    api('GET', `v1/exec/invocations/${id}`),
+    api('GET', `v1/exec/invocations/${id}/output`),
+  ]);
   const detail = $('invocation-detail');
   const invocation = record.body;
   detail.hidden = false;
   detail.replaceChildren(
     el('h3', {}, `${invocation.tool} · ${invocation.state}`),
     el('p', {}, `Arguments: ${JSON.stringify(invocation.args)}`),
-    el('ol', { class: 'history' }, ...(invocation.history ?? []).map((step) => el('li', {}, `${step.state} at ${step.at ?? ''}${step.reason ? ` (${step.reason})` : ''}`))),
+    el(
+      'ol',
+      { class: 'history' },
+      ...(invocation.history ?? []).map((step) =>
+        el('li', {}, `${step.state} at ${step.at ?? ''}${step.reason ? ` (${step.reason})` : ''}`),
+      ),
+    ),
     el('pre', { class: 'output' }, output.status === 200 ? output.body.output : 'No output yet'),
   );
   detail.focus();
@@ -45,26 +58,44 @@ async function showInvocation(id) {
 
 async function loadApprovals() {
   const answer = await api('GET', 'v1/exec/approvals?state=pending&limit=50');
-  fillTable($('approvals'), answer.body.data ?? [], (approval) => {
-    const reason = el('input', { type: 'text', 'aria-label': `Reason for ${approval.id}`, placeholder: 'Reason' });
-    const result = el('span', { class: 'decision', role: 'status' });
-    const decide = (verdict) => async () => {
-      const body = reason.value ? { [verdict === 'approve' ? 'note' : 'reason']: reason.value } : {};
-      const answer = await api('POST', `v1/exec/approvals/${approval.id}/${verdict}`, body);
-      result.textContent = answer.status === 200 ? `${answer.body.state}` : `${answer.body.error?.message} (${answer.body.error?.code})`;
-      soon();
-    };
-    return el(
-      'tr',
-      { id: approval.id, dataset: { approval: approval.id } },
-      el('td', {}, approval.invocation_id),
-      el('td', {}, riskBadge(approval.risk), approval.min_approvers > 1 ? ` · ${approval.decisions.length}/${approval.min_approvers} approvers` : ''),
-      el('td', {}, approval.requested_by_principal ?? approval.requested_by ?? '—'),
-      el('td', {}, ago(approval.created_at ?? approval.expires_at)),
-      el('td', {}, new Date(approval.expires_at).toLocaleString()),
-      el('td', {}, reason, el('button', { type: 'button', class: 'approve', onclick: decide('approve') }, 'Approve'), el('button', { type: 'button', class: 'reject', onclick: decide('reject') }, 'Reject'), result),
-    );
-  }, 'Nothing waits for a decision');
+  fillTable(
+    $('approvals'),
+    answer.body.data ?? [],
+    (approval) => {
+      const reason = el('input', { type: 'text', 'aria-label': `Reason for ${approval.id}`, placeholder: 'Reason' });
+      const result = el('span', { class: 'decision', role: 'status' });
+      const decide = (verdict) => async () => {
+        const body = reason.value ? { [verdict === 'approve' ? 'note' : 'reason']: reason.value } : {};
+        const answer = await api('POST', `v1/exec/approvals/${approval.id}/${verdict}`, body);
+        result.textContent =
+          answer.status === 200 ? `${answer.body.state}` : `${answer.body.error?.message} (${answer.body.error?.code})`;
+        soon();
+      };
+      return el(
+        'tr',
+        { id: approval.id, dataset: { approval: approval.id } },
+        el('td', {}, approval.invocation_id),
+        el(
+          'td',
+          {},
+          riskBadge(approval.risk),
+          approval.min_approvers > 1 ? ` · ${approval.decisions.length}/${approval.min_approvers} approvers` : '',
+        ),
+        el('td', {}, approval.requested_by_principal ?? approval.requested_by ?? '—'),
+        el('td', {}, ago(approval.created_at ?? approval.expires_at)),
+        el('td', {}, new Date(approval.expires_at).toLocaleString()),
+        el(
+          'td',
+          {},
+          reason,
+          el('button', { type: 'button', class: 'approve', onclick: decide('approve') }, 'Approve'),
+          el('button', { type: 'button', class: 'reject', onclick: decide('reject') }, 'Reject'),
+          result,
+        ),
+      );
+    },
+    'Nothing waits for a decision',
+  );
 }
 
 async function loadAgents() {
@@ -82,7 +113,13 @@ async function loadAgents() {
       el('td', {}, agent.status),
       el('td', {}, ago(agent.last_heartbeat)),
       el('td', {}, agent.manifest_version ?? '—'),
-      el('td', {}, agent.role === 'xem' ? el('button', { type: 'button', onclick: toggle }, agent.exec_paused ? 'Resume' : 'Pause') : '—'),
+      el(
+        'td',
+        {},
+        agent.role === 'xem'
+          ? el('button', { type: 'button', onclick: toggle }, agent.exec_paused ? 'Resume' : 'Pause')
+          : '—',
+      ),
     );
   });
 }
@@ -90,7 +127,15 @@ async function loadAgents() {
 async function loadAudit() {
   const answer = await api('GET', 'v1/management/audit?limit=20');
   fillTable($('audit'), answer.body.data ?? [], (entry) =>
-    el('tr', {}, el('td', {}, String(entry.position)), el('td', {}, new Date(entry.at).toLocaleTimeString()), el('td', {}, entry.event), el('td', {}, entry.actor ?? '—'), el('td', {}, entry.subject ?? '—')),
+    el(
+      'tr',
+      {},
+      el('td', {}, String(entry.position)),
+      el('td', {}, new Date(entry.at).toLocaleTimeString()),
+      el('td', {}, entry.event),
+      el('td', {}, entry.actor ?? '—'),
+      el('td', {}, entry.subject ?? '—'),
+    ),
   );
 }
 
@@ -99,12 +144,19 @@ $('verify-chain').addEventListener('click', async () => {
   result.textContent = 'Verifying…';
   const answer = await api('GET', 'v1/management/audit/verify');
   if (answer.status !== 200) result.textContent = `${answer.body.error?.message} (${answer.body.error?.code})`;
-  else if (answer.body.ok) result.textContent = `Intact: ${answer.body.entries} entries, ${answer.body.signatures.verified} signatures verified`;
-  else result.textContent = `Broken at entry ${answer.body.first_broken?.position}: ${answer.body.first_broken?.problem}`;
+  else if (answer.body.ok)
+    result.textContent = `Intact: ${answer.body.entries} entries, ${answer.body.signatures.verified} signatures verified`;
+  else
+    result.textContent = `Broken at entry ${answer.body.first_broken?.position}: ${answer.body.first_broken?.problem}`;
   result.dataset.ok = String(Boolean(answer.body.ok));
 });
 $('inv-filter').addEventListener('change', () => void loadInvocations());
 
 const reloadAll = () => void Promise.all([loadInvocations(), loadApprovals(), loadAgents(), loadAudit()]);
-liveEvents('v1/exec/events', $('live-state'), { state: () => (soon(), void loadAudit()), approval: soon, progress: () => undefined }, reloadAll);
+liveEvents(
+  'v1/exec/events',
+  $('live-state'),
+  { state: () => (soon(), void loadAudit()), approval: soon, progress: () => undefined },
+  reloadAll,
+);
 setInterval(() => void loadAgents(), 10_000);

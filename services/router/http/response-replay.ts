@@ -40,8 +40,10 @@ export async function replayResponse(
   target: Replay,
 ): Promise<FastifyReply> {
   const stored = await findResponse(deps.pool, target.projectId, target.responseId);
-  if (!stored) throw new ApiError('response_not_found', undefined, 'response_id');
-  if (!stored.events && !deps.live?.find(target.projectId, target.responseId))
+  // A turn still running here is not stored yet (it is, whole, when it ends): it is followed live.
+  const running = deps.live?.find(target.projectId, target.responseId);
+  if (!stored && !running) throw new ApiError('response_not_found', undefined, 'response_id');
+  if (stored && !stored.events && !running)
     throw new ApiError(
       'invalid_parameter',
       'This response was stored without its events: it cannot be replayed',
@@ -64,7 +66,7 @@ export async function replayResponse(
     if (vendor || !event.type.startsWith('x_')) sse.send(event.type, event);
   };
   const until = performance.now() + MAX_LOOP_MS;
-  for (let current: StoredResponse | undefined = stored; current && !sse.closed;) {
+  for (let current: StoredResponse | undefined = stored; !sse.closed;) {
     const live = deps.live?.find(target.projectId, target.responseId);
     if (live) {
       await new Promise<void>((resolve) => {
@@ -80,6 +82,9 @@ export async function replayResponse(
       });
       break;
     }
+    // It ended between the two looks: what it stored says the rest.
+    current ??= await findResponse(deps.pool, target.projectId, target.responseId);
+    if (!current) break;
     for (const event of (current.events ?? []) as ResponseEvent[]) send(event);
     if (performance.now() > until) break;
     if (current.status !== 'in_progress' && !(await isParked(deps.pool, target.projectId, target.responseId))) {
