@@ -45,6 +45,7 @@ function printSummary(info: StackInfo, stackFile: string): void {
     [
       '',
       'Xerotier dev stack is up',
+      `  web UI      ${info.frontend_url}   (chat, /ops, /admin)`,
       `  router      ${info.router_url}   (health ${info.router_url}/readyz)`,
       `  project     ${info.project_id} (default workspace ${info.workspace_id})`,
       `  admin key   ${info.admin_api_key}`,

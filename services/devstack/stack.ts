@@ -21,6 +21,8 @@ import { choosePort } from './ports.js';
 import { ensureDevAdminPassword } from './people.js';
 
 export interface StackInfo {
+  /** The web UI (services/frontend): sign in there with admin_email and admin_password. */
+  frontend_url: string;
   router_url: string;
   project_id: string;
   workspace_id: string;
@@ -114,7 +116,9 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
     saltSeed: secrets.completion_encryption_key,
     ...(options.echo ? { echo: options.echo } : {}),
   });
+  const frontendUrl = await startFrontend(options, routerUrl, project);
   const info: StackInfo = {
+    frontend_url: frontendUrl,
     router_url: routerUrl,
     project_id: project,
     workspace_id: workspace,
@@ -136,6 +140,28 @@ export async function startStack(options: StackOptions): Promise<StackInfo> {
   await writePrivateJson(paths.stackFile, info);
   lifecycle.defer('stack file', () => rm(paths.stackFile, { force: true }));
   return info;
+}
+
+/** The web UI beside the router, serving the dev project. */
+async function startFrontend(options: StackOptions, routerUrl: string, project: string): Promise<string> {
+  const frontend = spawnService({
+    name: 'frontend',
+    entry: join(REPO_ROOT, 'services/frontend/main.ts'),
+    cwd: REPO_ROOT,
+    env: {
+      ...options.env,
+      XEROTIER_FRONTEND_ROUTER_URL: routerUrl,
+      XEROTIER_FRONTEND_PROJECT: project,
+      XEROTIER_FRONTEND_HTTP_HOST: options.env['XEROTIER_FRONTEND_HTTP_HOST'] ?? '127.0.0.1',
+      XEROTIER_FRONTEND_HTTP_PORT: options.env['XEROTIER_FRONTEND_HTTP_PORT'] ?? String(await choosePort(8090)),
+    },
+    logFile: join(options.paths.logs, 'frontend.log'),
+    ...(options.echo ? { echo: options.echo } : {}),
+  });
+  options.lifecycle.defer('frontend', () => frontend.stop(CHILD_STOP_GRACE_MS));
+  watchExit(frontend, options);
+  const listening = await frontend.waitForMessage('listening', 30_000);
+  return String(listening['http_url']);
 }
 
 async function provideDatabase(

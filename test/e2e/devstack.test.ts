@@ -11,6 +11,7 @@ const devDir = join(REPO_ROOT, '.xerotier', `test-devstack-${process.pid}`);
 const stackFile = join(devDir, 'stack.json');
 
 interface StackJson {
+  frontend_url: string;
   router_url: string;
   project_id: string;
   workspace_id: string;
@@ -93,6 +94,16 @@ describe('npm start (devstack)', () => {
         }),
       });
       expect([signIn.status, first.stack.admin_email]).toEqual([201, 'admin@localhost']);
+      // The web UI is up beside it, and signs the same person in (a session cookie, then the chat page).
+      expect(first.run.stdout()).toContain(first.stack.frontend_url);
+      const signedIn = await fetch(`${first.stack.frontend_url}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: first.stack.frontend_url },
+        body: new URLSearchParams({ email: first.stack.admin_email, password: first.stack.admin_password }),
+        redirect: 'manual',
+      });
+      expect([signedIn.status, signedIn.headers.get('location')]).toEqual([303, '/chat']);
+      expect(signedIn.headers.get('set-cookie')).toMatch(/^xerotier_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax/);
       const session = ((await signIn.json()) as { key: string }).key;
       const routerLog = readFileSync(join(devDir, 'logs', 'router.log'), 'utf8');
       expect(routerLog).not.toContain(first.stack.admin_password);
