@@ -285,6 +285,27 @@ describe.skipIf(!haveChromium)('the web UI in a real browser', () => {
     expect(ui.problems).toEqual([]);
   });
 
+  it('plays the attacker: a mutation without the CSRF token or from another site is refused, and nothing outside the project is reached', async () => {
+    const cookie = `xerotier_session=${(await ada.cookies())[0]!.value}`;
+    const csrf = await page.locator('meta[name="csrf-token"]').getAttribute('content');
+    const post = (headers: Record<string, string>) =>
+      fetch(`${ui.url}/api/v1/chats`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ title: 'planted' }),
+      });
+    expect((await post({})).status).toBe(403);
+    expect((await post({ 'x-csrf-token': 'guessed' })).status).toBe(403);
+    expect((await post({ 'x-csrf-token': csrf!, origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post({ 'x-csrf-token': csrf!, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post({ 'x-csrf-token': csrf! })).status).toBe(201);
+    // The project is the session's: paths that climb out of it, or into enrollment, are not proxied.
+    for (const path of ['..%2F..%2Fv1%2Fauth%2Fsessions', 'v1/../../proj_0000/v1/chats', 'enroll', '%2e%2e/v1/chats'])
+      expect([path, (await fetch(`${ui.url}/api/${path}`, { headers: { cookie } })).status]).toEqual([path, 404]);
+    // No cookie, no call; the browser never holds the router key, so there is nothing else to steal.
+    expect((await fetch(`${ui.url}/api/v1/chats`)).status).toBe(401);
+  });
+
   it('signs out: the router session is revoked and the cookie no longer opens a page', async () => {
     const cookie = (await ada.cookies())[0]!.value;
     await page.click('.top form button');
