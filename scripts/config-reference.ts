@@ -5,6 +5,7 @@ import { renderConfigTable, replaceMarkedSection } from '../services/runtime/con
 import type { SchemaShape } from '../services/runtime/config/spec.js';
 import { telemetryConfigSchema } from '../services/runtime/telemetry-config.js';
 import { routerConfigSchema } from '../services/router/config.js';
+import { frontendConfigSchema } from '../services/frontend/config.js';
 import { xemAgentConfigSchema, xemMetricsPortSchema } from '../services/xem-agent/config.js';
 import { ximAgentConfigSchema } from '../services/xim-agent/config.js';
 
@@ -15,6 +16,7 @@ export const CONFIG_SECTIONS: Record<string, SchemaShape> = {
   telemetry: telemetryConfigSchema,
   'xim-agent': ximAgentConfigSchema,
   router: routerConfigSchema,
+  frontend: frontendConfigSchema,
 };
 
 export const CONFIG_DOC = join(REPO_ROOT, 'docs/configuration.md');
