@@ -2,33 +2,12 @@ import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREVIEW_CSP } from '../../services/router/http/mockup-preview.js';
 import { createArtifact } from '../../services/router/knowledge/artifacts.js';
-import { commandTool } from '../helpers/bundles.js';
+import { labBundle } from '../helpers/bundles.js';
 import { startLoopStack, type LoopStack } from '../helpers/loop-stack.js';
 import { waitFor } from '../helpers/processes.js';
 
 const MODEL = 'scripted/primitives';
-const tool = (name: string, risk: string, argv: string[], description: string) =>
-  commandTool(name, risk, argv, { description, timeoutMs: 10_000 });
-
-const labkit = () => ({
-  name: 'labkit',
-  version: '1',
-  domain: 'ops',
-  tools: [
-    tool('disk_usage', 'read', ['echo', 'disk 42% full'], 'How full the disks are'),
-    tool('uptime', 'read', ['echo', 'up 3 days'], 'How long the host has run'),
-    // 2,000 numbered lines, about 50 KB: past the artifact threshold.
-    tool(
-      'big_report',
-      'read',
-      ['sh', '-c', 'i=1; while [ $i -le 2000 ]; do echo "line $i of the big report"; i=$((i+1)); done'],
-      'A long report',
-    ),
-    tool('set_flag', 'write', ['echo', 'flag set'], 'Set a feature flag'),
-    tool('restart_service', 'destructive', ['echo', 'restarted'], 'Restart a service'),
-    tool('wipe_volume', 'irreversible', ['echo', 'wiped'], 'Wipe a volume for good'),
-  ],
-});
+const labkit = labBundle('disk_usage', 'uptime', 'big_report', 'set_flag', 'restart_service', 'wipe_volume');
 
 type Item = Record<string, unknown> & { type: string };
 const items = (response: { output: unknown[] }) => response.output as Item[];

@@ -3,29 +3,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { commandTool } from '../helpers/bundles.js';
+import { labBundle } from '../helpers/bundles.js';
 import { CHROMIUM, SCREENSHOTS, startUiStack, type UiStack } from '../helpers/ui-stack.js';
 
 const MODEL = 'scripted/web-ui';
-const tool = (name: string, risk: string, argv: string[], description: string) =>
-  commandTool(name, risk, argv, { description, timeoutMs: 10_000 });
-
-const labkit = () => ({
-  name: 'labkit',
-  version: '1',
-  domain: 'ops',
-  tools: [
-    tool('uptime', 'read', ['echo', 'up 3 days'], 'How long the host has run'),
-    tool(
-      'big_report',
-      'read',
-      ['sh', '-c', 'i=1; while [ $i -le 2000 ]; do echo "line $i of the big report"; i=$((i+1)); done'],
-      'A long report',
-    ),
-    tool('restart_service', 'destructive', ['echo', 'restarted'], 'Restart a service'),
-    tool('wipe_volume', 'irreversible', ['echo', 'wiped'], 'Wipe a volume for good'),
-  ],
-});
+const labkit = labBundle('uptime', 'big_report', 'restart_service', 'wipe_volume');
 
 /**
  * The web UI in Chromium against a real router, XEM and XIM agents and the scripted engine:
