@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readTlsFiles } from '../runtime/tls-files.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import formBody from '@fastify/formbody';
@@ -35,10 +35,7 @@ export interface FrontendSettings {
 }
 
 export function compileFrontendSettings(config: FrontendConfig): FrontendSettings {
-  const tls =
-    config.tls_cert_path !== undefined && config.tls_key_path !== undefined
-      ? { cert: readFileSync(config.tls_cert_path), key: readFileSync(config.tls_key_path) }
-      : undefined;
+  const tls = readTlsFiles(config.tls_cert_path, config.tls_key_path);
   return Object.freeze({
     routerUrl: config.router_url,
     publicRouterUrl: config.public_router_url ?? config.router_url,

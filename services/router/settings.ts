@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readTlsFiles } from '../runtime/tls-files.js';
 import type { BootstrapJoinKey } from './store/bootstrap.js';
 import { parseBootstrapJoinKeys } from './store/bootstrap.js';
 import type { HandshakeBudgetOptions } from './mesh/handshake-budget.js';
@@ -87,10 +87,7 @@ export interface RouterTuning {
 }
 
 export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning = {}): RouterSettings {
-  const tls =
-    config.tls_cert_path !== undefined && config.tls_key_path !== undefined
-      ? { cert: readFileSync(config.tls_cert_path), key: readFileSync(config.tls_key_path) }
-      : undefined;
+  const tls = readTlsFiles(config.tls_cert_path, config.tls_key_path);
   return deepFreeze({
     databaseUrl: config.database_url,
     databasePoolMax: config.database_pool_max,

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouterClient } from '../router-client.js';
-import { relay } from './relay.js';
+import { relay, RELAYED_HEADERS } from './relay.js';
 
 const PREVIEW_PASSED = [
+  ...RELAYED_HEADERS,
   'content-security-policy',
   'cache-control',
   'x-content-type-options',
@@ -22,11 +23,7 @@ export function mockupProxyRoutes(deps: { readonly router: RouterClient }) {
         .raw('GET', `/mockup-preview/${request.params['*']}`, { signal: stop.signal })
         .catch(() => undefined);
       if (!answer) return reply.status(502).send('The router did not answer');
-      for (const name of PREVIEW_PASSED) {
-        const value = answer.headers.get(name);
-        if (value !== null) void reply.header(name, value);
-      }
-      return relay(request, reply, answer, stop);
+      return relay(request, reply, answer, stop, undefined, PREVIEW_PASSED);
     });
   };
 }

@@ -3,7 +3,13 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Response headers worth passing from the router to the browser; the rest stay between them. */
-const PASSED = ['content-type', 'content-disposition', 'x-request-id', 'retry-after', 'x-xerotier-agent-id'];
+export const RELAYED_HEADERS = [
+  'content-type',
+  'content-disposition',
+  'x-request-id',
+  'retry-after',
+  'x-xerotier-agent-id',
+];
 
 /**
  * Relays a router answer as it arrives. Event streams gain an `id:` per event that carries a
@@ -18,8 +24,9 @@ export function relay(
   answer: Response,
   stop: AbortController,
   drains?: Set<AbortController>,
+  passed: readonly string[] = RELAYED_HEADERS,
 ) {
-  for (const name of PASSED) {
+  for (const name of passed) {
     const value = answer.headers.get(name);
     if (value !== null) void reply.header(name, value);
   }

@@ -58,17 +58,7 @@ async function openChat(id, wantedBranch) {
   $('chat-title').textContent = chat.title ?? 'Untitled chat';
   remember();
   for (const id of ['rename-chat', 'archive-chat', 'composer']) $(id).hidden = false;
-  const select = $('branch');
-  select.disabled = false;
-  select.replaceChildren(
-    ...chat.branches.map((branch) =>
-      el(
-        'option',
-        { value: branch.id, selected: branch.id === branchId },
-        `${branch.display_name ?? branch.id}${branch.is_default ? ' (default)' : ''}`,
-      ),
-    ),
-  );
+  renderBranches();
   renderChats();
   await loadMessages();
   void loadSide();
@@ -162,13 +152,11 @@ function remember() {
 
 const fromHash = () => location.hash.slice(1).split(':');
 
-async function switchTo(id) {
-  branchId = id;
-  const answer = await api('GET', `v1/chats/${chat.id}`);
-  if (answer.status !== 200) return;
-  chat = answer.body;
-  remember();
-  $('branch').replaceChildren(
+/** The branch picker: every branch of the chat, the one shown selected. */
+function renderBranches() {
+  const select = $('branch');
+  select.disabled = false;
+  select.replaceChildren(
     ...chat.branches.map((branch) =>
       el(
         'option',
@@ -177,6 +165,15 @@ async function switchTo(id) {
       ),
     ),
   );
+}
+
+async function switchTo(id) {
+  branchId = id;
+  const answer = await api('GET', `v1/chats/${chat.id}`);
+  if (answer.status !== 200) return;
+  chat = answer.body;
+  remember();
+  renderBranches();
 }
 
 // People who may run tools get the chat's workspace offered to the model; others chat without tools.
