@@ -2,9 +2,9 @@ import { LOG_LEVELS } from '../runtime/config/common-keys.js';
 import { defineConfigSchema, type ConfigOf, type CrossKeyProblem } from '../runtime/config/spec.js';
 
 /**
- * The web UI's settings (XEROTIER_FRONTEND_*): where the router is, where to listen, TLS. It holds
- * no database and no key of its own: every call it makes is a signed-in person's, under their
- * session key, which never leaves this process.
+ * The web UI's settings (XEROTIER_FRONTEND_*): where the router is, where to listen, TLS, where
+ * sessions live. It holds no database and no API key of its own: every call it makes is a
+ * signed-in person's, under their session key, which never reaches the browser.
  */
 export const frontendConfigSchema = defineConfigSchema({
   service: 'frontend',
@@ -63,6 +63,25 @@ export const frontendConfigSchema = defineConfigSchema({
       description:
         'Mark the session cookie Secure although this process serves plain HTTP (TLS ends at a proxy in front)',
     },
+    redis_url: {
+      kind: 'url',
+      protocols: ['redis', 'rediss'],
+      env: 'XEROTIER_FRONTEND_REDIS_URL',
+      secret: true,
+      envOnly: true,
+      description:
+        'Redis for browser sessions, shared by every UI replica and kept across restarts; unset, sessions live in this process',
+    },
+    session_secret: {
+      kind: 'string',
+      env: 'XEROTIER_FRONTEND_SESSION_SECRET',
+      secret: true,
+      envOnly: true,
+      pattern: /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/,
+      patternHint: 'a 32-byte key as 64 hex characters or 44 base64 characters',
+      description:
+        'The key sessions in Redis are indexed and sealed under (required with redis_url); rotating it signs everyone out',
+    },
     session_idle_seconds: {
       kind: 'integer',
       env: 'XEROTIER_FRONTEND_SESSION_IDLE_SECONDS',
@@ -91,6 +110,8 @@ export const frontendConfigSchema = defineConfigSchema({
     const problems: CrossKeyProblem[] = [];
     if ((config.tls_cert_path === undefined) !== (config.tls_key_path === undefined))
       problems.push({ key: 'tls_cert_path', expected: 'tls_cert_path and tls_key_path to be set together' });
+    if (config.redis_url !== undefined && config.session_secret === undefined)
+      problems.push({ key: 'session_secret', expected: 'a value because redis_url is set' });
     return problems;
   },
 });

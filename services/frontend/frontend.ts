@@ -13,7 +13,10 @@ import { mockupProxyRoutes } from './http/mockup-proxy.js';
 import { pageRoutes } from './http/pages.js';
 import { securityHeaders } from './http/security.js';
 import { createRouterClient, type RouterClient } from './router-client.js';
-import { SessionStore } from './sessions.js';
+import { atRestKey } from '../runtime/sealed.js';
+import { createMemorySessionStore } from './sessions/memory-store.js';
+import { createRedisSessionStore } from './sessions/redis-store.js';
+import { SessionStoreUnavailable, type SessionStore } from './sessions/session.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Views and browser scripts live beside the sources (copied beside the build's output). */
@@ -31,6 +34,10 @@ export interface FrontendSettings {
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly secureCookies: boolean;
   readonly sessionIdleMs: number;
+  /** Redis and the session secret, when sessions are shared between replicas. */
+  readonly sessionRedis: { readonly url: string; readonly secret: Buffer } | undefined;
+  /** Values the logger redacts wherever they appear. */
+  readonly secrets: readonly string[];
   readonly shutdownGraceMs: number;
 }
 
@@ -46,6 +53,11 @@ export function compileFrontendSettings(config: FrontendConfig): FrontendSetting
     tls,
     secureCookies: config.secure_cookies || tls !== undefined,
     sessionIdleMs: config.session_idle_seconds * 1_000,
+    sessionRedis:
+      config.redis_url !== undefined && config.session_secret !== undefined
+        ? { url: config.redis_url, secret: atRestKey(config.session_secret) }
+        : undefined,
+    secrets: [config.redis_url, config.session_secret].filter((value): value is string => value !== undefined),
     shutdownGraceMs: config.shutdown_grace_seconds * 1_000,
   });
 }
@@ -59,11 +71,25 @@ export interface Frontend {
 /** Builds the web UI without starting it. */
 export function createFrontend(
   settings: FrontendSettings,
-  deps: { logger: Logger; now?: () => number; router?: RouterClient },
+  deps: {
+    logger: Logger;
+    now?: () => number;
+    router?: RouterClient;
+    /** Keeps UIs sharing one Redis apart (tests). @default 'xerotier:ui:session:' */
+    sessionPrefix?: string;
+  },
 ): Frontend {
   const now = deps.now ?? Date.now;
   const router = deps.router ?? createRouterClient(settings.routerUrl);
-  const sessions = new SessionStore(settings.sessionIdleMs, now);
+  const sessions: SessionStore = settings.sessionRedis
+    ? createRedisSessionStore({
+        ...settings.sessionRedis,
+        idleMs: settings.sessionIdleMs,
+        now,
+        logger: deps.logger,
+        ...(deps.sessionPrefix ? { prefix: deps.sessionPrefix } : {}),
+      })
+    : createMemorySessionStore(settings.sessionIdleMs, now);
   const drains = new Set<AbortController>();
   const app = Fastify({
     ...(settings.tls ? { https: { cert: settings.tls.cert, key: settings.tls.key } } : {}),
@@ -71,6 +97,7 @@ export function createFrontend(
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
   securityHeaders(app);
+  answerErrors(app, deps.logger);
   void app.register(formBody);
   void app.register(view, {
     engine: { mustache },
@@ -96,10 +123,15 @@ export function createFrontend(
   void app.register(apiProxyRoutes({ router, sessions, now, drains }), { prefix: '/api' });
   void app.register(mockupProxyRoutes({ router }), { prefix: '/mockup-preview' });
   const sweeper = setInterval(() => {
-    for (const idle of sessions.sweep())
-      void router
-        .json('DELETE', `/${idle.projectId}/v1/auth/sessions/current`, { key: idle.key })
-        .catch(() => undefined);
+    void sessions.sweep().then(
+      (idle) => {
+        for (const session of idle)
+          void router
+            .json('DELETE', `/${session.projectId}/v1/auth/sessions/current`, { key: session.key })
+            .catch(() => undefined);
+      },
+      () => undefined,
+    );
   }, 60_000);
   sweeper.unref();
   return {
@@ -115,6 +147,28 @@ export function createFrontend(
       // that left are let go (each goes on in the router, or ends with its own shutdown).
       for (const drain of drains) drain.abort();
       await app.close();
+      await sessions.quit();
     },
   };
+}
+
+/** Every failure in the documented envelope: a session store that does not answer is 503, never a 500. */
+function answerErrors(app: FastifyInstance, logger: Logger): void {
+  app.setNotFoundHandler(async (_request, reply) =>
+    reply.status(404).send({ error: { code: 'not_found', message: 'No such page' } }),
+  );
+  app.setErrorHandler(async (error, _request, reply) => {
+    if (error instanceof SessionStoreUnavailable) {
+      logger.warning({ err: { message: error.message } }, 'session store unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '5')
+        .send({ error: { code: 'sessions_unavailable', message: 'Sign-in is unavailable for a moment; try again' } });
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500)
+      return reply.status(status).send({ error: { code: 'bad_request', message: (error as Error).message } });
+    logger.error({ err: { message: (error as Error).message } }, 'web UI request failed');
+    return reply.status(502).send({ error: { code: 'ui_failed', message: 'Something went wrong; try again' } });
+  });
 }

@@ -17,7 +17,7 @@ addConfigOptions(root, frontendConfigSchema).action(async (options: Record<strin
     ...configArgsFromOptions(frontendConfigSchema, options),
   });
   const settings = compileFrontendSettings(config);
-  const logger = createLogger({ service: 'frontend', level: config.log_level, secrets: [] });
+  const logger = createLogger({ service: 'frontend', level: config.log_level, secrets: settings.secrets });
   logCrashes(logger);
   const lifecycle = createLifecycle({ logger, graceMs: settings.shutdownGraceMs });
   handleShutdownSignals({ lifecycle, logger, graceMs: settings.shutdownGraceMs });

@@ -9,7 +9,7 @@ import { buildApp } from './app.js';
 import { auditSigner, publicKeyHex } from './audit/checkpoint.js';
 import { createCheckpointer, fileSink, logSink, webhookSink, type Checkpointer } from './audit/checkpointer.js';
 import { createAgentTokens } from './auth/agent-tokens.js';
-import { atRestKey } from './auth/sealed.js';
+import { atRestKey } from '../runtime/sealed.js';
 import { execFrameHandlers, type ExecFrameEvents } from './exec/agent-frames.js';
 import { AttemptOwners } from './exec/attempt-owners.js';
 import { createExecRuntime, type ExecRuntime } from './exec/exec-runtime.js';

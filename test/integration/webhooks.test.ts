@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open, seal } from '../../services/router/auth/sealed.js';
+import { open, seal } from '../../services/runtime/sealed.js';
 import { retryDelaySeconds, signatureHeader, webhookEventFor } from '../../services/router/webhooks/events.js';
 import { insertFakeXemAgent } from '../helpers/app-harness.js';
 import { execClient } from '../helpers/exec-client.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouterClient } from '../router-client.js';
-import { csrfMatches, type BrowserSession, type SessionStore } from '../sessions.js';
+import { csrfMatches, type BrowserSession, type SessionStore } from '../sessions/session.js';
 import { sessionOf } from './pages.js';
 import { relay } from './relay.js';
 import { sameOrigin } from './security.js';
@@ -33,7 +33,7 @@ export function apiProxyRoutes(deps: ApiProxyDeps) {
     // Bodies pass through as the browser wrote them: the router validates them.
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     app.all<{ Params: { '*': string } }>('/*', async (request, reply) => {
-      const session = sessionOf(request, deps.sessions);
+      const session = await sessionOf(request, deps.sessions);
       if (!session) return reply.status(401).send(envelope('not_signed_in', 'Sign in again'));
       const path = request.params['*'];
       if (!PROXIED.test(path) || path.includes('..'))
@@ -57,7 +57,7 @@ export function apiProxyRoutes(deps: ApiProxyDeps) {
         .catch(() => undefined);
       if (!answer)
         return reply.status(502).send(envelope('router_unreachable', 'The router did not answer; try again'));
-      if (answer.status === 401) deps.sessions.close(session.id);
+      if (answer.status === 401) await deps.sessions.close(session.id);
       // Only a turn being created is kept alive without its browser; replays and the rest stop.
       const turn = request.method === 'POST' && /\/v1\/responses$/.test(path);
       return relay(request, reply, answer, stop, turn ? deps.drains : undefined);
@@ -93,6 +93,8 @@ async function refreshIfDue(deps: ApiProxyDeps, session: BrowserSession): Promis
   const refreshed = await deps.router
     .json('POST', `/${session.projectId}/v1/auth/sessions/current/refresh`, { key: session.key })
     .catch(() => undefined);
-  if (refreshed?.status === 200 && typeof refreshed.body['expires_at'] === 'string')
+  if (refreshed?.status === 200 && typeof refreshed.body['expires_at'] === 'string') {
     session.expiresAtMs = Date.parse(refreshed.body['expires_at']);
+    await deps.sessions.save(session);
+  }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouterClient } from '../router-client.js';
 import { cookiesOf } from '../router-client.js';
-import { csrfMatches, type BrowserSession, type SessionStore } from '../sessions.js';
+import { csrfMatches, type BrowserSession, type SessionStore } from '../sessions/session.js';
 import { sameOrigin } from './security.js';
 
 export const SESSION_COOKIE = 'xerotier_session';
@@ -26,7 +26,7 @@ const PAGES = {
 } as const;
 
 /** The browser session a request's cookie names, if it is live. */
-export function sessionOf(request: FastifyRequest, sessions: SessionStore): BrowserSession | undefined {
+export function sessionOf(request: FastifyRequest, sessions: SessionStore): Promise<BrowserSession | undefined> {
   return sessions.find(cookiesOf(request.headers.cookie).get(SESSION_COOKIE));
 }
 
@@ -52,20 +52,22 @@ export function pageRoutes(deps: PageDeps) {
   const opened = async (reply: FastifyReply, body: Record<string, unknown>) => {
     const project = body['project'] as { id: string; slug: string };
     const principal = body['principal'] as { id: string; display_name: string; email: string | null };
-    const session = deps.sessions.open({
+    const session = await deps.sessions.open({
       key: String(body['key']),
       sessionId: String(body['id']),
       projectId: project.id,
       projectSlug: project.slug,
       person: { id: principal.id, displayName: principal.display_name, email: principal.email },
-      expiresAtMs: typeof body['expires_at'] === 'string' ? Date.parse(body['expires_at']) : Number.POSITIVE_INFINITY,
+      expiresAtMs: typeof body['expires_at'] === 'string' ? Date.parse(body['expires_at']) : Number.MAX_SAFE_INTEGER,
     });
     return reply.header('set-cookie', cookie(session.id, 7 * 86_400)).redirect('/chat', 303);
   };
   return async function register(app: FastifyInstance): Promise<void> {
-    app.get('/', async (request, reply) => reply.redirect(sessionOf(request, deps.sessions) ? '/chat' : '/sign-in'));
+    app.get('/', async (request, reply) =>
+      reply.redirect((await sessionOf(request, deps.sessions)) ? '/chat' : '/sign-in'),
+    );
     app.get('/sign-in', async (request, reply) =>
-      sessionOf(request, deps.sessions) ? reply.redirect('/chat') : signInPage(reply, {}),
+      (await sessionOf(request, deps.sessions)) ? reply.redirect('/chat') : signInPage(reply, {}),
     );
     app.post<{ Body: Record<string, string | undefined> }>('/sign-in', async (request, reply) => {
       const { email = '', password = '', project = deps.project ?? '' } = request.body ?? {};
@@ -102,11 +104,11 @@ export function pageRoutes(deps: PageDeps) {
       return signInPage(reply.status(401), { error: 'Single sign-on did not complete; try again' });
     });
     app.post<{ Body: { csrf?: string } }>('/sign-out', async (request, reply) => {
-      const session = sessionOf(request, deps.sessions);
+      const session = await sessionOf(request, deps.sessions);
       if (session) {
         if (!csrfMatches(session, request.body?.csrf))
           return reply.status(403).send({ error: { code: 'csrf_failed', message: 'Reload the page and try again' } });
-        deps.sessions.close(session.id);
+        await deps.sessions.close(session.id);
         await deps.router
           .json('DELETE', `/${session.projectId}/v1/auth/sessions/current`, { key: session.key })
           .catch(() => undefined);
@@ -115,7 +117,7 @@ export function pageRoutes(deps: PageDeps) {
     });
     for (const [page, meta] of Object.entries(PAGES))
       app.get(`/${page}`, async (request, reply) => {
-        const session = sessionOf(request, deps.sessions);
+        const session = await sessionOf(request, deps.sessions);
         if (!session) return reply.redirect('/sign-in');
         return reply.view(`${page}.mustache`, {
           ...meta,

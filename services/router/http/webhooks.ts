@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { seal } from '../auth/sealed.js';
+import { seal } from '../../runtime/sealed.js';
 import { actorOf, appendAudit } from '../store/audit-log.js';
 import { newId } from '../store/ids.js';
 import type { Pool } from '../store/pool.js';

@@ -1,7 +1,7 @@
 import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/logger.js';
 import { createPeriodic, type Periodic } from '../../runtime/periodic.js';
-import { open } from '../auth/sealed.js';
+import { open } from '../../runtime/sealed.js';
 import { withTransaction } from '../store/db.js';
 import type { Pool } from '../store/pool.js';
 import {

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-/** The at-rest key (XEROTIER_COMPLETION_ENCRYPTION_KEY) as 32 bytes: 64 hex or 44 base64 characters. */
+/** A 32-byte key (the router's XEROTIER_COMPLETION_ENCRYPTION_KEY, the UI's session secret): 64 hex or 44 base64 characters. */
 export function atRestKey(configured: string): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(configured) ? Buffer.from(configured, 'hex') : Buffer.from(configured, 'base64');
   if (key.length !== 32) throw new Error('the at-rest key must be 32 bytes');
