@@ -101,7 +101,7 @@ export function awsFoundations(settings: StackSettings, secrets: PlatformSecrets
     target: {
       provider,
       ready: addons.ready,
-      exposure: awsExposure(dns.certificateArn, settings.mesh),
+      exposure: awsExposure(dns.certificateArn, settings.mesh, settings.namespace),
       storage: addons.storageClasses,
       database: { ownerUrl: database.ownerUrl, appUrl: database.appUrl },
       redisUrl: cache.url,
@@ -111,6 +111,7 @@ export function awsFoundations(settings: StackSettings, secrets: PlatformSecrets
     afterPlatform: (platform) =>
       dns.pointAt({
         api: RouterServices.hostnameOf(platform.controlPlane.services.ingress.status),
+        ...(platform.webUi ? { ui: RouterServices.hostnameOf(platform.webUi.ingress.status) } : {}),
         ...(platform.controlPlane.services.meshBalancer
           ? { mesh: RouterServices.hostnameOf(platform.controlPlane.services.meshBalancer.status) }
           : {}),

@@ -29,6 +29,7 @@ foundations?.afterPlatform(platform);
 
 export const routerUrl = platform.routerUrl;
 export const meshEndpoint = platform.meshEndpoint;
+export const uiUrl = platform.webUi?.url;
 export const routerCurvePublicKey = secrets.routerCurvePublicKey;
 export const adminApiKey = secrets.adminApiKey;
 export const namespace = platform.namespace;

@@ -11,6 +11,7 @@ import { collectorPort } from './components/tracing-env.js';
 import { NetworkPolicies } from './components/network-policies.js';
 import { APP_ROLE } from './components/router-env.js';
 import { PlatformSecrets } from './components/secrets.js';
+import { WebUi } from './components/web-ui.js';
 import { XemHosts } from './components/xem-hosts.js';
 import { XimFleet } from './components/xim-fleet.js';
 import { SettingsError, type StackSettings, type XemEc2Hosts } from './settings.js';
@@ -41,6 +42,8 @@ export interface PlatformOutputs {
   readonly routerUrl: string;
   readonly meshEndpoint: string;
   readonly controlPlane: ControlPlane;
+  /** The web UI, unless settings `frontend.enabled` is false. */
+  readonly webUi?: WebUi;
   readonly namespace: pulumi.Output<string>;
 }
 
@@ -185,12 +188,46 @@ export function deployToCluster(
     );
   if (settings.monitoring.podMonitors)
     new Monitoring('monitoring', { namespace: namespace.metadata.name }, inNamespace);
+  const webUi = settings.frontend.enabled
+    ? webUiOf(settings, target, secrets, controlPlane, data.redisUrl, namespace.metadata.name, afterRouter)
+    : undefined;
   return {
     routerUrl: controlPlane.routerUrl,
     meshEndpoint: controlPlane.meshEndpoint,
     controlPlane,
+    ...(webUi ? { webUi } : {}),
     namespace: namespace.metadata.name,
   };
+}
+
+/** The UI beside the router, its sessions in the platform's Redis (every target has one). */
+function webUiOf(
+  settings: StackSettings,
+  target: ClusterTarget,
+  secrets: PlatformSecrets,
+  controlPlane: ControlPlane,
+  redisUrl: pulumi.Input<string> | undefined,
+  namespace: pulumi.Input<string>,
+  opts: pulumi.ComponentResourceOptions,
+): WebUi {
+  if (redisUrl === undefined) throw new SettingsError('frontend.enabled', 'needs the platform Redis for sessions');
+  return new WebUi(
+    'ui',
+    {
+      namespace,
+      image: image(settings.images, 'frontend'),
+      hostname: settings.hostname,
+      routerService: controlPlane.services.http.metadata.name,
+      project: settings.bootstrapProject,
+      replicas: settings.frontend.replicas,
+      cpu: settings.frontend.cpu,
+      memory: settings.frontend.memory,
+      redisUrl,
+      sessionSecret: secrets.uiSessionSecret,
+      exposure: target.exposure,
+    },
+    opts,
+  );
 }
 
 /** Every agent the settings run, by registration name: each needs its own join key. */

@@ -1,4 +1,11 @@
-import { awsDefaults, databaseDefaults, routerDefaults, xemHost, ximModel } from './settings/defaults.js';
+import {
+  awsDefaults,
+  databaseDefaults,
+  frontendDefaults,
+  routerDefaults,
+  xemHost,
+  ximModel,
+} from './settings/defaults.js';
 import { settingsProblems } from './settings/checks.js';
 import type { RawSettings, SecretKey } from './settings/schema.js';
 import type { StackSettings } from './settings/types.js';
@@ -50,6 +57,7 @@ function resolve(
     bootstrapProject: raw.bootstrapProject ?? 'platform',
     images: { registry: raw.images?.registry ?? 'ghcr.io/xerotier', tag: raw.images?.tag ?? '' },
     router: routerDefaults(raw.router),
+    frontend: frontendDefaults(raw.frontend, prod),
     ingress: {
       className: raw.ingress?.className ?? (aws ? 'alb' : ''),
       tlsIssuer: raw.ingress?.tlsIssuer ?? 'letsencrypt',

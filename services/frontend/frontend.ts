@@ -19,10 +19,8 @@ import { createRedisSessionStore } from './sessions/redis-store.js';
 import { SessionStoreUnavailable, type SessionStore } from './sessions/session.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** Views and browser scripts live beside the sources (copied beside the build's output). */
-const SOURCES = HERE.includes(`${join('dist', 'services')}`)
-  ? HERE.replace(`${join('dist', 'services')}`, 'services')
-  : HERE;
+/** Views and browser scripts live beside this module (the build copies them beside its output). */
+const SOURCES = HERE;
 
 export interface FrontendSettings {
   readonly routerUrl: string;

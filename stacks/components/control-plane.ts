@@ -50,12 +50,6 @@ export interface ControlPlaneArgs {
   readonly trustedCaPath?: string;
   /** OTLP export for this component's processes (settings `monitoring.tracing`). @default none */
   readonly tracing?: TracingSettings;
-  /**
-   * The web UI beside the router: not built yet. Issue 18 adds its Deployment, Service, Ingress
-   * path, PDB and HPA here (settings `frontend.enabled`, refused until then).
-   * @default undefined
-   */
-  readonly frontend?: never;
 }
 
 /**

@@ -23,10 +23,11 @@ export interface RouterExposure {
   };
 }
 
-/** aws: an internet-facing ALB for HTTPS (ACM), an NLB for the mesh, internal unless a source is public. */
+/** aws: one internet-facing ALB for HTTPS (ACM) for the router and the UI, an NLB for the mesh, internal unless a source is public. */
 export function awsExposure(
   certificateArn: pulumi.Input<string>,
   mesh: { expose: boolean; sourceCidrs: readonly string[] },
+  namespace: string,
 ): RouterExposure {
   const scheme = mesh.sourceCidrs.every((cidr) => isPrivate(parseCidr(cidr))) ? 'internal' : 'internet-facing';
   return {
@@ -34,6 +35,8 @@ export function awsExposure(
       className: 'alb',
       annotations: {
         'alb.ingress.kubernetes.io/scheme': 'internet-facing',
+        // The router's and the UI's Ingresses share one ALB (and its certificate).
+        'alb.ingress.kubernetes.io/group.name': `xerotier-${namespace}`,
         'alb.ingress.kubernetes.io/target-type': 'ip',
         'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}]',
         'alb.ingress.kubernetes.io/certificate-arn': certificateArn,

@@ -2,6 +2,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { labels } from './k8s-common.js';
 import { HTTP_PORT, MESH_PORT, METRICS_PORT } from './router-env.js';
+import { UI_PORT } from './web-ui.js';
 
 export interface NetworkPoliciesArgs {
   readonly namespace: pulumi.Input<string>;
@@ -32,7 +33,8 @@ const DNS: k8s.types.input.networking.v1.NetworkPolicyEgressRule = {
 
 /**
  * Who may talk to whom in the platform's namespace, as allow-lists over a default deny of
- * ingress: Postgres and Redis only from the router and the migration; the router's HTTP, mesh
+ * ingress: Postgres only from the router and the migration, Redis from the router and the web
+ * UI; the UI's port open to the ingress controller; the router's HTTP, mesh
  * and metrics ports open (the load balancers and agents reach it there, CURVE and TLS guard
  * them); agents accept nothing but metrics scrapes. Agents' egress is fenced too: DNS, the
  * router, and the world except the protected data CIDRs (their targets are out there; the
@@ -54,12 +56,21 @@ export class NetworkPolicies extends pulumi.ComponentResource {
       redis: {
         podSelector: { matchLabels: { ...labels('data', 'data-redis') } },
         policyTypes: ['Ingress'],
-        ingress: [{ from: [{ podSelector: component('router') }], ports: [tcp(6379)] }],
+        // The router's rate limits, and the UI's sessions.
+        ingress: [
+          { from: [{ podSelector: component('router') }, { podSelector: component('frontend') }], ports: [tcp(6379)] },
+        ],
       },
       router: {
         podSelector: component('router'),
         policyTypes: ['Ingress'],
         ingress: [{ ports: [tcp(HTTP_PORT), tcp(MESH_PORT), tcp(METRICS_PORT)] }],
+      },
+      // The UI's own port, for the ingress controller (it holds no key: people sign in through it).
+      frontend: {
+        podSelector: component('frontend'),
+        policyTypes: ['Ingress'],
+        ingress: [{ ports: [tcp(UI_PORT)] }],
       },
       'agent-metrics': {
         podSelector: {

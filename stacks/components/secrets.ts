@@ -48,6 +48,8 @@ export class PlatformSecrets extends pulumi.ComponentResource {
   readonly adminApiKey: pulumi.Output<string>;
   readonly adminApiKeySha256: pulumi.Output<string>;
   readonly ximSaltSecret: pulumi.Output<string>;
+  /** The web UI's session secret: sessions in Redis are indexed and sealed under it. */
+  readonly uiSessionSecret: pulumi.Output<string>;
   /** The schema owner's password (in-cluster superuser, RDS master user): migrations only. */
   readonly databasePassword: pulumi.Output<string>;
   /** The app role the router connects as (XEROTIER_DATABASE_APP_PASSWORD, set by `migrate`). */
@@ -71,6 +73,7 @@ export class PlatformSecrets extends pulumi.ComponentResource {
     this.adminApiKey = pulumi.interpolate`xero_${args.bootstrapProject}_${admin}`;
     this.adminApiKeySha256 = admin.apply(sha256Hex);
     this.ximSaltSecret = pulumi.secret(bytes('xim-salt').hex);
+    this.uiSessionSecret = pulumi.secret(bytes('ui-session').hex);
     const password = (id: string, rotation: RotatedPassword) => {
       const generation = args.rotation?.[rotation] ?? 0;
       return pulumi.secret(

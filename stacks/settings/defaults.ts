@@ -25,6 +25,16 @@ export function routerDefaults(raw: RawSettings['router']): StackSettings['route
   };
 }
 
+/** The UI: two replicas in prod (sessions are in Redis, so either serves any browser). */
+export function frontendDefaults(raw: RawSettings['frontend'], prod: boolean): StackSettings['frontend'] {
+  return {
+    enabled: raw?.enabled ?? true,
+    replicas: raw?.replicas ?? (prod ? 2 : 1),
+    cpu: raw?.cpu ?? '100m',
+    memory: raw?.memory ?? '256Mi',
+  };
+}
+
 export function databaseDefaults(raw: RawSettings['database'], prod: boolean): StackSettings['database'] {
   return {
     external: raw?.external ?? false,

@@ -144,7 +144,12 @@ export const SETTINGS_SCHEMA = {
     strict,
   ),
   frontend: Type.Object(
-    { enabled: opt(Type.Literal(false, { description: 'the web UI (issue 18) is not built yet' })) },
+    {
+      enabled: opt(Type.Boolean({ description: 'the web UI at https://ui.<hostname> (default true)' })),
+      replicas: opt(int(1, 20)),
+      cpu: opt(Quantity),
+      memory: opt(Quantity),
+    },
     strict,
   ),
   aws: Type.Object(

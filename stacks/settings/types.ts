@@ -86,6 +86,13 @@ export interface StackSettings {
     readonly memory: string;
     readonly webhooksAllowedTargets: readonly string[];
   };
+  /** The web UI at `https://ui.<hostname>`, its sessions in the platform's Redis. */
+  readonly frontend: {
+    readonly enabled: boolean;
+    readonly replicas: number;
+    readonly cpu: string;
+    readonly memory: string;
+  };
   /** kubernetes target: the cluster's ingress class and cert-manager issuer (checked to exist). */
   readonly ingress: {
     readonly className: string;

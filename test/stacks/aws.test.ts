@@ -176,7 +176,7 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
       expect(synth.waitsFor(fill, claim), fill.name).toBe(true);
     }
     const waitingOnBalancers = [
-      synth.one('kubernetes:networking.k8s.io/v1:Ingress'),
+      ...synth.ofType('kubernetes:networking.k8s.io/v1:Ingress'),
       ...synth
         .ofType('kubernetes:core/v1:Service')
         .filter((service) => (service.inputs['spec'] as { type: string }).type === 'LoadBalancer'),
@@ -185,6 +185,33 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
     // The Kubernetes provider (so every Kubernetes resource) waits for the access entries.
     for (const association of synth.ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation'))
       expect(synth.waitsFor(synth.one('kubernetes:core/v1:Namespace'), association)).toBe(true);
+  });
+
+  it('serves the router and the UI from one ALB: their group-level settings agree, the certificate covers both names, and both point at it', () => {
+    const ingresses = synth
+      .ofType('kubernetes:networking.k8s.io/v1:Ingress')
+      .map((ingress) => (ingress.inputs as { metadata: { annotations: Record<string, string> } }).metadata.annotations);
+    expect(ingresses).toHaveLength(2);
+    // The AWS Load Balancer Controller refuses a group whose Ingresses disagree on the ALB's own settings.
+    const groupLevel = (annotations: Record<string, string>) =>
+      Object.fromEntries(Object.entries(annotations).filter(([key]) => !key.endsWith('/healthcheck-path')));
+    expect(groupLevel(ingresses[0]!)).toEqual(groupLevel(ingresses[1]!));
+    expect(ingresses[0]!['alb.ingress.kubernetes.io/group.name']).toMatch(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/);
+    const hostname = config['xerotier:hostname']!;
+    const dns = JSON.parse(config['xerotier:aws'] ?? '{}') as { dns?: { hostedZoneId?: string } };
+    if (dns.dns?.hostedZoneId) {
+      const certificate = synth.one('aws:acm/certificate:Certificate').inputs;
+      expect([certificate['domainName'], ...(certificate['subjectAlternativeNames'] as string[])]).toEqual([
+        hostname,
+        `ui.${hostname}`,
+      ]);
+      const validations = synth
+        .ofType('aws:route53/record:Record')
+        .filter((record) => record.name.startsWith('dns-validation'));
+      expect(validations).toHaveLength(2);
+      const names = synth.ofType('aws:route53/record:Record').map((record) => record.inputs['name']);
+      expect(names).toContain(`ui.${hostname}`);
+    }
   });
 
   it('restricts the mesh load balancer with the real field, internal when every source is private', () => {
@@ -196,7 +223,7 @@ describe.each(awsStacks)('the aws target for %s', (stack) => {
     expect(mesh.spec.loadBalancerClass).toBe('service.k8s.aws/nlb');
     expect(mesh.metadata.annotations).not.toHaveProperty('service.beta.kubernetes.io/aws-load-balancer-source-ranges');
     expect(mesh.metadata.annotations['service.beta.kubernetes.io/aws-load-balancer-scheme']).toBe('internal');
-    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress').inputs as {
+    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress', 'control-plane-router').inputs as {
       metadata: { annotations: Record<string, string> };
       spec: { ingressClassName: string };
     };

@@ -17,6 +17,7 @@ const pods = parseAllDocuments(
   .flatMap((object) => (object.spec?.template ? [object.spec.template.spec] : []));
 const SERVICES = [
   ['router', 5150, 'router'],
+  ['frontend', 5154, 'frontend'],
   ['xem-agent', 5153, 'xem-agent'],
   ['xim-agent', 5152, 'xim-agent'],
 ] as const;

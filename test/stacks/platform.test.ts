@@ -4,7 +4,7 @@ import { listStacks, loadStackConfig } from '../../stacks/offline/stack-file.js'
 import { immutableTag, pinnedThirdParty, ROUTER_REPLICA_LIMIT } from '../../stacks/rules/platform.js';
 import { Synthesized, type Container } from './synthesized.js';
 
-const OURS = /\/(router|xem-agent|xim-agent)[:@]/;
+const OURS = /\/(router|frontend|xem-agent|xim-agent)[:@]/;
 
 /**
  * The rules that would otherwise first bite in a cluster, applied to the synthesized resources
@@ -38,6 +38,30 @@ describe.each(listStacks())('platform rules for %s', (stack) => {
           ] === 'router',
       );
     expect(budget?.inputs['spec']).toMatchObject({ maxUnavailable: 1 });
+  });
+
+  it('runs the web UI as stateless replicas (two in prod) with probes, a drain and a disruption budget', () => {
+    const [ui, ...others] = synth.component('frontend');
+    expect(others).toEqual([]);
+    expect(ui!.spec.replicas).toBe(config['xerotier:environment'] === 'prod' ? 2 : 1);
+    const container = ui!.spec.template.spec.containers[0]!;
+    expect(container.readinessProbe?.httpGet?.path).toBe('/healthz');
+    expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(container.lifecycle?.preStop).toBeDefined();
+    const grace = Number(
+      container.env?.find((variable) => variable.name === 'XEROTIER_FRONTEND_SHUTDOWN_GRACE_SECONDS')?.value,
+    );
+    expect(ui!.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(grace + 5);
+    const budgets = synth
+      .ofType('kubernetes:policy/v1:PodDisruptionBudget')
+      .map(
+        (pdb) => pdb.inputs['spec'] as { selector: { matchLabels: Record<string, string> }; maxUnavailable: number },
+      );
+    expect(
+      budgets.find((spec) => spec.selector.matchLabels['app.kubernetes.io/component'] === 'frontend'),
+    ).toMatchObject({
+      maxUnavailable: 1,
+    });
   });
 
   it('connects the router as the app role and migrates as the schema owner, who grants it', () => {
@@ -161,7 +185,10 @@ describe.each(listStacks())('platform rules for %s', (stack) => {
         },
     );
     expect(policies).toContainEqual({ podSelector: {}, policyTypes: ['Ingress'] });
-    for (const data of ['data-postgres', 'data-redis']) {
+    for (const [data, allowed] of [
+      ['data-postgres', ['router', 'migrate']],
+      ['data-redis', ['router', 'frontend']],
+    ] as const) {
       const policy = policies.find(
         (candidate) => candidate.podSelector.matchLabels?.['app.kubernetes.io/instance'] === data,
       )!;
@@ -169,7 +196,7 @@ describe.each(listStacks())('platform rules for %s', (stack) => {
         .ingress!.flatMap((rule) => rule.from ?? [])
         .map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component']);
       expect(sources.length).toBeGreaterThan(0);
-      for (const source of sources) expect(['router', 'migrate']).toContain(source);
+      for (const source of sources) expect(allowed).toContain(source);
     }
     for (const agent of ['xim', 'xem', 'xim-weights']) {
       const egress = policies.find(
@@ -248,12 +275,12 @@ describe.each(listStacks())('platform rules for %s', (stack) => {
 
   it("checks a bring-your-own cluster's ingress class and issuer before the Ingress waits on them", () => {
     if (config['xerotier:target'] !== 'kubernetes') return;
-    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress');
-    for (const check of ['prerequisites-ingress-class', 'prerequisites-cluster-issuer']) {
-      const read = synth.synthesis.resources.find((resource) => resource.read && resource.name === check)!;
-      expect(read, check).toBeDefined();
-      expect(synth.waitsFor(ingress, read), check).toBe(true);
-    }
+    for (const ingress of synth.ofType('kubernetes:networking.k8s.io/v1:Ingress'))
+      for (const check of ['prerequisites-ingress-class', 'prerequisites-cluster-issuer']) {
+        const read = synth.synthesis.resources.find((resource) => resource.read && resource.name === check)!;
+        expect(read, check).toBeDefined();
+        expect(synth.waitsFor(ingress, read), `${ingress.name} ${check}`).toBe(true);
+      }
   });
 });
 

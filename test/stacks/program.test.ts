@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routerConfigSchema } from '../../services/router/config.js';
+import { frontendConfigSchema } from '../../services/frontend/config.js';
+import { loadConfig } from '../../services/runtime/config/load.js';
 import { xemAgentConfigSchema } from '../../services/xem-agent/config.js';
 import { ximAgentConfigSchema } from '../../services/xim-agent/config.js';
 import { requiredSettings } from '../../stacks/env.js';
@@ -25,7 +27,7 @@ describe.each(listStacks())('the program for %s', (stack) => {
     ]) {
       expect(types).toContain(type);
     }
-    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress').inputs as {
+    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress', 'control-plane-router').inputs as {
       spec: { ingressClassName: string; rules: { host: string }[] };
     };
     expect(ingress.spec.rules[0]!.host).toBe(config['xerotier:hostname']);
@@ -55,6 +57,7 @@ describe.each(listStacks())('the program for %s', (stack) => {
       return found.length;
     };
     expect(check('router', routerConfigSchema)).toBe(1);
+    expect(check('frontend', frontendConfigSchema)).toBe(1);
     // Agents refuse plain-HTTP routers (join keys cross that link): they are given the HTTPS URL.
     const routerUrls = containers.flatMap((container) =>
       (container.env ?? []).filter((variable) =>
@@ -66,6 +69,30 @@ describe.each(listStacks())('the program for %s', (stack) => {
     // Agents read their join key from the mounted Secret at start (one key per replica).
     expect(check('xem-agent', xemAgentConfigSchema, ['join_key'])).toBeGreaterThan(0);
     if (config['xerotier:ximFleet']) expect(check('xim-agent', ximAgentConfigSchema, ['join_key'])).toBeGreaterThan(0);
+  });
+
+  it('starts the web UI with what its pod is given: sessions in Redis under a secret, Secure cookies, the in-cluster router', () => {
+    const ui = synth.component('frontend')[0]!;
+    const stored = synth.one('kubernetes:core/v1:Secret', 'ui-frontend').revealed['stringData'] as Record<
+      string,
+      string
+    >;
+    const env: Record<string, string> = Object.fromEntries(
+      (ui.spec.template.spec.containers[0]!.env ?? []).map((variable) => [
+        variable.name,
+        variable.value === undefined ? stored[variable.valueFrom!.secretKeyRef!.key]! : (variable.value as string),
+      ]),
+    );
+    const settings = loadConfig(frontendConfigSchema, { env, readFile: () => null });
+    expect(settings.redis_url).toMatch(/^rediss?:\/\//);
+    expect(settings.session_secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(settings.secure_cookies).toBe(true);
+    expect(new URL(settings.router_url).hostname).not.toContain('.');
+    expect(settings.public_router_url).toBe(`https://${config['xerotier:hostname']}`);
+    const ingress = synth.one('kubernetes:networking.k8s.io/v1:Ingress', 'ui-frontend').inputs as {
+      spec: { rules: { host: string }[] };
+    };
+    expect(ingress.spec.rules.map((rule) => rule.host)).toEqual([`ui.${config['xerotier:hostname']}`]);
   });
 
   it("keeps every Secret's data secret, and no secret value inline in any other resource", () => {

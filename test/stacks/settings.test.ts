@@ -66,7 +66,7 @@ describe('readSettings', () => {
     expect(refused(aws, { aws: '{"cpuNodes":{"instanceType":"p5.48xlarge"}}' })).toMatch(
       /^xerotier:aws\.cpuNodes: must have required properties min, max/,
     );
-    expect(refused(kubernetes, { frontend: '{"enabled":true}' })).toMatch(/^xerotier:frontend\.enabled: must be false/);
+    expect(refused(kubernetes, { frontend: '{"replicas":0}' })).toMatch(/^xerotier:frontend\.replicas: must be >= 1/);
     expect(refused(kubernetes, { monitoring: '{"tracing":{"endpoint":"collector:4318"}}' })).toMatch(
       /^xerotier:monitoring\.tracing\.endpoint: /,
     );
