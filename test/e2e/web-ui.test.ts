@@ -192,8 +192,11 @@ describe.skipIf(!haveChromium)('the web UI in a real browser', () => {
     });
     await page.reload();
     await page.locator('.message.assistant .text', { hasText: ' 400' }).last().waitFor({ timeout: 30_000 });
+    // The page redraws the conversation from the store when the resumed turn ends: judge after that.
+    await turnDone();
     const expected = Array.from({ length: 400 }, (_, index) => String(index + 1)).join(' ');
-    expect((await answer.textContent())?.trim()).toBe(expected);
+    await expect.poll(async () => (await answer.textContent())?.trim()).toBe(expected);
+    expect(await page.locator('.message.assistant .text', { hasText: ' 400' }).count()).toBe(1);
   });
 
   it('/ops updates live when a call is made through the API, and the record opens with its history', async () => {
@@ -238,6 +241,45 @@ describe.skipIf(!haveChromium)('the web UI in a real browser', () => {
     expect(await error.textContent()).toMatch(/email.*\(invalid_\w+\)/);
     expect(await admin.inputValue('#user-email')).toBe('not-an-email');
     expect(await admin.getAttribute('#user-email', 'aria-invalid')).toBe('true');
+    await admin.close();
+  });
+
+  it("admin edits a workspace's approval policy: the router's refusal sits by its field, the saved policy is the router's", async () => {
+    const admin = await ada.newPage();
+    await admin.goto('/admin');
+    const workspace = ui.stack.router.project.workspace.id;
+    const path = `/management/approval-policies/${workspace}`;
+    const before = (await ui.stack.api.call('GET', path, ui.stack.router.project.adminKey)).body;
+    await admin.locator(`#policy-ws option[value="${workspace}"]`).waitFor({ state: 'attached' });
+    await admin.locator('#policy-state', { hasText: /default policy|Changed/ }).waitFor();
+    await admin.fill('#policy-timeout-destructive', '99999999');
+    await admin.click('#approval-policy button[type="submit"]');
+    const error = admin.locator('#policy-timeout-destructive + .field-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/\(invalid_body\)/);
+    expect(await admin.inputValue('#policy-timeout-destructive')).toBe('99999999');
+    await admin.fill('#policy-timeout-destructive', '7200');
+    await admin.selectOption('#policy-min-destructive', '2');
+    await admin.check('input[name="approval_required_write"]');
+    await admin.click('#approval-policy button[type="submit"]');
+    await admin.locator('#policy-state', { hasText: 'Saved: 2 for destructive' }).waitFor();
+    const stored = await ui.stack.api.call('GET', path, ui.stack.router.project.adminKey);
+    expect(stored.body).toMatchObject({
+      timeout_seconds_destructive: 7200,
+      min_approvers_destructive: 2,
+      approval_required_write: true,
+      is_default: false,
+    });
+    await admin.reload();
+    await admin.locator('#policy-state', { hasText: 'Changed' }).waitFor();
+    expect(await admin.inputValue('#policy-min-destructive')).toBe('2');
+    expect(await admin.isChecked('input[name="approval_required_write"]')).toBe(true);
+    // Put the policy back, so the tests after this one run under the default.
+    await ui.stack.api.call('PATCH', path, ui.stack.router.project.adminKey, {
+      timeout_seconds_destructive: before['timeout_seconds_destructive'],
+      min_approvers_destructive: before['min_approvers_destructive'],
+      approval_required_write: before['approval_required_write'],
+    });
     await admin.close();
   });
 

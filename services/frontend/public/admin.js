@@ -177,5 +177,88 @@ void table('v1/management/webhooks?limit=100', 'webhooks', (hook) =>
     el('td', {}, hook.url),
     el('td', {}, (hook.events ?? []).join(', ')),
     el('td', {}, hook.active === false ? 'no' : 'yes'),
+    el('td', {}, el('button', { type: 'button', onclick: () => showDeliveries(hook) }, 'Deliveries')),
   ),
 );
+
+/** A webhook's delivery log, newest first, as the router keeps it. */
+async function showDeliveries(hook) {
+  $('deliveries-h').hidden = false;
+  $('deliveries-h').textContent = `Deliveries to ${hook.url}`;
+  $('webhook-deliveries').hidden = false;
+  await table(`v1/management/webhooks/${hook.id}/deliveries`, 'webhook-deliveries', (delivery) =>
+    el(
+      'tr',
+      {},
+      el('td', {}, delivery.event_type),
+      el('td', {}, delivery.status),
+      el('td', {}, String(delivery.attempts)),
+      el('td', {}, delivery.last_status_code ? String(delivery.last_status_code) : (delivery.last_error ?? '—')),
+      el('td', {}, new Date(delivery.delivered_at ?? delivery.created_at).toLocaleString()),
+    ),
+  );
+}
+
+// Approval policies: the chosen workspace's policy fills the form; saving sends every field.
+const POLICY_FLAGS = [
+  'allow_self_approval',
+  'chat_user_may_approve',
+  'approval_required_write',
+  'approval_required_read',
+];
+const POLICY_FIELDS = [
+  'min_approvers_destructive',
+  'min_approvers_irreversible',
+  'timeout_seconds_destructive',
+  'timeout_seconds_irreversible',
+  'on_timeout_destructive',
+  'on_timeout_irreversible',
+];
+
+async function loadPolicy() {
+  const form = $('approval-policy');
+  const workspace = form.elements.namedItem('workspace_id').value;
+  if (!workspace) return;
+  const answer = await api('GET', `v1/management/approval-policies/${workspace}`);
+  if (answer.status !== 200) {
+    $('policy-state').textContent = answer.body.error?.message ?? 'Not available';
+    return;
+  }
+  for (const name of POLICY_FIELDS) form.elements.namedItem(name).value = String(answer.body[name]);
+  for (const name of POLICY_FLAGS) form.elements.namedItem(name).checked = Boolean(answer.body[name]);
+  $('policy-state').textContent = answer.body.is_default ? 'The default policy' : `Changed ${answer.body.updated_at}`;
+}
+
+async function loadPolicyWorkspaces() {
+  const answer = await api('GET', 'v1/management/workspaces?limit=100');
+  const select = $('policy-ws');
+  select.replaceChildren(
+    ...(answer.body.data ?? []).map((ws) =>
+      el('option', { value: ws.id }, ws.is_default ? `${ws.name} (default)` : ws.name),
+    ),
+  );
+  await loadPolicy();
+}
+
+$('policy-ws').addEventListener('change', () => void loadPolicy());
+jsonForm(
+  $('approval-policy'),
+  (values) => ({
+    method: 'PATCH',
+    path: `v1/management/approval-policies/${values.workspace_id}`,
+    body: {
+      min_approvers_destructive: Number(values.min_approvers_destructive),
+      min_approvers_irreversible: Number(values.min_approvers_irreversible),
+      timeout_seconds_destructive: Number(values.timeout_seconds_destructive),
+      timeout_seconds_irreversible: Number(values.timeout_seconds_irreversible),
+      on_timeout_destructive: values.on_timeout_destructive,
+      on_timeout_irreversible: values.on_timeout_irreversible,
+      ...Object.fromEntries(POLICY_FLAGS.map((name) => [name, values[name] === 'on'])),
+    },
+  }),
+  (saved) => {
+    $('policy-state').textContent =
+      `Saved: ${saved.min_approvers_destructive} for destructive, ${saved.min_approvers_irreversible} for irreversible`;
+  },
+);
+void loadPolicyWorkspaces();
