@@ -1,3 +1,4 @@
+import type * as k8s from '@pulumi/kubernetes';
 import type * as pulumi from '@pulumi/pulumi';
 import { isPrivate, parseCidr } from '../rules/cidr.js';
 
@@ -20,6 +21,31 @@ export interface RouterExposure {
     readonly annotations: Record<string, string>;
     readonly loadBalancerClass?: string;
     readonly sourceRanges: readonly string[];
+  };
+}
+
+/**
+ * An Ingress spec sending every path of `host` to a Service's `http` port, on the exposure's
+ * class, with a cert-manager certificate in `tlsSecret` when the exposure uses one.
+ */
+export function hostIngressSpec(
+  exposure: RouterExposure,
+  host: string,
+  service: pulumi.Input<string>,
+  tlsSecret: string,
+): k8s.types.input.networking.v1.IngressSpec {
+  const { ingress } = exposure;
+  return {
+    ingressClassName: ingress.className,
+    ...(ingress.certManagerIssuer ? { tls: [{ hosts: [host], secretName: tlsSecret }] } : {}),
+    rules: [
+      {
+        host,
+        http: {
+          paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { name: 'http' } } } }],
+        },
+      },
+    ],
   };
 }
 

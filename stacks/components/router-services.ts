@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import type { RouterExposure } from './exposure.js';
+import { hostIngressSpec, type RouterExposure } from './exposure.js';
 import { MESH_PORT, METRICS_PORT } from './router-env.js';
 
 export interface RouterServicesArgs {
@@ -76,24 +76,7 @@ export class RouterServices extends pulumi.ComponentResource {
       `${name}-router`,
       {
         metadata: { ...metadata, annotations: ingress.annotations },
-        spec: {
-          ingressClassName: ingress.className,
-          ...(ingress.certManagerIssuer ? { tls: [{ hosts: [args.hostname], secretName: `${name}-router-tls` }] } : {}),
-          rules: [
-            {
-              host: args.hostname,
-              http: {
-                paths: [
-                  {
-                    path: '/',
-                    pathType: 'Prefix',
-                    backend: { service: { name: this.http.metadata.name, port: { name: 'http' } } },
-                  },
-                ],
-              },
-            },
-          ],
-        },
+        spec: hostIngressSpec(args.exposure, args.hostname, this.http.metadata.name, `${name}-router-tls`),
       },
       child,
     );

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import type { RouterExposure } from './exposure.js';
+import { hostIngressSpec, type RouterExposure } from './exposure.js';
 import {
   checksum,
   disruptionBudget,
@@ -160,26 +160,7 @@ export class WebUi extends pulumi.ComponentResource {
               : {}),
           })),
         },
-        spec: {
-          ingressClassName: ingress.className,
-          ...(ingress.certManagerIssuer
-            ? { tls: [{ hosts: [this.hostname], secretName: `${name}-frontend-tls` }] }
-            : {}),
-          rules: [
-            {
-              host: this.hostname,
-              http: {
-                paths: [
-                  {
-                    path: '/',
-                    pathType: 'Prefix',
-                    backend: { service: { name: this.service.metadata.name, port: { name: 'http' } } },
-                  },
-                ],
-              },
-            },
-          ],
-        },
+        spec: hostIngressSpec(args.exposure, this.hostname, this.service.metadata.name, `${name}-frontend-tls`),
       },
       { parent: this },
     );
