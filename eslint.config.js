@@ -93,13 +93,14 @@ export default tseslint.config(
       parserOptions: {
         // Lint fixtures (test/fixtures/lint) import paths that only make sense inside services/;
         // they sit outside the TypeScript project and get the default one, as does the MCP test
-        // server and the build's asset copier (plain JavaScript, run by node itself).
+        // server, the build's asset copier and the xeroctl launcher (plain JavaScript, run by node itself).
         projectService: {
           allowDefaultProject: [
             'test/fixtures/lint/services/*/*.ts',
             'test/fixtures/lint/stacks/*.ts',
             'test/fixtures/mcp/*.mjs',
             'scripts/*.mjs',
+            'bin/*.mjs',
           ],
         },
         tsconfigRootDir: import.meta.dirname,

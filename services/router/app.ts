@@ -7,6 +7,7 @@ import { frameworkErrorHandler, registerErrorHandling } from './http/error-handl
 import { ApiError } from './http/errors.js';
 import { fastifyLogger } from './http/fastify-logger.js';
 import { healthRoutes } from './http/health.js';
+import { packageVersion } from '../runtime/package-version.js';
 import { managementRoutes } from './http/management.js';
 import { accountRoutes, signInRoutes } from './http/people/sessions.js';
 import { oidcRoutes } from './http/people/oidc.js';
@@ -41,6 +42,8 @@ import { extractionRun } from './loop/extraction-run.js';
 export interface AppDependencies {
   readonly logger: Logger;
   readonly pool: Pool;
+  /** Reported by `/healthz` (default: the package's version). */
+  readonly version?: string;
   /** PEM cert and key; the API serves HTTPS when present. */
   readonly tls?: { cert: Buffer; key: Buffer };
   readonly timeouts?: ServerTimeouts;
@@ -116,7 +119,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     if (draining) throw new ApiError('shutting_down');
   });
   registerErrorHandling(app);
-  void app.register(healthRoutes({ ready: () => databaseAnswers(deps.pool, 2_000) }));
+  void app.register(
+    healthRoutes({
+      ready: () => databaseAnswers(deps.pool, 2_000),
+      version: deps.version ?? packageVersion(import.meta.url),
+    }),
+  );
   void app.register(
     enrollmentRoutes({
       pool: deps.pool,

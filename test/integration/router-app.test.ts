@@ -23,7 +23,10 @@ describe('router HTTP app', () => {
 
   it('answers liveness and readiness when the database answers', async () => {
     const app = buildApp({ enrollment: testEnrollment(), logger: silentLogger(), pool });
-    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    expect((await app.inject('/healthz')).json()).toEqual({
+      status: 'ok',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
     const ready = await app.inject('/readyz');
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: 'ready' });
