@@ -229,6 +229,23 @@ describe('xeroctl against a real router and agents', () => {
     expect(sent.stdout.trim().length).toBeGreaterThan(0);
   });
 
+  it('chats interactively: a destructive call the model proposes is approved at the prompt and runs', async () => {
+    const chat = await run(['chat', 'send', '-i'], 'restart_service now\ny\n');
+    expect(chat.code, chat.stderr).toBe(0);
+    expect(chat.stderr).toMatch(/┌ restart_service \[destructive\] .* needs approval apr_\w+/);
+    expect(chat.stderr).toContain('Approve restart_service [destructive]');
+    expect(chat.stderr).toContain('restarted');
+  });
+
+  it('changes a workspace policy with key=value and shows the router\'s error for a bad one', async () => {
+    const set = await run(['policies', 'set', stack.workspace, 'timeout_seconds_destructive=600', '-o', 'json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ timeout_seconds_destructive: 600 });
+    const bad = await run(['policies', 'set', stack.workspace, 'min_approvers_destructive=7']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/invalid_body, field .*min_approvers_destructive/);
+  });
+
   it('signs out: the session ends at the router and leaves the file', async () => {
     const out = await run([...as('grace'), 'logout']);
     expect(out.code, out.stderr).toBe(0);

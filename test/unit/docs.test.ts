@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_DOC, renderConfigDoc } from '../../scripts/config-reference.js';
+import { XEROCTL_DOC, renderXeroctlDoc } from '../../scripts/xeroctl-reference.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
 import { errorCatalog } from '../../services/router/http/errors.js';
 
@@ -9,6 +10,11 @@ describe('docs stay true to the code', () => {
   it('docs/configuration.md holds the current reference tables (npm run docs:config)', () => {
     const document = readFileSync(CONFIG_DOC, 'utf8');
     expect(renderConfigDoc(document)).toBe(document);
+  });
+
+  it('docs/xeroctl.md holds the reference of the current commands (npm run docs:xeroctl)', () => {
+    const document = readFileSync(XEROCTL_DOC, 'utf8');
+    expect(renderXeroctlDoc(document)).toBe(document);
   });
 
   it('docs/errors.md documents every router error code, with its status, and no stale ones', () => {

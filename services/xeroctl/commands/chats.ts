@@ -53,12 +53,12 @@ async function chatFor(run: Run, client: RouterClient, options: SendOptions): Pr
 }
 
 /** Asks, for each approval this person may give, approve / reject (with a reason) / leave it. */
-async function decide(run: Run, approvals: readonly PendingApproval[]): Promise<Row[]> {
+async function decide(run: Run, approvals: readonly PendingApproval[], mayApprove: boolean): Promise<Row[]> {
   const answers: Row[] = [];
   for (const approval of approvals) {
-    if (approval.waitingFor) {
+    if (approval.waitingFor || !mayApprove) {
       run.note(
-        `${approval.approvalId} waits for someone else (${approval.waitingFor}); it goes on by itself once decided.`,
+        `${approval.approvalId} waits for ${approval.waitingFor ?? 'an approver'}; the chat goes on by itself once decided.`,
       );
       continue;
     }
@@ -105,7 +105,7 @@ async function conversation(
     outcome = await turn(next);
     next = undefined;
     if (!options.interactive) return outcome;
-    const answers = await decide(run, outcome.pending);
+    const answers = await decide(run, outcome.pending, (whoami.permissions ?? []).includes('exec.approve'));
     if (answers.length) next = answers;
   }
 }
