@@ -50,6 +50,7 @@ function printSummary(info: StackInfo, stackFile: string): void {
       `  project     ${info.project_id} (default workspace ${info.workspace_id})`,
       `  admin key   ${info.admin_api_key}`,
       `  sign in     ${info.admin_email} / ${info.admin_password}  (POST /v1/auth/sessions; the web UI, xeroctl login)`,
+      `  xeroctl     npx xeroctl config add dev --url ${info.router_url} --project ${info.project_id} --ui-url ${info.frontend_url}`,
       `  mesh        ${info.mesh_endpoint}`,
       `  inference   ${info.router_url}/${info.project_id}/default/v1  (OpenAI base URL; model scripted/tiny-chat is the scripted engine, not a real model)`,
       ...info.agents.map((agent) => `  ${agent.role} agent   ${agent.name} ${agent.agent_id} (${agent.status})`),

@@ -237,7 +237,7 @@ describe('xeroctl against a real router and agents', () => {
     expect(chat.stderr).toContain('restarted');
   });
 
-  it('changes a workspace policy with key=value and shows the router\'s error for a bad one', async () => {
+  it("changes a workspace policy with key=value and shows the router's error for a bad one", async () => {
     const set = await run(['policies', 'set', stack.workspace, 'timeout_seconds_destructive=600', '-o', 'json']);
     expect(set.code, set.stderr).toBe(0);
     expect(JSON.parse(set.stdout)).toMatchObject({ timeout_seconds_destructive: 600 });

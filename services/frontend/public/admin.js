@@ -3,6 +3,8 @@
 import { api, el, fillTable, jsonForm } from './common.js';
 
 const $ = (id) => document.getElementById(id);
+/** A join key's name that is also a valid registration name is suggested as the agent's. */
+const REGISTRATION_NAME = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
 const list = (values) =>
   String(values ?? '')
     .split(',')
@@ -101,12 +103,13 @@ jsonForm(
   (values) => ({ method: 'POST', path: 'v1/management/join-keys', body: { name: values.name, role: values.role } }),
   (minted, form) => {
     const router = document.body.dataset.router;
+    // A XEM host is set up by xeroctl bootstrap (config, key file, directories, systemd unit).
     const command =
       minted.role === 'xim'
-        ? `XEROTIER_AGENT_ROUTER_URL=${router} XEROTIER_AGENT_JOIN_KEY=${minted.key} npm run xim-agent`
-        : `XEM_ROUTER_URL=${router} XEM_JOIN_KEY=${minted.key} npm run xem-agent`;
+        ? `XEROTIER_AGENT_ROUTER_URL=${router} XEROTIER_AGENT_JOIN_KEY=${minted.key} xerotier-xim-agent`
+        : `sudo xeroctl bootstrap --router-url ${router} --join-key ${minted.key}${REGISTRATION_NAME.test(minted.name) ? ` --name ${minted.name}` : ''} --start`;
     shownOnce($('join-key-shown'), `Join key ${minted.name}`, minted.key, [
-      el('p', {}, 'Install the agent with:'),
+      el('p', {}, 'Install the agent with (docs/xeroctl.md, docs/xem-agent.md):'),
       el('code', { class: 'command' }, command),
     ]);
     form.reset();

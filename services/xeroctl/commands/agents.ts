@@ -40,8 +40,9 @@ export function installCommand(routerUrl: string, key: Row): string {
   const secret = String(key['key']);
   if (key['role'] === 'xim')
     return `XEROTIER_AGENT_ROUTER_URL=${routerUrl} XEROTIER_AGENT_JOIN_KEY=${secret} xerotier-xim-agent`;
-  const name = key['registration_name'] ?? key['name'];
-  return `sudo xeroctl bootstrap --router-url ${routerUrl} --join-key ${secret} --name ${text(name)}`;
+  const name = text(key['registration_name'] ?? key['name']);
+  const named = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/.test(name) && name.length <= 48 ? ` --name ${name}` : '';
+  return `sudo xeroctl bootstrap --router-url ${routerUrl} --join-key ${secret}${named}`;
 }
 
 function simpleAction(run: Run, path: string, past: string) {

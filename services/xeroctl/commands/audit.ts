@@ -34,7 +34,7 @@ export function verdictText(verdict: Row): string {
     verdict['ok']
       ? `Intact: ${text(verdict['entries'])} entries`
       : `BROKEN: ${broken ? `row ${text(broken['position'])} (${text(broken['problem'])})` : 'the checkpoint does not hold'}`,
-    `Agent signatures: ${text(signatures['verified'])} verified, ${text(signatures['unverifiable'])} unverifiable (older than signed results)`,
+    `Agent signatures: ${text(signatures['verified'])} verified${signatures['unverifiable'] ? `, ${text(signatures['unverifiable'])} unverifiable (stored before results were signed)` : ''}`,
     ...(checkpoint
       ? [
           `Checkpoint at ${text(checkpoint['position'])}: ${checkpoint['ok'] ? 'holds' : `fails (${text(checkpoint['problem'])}; the chain's head is ${text(checkpoint['head'])})`}`,

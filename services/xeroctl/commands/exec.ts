@@ -129,12 +129,10 @@ function registerInvoke(exec: Command, kit: Kit): void {
     run.note(`${text(created['id'])}: ${tool} (${text(created['risk'])}) ${text(created['state'])}`);
     await printEnded(
       run,
-      await followInvocation(
-        run,
-        client,
-        String(created['id']),
-        options.timeout !== undefined ? { timeoutMs: options.timeout } : {},
-      ),
+      await followInvocation(run, client, String(created['id']), {
+        from: text(created['state']),
+        ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+      }),
     );
   });
 }

@@ -48,6 +48,8 @@ function statusLine(run: Run) {
 
 interface Follow {
   readonly timeoutMs?: number;
+  /** The state the caller has already said (a new call's), not said again. */
+  readonly from?: string;
   /** Progress as the tool prints it, live (stdout/stderr pieces). */
   readonly onProgress?: (stream: string, data: string) => void;
 }
@@ -86,7 +88,7 @@ export async function followInvocation(run: Run, client: RouterClient, id: strin
           if (event.event === 'progress') options.onProgress?.(String(data['stream']), String(data['data']));
           if (event.event !== 'state' || data['state'] === state) continue;
           state = String(data['state']);
-          if (!run.deps.terminal.interactive) run.note(`${id}: ${state}`);
+          if (!run.deps.terminal.interactive && state !== options.from) run.note(`${id}: ${state}`);
           if (state === 'pending_approval') {
             const invocation = await client.call<Row>('GET', `exec/invocations/${id}`);
             const approval = text(invocation['approval_id']);
