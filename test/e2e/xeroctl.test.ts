@@ -168,6 +168,40 @@ describe('xeroctl against a real router and agents', () => {
     expect(yaml.stdout).toContain(`id: ${stack.workspace}`);
   });
 
+  it('watches calls and approvals live; Ctrl-C ends the watch with 130', async () => {
+    const calls = startXeroctl(['exec', 'list', '--limit', '1', '--watch'], { env });
+    const approvals = startXeroctl(['approvals', 'watch', '-o', 'json'], { env });
+    await waitFor(
+      'both watching',
+      20_000,
+      async () =>
+        (calls.stderr().includes('Watching every call') && approvals.stderr().includes('Watching approvals')) ||
+        undefined,
+    );
+    const made = await stack.api.call('POST', '/exec/invocations', stack.operator.key, {
+      tool: 'restart_service',
+      args: {},
+    });
+    const id = String(made.body['id']);
+    await waitFor(
+      'the watched state change',
+      20_000,
+      async () => calls.stdout().includes(`${id}  pending_approval`) || undefined,
+    );
+    const opened = await waitFor('the watched approval', 20_000, async () =>
+      approvals
+        .stdout()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { invocation_id: string; state: string })
+        .find((approval) => approval.invocation_id === id),
+    );
+    expect(opened.state).toBe('pending');
+    calls.kill('SIGINT');
+    approvals.kill('SIGINT');
+    expect([await calls.exited, await approvals.exited]).toEqual([130, 130]);
+  });
+
   it('mints a join key shown once with the install command', async () => {
     const minted = await run(['join-keys', 'mint', 'db-host-9']);
     expect(minted.code, minted.stderr).toBe(0);

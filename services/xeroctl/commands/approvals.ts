@@ -2,6 +2,8 @@ import { Option, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { pageOptions, type Kit } from '../kit.js';
 import { age, cell, type Column, text } from '../output/render.js';
+import type { RouterClient } from '../http/router-client.js';
+import type { SseEvent } from '../http/sse.js';
 import type { Run } from '../runtime.js';
 
 type Row = Record<string, unknown>;
@@ -22,6 +24,18 @@ export const approvalColumns = (now: () => Date): Column[] => [
     wide: true,
   },
 ];
+
+/**
+ * The approval an event of the project's stream is about: a decision (an `approval` event), or a
+ * call that just began to wait for one (its state `pending_approval`).
+ */
+async function approvalOf(client: RouterClient, event: SseEvent): Promise<string | undefined> {
+  const data = JSON.parse(event.data) as Row;
+  if (event.event === 'approval') return text(data['approval_id']);
+  if (event.event !== 'state' || data['state'] !== 'pending_approval') return undefined;
+  const invocation = await client.call<Row>('GET', `exec/invocations/${text(data['invocation_id'])}`);
+  return invocation['approval_id'] ? text(invocation['approval_id']) : undefined;
+}
 
 /** What a person is deciding: the call behind the approval, with its tool and arguments. */
 async function underReview(run: Run, id: string) {
@@ -145,15 +159,16 @@ export function registerApprovals(program: Command, kit: Kit): void {
   kit.examples(watch, 'xeroctl approvals watch', 'xeroctl approvals watch --risk irreversible -o json | jq .id');
   kit.act<{ risk?: string }>(watch, async (run, options) => {
     const client = await run.client();
-    for await (const event of client.events('exec/events', { signal: run.deps.interrupted })) {
-      if (event.event !== 'approval') continue;
-      const id = text((JSON.parse(event.data) as Row)['approval_id']);
+    const onOpen = () => run.note('Watching approvals (Ctrl-C stops).');
+    for await (const event of client.events('exec/events', { signal: run.deps.interrupted, onOpen })) {
+      const id = await approvalOf(client, event);
+      if (!id) continue;
       const approval = await client.call<Row>('GET', `exec/approvals/${id}`);
       if (options.risk && approval['risk'] !== options.risk) continue;
       if (run.format === 'json') run.out(`${JSON.stringify(approval)}\n`);
       else
         run.out(
-          `${new Date(kit.deps.now()).toISOString()}  ${id}  ${text(approval['risk'])}  ${text(approval['state'])}  ${text(approval['invocation_id'])}\n`,
+          `${kit.deps.now().toISOString()}  ${id}  ${text(approval['risk'])}  ${text(approval['state'])}  ${text(approval['invocation_id'])}\n`,
         );
     }
   });

@@ -79,6 +79,21 @@ async function printEnded(run: Run, invocation: Row): Promise<void> {
   endedWell(invocation);
 }
 
+/** Every call's state changes as the router reports them (the /ops stream), until Ctrl-C. */
+async function watchStates(run: Run): Promise<void> {
+  const client = await run.client();
+  const onOpen = () => run.note('Watching every call (Ctrl-C stops).');
+  for await (const event of client.events('exec/events', { signal: run.deps.interrupted, onOpen })) {
+    if (event.event !== 'state') continue;
+    const data = JSON.parse(event.data) as Row;
+    if (run.format === 'json') run.out(`${event.data}\n`);
+    else
+      run.out(
+        `${text(data['at'])}  ${text(data['invocation_id'])}  ${text(data['state'])}  ${text(data['agent_id'])}\n`,
+      );
+  }
+}
+
 function registerInvoke(exec: Command, kit: Kit): void {
   const invoke = exec
     .command('invoke [tool]')
@@ -188,26 +203,38 @@ export function registerExec(program: Command, kit: Kit): void {
     .addOption(
       new Option('--risk <risk>', 'only of this risk').choices(['read', 'write', 'destructive', 'irreversible']),
     )
-    .option('--workspace <id>', 'only in this workspace');
-  kit.examples(list, 'xeroctl exec list --state pending_approval', 'xeroctl exec list --risk irreversible -o wide');
-  kit.act<{ limit?: number; after?: string; state?: string; tool?: string; risk?: string; workspace?: string }>(
+    .option('--workspace <id>', 'only in this workspace')
+    .option('-w, --watch', 'then keep printing state changes of every call as they happen (NDJSON with -o json)');
+  kit.examples(
     list,
-    async (run, options) => {
-      const answer = await (
-        await run.client()
-      ).call('GET', 'exec/invocations', {
-        query: {
-          limit: options.limit,
-          after: options.after,
-          state: options.state,
-          tool: options.tool,
-          risk: options.risk,
-          workspace_id: options.workspace,
-        },
-      });
-      run.list(answer, invocationColumns(kit.deps.now, run));
-    },
+    'xeroctl exec list --state pending_approval',
+    'xeroctl exec list --risk irreversible -o wide',
+    'xeroctl exec list --limit 5 --watch',
   );
+  kit.act<{
+    limit?: number;
+    after?: string;
+    state?: string;
+    tool?: string;
+    risk?: string;
+    workspace?: string;
+    watch?: boolean;
+  }>(list, async (run, options) => {
+    const answer = await (
+      await run.client()
+    ).call('GET', 'exec/invocations', {
+      query: {
+        limit: options.limit,
+        after: options.after,
+        state: options.state,
+        tool: options.tool,
+        risk: options.risk,
+        workspace_id: options.workspace,
+      },
+    });
+    run.list(answer, invocationColumns(kit.deps.now, run));
+    if (options.watch) await watchStates(run);
+  });
   const show = exec.command('show <id>').description('one call with its status history');
   kit.examples(show, 'xeroctl exec show inv_0123456789abcdef01234567');
   kit.act(show, async (run, _options, id) => {

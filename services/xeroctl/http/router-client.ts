@@ -7,6 +7,8 @@ export interface CallOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly signal?: AbortSignal;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Events only: called once the stream is open (the router answered 200). */
+  readonly onOpen?: () => void;
 }
 
 export interface RouterClient {
@@ -98,6 +100,7 @@ export function createRouterClient(connection: Connection, fetcher: typeof fetch
         }
         throw apiError(response.status, body, response.headers.get('x-request-id'));
       }
+      options?.onOpen?.();
       yield* readSse(response.body);
     },
   };
