@@ -283,6 +283,67 @@ describe.skipIf(!haveChromium)('the web UI in a real browser', () => {
     await admin.close();
   });
 
+  it('admin manages endpoints, templates, webhooks, roles and bindings through the router', async () => {
+    const admin = await ada.newPage();
+    await admin.goto('/admin');
+    const key = ui.stack.router.project.adminKey;
+    // An endpoint created, then its models changed.
+    await admin.fill('#ep-slug', 'triage');
+    await admin.fill('#ep-models', 'scripted/web-ui');
+    await admin.click('#create-endpoint button[type="submit"]');
+    await admin.locator('#endpoints td', { hasText: 'triage' }).waitFor();
+    await admin.locator('#edit-endpoint-slug option', { hasText: 'triage' }).waitFor({ state: 'attached' });
+    await admin.selectOption('#edit-endpoint-slug', { label: 'triage' });
+    await admin.fill('#edit-ep-models', 'scripted/web-ui, scripted/other');
+    await admin.click('#edit-endpoint button[type="submit"]');
+    await admin.locator('#endpoints td', { hasText: 'scripted/other' }).waitFor();
+    // A template and a second version of it.
+    await admin.fill('#tpl-name', 'incident-triage');
+    await admin.fill('#tpl-prompt', 'You triage incidents.');
+    await admin.click('#create-template button[type="submit"]');
+    await admin.locator('#templates td', { hasText: 'incident-triage' }).waitFor();
+    await admin.locator('#edit-template-id option', { hasText: 'incident-triage' }).waitFor({ state: 'attached' });
+    await admin.selectOption('#edit-template-id', { label: 'incident-triage' });
+    await admin.fill('#edit-tpl-prompt', 'You triage incidents, briefly.');
+    await admin.click('#edit-template button[type="submit"]');
+    await admin.locator('#templates tr', { hasText: 'incident-triage' }).locator('td', { hasText: /^2$/ }).waitFor();
+    // A webhook: the router refuses a loopback target by its field; a public one is added, its secret shown once.
+    await admin.fill('#wh-url', 'http://127.0.0.2/hook');
+    await admin.fill('#wh-events', 'exec.failed');
+    await admin.click('#create-webhook button[type="submit"]');
+    await admin.locator('#wh-url + .field-error', { hasText: 'webhook_target_refused' }).waitFor();
+    expect(await admin.inputValue('#wh-events')).toBe('exec.failed');
+    await admin.fill('#wh-url', 'https://hooks.example.com/xerotier');
+    await admin.click('#create-webhook button[type="submit"]');
+    const secret = (await admin.locator('#webhook-secret-shown .secret-value').textContent())!;
+    expect(secret).toMatch(/^whsec_/);
+    await admin.locator('#webhooks td', { hasText: 'hooks.example.com' }).waitFor();
+    // Grace's roles changed in place.
+    const grace = admin.locator('#users tr', { hasText: ui.grace.email });
+    await grace.locator('input').fill('operator, approver, viewer');
+    await grace.locator('button', { hasText: 'Save roles' }).click();
+    await admin
+      .locator('#admin-status', { hasText: `Roles of ${ui.grace.email}: operator, approver, viewer` })
+      .waitFor();
+    // The XEM agent unbound from the default workspace, then bound again.
+    const workspace = ui.stack.router.project.workspace.id;
+    const row = admin.locator('#workspaces tr', { hasText: workspace });
+    await row.locator('button', { hasText: 'Unbind' }).click();
+    await row.locator('td', { hasText: 'none' }).waitFor();
+    expect((await ui.stack.api.call('GET', `/management/workspaces/${workspace}/bindings`, key)).body['data']).toEqual(
+      [],
+    );
+    await admin.selectOption('#bind-ws', workspace);
+    await admin.click('#bind-agent-form button[type="submit"]');
+    await row.locator('button', { hasText: 'Unbind' }).waitFor();
+    const bound = (await ui.stack.api.call('GET', `/management/workspaces/${workspace}/bindings`, key)).body[
+      'data'
+    ] as unknown[];
+    expect(bound).toHaveLength(1);
+    await shot('admin-catalog', admin);
+    await admin.close();
+  });
+
   it('records how long each page takes to load (figures to a file, not asserted)', async () => {
     const timings: Record<string, number> = {};
     const probe = await ada.newPage();

@@ -19,6 +19,20 @@ export interface PageDeps {
   readonly now: () => number;
 }
 
+/**
+ * The router's service tiers, for the endpoint forms (the frontend imports no router values; a
+ * test keeps this list equal to the router's SERVICE_TIERS).
+ */
+export const SERVICE_TIERS = [
+  'self_hosted',
+  'free',
+  'cpu_amd_optimized',
+  'cpu_intel_optimized',
+  'gpu_nvidia_shared',
+  'gpu_amd_shared',
+  'gpu_intel_shared',
+] as const;
+
 const PAGES = {
   chat: { title: 'Chat', script: 'chat.js' },
   ops: { title: 'Operations', script: 'ops.js' },
@@ -127,6 +141,7 @@ export function pageRoutes(deps: PageDeps) {
           projectSlug: session.projectSlug,
           endpoint: deps.endpoint,
           routerUrl: deps.routerUrl,
+          tiers: SERVICE_TIERS,
           [`is${page[0]!.toUpperCase()}${page.slice(1)}`]: true,
         });
       });
