@@ -71,6 +71,8 @@ export interface AppDependencies {
   readonly oidc?: OidcSignIn;
   /** The public key audit checkpoints are signed with (hex); unset, no checkpoint verifies. */
   readonly auditKeyHex?: string;
+  /** The project (slug or id) whose admins may mint platform-scope XIM join keys. */
+  readonly platformProject?: string;
   /** How finished chat turns teach their workspace. @default 'rule' */
   readonly learnings?: LearningsExtraction;
 }
@@ -141,6 +143,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     managementRoutes({
       pool: deps.pool,
       auditKeyHex: deps.auditKeyHex ?? '0'.repeat(64),
+      ...(deps.platformProject ? { platformProject: deps.platformProject } : {}),
       ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
       ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),

@@ -248,6 +248,14 @@ export const routerConfigSchema = defineConfigSchema({
       patternHint: 'a project slug (lower-case letters, digits and dashes)',
       description: 'Project created at start-up if missing, with its default workspace',
     },
+    platform_project: {
+      kind: 'string',
+      env: 'XEROTIER_PLATFORM_PROJECT',
+      pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      patternHint: 'a project slug or id',
+      description:
+        "The platform's own project (slug or id): its admins may mint platform-scope XIM join keys, whose agents serve every project; defaults to bootstrap_project",
+    },
     bootstrap_admin_key_sha256: {
       kind: 'string',
       env: 'XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256',

@@ -164,6 +164,7 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     inference,
     tls: settings.http.tls,
     auditKeyHex: publicKeyHex(auditKey),
+    ...(settings.platformProject ? { platformProject: settings.platformProject } : {}),
     learnings: settings.learnings,
     identity: settings.identity,
     ...(settings.oidc ? { oidc: createOidcSignIn({ pool, settings: settings.oidc, logger }) } : {}),

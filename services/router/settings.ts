@@ -61,6 +61,8 @@ export interface RouterSettings {
     readonly checkpointDir: string | undefined;
     readonly checkpointIntervalMs: number;
   };
+  /** The project whose admins may enroll shared (platform-scope) XIM agents; none: no shared fleet. */
+  readonly platformProject: string | undefined;
   readonly bootstrap:
     | {
         readonly projectSlug: string;
@@ -127,6 +129,7 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
       checkpointDir: config.audit_checkpoint_dir,
       checkpointIntervalMs: config.audit_checkpoint_interval_seconds * 1_000,
     },
+    platformProject: config.platform_project ?? config.bootstrap_project,
     bootstrap:
       config.bootstrap_project === undefined
         ? undefined

@@ -48,6 +48,13 @@ export const ximAgentConfigSchema = defineConfigSchema({
       default: 'info',
       description: 'Log verbosity: trace, debug, info, notice, warning, error',
     },
+    service_tiers: {
+      kind: 'list',
+      env: 'XEROTIER_AGENT_SERVICE_TIERS',
+      default: [],
+      description:
+        "Service tiers this agent serves (e.g. gpu_nvidia_shared), published in its manifest: an endpoint of another tier is not routed here. Empty: every tier",
+    },
     max_concurrent: {
       kind: 'integer',
       env: 'XEROTIER_AGENT_MAX_CONCURRENT',

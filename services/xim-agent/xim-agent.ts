@@ -66,6 +66,8 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
           models: [...engine.models].sort(),
           scripted_models: [...engine.scripted].sort(),
           engine: { healthy: engine.healthy, attached: config.engine_url !== undefined },
+          // The scheduler's tier filter reads it; without it the agent serves every tier.
+          ...(config.service_tiers.length ? { service_tiers: [...config.service_tiers].sort() } : {}),
         }),
       capacity: () => ({ max_concurrent: engine.healthy ? slots() : 0, in_use: runner.running }),
       health: () => ({

@@ -101,6 +101,7 @@ export async function enrollAgent(
         signingPublicKey: signingKey,
         curvePublicKey: curveKey,
         manifest: request.manifest ?? null,
+        scope: key.scope,
       });
       for (const old of superseded) {
         await appendAudit(client, {
@@ -118,7 +119,13 @@ export async function enrollAgent(
         actor: 'router',
         event: 'agent.enrolled',
         subject: agentId,
-        detail: { join_key_id: key.id, registration_name: request.registration_name, from, replaced: superseded },
+        detail: {
+          join_key_id: key.id,
+          registration_name: request.registration_name,
+          from,
+          replaced: superseded,
+          ...(key.scope === 'platform' ? { scope: 'platform' } : {}),
+        },
       });
       return { projectId: key.project_id, superseded };
     });

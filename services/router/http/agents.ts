@@ -21,6 +21,7 @@ export function agentView(agent: AgentRecord) {
     region: agent.region,
     status: agent.status,
     exec_paused: agent.exec_paused,
+    scope: agent.scope,
     manifest_hash: agent.manifest_hash,
     manifest_version: agent.manifest_version,
     enrolled_at: agent.enrolled_at.toISOString(),

@@ -34,6 +34,11 @@ export const errorCatalog = {
     type: 'forbidden_error',
     message: 'This join key is bound to another registration name',
   },
+  platform_scope_not_allowed: {
+    status: 403,
+    type: 'forbidden_error',
+    message: "Platform-scope join keys are minted only in the platform's project (XEROTIER_PLATFORM_PROJECT), for XIM agents",
+  },
   agent_revoked: {
     status: 401,
     type: 'authentication_error',

@@ -22,6 +22,8 @@ const MintBody = Type.Object(
     registration_name: Type.Optional(
       Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' }),
     ),
+    /** `platform`: the XIM agent it enrolls serves every project (the platform project's admins only). */
+    scope: Type.Optional(Type.Union([Type.Literal('project'), Type.Literal('platform')])),
   },
   strict,
 );
@@ -51,17 +53,33 @@ export function joinKeyView(key: JoinKeyRecord, now = new Date()) {
     used_by_agent: key.used_by_agent,
     allow_replace: key.allow_replace,
     registration_name: key.registration_name,
+    scope: key.scope,
   };
 }
 
 /** `/:project_id/v1/management/join-keys`: mint (shown once), list, show, revoke. */
-export function joinKeyRoutes(deps: { pool: Pool }) {
+/**
+ * A platform-scope key enrolls a shared XIM agent: only in the platform's project (so only its
+ * admins), and never for an execution agent, which runs tools with one project's credentials.
+ */
+export function platformScopeAllowed(
+  request: { role: 'xem' | 'xim'; scope?: 'project' | 'platform' },
+  project: { id: string; slug: string },
+  platformProject: string | undefined,
+): boolean {
+  if (request.scope !== 'platform') return true;
+  return request.role === 'xim' && platformProject !== undefined && [project.id, project.slug].includes(platformProject);
+}
+
+export function joinKeyRoutes(deps: { pool: Pool; platformProject?: string }) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.post<{ Body: Static<typeof MintBody> }>(
       '/join-keys',
       { schema: { body: MintBody } },
       async (request, reply) => {
         const project = projectOf(request);
+        if (!platformScopeAllowed(request.body, project, deps.platformProject))
+          throw new ApiError('platform_scope_not_allowed', undefined, 'scope');
         const minted = mintJoinKey();
         const key = await insertJoinKey(deps.pool, {
           projectId: project.id,
@@ -72,6 +90,7 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
           expiresAt: new Date(Date.now() + (request.body.ttl_seconds ?? DEFAULT_TTL_S) * 1_000),
           allowReplace: request.body.allow_replace ?? false,
           registrationName: request.body.registration_name ?? null,
+          scope: request.body.scope ?? 'project',
         });
         await appendAudit(deps.pool, {
           projectId: project.id,
@@ -83,6 +102,7 @@ export function joinKeyRoutes(deps: { pool: Pool }) {
             name: key.name,
             allow_replace: key.allow_replace,
             registration_name: key.registration_name,
+            scope: key.scope,
           },
         });
         return reply.status(201).send({ ...joinKeyView(key), key: minted.token });

@@ -20,6 +20,7 @@ export function managementRoutes(
     readonly rateLimits?: RateLimitSettings;
     readonly webhooks?: WebhookSettings;
     readonly auditKeyHex: string;
+    readonly platformProject?: string;
   },
 ) {
   return async function register(app: FastifyInstance): Promise<void> {

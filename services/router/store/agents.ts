@@ -21,10 +21,12 @@ export interface AgentRecord {
   readonly revoked_at: Date | null;
   readonly tokens_valid_after: Date;
   readonly exec_paused: boolean;
+  /** `platform`: a shared XIM agent serving every project (it belongs to the platform project). */
+  readonly scope: 'project' | 'platform';
 }
 
 const COLUMNS = `id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, status,
-  manifest_hash, manifest_version, enrolled_at, last_heartbeat, revoked_at, tokens_valid_after, exec_paused`;
+  manifest_hash, manifest_version, enrolled_at, last_heartbeat, revoked_at, tokens_valid_after, exec_paused, scope`;
 
 export interface NewAgent {
   readonly id: string;
@@ -36,12 +38,13 @@ export interface NewAgent {
   readonly signingPublicKey: Buffer;
   readonly curvePublicKey: Buffer;
   readonly manifest: Record<string, unknown> | null;
+  readonly scope?: 'project' | 'platform';
 }
 
 export async function insertAgent(db: Queryable, agent: NewAgent): Promise<AgentRecord> {
   const inserted = await db.query<AgentRecord>(
-    `INSERT INTO agents (id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, manifest)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    `INSERT INTO agents (id, project_id, role, registration_name, region, join_key_id, signing_public_key, curve_public_key, manifest, scope)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
     [
       agent.id,
       agent.projectId,
@@ -52,6 +55,7 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<Agent
       agent.signingPublicKey,
       agent.curvePublicKey,
       agent.manifest,
+      agent.scope ?? 'project',
     ],
   );
   return inserted.rows[0]!;
@@ -145,7 +149,7 @@ export async function listAdmissibleAgents(
   return found.rows;
 }
 
-/** The models the project's active XIM agents serve now, and which of them are scripted stand-ins. */
+/** The models the project's active XIM agents (its own and the platform's shared fleet) serve now, and which are scripted stand-ins. */
 export async function servedModels(
   db: Queryable,
   projectId: string,
@@ -153,7 +157,7 @@ export async function servedModels(
   const found = await db.query<{ model: string; agents: number; scripted: boolean }>(
     `SELECT m.model, count(*)::int AS agents, bool_or(a.manifest->'scripted_models' ? m.model) AS scripted
        FROM agents a CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(a.manifest->'models', '[]')) AS m(model)
-      WHERE a.project_id = $1 AND a.role = 'xim' AND a.status = 'active' AND coalesce((a.manifest->'engine'->>'healthy')::boolean, false)
+      WHERE (a.project_id = $1 OR a.scope = 'platform') AND a.role = 'xim' AND a.status = 'active' AND coalesce((a.manifest->'engine'->>'healthy')::boolean, false)
       GROUP BY m.model`,
     [projectId],
   );
@@ -166,13 +170,16 @@ export interface XimManifest {
   readonly service_tiers: string[] | null;
 }
 
-/** The project's XIM agents that may serve (not revoked or superseded): models and tiers from their manifests. */
+/**
+ * The XIM agents that may serve a project (not revoked or superseded): its own and the platform's
+ * shared fleet, with models and tiers from their manifests.
+ */
 export async function ximManifests(db: Queryable, projectId: string): Promise<XimManifest[]> {
   const found = await db.query<XimManifest>({
     name: 'xim_manifests',
     text: `SELECT id, ARRAY(SELECT jsonb_array_elements_text(coalesce(manifest->'models', '[]'))) AS models,
                   CASE WHEN jsonb_typeof(manifest->'service_tiers') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(manifest->'service_tiers')) END AS service_tiers
-             FROM agents WHERE project_id = $1 AND role = 'xim' AND status NOT IN ('revoked', 'superseded')`,
+             FROM agents WHERE (project_id = $1 OR scope = 'platform') AND role = 'xim' AND status NOT IN ('revoked', 'superseded')`,
     values: [projectId],
   });
   return found.rows;

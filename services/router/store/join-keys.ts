@@ -16,10 +16,12 @@ export interface JoinKeyRecord {
   readonly used_by_agent: string | null;
   readonly allow_replace: boolean;
   readonly registration_name: string | null;
+  /** `platform`: the agent it enrolls serves every project (XIM only; migration 016). */
+  readonly scope: 'project' | 'platform';
 }
 
 const COLUMNS =
-  'id, project_id, role, name, region, provisioned, created_at, expires_at, revoked_at, used_at, used_by_agent, allow_replace, registration_name';
+  'id, project_id, role, name, region, provisioned, created_at, expires_at, revoked_at, used_at, used_by_agent, allow_replace, registration_name, scope';
 
 export async function insertJoinKey(
   db: Queryable,
@@ -32,10 +34,11 @@ export async function insertJoinKey(
     expiresAt: Date | null;
     allowReplace?: boolean;
     registrationName?: string | null;
+    scope?: 'project' | 'platform';
   },
 ): Promise<JoinKeyRecord> {
   const inserted = await db.query<JoinKeyRecord>(
-    `INSERT INTO join_keys (id, project_id, role, name, region, key_hash, expires_at, allow_replace, registration_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    `INSERT INTO join_keys (id, project_id, role, name, region, key_hash, expires_at, allow_replace, registration_name, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
     [
       newId('jk'),
       key.projectId,
@@ -46,6 +49,7 @@ export async function insertJoinKey(
       key.expiresAt,
       key.allowReplace ?? false,
       key.registrationName ?? null,
+      key.scope ?? 'project',
     ],
   );
   return inserted.rows[0]!;

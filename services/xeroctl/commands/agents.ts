@@ -66,35 +66,47 @@ function registerJoinKeys(program: Command, kit: Kit): void {
       ),
     )
     .option('--registration-name <name>', 'the only registration name it may enroll (re-enrolling one agent)')
-    .option('--allow-replace', 'the agent may replace a live one of the same name or key (a re-imaged host)');
+    .option('--allow-replace', 'the agent may replace a live one of the same name or key (a re-imaged host)')
+    .addOption(
+      new Option(
+        '--scope <scope>',
+        'platform: a shared XIM agent serving every project (in the platform project only)',
+      ).choices(['project', 'platform']),
+    );
   kit.examples(
     mint,
     'xeroctl join-keys mint db-host-1',
     'xeroctl join-keys mint gpu-a --role xim --ttl 3600',
     'xeroctl join-keys mint db-host-1 --registration-name db-host-1 --allow-replace',
+    'xeroctl join-keys mint gpu-pool-1 --role xim --scope platform',
   );
-  kit.act<{ role: string; region?: string; ttl?: number; registrationName?: string; allowReplace?: boolean }>(
-    mint,
-    async (run, options, name) => {
-      const client = await run.client();
-      const minted = await client.call<Row>('POST', 'management/join-keys', {
-        body: {
-          name,
-          role: options.role,
-          ...(options.region ? { region: options.region } : {}),
-          ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
-          ...(options.registrationName ? { registration_name: options.registrationName } : {}),
-          ...(options.allowReplace ? { allow_replace: true } : {}),
-        },
-      });
-      if (run.format !== 'table' && run.format !== 'wide') return run.show(minted, []);
-      run.out(`${text(minted['key'])}\n`);
-      run.note(
-        `Join key ${text(minted['id'])} (${text(minted['role'])}), usable once until ${text(minted['expires_at'])}; it is not shown again.`,
-      );
-      run.note(`Install the agent with:\n  ${installCommand(client.connection.url, minted)}`);
-    },
-  );
+  kit.act<{
+    role: string;
+    region?: string;
+    ttl?: number;
+    registrationName?: string;
+    allowReplace?: boolean;
+    scope?: string;
+  }>(mint, async (run, options, name) => {
+    const client = await run.client();
+    const minted = await client.call<Row>('POST', 'management/join-keys', {
+      body: {
+        name,
+        role: options.role,
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
+        ...(options.registrationName ? { registration_name: options.registrationName } : {}),
+        ...(options.allowReplace ? { allow_replace: true } : {}),
+        ...(options.scope ? { scope: options.scope } : {}),
+      },
+    });
+    if (run.format !== 'table' && run.format !== 'wide') return run.show(minted, []);
+    run.out(`${text(minted['key'])}\n`);
+    run.note(
+      `Join key ${text(minted['id'])} (${text(minted['role'])}), usable once until ${text(minted['expires_at'])}; it is not shown again.`,
+    );
+    run.note(`Install the agent with:\n  ${installCommand(client.connection.url, minted)}`);
+  });
   const list = pageOptions(keys.command('list').description('join keys and whether they were used'));
   kit.examples(list, 'xeroctl join-keys list', 'xeroctl join-keys list -o wide');
   kit.act<{ limit?: number; after?: string }>(list, async (run, options) => {
