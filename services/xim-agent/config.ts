@@ -53,7 +53,7 @@ export const ximAgentConfigSchema = defineConfigSchema({
       env: 'XEROTIER_AGENT_SERVICE_TIERS',
       default: [],
       description:
-        "Service tiers this agent serves (e.g. gpu_nvidia_shared), published in its manifest: an endpoint of another tier is not routed here. Empty: every tier",
+        'Service tiers this agent serves (e.g. gpu_nvidia_shared), published in its manifest: an endpoint of another tier is not routed here. Empty: every tier',
     },
     max_concurrent: {
       kind: 'integer',

@@ -37,7 +37,8 @@ export const errorCatalog = {
   platform_scope_not_allowed: {
     status: 403,
     type: 'forbidden_error',
-    message: "Platform-scope join keys are minted only in the platform's project (XEROTIER_PLATFORM_PROJECT), for XIM agents",
+    message:
+      "Platform-scope join keys are minted only in the platform's project (XEROTIER_PLATFORM_PROJECT), for XIM agents",
   },
   agent_revoked: {
     status: 401,

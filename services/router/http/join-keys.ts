@@ -68,7 +68,9 @@ export function platformScopeAllowed(
   platformProject: string | undefined,
 ): boolean {
   if (request.scope !== 'platform') return true;
-  return request.role === 'xim' && platformProject !== undefined && [project.id, project.slug].includes(platformProject);
+  return (
+    request.role === 'xim' && platformProject !== undefined && [project.id, project.slug].includes(platformProject)
+  );
 }
 
 export function joinKeyRoutes(deps: { pool: Pool; platformProject?: string }) {
