@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
@@ -153,6 +153,62 @@ describe('XEM agent process: restarts, pauses and leases', () => {
       expect(await agentStatus(router.pool, victimId)).toBe('superseded');
     } finally {
       rmSync(victimDir, { recursive: true, force: true });
+    }
+  });
+
+  it('re-enrolls a revoked agent by an operator action alone: a key bound to its name, a restart, its volume kept', async () => {
+    const hostDir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'agent-e2e-reenroll-'));
+    try {
+      const first = spawnXemAgent({
+        routerUrl: router.url,
+        joinKey: await router.mintJoinKey(),
+        name: 'xem-rebuilt',
+        dir: hostDir,
+        intervalMs: INTERVAL_MS,
+      });
+      started.push(first);
+      const oldId = await agentId(first);
+      await waitFor('active', 10_000, statusIs(oldId, 'active'));
+      const curveKey = readFileSync(join(hostDir, 'curve.hex'), 'utf8');
+      // The operator revokes it (a suspected compromise, say, now cleared)…
+      const api = (method: string, url: string, payload?: object) =>
+        router.app.inject({
+          method: method as 'POST',
+          url: `/${router.project.project.id}/v1/management${url}`,
+          headers: bearer(router.project.adminKey),
+          ...(payload ? { payload } : {}),
+        });
+      expect((await api('POST', `/agents/${oldId}/revoke-credentials`)).statusCode).toBe(200);
+      await new Promise<void>((resolve) =>
+        first.child.on('message', (message: { type: string }) => message.type === 'retired' && resolve()),
+      );
+      first.child.kill('SIGTERM');
+      await first.exited;
+      // …and brings it back: a key bound to that one name, allowed to replace it, then a restart with the same volume.
+      const minted = await api('POST', '/join-keys', {
+        role: 'xem',
+        name: 'xem-rebuilt again',
+        registration_name: 'xem-rebuilt',
+        allow_replace: true,
+      });
+      const again = spawnXemAgent({
+        routerUrl: router.url,
+        joinKey: minted.json().key,
+        name: 'xem-rebuilt',
+        dir: hostDir,
+        intervalMs: INTERVAL_MS,
+      });
+      started.push(again);
+      const newId = await agentId(again);
+      await waitFor('active again', 10_000, statusIs(newId, 'active'));
+      expect(newId).not.toBe(oldId);
+      expect(readFileSync(join(hostDir, 'curve.hex'), 'utf8')).toBe(curveKey);
+      // Revoked stays revoked: the old identity's tokens never work again.
+      expect(await agentStatus(router.pool, oldId)).toBe('revoked');
+      again.child.kill('SIGTERM');
+      expect((await again.exited).code).toBe(0);
+    } finally {
+      rmSync(hostDir, { recursive: true, force: true });
     }
   });
 
