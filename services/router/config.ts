@@ -117,7 +117,18 @@ export const routerConfigSchema = defineConfigSchema({
       envOnly: true,
       pattern: /^[0-9a-fA-F]{64}$/,
       patternHint: 'an Ed25519 seed as 64 hex characters',
-      description: 'Signs agent bearer tokens (EdDSA); rotating it makes agents re-enroll',
+      description:
+        'Signs agent bearer tokens (EdDSA). Rotate with an overlap: the old key goes to token_signing_key_previous',
+    },
+    token_signing_key_previous: {
+      kind: 'string',
+      env: 'XEROTIER_TOKEN_SIGNING_KEY_PREVIOUS',
+      secret: true,
+      envOnly: true,
+      pattern: /^[0-9a-fA-F]{64}$/,
+      patternHint: 'an Ed25519 seed as 64 hex characters',
+      description:
+        'During a rotation, the key tokens were signed with before: still accepted (never used to sign) until removed; agents move to the new key at their next refresh',
     },
     curve_secret_key: {
       kind: 'string',

@@ -169,7 +169,11 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     identity: settings.identity,
     ...(settings.oidc ? { oidc: createOidcSignIn({ pool, settings: settings.oidc, logger }) } : {}),
     enrollment: {
-      tokens: createAgentTokens(settings.agentTokens.signingKey, settings.agentTokens.ttlSeconds),
+      tokens: createAgentTokens(
+        settings.agentTokens.signingKey,
+        settings.agentTokens.ttlSeconds,
+        settings.agentTokens.previousSigningKey,
+      ),
       routerCurvePublicKey: curvePublicFromSecret(settings.mesh.curveSecretKey),
       meshEndpoint: () => settings.mesh.publicEndpoint ?? mesh.server.endpoint,
       leaseRenewalIntervalMs: settings.mesh.leaseRenewalIntervalMs,

@@ -33,7 +33,12 @@ export interface RouterSettings {
     readonly handshakeBudget: HandshakeBudgetOptions | undefined;
     readonly scrambleAutoIds: boolean;
   };
-  readonly agentTokens: { readonly signingKey: string; readonly ttlSeconds: number };
+  readonly agentTokens: {
+    readonly signingKey: string;
+    /** The key before a rotation: verifies, never signs (XEROTIER_TOKEN_SIGNING_KEY_PREVIOUS). */
+    readonly previousSigningKey: string | undefined;
+    readonly ttlSeconds: number;
+  };
   readonly exec: {
     readonly dispatchTtlMs: number;
     readonly pollIntervalMs: number;
@@ -105,7 +110,11 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
       handshakeBudget: tuning.mesh?.handshakeBudget,
       scrambleAutoIds: tuning.mesh?.scrambleAutoIds ?? true,
     },
-    agentTokens: { signingKey: config.token_signing_key, ttlSeconds: config.agent_token_ttl_seconds },
+    agentTokens: {
+      signingKey: config.token_signing_key,
+      previousSigningKey: config.token_signing_key_previous,
+      ttlSeconds: config.agent_token_ttl_seconds,
+    },
     exec: { dispatchTtlMs: 30_000, pollIntervalMs: 500, watchdogIntervalMs: 1_000, ...tuning.exec },
     limits: {
       backend: config.cache_backend as 'memory' | 'redis',
@@ -170,6 +179,7 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
       config.redis_url,
       config.completion_encryption_key,
       config.token_signing_key,
+      config.token_signing_key_previous,
       config.curve_secret_key,
       config.audit_signing_key,
       config.database_app_password,

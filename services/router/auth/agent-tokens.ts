@@ -1,5 +1,5 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
-import { jwtVerify, SignJWT } from 'jose';
+import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { signingKeyPairFromSeed, signingPublicKey } from '../../protocol/signing.js';
 
 const ISSUER = 'xerotier-router';
@@ -19,15 +19,35 @@ export interface AgentTokens {
   verify(token: string): Promise<AgentClaims>;
 }
 
-/** Short-lived EdDSA JWTs identifying an enrolled agent (sub = agent id). */
-export function createAgentTokens(seedHex: string, ttlSeconds: number): AgentTokens {
+/** A key's id in a token's header: the first 16 hex characters of the SHA-256 of its public key. */
+function keyId(publicKey: Uint8Array): string {
+  return createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
+}
+
+/**
+ * Short-lived EdDSA JWTs identifying an enrolled agent (sub = agent id), signed with the current
+ * key. During a rotation the previous key still verifies (`kid` picks it) until the operator
+ * drops it: agents holding older tokens keep working and get new-key tokens at their next
+ * refresh, and an agent offline past both proves its enrolled key (reauthenticate) instead.
+ */
+export function createAgentTokens(seedHex: string, ttlSeconds: number, previousSeedHex?: string): AgentTokens {
   const pair = signingKeyPairFromSeed(Buffer.from(seedHex, 'hex'));
-  const publicKey: KeyObject = signingPublicKey(pair.publicKey);
+  const kid = keyId(pair.publicKey);
+  const verifiers = new Map<string, KeyObject>([[kid, signingPublicKey(pair.publicKey)]]);
+  if (previousSeedHex && previousSeedHex.toLowerCase() !== seedHex.toLowerCase()) {
+    const previous = signingKeyPairFromSeed(Buffer.from(previousSeedHex, 'hex'));
+    verifiers.set(keyId(previous.publicKey), signingPublicKey(previous.publicKey));
+  }
+  const verifierOf = (token: string): KeyObject => {
+    const header = decodeProtectedHeader(token);
+    // Tokens from before key ids were written carry none: only the current key may verify them.
+    return verifiers.get(typeof header.kid === 'string' ? header.kid : kid) ?? verifiers.get(kid)!;
+  };
   return {
     async issue(claims) {
       const expiresAt = new Date(Math.floor(Date.now() / 1_000) * 1_000 + ttlSeconds * 1_000);
       const token = await new SignJWT({ prj: claims.projectId, role: claims.role })
-        .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid })
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)
         .setSubject(claims.agentId)
@@ -38,7 +58,7 @@ export function createAgentTokens(seedHex: string, ttlSeconds: number): AgentTok
       return { token, expiresAt };
     },
     async verify(token) {
-      const { payload } = await jwtVerify(token, publicKey, {
+      const { payload } = await jwtVerify(token, verifierOf(token), {
         issuer: ISSUER,
         audience: AUDIENCE,
         algorithms: ['EdDSA'],
