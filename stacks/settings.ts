@@ -83,7 +83,14 @@ function resolve(
       podMonitors: raw.monitoring?.podMonitors ?? false,
       ...(raw.monitoring?.tracing ? { tracing: { sampleRate: 1, ...raw.monitoring.tracing } } : {}),
     },
-    rotation: { databaseApp: 0, databaseOwner: 0, cache: 0, ...raw.rotation },
+    rotation: {
+      databaseApp: 0,
+      databaseOwner: 0,
+      cache: 0,
+      tokenSigning: 0,
+      tokenSigningOverlap: true,
+      ...raw.rotation,
+    },
     huggingFaceToken: context.secrets?.has('huggingFaceToken') ?? false,
     ...(aws ? { aws } : {}),
   };

@@ -79,6 +79,9 @@ export class ControlPlane extends pulumi.ComponentResource {
       ...(args.redisUrl ? { redis_url: args.redisUrl } : {}),
       completion_encryption_key: args.secrets.completionEncryptionKey,
       token_signing_key: args.secrets.tokenSigningKey,
+      ...(args.secrets.tokenSigningKeyPrevious
+        ? { token_signing_key_previous: args.secrets.tokenSigningKeyPrevious }
+        : {}),
       audit_signing_key: args.secrets.auditSigningKey,
       curve_secret_key: args.secrets.routerCurveSecretKey,
       bootstrap_admin_key_sha256: args.secrets.adminApiKeySha256,
@@ -164,6 +167,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     const env = routerEnv({
       secretName: secret.metadata.name,
       hasRedis: Boolean(args.redisUrl),
+      tokenKeyOverlap: args.secrets.tokenSigningKeyPrevious !== undefined,
       bootstrapProject: args.bootstrapProject,
       meshEndpoint: this.meshEndpoint,
       webhooksAllowedTargets: args.router.webhooksAllowedTargets,

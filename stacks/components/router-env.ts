@@ -16,6 +16,8 @@ type EnvVar = k8s.types.input.core.v1.EnvVar;
 export interface RouterEnvArgs {
   readonly secretName: pulumi.Input<string>;
   readonly hasRedis: boolean;
+  /** A token-signing key rotation is under way: the previous key is in the Secret too. */
+  readonly tokenKeyOverlap?: boolean;
   readonly bootstrapProject: string;
   readonly meshEndpoint: string;
   readonly webhooksAllowedTargets: readonly string[];
@@ -32,6 +34,7 @@ export function routerEnv(args: RouterEnvArgs): EnvVar[] {
       ...(args.hasRedis ? { redis_url: fromSecret('redis_url'), cache_backend: 'redis' } : { cache_backend: 'memory' }),
       completion_encryption_key: fromSecret('completion_encryption_key'),
       token_signing_key: fromSecret('token_signing_key'),
+      ...(args.tokenKeyOverlap ? { token_signing_key_previous: fromSecret('token_signing_key_previous') } : {}),
       audit_signing_key: fromSecret('audit_signing_key'),
       curve_secret_key: fromSecret('curve_secret_key'),
       bootstrap_admin_key_sha256: fromSecret('bootstrap_admin_key_sha256'),

@@ -18,7 +18,12 @@ export interface SecretsArgs {
    * so bumping it makes a new one on the next `up`.
    * @default {}
    */
-  readonly rotation?: Readonly<Partial<Record<RotatedPassword, number>>>;
+  readonly rotation?: Readonly<Partial<Record<RotatedPassword, number>>> & {
+    /** The token-signing key's generation (0: the key every stack started with). */
+    readonly tokenSigning?: number;
+    /** Keep the previous generation's key, for the router to accept while agents move. @default true */
+    readonly tokenSigningOverlap?: boolean;
+  };
 }
 
 export type RotatedPassword = 'databaseApp' | 'databaseOwner' | 'cache';
@@ -39,6 +44,8 @@ export interface JoinKey {
  */
 export class PlatformSecrets extends pulumi.ComponentResource {
   readonly tokenSigningKey: pulumi.Output<string>;
+  /** During a rotation, the previous generation's key (XEROTIER_TOKEN_SIGNING_KEY_PREVIOUS). */
+  readonly tokenSigningKeyPrevious: pulumi.Output<string> | undefined;
   /** Signs audit-chain checkpoints (XEROTIER_AUDIT_SIGNING_KEY). */
   readonly auditSigningKey: pulumi.Output<string>;
   readonly completionEncryptionKey: pulumi.Output<string>;
@@ -62,7 +69,14 @@ export class PlatformSecrets extends pulumi.ComponentResource {
     const child = { parent: this };
     const bytes = (id: string, keeper?: string) =>
       new random.RandomBytes(`${name}-${id}`, { length: 32, ...(keeper ? { keepers: { keeper } } : {}) }, child);
-    this.tokenSigningKey = pulumi.secret(bytes('token-signing').hex);
+    // Generation 0 keeps the name every stack began with, so adding rotation rotates nothing;
+    // generation n is its own resource, and n-1 stays in the stack while the overlap lasts.
+    const tokenKey = (generation: number) =>
+      pulumi.secret(bytes(generation === 0 ? 'token-signing' : `token-signing-${generation}`).hex);
+    const generation = args.rotation?.tokenSigning ?? 0;
+    this.tokenSigningKey = tokenKey(generation);
+    this.tokenSigningKeyPrevious =
+      generation > 0 && (args.rotation?.tokenSigningOverlap ?? true) ? tokenKey(generation - 1) : undefined;
     this.completionEncryptionKey = pulumi.secret(bytes('completion-encryption').hex);
     this.auditSigningKey = pulumi.secret(bytes('audit-signing').hex);
     this.routerCurveSecretKey = pulumi.secret(

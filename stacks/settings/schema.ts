@@ -140,7 +140,17 @@ export const SETTINGS_SCHEMA = {
     strict,
   ),
   rotation: Type.Object(
-    { databaseApp: opt(int(0, 1000)), databaseOwner: opt(int(0, 1000)), cache: opt(int(0, 1000)) },
+    {
+      databaseApp: opt(int(0, 1000)),
+      databaseOwner: opt(int(0, 1000)),
+      cache: opt(int(0, 1000)),
+      tokenSigning: opt(int(0, 1000)),
+      tokenSigningOverlap: opt(
+        Type.Boolean({
+          description: 'keep accepting the previous token-signing key (default true); false once agents moved',
+        }),
+      ),
+    },
     strict,
   ),
   frontend: Type.Object(

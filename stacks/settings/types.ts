@@ -117,7 +117,14 @@ export interface StackSettings {
   /** Prometheus Operator PodMonitors; OTLP traces from the router and every agent when `tracing` is set. */
   readonly monitoring: { readonly podMonitors: boolean; readonly tracing?: TracingSettings };
   /** Bump a number to rotate that generated secret (a new value on the next `up`). */
-  readonly rotation: { readonly databaseApp: number; readonly databaseOwner: number; readonly cache: number };
+  readonly rotation: {
+    readonly databaseApp: number;
+    readonly databaseOwner: number;
+    readonly cache: number;
+    /** The token-signing key's generation; the previous generation is still accepted while tokenSigningOverlap. */
+    readonly tokenSigning: number;
+    readonly tokenSigningOverlap: boolean;
+  };
   /** Set when the stack's config holds a Hugging Face token (xerotier:huggingFaceToken, secret). */
   readonly huggingFaceToken: boolean;
   readonly aws?: AwsSettings;

@@ -128,6 +128,49 @@ describe('a new region from one stack file', () => {
     ).toMatch(/^[0-9a-f]{64}$/);
   }, 60_000);
 
+  it('rotates the token-signing key with an overlap: the previous key stays accepted until the overlap is switched off', async () => {
+    const routerEnv = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) => {
+      const router = resources.find(
+        (resource) => resource.type === 'kubernetes:apps/v1:Deployment' && resource.name === 'control-plane-router',
+      )!;
+      const spec = router.inputs['spec'] as {
+        template: {
+          spec: { containers: { env: { name: string; valueFrom?: { secretKeyRef?: { key: string } } }[] }[] };
+        };
+      };
+      return new Map(
+        spec.template.spec.containers[0]!.env.map((entry) => [entry.name, entry.valueFrom?.secretKeyRef?.key]),
+      );
+    };
+    const tokenKeys = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) =>
+      resources
+        .filter(
+          (resource) =>
+            resource.type === 'random:index/randomBytes:RandomBytes' &&
+            resource.name.startsWith('platform-token-signing'),
+        )
+        .map((resource) => resource.name)
+        .sort();
+    vi.resetModules();
+    const during = await synthesize(
+      copyStack('dev-us-east-1', 'dev-token-rotation', (config) => {
+        config['xerotier:rotation'] = { tokenSigning: 1 };
+      }),
+    );
+    // Generation 0 keeps its original name (nothing rotates by adding the setting); 1 is new.
+    expect(tokenKeys(during.resources)).toEqual(['platform-token-signing', 'platform-token-signing-1']);
+    expect(routerEnv(during.resources).get('XEROTIER_TOKEN_SIGNING_KEY')).toBe('token_signing_key');
+    expect(routerEnv(during.resources).get('XEROTIER_TOKEN_SIGNING_KEY_PREVIOUS')).toBe('token_signing_key_previous');
+    vi.resetModules();
+    const after = await synthesize(
+      copyStack('dev-us-east-1', 'dev-token-rotated', (config) => {
+        config['xerotier:rotation'] = { tokenSigning: 1, tokenSigningOverlap: false };
+      }),
+    );
+    expect(tokenKeys(after.resources)).toEqual(['platform-token-signing-1']);
+    expect(routerEnv(after.resources).has('XEROTIER_TOKEN_SIGNING_KEY_PREVIOUS')).toBe(false);
+  }, 60_000);
+
   it("keeps the repository's aws stacks in address spaces that do not overlap", () => {
     const stacks = awsStacks();
     for (const [index, stack] of stacks.entries()) {

@@ -186,9 +186,7 @@ describe('readSettings', () => {
     expect(refused(kubernetes, { rotation: '{"databaseOwner":1}' })).toMatch(
       /^xerotier:rotation\.databaseOwner: cannot rotate the in-cluster Postgres superuser/,
     );
-    expect(refused(kubernetes, { rotation: '{"tokenSigning":1}' })).toBe(
-      'xerotier:rotation: has unknown fields tokenSigning',
-    );
+    expect(refused(kubernetes, { rotation: '{"curve":1}' })).toBe('xerotier:rotation: has unknown fields curve');
   });
 });
 
