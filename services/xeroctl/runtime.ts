@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CliError, EXIT } from './exit-codes.js';
 import { createRouterClient, type RouterClient } from './http/router-client.js';
 import { render, renderFields, type Column, type Format } from './output/render.js';
 import { paint, type Style, type Terminal } from './output/terminal.js';
@@ -76,10 +77,16 @@ export class Run {
     const client = createRouterClient(connection, this.deps.fetch);
     const session = connection.session;
     if (!session || Date.parse(session.expires_at) - this.deps.now().getTime() > REFRESH_BEFORE_MS) return client;
-    const refreshed = await client.call<{ expires_at: string; refresh_until: string }>(
-      'POST',
-      'auth/sessions/current/refresh',
-    );
+    const refreshed = await client
+      .call<{ expires_at: string; refresh_until: string }>('POST', 'auth/sessions/current/refresh')
+      .catch((error: unknown) => {
+        if (!(error instanceof CliError) || error.exitCode !== EXIT.auth) throw error;
+        throw new CliError(
+          `the session of context "${connection.context}" has lapsed or was ended: sign in again (xeroctl login)`,
+          EXIT.auth,
+          error.code,
+        );
+      });
     this.storeSession(connection.context!, {
       ...session,
       expires_at: refreshed.expires_at,

@@ -58,6 +58,23 @@ describe("xeroctl's sessions", () => {
     expect(readFileSync(h.path, 'utf8')).toContain('expires_at: 2026-12-04T00:00:00.000Z');
   });
 
+  it('says to sign in again when the router will not refresh the session', async () => {
+    const h = harness('2026-12-03T11:00:00Z');
+    dir = h.dir;
+    const errors: string[] = [];
+    const refusing = (async () =>
+      new Response(JSON.stringify({ error: { message: 'no', code: 'invalid_api_key' } }), {
+        status: 401,
+      })) as unknown as typeof fetch;
+    const deps = {
+      ...h.deps,
+      fetch: refusing,
+      terminal: { ...h.deps.terminal, err: (t: string) => void errors.push(t) },
+    };
+    expect(await runCli(['agents', 'list'], deps)).toBe(3);
+    expect(errors.join('')).toContain('sign in again (xeroctl login)');
+  });
+
   it('leaves a fresh session alone', async () => {
     const h = harness('2026-12-03T18:00:00Z');
     dir = h.dir;
