@@ -15,6 +15,7 @@ const INERT: CliDeps = {
     out: () => undefined,
     err: () => undefined,
     interactive: false,
+    canPrompt: false,
     color: false,
     readLine: async () => undefined,
     readSecret: async () => undefined,

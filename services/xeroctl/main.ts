@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { packageVersion } from '../runtime/package-version.js';
+import { CliError, EXIT } from './exit-codes.js';
 import { colorWanted, type Terminal } from './output/terminal.js';
 import { runCli } from './program.js';
 
@@ -29,7 +30,7 @@ function secretReader(readLine: (prompt: string) => Promise<string | undefined>)
       for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
         for (const char of chunk.toString('utf8')) {
           if (char === '\r' || char === '\n') return typed;
-          if (char === '\u0003') return undefined;
+          if (char === '\u0003') throw new CliError('interrupted', EXIT.interrupted);
           typed = char === '\u007f' ? typed.slice(0, -1) : typed + char;
         }
       }
@@ -47,6 +48,7 @@ const terminal: Terminal = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
   interactive: process.stdout.isTTY === true,
+  canPrompt: process.stdin.isTTY === true && process.stderr.isTTY === true,
   color: colorWanted(process.env, process.stdout.isTTY === true, !process.argv.includes('--no-color')),
   readLine,
   readSecret: secretReader(readLine),

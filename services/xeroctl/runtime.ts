@@ -66,6 +66,19 @@ export class Run {
     return resolveConnection(this.readConfig(), this.globals, this.deps.env, this.deps.readFile);
   }
 
+  /**
+   * A client of the selected context as it is, nothing refreshed: for signing in (`anonymous`,
+   * no credentials sent) and out, which must work when the stored session has lapsed.
+   */
+  plainClient(options: { anonymous?: boolean } = {}): RouterClient {
+    const { key: _key, session: _session, ...bare } = this.connection();
+    return createRouterClient(
+      options.anonymous ? { ...bare, keySource: 'none' } : this.connection(),
+      this.deps.fetch,
+      this.deps.interrupted,
+    );
+  }
+
   /** The client of the selected context, its session refreshed first when it is about to lapse. */
   client(): Promise<RouterClient> {
     this.clientMade ??= this.makeClient();
@@ -74,7 +87,7 @@ export class Run {
 
   private async makeClient(): Promise<RouterClient> {
     const connection = this.connection();
-    const client = createRouterClient(connection, this.deps.fetch);
+    const client = createRouterClient(connection, this.deps.fetch, this.deps.interrupted);
     const session = connection.session;
     if (!session || Date.parse(session.expires_at) - this.deps.now().getTime() > REFRESH_BEFORE_MS) return client;
     const refreshed = await client

@@ -208,7 +208,7 @@ describe('xeroctl against a real router and agents', () => {
     const key = minted.stdout.trim();
     expect(key).toMatch(/^\S{20,}$/);
     expect(minted.stderr).toContain(
-      `xeroctl bootstrap --router-url ${stack.router.url} --join-key ${key} --name db-host-9`,
+      `printf %s '${key}' | sudo xeroctl bootstrap --router-url ${stack.router.url} --join-key-stdin --name db-host-9 --start`,
     );
     const listed = await run(['join-keys', 'list', '-o', 'json']);
     expect(listed.stdout).not.toContain(key);

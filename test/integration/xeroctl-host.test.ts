@@ -1,5 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,7 +45,7 @@ describe('xeroctl on a host', () => {
     const dry = await xeroctl([...args, '--join-key', JOIN_KEY, '--root', root, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('write /etc/xerotier/xem.env 0600 xerotier:xerotier');
-    expect(dry.stdout).toContain('mkdir /var/lib/xerotier/credentials 0700 xerotier:xerotier');
+    expect(dry.stdout).toContain('mkdir /var/lib/xerotier/keys 0700 xerotier:xerotier');
     expect(dry.stdout).toContain('User=xerotier');
     expect(dry.stdout + dry.stderr).not.toContain(JOIN_KEY);
     expect(existsSync(join(root, 'etc', 'xerotier'))).toBe(false);
@@ -52,8 +61,8 @@ describe('xeroctl on a host', () => {
     expect(readFileSync(join(etc, 'xem.env'), 'utf8')).toBe(`XEM_JOIN_KEY=${JOIN_KEY}\n`);
     expect([mode(etc), mode(join(etc, 'xem.yaml')), mode(join(etc, 'xem.env'))]).toEqual([0o755, 0o640, 0o600]);
     const lib = join(root, 'var', 'lib', 'xerotier');
-    expect(['', 'tools', 'credentials', 'state'].map((dir) => mode(join(lib, dir)))).toEqual([
-      0o750, 0o750, 0o700, 0o700,
+    expect(['', 'tools', 'credentials', 'keys', 'state'].map((dir) => mode(join(lib, dir)))).toEqual([
+      0o750, 0o750, 0o750, 0o700, 0o700,
     ]);
     const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'xerotier-xem-agent.service'), 'utf8');
     expect(unit).toContain('EnvironmentFile=/etc/xerotier/xem.env');
@@ -63,6 +72,8 @@ describe('xeroctl on a host', () => {
       expect(statSync(join(etc, 'xem.env')).uid).toBe(5150);
       expect([statSync(join(etc, 'xem.yaml')).uid, statSync(join(etc, 'xem.yaml')).gid]).toEqual([0, 5150]);
       expect(statSync(join(lib, 'state')).uid).toBe(5150);
+      // The agent owns only its keys and outbox: the folder holding its tools is root's.
+      expect([statSync(lib).uid, statSync(join(lib, 'tools')).uid]).toEqual([0, 0]);
     }
     // The agent's own loader, with the key from the env file as systemd would pass it.
     const config = loadConfig(xemAgentConfigSchema, {
@@ -77,7 +88,23 @@ describe('xeroctl on a host', () => {
     });
   });
 
+  it('refuses to change a path an untrusted agent replaced with a link, on a second run', async () => {
+    const state = join(root, 'var', 'lib', 'xerotier', 'state');
+    rmSync(state, { recursive: true, force: true });
+    const target = join(root, 'victim');
+    mkdirSync(target, { mode: 0o755 });
+    symlinkSync(target, state);
+    const again = await xeroctl([...args, '--join-key', JOIN_KEY, '--root', root]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('is a symbolic link: refusing to change it');
+    expect(mode(target)).toBe(0o755);
+    rmSync(state);
+    mkdirSync(state, { mode: 0o700 });
+  });
+
   it('refuses a missing key or a bad registration name as usage', async () => {
+    expect((await xeroctl([...args, '--join-key', JOIN_KEY, '--user', 'root', '--root', root])).code).toBe(2);
+    expect((await xeroctl([...args, '--join-key', 'xjk_a\nExecStartPre=/bin/sh', '--root', root])).code).toBe(2);
     expect((await xeroctl([...args, '--root', root])).code).toBe(2);
     expect(
       (

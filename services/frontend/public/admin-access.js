@@ -11,7 +11,8 @@ function installCommand(router, minted) {
   if (minted.role === 'xim')
     return `XEROTIER_AGENT_ROUTER_URL=${router} XEROTIER_AGENT_JOIN_KEY=${minted.key} xerotier-xim-agent`;
   const named = REGISTRATION_NAME.test(minted.name) ? ` --name ${minted.name}` : '';
-  return `sudo xeroctl bootstrap --router-url ${router} --join-key ${minted.key}${named} --start`;
+  // The key travels on stdin (printf is a shell builtin), never in a process's arguments.
+  return `printf %s '${minted.key}' | sudo xeroctl bootstrap --router-url ${router} --join-key-stdin${named} --start`;
 }
 
 const loadJoinKeys = () =>

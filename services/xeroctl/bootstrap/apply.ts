@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
   closeSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -47,9 +49,26 @@ function own(host: HostAccess, path: string, owner: string, group: string): void
   chownSync(path, uid, gid);
 }
 
+/**
+ * Bootstrap may run again on a host whose agent is not trusted (re-enrollment): nothing it
+ * changes the mode or owner of may be a symbolic link (a link planted to /etc would hand it over).
+ */
+function refuseLink(path: string): void {
+  let found;
+  try {
+    found = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (found.isSymbolicLink())
+    throw new CliError(`${path} is a symbolic link: refusing to change it`, EXIT.error, 'symlink');
+}
+
 function writeWhole(path: string, content: string, mode: number): void {
-  const temporary = `${path}.xeroctl-tmp`;
-  const fd = openSync(temporary, 'w', mode);
+  refuseLink(path);
+  // A fresh name created exclusively: a file or link planted under the temporary name is refused.
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', mode);
   try {
     writeSync(fd, content);
     fsyncSync(fd);
@@ -68,7 +87,16 @@ export function applyStep(host: HostAccess, step: Step): void {
       return host.note(`(not creating user ${step.name}: only as root on the host itself)`);
     execFileSync(
       'useradd',
-      ['--system', '--no-create-home', '--home-dir', '/var/lib/xerotier', '--shell', '/usr/sbin/nologin', step.name],
+      [
+        '--system',
+        '--user-group',
+        '--no-create-home',
+        '--home-dir',
+        '/var/lib/xerotier',
+        '--shell',
+        '/usr/sbin/nologin',
+        step.name,
+      ],
       { stdio: 'inherit' },
     );
     return;
@@ -80,6 +108,7 @@ export function applyStep(host: HostAccess, step: Step): void {
   }
   const path = join(host.root, step.path);
   if (step.kind === 'dir') {
+    refuseLink(path);
     mkdirSync(path, { recursive: true, mode: step.mode });
     chmodSync(path, step.mode);
   } else writeWhole(path, step.content, step.mode);

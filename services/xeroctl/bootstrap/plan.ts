@@ -51,8 +51,8 @@ export function agentYaml(input: BootstrapInput): string {
       shutdown_grace_seconds: input.shutdownGraceSeconds,
       tools_dir: posix.join(STATE_DIR, 'tools'),
       credentials_dir: posix.join(STATE_DIR, 'credentials'),
-      signing_key_path: posix.join(STATE_DIR, 'agent-signing-key.hex'),
-      curve_key_path: posix.join(STATE_DIR, 'agent-curve-key.hex'),
+      signing_key_path: posix.join(STATE_DIR, 'keys', 'agent-signing-key.hex'),
+      curve_key_path: posix.join(STATE_DIR, 'keys', 'agent-curve-key.hex'),
       queue_db_path: posix.join(STATE_DIR, 'state', 'queue.sqlite'),
     },
   )}`;
@@ -86,7 +86,7 @@ export function systemdUnit(input: BootstrapInput): string {
     'ProtectSystem=strict',
     'ProtectHome=yes',
     'PrivateTmp=yes',
-    `ReadWritePaths=${STATE_DIR}`,
+    `ReadWritePaths=${STATE_DIR}/keys ${STATE_DIR}/state`,
     'UMask=0077',
     '',
     '[Install]',
@@ -108,10 +108,13 @@ export function bootstrapPlan(input: BootstrapInput): Step[] {
   return [
     { kind: 'user', name: user },
     dir(CONFIG_DIR, 0o755, 'root', 'root'),
-    dir(STATE_DIR, 0o750, user),
-    // Tools are installed by people, read by the agent: it cannot rewrite what it runs.
+    // Root's, so the agent cannot rename what is in it (its tools, its credentials); it writes
+    // only its own keys and its outbox.
+    dir(STATE_DIR, 0o750, 'root', user),
+    // Tools and credentials are installed by people and only read by the agent.
     dir(posix.join(STATE_DIR, 'tools'), 0o750, 'root', user),
-    dir(posix.join(STATE_DIR, 'credentials'), 0o700, user),
+    dir(posix.join(STATE_DIR, 'credentials'), 0o750, 'root', user),
+    dir(posix.join(STATE_DIR, 'keys'), 0o700, user),
     dir(posix.join(STATE_DIR, 'state'), 0o700, user),
     {
       kind: 'file',

@@ -42,7 +42,8 @@ export function installCommand(routerUrl: string, key: Row): string {
     return `XEROTIER_AGENT_ROUTER_URL=${routerUrl} XEROTIER_AGENT_JOIN_KEY=${secret} xerotier-xim-agent`;
   const name = text(key['registration_name'] ?? key['name']);
   const named = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/.test(name) && name.length <= 48 ? ` --name ${name}` : '';
-  return `sudo xeroctl bootstrap --router-url ${routerUrl} --join-key ${secret}${named}`;
+  // The key travels on stdin (printf is a shell builtin): never in a process's arguments.
+  return `printf %s '${secret}' | sudo xeroctl bootstrap --router-url ${routerUrl} --join-key-stdin${named} --start`;
 }
 
 function simpleAction(run: Run, path: string, past: string) {

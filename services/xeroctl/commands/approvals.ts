@@ -5,6 +5,7 @@ import { age, cell, type Column, text } from '../output/render.js';
 import type { RouterClient } from '../http/router-client.js';
 import type { SseEvent } from '../http/sse.js';
 import type { Run } from '../runtime.js';
+import { watchProject } from './follow.js';
 
 type Row = Record<string, unknown>;
 const RISKS = ['read', 'write', 'destructive', 'irreversible'];
@@ -46,7 +47,7 @@ async function underReview(run: Run, id: string) {
 }
 
 async function confirmed(run: Run, question: string, yes: boolean | undefined): Promise<boolean> {
-  if (yes || !run.deps.terminal.interactive) return true;
+  if (yes || !run.deps.terminal.canPrompt) return true;
   const answer = await run.deps.terminal.readLine(`${question} [y/N] `);
   return /^y(es)?$/i.test(answer?.trim() ?? '');
 }
@@ -159,17 +160,16 @@ export function registerApprovals(program: Command, kit: Kit): void {
   kit.examples(watch, 'xeroctl approvals watch', 'xeroctl approvals watch --risk irreversible -o json | jq .id');
   kit.act<{ risk?: string }>(watch, async (run, options) => {
     const client = await run.client();
-    const onOpen = () => run.note('Watching approvals (Ctrl-C stops).');
-    for await (const event of client.events('exec/events', { signal: run.deps.interrupted, onOpen })) {
+    await watchProject(run, client, 'Watching approvals (Ctrl-C stops).', async (event) => {
       const id = await approvalOf(client, event);
-      if (!id) continue;
+      if (!id) return;
       const approval = await client.call<Row>('GET', `exec/approvals/${id}`);
-      if (options.risk && approval['risk'] !== options.risk) continue;
+      if (options.risk && approval['risk'] !== options.risk) return;
       if (run.format === 'json') run.out(`${JSON.stringify(approval)}\n`);
       else
         run.out(
           `${kit.deps.now().toISOString()}  ${id}  ${text(approval['risk'])}  ${text(approval['state'])}  ${text(approval['invocation_id'])}\n`,
         );
-    }
+    });
   });
 }

@@ -104,7 +104,8 @@ export function registerAuth(program: Command, kit: Kit): void {
     login,
     async (run, options) => {
       const context = contextFor(run);
-      const client = await run.client();
+      // Whatever the context holds (a lapsed session, say) is not sent: signing in needs none.
+      const client = run.plainClient({ anonymous: true });
       let body: Record<string, unknown>;
       if (options.oidc) body = { method: 'code', code: await oidcCode(run, { openBrowser: options.browser }) };
       else {
@@ -136,7 +137,7 @@ export function registerAuth(program: Command, kit: Kit): void {
     const connection = run.connection();
     if (!connection.session)
       throw new CliError(`context "${connection.context ?? '-'}" holds no session`, EXIT.error, 'no_session');
-    const client = await run.client();
+    const client = run.plainClient();
     await client.call('DELETE', 'auth/sessions/current').catch((error: CliError) => {
       if (error.exitCode !== EXIT.auth) throw error;
     });

@@ -28,7 +28,7 @@ export function registerBootstrap(program: Command, kit: Kit): void {
       'set up a XEM host: its config, a join key only the agent reads, directories with their owners and modes, a systemd unit',
     )
     .requiredOption('--router-url <url>', "the router's URL")
-    .option('--join-key <key>', 'the join key (or --join-key-stdin, or XEM_JOIN_KEY)')
+    .option('--join-key <key>', 'the join key (prefer --join-key-stdin: arguments show in ps)')
     .option('--join-key-stdin', 'read the join key from stdin')
     .option('--name <name>', 'the registration name (default: the host name)')
     .option('--user <name>', 'the account the agent runs as', 'xerotier')
@@ -44,9 +44,9 @@ export function registerBootstrap(program: Command, kit: Kit): void {
     .option('--start', 'then enable and start the unit (systemctl; only with root /)');
   kit.examples(
     bootstrap,
-    'sudo xeroctl bootstrap --router-url https://router.example.com --join-key xjk_… --start',
+    "printf %s 'xjk_…' | sudo xeroctl bootstrap --router-url https://router.example.com --join-key-stdin --start",
     'xeroctl bootstrap --router-url https://router.example.com --join-key-stdin --name db-host-1 --dry-run',
-    'xeroctl bootstrap --router-url https://router.example.com --join-key xjk_… --root ./image-root',
+    'XEM_JOIN_KEY=xjk_… xeroctl bootstrap --router-url https://router.example.com --root ./image-root',
   );
   kit.act<BootstrapOptions>(bootstrap, async (run, options) => {
     const joinKey =
@@ -58,6 +58,11 @@ export function registerBootstrap(program: Command, kit: Kit): void {
       );
     if (!/^https?:\/\//.test(options.routerUrl))
       throw usageError(`--router-url must be an http(s) URL, not "${options.routerUrl}"`);
+    if (!/^[A-Za-z0-9_-]+$/.test(joinKey.trim())) throw usageError('the join key holds characters no join key has');
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(options.user) || options.user === 'root')
+      throw usageError(`--user must be an unprivileged account name, not "${options.user}"`);
+    if (!/^\/[^\s]+$/.test(options.agentBinary))
+      throw usageError('--agent-binary must be an absolute path without spaces');
     const name = options.name ?? hostname().split('.')[0]!;
     if (!NAME.test(name) || name.length > 48)
       throw usageError(`"${name}" is not a registration name (letters, digits and single dashes; --name)`);

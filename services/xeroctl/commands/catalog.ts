@@ -111,27 +111,22 @@ function registerWebhooks(program: Command, kit: Kit): void {
     run.out(`${text(answer['secret'] ?? '')}\n`);
     run.note(`Webhook ${text(answer['id'])}: its signing secret is above, shown once.`);
   });
-  const deliveries = pageOptions(
-    webhooks.command('deliveries <id>').description('what was sent to an endpoint and how it answered'),
-  );
-  kit.examples(deliveries, 'xeroctl webhooks deliveries whk_0123456789abcdef01234567');
-  kit.act<Page>(deliveries, async (run, o, id) =>
-    run.list(
-      await (
-        await run.client()
-      ).call('GET', `management/webhooks/${id}/deliveries`, { query: { limit: o.limit, after: o.after } }),
-      [
-        { header: 'EVENT', value: (row) => row['event_type'] },
-        { header: 'STATUS', value: (row) => row['status'] },
-        { header: 'ATTEMPTS', value: (row) => row['attempts'] },
-        { header: 'ANSWER', value: (row) => row['last_status_code'] ?? row['last_error'] },
-        { header: 'AGE', value: (row) => age(row['created_at'], kit.deps.now()) },
-        { header: 'EVENT ID', value: (row) => row['event_id'], wide: true },
-      ],
-    ),
+  const deliveries = webhooks
+    .command('deliveries <id>')
+    .description('what was sent to an endpoint and how it answered (the newest 100)');
+  kit.examples(deliveries, 'xeroctl webhooks deliveries wh_0123456789abcdef01234567');
+  kit.act(deliveries, async (run, _o, id) =>
+    run.list(await (await run.client()).call('GET', `management/webhooks/${id}/deliveries`), [
+      { header: 'EVENT', value: (row) => row['event_type'] },
+      { header: 'STATUS', value: (row) => row['status'] },
+      { header: 'ATTEMPTS', value: (row) => row['attempts'] },
+      { header: 'ANSWER', value: (row) => row['last_status_code'] ?? row['last_error'] },
+      { header: 'AGE', value: (row) => age(row['created_at'], kit.deps.now()) },
+      { header: 'EVENT ID', value: (row) => row['event_id'], wide: true },
+    ]),
   );
   const remove = webhooks.command('delete <id>').description('delete a webhook endpoint');
-  kit.examples(remove, 'xeroctl webhooks delete whk_0123456789abcdef01234567');
+  kit.examples(remove, 'xeroctl webhooks delete wh_0123456789abcdef01234567');
   kit.act(remove, async (run, _o, id) =>
     run.said(await (await run.client()).call('DELETE', `management/webhooks/${id}`), `Webhook ${id} deleted.`),
   );
@@ -209,12 +204,39 @@ function registerUsers(program: Command, kit: Kit): void {
   }
 }
 
+const VERSION_COLUMNS: Column[] = [
+  { header: 'VERSION', value: (row) => row['version'] },
+  { header: 'CREATED', value: (row) => row['created_at'] },
+  { header: 'BY', value: (row) => row['created_by'] },
+  { header: 'DESCRIPTION', value: (row) => row['description'] },
+];
+
+/** What a new version may change (the router's update body), from a file shaped like `show -o yaml` or flat. */
+export const TEMPLATE_CONTENT = [
+  'description',
+  'system_prompt',
+  'allowed_tools',
+  'approval_policy',
+  'applicable_workspace_types',
+  'tags',
+];
+export function templateContent(file: Row): Row {
+  const nested = typeof file['version'] === 'object' && file['version'] !== null ? (file['version'] as Row) : {};
+  const merged = { ...nested, ...file };
+  return Object.fromEntries(
+    TEMPLATE_CONTENT.filter((key) => merged[key] !== undefined && merged[key] !== null).map((key) => [
+      key,
+      merged[key],
+    ]),
+  );
+}
+
 function registerTemplates(program: Command, kit: Kit): void {
   const columns: Column[] = [
     { header: 'ID', value: (row) => row['id'] },
     { header: 'NAME', value: (row) => row['name'] },
     { header: 'SCOPE', value: (row) => row['scope'] },
-    { header: 'VERSION', value: (row) => row['version'] },
+    { header: 'VERSION', value: (row) => row['latest_version'] },
     { header: 'WORKSPACE', value: (row) => row['workspace_id'], wide: true },
   ];
   const templates = program.command('templates').description('chat templates: a system prompt and settings, versioned');
@@ -246,7 +268,7 @@ function registerTemplates(program: Command, kit: Kit): void {
   const versions = templates.command('versions <id>').description('every version of a template');
   kit.examples(versions, 'xeroctl templates versions tpl_0123456789abcdef01234567');
   kit.act(versions, async (run, _o, id) =>
-    run.list(await (await run.client()).call('GET', `templates/${id}/versions`), columns),
+    run.list(await (await run.client()).call('GET', `templates/${id}/versions`), VERSION_COLUMNS),
   );
   const create = templates
     .command('create')
@@ -262,18 +284,10 @@ function registerTemplates(program: Command, kit: Kit): void {
     .requiredOption('-f, --file <path>', 'YAML or JSON');
   kit.examples(update, 'xeroctl templates update tpl_0123456789abcdef01234567 -f incident-triage.yaml');
   kit.act<{ file: string }>(update, async (run, o, id) => {
-    const {
-      object: _o,
-      id: _i,
-      name: _n,
-      scope: _s,
-      version: _v,
-      workspace_id: _w,
-      created_at: _c,
-      updated_at: _u,
-      ...fields
-    } = fieldsFile(kit, o.file);
-    run.show(await (await run.client()).call('PATCH', `templates/${id}`, { body: fields }), columns);
+    run.show(
+      await (await run.client()).call('PATCH', `templates/${id}`, { body: templateContent(fieldsFile(kit, o.file)) }),
+      columns,
+    );
   });
 }
 

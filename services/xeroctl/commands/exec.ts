@@ -4,7 +4,7 @@ import { duration, integerIn, pageOptions, type Kit } from '../kit.js';
 import { age, type Column, text } from '../output/render.js';
 import { riskStyle } from '../output/terminal.js';
 import type { Run } from '../runtime.js';
-import { approvalHint, endedWell, followInvocation } from './follow.js';
+import { approvalHint, endedWell, followInvocation, watchProject } from './follow.js';
 
 type Row = Record<string, unknown>;
 
@@ -82,16 +82,15 @@ async function printEnded(run: Run, invocation: Row): Promise<void> {
 /** Every call's state changes as the router reports them (the /ops stream), until Ctrl-C. */
 async function watchStates(run: Run): Promise<void> {
   const client = await run.client();
-  const onOpen = () => run.note('Watching every call (Ctrl-C stops).');
-  for await (const event of client.events('exec/events', { signal: run.deps.interrupted, onOpen })) {
-    if (event.event !== 'state') continue;
+  await watchProject(run, client, 'Watching every call (Ctrl-C stops).', (event) => {
+    if (event.event !== 'state') return;
     const data = JSON.parse(event.data) as Row;
     if (run.format === 'json') run.out(`${event.data}\n`);
     else
       run.out(
         `${text(data['at'])}  ${text(data['invocation_id'])}  ${text(data['state'])}  ${text(data['agent_id'])}\n`,
       );
-  }
+  });
 }
 
 function registerInvoke(exec: Command, kit: Kit): void {

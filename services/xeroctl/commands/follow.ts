@@ -1,5 +1,6 @@
 import { CliError, EXIT } from '../exit-codes.js';
 import type { RouterClient } from '../http/router-client.js';
+import type { SseEvent } from '../http/sse.js';
 import type { Run } from '../runtime.js';
 import { text } from '../output/render.js';
 
@@ -20,6 +21,59 @@ const ENDS: ReadonlySet<string> = new Set(WAIT_ENDS);
 
 const SPINNER = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
 const RECONNECT_MS = [250, 500, 1_000, 2_000, 5_000];
+
+/**
+ * A stream that failed for a reason that may pass (the router restarted, a proxy cut it, a 5xx on
+ * reconnecting) is opened again; a refusal of the request itself (4xx) is not.
+ */
+export function worthReconnecting(error: unknown): boolean {
+  if (!(error instanceof CliError)) return true;
+  return error.code === 'unreachable' || /^http_5|^(shutting_down|not_ready|internal_error)$/.test(error.code ?? '');
+}
+
+/** Waits, unless the signal ends the wait first. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * The project's event stream for a watch: reopened when it drops (the router restarting, say),
+ * until Ctrl-C. `onOpen` is said once, when the first stream opens.
+ */
+export async function watchProject(
+  run: Run,
+  client: RouterClient,
+  opened: string,
+  handle: (event: SseEvent) => Promise<void> | void,
+): Promise<void> {
+  let said = false;
+  const onOpen = () => {
+    if (!said) run.note(opened);
+    said = true;
+  };
+  for (let attempt = 0; !run.deps.interrupted.aborted; attempt++) {
+    try {
+      for await (const event of client.events('exec/events', { signal: run.deps.interrupted, onOpen })) {
+        attempt = 0;
+        await handle(event);
+      }
+    } catch (error) {
+      if (run.deps.interrupted.aborted) break;
+      if (!worthReconnecting(error)) throw error;
+    }
+    await pause(RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]!, run.deps.interrupted);
+  }
+  throw new CliError('', EXIT.interrupted);
+}
 
 /** Where a person decides an approval: the web UI's /ops when the context names it, and the CLI. */
 export function approvalHint(run: Run, approval: string, risk: string): string {
@@ -99,10 +153,10 @@ export async function followInvocation(run: Run, client: RouterClient, id: strin
         }
       } catch (error) {
         if (stop.signal.aborted) break;
-        if (!(error instanceof CliError) || error.code !== 'unreachable') throw error;
+        if (!worthReconnecting(error)) throw error;
       }
       if (ENDS.has(state) || stop.signal.aborted) break;
-      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]));
+      await pause(RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]!, stop.signal);
     }
   } finally {
     clearTimeout(timer);

@@ -50,9 +50,27 @@ function query(options: CallOptions | undefined): string {
   return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString()}` : '';
 }
 
-export function createRouterClient(connection: Connection, fetcher: typeof fetch = fetch): RouterClient {
+/**
+ * Ids typed by people go into paths: one that is not a plain segment (`..`, `?`, `/`, spaces) is
+ * refused before anything is sent, so `keys revoke ../join-keys/jk_…` cannot reach another route.
+ */
+export function checkedPath(path: string): string {
+  const segments = path.replace(/^\//, '').split('/');
+  for (const segment of segments)
+    if (segment === '' || segment === '.' || segment === '..' || /[?#%\s\\]/.test(segment))
+      throw new CliError(`"${segment}" is not a valid id or name in ${path}`, EXIT.usage, 'usage');
+  return path;
+}
+
+export function createRouterClient(
+  connection: Connection,
+  fetcher: typeof fetch = fetch,
+  /** Ctrl-C: every request of the run stops with it (a wait or stream passes its own). */
+  interrupted?: AbortSignal,
+): RouterClient {
   // A path starting with `/` is the router's own (`/healthz`, an endpoint's `/<project>/<slug>/v1/…`).
-  const projectPath = (path: string) =>
+  const projectPath = (raw: string) => inProject(checkedPath(raw));
+  const inProject = (path: string) =>
     path.startsWith('/') ? path : `/${encodeURIComponent(connection.project)}/v1/${path}`;
   const send = async (method: string, path: string, options: CallOptions | undefined, accept: string) => {
     const headers: Record<string, string> = { accept, 'user-agent': 'xeroctl', ...(options?.headers ?? {}) };
@@ -63,7 +81,7 @@ export function createRouterClient(connection: Connection, fetcher: typeof fetch
         method,
         headers,
         ...(options?.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        ...(options?.signal ? { signal: options.signal } : {}),
+        ...(options?.signal || interrupted ? { signal: (options?.signal ?? interrupted)! } : {}),
       });
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;

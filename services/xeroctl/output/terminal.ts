@@ -4,6 +4,8 @@ export interface Terminal {
   readonly err: (text: string) => void;
   /** stdout is a terminal: tables may be coloured and live status lines drawn on stderr. */
   readonly interactive: boolean;
+  /** A person can answer a question: stdin and stderr are terminals (a piped stdout does not matter). */
+  readonly canPrompt: boolean;
   readonly color: boolean;
   /** A line typed by the person (REPL, prompts); undefined at end of input. */
   readonly readLine: (prompt: string) => Promise<string | undefined>;

@@ -30,6 +30,7 @@ function harness(expiresAt: string) {
       out: (t) => void out.push(t),
       err: () => undefined,
       interactive: false,
+      canPrompt: false,
       color: false,
       readLine: async () => undefined,
       readSecret: async () => undefined,
