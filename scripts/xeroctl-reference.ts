@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../services/devstack/dev-state.js';
 import { replaceMarkedSection } from '../services/runtime/config/reference.js';
+import { SILENT_TERMINAL } from '../services/xeroctl/output/terminal.js';
 import { buildProgram } from '../services/xeroctl/program.js';
 import { renderReference } from '../services/xeroctl/reference.js';
 import type { CliDeps } from '../services/xeroctl/runtime.js';
@@ -11,15 +12,7 @@ export const XEROCTL_DOC = join(REPO_ROOT, 'docs/xeroctl.md');
 /** The command tree needs no I/O to be read: these are never called. */
 const INERT: CliDeps = {
   env: {},
-  terminal: {
-    out: () => undefined,
-    err: () => undefined,
-    interactive: false,
-    canPrompt: false,
-    color: false,
-    readLine: async () => undefined,
-    readSecret: async () => undefined,
-  },
+  terminal: SILENT_TERMINAL,
   fetch: (() => Promise.reject(new Error('no network in the reference'))) as typeof fetch,
   now: () => new Date(0),
   readFile: () => '',

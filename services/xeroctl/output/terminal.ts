@@ -13,6 +13,17 @@ export interface Terminal {
   readonly readSecret: (prompt: string) => Promise<string | undefined>;
 }
 
+/** No person and no output: for reading the command tree (the reference), and a base for tests. */
+export const SILENT_TERMINAL: Terminal = Object.freeze({
+  out: () => undefined,
+  err: () => undefined,
+  interactive: false,
+  canPrompt: false,
+  color: false,
+  readLine: async () => undefined,
+  readSecret: async () => undefined,
+});
+
 /** NO_COLOR (any value) and `--no-color` turn colour off; CLICOLOR_FORCE or FORCE_COLOR turn it on. */
 export function colorWanted(env: NodeJS.ProcessEnv, isTTY: boolean, flag: boolean): boolean {
   if (!flag || env['NO_COLOR'] !== undefined) return false;

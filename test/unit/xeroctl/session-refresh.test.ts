@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SILENT_TERMINAL } from '../../../services/xeroctl/output/terminal.js';
 import { runCli } from '../../../services/xeroctl/program.js';
 import type { CliDeps } from '../../../services/xeroctl/runtime.js';
 
@@ -26,15 +27,7 @@ function harness(expiresAt: string) {
   }) as unknown as typeof fetch;
   const deps: CliDeps = {
     env: { XEROCTL_CONFIG: path },
-    terminal: {
-      out: (t) => void out.push(t),
-      err: () => undefined,
-      interactive: false,
-      canPrompt: false,
-      color: false,
-      readLine: async () => undefined,
-      readSecret: async () => undefined,
-    },
+    terminal: { ...SILENT_TERMINAL, out: (t) => void out.push(t) },
     fetch: fetcher,
     now: () => NOW,
     readFile: (p) => readFileSync(p, 'utf8'),
