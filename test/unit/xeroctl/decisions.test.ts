@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FINAL_STATE_LIST } from '../../../services/router/exec/invocation-state.js';
-import { type CliError, EXIT } from '../../../services/xeroctl/exit-codes.js';
+import { CliError, EXIT } from '../../../services/xeroctl/exit-codes.js';
 import { apiError, exitCodeOf } from '../../../services/xeroctl/http/router-client.js';
 import { parseSseChunk } from '../../../services/xeroctl/http/sse.js';
 import { age, cell, render } from '../../../services/xeroctl/output/render.js';
@@ -8,7 +8,8 @@ import { colorWanted } from '../../../services/xeroctl/output/terminal.js';
 import { parseConfigFile } from '../../../services/xeroctl/settings/config-file.js';
 import { resolveConnection } from '../../../services/xeroctl/settings/connection.js';
 import { callArguments } from '../../../services/xeroctl/commands/exec.js';
-import { WAIT_ENDS } from '../../../services/xeroctl/commands/follow.js';
+import { WAIT_ENDS, worthReconnecting } from '../../../services/xeroctl/commands/follow.js';
+import { checkedPath } from '../../../services/xeroctl/http/router-client.js';
 import { policyAssignment } from '../../../services/xeroctl/commands/workspaces.js';
 import { lastCheckpoint, verdictText } from '../../../services/xeroctl/commands/audit.js';
 
@@ -19,6 +20,21 @@ const noFile = () => {
 describe("xeroctl's decisions", () => {
   it('ends a wait at every final state of the router, and at ambiguous', () => {
     expect([...WAIT_ENDS].sort()).toEqual([...FINAL_STATE_LIST, 'ambiguous'].sort());
+  });
+
+  it('reopens a stream that was cut or met a failing router, never one the router refused', () => {
+    expect(worthReconnecting(new TypeError('terminated'))).toBe(true);
+    expect(worthReconnecting(new CliError('x', EXIT.error, 'unreachable'))).toBe(true);
+    expect(worthReconnecting(apiError(502, {}, null))).toBe(true);
+    expect(worthReconnecting(apiError(503, { error: { code: 'shutting_down' } }, null))).toBe(true);
+    expect(worthReconnecting(apiError(404, { error: { code: 'invocation_not_found' } }, null))).toBe(false);
+    expect(worthReconnecting(apiError(401, { error: { code: 'invalid_api_key' } }, null))).toBe(false);
+  });
+
+  it('refuses ids that are not plain path segments before anything is sent', () => {
+    expect(checkedPath('management/api-keys/key_0123456789abcdef')).toBe('management/api-keys/key_0123456789abcdef');
+    for (const bad of ['management/api-keys/../join-keys/jk_1', 'exec/invocations/a?b=1', 'x//y', 'a/b c'])
+      expect(() => checkedPath(bad)).toThrow(expect.objectContaining({ exitCode: EXIT.usage }));
   });
 
   it('maps HTTP answers to exit codes once, and quotes the code and field, never a secret', () => {
