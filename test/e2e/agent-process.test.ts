@@ -38,6 +38,14 @@ describe('XEM agent process: restarts, pauses and leases', () => {
     new Promise<string>((resolve) =>
       run.child.once('message', (message: { agent_id: string }) => resolve(message.agent_id)),
     );
+  /** The agent's IPC report that it retired (revoked or superseded), with why. */
+  const retiredReport = (run: Spawned) =>
+    new Promise<{ reason: string }>((resolve) =>
+      run.child.on(
+        'message',
+        (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message),
+      ),
+    );
   const heartbeat = async (id: string) =>
     (await router.pool.query('SELECT last_heartbeat FROM agents WHERE id = $1', [id])).rows[0]
       ?.last_heartbeat as Date | null;
@@ -117,12 +125,7 @@ describe('XEM agent process: restarts, pauses and leases', () => {
         payload: { role: 'xem', name: 'rebuild', allow_replace: true },
       });
       await router.enrollPeer('xem-replaced', replacing.json().key);
-      const retired = await new Promise<{ reason: string }>((resolve) =>
-        victim.child.on(
-          'message',
-          (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message),
-        ),
-      );
+      const retired = await retiredReport(victim);
       expect(retired.reason).toContain('superseded');
       expect(victim.child.exitCode).toBeNull();
       // The report (IPC) and the log line (stdout) travel on different pipes: waited for, not raced.
@@ -140,12 +143,7 @@ describe('XEM agent process: restarts, pauses and leases', () => {
         intervalMs: INTERVAL_MS,
       });
       started.push(again);
-      const stillRetired = await new Promise<{ reason: string }>((resolve) =>
-        again.child.on(
-          'message',
-          (message: { type: string; reason: string }) => message.type === 'retired' && resolve(message),
-        ),
-      );
+      const stillRetired = await retiredReport(again);
       expect(stillRetired.reason).toContain('the configured join key was refused');
       expect(again.child.exitCode).toBeNull();
       again.child.kill('SIGTERM');
@@ -179,9 +177,7 @@ describe('XEM agent process: restarts, pauses and leases', () => {
           ...(payload ? { payload } : {}),
         });
       expect((await api('POST', `/agents/${oldId}/revoke-credentials`)).statusCode).toBe(200);
-      await new Promise<void>((resolve) =>
-        first.child.on('message', (message: { type: string }) => message.type === 'retired' && resolve()),
-      );
+      await retiredReport(first);
       first.child.kill('SIGTERM');
       await first.exited;
       // …and brings it back: a key bound to that one name, allowed to replace it, then a restart with the same volume.
