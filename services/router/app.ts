@@ -19,6 +19,8 @@ import { mockupPreviewRoutes } from './http/mockup-preview.js';
 import { knowledgeRoutes } from './http/knowledge.js';
 import { templateRoutes } from './http/templates.js';
 import { inferenceRoutes } from './http/inference.js';
+import { fleetForwardingRoutes } from './http/fleet-forwarding.js';
+import type { ReplicaAuth } from './fleet/replica-auth.js';
 import { admitCalls, type RateLimitSettings } from './http/rate-limits.js';
 import { createInferenceRuntime, NO_MESH, type InferenceRuntime } from './inference/runtime.js';
 import type { WebhookSettings } from './http/webhooks.js';
@@ -59,6 +61,8 @@ export interface AppDependencies {
   };
   /** This router's inference serving; without it every inference request is refused (no agents). */
   readonly inference?: InferenceRuntime;
+  /** Other replicas hand this one inference for the agents it holds, signed with this. */
+  readonly fleet?: { readonly auth: ReplicaAuth; readonly counted?: () => void };
   /** Webhook endpoints (sealing key, http allowed); the routes exist only when set. */
   readonly webhooks?: WebhookSettings;
   /** Per-key and per-layer limits; none when unset (tests that do not test them). */
@@ -172,6 +176,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     }),
     { prefix: '/:project_id/:endpoint_slug/v1' },
   );
+  if (deps.fleet)
+    void app.register(
+      fleetForwardingRoutes({ ...deps.fleet, broker: inference.broker, bodyLimit: 2 * BODY_LIMIT_BYTES }),
+    );
   void app.register(
     execSurface({
       ...exec,

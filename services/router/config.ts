@@ -240,6 +240,13 @@ export const routerConfigSchema = defineConfigSchema({
       env: 'XEROTIER_MESH_PUBLIC_ENDPOINT',
       description: 'Mesh endpoint agents are told to dial (default: mesh_bind)',
     },
+    internal_url: {
+      kind: 'url',
+      protocols: ['http', 'https'],
+      env: 'XEROTIER_ROUTER_INTERNAL_URL',
+      description:
+        "Where the other router replicas reach this one's HTTP server to hand it inference for the agents it holds (default: the address it listens on; in Kubernetes the pod's IP)",
+    },
     metrics_host: {
       kind: 'string',
       env: 'XEROTIER_ROUTER_METRICS_HOST',

@@ -17,6 +17,11 @@ import { FrameRefusals } from './exec/frame-refusals.js';
 import { registerTrustMetrics } from './exec/trust-metrics.js';
 import { WorkspaceCatalogs } from './exec/workspace-catalog.js';
 import { createInferenceRuntime, type InferenceRuntime } from './inference/runtime.js';
+import { createForwarder } from './fleet/forward-client.js';
+import { createReplica } from './fleet/replica.js';
+import { createReplicaAuth } from './fleet/replica-auth.js';
+import { createRoutingNotes } from './fleet/routing-notes.js';
+import { registerFleetMetrics } from './fleet/metrics.js';
 import { createMemoryLimiter } from './limits/memory-limiter.js';
 import { createRedisLimiter } from './limits/redis-limiter.js';
 import { createMesh, type Mesh } from './mesh/mesh.js';
@@ -86,7 +91,25 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     now: () => clock.now(),
   });
   const catalogs = new WorkspaceCatalogs(pool, { logger: log('exec'), onConflict: () => trust.conflict() });
+  // One replica of many: agents other replicas hold serve here too (docs/fleet.md).
+  const replica = createReplica(settings.internalUrl);
+  const replicaAuth = createReplicaAuth(settings.agentTokens.signingKey, settings.agentTokens.previousSigningKey);
+  const fleetMetrics = registerFleetMetrics(registry);
+  const forwarder = createForwarder(
+    replicaAuth,
+    () => clock.now(),
+    () => fleetMetrics.forwarded('out'),
+  );
+  const notes = createRoutingNotes({
+    db: pool,
+    databaseUrl: settings.databaseUrl,
+    logger: log('fleet'),
+    replicaId: replica.id,
+    learn: (placement) => inference.dispatch.learn(placement.agentId, placement.hashes, placement.promptCacheKey),
+    count: (direction, count) => fleetMetrics.placements(direction, count),
+  });
   const mesh = createMesh({
+    replica,
     pool,
     databaseUrl: settings.databaseUrl,
     logger: log('mesh'),
@@ -113,7 +136,16 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
       'infer.error': (agent, frame) => inference.broker.deliver(agent, frame),
     },
   });
-  const inference = createInferenceRuntime(pool, mesh, { registry, refusals });
+  const inference = createInferenceRuntime(pool, mesh, {
+    registry,
+    refusals,
+    fleet: {
+      replicaId: replica.id,
+      heartbeatTimeoutMs: settings.mesh.heartbeatTimeoutMs,
+      forward: (url, inference, report) => forwarder.open(url, inference, report),
+      gossip: notes,
+    },
+  });
   const limiter =
     settings.limits.backend === 'redis' ? createRedisLimiter(settings.limits.redisUrl!, logger) : createMemoryLimiter();
   const rateLimits = { limiter, apiKeyRpm: settings.limits.apiKeyRpm, exec: settings.limits.exec };
@@ -162,6 +194,7 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     rateLimits,
     webhooks,
     inference,
+    fleet: { auth: replicaAuth, counted: () => fleetMetrics.forwarded('in') },
     tls: settings.http.tls,
     auditKeyHex: publicKeyHex(auditKey),
     ...(settings.platformProject ? { platformProject: settings.platformProject } : {}),
@@ -195,6 +228,8 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
       await prepareDatabase(settings, pool, logger);
       await mesh.start();
       running.defer('mesh', () => mesh.close());
+      notes.start();
+      running.defer('routing notes', () => notes.close());
       exec.start();
       running.defer('exec runtime', () => exec.close());
       webhookWorker.start();
@@ -205,6 +240,7 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
       running.defer('metrics server', () => metrics.close());
       const listened = await app.listen({ host: settings.http.host, port: settings.http.port });
       running.defer('http server', () => app.close());
+      replica.listening(announced(listened, settings));
       return {
         httpUrl: announced(listened, settings),
         metricsUrl: metrics.url,

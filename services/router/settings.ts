@@ -23,6 +23,8 @@ export interface RouterSettings {
     readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   };
   readonly metrics: { readonly host: string; readonly port: number };
+  /** Where other replicas hand this one inference for its agents; the listening address when unset. */
+  readonly internalUrl: string | undefined;
   readonly mesh: {
     readonly bind: string;
     readonly publicEndpoint: string | undefined;
@@ -100,6 +102,7 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
     databasePoolMax: config.database_pool_max,
     http: { host: config.http_host, port: config.http_port, tls },
     metrics: { host: config.metrics_host, port: config.metrics_port },
+    internalUrl: config.internal_url,
     mesh: {
       bind: config.mesh_bind,
       publicEndpoint: config.mesh_public_endpoint,

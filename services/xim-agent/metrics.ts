@@ -30,6 +30,16 @@ export function registerXimMetrics(
     'Share of KV cache in use, 0-1 (vllm:kv_cache_usage_perc)',
     () => sources.engine().kvUsage,
   );
+  gauge(
+    'xerotier_xim_engine_prefix_cache_queries',
+    'Prompt tokens the engine looked up in its prefix cache since it started (vllm:prefix_cache_queries_total)',
+    () => sources.engine().prefixCacheQueries,
+  );
+  gauge(
+    'xerotier_xim_engine_prefix_cache_hits',
+    'Prompt tokens the engine found in its prefix cache since it started (vllm:prefix_cache_hits_total): affinity paying off',
+    () => sources.engine().prefixCacheHits,
+  );
   gauge('xerotier_xim_requests_running', 'Inference requests this agent runs now', () => sources.runner.running);
   new Gauge({
     name: 'xerotier_xim_requests_finished',

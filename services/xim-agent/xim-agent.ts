@@ -8,7 +8,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { XIMAgentConfig } from './config.js';
 import { engineAddress } from './engine/address.js';
 import { describeAddress, type EngineAddress } from './engine/http.js';
-import { probeEngine, type EngineState } from './engine/probe.js';
+import { ENGINE_DOWN, probeEngine, type EngineState } from './engine/probe.js';
 import { superviseEngine } from './engine/supervisor.js';
 import { vllmCommand } from './engine/vllm-command.js';
 import { createInferenceRunner } from './inference/runner.js';
@@ -46,7 +46,7 @@ export function createXimAgent(config: XIMAgentConfig, deps: XimAgentDependencie
   const { logger } = deps;
   const address: EngineAddress =
     config.engine_url !== undefined ? engineAddress(config.engine_url) : { socketPath: config.vllm_socket_path };
-  let engine: EngineState = { healthy: false, models: [], scripted: [], running: 0, waiting: 0, kvUsage: 0 };
+  let engine: EngineState = ENGINE_DOWN;
   let probe: NodeJS.Timeout | undefined;
   let restarts = () => 0;
   const slots = () => config.max_concurrent ?? config.max_num_seqs ?? DEFAULT_SLOTS;

@@ -29,7 +29,11 @@ export interface RouterEnvArgs {
 export function routerEnv(args: RouterEnvArgs): EnvVar[] {
   const fromSecret = (key: string) => ({ secretName: args.secretName, key });
   return [
+    // Replicas hand each other inference for the agents each holds, pod to pod (docs/fleet.md);
+    // Kubernetes expands $(POD_IP) below because it is defined first.
+    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     ...serviceEnv(routerConfigSchema, {
+      internal_url: `http://$(POD_IP):${HTTP_PORT}`,
       database_url: fromSecret('database_url'),
       ...(args.hasRedis ? { redis_url: fromSecret('redis_url'), cache_backend: 'redis' } : { cache_backend: 'memory' }),
       completion_encryption_key: fromSecret('completion_encryption_key'),

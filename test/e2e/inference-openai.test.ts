@@ -583,6 +583,7 @@ describe('a router process stopped with streams open', () => {
       'audit checkpointer',
       'webhook worker',
       'exec runtime',
+      'routing notes',
       'mesh',
       'rate limiter',
       'database pool',

@@ -16,6 +16,11 @@ export const errorCatalog = {
     type: 'authentication_error',
     message: 'The agent token is missing, invalid, expired or revoked',
   },
+  replica_unauthorized: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The forwarded inference is not signed by a router replica, or its signature expired or was used',
+  },
   enrollment_denied: { status: 401, type: 'authentication_error', message: 'The join key is not valid' },
   registration_name_in_use: {
     status: 409,

@@ -21,6 +21,11 @@ export interface InferenceTarget {
   readonly trace?: TraceCarrier;
 }
 
+/** Shares placements with the other replicas (fleet/routing-notes.ts), so each knows what every agent caches. */
+export interface PlacementGossip {
+  told(agentId: string, hashes: readonly number[], promptCacheKey: string | undefined): void;
+}
+
 /** A stream whose first report is in: chunks are coming, or it ended at once. */
 export interface StartedInference {
   readonly requestId: string;
@@ -47,8 +52,8 @@ const INDEX_BLOCKS_PER_WORKER = 65_536;
 const STICKY_KEYS = 10_000;
 
 /**
- * Places one inference: the scheduler picks among this router's XIM agents for the project, the
- * stream opens there, and until its first report arrives a refusal the agent calls retryable
+ * Places one inference: the scheduler picks among the fleet's XIM agents for the project (this
+ * router's own and those other replicas hold), the stream opens there (forwarded when remote), and until its first report arrives a refusal the agent calls retryable
  * (slots full, engine down, agent gone) moves it to another agent. After that the caller owns it.
  */
 export class InferenceDispatch {
@@ -62,6 +67,7 @@ export class InferenceDispatch {
   constructor(
     private readonly directory: CandidateSource,
     private readonly broker: StreamBroker,
+    private readonly gossip?: PlacementGossip,
   ) {}
 
   async start(target: InferenceTarget): Promise<StartedInference> {
@@ -91,9 +97,11 @@ export class InferenceDispatch {
         );
       }
       tried.add(choice.workerId);
-      const started = await this.open(choice.workerId, target);
+      const via = workers.find((worker) => worker.id === choice.workerId)?.via;
+      const started = await this.open(choice.workerId, target, via);
       if (started.first.kind !== 'error' || !started.first.retryable) {
         this.remember(choice.workerId, hashes, target.promptCacheKey);
+        this.gossip?.told(choice.workerId, hashes, target.promptCacheKey);
         return started;
       }
       lastError = started.first.message;
@@ -101,12 +109,17 @@ export class InferenceDispatch {
     throw new InferenceRefused('failed', `no XIM agent could take the request: ${lastError}`);
   }
 
+  /** Another replica placed a prompt on this agent: its blocks are now the agent's most recent. */
+  learn(agentId: string, hashes: readonly number[], promptCacheKey?: string): void {
+    this.remember(agentId, hashes, promptCacheKey);
+  }
+
   /** An agent left: what the router believed it cached is gone with it. */
   forget(agentId: string): void {
     this.index.forget(agentId);
   }
 
-  private async open(agentId: string, target: InferenceTarget): Promise<StartedInference> {
+  private async open(agentId: string, target: InferenceTarget, via: string | undefined): Promise<StartedInference> {
     const requestId = `inf_${randomBytes(12).toString('hex')}`;
     const body = {
       request_id: requestId,
@@ -114,10 +127,16 @@ export class InferenceDispatch {
       model: target.model,
       request: target.chat as Record<string, unknown>,
     };
-    const stream = await inSpan('infer.dispatch', target.trace, (trace) => this.broker.open(agentId, body, trace), {
-      'xerotier.agent_id': agentId,
-      'xerotier.model': target.model,
-    });
+    const stream = await inSpan(
+      'infer.dispatch',
+      target.trace,
+      (trace) => this.broker.open(agentId, body, trace, via),
+      {
+        'xerotier.agent_id': agentId,
+        ...(via ? { 'xerotier.via_replica': via } : {}),
+        'xerotier.model': target.model,
+      },
+    );
     const rest = stream[Symbol.asyncIterator]();
     const first = await rest.next();
     return {

@@ -3,9 +3,9 @@ import type { Lease } from '../mesh/leases.js';
 import type { Registry } from 'prom-client';
 import type { Queryable } from '../store/db.js';
 import { registerInferenceMetrics, type InferenceMetrics } from './metrics.js';
-import { InferenceDispatch } from './dispatch.js';
-import { StreamBroker } from './streams.js';
-import { WorkerDirectory } from './workers.js';
+import { InferenceDispatch, type PlacementGossip } from './dispatch.js';
+import { StreamBroker, type StreamBrokerOptions } from './streams.js';
+import { WorkerDirectory, type FleetView } from './workers.js';
 import type { FrameRefusals } from '../exec/frame-refusals.js';
 
 export interface InferenceMesh {
@@ -27,25 +27,35 @@ export interface InferenceRuntimeOptions {
   readonly registry?: Registry;
   /** Reports about streams an agent does not hold are refused through this (counted, audited). */
   readonly refusals?: FrameRefusals;
+  /** One of several replicas: agents the others hold are candidates, reached through them. */
+  readonly fleet?: FleetView & {
+    readonly forward: NonNullable<StreamBrokerOptions['forward']>;
+    readonly gossip: PlacementGossip;
+  };
 }
 
-/** This router's inference serving: streams over the mesh, the directory of XIM agents, placement. */
+/**
+ * This router's inference serving: streams over the mesh (or forwarded to the replica holding
+ * the agent), the directory of the fleet's XIM agents, placement.
+ */
 export function createInferenceRuntime(
   db: Queryable,
   mesh: InferenceMesh,
   options: InferenceRuntimeOptions = {},
 ): InferenceRuntime {
-  const { registry, refusals } = options;
+  const { registry, refusals, fleet } = options;
   const broker = new StreamBroker({
     send: (agentId, frame) => mesh.send(agentId, frame),
     ...(refusals ? { refuse: (agent, refusal) => refusals.refuse(agent, refusal) } : {}),
+    ...(fleet ? { forward: fleet.forward } : {}),
   });
-  const directory = new WorkerDirectory(db, {
+  const live = {
     boundAgents: () => mesh.boundAgents(),
-    leaseOf: (id) => mesh.leaseOf(id),
-    openOn: (id) => broker.openOn(id),
-  });
-  const dispatch = new InferenceDispatch(directory, broker);
+    leaseOf: (id: string) => mesh.leaseOf(id),
+    openOn: (id: string) => broker.openOn(id),
+  };
+  const directory = new WorkerDirectory(db, live, fleet);
+  const dispatch = new InferenceDispatch(directory, broker, fleet?.gossip);
   return {
     broker,
     dispatch,

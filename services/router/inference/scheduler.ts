@@ -13,6 +13,8 @@ export interface WorkerView {
   readonly maxConcurrent: number;
   /** Share of its KV cache held by running requests, 0–1. */
   readonly kvUsage: number;
+  /** The replica holding its connection, when another router does (the scheduler ignores it). */
+  readonly via?: string;
 }
 
 export interface RequestFeatures {

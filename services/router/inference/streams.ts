@@ -61,26 +61,43 @@ export interface StreamBrokerOptions {
   ): Promise<{ status: 'rejected'; reason: string }>;
   /** A stream with no report for this long is failed and cancelled on its agent. @default 120000 */
   readonly idleMs?: number;
+  /**
+   * Opens a stream on an agent another replica holds (fleet/forward-client.ts); returns its
+   * abort, which is how that replica learns to cancel. Without it remote agents are unreachable.
+   */
+  forward?(
+    url: string,
+    inference: { agent_id: string; request: FrameBody<'infer.request'>; trace?: TraceCarrier },
+    report: (event: StreamEvent) => void,
+  ): () => void;
 }
 
 /**
  * The router's side of `infer.*`: opens streams on agents, feeds them what the agents report,
  * cancels them when clients leave, and fails every stream of an agent that is lost. A report
- * from another agent than the one a stream was opened on is refused.
+ * from another agent than the one a stream was opened on is refused. A stream on an agent
+ * another replica holds (`via` its address) is fed by that replica instead of the mesh.
  */
 export class StreamBroker {
   private readonly streams = new Map<string, InferenceStream>();
   private readonly perAgent = new Map<string, number>();
   private readonly idle = new Map<string, NodeJS.Timeout>();
   private readonly lastReport = new Map<string, number>();
+  private readonly remote = new Map<string, () => void>();
 
   constructor(private readonly options: StreamBrokerOptions) {}
 
-  async open(agentId: string, body: FrameBody<'infer.request'>, trace?: TraceCarrier): Promise<InferenceStream> {
+  async open(
+    agentId: string,
+    body: FrameBody<'infer.request'>,
+    trace?: TraceCarrier,
+    via?: string,
+  ): Promise<InferenceStream> {
     const stream = new InferenceStream(body.request_id, agentId);
     this.streams.set(body.request_id, stream);
     this.perAgent.set(agentId, (this.perAgent.get(agentId) ?? 0) + 1);
     this.watch(stream);
+    if (via !== undefined) return this.openRemote(stream, via, body, trace);
     if (!(await this.options.send(agentId, makeFrame('infer.request', body, trace ? { trace } : {})))) {
       this.finish(stream, {
         kind: 'error',
@@ -92,12 +109,47 @@ export class StreamBroker {
     return stream;
   }
 
+  private openRemote(
+    stream: InferenceStream,
+    via: string,
+    request: FrameBody<'infer.request'>,
+    trace: TraceCarrier | undefined,
+  ): InferenceStream {
+    if (!this.options.forward) {
+      const message = 'the XIM agent is held by another router replica and forwarding is off';
+      this.finish(stream, { kind: 'error', code: 'agent_unreachable', message, retryable: true });
+      return stream;
+    }
+    const inference = { agent_id: stream.agentId, request, ...(trace ? { trace } : {}) };
+    const abort = this.options.forward(via, inference, (event) => this.report(stream, event));
+    if (this.streams.has(stream.requestId)) this.remote.set(stream.requestId, abort);
+    return stream;
+  }
+
+  /** What the holding replica reports of a forwarded stream. */
+  private report(stream: InferenceStream, event: StreamEvent): void {
+    if (this.streams.get(stream.requestId) !== stream) return;
+    if (event.kind !== 'chunks') {
+      this.finish(stream, event);
+      return;
+    }
+    this.lastReport.set(stream.requestId, Date.now());
+    stream.push(event);
+  }
+
   /** The client went away: the agent stops generating. */
   cancel(requestId: string, reason: string): void {
     const stream = this.streams.get(requestId);
     if (!stream) return;
+    this.halt(stream, reason);
     this.finish(stream, { kind: 'error', code: 'cancelled', message: reason, retryable: false });
-    void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: requestId, reason }));
+  }
+
+  /** Tells the agent to stop: over the mesh, or by dropping the forwarded request. */
+  private halt(stream: InferenceStream, reason: string): void {
+    const abort = this.remote.get(stream.requestId);
+    if (abort) abort();
+    else void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: stream.requestId, reason }));
   }
 
   /**
@@ -115,10 +167,7 @@ export class StreamBroker {
         return;
       }
       const seconds = Math.round(idleMs / 1_000);
-      void this.options.send(
-        stream.agentId,
-        makeFrame('infer.cancel', { request_id: stream.requestId, reason: `no report for ${seconds} s` }),
-      );
+      this.halt(stream, `no report for ${seconds} s`);
       this.finish(stream, {
         kind: 'error',
         code: 'engine_stalled',
@@ -132,14 +181,14 @@ export class StreamBroker {
   /** The router stops: every stream fails with `server_shutting_down` (the client may retry elsewhere) and its agent is told to stop. */
   shutdown(reason: string): void {
     for (const stream of [...this.streams.values()]) {
-      void this.options.send(stream.agentId, makeFrame('infer.cancel', { request_id: stream.requestId, reason }));
+      this.halt(stream, reason);
       this.finish(stream, { kind: 'error', code: 'server_shutting_down', message: reason, retryable: true });
     }
   }
 
   agentLost(agentId: string): void {
     for (const stream of this.streams.values()) {
-      if (stream.agentId === agentId)
+      if (stream.agentId === agentId && !this.remote.has(stream.requestId))
         this.finish(stream, {
           kind: 'error',
           code: 'agent_lost',
@@ -162,7 +211,8 @@ export class StreamBroker {
   readonly deliver: FrameHandler = async (agent, frame) => {
     const body = frame.body as { request_id: string };
     const stream = this.streams.get(body.request_id);
-    if (!stream) return { status: 'ok' };
+    // A forwarded stream is fed by the replica holding its agent, never by this mesh.
+    if (!stream || this.remote.has(body.request_id)) return { status: 'ok' };
     if (stream.agentId !== agent.id) {
       const refusal = { type: frame.type, reason: 'not_your_stream', subject: body.request_id };
       return this.options.refuse
@@ -203,6 +253,7 @@ export class StreamBroker {
     clearTimeout(this.idle.get(stream.requestId));
     this.idle.delete(stream.requestId);
     this.lastReport.delete(stream.requestId);
+    this.remote.delete(stream.requestId);
     const left = (this.perAgent.get(stream.agentId) ?? 1) - 1;
     if (left > 0) this.perAgent.set(stream.agentId, left);
     else this.perAgent.delete(stream.agentId);

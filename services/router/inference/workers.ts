@@ -1,4 +1,4 @@
-import type { Lease } from '../mesh/leases.js';
+import type { Lease, LeaseLoad } from '../mesh/leases.js';
 import { ximManifests, type XimManifest } from '../store/agents.js';
 import type { Queryable } from '../store/db.js';
 import { ExpiringCache } from './expiring-cache.js';
@@ -8,15 +8,24 @@ import type { WorkerView } from './scheduler.js';
 export interface LiveAgents {
   boundAgents(): string[];
   leaseOf(agentId: string): Lease | undefined;
-  /** Streams this router has open on the agent. */
+  /** Streams this router has open on the agent (its own and, for remote agents, those it forwarded). */
   openOn(agentId: string): number;
 }
 
+/** Where this router stands in the fleet: agents other replicas hold are candidates too. */
+export interface FleetView {
+  readonly replicaId: string;
+  /** A heartbeat older than this means the holder lost the agent (the mesh's own timeout). */
+  readonly heartbeatTimeoutMs: number;
+}
+
 /**
- * The XIM agents a project can route to from this router, as the scheduler sees them: models
- * and tiers from their manifests (read from the database, cached briefly per project: they
- * change on restarts, not per request), health and load from their live leases and this
- * router's own open streams (fresher than any renewal).
+ * The XIM agents a project can route to, as the scheduler sees them: models and tiers from
+ * their manifests (read from the database, cached briefly per project: they change on restarts,
+ * not per request). Agents this router holds take health from their live leases and load from
+ * its own open streams (exact, and fresher than any renewal); agents another replica holds take
+ * both from the heartbeat that replica wrote (up to a renewal and a second old), plus the streams
+ * this router forwarded there, and carry its address (`via`) so the stream is handed there.
  */
 export class WorkerDirectory {
   private readonly cache: ExpiringCache<XimManifest[]>;
@@ -24,6 +33,7 @@ export class WorkerDirectory {
   constructor(
     private readonly db: Queryable,
     private readonly live: LiveAgents,
+    private readonly fleet?: FleetView,
     ttlMs = 1_000,
   ) {
     this.cache = new ExpiringCache(ttlMs);
@@ -32,28 +42,56 @@ export class WorkerDirectory {
   async views(projectId: string, now = Date.now()): Promise<WorkerView[]> {
     const bound = new Set(this.live.boundAgents());
     const rows = await this.manifests(projectId, now);
-    return rows.filter((row) => bound.has(row.id)).map((row) => this.view(row));
+    const views: WorkerView[] = [];
+    for (const row of rows) {
+      if (bound.has(row.id)) views.push(this.local(row));
+      else if (this.heldElsewhere(row)) views.push(this.remote(row));
+    }
+    return views;
   }
 
-  private view(row: XimManifest): WorkerView {
+  private local(row: XimManifest): WorkerView {
     const lease = this.live.leaseOf(row.id);
     const health = lease?.health ?? {};
     const open = this.live.openOn(row.id);
     return {
-      id: row.id,
-      models: row.models ?? [],
-      ...(row.service_tiers ? { tiers: row.service_tiers } : {}),
+      ...identity(row),
       healthy: lease?.status === 'active' && health['healthy'] !== false && (lease.capacity?.max_concurrent ?? 0) > 0,
-      running: Math.max(open, lease?.capacity?.in_use ?? 0),
+      // Exact: every stream on an agent opens through the replica holding it, forwarded ones too.
+      // The agent's own count lags a renewal, and a stale high one would shut out its cached prefixes.
+      running: open,
       waiting: numberOr(health['waiting'], 0),
       maxConcurrent: Math.max(1, lease?.capacity?.max_concurrent ?? 1),
       kvUsage: numberOr(health['kv_usage'], 0),
     };
   }
 
+  private heldElsewhere(row: XimManifest): boolean {
+    if (!this.fleet || row.status !== 'active' || !row.held_by_url || !row.lease_load) return false;
+    if (row.held_by === this.fleet.replicaId) return false; // it was ours and left: not here any more
+    return row.heartbeat_age_ms !== null && row.heartbeat_age_ms < this.fleet.heartbeatTimeoutMs;
+  }
+
+  private remote(row: XimManifest): WorkerView {
+    const load = row.lease_load as Partial<LeaseLoad>;
+    return {
+      ...identity(row),
+      healthy: load.healthy === true,
+      running: Math.max(this.live.openOn(row.id), numberOr(load.in_use, 0)),
+      waiting: numberOr(load.waiting, 0),
+      maxConcurrent: Math.max(1, numberOr(load.max_concurrent, 1)),
+      kvUsage: numberOr(load.kv_usage, 0),
+      via: row.held_by_url!,
+    };
+  }
+
   private manifests(projectId: string, now: number): Promise<XimManifest[]> {
     return this.cache.get(projectId, () => ximManifests(this.db, projectId), now);
   }
+}
+
+function identity(row: XimManifest): Pick<WorkerView, 'id' | 'models' | 'tiers'> {
+  return { id: row.id, models: row.models ?? [], ...(row.service_tiers ? { tiers: row.service_tiers } : {}) };
 }
 
 function numberOr(value: unknown, fallback: number): number {

@@ -16,6 +16,21 @@ export interface Lease {
   dirty: boolean;
 }
 
+/** What other replicas route by: the agent's load as its last renewal said (fleet directory). */
+export interface LeaseLoad {
+  readonly healthy: boolean;
+  readonly in_use: number;
+  readonly max_concurrent: number;
+  readonly waiting: number;
+  readonly kv_usage: number;
+}
+
+export interface Heartbeat {
+  readonly agentId: string;
+  readonly at: number;
+  readonly load: LeaseLoad;
+}
+
 export interface RenewalOutcome {
   readonly becameActive: boolean;
   /** The agent's manifest hash differs from the one on record and no manifest came with it. */
@@ -83,13 +98,13 @@ export class LeaseBook {
     return stale;
   }
 
-  /** Heartbeats not yet persisted; marks them clean. */
-  takeDirty(): { agentId: string; at: number }[] {
-    const dirty: { agentId: string; at: number }[] = [];
+  /** Heartbeats not yet persisted, with the load each renewal reported; marks them clean. */
+  takeDirty(): Heartbeat[] {
+    const dirty: Heartbeat[] = [];
     for (const lease of this.leases.values()) {
       if (!lease.dirty) continue;
       lease.dirty = false;
-      dirty.push({ agentId: lease.agentId, at: lease.lastRenewal });
+      dirty.push({ agentId: lease.agentId, at: lease.lastRenewal, load: leaseLoad(lease) });
     }
     return dirty;
   }
@@ -101,4 +116,16 @@ export class LeaseBook {
   forget(agentId: string): void {
     this.leases.delete(agentId);
   }
+}
+
+function leaseLoad(lease: Lease): LeaseLoad {
+  const health = lease.health ?? {};
+  const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  return {
+    healthy: lease.status === 'active' && health['healthy'] !== false && (lease.capacity?.max_concurrent ?? 0) > 0,
+    in_use: lease.capacity?.in_use ?? 0,
+    max_concurrent: lease.capacity?.max_concurrent ?? 0,
+    waiting: number(health['waiting']),
+    kv_usage: number(health['kv_usage']),
+  };
 }

@@ -10,7 +10,7 @@ import { listenForAgentChanges, RETIRED_BECAUSE, type AgentChange } from './agen
 import { createAdmission, type Admission, type AgentKeys } from './admission.js';
 import { HandshakeBudget, type HandshakeBudgetOptions } from './handshake-budget.js';
 import { LeaseBook, type Lease } from './leases.js';
-import { createMeshPersistence, type MeshPersistence } from './persistence.js';
+import { createMeshPersistence, type MeshPersistence, type ReplicaIdentity } from './persistence.js';
 import { createMeshServer, type FrameHandler, type MeshServer } from './server.js';
 import { createZapHandler, type ZapHandler } from './zap.js';
 
@@ -32,6 +32,8 @@ export interface MeshOptions {
   /** Off only in tests that prove the router outlives an aborted gateway. @default true */
   readonly scrambleAutoIds?: boolean;
   readonly clock?: Clock;
+  /** Who this router is in the fleet directory (heartbeats name it as the agents' holder). */
+  readonly replica?: ReplicaIdentity;
 }
 
 export interface Mesh {
@@ -68,7 +70,7 @@ interface Parts {
 export function createMesh(options: MeshOptions): Mesh {
   const clock = options.clock ?? systemClock;
   const admission = createAdmission();
-  const persistence = createMeshPersistence(options.pool, options.logger);
+  const persistence = createMeshPersistence(options.pool, options.logger, options.replica);
   const known = new Map<string, string>();
   const leases = new LeaseBook((agentId) => known.get(agentId) ?? null);
   const zap = createZapHandler(admission, new HandshakeBudget(options.handshakeBudget), options.logger, () =>

@@ -1,4 +1,5 @@
 import type { Logger } from '../../runtime/logger.js';
+import type { Heartbeat } from './leases.js';
 import { appendAudit } from '../store/audit-log.js';
 import type { Pool } from '../store/pool.js';
 
@@ -10,7 +11,8 @@ export interface MeshPersistence {
     status: 'active' | 'stale',
     detail?: Record<string, unknown>,
   ): Promise<void>;
-  heartbeats(beats: readonly { agentId: string; at: number }[]): Promise<void>;
+  /** Renewal times, and for the fleet directory which replica holds each agent and its load. */
+  heartbeats(beats: readonly Heartbeat[]): Promise<void>;
   manifest(agentId: string, hash: string, version: number, manifest: Record<string, unknown> | null): Promise<void>;
   manifestHashes(): Promise<Map<string, string>>;
   /** Agents the database calls active, with their last heartbeat (leases to watch after a restart). */
@@ -22,7 +24,13 @@ export interface MeshPersistence {
  * (so an agent's stale→active order holds) and run in the background. Awaiting them per frame
  * once let a backlog of renewals expire leases, whose status writes then grew the backlog.
  */
-export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersistence {
+/** This router replica as the fleet directory names it; its URL is known once it listens. */
+export interface ReplicaIdentity {
+  readonly id: string;
+  url(): string | undefined;
+}
+
+export function createMeshPersistence(pool: Pool, logger: Logger, replica?: ReplicaIdentity): MeshPersistence {
   const queues = new Map<string, Promise<void>>();
   const enqueue = (agentId: string, write: () => Promise<unknown>): Promise<void> => {
     const next = (queues.get(agentId) ?? Promise.resolve()).then(write).then(
@@ -33,7 +41,7 @@ export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersisten
     void next.finally(() => queues.get(agentId) === next && queues.delete(agentId));
     return next;
   };
-  const writes = rawWrites(pool, logger);
+  const writes = rawWrites(pool, logger, replica);
   return {
     statusChanged: (agentId, projectId, status, detail) =>
       enqueue(agentId, () => writes.statusChanged(agentId, projectId, status, detail)),
@@ -45,7 +53,7 @@ export function createMeshPersistence(pool: Pool, logger: Logger): MeshPersisten
   };
 }
 
-function rawWrites(pool: Pool, logger: Logger): MeshPersistence {
+function rawWrites(pool: Pool, logger: Logger, replica: ReplicaIdentity | undefined): MeshPersistence {
   return {
     async statusChanged(agentId, projectId, status, detail = {}) {
       // Going stale also needs the stored heartbeat to be old: another router may hold the lease.
@@ -67,10 +75,17 @@ function rawWrites(pool: Pool, logger: Logger): MeshPersistence {
       if (beats.length === 0) return;
       await pool
         .query(
-          `UPDATE agents SET last_heartbeat = beats.at
-           FROM (SELECT unnest($1::text[]) AS id, to_timestamp(unnest($2::float8[]) / 1000.0) AS at) AS beats
+          `UPDATE agents SET last_heartbeat = beats.at, held_by = $4, held_by_url = $5, lease_load = beats.load
+           FROM (SELECT unnest($1::text[]) AS id, to_timestamp(unnest($2::float8[]) / 1000.0) AS at,
+                        unnest($3::jsonb[]) AS load) AS beats
           WHERE agents.id = beats.id`,
-          [beats.map((beat) => beat.agentId), beats.map((beat) => beat.at)],
+          [
+            beats.map((beat) => beat.agentId),
+            beats.map((beat) => beat.at),
+            beats.map((beat) => JSON.stringify(beat.load)),
+            replica?.id ?? null,
+            replica?.url() ?? null,
+          ],
         )
         .catch((error: unknown) => logger.warning({ err: error }, 'could not record heartbeats'));
     },

@@ -168,17 +168,26 @@ export interface XimManifest {
   readonly id: string;
   readonly models: string[] | null;
   readonly service_tiers: string[] | null;
+  readonly status: string;
+  /** The router replica that last wrote the agent's heartbeat, where it is reached, and the load it reported. */
+  readonly held_by: string | null;
+  readonly held_by_url: string | null;
+  readonly lease_load: Record<string, unknown> | null;
+  /** Milliseconds since that heartbeat; null when it never beat. */
+  readonly heartbeat_age_ms: number | null;
 }
 
 /**
  * The XIM agents that may serve a project (not revoked or superseded): its own and the platform's
- * shared fleet, with models and tiers from their manifests.
+ * shared fleet, with models and tiers from their manifests and where in the fleet each is held.
  */
 export async function ximManifests(db: Queryable, projectId: string): Promise<XimManifest[]> {
   const found = await db.query<XimManifest>({
     name: 'xim_manifests',
     text: `SELECT id, ARRAY(SELECT jsonb_array_elements_text(coalesce(manifest->'models', '[]'))) AS models,
-                  CASE WHEN jsonb_typeof(manifest->'service_tiers') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(manifest->'service_tiers')) END AS service_tiers
+                  CASE WHEN jsonb_typeof(manifest->'service_tiers') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(manifest->'service_tiers')) END AS service_tiers,
+                  status, held_by, held_by_url, lease_load,
+                  (extract(epoch FROM now() - last_heartbeat) * 1000)::float8 AS heartbeat_age_ms
              FROM agents WHERE (project_id = $1 OR scope = 'platform') AND role = 'xim' AND status NOT IN ('revoked', 'superseded')`,
     values: [projectId],
   });

@@ -8,9 +8,22 @@ export interface EngineState {
   readonly running: number;
   readonly waiting: number;
   readonly kvUsage: number;
+  /** Prompt tokens looked up in the prefix cache, and found there, since the engine started (vLLM's counters). */
+  readonly prefixCacheQueries: number;
+  readonly prefixCacheHits: number;
 }
 
-const DOWN: EngineState = { healthy: false, models: [], scripted: [], running: 0, waiting: 0, kvUsage: 0 };
+export const ENGINE_DOWN: EngineState = {
+  healthy: false,
+  models: [],
+  scripted: [],
+  running: 0,
+  waiting: 0,
+  kvUsage: 0,
+  prefixCacheQueries: 0,
+  prefixCacheHits: 0,
+};
+const DOWN = ENGINE_DOWN;
 
 /** Health from `/health`, models from `/v1/models`, load from vLLM's `/metrics`; never throws. */
 export async function probeEngine(address: EngineAddress, timeoutMs = 2_000): Promise<EngineState> {
@@ -35,7 +48,9 @@ export async function probeEngine(address: EngineAddress, timeoutMs = 2_000): Pr
 }
 
 /** Sums vLLM's load gauges over their label sets; tolerates the older `gpu_cache_usage_perc` name. */
-export function parseVllmMetrics(text: string): { running: number; waiting: number; kvUsage: number } {
+export function parseVllmMetrics(
+  text: string,
+): Pick<EngineState, 'running' | 'waiting' | 'kvUsage' | 'prefixCacheQueries' | 'prefixCacheHits'> {
   const sums = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = /^(vllm:[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+|NaN)$/.exec(line.trim());
@@ -47,5 +62,7 @@ export function parseVllmMetrics(text: string): { running: number; waiting: numb
     running: sums.get('vllm:num_requests_running') ?? 0,
     waiting: sums.get('vllm:num_requests_waiting') ?? 0,
     kvUsage: Math.min(1, sums.get('vllm:kv_cache_usage_perc') ?? sums.get('vllm:gpu_cache_usage_perc') ?? 0),
+    prefixCacheQueries: sums.get('vllm:prefix_cache_queries_total') ?? 0,
+    prefixCacheHits: sums.get('vllm:prefix_cache_hits_total') ?? 0,
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ScriptedPrefixCache } from './prefix-cache.js';
 import { scriptedReply, textOf, tokens, type ChatMessage, type FunctionTool, type ToolChoice } from './reply.js';
 
 export interface ScriptedEngineOptions {
@@ -20,6 +21,8 @@ interface ChatRequest {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   max_tokens?: number;
+  /** vLLM's per-tenant prefix-cache isolation. */
+  cache_salt?: string;
 }
 
 /**
@@ -28,7 +31,7 @@ interface ChatRequest {
  * names. Replies come from reply.ts. Listens on TCP or a Unix socket, as vLLM does with `--uds`.
  */
 export function createScriptedEngine(options: ScriptedEngineOptions): Server {
-  const counters = { running: 0, prompt: 0, generation: 0, success: 0 };
+  const counters = { running: 0, prompt: 0, generation: 0, success: 0, cache: new ScriptedPrefixCache() };
   return createServer((request, response) => {
     void route(request, response, options, counters).catch(() => {
       if (!response.headersSent)
@@ -40,7 +43,7 @@ export function createScriptedEngine(options: ScriptedEngineOptions): Server {
   });
 }
 
-type Counters = { running: number; prompt: number; generation: number; success: number };
+type Counters = { running: number; prompt: number; generation: number; success: number; cache: ScriptedPrefixCache };
 
 async function route(
   request: IncomingMessage,
@@ -117,6 +120,8 @@ async function complete(
     });
   const reply = scriptedReply(body.messages, body.tools ?? [], body.tool_choice ?? 'auto');
   const promptTokens = Math.ceil(body.messages.reduce((sum, message) => sum + textOf(message).length, 0) / 4) + 1;
+  const prompt = body.messages.map((message) => `${message.role}\u0000${textOf(message)}\u0000`).join('');
+  const cachedTokens = Math.min(promptTokens, counters.cache.admit(prompt, String(body.cache_salt ?? '')));
   const pieces = reply.kind === 'text' ? tokens(reply.text).slice(0, body.max_tokens ?? Infinity) : [];
   const completionTokens =
     reply.kind === 'text'
@@ -126,7 +131,7 @@ async function complete(
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: cachedTokens },
   };
   const id = `chatcmpl-${randomUUID()}`;
   const finish =
@@ -254,9 +259,9 @@ function metrics(model: string, counters: Counters): string {
     '# TYPE vllm:request_success_total counter',
     `vllm:request_success_total{model_name="${model}",engine="0",finished_reason="stop"} ${counters.success}`,
     '# TYPE vllm:prefix_cache_queries_total counter',
-    `vllm:prefix_cache_queries_total${label} 0`,
+    `vllm:prefix_cache_queries_total${label} ${counters.cache.queriedTokens}`,
     '# TYPE vllm:prefix_cache_hits_total counter',
-    `vllm:prefix_cache_hits_total${label} 0`,
+    `vllm:prefix_cache_hits_total${label} ${counters.cache.hitTokens}`,
     '',
   ].join('\n');
 }

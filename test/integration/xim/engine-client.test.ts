@@ -102,12 +102,14 @@ describe("the XIM agent's engine client, against the scripted engine", () => {
       running: 0,
       waiting: 0,
       kvUsage: 0,
+      prefixCacheQueries: expect.any(Number),
+      prefixCacheHits: expect.any(Number),
     });
     expect(await probeEngine({ socketPath: join(dir, 'missing.sock') })).toMatchObject({ healthy: false, models: [] });
     expect(
       parseVllmMetrics(
-        'vllm:num_requests_running{model_name="a",engine="0"} 2\nvllm:num_requests_running{model_name="a",engine="1"} 3\nvllm:gpu_cache_usage_perc{model_name="a"} 0.5\n# HELP x\n',
+        'vllm:num_requests_running{model_name="a",engine="0"} 2\nvllm:num_requests_running{model_name="a",engine="1"} 3\nvllm:gpu_cache_usage_perc{model_name="a"} 0.5\nvllm:prefix_cache_queries_total{model_name="a"} 640\nvllm:prefix_cache_hits_total{model_name="a"} 512\n# HELP x\n',
       ),
-    ).toEqual({ running: 5, waiting: 0, kvUsage: 0.5 });
+    ).toEqual({ running: 5, waiting: 0, kvUsage: 0.5, prefixCacheQueries: 640, prefixCacheHits: 512 });
   });
 });
