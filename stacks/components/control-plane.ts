@@ -44,7 +44,7 @@ export interface ControlPlaneArgs {
    * @default 0
    */
   readonly appPasswordGeneration?: number;
-  /** Routers that may serve at once (a parameter so tests can lift it as issue 21 will). @default ROUTER_REPLICA_LIMIT */
+  /** Routers that may serve at once (a parameter so tests can change it). @default ROUTER_REPLICA_LIMIT */
   readonly replicaLimit?: number;
   /** A CA bundle in the router image Node must trust (RDS), for the router and `migrate`. @default none */
   readonly trustedCaPath?: string;

@@ -5,13 +5,12 @@
  */
 
 /**
- * Routers that may serve at once. Until issue 21 (the XIM fleet shared across router replicas),
- * a router routes inference only to the agents connected to itself, so a second active replica
- * behind the round-robin load balancer would answer part of the traffic with `no_capacity`.
- * One router it is; when issue 21 lands this becomes the HPA's ceiling (and `router.replicas`
- * and `router.maxReplicas` may grow, the HPA then owning the replica count).
+ * Routers that may serve at once: the HPA's ceiling. Any replica serves any request (it hands a
+ * stream to the replica holding the chosen agent, docs/fleet.md); ten is as far as the replica
+ * simulation (`npm run bench -- scheduler`, replicas_10) shows affinity and tail latency holding
+ * at one router's level. Beyond it, measure first.
  */
-export const ROUTER_REPLICA_LIMIT = 1;
+export const ROUTER_REPLICA_LIMIT = 10;
 
 /**
  * EKS versions a new cluster may use: in standard support as of December 2026 (1.34's ended

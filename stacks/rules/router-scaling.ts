@@ -8,9 +8,9 @@ export interface RouterScaling {
 }
 
 /**
- * How many routers run, clamped to what the platform supports (ROUTER_REPLICA_LIMIT: one, until
- * issue 21). The settings refuse more before this runs; the clamp is the second line, so a stack
- * never deploys routers that answer `no_capacity`. Pure; the limit is a parameter for tests.
+ * How many routers run, clamped to what the platform supports (ROUTER_REPLICA_LIMIT). The
+ * settings refuse more before this runs; the clamp is the second line. Pure; the limit is a
+ * parameter for tests.
  */
 export function routerScaling(
   router: { readonly replicas: number; readonly maxReplicas: number },

@@ -36,7 +36,7 @@ function imageProblems(settings: StackSettings): Problem[] {
 
 function routerProblems(settings: StackSettings): Problem[] {
   const { replicas, maxReplicas } = settings.router;
-  const limit = `until issue 21 shares the XIM fleet across routers, one router serves (ROUTER_REPLICA_LIMIT = ${ROUTER_REPLICA_LIMIT})`;
+  const limit = `more replicas than the fleet was measured with (ROUTER_REPLICA_LIMIT = ${ROUTER_REPLICA_LIMIT}, docs/fleet.md)`;
   if (replicas > ROUTER_REPLICA_LIMIT)
     return [problem('router.replicas', `${replicas} is more than ${ROUTER_REPLICA_LIMIT}: ${limit}`)];
   if (maxReplicas > ROUTER_REPLICA_LIMIT)

@@ -1,5 +1,6 @@
 import { percentile, round, type Figures } from './report.js';
 import { consistentHashBounded, leastLoaded, oracle, roundRobin, routerPolicy, type Policy } from './sim/policies.js';
+import { replicaFleet } from './sim/replicas.js';
 import { simulate } from './sim/simulate.js';
 import { w1, w2, w3, w5, type Workload } from './sim/workloads.js';
 
@@ -22,6 +23,13 @@ export async function runSchedulerBench(): Promise<Figures> {
       router: () => routerPolicy(workload.capacityBlocks, timings),
       oracle,
     };
+    for (const replicas of [1, 3, 10]) {
+      policies[`replicas_${replicas}`] = () =>
+        replicaFleet(workload.capacityBlocks, { replicas, shared: true, seed: SEED });
+      if (replicas > 1)
+        policies[`replicas_${replicas}_unshared`] = () =>
+          replicaFleet(workload.capacityBlocks, { replicas, shared: false, seed: SEED });
+    }
     for (const [name, make] of Object.entries(policies)) {
       const result = simulate(workload, make());
       Object.assign(figures, {
@@ -31,7 +39,7 @@ export async function runSchedulerBench(): Promise<Figures> {
         [`${workload.name}.${name}.max_mean_load`]: round(result.maxMeanLoad, 3),
       });
       process.stdout.write(
-        `${workload.name} ${name.padEnd(13)} hit ${(result.hitRate * 100).toFixed(1)}%  ttft p50 ${result.ttftP50.toFixed(0)} p99 ${result.ttftP99.toFixed(0)} ms  max/mean ${result.maxMeanLoad.toFixed(2)}  (${result.completed} requests)\n`,
+        `${workload.name} ${name.padEnd(20)} hit ${(result.hitRate * 100).toFixed(1)}%  ttft p50 ${result.ttftP50.toFixed(0)} p99 ${result.ttftP99.toFixed(0)} ms  max/mean ${result.maxMeanLoad.toFixed(2)}  (${result.completed} requests)\n`,
       );
     }
     Object.assign(figures, targets(workload, figures));
@@ -43,7 +51,20 @@ export async function runSchedulerBench(): Promise<Figures> {
 /** The issue's targets as ratios, so the JSON says at a glance where the policy stands. */
 function targets(workload: Workload, figures: Figures): Figures {
   const of = (policy: string, metric: string) => figures[`${workload.name}.${policy}.${metric}`]!;
+  const fleet = Object.fromEntries(
+    ['replicas_1', 'replicas_3', 'replicas_10', 'replicas_3_unshared', 'replicas_10_unshared'].flatMap((policy) => [
+      [
+        `${workload.name}.${policy}.hit_rate_vs_one_router`,
+        round(of(policy, 'hit_rate') / Math.max(1e-9, of('router', 'hit_rate')), 3),
+      ],
+      [
+        `${workload.name}.${policy}.ttft_p99_vs_one_router`,
+        round(of(policy, 'ttft_p99_ms') / Math.max(1e-9, of('router', 'ttft_p99_ms')), 3),
+      ],
+    ]),
+  );
   return {
+    ...fleet,
     [`${workload.name}.router.hit_rate_vs_oracle`]: round(
       of('router', 'hit_rate') / Math.max(1e-9, of('oracle', 'hit_rate')),
       3,

@@ -77,6 +77,8 @@ describe('three router replicas serving one fleet', () => {
       );
       return loads.rows[0]!.n === 2 || undefined;
     });
+  const lastUsage = async () =>
+    (await pool.query<{ id: string | null }>('SELECT max(id)::text AS id FROM inference_usage')).rows[0]!.id ?? '0';
   const startAgent = async (name: string, router: number, joinKey: string) => {
     const home = join(dir, name);
     mkdirSync(home, { recursive: true });
@@ -184,34 +186,47 @@ describe('three router replicas serving one fleet', () => {
           metric(routers[router]!.metrics_url, 'xerotier_fleet_placements_total', 'direction="heard"'),
         ),
       );
-    const before = await heard();
-    await heartbeatsIdle();
-    // Two prompts at once through router 0: the second goes to the other agent (the first is busy).
-    const first = await client(0, project).responses.create({
-      model: MODEL,
-      instructions: instructions('tides'),
-      input: 'count to 40',
-      stream: true,
-    });
-    const firstEvents = first[Symbol.asyncIterator]();
-    // The first token: the stream runs on its agent now (response.created comes before placement).
-    while ((await firstEvents.next()).value?.type !== 'response.output_text.delta');
-    const second = await client(0, project).responses.create({
-      model: MODEL,
-      instructions: instructions('comets'),
-      input: 'count to 40',
-    });
-    expect(second.status).toBe('completed');
-    while (!(await firstEvents.next()).done);
-    await waitFor(
-      'routers 1 and 2 heard both placements',
-      10_000,
-      async () => (await heard()).every((count, index) => count >= before[index]! + 2) || undefined,
-    );
+    // Two prompts at once through router 0, until they land on different agents (the second
+    // usually avoids the agent busy with the first; placements other replicas made lately count
+    // as load too, so an attempt may not split them).
+    let topics: [string, string] | undefined;
+    for (let attempt = 0; attempt < 5 && !topics; attempt += 1) {
+      const pair: [string, string] = [`tides ${attempt}`, `comets ${attempt}`];
+      const before = await heard();
+      const marker = await lastUsage();
+      await heartbeatsIdle();
+      const first = await client(0, project).responses.create({
+        model: MODEL,
+        instructions: instructions(pair[0]),
+        input: 'count to 40',
+        stream: true,
+      });
+      const firstEvents = first[Symbol.asyncIterator]();
+      // The first token: the stream runs on its agent now (response.created comes before placement).
+      while ((await firstEvents.next()).value?.type !== 'response.output_text.delta');
+      const second = await client(0, project).responses.create({
+        model: MODEL,
+        instructions: instructions(pair[1]),
+        input: 'count to 40',
+      });
+      expect(second.status).toBe('completed');
+      while (!(await firstEvents.next()).done);
+      await waitFor(
+        'routers 1 and 2 heard both placements',
+        10_000,
+        async () => (await heard()).every((count, index) => count >= before[index]! + 2) || undefined,
+      );
+      const placed = await pool.query<{ agents: number }>(
+        'SELECT count(DISTINCT agent_id)::int AS agents FROM inference_usage WHERE id > $1',
+        [marker],
+      );
+      if (placed.rows[0]!.agents === 2) topics = pair;
+    }
+    expect(topics, 'two prompts placed on two agents').toBeDefined();
     // Idle now: without shared placements both prompts would go to the same (first-sorted) agent.
     await heartbeatsIdle();
     for (const router of [1, 2])
-      for (const topic of ['tides', 'comets']) {
+      for (const topic of topics!) {
         const again = await client(router, project).responses.create({
           model: MODEL,
           instructions: instructions(topic),

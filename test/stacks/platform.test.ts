@@ -24,10 +24,11 @@ describe.each(listStacks())('platform rules for %s', (stack) => {
       .workloads()
       .flatMap((workload) => workload.spec.template.spec.containers.map((container) => ({ workload, container })));
 
-  it('runs one router (no HPA until issue 21), whose disruption budget lets a drain proceed', () => {
+  it('runs one router by default (no HPA unless router.maxReplicas asks), whose disruption budget lets a drain proceed', () => {
     const [router, ...others] = synth.component('router');
     expect(others).toEqual([]);
-    expect(router!.spec.replicas).toBe(ROUTER_REPLICA_LIMIT);
+    expect(router!.spec.replicas).toBe(1);
+    expect(ROUTER_REPLICA_LIMIT).toBe(10);
     expect(synth.ofType('kubernetes:autoscaling/v2:HorizontalPodAutoscaler')).toEqual([]);
     const budget = synth
       .ofType('kubernetes:policy/v1:PodDisruptionBudget')

@@ -66,9 +66,14 @@ describe('models against GPUs and caches', () => {
 });
 
 describe('router scaling', () => {
-  it('runs one router with no autoscaler today, and lets an HPA own the count once the limit is lifted (issue 21)', () => {
+  it('lets an HPA own the count between replicas and maxReplicas, clamped to the limit', () => {
     expect(routerScaling({ replicas: 1, maxReplicas: 1 })).toEqual({ replicas: 1, maxReplicas: 1, autoscale: false });
-    expect(routerScaling({ replicas: 3, maxReplicas: 10 })).toEqual({ replicas: 1, maxReplicas: 1, autoscale: false });
+    expect(routerScaling({ replicas: 3, maxReplicas: 10 }, 1)).toEqual({
+      replicas: 1,
+      maxReplicas: 1,
+      autoscale: false,
+    });
+    expect(routerScaling({ replicas: 3, maxReplicas: 40 })).toEqual({ replicas: 3, maxReplicas: 10, autoscale: true });
     expect(routerScaling({ replicas: 3, maxReplicas: 10 }, 10)).toEqual({
       replicas: 3,
       maxReplicas: 10,

@@ -87,11 +87,15 @@ describe('readSettings', () => {
     expect(read(kubernetes, { images: `{"tag":"sha256:${'a'.repeat(64)}"}` }).images.tag).toMatch(/^sha256:/);
   });
 
-  it('runs one router until issue 21, and refuses a second', () => {
-    expect(refused(kubernetes, { router: '{"replicas": 3}' })).toMatch(
-      /^xerotier:router\.replicas: 3 is more than 1: until issue 21/,
+  it('runs up to ten routers (what the replica simulation measured), and refuses more', () => {
+    expect(refused(kubernetes, { router: '{"replicas": 11}' })).toMatch(
+      /^xerotier:router\.replicas: 11 is more than 10: more replicas than the fleet was measured with/,
     );
-    expect(refused(kubernetes, { router: '{"maxReplicas": 10}' })).toMatch(/^xerotier:router\.maxReplicas: /);
+    expect(refused(kubernetes, { router: '{"maxReplicas": 12}' })).toMatch(/^xerotier:router\.maxReplicas: /);
+    expect(read(kubernetes, { router: '{"replicas": 3, "maxReplicas": 10}' }).router).toMatchObject({
+      replicas: 3,
+      maxReplicas: 10,
+    });
   });
 
   it('checks CIDRs: a private VPC of /16 to /20, a region without a default must say one, the mesh never open to the world', () => {

@@ -1,6 +1,7 @@
 import { inSpan, type TraceCarrier } from '../../runtime/tracing.js';
 import { randomBytes } from 'node:crypto';
 import { prefixHashes } from './prefix-hash.js';
+import { PlacementLog } from './placement-log.js';
 import { PrefixIndex } from './prefix-index.js';
 import { chooseWorker, DEFAULT_TUNING, type RoutingMemory, type Tuning, type WorkerView } from './scheduler.js';
 import { promptText, type EngineChat } from './chat-request.js';
@@ -59,6 +60,8 @@ const STICKY_KEYS = 10_000;
 export class InferenceDispatch {
   private readonly index = new PrefixIndex(() => INDEX_BLOCKS_PER_WORKER);
   private readonly sticky = new Map<string, string>();
+  /** Placements by time, this replica's and heard ones: load remote agents did not report yet. */
+  readonly placements = new PlacementLog();
   private readonly memory: RoutingMemory = {
     matched: (workerId, hashes) => this.index.matched(workerId, hashes),
     stickyWorker: (key) => this.sticky.get(key),
@@ -117,6 +120,7 @@ export class InferenceDispatch {
   /** An agent left: what the router believed it cached is gone with it. */
   forget(agentId: string): void {
     this.index.forget(agentId);
+    this.placements.forget(agentId);
   }
 
   private async open(agentId: string, target: InferenceTarget, via: string | undefined): Promise<StartedInference> {
@@ -151,6 +155,7 @@ export class InferenceDispatch {
 
   private remember(agentId: string, hashes: readonly number[], promptCacheKey: string | undefined): void {
     this.index.record(agentId, hashes);
+    this.placements.record(agentId, Date.now());
     if (promptCacheKey === undefined) return;
     this.sticky.delete(promptCacheKey);
     this.sticky.set(promptCacheKey, agentId);

@@ -53,9 +53,10 @@ export function createInferenceRuntime(
     boundAgents: () => mesh.boundAgents(),
     leaseOf: (id: string) => mesh.leaseOf(id),
     openOn: (id: string) => broker.openOn(id),
+    placedSince: (id: string, at: number): number => dispatch.placements.since(id, at),
   };
   const directory = new WorkerDirectory(db, live, fleet);
-  const dispatch = new InferenceDispatch(directory, broker, fleet?.gossip);
+  const dispatch: InferenceDispatch = new InferenceDispatch(directory, broker, fleet?.gossip);
   return {
     broker,
     dispatch,

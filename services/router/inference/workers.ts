@@ -10,6 +10,8 @@ export interface LiveAgents {
   leaseOf(agentId: string): Lease | undefined;
   /** Streams this router has open on the agent (its own and, for remote agents, those it forwarded). */
   openOn(agentId: string): number;
+  /** Requests placed on the agent since `at`, by any replica (placement-log.ts). */
+  placedSince(agentId: string, at: number): number;
 }
 
 /** Where this router stands in the fleet: agents other replicas hold are candidates too. */
@@ -24,11 +26,11 @@ export interface FleetView {
  * their manifests (read from the database, cached briefly per project: they change on restarts,
  * not per request). Agents this router holds take health from their live leases and load from
  * its own open streams (exact, and fresher than any renewal); agents another replica holds take
- * both from the heartbeat that replica wrote (up to a renewal and a second old), plus the streams
- * this router forwarded there, and carry its address (`via`) so the stream is handed there.
+ * both from the heartbeat that replica wrote (up to a renewal and a second old), plus whatever
+ * any replica placed there since (own placements and heard ones), and carry its address (`via`) so the stream is handed there.
  */
 export class WorkerDirectory {
-  private readonly cache: ExpiringCache<XimManifest[]>;
+  private readonly cache: ExpiringCache<HeldManifest[]>;
 
   constructor(
     private readonly db: Queryable,
@@ -72,12 +74,13 @@ export class WorkerDirectory {
     return row.heartbeat_age_ms !== null && row.heartbeat_age_ms < this.fleet.heartbeatTimeoutMs;
   }
 
-  private remote(row: XimManifest): WorkerView {
+  private remote(row: HeldManifest): WorkerView {
     const load = row.lease_load as Partial<LeaseLoad>;
+    const since = numberOr(load.in_use, 0) + this.live.placedSince(row.id, row.heartbeatAt);
     return {
       ...identity(row),
       healthy: load.healthy === true,
-      running: Math.max(this.live.openOn(row.id), numberOr(load.in_use, 0)),
+      running: Math.max(this.live.openOn(row.id), since),
       waiting: numberOr(load.waiting, 0),
       maxConcurrent: Math.max(1, numberOr(load.max_concurrent, 1)),
       kvUsage: numberOr(load.kv_usage, 0),
@@ -85,10 +88,23 @@ export class WorkerDirectory {
     };
   }
 
-  private manifests(projectId: string, now: number): Promise<XimManifest[]> {
-    return this.cache.get(projectId, () => ximManifests(this.db, projectId), now);
+  private manifests(projectId: string, now: number): Promise<HeldManifest[]> {
+    return this.cache.get(
+      projectId,
+      async () => {
+        const read = Date.now();
+        return (await ximManifests(this.db, projectId)).map((row) => ({
+          ...row,
+          heartbeatAt: read - (row.heartbeat_age_ms ?? Number.POSITIVE_INFINITY),
+        }));
+      },
+      now,
+    );
   }
 }
+
+/** A manifest row with the time of the heartbeat it carries (the load it reports is as of then). */
+type HeldManifest = XimManifest & { readonly heartbeatAt: number };
 
 function identity(row: XimManifest): Pick<WorkerView, 'id' | 'models' | 'tiers'> {
   return { id: row.id, models: row.models ?? [], ...(row.service_tiers ? { tiers: row.service_tiers } : {}) };

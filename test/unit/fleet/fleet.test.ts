@@ -81,7 +81,8 @@ describe('the fleet directory', () => {
   const live = {
     boundAgents: () => ['agt_local'],
     leaseOf: () => undefined,
-    openOn: (id: string) => (id === 'agt_r1' ? 5 : 0),
+    openOn: (id: string) => (id === 'agt_r1' ? 1 : 0),
+    placedSince: (id: string) => (id === 'agt_r1' ? 2 : 0),
   };
 
   it("lists another replica's fresh agents with its address and load, and leaves out stale, own and unplaced ones", async () => {
