@@ -98,6 +98,8 @@ export function createAgent(options: AgentOptions): Agent {
   let state: AgentState = 'created';
   let enrollment: Enrollment | undefined;
   let mesh: MeshClient | undefined;
+  /** A connection to the router's next CURVE key, until it binds. */
+  let pending: MeshClient | undefined;
   let refresh: { cancel(): void } | undefined;
   let leaseTimer: Timer | undefined;
   let sendManifest = true;
@@ -151,33 +153,75 @@ export function createAgent(options: AgentOptions): Agent {
         throw error;
       }
       move('connecting');
-      mesh = createMeshClient({
-        endpoint: enrollment.mesh_endpoint,
-        routerCurvePublicKey: enrollment.router_curve_public_key,
-        curve,
-        signing,
-        clock,
-        agentId: enrollment.agent_id,
-        role: options.identity.role,
-        agentVersion: options.identity.agentVersion,
-        codec: createFrameCodec(),
-        logger: options.logger,
-        onBound(welcome) {
-          move('bound');
-          sendManifest ||= welcome.send_manifest;
-          clock.clearInterval(leaseTimer);
-          renew();
-          leaseTimer = clock.setInterval(renew, options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
-          options.events.onBound?.();
-        },
-        onUnbound: () => state === 'bound' && move('connecting'),
-        onFrame(frame) {
-          if (frame.type !== 'ack') return options.events.onFrame?.(frame);
-          if (frame.body.send_manifest) sendManifest = true;
-          options.events.onAck?.(frame.body);
-        },
-        onReenrollRequired: retire,
-      });
+      const connect = (target: Enrollment): MeshClient => {
+        const client: MeshClient = createMeshClient({
+          endpoint: target.mesh_endpoint,
+          routerCurvePublicKey: target.router_curve_public_key,
+          curve,
+          signing,
+          clock,
+          agentId: target.agent_id,
+          role: options.identity.role,
+          agentVersion: options.identity.agentVersion,
+          codec: createFrameCodec(),
+          logger: options.logger,
+          onBound(welcome) {
+            if (mesh !== client) moveTo(client, target);
+            move('bound');
+            sendManifest ||= welcome.send_manifest;
+            clock.clearInterval(leaseTimer);
+            renew();
+            leaseTimer = clock.setInterval(renew, options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
+            options.events.onBound?.();
+          },
+          onUnbound: () => mesh === client && state === 'bound' && move('connecting'),
+          onFrame(frame) {
+            if (frame.type === 'curve.rotate') return void rotate(frame.body.rotation_id);
+            if (frame.type !== 'ack') return options.events.onFrame?.(frame);
+            if (frame.body.send_manifest) sendManifest = true;
+            options.events.onAck?.(frame.body);
+          },
+          onReenrollRequired: retire,
+        });
+        return client;
+      };
+      // The new connection (next CURVE key) is bound: it carries everything from now on; the old
+      // one stays open a moment so what it was already sending or receiving still arrives.
+      const moveTo = (client: MeshClient, target: Enrollment) => {
+        const old = mesh;
+        mesh = client;
+        pending = undefined;
+        connectedTo = target;
+        clock.setTimeout(() => old?.close(), OLD_CONNECTION_DRAIN_MS).unref();
+        options.logger.notice({ mesh_endpoint: target.mesh_endpoint }, "moved to the router's next CURVE key");
+      };
+      // curve.rotate came over the CURVE channel (only the router speaks there); the key itself
+      // is taken from the router over HTTPS, as at enrollment. State and identity are kept.
+      const rotate = async (rotationId: string) => {
+        if (pending || !enrollment) return;
+        try {
+          const next = await resume(enrollment, signing, options.router.allowInsecure);
+          enrollment = next;
+          await saveEnrollment(options.identity.enrollmentPath, next);
+          const same =
+            next.router_curve_public_key === connectedTo.router_curve_public_key &&
+            next.mesh_endpoint === connectedTo.mesh_endpoint;
+          options.logger.info(
+            { rotation_id: rotationId, moving: !same },
+            'the router asked to move to its next CURVE key',
+          );
+          if (same || state !== 'bound') return;
+          pending = connect(next);
+          pending.connect();
+        } catch (error) {
+          options.logger.warning(
+            { err: error, rotation_id: rotationId },
+            'could not fetch the next CURVE key; staying',
+          );
+        }
+      };
+      let connectedTo: Enrollment = enrollment;
+      mesh = connect(enrollment);
       mesh.connect();
       refresh = scheduleRefresh(options, clock, {
         current: () => enrollment!,
@@ -191,11 +235,14 @@ export function createAgent(options: AgentOptions): Agent {
     async close() {
       clock.clearInterval(leaseTimer);
       refresh?.cancel();
+      pending?.close();
       mesh?.close();
       if (state !== 'retired') move('stopped');
     },
   };
 }
+
+const OLD_CONNECTION_DRAIN_MS = 2_000;
 
 /** `enroll` subcommands: keys made or loaded, an enrollment made or resumed and persisted, nothing started. */
 export async function ensureEnrolled(

@@ -50,6 +50,8 @@ export interface AppDependencies {
   readonly tls?: { cert: Buffer; key: Buffer };
   readonly timeouts?: ServerTimeouts;
   readonly enrollment: EnrollmentSettings;
+  /** A CURVE key rotation is under way (the mesh serves a next key): agents can be moved to it. */
+  readonly curveRotating?: boolean;
   /** The mesh's view of enrollment: admit new agents, drop revoked ones at once. */
   readonly mesh?: MeshHooks;
   /** This router's execution runtime: events for SSE, and a nudge when queued work may move. */
@@ -149,6 +151,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       auditKeyHex: deps.auditKeyHex ?? '0'.repeat(64),
       ...(deps.platformProject ? { platformProject: deps.platformProject } : {}),
       ...(deps.mesh ? { onAgentRevoked: (id: string) => deps.mesh!.agentRevoked(id) } : {}),
+      ...(deps.curveRotating
+        ? {
+            curveRotation: {
+              publicKey: deps.enrollment.routerCurvePublicKey,
+              endpoint: () => deps.enrollment.meshEndpoint(),
+            },
+          }
+        : {}),
       ...(deps.exec ? { onExecResumed: () => deps.exec!.wake() } : {}),
       ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),

@@ -140,6 +140,29 @@ export const routerConfigSchema = defineConfigSchema({
       patternHint: 'a CURVE secret key as 40 Z85 characters',
       description: "The mesh server's CURVE secret key; its public half is derived and handed to agents at enrollment",
     },
+    curve_secret_key_next: {
+      kind: 'string',
+      env: 'XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT',
+      secret: true,
+      envOnly: true,
+      pattern: /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/,
+      patternHint: 'a CURVE secret key as 40 Z85 characters',
+      description:
+        'During a CURVE key rotation: the next key, served on mesh_next_bind beside the current one and announced to agents (docs/fleet.md)',
+    },
+    mesh_next_bind: {
+      kind: 'string',
+      env: 'XEROTIER_MESH_NEXT_BIND',
+      pattern: /^tcp:\/\/[^/\s]+:(\d{1,5}|\*)$/,
+      patternHint: 'a ZeroMQ TCP endpoint such as tcp://0.0.0.0:5556',
+      description: 'Where the mesh serves curve_secret_key_next during a rotation (after it, this becomes mesh_bind)',
+    },
+    mesh_next_public_endpoint: {
+      kind: 'url',
+      protocols: ['tcp'],
+      env: 'XEROTIER_MESH_NEXT_PUBLIC_ENDPOINT',
+      description: 'Endpoint agents are told to dial for the next key (default: mesh_next_bind)',
+    },
     audit_signing_key: {
       kind: 'string',
       env: 'XEROTIER_AUDIT_SIGNING_KEY',
@@ -478,6 +501,15 @@ export const routerConfigSchema = defineConfigSchema({
     }
     if ((config.tls_cert_path === undefined) !== (config.tls_key_path === undefined)) {
       problems.push({ key: 'tls_cert_path', expected: 'tls_cert_path and tls_key_path to be set together' });
+    }
+    if ((config.curve_secret_key_next === undefined) !== (config.mesh_next_bind === undefined)) {
+      problems.push({
+        key: config.curve_secret_key_next === undefined ? 'curve_secret_key_next' : 'mesh_next_bind',
+        expected: 'set together with the other: a rotation serves the next CURVE key on its own endpoint',
+      });
+    }
+    if (config.mesh_next_bind !== undefined && config.mesh_next_bind === config.mesh_bind) {
+      problems.push({ key: 'mesh_next_bind', expected: 'an endpoint other than mesh_bind' });
     }
     if (config.heartbeat_timeout_ms <= config.lease_renewal_interval_ms) {
       problems.push({ key: 'heartbeat_timeout_ms', expected: 'a timeout longer than lease_renewal_interval_ms' });

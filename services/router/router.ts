@@ -120,6 +120,7 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     heartbeatTimeoutMs: settings.mesh.heartbeatTimeoutMs,
     refreshIntervalMs: settings.mesh.refreshIntervalMs,
     scrambleAutoIds: settings.mesh.scrambleAutoIds,
+    ...(settings.mesh.next ? { next: settings.mesh.next } : {}),
     ...(settings.mesh.handshakeBudget ? { handshakeBudget: settings.mesh.handshakeBudget } : {}),
     onAgentLost: (agentId) => inference.agentLost(agentId),
     handlers: {
@@ -195,6 +196,7 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     webhooks,
     inference,
     fleet: { auth: replicaAuth, counted: () => fleetMetrics.forwarded('in') },
+    curveRotating: settings.mesh.next !== undefined,
     tls: settings.http.tls,
     auditKeyHex: publicKeyHex(auditKey),
     ...(settings.platformProject ? { platformProject: settings.platformProject } : {}),
@@ -207,8 +209,12 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
         settings.agentTokens.ttlSeconds,
         settings.agentTokens.previousSigningKey,
       ),
-      routerCurvePublicKey: curvePublicFromSecret(settings.mesh.curveSecretKey),
-      meshEndpoint: () => settings.mesh.publicEndpoint ?? mesh.server.endpoint,
+      // During a rotation, agents that enroll or refresh are sent to the next key straight away.
+      routerCurvePublicKey: curvePublicFromSecret(settings.mesh.next?.curveSecretKey ?? settings.mesh.curveSecretKey),
+      meshEndpoint: () =>
+        settings.mesh.next
+          ? (settings.mesh.next.publicEndpoint ?? mesh.nextServer!.endpoint)
+          : (settings.mesh.publicEndpoint ?? mesh.server.endpoint),
       leaseRenewalIntervalMs: settings.mesh.leaseRenewalIntervalMs,
     },
     exec: { hub: exec.hub, wake: () => exec.dispatcher.wake(), transact, catalogs },

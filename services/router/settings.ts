@@ -34,6 +34,10 @@ export interface RouterSettings {
     readonly refreshIntervalMs: number;
     readonly handshakeBudget: HandshakeBudgetOptions | undefined;
     readonly scrambleAutoIds: boolean;
+    /** A CURVE rotation in progress: the next key, served on its own endpoint beside the current one. */
+    readonly next:
+      | { readonly curveSecretKey: string; readonly bind: string; readonly publicEndpoint: string | undefined }
+      | undefined;
   };
   readonly agentTokens: {
     readonly signingKey: string;
@@ -112,6 +116,14 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
       refreshIntervalMs: tuning.mesh?.refreshIntervalMs ?? 5_000,
       handshakeBudget: tuning.mesh?.handshakeBudget,
       scrambleAutoIds: tuning.mesh?.scrambleAutoIds ?? true,
+      next:
+        config.curve_secret_key_next === undefined || config.mesh_next_bind === undefined
+          ? undefined
+          : {
+              curveSecretKey: config.curve_secret_key_next,
+              bind: config.mesh_next_bind,
+              publicEndpoint: config.mesh_next_public_endpoint,
+            },
     },
     agentTokens: {
       signingKey: config.token_signing_key,
@@ -184,6 +196,7 @@ export function compileRouterSettings(config: RouterConfig, tuning: RouterTuning
       config.token_signing_key,
       config.token_signing_key_previous,
       config.curve_secret_key,
+      config.curve_secret_key_next,
       config.audit_signing_key,
       config.database_app_password,
     ].filter((value): value is string => value !== undefined),

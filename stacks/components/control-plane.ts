@@ -15,7 +15,15 @@ import {
 } from './k8s-common.js';
 import type { TracingSettings } from '../settings/types.js';
 import { tracingEnv } from './tracing-env.js';
-import { HTTP_PORT, MESH_PORT, METRICS_PORT, migrateEnv, ROUTER_DRAIN_SECONDS, routerEnv } from './router-env.js';
+import {
+  HTTP_PORT,
+  MESH_PORTS,
+  meshPort,
+  METRICS_PORT,
+  migrateEnv,
+  ROUTER_DRAIN_SECONDS,
+  routerEnv,
+} from './router-env.js';
 import { RouterServices } from './router-services.js';
 import type { PlatformSecrets } from './secrets.js';
 
@@ -73,7 +81,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     super('xerotier:platform:ControlPlane', name, {}, opts);
     const child = { parent: this };
     this.routerUrl = `https://${args.hostname}`;
-    this.meshEndpoint = `tcp://mesh.${args.hostname}:${MESH_PORT}`;
+    this.meshEndpoint = `tcp://mesh.${args.hostname}:${meshPort(args.secrets.curveGeneration)}`;
     const routerData = {
       database_url: args.database.appUrl,
       ...(args.redisUrl ? { redis_url: args.redisUrl } : {}),
@@ -84,6 +92,9 @@ export class ControlPlane extends pulumi.ComponentResource {
         : {}),
       audit_signing_key: args.secrets.auditSigningKey,
       curve_secret_key: args.secrets.routerCurveSecretKey,
+      ...(args.secrets.routerCurveSecretKeyNext
+        ? { curve_secret_key_next: args.secrets.routerCurveSecretKeyNext }
+        : {}),
       bootstrap_admin_key_sha256: args.secrets.adminApiKeySha256,
       bootstrap_join_keys: args.secrets.routerJoinKeyEntries,
     };
@@ -170,6 +181,15 @@ export class ControlPlane extends pulumi.ComponentResource {
       tokenKeyOverlap: args.secrets.tokenSigningKeyPrevious !== undefined,
       bootstrapProject: args.bootstrapProject,
       meshEndpoint: this.meshEndpoint,
+      meshPort: meshPort(args.secrets.curveGeneration),
+      ...(args.secrets.routerCurveSecretKeyNext
+        ? {
+            nextMesh: {
+              port: meshPort(args.secrets.curveGeneration + 1),
+              endpoint: `tcp://mesh.${args.hostname}:${meshPort(args.secrets.curveGeneration + 1)}`,
+            },
+          }
+        : {}),
       webhooksAllowedTargets: args.router.webhooksAllowedTargets,
       ...(args.trustedCaPath ? { trustedCaPath: args.trustedCaPath } : {}),
     }).concat(tracingEnv(args.tracing));
@@ -207,7 +227,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                   lifecycle: preStopSleep(5),
                   ports: [
                     { name: 'http', containerPort: HTTP_PORT },
-                    { name: 'mesh', containerPort: MESH_PORT },
+                    { name: 'mesh', containerPort: MESH_PORTS[0] },
+                    { name: 'mesh-alt', containerPort: MESH_PORTS[1] },
                     { name: 'metrics', containerPort: METRICS_PORT },
                   ],
                   readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 3 },

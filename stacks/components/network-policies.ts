@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { labels } from './k8s-common.js';
-import { HTTP_PORT, MESH_PORT, METRICS_PORT } from './router-env.js';
+import { HTTP_PORT, MESH_PORTS, METRICS_PORT } from './router-env.js';
 import { UI_PORT } from './web-ui.js';
 
 export interface NetworkPoliciesArgs {
@@ -64,7 +64,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
       router: {
         podSelector: component('router'),
         policyTypes: ['Ingress'],
-        ingress: [{ ports: [tcp(HTTP_PORT), tcp(MESH_PORT), tcp(METRICS_PORT)] }],
+        ingress: [{ ports: [tcp(HTTP_PORT), ...MESH_PORTS.map(tcp), tcp(METRICS_PORT)] }],
       },
       // The UI's own port, for the ingress controller (it holds no key: people sign in through it).
       frontend: {
@@ -104,7 +104,7 @@ function agentEgress(agent: string, fenced: readonly string[], ports?: { protoco
     policyTypes: ['Egress'],
     egress: [
       DNS,
-      { to: [{ podSelector: component('router') }], ports: [tcp(MESH_PORT), tcp(HTTP_PORT)] },
+      { to: [{ podSelector: component('router') }], ports: [...MESH_PORTS.map(tcp), tcp(HTTP_PORT)] },
       { to: [anywhere(fenced)], ...(ports ? { ports } : {}) },
     ],
   };

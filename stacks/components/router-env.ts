@@ -4,7 +4,10 @@ import { routerConfigSchema } from '../../services/router/config.js';
 import { serviceEnv } from '../env.js';
 
 export const HTTP_PORT = 8080;
-export const MESH_PORT = 5555;
+/** Two mesh ports, one per CURVE key generation's parity: a rotation serves the next key on the other. */
+export const MESH_PORTS = [5555, 5556] as const;
+export const MESH_PORT = MESH_PORTS[0];
+export const meshPort = (generation: number): number => MESH_PORTS[generation % 2]!;
 export const METRICS_PORT = 9092;
 /** XEROTIER_SHUTDOWN_GRACE_SECONDS: the router drains in-flight requests this long on SIGTERM. */
 export const ROUTER_DRAIN_SECONDS = 30;
@@ -20,6 +23,10 @@ export interface RouterEnvArgs {
   readonly tokenKeyOverlap?: boolean;
   readonly bootstrapProject: string;
   readonly meshEndpoint: string;
+  /** The current CURVE key generation's port (meshPort). */
+  readonly meshPort: number;
+  /** A CURVE rotation: the next key (in the Secret) on the other port, at this endpoint. */
+  readonly nextMesh?: { readonly port: number; readonly endpoint: string };
   readonly webhooksAllowedTargets: readonly string[];
   /** A CA bundle in the image that Node must also trust (RDS), for NODE_EXTRA_CA_CERTS. */
   readonly trustedCaPath?: string;
@@ -46,8 +53,15 @@ export function routerEnv(args: RouterEnvArgs): EnvVar[] {
       bootstrap_project: args.bootstrapProject,
       http_host: '0.0.0.0',
       http_port: String(HTTP_PORT),
-      mesh_bind: `tcp://0.0.0.0:${MESH_PORT}`,
+      mesh_bind: `tcp://0.0.0.0:${args.meshPort}`,
       mesh_public_endpoint: args.meshEndpoint,
+      ...(args.nextMesh
+        ? {
+            curve_secret_key_next: fromSecret('curve_secret_key_next'),
+            mesh_next_bind: `tcp://0.0.0.0:${args.nextMesh.port}`,
+            mesh_next_public_endpoint: args.nextMesh.endpoint,
+          }
+        : {}),
       metrics_host: '0.0.0.0',
       metrics_port: String(METRICS_PORT),
       log_level: 'info',

@@ -1,7 +1,13 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { hostIngressSpec, type RouterExposure } from './exposure.js';
-import { MESH_PORT, METRICS_PORT } from './router-env.js';
+import { MESH_PORTS, METRICS_PORT } from './router-env.js';
+
+// Both mesh ports, always: a CURVE rotation serves the next key on the other one (docs/fleet.md).
+const MESH_SERVICE_PORTS = [
+  { name: 'mesh', port: MESH_PORTS[0], targetPort: 'mesh', protocol: 'TCP' },
+  { name: 'mesh-alt', port: MESH_PORTS[1], targetPort: 'mesh-alt', protocol: 'TCP' },
+];
 
 export interface RouterServicesArgs {
   readonly namespace: pulumi.Input<string>;
@@ -49,7 +55,7 @@ export class RouterServices extends pulumi.ComponentResource {
         spec: {
           type: 'ClusterIP',
           selector: args.selector,
-          ports: [{ name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' }],
+          ports: MESH_SERVICE_PORTS,
         },
       },
       child,
@@ -65,7 +71,7 @@ export class RouterServices extends pulumi.ComponentResource {
             selector: args.selector,
             ...(mesh.loadBalancerClass ? { loadBalancerClass: mesh.loadBalancerClass } : {}),
             loadBalancerSourceRanges: [...mesh.sourceRanges],
-            ports: [{ name: 'mesh', port: MESH_PORT, targetPort: 'mesh', protocol: 'TCP' }],
+            ports: MESH_SERVICE_PORTS,
           },
         },
         child,

@@ -21,6 +21,9 @@ export interface SecretsArgs {
   readonly rotation?: Readonly<Partial<Record<RotatedPassword, number>>> & {
     /** The token-signing key's generation (0: the key every stack started with). */
     readonly tokenSigning?: number;
+    /** The router's CURVE key generation; `curveNext` also generates n+1, served beside it. */
+    readonly curve?: number;
+    readonly curveNext?: boolean;
     /** Keep the previous generation's key, for the router to accept while agents move. @default true */
     readonly tokenSigningOverlap?: boolean;
   };
@@ -50,6 +53,10 @@ export class PlatformSecrets extends pulumi.ComponentResource {
   readonly auditSigningKey: pulumi.Output<string>;
   readonly completionEncryptionKey: pulumi.Output<string>;
   readonly routerCurveSecretKey: pulumi.Output<string>;
+  /** During a CURVE rotation, the next generation's key (XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT). */
+  readonly routerCurveSecretKeyNext: pulumi.Output<string> | undefined;
+  /** Which generation is current: its parity picks the mesh port (meshPort). */
+  readonly curveGeneration: number;
   /** Not secret: agents are told it at enrollment; derived exactly as the services derive it. */
   readonly routerCurvePublicKey: pulumi.Output<string>;
   readonly adminApiKey: pulumi.Output<string>;
@@ -79,9 +86,15 @@ export class PlatformSecrets extends pulumi.ComponentResource {
       generation > 0 && (args.rotation?.tokenSigningOverlap ?? true) ? tokenKey(generation - 1) : undefined;
     this.completionEncryptionKey = pulumi.secret(bytes('completion-encryption').hex);
     this.auditSigningKey = pulumi.secret(bytes('audit-signing').hex);
-    this.routerCurveSecretKey = pulumi.secret(
-      bytes('router-curve').base64.apply((b64) => z85Encode(Buffer.from(b64, 'base64'))),
-    );
+    const curveKey = (generation: number) =>
+      pulumi.secret(
+        bytes(generation === 0 ? 'router-curve' : `router-curve-${generation}`).base64.apply((b64) =>
+          z85Encode(Buffer.from(b64, 'base64')),
+        ),
+      );
+    this.curveGeneration = args.rotation?.curve ?? 0;
+    this.routerCurveSecretKey = curveKey(this.curveGeneration);
+    this.routerCurveSecretKeyNext = args.rotation?.curveNext ? curveKey(this.curveGeneration + 1) : undefined;
     this.routerCurvePublicKey = pulumi.unsecret(this.routerCurveSecretKey.apply(curvePublicFromSecret));
     const admin = pulumi.secret(bytes('admin-key').base64.apply(base64url));
     this.adminApiKey = pulumi.interpolate`xero_${args.bootstrapProject}_${admin}`;

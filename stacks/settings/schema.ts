@@ -150,6 +150,13 @@ export const SETTINGS_SCHEMA = {
           description: 'keep accepting the previous token-signing key (default true); false once agents moved',
         }),
       ),
+      curve: opt(int(0, 1000)),
+      curveNext: opt(
+        Type.Boolean({
+          description:
+            'serve the next CURVE key generation beside the current one, so `xeroctl agents curve-rotate` can move agents (docs/fleet.md)',
+        }),
+      ),
     },
     strict,
   ),

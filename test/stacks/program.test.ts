@@ -35,7 +35,8 @@ describe.each(listStacks())('the program for %s', (stack) => {
     const internal = synth.one('kubernetes:core/v1:Service', 'control-plane-mesh-internal').inputs as {
       spec: { type: string; ports: { port: number }[] };
     };
-    expect(internal.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 5555 }] });
+    // Both mesh ports: a CURVE rotation serves the next key on the other one.
+    expect(internal.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 5555 }, { port: 5556 }] });
   });
 
   it('gives each service container every required setting, and secret settings only from Secrets', () => {

@@ -171,6 +171,64 @@ describe('a new region from one stack file', () => {
     expect(routerEnv(after.resources).has('XEROTIER_TOKEN_SIGNING_KEY_PREVIOUS')).toBe(false);
   }, 60_000);
 
+  it('rotates the CURVE key in two steps: the next generation served on the other mesh port, then promoted there', async () => {
+    const router = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) => {
+      const deployment = resources.find(
+        (resource) => resource.type === 'kubernetes:apps/v1:Deployment' && resource.name === 'control-plane-router',
+      )!;
+      const spec = deployment.inputs['spec'] as {
+        template: {
+          spec: {
+            containers: { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[] }[];
+          };
+        };
+      };
+      const env = spec.template.spec.containers[0]!.env;
+      return new Map(env.map((entry) => [entry.name, entry.value ?? entry.valueFrom?.secretKeyRef?.key]));
+    };
+    const curveKeys = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) =>
+      resources
+        .filter(
+          (resource) =>
+            resource.type === 'random:index/randomBytes:RandomBytes' &&
+            resource.name.startsWith('platform-router-curve'),
+        )
+        .map((resource) => resource.name)
+        .sort();
+    vi.resetModules();
+    const during = await synthesize(
+      copyStack('dev-us-east-1', 'dev-curve-rotation', (config) => {
+        config['xerotier:rotation'] = { curveNext: true };
+      }),
+    );
+    expect(curveKeys(during.resources)).toEqual(['platform-router-curve', 'platform-router-curve-1']);
+    const serving = router(during.resources);
+    expect([serving.get('XEROTIER_MESH_BIND'), serving.get('XEROTIER_MESH_NEXT_BIND')]).toEqual([
+      'tcp://0.0.0.0:5555',
+      'tcp://0.0.0.0:5556',
+    ]);
+    expect(serving.get('XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT')).toBe('curve_secret_key_next');
+    expect(serving.get('XEROTIER_MESH_NEXT_PUBLIC_ENDPOINT')).toMatch(/^tcp:\/\/mesh\..*:5556$/);
+    // Both ports are always published, so neither step changes what the load balancer exposes.
+    const services = during.resources.filter((resource) => resource.type === 'kubernetes:core/v1:Service');
+    const meshPorts = services
+      .filter((service) => service.name.includes('mesh'))
+      .map((service) => (service.inputs['spec'] as { ports: { port: number }[] }).ports.map((port) => port.port));
+    expect(meshPorts.length).toBeGreaterThan(0);
+    for (const ports of meshPorts) expect(ports).toEqual([5555, 5556]);
+    vi.resetModules();
+    const promoted = await synthesize(
+      copyStack('dev-us-east-1', 'dev-curve-rotated', (config) => {
+        config['xerotier:rotation'] = { curve: 1 };
+      }),
+    );
+    expect(curveKeys(promoted.resources)).toEqual(['platform-router-curve-1']);
+    const after = router(promoted.resources);
+    expect(after.get('XEROTIER_MESH_BIND')).toBe('tcp://0.0.0.0:5556');
+    expect(after.has('XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT')).toBe(false);
+    expect(after.get('XEROTIER_MESH_PUBLIC_ENDPOINT')).toMatch(/:5556$/);
+  }, 60_000);
+
   it("keeps the repository's aws stacks in address spaces that do not overlap", () => {
     const stacks = awsStacks();
     for (const [index, stack] of stacks.entries()) {

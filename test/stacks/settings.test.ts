@@ -190,7 +190,7 @@ describe('readSettings', () => {
     expect(refused(kubernetes, { rotation: '{"databaseOwner":1}' })).toMatch(
       /^xerotier:rotation\.databaseOwner: cannot rotate the in-cluster Postgres superuser/,
     );
-    expect(refused(kubernetes, { rotation: '{"curve":1}' })).toBe('xerotier:rotation: has unknown fields curve');
+    expect(refused(kubernetes, { rotation: '{"vault":1}' })).toBe('xerotier:rotation: has unknown fields vault');
   });
 });
 

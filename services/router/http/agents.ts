@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
-import { announceAgentChange } from '../mesh/agent-changes.js';
+import { randomBytes } from 'node:crypto';
+import { announceAgentChange, announceCurveRotation } from '../mesh/agent-changes.js';
 import { actorOf, appendAudit, listAudit } from '../store/audit-log.js';
 import { findAgent, findAgentManifest, listAgents, revokeAgent, type AgentRecord } from '../store/agents.js';
 import type { Pool } from '../store/pool.js';
@@ -36,9 +37,11 @@ export interface AgentRouteDependencies {
   readonly onAgentRevoked?: (agentId: string) => void;
   /** Queued work may now have an agent again. */
   readonly onExecResumed?: () => void;
+  /** Set while the router serves a next CURVE key: what agents are moved to. */
+  readonly curveRotation?: { readonly publicKey: string; readonly endpoint: () => string };
 }
 
-/** `/:project_id/v1/management/agents`: list, show, tools, events, revoke-credentials. */
+/** `/:project_id/v1/management/agents`: list, show, tools, events, pause, revoke-credentials, curve-rotate. */
 export function agentRoutes(deps: AgentRouteDependencies) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get<{ Querystring: Page }>('/agents', { schema: { querystring: PageQuery } }, async (request) =>
@@ -105,6 +108,28 @@ export function agentRoutes(deps: AgentRouteDependencies) {
         },
       );
     }
+
+    // Every replica tells the project's agents it holds to move to the next key (curve.rotate);
+    // each agent fetches the key over HTTPS and reconnects, keeping its enrollment and state.
+    app.post('/agents/curve-rotate', async (request, reply) => {
+      if (!deps.curveRotation) throw new ApiError('curve_rotation_not_configured');
+      const project = projectOf(request);
+      const rotationId = `rot_${randomBytes(12).toString('hex')}`;
+      await appendAudit(deps.pool, {
+        projectId: project.id,
+        ...actorOf(request.principal),
+        event: 'mesh.curve_rotate',
+        subject: rotationId,
+        detail: { router_curve_public_key: deps.curveRotation.publicKey },
+      });
+      await announceCurveRotation(deps.pool, { project_id: project.id, rotation_id: rotationId });
+      return reply.status(202).send({
+        object: 'curve_rotation',
+        id: rotationId,
+        router_curve_public_key: deps.curveRotation.publicKey,
+        mesh_endpoint: deps.curveRotation.endpoint(),
+      });
+    });
 
     app.post<{ Params: AgentParams }>(
       '/agents/:id/revoke-credentials',

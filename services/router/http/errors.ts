@@ -16,6 +16,12 @@ export const errorCatalog = {
     type: 'authentication_error',
     message: 'The agent token is missing, invalid, expired or revoked',
   },
+  curve_rotation_not_configured: {
+    status: 409,
+    type: 'invalid_request_error',
+    message:
+      'The router serves no next CURVE key: set XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT and XEROTIER_MESH_NEXT_BIND first (docs/fleet.md)',
+  },
   replica_unauthorized: {
     status: 401,
     type: 'authentication_error',

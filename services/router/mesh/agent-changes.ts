@@ -10,6 +10,13 @@ export interface AgentChange {
   readonly change: 'enrolled' | 'revoked' | 'superseded';
 }
 
+/** An operator asked a project's agents to move to the router's next CURVE key (every replica tells its own). */
+export interface CurveRotation {
+  readonly change: 'curve_rotate';
+  readonly project_id: string;
+  readonly rotation_id: string;
+}
+
 /** What a revoked or replaced agent is told (it logs it and stays retired). */
 export const RETIRED_BECAUSE = {
   revoked: 'credentials revoked by an operator',
@@ -21,6 +28,10 @@ export async function announceAgentChange(db: Queryable, change: AgentChange): P
   await notify(db, AGENT_CHANGES_CHANNEL, JSON.stringify(change));
 }
 
+export async function announceCurveRotation(db: Queryable, rotation: Omit<CurveRotation, 'change'>): Promise<void> {
+  await notify(db, AGENT_CHANGES_CHANNEL, JSON.stringify({ change: 'curve_rotate', ...rotation }));
+}
+
 /**
  * Agent changes on a dedicated LISTEN connection, so a revocation made through any router
  * reaches the router holding the agent's connection within moments.
@@ -28,7 +39,11 @@ export async function announceAgentChange(db: Queryable, change: AgentChange): P
 export function listenForAgentChanges(
   connectionString: string,
   logger: Logger,
-  handlers: { onChange: (change: AgentChange) => void; onResync: () => void },
+  handlers: {
+    onChange: (change: AgentChange) => void;
+    onRotate?: (rotation: CurveRotation) => void;
+    onResync: () => void;
+  },
 ): Listener {
   return listen(
     connectionString,
@@ -36,16 +51,21 @@ export function listenForAgentChanges(
     {
       [AGENT_CHANGES_CHANNEL]: (payload) => {
         const change = parse(payload);
-        if (change) handlers.onChange(change);
+        if (change?.change === 'curve_rotate') handlers.onRotate?.(change);
+        else if (change) handlers.onChange(change);
       },
     },
     handlers.onResync,
   );
 }
 
-function parse(payload: string): AgentChange | undefined {
+function parse(payload: string): AgentChange | CurveRotation | undefined {
   try {
-    const value = JSON.parse(payload) as Partial<AgentChange>;
+    const value = JSON.parse(payload) as Partial<AgentChange> & Partial<CurveRotation>;
+    if (value.change === 'curve_rotate')
+      return typeof value.project_id === 'string' && typeof value.rotation_id === 'string'
+        ? (value as CurveRotation)
+        : undefined;
     if (
       typeof value.agent_id === 'string' &&
       (value.change === 'enrolled' || value.change === 'revoked' || value.change === 'superseded')

@@ -13,6 +13,14 @@ export function registerMeshMetrics(registry: Registry, mesh: Mesh): void {
     },
   });
   new Gauge({
+    name: 'xerotier_mesh_agents_on_next_key',
+    help: "Agents bound on the mesh's next CURVE key during a rotation (all of them: the rotation can be completed)",
+    registers: [registry],
+    collect() {
+      this.set(mesh.nextServer?.connections.boundCount ?? 0);
+    },
+  });
+  new Gauge({
     name: 'xerotier_mesh_frames_received',
     help: 'Frames received on the mesh since start',
     registers: [registry],

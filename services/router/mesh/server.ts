@@ -37,6 +37,8 @@ export interface MeshServerOptions {
   readonly handlers?: Partial<Record<FrameType, FrameHandler>>;
   /** Off only in tests that prove the router outlives an aborted gateway. @default true */
   readonly scrambleAutoIds?: boolean;
+  /** Shared by the servers of one mesh during a key rotation, so a frame resent on the new connection is not handled twice. */
+  readonly recent?: RecentFrames;
 }
 
 export interface MeshStats {
@@ -85,7 +87,7 @@ type Context = {
 export function createMeshServer(options: MeshServerOptions): MeshServer {
   const state: State = {
     connections: new ConnectionTable(),
-    recent: new RecentFrames(),
+    recent: options.recent ?? new RecentFrames(),
     stats: newStats(),
     lastComplaint: new Map(),
     handling: new Set(),

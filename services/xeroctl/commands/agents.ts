@@ -182,5 +182,18 @@ export function registerAgents(program: Command, kit: Kit): void {
     kit.examples(command, `xeroctl agents ${verb} agt_0123456789abcdef01234567`);
     kit.act(command, async (run, _options, id) => simpleAction(run, path, past)(id!));
   }
+  const rotate = agents
+    .command('curve-rotate')
+    .description(
+      "move the project's connected agents to the router's next CURVE key (the routers must serve it: XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT)",
+    );
+  kit.examples(rotate, 'xeroctl agents curve-rotate', 'xeroctl agents curve-rotate -o json');
+  kit.act(rotate, async (run) => {
+    const answer = await (await run.client()).call<Row>('POST', 'management/agents/curve-rotate', { body: {} });
+    run.said(
+      answer,
+      `Rotation ${String(answer['id'])}: connected agents are moving to ${String(answer['mesh_endpoint'])}; watch xerotier_mesh_agents_on_next_key.`,
+    );
+  });
   registerJoinKeys(program, kit);
 }

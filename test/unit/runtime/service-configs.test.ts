@@ -80,6 +80,30 @@ describe('router settings', () => {
     expect(message).toContain('heartbeat_timeout_ms: expected a timeout longer than lease_renewal_interval_ms');
   });
 
+  it('takes a next CURVE key only with its own endpoint, never on mesh_bind, and never echoes it', () => {
+    const next = 'Q'.repeat(40);
+    const alone = messageOf(() =>
+      loadConfig(routerConfigSchema, {
+        env: { ...ROUTER, XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT: next },
+        readFile: noFile,
+      }),
+    );
+    expect(alone).toContain('mesh_next_bind: expected set together with the other');
+    expect(alone).not.toContain(next);
+    const same = messageOf(() =>
+      loadConfig(routerConfigSchema, {
+        env: {
+          ...ROUTER,
+          XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT: next,
+          XEROTIER_MESH_BIND: 'tcp://0.0.0.0:5555',
+          XEROTIER_MESH_NEXT_BIND: 'tcp://0.0.0.0:5555',
+        },
+        readFile: noFile,
+      }),
+    );
+    expect(same).toContain('mesh_next_bind: expected an endpoint other than mesh_bind');
+  });
+
   it('refuses secrets in the config file', () => {
     const message = messageOf(() =>
       loadConfig(routerConfigSchema, { env: ROUTER, readFile: () => 'database_url: postgres://x/y\n' }),

@@ -1,0 +1,269 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../services/devstack/dev-state.js';
+import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { bearer } from '../helpers/fixtures.js';
+import {
+  cleanEnv,
+  nextMessage,
+  routerSecretsEnv,
+  spawnRouterProcess,
+  spawnXemAgent,
+  spawnXimAgent,
+  startScriptedEngine,
+  waitFor,
+  type Spawned,
+} from '../helpers/processes.js';
+
+const MODEL = 'scripted/rotation';
+const BUNDLE = {
+  name: 'slow',
+  version: '1',
+  domain: 'test',
+  tools: [
+    {
+      name: 'tick',
+      description: 'Print, sleep, print',
+      risk: 'read',
+      timeout_ms: 30_000,
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      command: { argv: ['sh', '-c', 'echo tick; sleep 2; echo tock'] },
+    },
+  ],
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Rotating the router's CURVE key without stranding an agent or losing work: the router is
+ * restarted serving the next key beside the current one; agents reconnect on the current key;
+ * `curve-rotate` moves the live ones (they fetch the key over HTTPS and reconnect) while a stream
+ * and an exec call run, and an agent that was stopped meanwhile comes back on the next key by
+ * itself. Real router, XEM and XIM agent processes on fixed ports.
+ */
+describe('a CURVE key rotation', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let router: { run: Spawned; http_url: string; metrics_url: string };
+  const runs: Spawned[] = [];
+  const agents = new Map<string, Spawned>();
+  const secret = randomBytes(32).toString('base64url');
+  const key = `xero_acme_${secret}`;
+  const next = generateCurveKeyPair();
+  let env: NodeJS.ProcessEnv;
+  let workspace: string;
+
+  const api = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${router.http_url}/acme/v1${path}`, {
+      ...init,
+      headers: { ...bearer(key), 'content-type': 'application/json', ...init.headers },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const onNextKey = async () => {
+    const text = await (await fetch(router.metrics_url)).text();
+    const line = text.split('\n').find((row) => row.startsWith('xerotier_mesh_agents_on_next_key{'));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
+  const stopRouter = async () => {
+    process.kill(-router.run.child.pid!, 'SIGTERM');
+    await router.run.exited;
+  };
+  const startXem = (name: string, joinKey: string) => {
+    const home = join(dir, name);
+    mkdirSync(join(home, 'tools', 'slow'), { recursive: true });
+    writeFileSync(join(home, 'tools', 'slow', 'bundle.yaml'), stringify(BUNDLE));
+    mkdirSync(join(home, 'credentials', workspace), { recursive: true });
+    const agent = spawnXemAgent({ routerUrl: router.http_url, joinKey, name, dir: home });
+    agents.set(name, agent);
+    runs.push(agent);
+    return agent;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'curve-rotation-'));
+    const [http, mesh, nextMesh] = [await freePort(), await freePort(), await freePort()];
+    env = cleanEnv({
+      ...routerSecretsEnv(),
+      XEROTIER_DATABASE_URL: db.url,
+      XEROTIER_HTTP_HOST: '127.0.0.1',
+      XEROTIER_HTTP_PORT: String(http),
+      XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1',
+      XEROTIER_ROUTER_METRICS_PORT: '0',
+      XEROTIER_MESH_BIND: `tcp://127.0.0.1:${mesh}`,
+      XEROTIER_BOOTSTRAP_PROJECT: 'acme',
+      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      XEROTIER_API_RATE_LIMIT_RPM: '0',
+      XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '500',
+      XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '2000',
+      XEROTIER_LOG_LEVEL: 'warning',
+    });
+    router = await spawnRouterProcess(env);
+    workspace = ((await api('/management/workspaces')).body['data'] as { id: string; is_default: boolean }[]).find(
+      (row) => row.is_default,
+    )!.id;
+    const xemKey = async (name: string) =>
+      String(
+        (await api('/management/join-keys', { method: 'POST', body: JSON.stringify({ role: 'xem', name }) })).body[
+          'key'
+        ],
+      );
+    for (const name of ['xem-live', 'xem-stopped']) {
+      const agent = startXem(name, await xemKey(name));
+      const { agent_id: agentId } = await nextMessage<{ agent_id: string }>(agent.child);
+      expect(
+        (
+          await api(`/management/workspaces/${workspace}/bindings`, {
+            method: 'POST',
+            body: JSON.stringify({ agent_id: agentId }),
+          })
+        ).status,
+      ).toBe(201);
+    }
+    const socket = join(dir, 'engine.sock');
+    runs.push(await startScriptedEngine(MODEL, socket, ['--tokens-per-second', '20']));
+    const ximKey = (
+      await api('/management/join-keys', { method: 'POST', body: JSON.stringify({ role: 'xim', name: 'gpu' }) })
+    ).body['key'];
+    mkdirSync(join(dir, 'gpu'));
+    const xim = spawnXimAgent({
+      routerUrl: router.http_url,
+      joinKey: String(ximKey),
+      name: 'gpu',
+      dir: join(dir, 'gpu'),
+      engineUrl: `unix://${socket}`,
+    });
+    runs.push(xim);
+    await nextMessage(xim.child);
+    expect(
+      (
+        await api('/management/endpoints', {
+          method: 'POST',
+          body: JSON.stringify({ slug: 'default', models: [MODEL], service_tier: 'self_hosted' }),
+        })
+      ).status,
+    ).toBe(201);
+    // Step 1 of the procedure: the routers restart serving the next key beside the current one.
+    await stopRouter();
+    router = await spawnRouterProcess({
+      ...env,
+      XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT: next.secretKey,
+      XEROTIER_MESH_NEXT_BIND: `tcp://127.0.0.1:${nextMesh}`,
+    });
+    await waitFor('the XEM agents back on the current key', 30_000, async () => {
+      const online = (await api('/exec/tools/tick')).body['online_agents'];
+      return online === 2 || undefined;
+    });
+    await waitFor('the model served again', 30_000, () =>
+      new OpenAI({ apiKey: key, baseURL: `${router.http_url}/acme/default/v1`, maxRetries: 0 }).responses
+        .create({ model: MODEL, input: 'hi' })
+        .then(
+          () => true,
+          () => undefined,
+        ),
+    );
+    expect(await onNextKey()).toBe(0);
+  }, 180_000);
+  afterAll(async () => {
+    for (const run of [...runs, router?.run])
+      if (run && run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    await Promise.all([...runs, router?.run].filter((run) => run).map((run) => run!.exited));
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('moves live agents to the next key while a stream and an exec call run, losing neither; a stopped agent comes back on it', async () => {
+    const stopped = agents.get('xem-stopped')!;
+    process.kill(-stopped.child.pid!, 'SIGTERM');
+    await stopped.exited;
+    await waitFor('the stopped agent offline', 10_000, async () =>
+      (await api('/exec/tools/tick')).body['online_agents'] === 1 ? true : undefined,
+    );
+    const call = await api('/exec/invocations', { method: 'POST', body: JSON.stringify({ tool: 'tick', args: {} }) });
+    expect(call.status).toBe(201);
+    const stream = await new OpenAI({
+      apiKey: key,
+      baseURL: `${router.http_url}/acme/default/v1`,
+      maxRetries: 0,
+    }).responses.create({ model: MODEL, input: 'count to 60', stream: true });
+    const events = stream[Symbol.asyncIterator]();
+    let text = '';
+    while (text === '') {
+      const event = (await events.next()).value;
+      if (event?.type === 'response.output_text.delta') text += event.delta;
+    }
+    await waitFor(
+      'the call running',
+      10_000,
+      async () => (await api(`/exec/invocations/${String(call.body['id'])}`)).body['state'] === 'running' || undefined,
+    );
+
+    const rotation = await api('/management/agents/curve-rotate', { method: 'POST', body: '{}' });
+    expect(rotation).toMatchObject({
+      status: 202,
+      body: { object: 'curve_rotation', router_curve_public_key: next.publicKey },
+    });
+    await waitFor('both live agents on the next key', 20_000, async () =>
+      (await onNextKey()) === 2 ? true : undefined,
+    );
+
+    let status: string | undefined;
+    for (let event = await events.next(); !event.done; event = await events.next()) {
+      if (event.value.type === 'response.output_text.delta') text += event.value.delta;
+      if (event.value.type === 'response.completed') status = event.value.response.status;
+    }
+    expect(status).toBe('completed');
+    expect(text.trim().split(/\s+/)).toEqual(Array.from({ length: 60 }, (_, index) => String(index + 1)));
+    const finished = await waitFor('the call finished', 20_000, async () => {
+      const state = (await api(`/exec/invocations/${String(call.body['id'])}`)).body;
+      return ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(String(state['state'])) ? state : undefined;
+    });
+    expect(finished['state']).toBe('succeeded');
+
+    // Kept stopped across the rotation: on start it refreshes, is told the next key, and binds there.
+    const back = spawnXemAgent({
+      routerUrl: router.http_url,
+      joinKey: 'spent',
+      name: 'xem-stopped',
+      dir: join(dir, 'xem-stopped'),
+    });
+    runs.push(back);
+    await nextMessage(back.child);
+    await waitFor('the stopped agent on the next key', 20_000, async () =>
+      (await onNextKey()) === 3 ? true : undefined,
+    );
+    const again = await api('/exec/invocations', { method: 'POST', body: JSON.stringify({ tool: 'tick', args: {} }) });
+    expect(again.status).toBe(201);
+  });
+
+  it('refuses a rotation when the router serves no next key', async () => {
+    const plain = await spawnRouterProcess({
+      ...env,
+      XEROTIER_HTTP_PORT: '0',
+      XEROTIER_MESH_BIND: 'tcp://127.0.0.1:*',
+    });
+    runs.push(plain.run);
+    const response = await fetch(`${plain.http_url}/acme/v1/management/agents/curve-rotate`, {
+      method: 'POST',
+      headers: { ...bearer(key), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect([response.status, ((await response.json()) as { error: { code: string } }).error.code]).toEqual([
+      409,
+      'curve_rotation_not_configured',
+    ]);
+  });
+});
