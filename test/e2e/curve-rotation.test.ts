@@ -47,8 +47,8 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Rotating the router's CURVE key without stranding an agent or losing work: the router is
- * restarted serving the next key beside the current one; agents reconnect on the current key;
+ * Rotating the router's CURVE key without stranding an agent or losing work: two router replicas
+ * are restarted serving the next key beside the current one; agents reconnect on the current key;
  * `curve-rotate` moves the live ones (they fetch the key over HTTPS and reconnect) while a stream
  * and an exec call run, and an agent that was stopped meanwhile comes back on the next key by
  * itself. Real router, XEM and XIM agent processes on fixed ports.
@@ -56,7 +56,11 @@ async function freePort(): Promise<number> {
 describe('a CURVE key rotation', () => {
   let db: TestDatabase;
   let dir: string;
-  let router: { run: Spawned; http_url: string; metrics_url: string };
+  type RouterProcess = { run: Spawned; http_url: string; metrics_url: string };
+  let router: RouterProcess;
+  // A second replica on the same database, holding an agent of its own.
+  let replica: RouterProcess;
+  let replicaEnv: NodeJS.ProcessEnv;
   const runs: Spawned[] = [];
   const agents = new Map<string, Spawned>();
   const secret = randomBytes(32).toString('base64url');
@@ -72,21 +76,21 @@ describe('a CURVE key rotation', () => {
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const onNextKey = async () => {
-    const text = await (await fetch(router.metrics_url)).text();
+  const onNextKey = async (target: RouterProcess = router) => {
+    const text = await (await fetch(target.metrics_url)).text();
     const line = text.split('\n').find((row) => row.startsWith('xerotier_mesh_agents_on_next_key{'));
     return Number(line?.split(' ').at(-1) ?? 0);
   };
-  const stopRouter = async () => {
-    process.kill(-router.run.child.pid!, 'SIGTERM');
-    await router.run.exited;
+  const stop = async (target: RouterProcess) => {
+    process.kill(-target.run.child.pid!, 'SIGTERM');
+    await target.run.exited;
   };
-  const startXem = (name: string, joinKey: string) => {
+  const startXem = (name: string, joinKey: string, via: RouterProcess = router) => {
     const home = join(dir, name);
     mkdirSync(join(home, 'tools', 'slow'), { recursive: true });
     writeFileSync(join(home, 'tools', 'slow', 'bundle.yaml'), stringify(BUNDLE));
     mkdirSync(join(home, 'credentials', workspace), { recursive: true });
-    const agent = spawnXemAgent({ routerUrl: router.http_url, joinKey, name, dir: home });
+    const agent = spawnXemAgent({ routerUrl: via.http_url, joinKey, name, dir: home });
     agents.set(name, agent);
     runs.push(agent);
     return agent;
@@ -95,7 +99,8 @@ describe('a CURVE key rotation', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = mkdtempSync(join(REPO_ROOT, '.xerotier', 'curve-rotation-'));
-    const [http, mesh, nextMesh] = [await freePort(), await freePort(), await freePort()];
+    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const [http, mesh, nextMesh, replicaHttp, replicaMesh, replicaNextMesh] = ports;
     env = cleanEnv({
       ...routerSecretsEnv(),
       XEROTIER_DATABASE_URL: db.url,
@@ -112,6 +117,12 @@ describe('a CURVE key rotation', () => {
       XEROTIER_LOG_LEVEL: 'warning',
     });
     router = await spawnRouterProcess(env);
+    replicaEnv = {
+      ...env,
+      XEROTIER_HTTP_PORT: String(replicaHttp),
+      XEROTIER_MESH_BIND: `tcp://127.0.0.1:${replicaMesh}`,
+    };
+    replica = await spawnRouterProcess(replicaEnv);
     workspace = ((await api('/management/workspaces')).body['data'] as { id: string; is_default: boolean }[]).find(
       (row) => row.is_default,
     )!.id;
@@ -133,6 +144,8 @@ describe('a CURVE key rotation', () => {
         ).status,
       ).toBe(201);
     }
+    // Not bound to the workspace: it only shows that every replica moves its own agents.
+    await nextMessage(startXem('xem-replica', await xemKey('xem-replica'), replica).child);
     const socket = join(dir, 'engine.sock');
     runs.push(await startScriptedEngine(MODEL, socket, ['--tokens-per-second', '20']));
     const ximKey = (
@@ -157,11 +170,17 @@ describe('a CURVE key rotation', () => {
       ).status,
     ).toBe(201);
     // Step 1 of the procedure: the routers restart serving the next key beside the current one.
-    await stopRouter();
+    await stop(router);
+    await stop(replica);
     router = await spawnRouterProcess({
       ...env,
       XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT: next.secretKey,
       XEROTIER_MESH_NEXT_BIND: `tcp://127.0.0.1:${nextMesh}`,
+    });
+    replica = await spawnRouterProcess({
+      ...replicaEnv,
+      XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT: next.secretKey,
+      XEROTIER_MESH_NEXT_BIND: `tcp://127.0.0.1:${replicaNextMesh}`,
     });
     await waitFor('the XEM agents back on the current key', 30_000, async () => {
       const online = (await api('/exec/tools/tick')).body['online_agents'];
@@ -175,12 +194,17 @@ describe('a CURVE key rotation', () => {
           () => undefined,
         ),
     );
-    expect(await onNextKey()).toBe(0);
+    await waitFor('the replica holding its agent again', 30_000, async () => {
+      const text = await (await fetch(replica.metrics_url)).text();
+      return /^xerotier_mesh_agents_bound\{[^}]*\} 1$/m.test(text) || undefined;
+    });
+    expect([await onNextKey(), await onNextKey(replica)]).toEqual([0, 0]);
   }, 180_000);
   afterAll(async () => {
-    for (const run of [...runs, router?.run])
-      if (run && run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
-    await Promise.all([...runs, router?.run].filter((run) => run).map((run) => run!.exited));
+    const all = [...runs, router?.run, replica?.run].filter((run): run is Spawned => run !== undefined);
+    for (const run of all)
+      if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    await Promise.all(all.map((run) => run.exited));
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -218,6 +242,10 @@ describe('a CURVE key rotation', () => {
     });
     await waitFor('both live agents on the next key', 20_000, async () =>
       (await onNextKey()) === 2 ? true : undefined,
+    );
+    // The rotation was asked of router 0; the replica moved the agent it holds too.
+    await waitFor("the replica's agent on the next key", 20_000, async () =>
+      (await onNextKey(replica)) === 1 ? true : undefined,
     );
 
     let status: string | undefined;
