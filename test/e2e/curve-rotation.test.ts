@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,9 @@ import {
   startScriptedEngine,
   waitFor,
   type Spawned,
+  acmeBootstrapEnv,
 } from '../helpers/processes.js';
+import { freePort } from '../helpers/embedded-server.js';
 
 const MODEL = 'scripted/rotation';
 const BUNDLE = {
@@ -37,14 +38,6 @@ const BUNDLE = {
     },
   ],
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Rotating the router's CURVE key without stranding an agent or losing work: two router replicas
@@ -109,8 +102,7 @@ describe('a CURVE key rotation', () => {
       XEROTIER_ROUTER_METRICS_HOST: '127.0.0.1',
       XEROTIER_ROUTER_METRICS_PORT: '0',
       XEROTIER_MESH_BIND: `tcp://127.0.0.1:${mesh}`,
-      XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      ...acmeBootstrapEnv(secret),
       XEROTIER_API_RATE_LIMIT_RPM: '0',
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '500',
       XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '2000',

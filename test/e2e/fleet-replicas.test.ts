@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -20,6 +20,7 @@ import {
   startScriptedEngine,
   waitFor,
   type Spawned,
+  acmeBootstrapEnv,
 } from '../helpers/processes.js';
 
 const MODEL = 'scripted/replicas';
@@ -106,8 +107,7 @@ describe('three router replicas serving one fleet', () => {
       ...secrets,
       ...LOOPBACK_ROUTER_ENV,
       XEROTIER_DATABASE_URL: db.url,
-      XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      ...acmeBootstrapEnv(secret),
       XEROTIER_API_RATE_LIMIT_RPM: '0',
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '500',
       XEROTIER_LOG_LEVEL: 'warning',

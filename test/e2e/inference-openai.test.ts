@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
   spawnXimAgent,
   waitFor,
   type Spawned,
+  acmeBootstrapEnv,
 } from '../helpers/processes.js';
 
 const ALPHA = 'scripted/alpha';
@@ -64,8 +65,7 @@ async function startInferenceStack(dir: string) {
       ...routerSecretsEnv(),
       ...LOOPBACK_ROUTER_ENV,
       XEROTIER_DATABASE_URL: db.url,
-      XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      ...acmeBootstrapEnv(secret),
       XEROTIER_API_RATE_LIMIT_RPM: '300',
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '250',
       XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '1500',

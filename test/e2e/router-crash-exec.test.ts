@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,6 +16,7 @@ import {
   spawnXemAgent,
   waitFor,
   type Spawned,
+  acmeBootstrapEnv,
 } from '../helpers/processes.js';
 
 const SLEEP_BUNDLE = {
@@ -86,8 +87,7 @@ describe('a router killed while a call runs', () => {
       ...routerSecretsEnv(),
       ...LOOPBACK_ROUTER_ENV,
       XEROTIER_DATABASE_URL: db.url,
-      XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      ...acmeBootstrapEnv(secret),
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '1000',
       // Generous: a restarted router under a loaded test run must not declare the agent lost before it reconnects.
       XEROTIER_ROUTER_HEARTBEAT_TIMEOUT_MS: '15000',

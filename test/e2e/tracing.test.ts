@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,7 @@ import {
   spawnXimAgent,
   waitFor,
   type Spawned,
+  acmeBootstrapEnv,
 } from '../helpers/processes.js';
 
 const MODEL = 'scripted/traced';
@@ -130,8 +131,7 @@ describe('one trace per request across the router, the mesh and the agents (real
         ...LOOPBACK_ROUTER_ENV,
         ...tracingEnv(),
         XEROTIER_DATABASE_URL: db.url,
-        XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-        XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+        ...acmeBootstrapEnv(secret),
         XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '500',
       }),
     );

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import {
   spawnXemAgent,
   waitFor,
   type Spawned,
+  acmeBootstrapEnv,
 } from '../helpers/processes.js';
 
 const BUNDLE = {
@@ -69,8 +70,7 @@ describe('two router processes on one database', () => {
       ...routerSecretsEnv(),
       ...LOOPBACK_ROUTER_ENV,
       XEROTIER_DATABASE_URL: db.url,
-      XEROTIER_BOOTSTRAP_PROJECT: 'acme',
-      XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
+      ...acmeBootstrapEnv(secret),
       XEROTIER_API_RATE_LIMIT_RPM: '0',
       XEROTIER_ROUTER_LEASE_RENEWAL_INTERVAL_MS: '1000',
       XEROTIER_LOG_LEVEL: 'warning',

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -7,15 +6,7 @@ import { followUntil, startIdentityProvider, type TestIdentityProvider } from '.
 import { waitFor } from '../helpers/processes.js';
 import { startRouterHarness, type RouterHarness } from '../helpers/router-harness.js';
 import { startXeroctl, xeroctl } from '../helpers/xeroctl.js';
-
-/** A free loopback port: the provider must know the router's callback before the router starts. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/embedded-server.js';
 
 /**
  * `xeroctl login --oidc` through a real OpenID Connect provider and a real router: the CLI's

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateCurveKeyPair } from '../../services/protocol/curve-keys.js';
 import { REPO_ROOT } from '../../services/devstack/dev-state.js';
@@ -91,6 +91,14 @@ export function routerSecretsEnv(): Record<string, string> {
     XEROTIER_TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
     XEROTIER_ROUTER_CURVE_SECRET_KEY: generateCurveKeyPair().secretKey,
     XEROTIER_AUDIT_SIGNING_KEY: randomBytes(32).toString('hex'),
+  };
+}
+
+/** Bootstraps the `acme` project with the admin key `xero_acme_<secret>` (only its hash is configured). */
+export function acmeBootstrapEnv(secret: string): Record<string, string> {
+  return {
+    XEROTIER_BOOTSTRAP_PROJECT: 'acme',
+    XEROTIER_BOOTSTRAP_ADMIN_KEY_SHA256: createHash('sha256').update(secret).digest('hex'),
   };
 }
 
