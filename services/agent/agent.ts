@@ -18,6 +18,7 @@ import {
   type Enrollment,
 } from './enrollment-client.js';
 import { loadOrCreateCurveKey, loadOrCreateSigningKey } from './key-files.js';
+import { AgentConnections } from './connections.js';
 import { createMeshClient, type MeshClient } from './mesh-client.js';
 import { AgentRetired } from './retired.js';
 
@@ -97,15 +98,17 @@ export function createAgent(options: AgentOptions): Agent {
   const clock = options.clock ?? systemClock;
   let state: AgentState = 'created';
   let enrollment: Enrollment | undefined;
-  let mesh: MeshClient | undefined;
-  /** A connection to the router's next CURVE key, until it binds. */
-  let pending: MeshClient | undefined;
+  const links = new AgentConnections(clock);
+  let rotating = false;
+  let connectingSince = clock.now();
+  let watchdog: Timer | undefined;
   let refresh: { cancel(): void } | undefined;
   let leaseTimer: Timer | undefined;
   let sendManifest = true;
   const move = (next: AgentState) => {
     if (next === state) return;
     options.logger.info({ from: state, to: next }, 'agent state changed');
+    if (next === 'connecting') connectingSince = clock.now();
     state = next;
     options.events.onState?.(next);
   };
@@ -115,9 +118,9 @@ export function createAgent(options: AgentOptions): Agent {
     void retireEnrollment(options.identity.enrollmentPath, reason).finally(() => options.events.onRetired(reason));
   };
   const renew = () => {
-    if (!mesh?.bound) return;
+    if (!links.current?.bound) return;
     const { manifest, version } = options.offer.manifest();
-    void mesh.send('lease_renewal', {
+    void links.send('lease_renewal', {
       manifest_hash: hashManifest(manifest),
       manifest_version: version,
       capacity: options.offer.capacity(),
@@ -135,7 +138,7 @@ export function createAgent(options: AgentOptions): Agent {
       return enrollment?.agent_id;
     },
     get bound() {
-      return mesh?.bound ?? false;
+      return links.current?.bound ?? false;
     },
     async start(signal) {
       move('enrolling');
@@ -166,7 +169,9 @@ export function createAgent(options: AgentOptions): Agent {
           codec: createFrameCodec(),
           logger: options.logger,
           onBound(welcome) {
-            if (mesh !== client) moveTo(client, target);
+            // A draining connection that rebinds is not taken back; it closes when its streams end.
+            if (!links.isLive(client)) return;
+            if (links.current !== client) moveTo(client, target);
             move('bound');
             sendManifest ||= welcome.send_manifest;
             clock.clearInterval(leaseTimer);
@@ -174,8 +179,9 @@ export function createAgent(options: AgentOptions): Agent {
             leaseTimer = clock.setInterval(renew, options.leaseRenewalIntervalMs ?? welcome.lease_renewal_interval_ms);
             options.events.onBound?.();
           },
-          onUnbound: () => mesh === client && state === 'bound' && move('connecting'),
+          onUnbound: () => links.current === client && state === 'bound' && move('connecting'),
           onFrame(frame) {
+            links.received(client, frame);
             if (frame.type === 'curve.rotate') return void rotate(frame.body.rotation_id);
             if (frame.type !== 'ack') return options.events.onFrame?.(frame);
             if (frame.body.send_manifest) sendManifest = true;
@@ -185,44 +191,79 @@ export function createAgent(options: AgentOptions): Agent {
         });
         return client;
       };
-      // The new connection (next CURVE key) is bound: it carries everything from now on; the old
-      // one stays open a moment so what it was already sending or receiving still arrives.
+      // The new connection (next CURVE key) is bound: it carries everything new from now on; the
+      // old one drains (connections.ts), carrying only the streams whose requests came on it.
       const moveTo = (client: MeshClient, target: Enrollment) => {
-        const old = mesh;
-        mesh = client;
-        pending = undefined;
+        links.promote(client);
         connectedTo = target;
-        clock.setTimeout(() => old?.close(), OLD_CONNECTION_DRAIN_MS).unref();
         options.logger.notice({ mesh_endpoint: target.mesh_endpoint }, "moved to the router's next CURVE key");
       };
       // curve.rotate came over the CURVE channel (only the router speaks there); the key itself
       // is taken from the router over HTTPS, as at enrollment. State and identity are kept.
       const rotate = async (rotationId: string) => {
-        if (pending || !enrollment) return;
+        if (rotating || links.pending || !enrollment) return;
+        rotating = true;
         try {
           const next = await resume(enrollment, signing, options.router.allowInsecure);
           enrollment = next;
           await saveEnrollment(options.identity.enrollmentPath, next);
-          const same =
-            next.router_curve_public_key === connectedTo.router_curve_public_key &&
-            next.mesh_endpoint === connectedTo.mesh_endpoint;
+          const same = sameTarget(next, connectedTo);
           options.logger.info(
             { rotation_id: rotationId, moving: !same },
             'the router asked to move to its next CURVE key',
           );
           if (same || state !== 'bound') return;
-          pending = connect(next);
-          pending.connect();
+          const candidate = connect(next);
+          links.pending = candidate;
+          candidate.connect();
+          // A next endpoint that never binds must not hold the agent off later rotations.
+          clock
+            .setTimeout(() => {
+              if (links.pending !== candidate) return;
+              links.pending = undefined;
+              candidate.close();
+              options.logger.warning({ rotation_id: rotationId }, 'the next CURVE key did not bind in time; staying');
+            }, NEXT_BIND_DEADLINE_MS)
+            .unref();
         } catch (error) {
           options.logger.warning(
             { err: error, rotation_id: rotationId },
             'could not fetch the next CURVE key; staying',
           );
+        } finally {
+          rotating = false;
         }
       };
+      // Stuck connecting (the routers were rolled onto a key or endpoint this agent missed while
+      // it was away, or a rotation found it connecting): ask the router what it announces now.
+      const follow = async () => {
+        if (rotating || !enrollment || state !== 'connecting' || clock.now() - connectingSince < STUCK_MS) return;
+        rotating = true;
+        try {
+          const next = await resume(enrollment, signing, options.router.allowInsecure);
+          enrollment = next;
+          await saveEnrollment(options.identity.enrollmentPath, next);
+          if (sameTarget(next, connectedTo)) return;
+          options.logger.notice(
+            { mesh_endpoint: next.mesh_endpoint },
+            'the router announces another CURVE key or endpoint; reconnecting there',
+          );
+          links.current?.close();
+          links.current = connect(next);
+          connectedTo = next;
+          links.current.connect();
+        } catch (error) {
+          options.logger.warning({ err: error }, 'could not ask the router where to connect; retrying');
+        } finally {
+          rotating = false;
+          connectingSince = clock.now();
+        }
+      };
+      watchdog = clock.setInterval(() => void follow(), STUCK_MS / 3);
+      watchdog.unref();
       let connectedTo: Enrollment = enrollment;
-      mesh = connect(enrollment);
-      mesh.connect();
+      links.current = connect(enrollment);
+      links.current.connect();
       refresh = scheduleRefresh(options, clock, {
         current: () => enrollment!,
         update: (next) => (enrollment = next),
@@ -231,18 +272,24 @@ export function createAgent(options: AgentOptions): Agent {
       });
       return enrollment.agent_id;
     },
-    send: (type, body, sendOptions) => mesh?.send(type, body, sendOptions) ?? Promise.resolve(false),
+    send: (type, body, sendOptions) => links.send(type, body, sendOptions),
     async close() {
       clock.clearInterval(leaseTimer);
+      clock.clearInterval(watchdog);
       refresh?.cancel();
-      pending?.close();
-      mesh?.close();
+      links.closeAll();
       if (state !== 'retired') move('stopped');
     },
   };
 }
 
-const OLD_CONNECTION_DRAIN_MS = 2_000;
+const NEXT_BIND_DEADLINE_MS = 30_000;
+const STUCK_MS = 30_000;
+
+/** The same router key and mesh endpoint: nothing to reconnect for. */
+function sameTarget(a: Enrollment, b: Enrollment): boolean {
+  return a.router_curve_public_key === b.router_curve_public_key && a.mesh_endpoint === b.mesh_endpoint;
+}
 
 /** `enroll` subcommands: keys made or loaded, an enrollment made or resumed and persisted, nothing started. */
 export async function ensureEnrolled(

@@ -142,6 +142,7 @@ export function createRouter(settings: RouterSettings, deps: RouterDependencies)
     refusals,
     fleet: {
       replicaId: replica.id,
+      url: () => replica.url(),
       heartbeatTimeoutMs: settings.mesh.heartbeatTimeoutMs,
       forward: (url, inference, report) => forwarder.open(url, inference, report),
       gossip: notes,
@@ -273,6 +274,12 @@ async function prepareDatabase(settings: RouterSettings, pool: Pool, logger: Log
     logger.warning(
       { ...privileges },
       "the router's database role could rewrite the audit log: connect as the app role that `migrate` creates (XEROTIER_DATABASE_APP_ROLE)",
+    );
+  }
+  if (settings.internalUrl === undefined && ['0.0.0.0', '::', '[::]'].includes(settings.http.host)) {
+    logger.warning(
+      { http_host: settings.http.host },
+      'other router replicas are told to forward to a wildcard address: set XEROTIER_ROUTER_INTERNAL_URL to one they can reach',
     );
   }
   if (settings.mesh.publicEndpoint === undefined && /^tcp:\/\/(0\.0\.0\.0|\*|\[::\]):/.test(settings.mesh.bind)) {

@@ -55,6 +55,7 @@ async function run(
       signal,
     });
     if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => undefined);
       report(lost('replica_refused', `the replica holding the agent answered ${response.status}`));
       return;
     }

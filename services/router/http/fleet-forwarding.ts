@@ -34,13 +34,16 @@ export function fleetForwardingRoutes(deps: FleetForwardingDeps) {
       if (verdict !== 'ok') throw new ApiError('replica_unauthorized', `replica signature: ${verdict}`);
       const inference = parseForwarded(request.body);
       deps.counted?.();
-      const stream = await deps.broker.open(inference.agent_id, inference.request, inference.trace);
       const requestId = inference.request.request_id;
+      const gone = () => {
+        if (!reply.raw.writableFinished) deps.broker.cancel(requestId, 'the forwarding router went away');
+      };
+      // Watched before the stream opens: the forwarding replica may give up while it does.
+      reply.raw.once('close', gone);
+      const stream = await deps.broker.open(inference.agent_id, inference.request, inference.trace);
+      if (reply.raw.destroyed) gone();
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) deps.broker.cancel(requestId, 'the forwarding router went away');
-      });
       for await (const event of stream) await writeLine(reply, event);
       reply.raw.end();
     });

@@ -17,6 +17,8 @@ export interface LiveAgents {
 /** Where this router stands in the fleet: agents other replicas hold are candidates too. */
 export interface FleetView {
   readonly replicaId: string;
+  /** Where the others reach this replica: a row naming it is this process's predecessor's, not another replica's. */
+  url?(): string | undefined;
   /** A heartbeat older than this means the holder lost the agent (the mesh's own timeout). */
   readonly heartbeatTimeoutMs: number;
 }
@@ -46,7 +48,8 @@ export class WorkerDirectory {
     const rows = await this.manifests(projectId, now);
     const views: WorkerView[] = [];
     for (const row of rows) {
-      if (bound.has(row.id)) views.push(this.local(row));
+      // A binding outlives a connection that left quietly (ZeroMQ does not say); the lease does not.
+      if (bound.has(row.id) && this.live.leaseOf(row.id)?.status === 'active') views.push(this.local(row));
       else if (this.heldElsewhere(row)) views.push(this.remote(row));
     }
     return views;
@@ -70,7 +73,8 @@ export class WorkerDirectory {
 
   private heldElsewhere(row: XimManifest): boolean {
     if (!this.fleet || row.status !== 'active' || !row.held_by_url || !row.lease_load) return false;
-    if (row.held_by === this.fleet.replicaId) return false; // it was ours and left: not here any more
+    // Ours and gone, or a predecessor's at our own address: not held anywhere reachable now.
+    if (row.held_by === this.fleet.replicaId || row.held_by_url === this.fleet.url?.()) return false;
     return row.heartbeat_age_ms !== null && row.heartbeat_age_ms < this.fleet.heartbeatTimeoutMs;
   }
 

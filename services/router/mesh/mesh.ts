@@ -160,6 +160,7 @@ export function createMesh(options: MeshOptions): Mesh {
       await listener?.close();
       listener = undefined;
       await persistence.heartbeats(leases.takeDirty());
+      await persistence.releaseHeld();
       zap.close();
       for (const each of servers) await each.close();
     },

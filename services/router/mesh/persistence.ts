@@ -15,6 +15,8 @@ export interface MeshPersistence {
   heartbeats(beats: readonly Heartbeat[]): Promise<void>;
   manifest(agentId: string, hash: string, version: number, manifest: Record<string, unknown> | null): Promise<void>;
   manifestHashes(): Promise<Map<string, string>>;
+  /** This replica stops: no other replica should hand it streams for the agents it held. */
+  releaseHeld(): Promise<void>;
   /** Agents the database calls active, with their last heartbeat (leases to watch after a restart). */
   activeLeases(): Promise<{ agentId: string; lastHeartbeat: number }[]>;
 }
@@ -48,6 +50,7 @@ export function createMeshPersistence(pool: Pool, logger: Logger, replica?: Repl
     manifest: (agentId, hash, version, manifest) =>
       enqueue(agentId, () => writes.manifest(agentId, hash, version, manifest)),
     heartbeats: (beats) => writes.heartbeats(beats),
+    releaseHeld: () => writes.releaseHeld(),
     activeLeases: () => writes.activeLeases(),
     manifestHashes: () => writes.manifestHashes(),
   };
@@ -78,7 +81,7 @@ function rawWrites(pool: Pool, logger: Logger, replica: ReplicaIdentity | undefi
           `UPDATE agents SET last_heartbeat = beats.at, held_by = $4, held_by_url = $5, lease_load = beats.load
            FROM (SELECT unnest($1::text[]) AS id, to_timestamp(unnest($2::float8[]) / 1000.0) AS at,
                         unnest($3::jsonb[]) AS load) AS beats
-          WHERE agents.id = beats.id`,
+          WHERE agents.id = beats.id AND (agents.last_heartbeat IS NULL OR agents.last_heartbeat <= beats.at)`,
           [
             beats.map((beat) => beat.agentId),
             beats.map((beat) => beat.at),
@@ -88,6 +91,12 @@ function rawWrites(pool: Pool, logger: Logger, replica: ReplicaIdentity | undefi
           ],
         )
         .catch((error: unknown) => logger.warning({ err: error }, 'could not record heartbeats'));
+    },
+    async releaseHeld() {
+      if (!replica) return;
+      await pool
+        .query('UPDATE agents SET held_by_url = NULL WHERE held_by = $1', [replica.id])
+        .catch((error: unknown) => logger.warning({ err: error }, 'could not release the agents this replica held'));
     },
     async manifest(agentId, hash, version, manifest) {
       await pool.query(

@@ -3,6 +3,7 @@ import { parseEvent } from '../../../services/router/fleet/forward-client.js';
 import { createReplicaAuth } from '../../../services/router/fleet/replica-auth.js';
 import { decodeNote, encodeNote } from '../../../services/router/fleet/routing-notes.js';
 import { WorkerDirectory } from '../../../services/router/inference/workers.js';
+import type { Lease } from '../../../services/router/mesh/leases.js';
 import type { Queryable } from '../../../services/router/store/db.js';
 
 const KEY = 'a'.repeat(64);
@@ -78,9 +79,12 @@ describe('the fleet directory', () => {
     ...held,
   });
   const db = (rows: unknown[]): Queryable => ({ query: async () => ({ rows }) }) as unknown as Queryable;
+  const lease = (status: 'active' | 'stale') =>
+    ({ status, capacity: { max_concurrent: 4, in_use: 0 }, health: {} }) as unknown as Lease;
   const live = {
-    boundAgents: () => ['agt_local'],
-    leaseOf: () => undefined,
+    boundAgents: () => ['agt_local', 'agt_moved'],
+    // agt_moved is still bound here (its connection left quietly) but its lease went stale.
+    leaseOf: (id: string) => (id === 'agt_local' ? lease('active') : id === 'agt_moved' ? lease('stale') : undefined),
     openOn: (id: string) => (id === 'agt_r1' ? 1 : 0),
     placedSince: (id: string) => (id === 'agt_r1' ? 2 : 0),
   };
@@ -94,12 +98,16 @@ describe('the fleet directory', () => {
         row('agt_unplaced', { held_by_url: null }),
         row('agt_revoked', { status: 'stale' }),
         row('agt_local', { held_by: 'rtr_me' }),
+        row('agt_moved', { held_by: 'rtr_other' }),
+        row('agt_predecessor', { held_by: 'rtr_before_restart', held_by_url: 'http://10.0.0.9:8080' }),
       ]),
       live,
-      { replicaId: 'rtr_me', heartbeatTimeoutMs: 30_000 },
+      { replicaId: 'rtr_me', url: () => 'http://10.0.0.9:8080', heartbeatTimeoutMs: 30_000 },
     );
     const views = await directory.views('prj_1');
-    expect(views.map((view) => view.id)).toEqual(['agt_r1', 'agt_local']);
+    // The moved agent is reached through the replica that holds it now, not the stale binding.
+    expect(views.map((view) => view.id)).toEqual(['agt_r1', 'agt_local', 'agt_moved']);
+    expect(views[2]!.via).toBe('http://10.0.0.2:8080');
     expect(views[0]).toMatchObject({
       via: 'http://10.0.0.2:8080',
       running: 5,
