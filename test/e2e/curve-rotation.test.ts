@@ -41,7 +41,8 @@ const BUNDLE = {
 
 /**
  * Rotating the router's CURVE key without stranding an agent or losing work: two router replicas
- * are restarted serving the next key beside the current one; agents reconnect on the current key;
+ * are restarted serving the next key beside the current one (router 0 announcing the replica's
+ * endpoint, as a shared load balancer would send its agents there); agents reconnect on the current key;
  * `curve-rotate` moves the live ones (they fetch the key over HTTPS and reconnect) while a stream
  * and an exec call run, and an agent that was stopped meanwhile comes back on the next key by
  * itself. Real router, XEM and XIM agent processes on fixed ports.
@@ -168,6 +169,8 @@ describe('a CURVE key rotation', () => {
       ...env,
       XEROTIER_ROUTER_CURVE_SECRET_KEY_NEXT: next.secretKey,
       XEROTIER_MESH_NEXT_BIND: `tcp://127.0.0.1:${nextMesh}`,
+      // As behind a shared load balancer: router 0's agents reconnect to the other replica.
+      XEROTIER_MESH_NEXT_PUBLIC_ENDPOINT: `tcp://127.0.0.1:${replicaNextMesh}`,
     });
     replica = await spawnRouterProcess({
       ...replicaEnv,
@@ -232,13 +235,11 @@ describe('a CURVE key rotation', () => {
       status: 202,
       body: { object: 'curve_rotation', router_curve_public_key: next.publicKey },
     });
-    await waitFor('both live agents on the next key', 20_000, async () =>
-      (await onNextKey()) === 2 ? true : undefined,
+    // Router 0's two live agents and the replica's own, all now connected to the replica.
+    await waitFor('every live agent on the next key', 20_000, async () =>
+      (await onNextKey(replica)) === 3 ? true : undefined,
     );
-    // The rotation was asked of router 0; the replica moved the agent it holds too.
-    await waitFor("the replica's agent on the next key", 20_000, async () =>
-      (await onNextKey(replica)) === 1 ? true : undefined,
-    );
+    expect(await onNextKey()).toBe(0);
 
     let status: string | undefined;
     for (let event = await events.next(); !event.done; event = await events.next()) {
@@ -252,6 +253,16 @@ describe('a CURVE key rotation', () => {
       return ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(String(state['state'])) ? state : undefined;
     });
     expect(finished['state']).toBe('succeeded');
+    // Router 0 holds no agent now: a new request through it is served by the replica holding the XIM agent.
+    const forwarded = await waitFor('router 0 serving through the replica', 20_000, () =>
+      new OpenAI({ apiKey: key, baseURL: `${router.http_url}/acme/default/v1`, maxRetries: 0 }).responses
+        .create({ model: MODEL, input: 'count to 3' })
+        .then(
+          (answer) => answer,
+          () => undefined,
+        ),
+    );
+    expect(forwarded.output_text).toBe('1 2 3');
 
     // Kept stopped across the rotation: on start it refreshes, is told the next key, and binds there.
     const back = spawnXemAgent({
@@ -263,10 +274,16 @@ describe('a CURVE key rotation', () => {
     runs.push(back);
     await nextMessage(back.child);
     await waitFor('the stopped agent on the next key', 20_000, async () =>
-      (await onNextKey()) === 3 ? true : undefined,
+      (await onNextKey(replica)) === 4 ? true : undefined,
     );
     const again = await api('/exec/invocations', { method: 'POST', body: JSON.stringify({ tool: 'tick', args: {} }) });
     expect(again.status).toBe(201);
+    await waitFor(
+      'a call after the rotation finished',
+      20_000,
+      async () =>
+        (await api(`/exec/invocations/${String(again.body['id'])}`)).body['state'] === 'succeeded' || undefined,
+    );
   });
 
   it('refuses a rotation when the router serves no next key', async () => {

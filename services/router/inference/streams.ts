@@ -61,6 +61,8 @@ export interface StreamBrokerOptions {
   ): Promise<{ status: 'rejected'; reason: string }>;
   /** A stream with no report for this long is failed and cancelled on its agent. @default 120000 */
   readonly idleMs?: number;
+  /** After an agent's lease lapses, a stream that reported within this long gets as long again. @default 5000 */
+  readonly lostGraceMs?: number;
   /**
    * Opens a stream on an agent another replica holds (fleet/forward-client.ts); returns its
    * abort, which is how that replica learns to cancel. Without it remote agents are unreachable.
@@ -186,15 +188,28 @@ export class StreamBroker {
     }
   }
 
+  /**
+   * The agent's lease lapsed here. A stream still reporting is not lost: the agent may have moved
+   * its lease to another replica (a CURVE key rotation) while finishing this stream on the old
+   * connection. Quiet streams fail now; the others only if they stay quiet for the grace.
+   */
   agentLost(agentId: string): void {
+    const lost = (stream: InferenceStream) =>
+      this.finish(stream, {
+        kind: 'error',
+        code: 'agent_lost',
+        message: 'the XIM agent serving this request went away',
+        retryable: true,
+      });
+    const graceMs = this.options.lostGraceMs ?? 5_000;
     for (const stream of this.streams.values()) {
-      if (stream.agentId === agentId && !this.remote.has(stream.requestId))
-        this.finish(stream, {
-          kind: 'error',
-          code: 'agent_lost',
-          message: 'the XIM agent serving this request went away',
-          retryable: true,
-        });
+      if (stream.agentId !== agentId || this.remote.has(stream.requestId)) continue;
+      if (Date.now() - (this.lastReport.get(stream.requestId) ?? 0) > graceMs) lost(stream);
+      else
+        setTimeout(() => {
+          const quiet = Date.now() - (this.lastReport.get(stream.requestId) ?? 0) > graceMs;
+          if (quiet && this.streams.get(stream.requestId) === stream) lost(stream);
+        }, graceMs).unref();
     }
   }
 

@@ -49,7 +49,7 @@ export interface Mesh {
   /** Admit a just-enrolled agent before its enrollment response leaves. */
   agentEnrolled(keys: AgentKeys, superseded: readonly string[]): void;
   agentRevoked(agentId: string): void;
-  /** Agents whose connection this router holds. */
+  /** Agents whose connection this router holds and whose lease is live here. */
   boundAgents(): string[];
   /**
    * Tells the project's agents still on the current key to move to the next (`curve.rotate`):
@@ -145,7 +145,12 @@ export function createMesh(options: MeshOptions): Mesh {
       void revokeEverywhere(agentId, RETIRED_BECAUSE.revoked);
       options.onAgentLost?.(agentId);
     },
-    boundAgents: () => [...new Set(servers.flatMap((each) => each.connections.boundAgents()))],
+    // A binding outlives a connection that left quietly (ZeroMQ does not tell); a lease does not,
+    // so an agent that moved to another replica (or went away) stops counting as held here.
+    boundAgents: () =>
+      [...new Set(servers.flatMap((each) => each.connections.boundAgents()))].filter(
+        (agentId) => leases.get(agentId)?.status === 'active',
+      ),
     rotateCurve: (projectId, rotationId) => rotateOn(parts, projectId, rotationId),
     capacityOf: (agentId) => leases.get(agentId)?.capacity?.max_concurrent,
     leaseOf: (agentId) => leases.get(agentId),
