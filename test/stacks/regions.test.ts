@@ -129,28 +129,8 @@ describe('a new region from one stack file', () => {
   }, 60_000);
 
   it('rotates the token-signing key with an overlap: the previous key stays accepted until the overlap is switched off', async () => {
-    const routerEnv = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) => {
-      const router = resources.find(
-        (resource) => resource.type === 'kubernetes:apps/v1:Deployment' && resource.name === 'control-plane-router',
-      )!;
-      const spec = router.inputs['spec'] as {
-        template: {
-          spec: { containers: { env: { name: string; valueFrom?: { secretKeyRef?: { key: string } } }[] }[] };
-        };
-      };
-      return new Map(
-        spec.template.spec.containers[0]!.env.map((entry) => [entry.name, entry.valueFrom?.secretKeyRef?.key]),
-      );
-    };
-    const tokenKeys = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) =>
-      resources
-        .filter(
-          (resource) =>
-            resource.type === 'random:index/randomBytes:RandomBytes' &&
-            resource.name.startsWith('platform-token-signing'),
-        )
-        .map((resource) => resource.name)
-        .sort();
+    const routerEnv = routerEnvOf;
+    const tokenKeys = (resources: Resources) => randomKeys(resources, 'platform-token-signing');
     vi.resetModules();
     const during = await synthesize(
       copyStack('dev-us-east-1', 'dev-token-rotation', (config) => {
@@ -172,29 +152,8 @@ describe('a new region from one stack file', () => {
   }, 60_000);
 
   it('rotates the CURVE key in two steps: the next generation served on the other mesh port, then promoted there', async () => {
-    const router = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) => {
-      const deployment = resources.find(
-        (resource) => resource.type === 'kubernetes:apps/v1:Deployment' && resource.name === 'control-plane-router',
-      )!;
-      const spec = deployment.inputs['spec'] as {
-        template: {
-          spec: {
-            containers: { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[] }[];
-          };
-        };
-      };
-      const env = spec.template.spec.containers[0]!.env;
-      return new Map(env.map((entry) => [entry.name, entry.value ?? entry.valueFrom?.secretKeyRef?.key]));
-    };
-    const curveKeys = (resources: Awaited<ReturnType<typeof synthesize>>['resources']) =>
-      resources
-        .filter(
-          (resource) =>
-            resource.type === 'random:index/randomBytes:RandomBytes' &&
-            resource.name.startsWith('platform-router-curve'),
-        )
-        .map((resource) => resource.name)
-        .sort();
+    const router = routerEnvOf;
+    const curveKeys = (resources: Resources) => randomKeys(resources, 'platform-router-curve');
     vi.resetModules();
     const during = await synthesize(
       copyStack('dev-us-east-1', 'dev-curve-rotation', (config) => {
@@ -237,6 +196,32 @@ describe('a new region from one stack file', () => {
     }
   });
 });
+
+type Resources = Awaited<ReturnType<typeof synthesize>>['resources'];
+
+/** The router Deployment's environment: each variable's literal value, or the Secret key it reads. */
+function routerEnvOf(resources: Resources): Map<string, string | undefined> {
+  const router = resources.find(
+    (resource) => resource.type === 'kubernetes:apps/v1:Deployment' && resource.name === 'control-plane-router',
+  )!;
+  const spec = router.inputs['spec'] as {
+    template: {
+      spec: {
+        containers: { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[] }[];
+      };
+    };
+  };
+  const env = spec.template.spec.containers[0]!.env;
+  return new Map(env.map((entry) => [entry.name, entry.value ?? entry.valueFrom?.secretKeyRef?.key]));
+}
+
+/** The generated keys (random bytes) whose resource names start with `prefix`, sorted. */
+function randomKeys(resources: Resources, prefix: string): string[] {
+  return resources
+    .filter((resource) => resource.type === 'random:index/randomBytes:RandomBytes' && resource.name.startsWith(prefix))
+    .map((resource) => resource.name)
+    .sort();
+}
 
 function awsStacks(): string[] {
   return listStacks().filter((stack) => loadStackConfig(stack)['xerotier:target'] === 'aws');
