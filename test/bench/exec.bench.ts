@@ -19,6 +19,7 @@ import {
 } from '../helpers/processes.js';
 import { percentile, round, type Figures } from './report.js';
 import { FINAL_STATES } from '../../services/router/exec/invocation-state.js';
+import { runGraphilePeer } from './peer/graphile.js';
 
 const C1_CALLS = Number(process.env['XEROTIER_BENCH_C1_CALLS'] ?? 400);
 const C64_SECONDS = Number(process.env['XEROTIER_BENCH_C64_SECONDS'] ?? 10);
@@ -32,7 +33,8 @@ const PROFILE = process.env['XEROTIER_BENCH_PROFILE_DIR']
  * dispatched over CURVE, run (a no-op `http` read tool against a local server, so no process
  * spawn hides the platform's cost), result stored, `succeeded` seen on the project's event
  * stream — at concurrency 1 and 64, with every transition durable and audited. The floor, in the
- * same run, is a bare CURVE ROUTER/DEALER round trip in this process.
+ * same run, is a bare CURVE ROUTER/DEALER round trip in this process; the peer, after it on the
+ * same Postgres, is graphile-worker doing the closest equivalent (peer/graphile.ts).
  */
 export async function runExecBench(): Promise<Figures> {
   return withBenchDatabase(async (databaseUrl) => {
@@ -54,9 +56,16 @@ export async function runExecBench(): Promise<Figures> {
       const c64 = await concurrently(64, C64_SECONDS * 1_000, call);
       const c64Phases = await phaseMedians(databaseUrl, c64From, 'c64');
       events.close();
+      for (const run of processes.splice(0).reverse()) await stop(run);
+      // The peer after ours, on the same database server, with nothing of ours running.
+      const peer = await runGraphilePeer(databaseUrl, C1_CALLS, C64_SECONDS);
       const sortedFloor = floor.sort((a, b) => a - b);
       const sortedC1 = c1.sort((a, b) => a - b);
+      const c64PerS = c64.completed / (c64.elapsedMs / 1_000);
       return {
+        ...peer,
+        c1_p50_vs_peer: round(percentile(sortedC1, 50) / Math.max(1e-9, peer['peer_c1_p50_ms']!), 2),
+        c64_vs_peer: round(c64PerS / Math.max(1e-9, peer['peer_c64_per_s']!), 3),
         floor_p50_ms: round(percentile(sortedFloor, 50), 3),
         floor_p99_ms: round(percentile(sortedFloor, 99), 3),
         c1_p50_ms: round(percentile(sortedC1, 50)),
