@@ -20,6 +20,7 @@ import {
   type Spawned,
   acmeBootstrapEnv,
 } from '../helpers/processes.js';
+import { commandTool } from '../helpers/bundles.js';
 import { freePort } from '../helpers/embedded-server.js';
 
 const MODEL = 'scripted/rotation';
@@ -28,14 +29,7 @@ const BUNDLE = {
   version: '1',
   domain: 'test',
   tools: [
-    {
-      name: 'tick',
-      description: 'Print, sleep, print',
-      risk: 'read',
-      timeout_ms: 30_000,
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
-      command: { argv: ['sh', '-c', 'echo tick; sleep 2; echo tock'] },
-    },
+    commandTool('tick', 'read', ['sh', '-c', 'echo tick; sleep 2; echo tock'], { description: 'Print, sleep, print' }),
   ],
 };
 

@@ -1,4 +1,4 @@
-import type { Lease, LeaseLoad } from '../mesh/leases.js';
+import { leaseLoad, type Lease, type LeaseLoad } from '../mesh/leases.js';
 import { ximManifests, type XimManifest } from '../store/agents.js';
 import type { Queryable } from '../store/db.js';
 import { ExpiringCache } from './expiring-cache.js';
@@ -49,26 +49,17 @@ export class WorkerDirectory {
     const views: WorkerView[] = [];
     for (const row of rows) {
       // A binding outlives a connection that left quietly (ZeroMQ does not say); the lease does not.
-      if (bound.has(row.id) && this.live.leaseOf(row.id)?.status === 'active') views.push(this.local(row));
+      const lease = bound.has(row.id) ? this.live.leaseOf(row.id) : undefined;
+      if (lease?.status === 'active') views.push(this.local(row, lease));
       else if (this.heldElsewhere(row)) views.push(this.remote(row));
     }
     return views;
   }
 
-  private local(row: XimManifest): WorkerView {
-    const lease = this.live.leaseOf(row.id);
-    const health = lease?.health ?? {};
-    const open = this.live.openOn(row.id);
-    return {
-      ...identity(row),
-      healthy: lease?.status === 'active' && health['healthy'] !== false && (lease.capacity?.max_concurrent ?? 0) > 0,
-      // Exact: every stream on an agent opens through the replica holding it, forwarded ones too.
-      // The agent's own count lags a renewal, and a stale high one would shut out its cached prefixes.
-      running: open,
-      waiting: numberOr(health['waiting'], 0),
-      maxConcurrent: Math.max(1, lease?.capacity?.max_concurrent ?? 1),
-      kvUsage: numberOr(health['kv_usage'], 0),
-    };
+  private local(row: XimManifest, lease: Lease): WorkerView {
+    // Exact: every stream on an agent opens through the replica holding it, forwarded ones too.
+    // The agent's own count lags a renewal, and a stale high one would shut out its cached prefixes.
+    return fromLoad(row, leaseLoad(lease), this.live.openOn(row.id));
   }
 
   private heldElsewhere(row: XimManifest): boolean {
@@ -81,15 +72,7 @@ export class WorkerDirectory {
   private remote(row: HeldManifest): WorkerView {
     const load = row.lease_load as Partial<LeaseLoad>;
     const since = numberOr(load.in_use, 0) + this.live.placedSince(row.id, row.heartbeatAt);
-    return {
-      ...identity(row),
-      healthy: load.healthy === true,
-      running: Math.max(this.live.openOn(row.id), since),
-      waiting: numberOr(load.waiting, 0),
-      maxConcurrent: Math.max(1, numberOr(load.max_concurrent, 1)),
-      kvUsage: numberOr(load.kv_usage, 0),
-      via: row.held_by_url!,
-    };
+    return { ...fromLoad(row, load, Math.max(this.live.openOn(row.id), since)), via: row.held_by_url! };
   }
 
   private manifests(projectId: string, now: number): Promise<HeldManifest[]> {
@@ -110,8 +93,18 @@ export class WorkerDirectory {
 /** A manifest row with the time of the heartbeat it carries (the load it reports is as of then). */
 type HeldManifest = XimManifest & { readonly heartbeatAt: number };
 
-function identity(row: XimManifest): Pick<WorkerView, 'id' | 'models' | 'tiers'> {
-  return { id: row.id, models: row.models ?? [], ...(row.service_tiers ? { tiers: row.service_tiers } : {}) };
+/** The scheduler's view of an agent from its manifest and a load report (its lease's, or a heartbeat's). */
+function fromLoad(row: XimManifest, load: Partial<LeaseLoad>, running: number): WorkerView {
+  return {
+    id: row.id,
+    models: row.models ?? [],
+    ...(row.service_tiers ? { tiers: row.service_tiers } : {}),
+    healthy: load.healthy === true,
+    running,
+    waiting: numberOr(load.waiting, 0),
+    maxConcurrent: Math.max(1, numberOr(load.max_concurrent, 1)),
+    kvUsage: numberOr(load.kv_usage, 0),
+  };
 }
 
 function numberOr(value: unknown, fallback: number): number {

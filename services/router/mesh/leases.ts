@@ -118,7 +118,8 @@ export class LeaseBook {
   }
 }
 
-function leaseLoad(lease: Lease): LeaseLoad {
+/** The load a lease reports, as the scheduler and the fleet directory read it. */
+export function leaseLoad(lease: Lease): LeaseLoad {
   const health = lease.health ?? {};
   const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   return {
